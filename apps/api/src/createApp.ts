@@ -1,0 +1,141 @@
+import express, { type Request } from 'express';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import {
+  countStatuses,
+  createEntity,
+  deleteRecord,
+  embeddingStatusByEntity,
+  entityInputSchema,
+  enqueueEmbed,
+  fromJsonBody,
+  getEntity,
+  getRecord,
+  ingestRecords,
+  listEntities,
+  patchRecord,
+  readNdjson,
+  ValidationError,
+  type EmbedJobData,
+  type EmbeddingProvider,
+} from '@kameleondb/core';
+import { requireApiKey } from './auth.js';
+import { errorHandler } from './errorHandler.js';
+
+export interface AppDeps {
+  pool: pg.Pool;
+  redis: Redis;
+  queue: Queue<EmbedJobData>;
+  provider: EmbeddingProvider;
+  logger: Logger;
+  /** null: authentication disabled (KDB_AUTH=disabled). */
+  apiKey: string | null;
+  maxBody: string;
+  jobSize: number;
+  waitTimeoutMs: number;
+}
+
+const isNdjson = (req: Request) => /^application\/(x-)?ndjson\b/i.test(req.get('content-type') ?? '');
+
+function parseBody<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, body: unknown): T {
+  const r = schema.safeParse(body);
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+  throw new ValidationError(issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '), { issues });
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const { pool, queue, provider } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const checks = await Promise.allSettled([pool.query('SELECT 1'), deps.redis.ping()]);
+    const [pgOk, redisOk] = checks.map((c) => c.status === 'fulfilled');
+    res.status(pgOk && redisOk ? 200 : 503).json({ status: pgOk && redisOk ? 'ready' : 'unavailable', postgres: pgOk, redis: redisOk });
+  });
+
+  const v1 = express.Router();
+  if (deps.apiKey) v1.use(requireApiKey(deps.apiKey));
+  v1.use(express.json({ limit: deps.maxBody }));
+
+  v1.post('/entities', async (req, res) => {
+    const input = parseBody(entityInputSchema, req.body);
+    res.status(201).json(await createEntity(pool, input));
+  });
+  v1.get('/entities', async (_req, res) => {
+    res.json({ entities: await listEntities(pool) });
+  });
+  v1.get('/entities/:name', async (req, res) => {
+    res.json(await getEntity(pool, req.params.name));
+  });
+
+  v1.post('/entities/:name/records', async (req, res) => {
+    const entity = await getEntity(pool, req.params.name);
+    const wait = req.query.wait === 'true' || req.query.wait === '1';
+    let records;
+    if (isNdjson(req)) records = readNdjson(req);
+    else if (req.body === undefined) throw new ValidationError('send records as application/json (one object or an array) or application/x-ndjson');
+    else records = fromJsonBody(req.body);
+    const result = await ingestRecords({ pool, queue, entity, records, jobSize: deps.jobSize });
+    const body = {
+      count: result.ids.length,
+      ids: result.ids,
+      jobs: result.jobs,
+      ...(result.enqueueError
+        ? { warning: `records are stored but enqueueing failed (${result.enqueueError}); they stay pending until the sweeper enqueues them` }
+        : {}),
+    };
+    if (!wait) {
+      res.status(202).json(body);
+      return;
+    }
+    const deadline = Date.now() + deps.waitTimeoutMs;
+    let closed = false;
+    req.on('close', () => (closed = true));
+    let counts = await countStatuses(pool, result.ids);
+    while (counts.pending > 0 && Date.now() < deadline && !closed) {
+      await new Promise((r) => setTimeout(r, 100));
+      counts = await countStatuses(pool, result.ids);
+    }
+    res.status(counts.pending > 0 ? 202 : 200).json({ ...body, counts, done: counts.pending === 0 });
+  });
+
+  v1.get('/entities/:name/records/:id', async (req, res) => {
+    res.json(await getRecord(pool, req.params.name, req.params.id));
+  });
+  v1.patch('/entities/:name/records/:id', async (req, res) => {
+    const entity = await getEntity(pool, req.params.name);
+    const { record, reembed } = await patchRecord(pool, entity, req.params.id, req.body);
+    if (reembed) await enqueueEmbed(queue, [record.id], { chunkSize: 1 });
+    res.json({ ...record, reembed });
+  });
+  v1.delete('/entities/:name/records/:id', async (req, res) => {
+    await deleteRecord(pool, req.params.name, req.params.id);
+    res.status(204).end();
+  });
+
+  v1.get('/embeddings/status', async (_req, res) => {
+    res.json({
+      provider: provider.name,
+      model: provider.model,
+      dimensions: provider.dimensions,
+      modelKey: provider.modelKey,
+      maxInputs: provider.limits.maxInputs,
+      entities: await embeddingStatusByEntity(pool, provider.modelKey),
+    });
+  });
+
+  app.use('/v1', v1);
+  app.use((_req, res) => {
+    res.status(404).json({ error: { code: 'not_found', message: 'no such route', details: null } });
+  });
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { parseEnv, pipelineEnvShape } from '@kameleondb/core';
+
+const schema = z
+  .object({
+    ...pipelineEnvShape,
+    /** HTTP port. */
+    KDB_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    /** Bearer token for /v1. Required unless KDB_AUTH=disabled. */
+    KDB_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** `disabled` turns authentication off; it must be said explicitly. */
+    KDB_AUTH: z.enum(['enabled', 'disabled']).default('enabled'),
+    /** Largest request body (JSON or NDJSON), in bytes or with a unit (`256mb`). */
+    KDB_MAX_BODY: z.string().regex(/^\d+(b|kb|mb|gb)?$/i, 'a size like 262144 or 256mb').default('512mb'),
+    /** Ids per embed job. */
+    KDB_JOB_SIZE: z.coerce.number().int().min(1).max(100_000).default(2048),
+    /** How long `?wait=true` waits before answering with what is still pending, in ms. */
+    KDB_WAIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(600_000),
+    /** Time in-flight requests get after SIGTERM, in ms. */
+    KDB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(25_000),
+  })
+  .superRefine((e, ctx) => {
+    if (e.KDB_AUTH === 'enabled' && !e.KDB_API_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KDB_API_KEY'],
+        message: 'is required: set an API key of 16+ characters, or set KDB_AUTH=disabled to run without authentication',
+      });
+    }
+  });
+
+export type ApiEnv = z.infer<typeof schema>;
+
+export function readEnv(env: Record<string, string | undefined> = process.env): ApiEnv {
+  return parseEnv(schema, env);
+}

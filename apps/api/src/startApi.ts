@@ -1,0 +1,63 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  createEmbedQueue,
+  createLogger,
+  createPool,
+  createProvider,
+  createRedis,
+  migrate,
+  providerConfigFromEnv,
+} from '@kameleondb/core';
+import { createApp } from './createApp.js';
+import type { ApiEnv } from './env.js';
+
+export interface RunningApi {
+  url: string;
+  server: Server;
+  /** Stops accepting connections, lets in-flight requests finish (up to the grace period), closes pools. */
+  close(): Promise<void>;
+}
+
+export async function startApi(env: ApiEnv): Promise<RunningApi> {
+  const logger = createLogger('kameleondb-api', env.KDB_LOG_LEVEL);
+  const provider = createProvider(providerConfigFromEnv(env));
+  await migrate({ connectionString: env.KDB_DATABASE_URL, dimensions: provider.dimensions });
+  const pool = createPool({ connectionString: env.KDB_DATABASE_URL, applicationName: 'kameleondb-api' });
+  const redis = createRedis(env.KDB_REDIS_URL);
+  const queue = createEmbedQueue({ redisUrl: env.KDB_REDIS_URL, prefix: env.KDB_QUEUE_PREFIX, connection: redis });
+  const app = createApp({
+    pool,
+    redis,
+    queue,
+    provider,
+    logger,
+    apiKey: env.KDB_AUTH === 'disabled' ? null : env.KDB_API_KEY!,
+    maxBody: env.KDB_MAX_BODY,
+    jobSize: env.KDB_JOB_SIZE,
+    waitTimeoutMs: env.KDB_WAIT_TIMEOUT_MS,
+  });
+  if (env.KDB_AUTH === 'disabled') logger.warn('authentication is DISABLED (KDB_AUTH=disabled): every client may read and write');
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(env.KDB_PORT, () => resolve(s));
+  });
+  // Long ingests with ?wait=true can take minutes.
+  server.requestTimeout = 0;
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  logger.info({ url, provider: provider.modelKey }, 'api listening');
+  return {
+    url,
+    server,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = setTimeout(() => server.closeAllConnections(), env.KDB_SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(grace);
+      await queue.close();
+      await redis.quit().catch(() => undefined);
+      await pool.end();
+    },
+  };
+}

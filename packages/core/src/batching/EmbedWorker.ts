@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker, type Job } from 'bullmq';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
+import { ProviderError } from '../errors.js';
+import { createRedis, EMBED_QUEUE, type EmbedJobData } from '../jobs/embedQueue.js';
+import { markRowsFailed, selectRowsNeedingWork } from '../store/searchRowStore.js';
+import { embedBatch, type EmbedBatchResult } from './embedBatch.js';
+
+export interface EmbedWorkerOptions {
+  pool: pg.Pool;
+  provider: EmbeddingProvider;
+  redisUrl: string;
+  /** BullMQ key prefix. Default `{kdb}`. */
+  prefix?: string;
+  logger: Logger;
+  /** Most record ids coalesced into one batch. Default: the provider's maxInputs. */
+  maxBatchIds?: number;
+  /** How long to wait for more jobs once one is in hand, in ms. Default 25. */
+  lingerMs?: number;
+  /** Job lock; renewed while a batch runs. A dead worker's jobs return after it. Default 30000. */
+  lockMs?: number;
+  /** Called after each batch commits (metrics, progress). */
+  onBatch?: (result: EmbedBatchResult & { jobs: number; ms: number }) => void;
+}
+
+export interface EmbedWorker {
+  /** Totals since start. */
+  readonly totals: { batches: number; jobs: number } & EmbedBatchResult;
+  /** Stops taking jobs, finishes the batch in hand, closes connections. */
+  close(): Promise<void>;
+}
+
+interface HeldJob {
+  job: Job<EmbedJobData>;
+  token: string;
+}
+
+/**
+ * Pulls embed jobs with BullMQ's manual fetching and coalesces them: after
+ * the first job arrives it keeps taking waiting jobs without blocking until
+ * `maxBatchIds` ids are in hand or `lingerMs` passed. Jobs are completed only
+ * after the batch's write committed.
+ */
+export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedWorker> {
+  const log = opts.logger;
+  const maxIds = Math.min(opts.maxBatchIds ?? opts.provider.limits.maxInputs, opts.provider.limits.maxInputs);
+  const lingerMs = opts.lingerMs ?? 25;
+  const lockMs = opts.lockMs ?? 30_000;
+  const workerId = randomUUID().slice(0, 8);
+  const worker = new Worker<EmbedJobData>(EMBED_QUEUE, null, {
+    connection: createRedis(opts.redisUrl),
+    prefix: opts.prefix ?? '{kdb}',
+    lockDuration: lockMs,
+    stalledInterval: Math.max(1000, Math.floor(lockMs / 2)),
+    maxStalledCount: 10,
+    drainDelay: 1,
+    autorun: false,
+  });
+  worker.on('error', (err) => log.error({ err }, 'embed worker connection error'));
+  await worker.waitUntilReady();
+  // Manual fetching does not run the stalled-job check by itself: it is what
+  // brings back the jobs of a worker that died (SIGKILL, OOM) mid-batch.
+  void worker.startStalledCheckTimer();
+
+  const totals = { batches: 0, jobs: 0, rows: 0, written: 0, embedded: 0, cached: 0, failed: 0, requests: 0 };
+  let closing = false;
+  let seq = 0;
+  const nextToken = () => `${workerId}:${seq++}`;
+
+  const take = async (block: boolean): Promise<HeldJob | undefined> => {
+    const token = nextToken();
+    const job = (await worker.getNextJob(token, { block })) as Job<EmbedJobData> | undefined;
+    return job ? { job, token } : undefined;
+  };
+
+  async function collect(first: HeldJob): Promise<HeldJob[]> {
+    const held = [first];
+    let ids = first.job.data.ids.length;
+    const deadline = Date.now() + lingerMs;
+    while (ids < maxIds && !closing) {
+      const next = await take(false);
+      if (next) {
+        held.push(next);
+        ids += next.job.data.ids.length;
+        continue;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await sleep(Math.min(5, left));
+    }
+    return held;
+  }
+
+  async function finish(held: HeldJob[], result: EmbedBatchResult | Error): Promise<void> {
+    for (const { job, token } of held) {
+      try {
+        if (result instanceof Error) await job.moveToFailed(result, token, false);
+        else await job.moveToCompleted({ rows: job.data.ids.length }, token, false);
+      } catch (err) {
+        // Lost lock (we were too slow and another worker took it): it redoes
+        // the job, which is idempotent.
+        log.warn({ err, jobId: job.id }, 'could not settle job');
+      }
+    }
+  }
+
+  async function runBatch(held: HeldJob[]): Promise<void> {
+    const ids = [...new Set(held.flatMap((h) => h.job.data.ids))];
+    const started = Date.now();
+    const renew = setInterval(() => {
+      for (const { job, token } of held) void job.extendLock(token, lockMs).catch(() => undefined);
+    }, Math.max(500, Math.floor(lockMs / 3)));
+    try {
+      const result = await embedBatch({ pool: opts.pool, provider: opts.provider, ids });
+      clearInterval(renew);
+      await finish(held, result);
+      totals.batches += 1;
+      totals.jobs += held.length;
+      for (const k of ['rows', 'written', 'embedded', 'cached', 'failed', 'requests'] as const) totals[k] += result[k];
+      const ms = Date.now() - started;
+      log.debug({ jobs: held.length, ids: ids.length, ...result, ms }, 'embed batch');
+      opts.onBatch?.({ ...result, jobs: held.length, ms });
+    } catch (err) {
+      clearInterval(renew);
+      const error = err instanceof Error ? err : new Error(String(err));
+      log.warn({ err: error, jobs: held.length }, 'embed batch failed');
+      // On the last attempt the rows are marked failed with the reason (and stay
+      // retryable by reindex); before that BullMQ retries with backoff.
+      const last = held.filter(({ job }) => job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+      if (last.length && (!(error instanceof ProviderError) || error.retryable)) {
+        const lastIds = last.flatMap(({ job }) => job.data.ids);
+        const rows = await selectRowsNeedingWork(opts.pool, lastIds, opts.provider.modelKey).catch(() => []);
+        await markRowsFailed(opts.pool, rows.map((r) => r.record_id), rows.map((r) => r.content_hash), error.message).catch(() => 0);
+      }
+      await finish(held, error);
+    }
+  }
+
+  const loop = (async () => {
+    while (!closing) {
+      let first: HeldJob | undefined;
+      try {
+        first = await take(true);
+      } catch (err) {
+        if (closing) break;
+        log.error({ err }, 'fetching embed jobs failed; retrying');
+        await sleep(1000);
+        continue;
+      }
+      if (!first) continue;
+      await runBatch(await collect(first));
+    }
+  })();
+
+  log.info({ workerId, maxIds, lingerMs, provider: opts.provider.modelKey }, 'embed worker started');
+  return {
+    totals,
+    async close() {
+      closing = true;
+      // The blocking fetch returns within drainDelay (1 s); the batch in hand finishes first.
+      await loop;
+      await worker.close();
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import type pg from 'pg';
+import { copyInto } from '../store/copyInto.js';
+
+/**
+ * Looks up which of `hashes` the cache holds for `modelKey` and records the
+ * hits in the same statement: one write per batch, not one per text. The row
+ * locks it takes also keep a concurrent `cache clear` from deleting an entry
+ * between this lookup and the write that reads it.
+ */
+export async function touchCachedHashes(db: pg.ClientBase | pg.Pool, modelKey: string, hashes: readonly string[]): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const { rows } = await db.query<{ text_hash: string }>(
+    `UPDATE kdb_embedding_cache SET hits = hits + 1, last_used_at = now()
+      WHERE model_key = $1 AND text_hash = ANY($2::text[])
+      RETURNING text_hash`,
+    [modelKey, hashes],
+  );
+  return new Set(rows.map((r) => r.text_hash));
+}
+
+export interface CacheEntry {
+  hash: string;
+  vector: Float32Array;
+}
+
+/**
+ * Adds entries through a binary COPY into a per-session staging table, then
+ * one INSERT … ON CONFLICT DO NOTHING: two workers embedding the same text at
+ * once both succeed and the first vector wins (they are equal anyway).
+ * Must run inside a transaction (the staging rows vanish at commit).
+ */
+export async function insertCacheEntries(client: pg.ClientBase, modelKey: string, entries: readonly CacheEntry[]): Promise<number> {
+  if (entries.length === 0) return 0;
+  await client.query(
+    `CREATE TEMP TABLE IF NOT EXISTS kdb_stage_vectors (text_hash text NOT NULL, embedding vector NOT NULL) ON COMMIT DELETE ROWS`,
+  );
+  await copyInto(client, 'kdb_stage_vectors', ['text_hash', 'embedding'], entries.map((e) => [e.hash, e.vector]));
+  const { rowCount } = await client.query(
+    `INSERT INTO kdb_embedding_cache (model_key, text_hash, embedding)
+     SELECT $1, text_hash, embedding FROM kdb_stage_vectors
+     ON CONFLICT (model_key, text_hash) DO NOTHING`,
+    [modelKey],
+  );
+  return rowCount ?? 0;
+}

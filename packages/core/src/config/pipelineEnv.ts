@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { PROVIDER_NAMES, type ProviderConfig } from '../embedding/createProvider.js';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/**
+ * Environment shared by the API and the workers. Apps extend it in their own
+ * `env.ts`; packages/core never reads process.env itself.
+ */
+export const pipelineEnvShape = {
+  /** Postgres connection string. */
+  KDB_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/kameleondb'),
+  /** Redis connection string. */
+  KDB_REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** BullMQ key prefix; braces make it a Redis Cluster hash tag. */
+  KDB_QUEUE_PREFIX: z.string().min(1).default('{kdb}'),
+  KDB_EMBEDDING_PROVIDER: z.enum(PROVIDER_NAMES).default('hash'),
+  KDB_EMBEDDING_MODEL: z.string().min(1).optional(),
+  KDB_EMBEDDING_DIMENSIONS: int(1, 2000).optional(),
+  /** Lowers the provider's inputs-per-request limit (never raises it). */
+  KDB_EMBEDDING_MAX_INPUTS: int(1, 2048).optional(),
+  KDB_PROVIDER_TIMEOUT_MS: int(100, 600_000).default(60_000),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: z.string().url().optional(),
+  KDB_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/** Parses `env` with a zod object schema; the error lists every bad variable and why. */
+export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  // Treat empty strings as unset so `FOO=` in a compose file means "default".
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((i) => {
+    const name = i.path.join('.') || '(environment)';
+    const got = i.path.length ? cleaned[String(i.path[0])] : undefined;
+    return `  ${name}: ${i.message}${got === undefined ? '' : ` (got "${got}")`}`;
+  });
+  throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+}
+
+export function providerConfigFromEnv(env: {
+  KDB_EMBEDDING_PROVIDER: ProviderConfig['provider'];
+  KDB_EMBEDDING_MODEL?: string | undefined;
+  KDB_EMBEDDING_DIMENSIONS?: number | undefined;
+  KDB_EMBEDDING_MAX_INPUTS?: number | undefined;
+  KDB_PROVIDER_TIMEOUT_MS: number;
+  OPENAI_API_KEY?: string | undefined;
+  OPENAI_BASE_URL?: string | undefined;
+}): ProviderConfig {
+  return {
+    provider: env.KDB_EMBEDDING_PROVIDER,
+    model: env.KDB_EMBEDDING_MODEL,
+    dimensions: env.KDB_EMBEDDING_DIMENSIONS,
+    maxInputs: env.KDB_EMBEDDING_MAX_INPUTS,
+    timeoutMs: env.KDB_PROVIDER_TIMEOUT_MS,
+    openaiApiKey: env.OPENAI_API_KEY,
+    openaiBaseUrl: env.OPENAI_BASE_URL,
+  };
+}

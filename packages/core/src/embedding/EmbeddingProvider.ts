@@ -1,0 +1,24 @@
+export interface ProviderLimits {
+  /** Most inputs one request may carry (OpenAI: 2048). */
+  maxInputs: number;
+}
+
+export interface EmbedOptions {
+  /** Aborts an in-flight request (cancellation, shutdown). */
+  signal?: AbortSignal;
+}
+
+/** One embedding backend. `embed` returns one unit vector per input, in order. */
+export interface EmbeddingProvider {
+  readonly name: string;
+  readonly model: string;
+  readonly dimensions: number;
+  readonly limits: ProviderLimits;
+  /** `provider:model:dimensions`: stamps rows and keys the cache. */
+  readonly modelKey: string;
+  embed(texts: readonly string[], opts?: EmbedOptions): Promise<Float32Array[]>;
+}
+
+export function modelKeyOf(name: string, model: string, dimensions: number): string {
+  return `${name}:${model}:${dimensions}`;
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+/** Types a record field may declare. `text` fields are what people usually embed. */
+export const FIELD_TYPES = ['text', 'string', 'number', 'integer', 'boolean', 'datetime', 'json'] as const;
+export type FieldType = (typeof FIELD_TYPES)[number];
+
+const NAME_RE = /^[a-z][a-z0-9_]{0,62}$/;
+const FIELD_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** Body of `POST /v1/entities`. */
+export const entityInputSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(NAME_RE, 'entity name must match ^[a-z][a-z0-9_]{0,62}$ (lower-case letter, then letters, digits, _)'),
+    fields: z
+      .record(
+        z.string().regex(FIELD_RE, 'field names must match ^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
+        z.enum(FIELD_TYPES, { message: `field type must be one of ${FIELD_TYPES.join(', ')}` }),
+      )
+      .refine((f) => Object.keys(f).length > 0, 'fields must declare at least one field')
+      .refine((f) => !('id' in f), 'field name "id" is reserved for the record id'),
+    embedFields: z.array(z.string()).min(1, 'embedFields must name at least one field'),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    const seen = new Set<string>();
+    e.embedFields.forEach((f, i) => {
+      if (!(f in e.fields)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['embedFields', i],
+          message: `embed field "${f}" is not one of the entity's fields (${Object.keys(e.fields).join(', ')})`,
+        });
+      } else if (seen.has(f)) {
+        ctx.addIssue({ code: 'custom', path: ['embedFields', i], message: `embed field "${f}" is listed twice` });
+      }
+      seen.add(f);
+    });
+  });
+
+export type EntityInput = z.infer<typeof entityInputSchema>;
+
+export interface Entity {
+  name: string;
+  fields: Record<string, FieldType>;
+  embedFields: string[];
+  createdAt: string;
+  updatedAt: string;
+}

@@ -1,0 +1,67 @@
+/**
+ * The few error classes of the project. Each has a stable `code`; only the
+ * API maps them to HTTP statuses.
+ */
+export type ErrorCode =
+  | 'invalid_input'
+  | 'not_found'
+  | 'conflict'
+  | 'unauthorized'
+  | 'config'
+  | 'schema'
+  | 'provider';
+
+export class KdbError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+  constructor(code: ErrorCode, message: string, opts: { details?: unknown; cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = opts.details;
+  }
+}
+
+/** Bad input from a caller: names the value and what is allowed. */
+export class ValidationError extends KdbError {
+  constructor(message: string, details?: unknown) {
+    super('invalid_input', message, { details });
+  }
+}
+
+export class NotFoundError extends KdbError {
+  constructor(message: string, details?: unknown) {
+    super('not_found', message, { details });
+  }
+}
+
+export class ConflictError extends KdbError {
+  constructor(message: string, details?: unknown) {
+    super('conflict', message, { details });
+  }
+}
+
+/** Wrong or missing configuration, detected at start-up. */
+export class ConfigError extends KdbError {
+  constructor(message: string, details?: unknown) {
+    super('config', message, { details });
+  }
+}
+
+/** The database is not in a state this version can use (pgvector missing, dimension mismatch). */
+export class SchemaError extends KdbError {
+  constructor(message: string, opts: { details?: unknown; cause?: unknown } = {}) {
+    super('schema', message, opts);
+  }
+}
+
+/** An embedding provider failed; `retryable` tells the batcher whether to try again. */
+export class ProviderError extends KdbError {
+  readonly retryable: boolean;
+  readonly status: number | undefined;
+  constructor(message: string, opts: { retryable: boolean; status?: number; cause?: unknown }) {
+    super('provider', message, { cause: opts.cause, details: { status: opts.status } });
+    this.retryable = opts.retryable;
+    this.status = opts.status;
+  }
+}

@@ -1,0 +1,34 @@
+export * from './errors.js';
+export { createLogger } from './createLogger.js';
+export { pipelineEnvShape, parseEnv, providerConfigFromEnv } from './config/pipelineEnv.js';
+export { normalizeText } from './content/normalizeText.js';
+export { textHash } from './content/textHash.js';
+export { composeContent, type ComposedContent } from './content/composeContent.js';
+export { entityInputSchema, FIELD_TYPES, type Entity, type EntityInput, type FieldType } from './entities/entitySchema.js';
+export { validateRecord } from './entities/validateRecord.js';
+export type { EmbeddingProvider, ProviderLimits, EmbedOptions } from './embedding/EmbeddingProvider.js';
+export { modelKeyOf } from './embedding/EmbeddingProvider.js';
+export { HashProvider } from './embedding/HashProvider.js';
+export { OpenAIProvider, OPENAI_MAX_INPUTS } from './embedding/OpenAIProvider.js';
+export { createProvider, PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './embedding/createProvider.js';
+export { createPool, type PoolOptions } from './store/createPool.js';
+export { migrate, pendingMigrations, embeddingColumnDimensions, loadMigrations } from './store/migrate.js';
+export { withTransaction } from './store/withTransaction.js';
+export { encodeCopyBinary, type CopyValue } from './store/encodeCopyBinary.js';
+export { copyInto } from './store/copyInto.js';
+export { createEntity, getEntity, listEntities } from './store/entityStore.js';
+export {
+  getRecord,
+  patchRecord,
+  deleteRecord,
+  countStatuses,
+  embeddingStatusByEntity,
+  type StoredRecord,
+  type StatusCounts,
+  type EntityEmbeddingStatus,
+} from './store/recordStore.js';
+export { EMBED_QUEUE, EMBED_JOB_OPTIONS, createRedis, createEmbedQueue, enqueueEmbed, type EmbedJobData } from './jobs/embedQueue.js';
+export { embedBatch, EMPTY_TEXT_ERROR, type EmbedBatchResult } from './batching/embedBatch.js';
+export { startEmbedWorker, type EmbedWorker, type EmbedWorkerOptions } from './batching/EmbedWorker.js';
+export { readNdjson, fromJsonBody, type SourcedValue } from './ingest/readNdjson.js';
+export { ingestRecords, type IngestResult } from './ingest/ingestRecords.js';

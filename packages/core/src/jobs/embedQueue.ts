@@ -1,0 +1,64 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+
+export const EMBED_QUEUE = 'embed';
+
+export interface EmbedJobData {
+  /** Record ids; the rows are read from Postgres, never carried in Redis. */
+  ids: string[];
+  /** Reindex run the job belongs to, if any. */
+  runId?: string;
+}
+
+export interface QueueOptions {
+  /** Redis URL, e.g. redis://127.0.0.1:6379. */
+  redisUrl: string;
+  /**
+   * BullMQ key prefix. Default `{kdb}`: the braces are a Redis Cluster hash
+   * tag, so all keys of a queue live in one slot.
+   */
+  prefix?: string;
+}
+
+/** Retries with backoff for provider outages; bounded history so Redis memory stays flat. */
+export const EMBED_JOB_OPTIONS: JobsOptions = {
+  attempts: 6,
+  backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+  removeOnComplete: { age: 3600, count: 5000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/** An ioredis connection configured as BullMQ requires (no per-request retry limit). */
+export function createRedis(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
+}
+
+export function createEmbedQueue(opts: QueueOptions & { connection?: Redis }): Queue<EmbedJobData> {
+  return new Queue<EmbedJobData>(EMBED_QUEUE, {
+    connection: opts.connection ?? createRedis(opts.redisUrl),
+    prefix: opts.prefix ?? '{kdb}',
+    defaultJobOptions: EMBED_JOB_OPTIONS,
+    streams: { events: { maxLen: 10_000 } },
+  });
+}
+
+/**
+ * Enqueues embed jobs of at most `chunkSize` ids each, in one `addBulk`.
+ * Jobs the size of a provider request let one job fill one request; the
+ * worker still coalesces small jobs (single inserts, PATCHes) up to that size.
+ */
+export async function enqueueEmbed(
+  queue: Queue<EmbedJobData>,
+  ids: readonly string[],
+  opts: { chunkSize: number; runId?: string },
+): Promise<number> {
+  if (ids.length === 0) return 0;
+  const jobs = [];
+  for (let i = 0; i < ids.length; i += opts.chunkSize) {
+    const data: EmbedJobData = { ids: ids.slice(i, i + opts.chunkSize) };
+    if (opts.runId) data.runId = opts.runId;
+    jobs.push({ name: 'embed', data });
+  }
+  await queue.addBulk(jobs);
+  return jobs.length;
+}

@@ -1,0 +1,31 @@
+import pg from 'pg';
+import pgvector from 'pgvector/pg';
+
+export interface PoolOptions {
+  /** Postgres connection string. */
+  connectionString: string;
+  /** Maximum connections in the pool. Default 10. */
+  max?: number;
+  /** Application name shown in pg_stat_activity. Default `kameleondb`. */
+  applicationName?: string;
+}
+
+/**
+ * A pg pool whose connections know the pgvector `vector` type (parsed to
+ * number[]). Registration needs the extension, so call this after `migrate`.
+ */
+export function createPool(opts: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: opts.connectionString,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? 'kameleondb',
+  });
+  pool.on('connect', (client) => {
+    // Errors here surface on the first query of that client.
+    void pgvector.registerTypes(client).catch(() => undefined);
+  });
+  // An idle client losing its connection must not crash the process; the
+  // pool discards it and the next checkout opens a new one.
+  pool.on('error', () => undefined);
+  return pool;
+}

@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { NotFoundError } from '../errors.js';
+import type { Entity } from '../entities/entitySchema.js';
+import { validateRecord } from '../entities/validateRecord.js';
+import { composeContent } from '../content/composeContent.js';
+import { withTransaction } from './withTransaction.js';
+
+export type SearchStatus = 'pending' | 'ready' | 'failed';
+
+export interface StoredRecord {
+  id: string;
+  entity: string;
+  data: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+  embedding: { status: SearchStatus; error: string | null; model: string | null; contentHash: string };
+}
+
+const INSERT_RECORDS = `
+  INSERT INTO kdb_records (id, entity, data)
+  SELECT id, $2, data FROM unnest($1::uuid[], $3::jsonb[]) AS t(id, data)`;
+
+const INSERT_SEARCH_ROWS = `
+  INSERT INTO kdb_search (record_id, entity, content, content_hash)
+  SELECT id, $2, content, hash FROM unnest($1::uuid[], $3::text[], $4::text[]) AS t(id, content, hash)`;
+
+/**
+ * Writes validated records and their pending search rows. Call it inside a
+ * transaction (`withTransaction`): a process dying mid-way then leaves no
+ * record without its search row.
+ */
+export async function insertRecordChunk(
+  client: pg.ClientBase,
+  entity: Entity,
+  records: readonly Record<string, unknown>[],
+): Promise<string[]> {
+  const ids = records.map(() => randomUUID());
+  const data = records.map((r) => JSON.stringify(r));
+  const contents = records.map((r) => composeContent(r, entity.embedFields));
+  await client.query(INSERT_RECORDS, [ids, entity.name, data]);
+  await client.query(INSERT_SEARCH_ROWS, [ids, entity.name, contents.map((c) => c.content), contents.map((c) => c.hash)]);
+  return ids;
+}
+
+interface RecordRow {
+  id: string;
+  entity: string;
+  data: Record<string, unknown>;
+  created_at: Date;
+  updated_at: Date;
+  status: SearchStatus;
+  error: string | null;
+  model: string | null;
+  content_hash: string;
+}
+
+const SELECT_RECORD = `
+  SELECT r.id, r.entity, r.data, r.created_at, r.updated_at, s.status, s.error, s.model, s.content_hash
+    FROM kdb_records r JOIN kdb_search s ON s.record_id = r.id
+   WHERE r.id = $1 AND r.entity = $2`;
+
+const toRecord = (r: RecordRow): StoredRecord => ({
+  id: r.id,
+  entity: r.entity,
+  data: r.data,
+  createdAt: r.created_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+  embedding: { status: r.status, error: r.error, model: r.model, contentHash: r.content_hash },
+});
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function notFound(entity: string, id: string): NotFoundError {
+  return new NotFoundError(`record "${id}" of entity "${entity}" does not exist`, { entity, id });
+}
+
+export async function getRecord(db: pg.Pool | pg.ClientBase, entity: string, id: string): Promise<StoredRecord> {
+  if (!UUID_RE.test(id)) throw notFound(entity, id);
+  const { rows } = await db.query<RecordRow>(SELECT_RECORD, [id, entity]);
+  if (!rows[0]) throw notFound(entity, id);
+  return toRecord(rows[0]);
+}
+
+/**
+ * Merges `patch` into a record (a key set to null stores null). When the
+ * composed text changes, the search row goes back to `pending` (keeping its
+ * old vector searchable until the new one lands) and `reembed` is true; the
+ * caller enqueues it after this commits.
+ */
+export async function patchRecord(
+  pool: pg.Pool,
+  entity: Entity,
+  id: string,
+  patch: unknown,
+): Promise<{ record: StoredRecord; reembed: boolean }> {
+  if (!UUID_RE.test(id)) throw notFound(entity.name, id);
+  const changes = validateRecord(entity, patch, 'body');
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<RecordRow>(`${SELECT_RECORD} FOR UPDATE OF r, s`, [id, entity.name]);
+    const current = rows[0];
+    if (!current) throw notFound(entity.name, id);
+    const data = { ...current.data, ...changes };
+    const composed = composeContent(data, entity.embedFields);
+    const reembed = composed.hash !== current.content_hash;
+    await client.query('UPDATE kdb_records SET data = $2, updated_at = now() WHERE id = $1', [id, JSON.stringify(data)]);
+    if (reembed) {
+      await client.query(
+        `UPDATE kdb_search SET content = $2, content_hash = $3, status = 'pending', error = NULL, updated_at = now()
+          WHERE record_id = $1`,
+        [id, composed.content, composed.hash],
+      );
+    }
+    const after = await client.query<RecordRow>(SELECT_RECORD, [id, entity.name]);
+    return { record: toRecord(after.rows[0]!), reembed };
+  });
+}
+
+export async function deleteRecord(db: pg.Pool, entity: string, id: string): Promise<void> {
+  if (!UUID_RE.test(id)) throw notFound(entity, id);
+  // kdb_search rows go with their record (ON DELETE CASCADE).
+  const { rowCount } = await db.query('DELETE FROM kdb_records WHERE id = $1 AND entity = $2', [id, entity]);
+  if (!rowCount) throw notFound(entity, id);
+}
+
+export interface StatusCounts {
+  pending: number;
+  ready: number;
+  failed: number;
+}
+
+/** Status counts of the search rows of the given records (missing ids are not counted). */
+export async function countStatuses(db: pg.Pool, ids: readonly string[]): Promise<StatusCounts> {
+  const { rows } = await db.query<{ status: SearchStatus; n: string }>(
+    'SELECT status, count(*) AS n FROM kdb_search WHERE record_id = ANY($1::uuid[]) GROUP BY status',
+    [ids],
+  );
+  const counts: StatusCounts = { pending: 0, ready: 0, failed: 0 };
+  for (const r of rows) counts[r.status] = Number(r.n);
+  return counts;
+}
+
+export interface EntityEmbeddingStatus {
+  entity: string;
+  total: number;
+  /** Ready with a vector of the current model key. */
+  indexed: number;
+  pending: number;
+  failed: number;
+  /** Ready, but embedded by another model key or from an older text: a reindex redoes them. */
+  stale: number;
+}
+
+export async function embeddingStatusByEntity(db: pg.Pool, modelKey: string): Promise<EntityEmbeddingStatus[]> {
+  const { rows } = await db.query<{ entity: string; total: string; indexed: string; pending: string; failed: string; stale: string }>(
+    `SELECT e.name AS entity,
+            count(s.record_id) AS total,
+            count(*) FILTER (WHERE s.status = 'ready' AND s.model = $1 AND s.embedded_hash = s.content_hash) AS indexed,
+            count(*) FILTER (WHERE s.status = 'pending') AS pending,
+            count(*) FILTER (WHERE s.status = 'failed') AS failed,
+            count(*) FILTER (WHERE s.status = 'ready' AND (s.model IS DISTINCT FROM $1 OR s.embedded_hash IS DISTINCT FROM s.content_hash)) AS stale
+       FROM kdb_entities e LEFT JOIN kdb_search s ON s.entity = e.name
+      GROUP BY e.name ORDER BY e.name`,
+    [modelKey],
+  );
+  return rows.map((r) => ({
+    entity: r.entity,
+    total: Number(r.total),
+    indexed: Number(r.indexed),
+    pending: Number(r.pending),
+    failed: Number(r.failed),
+    stale: Number(r.stale),
+  }));
+}

@@ -1,0 +1,69 @@
+import type pg from 'pg';
+
+export interface RowToEmbed {
+  record_id: string;
+  content: string;
+  content_hash: string;
+}
+
+/**
+ * Rows of `ids` that still need a vector for `modelKey`: never embedded,
+ * embedded from another text, or by another model. Ready rows are skipped, so
+ * a job delivered twice costs nothing.
+ */
+export async function selectRowsNeedingWork(db: pg.Pool | pg.ClientBase, ids: readonly string[], modelKey: string): Promise<RowToEmbed[]> {
+  const { rows } = await db.query<RowToEmbed>(
+    `SELECT record_id, content, content_hash FROM kdb_search
+      WHERE record_id = ANY($1::uuid[])
+        AND (embedded_hash IS DISTINCT FROM content_hash OR model IS DISTINCT FROM $2)`,
+    [ids, modelKey],
+  );
+  return rows;
+}
+
+/**
+ * Copies vectors from the cache into the rows, joining on each row's CURRENT
+ * content hash. That join is the guard against races: a vector computed from
+ * an older text has an older hash and matches nothing once a PATCH changed
+ * the row (READ COMMITTED re-checks the condition on the newest row version).
+ */
+export async function applyCachedVectors(client: pg.ClientBase | pg.Pool, ids: readonly string[], modelKey: string): Promise<number> {
+  const { rowCount } = await client.query(
+    `UPDATE kdb_search s
+        SET embedding = c.embedding, embedded_hash = c.text_hash, model = $2,
+            status = 'ready', error = NULL, updated_at = now()
+       FROM kdb_embedding_cache c
+      WHERE s.record_id = ANY($1::uuid[])
+        AND c.model_key = $2 AND c.text_hash = s.content_hash
+        AND (s.embedded_hash IS DISTINCT FROM s.content_hash OR s.model IS DISTINCT FROM $2)`,
+    [ids, modelKey],
+  );
+  return rowCount ?? 0;
+}
+
+/**
+ * Marks rows failed with a reason, only while they still hold the text that
+ * failed (`hashes`): a row edited since keeps its pending state and its job.
+ * With `settled`, the text counts as done for this model (empty text: there
+ * is nothing to embed, and a reindex should not pick it up again).
+ */
+export async function markRowsFailed(
+  db: pg.ClientBase | pg.Pool,
+  ids: readonly string[],
+  hashes: readonly string[],
+  error: string,
+  opts: { settledFor?: string } = {},
+): Promise<number> {
+  if (ids.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `UPDATE kdb_search s
+        SET status = 'failed', error = $3, updated_at = now(),
+            embedded_hash = CASE WHEN $4::text IS NULL THEN s.embedded_hash ELSE s.content_hash END,
+            model = COALESCE($4::text, s.model),
+            embedding = CASE WHEN $4::text IS NULL THEN s.embedding ELSE NULL END
+       FROM unnest($1::uuid[], $2::text[]) AS t(id, hash)
+      WHERE s.record_id = t.id AND s.content_hash = t.hash`,
+    [ids, hashes, error, opts.settledFor ?? null],
+  );
+  return rowCount ?? 0;
+}
