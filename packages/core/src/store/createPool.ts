@@ -19,11 +19,9 @@ export function createPool(opts: PoolOptions): pg.Pool {
     connectionString: opts.connectionString,
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'kameleondb',
-  });
-  pool.on('connect', (client) => {
-    // Errors here surface on the first query of that client.
-    void pgvector.registerTypes(client).catch(() => undefined);
-  });
+    // pg-pool awaits this before handing the client out, so no query races it.
+    onConnect: (client: pg.PoolClient) => pgvector.registerTypes(client),
+  } as pg.PoolConfig);
   // An idle client losing its connection must not crash the process; the
   // pool discards it and the next checkout opens a new one.
   pool.on('error', () => undefined);

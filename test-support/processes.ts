@@ -1,0 +1,64 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface ChildApp {
+  proc: ChildProcess;
+  /** Everything the process wrote, stdout and stderr. */
+  output(): string;
+  /** Resolves with the exit code (or signal name) once the process ended. */
+  exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Starts `apps/<app>/src/main.ts` as a real process; resolves once `readyLine` appears in its output. */
+export async function startChild(app: 'api' | 'worker', env: Record<string, string>, readyLine: RegExp, timeoutMs = 30_000): Promise<ChildApp> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/main.ts`], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${app} not ready after ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      if (readyLine.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${app} exited (${code}) before it was ready:\n${out}`));
+    });
+  });
+  return { proc, output: () => out, exited, kill: (signal = 'SIGTERM') => void proc.kill(signal) };
+}
+
+export async function startApiProcess(env: Record<string, string>): Promise<ChildApp & { url: string }> {
+  const child = await startChild('api', { KDB_PORT: '0', ...env }, /"msg":"api listening"/);
+  const url = /"url":"(http:[^"]+)"/.exec(child.output())![1]!;
+  return { ...child, url };
+}
+
+export function startWorkerProcess(env: Record<string, string>): Promise<ChildApp> {
+  return startChild('worker', env, /"msg":"embed worker started"/);
+}
+
+/** Stops children with SIGTERM and waits for them. */
+export async function stopAll(children: readonly (ChildApp | undefined)[]): Promise<void> {
+  await Promise.all(
+    children.map(async (c) => {
+      if (!c || c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+      c.kill('SIGTERM');
+      const t = setTimeout(() => c.kill('SIGKILL'), 15_000);
+      await c.exited;
+      clearTimeout(t);
+    }),
+  );
+}

@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { createPool } from '@kameleondb/core';
+import { adminUrl, dbUrl } from './urls.js';
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+/** A fresh database cloned from the run's migrated template. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `kdb_t_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDb')}`);
+  await admin.end();
+  const url = dbUrl(name);
+  const pool = createPool({ connectionString: url, max: 8 });
+  return {
+    name,
+    url,
+    pool,
+    async close() {
+      await pool.end();
+      const c = new pg.Client({ connectionString: adminUrl() });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** An empty database (no schema), for migration tests. */
+export async function createEmptyDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `kdb_e_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  return {
+    url: dbUrl(name),
+    async drop() {
+      const c = new pg.Client({ connectionString: adminUrl() });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/**
+ * Reads rows' vectors as numbers. pgvector prints the shortest decimal that
+ * round-trips a float4, so Math.fround gives back the exact stored float.
+ */
+export async function readVectors(pool: pg.Pool, ids: readonly string[]): Promise<Map<string, { status: string; vector: number[] | null; content: string; error: string | null }>> {
+  const { rows } = await pool.query<{ record_id: string; status: string; embedding: number[] | null; content: string; error: string | null }>(
+    'SELECT record_id, status, embedding, content, error FROM kdb_search WHERE record_id = ANY($1::uuid[])',
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.record_id, { status: r.status, vector: r.embedding ? r.embedding.map(Math.fround) : null, content: r.content, error: r.error }]));
+}
