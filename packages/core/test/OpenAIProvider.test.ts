@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProvider, ConfigError, OpenAIProvider, ProviderError, ValidationError } from '@kameleondb/core';
+import { startFakeOpenAI, type FakeOpenAI } from '../../../test-support/fakeOpenAI.js';
+
+describe('OpenAIProvider (official SDK against a local wire-format server)', () => {
+  let fake: FakeOpenAI;
+  beforeAll(async () => {
+    fake = await startFakeOpenAI();
+  });
+  afterAll(() => fake.close());
+
+  it('sends at most 2048 inputs a request, passes dimensions and the key, and returns vectors in order', async () => {
+    fake.requests.length = 0;
+    const p = new OpenAIProvider({ apiKey: 'sk-test', baseURL: fake.url, dimensions: 64 });
+    expect(p.modelKey).toBe('openai:text-embedding-3-small:64');
+    const texts = Array.from({ length: 5000 }, (_, i) => `text ${i}`);
+    const vectors = await p.embed(texts);
+    expect(fake.requests.map((r) => r.input.length)).toEqual([2048, 2048, 904]);
+    expect(fake.requests.every((r) => r.dimensions === 64 && r.authorization === 'Bearer sk-test')).toBe(true);
+    expect(Array.from(vectors[4999]!)).toEqual(Array.from(fake.vectorOf('text 4999', 64)));
+  });
+
+  it('never sends an empty input', async () => {
+    fake.requests.length = 0;
+    const p = new OpenAIProvider({ apiKey: 'sk-test', baseURL: fake.url, dimensions: 8 });
+    await expect(p.embed(['ok', '  '])).rejects.toBeInstanceOf(ValidationError);
+    expect(fake.requests).toEqual([]);
+  });
+
+  it('classifies errors: a 404/400 is permanent, an unreachable server is retryable', async () => {
+    const wrongPath = new OpenAIProvider({ apiKey: 'k', baseURL: fake.url.replace(/\/v1$/, '/nope'), dimensions: 8 });
+    const e1 = await wrongPath.embed(['x']).catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(ProviderError);
+    expect(e1).toMatchObject({ retryable: false, status: 404 });
+    const down = new OpenAIProvider({ apiKey: 'k', baseURL: 'http://127.0.0.1:9/v1', dimensions: 8, timeoutMs: 2000 });
+    expect(await down.embed(['x']).catch((e: unknown) => e)).toMatchObject({ retryable: true });
+  });
+
+  it('lets configuration lower the batch size, never raise it', () => {
+    expect(new OpenAIProvider({ apiKey: 'k', maxInputs: 100 }).limits.maxInputs).toBe(100);
+    expect(new OpenAIProvider({ apiKey: 'k', maxInputs: 5000 }).limits.maxInputs).toBe(2048);
+    expect(() => createProvider({ provider: 'openai' })).toThrow(ConfigError);
+    expect(() => createProvider({ provider: 'openai' })).toThrow(/OPENAI_API_KEY/);
+  });
+});
