@@ -1,0 +1,135 @@
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis, EMBED_QUEUE } from '@kameleondb/core';
+import { readEnv } from '../src/env.js';
+import { startApi, type RunningApi } from '../src/startApi.js';
+import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
+import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
+import { redisUrl } from '../../../test-support/urls.js';
+
+const KEY = 'test-key-0123456789abcdef';
+
+describe('API', () => {
+  let db: TestDatabase;
+  let api: RunningApi;
+  let prefix: string;
+  let queue: Queue;
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(api.url + path, {
+      method,
+      headers: { authorization: `Bearer ${KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+  const waiting = async () => (await queue.getJobCounts('waiting')).waiting;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    prefix = testPrefix();
+    api = await startApi(
+      readEnv({ KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_API_KEY: KEY, KDB_PORT: '0', KDB_LOG_LEVEL: 'silent' }),
+    );
+    queue = new Queue(EMBED_QUEUE, { connection: createRedis(redisUrl()), prefix });
+    await call('POST', '/v1/entities', { name: 'tickets', fields: { title: 'text', body: 'text', priority: 'integer', open: 'boolean' }, embedFields: ['title', 'body'] });
+  });
+  afterAll(async () => {
+    await api.close();
+    await queue.close();
+    await obliterateQueues(prefix);
+    await db.close();
+  });
+
+  it('refuses to start without an API key unless auth is disabled explicitly', () => {
+    expect(() => readEnv({})).toThrow(/KDB_API_KEY: is required.*KDB_AUTH=disabled/);
+    expect(readEnv({ KDB_AUTH: 'disabled' }).KDB_AUTH).toBe('disabled');
+    expect(() => readEnv({ KDB_AUTH: 'disabled', KDB_PORT: 'eighty' })).toThrow(/KDB_PORT.*got "eighty"/);
+  });
+
+  it('answers 401 on /v1 without the right bearer token, but serves probes', async () => {
+    expect((await call('GET', '/v1/entities', undefined, { authorization: 'Bearer wrong' })).status).toBe(401);
+    const none = await fetch(`${api.url}/v1/entities`);
+    expect(none.status).toBe(401);
+    expect(await none.json()).toMatchObject({ error: { code: 'unauthorized' } });
+    expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${api.url}/readyz`)).json()).toEqual({ status: 'ready', postgres: true, redis: true });
+  });
+
+  it('creates, lists and reads entities, validating names and embed fields', async () => {
+    expect((await call('GET', '/v1/entities/tickets')).body).toMatchObject({ name: 'tickets', embedFields: ['title', 'body'] });
+    expect((await call('GET', '/v1/entities')).body.entities.map((e: { name: string }) => e.name)).toEqual(['tickets']);
+    const dup = await call('POST', '/v1/entities', { name: 'tickets', fields: { a: 'text' }, embedFields: ['a'] });
+    expect(dup).toMatchObject({ status: 409, body: { error: { code: 'conflict' } } });
+    const bad = await call('POST', '/v1/entities', { name: 'Bad Name', fields: { a: 'blob' }, embedFields: ['b'] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/name: entity name must match/);
+    expect(bad.body.error.message).toMatch(/fields.a: field type must be one of text, string/);
+    const badEmbed = await call('POST', '/v1/entities', { name: 'ok_name', fields: { a: 'text' }, embedFields: ['b'] });
+    expect(badEmbed.body.error.message).toMatch(/embedFields.0: embed field "b" is not one of the entity's fields \(a\)/);
+    expect((await call('GET', '/v1/entities/nope')).status).toBe(404);
+  });
+
+  it('ingests one record, an array or NDJSON: commits first, then enqueues id-only jobs', async () => {
+    const before = await waiting();
+    const one = await call('POST', '/v1/entities/tickets/records', { title: 'printer on fire', priority: 1 });
+    expect(one).toMatchObject({ status: 202, body: { count: 1, jobs: 1 } });
+    const many = await call('POST', '/v1/entities/tickets/records', Array.from({ length: 5000 }, (_, i) => ({ title: `t${i}` })));
+    expect(many).toMatchObject({ status: 202, body: { count: 5000, jobs: 3 } });
+    const nd = Array.from({ length: 3 }, (_, i) => JSON.stringify({ title: `nd ${i}`, open: true })).join('\n') + '\n\n';
+    const ndRes = await call('POST', '/v1/entities/tickets/records', nd, { 'content-type': 'application/x-ndjson' });
+    expect(ndRes).toMatchObject({ status: 202, body: { count: 3 } });
+    expect(await waiting()).toBe(before + 5);
+    const jobs = await queue.getJobs(['waiting'], 0, 0);
+    expect(Object.keys(jobs[0]!.data)).toEqual(['ids']);
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM kdb_search WHERE status = 'pending'`);
+    expect(rows[0].n).toBe(5004);
+  });
+
+  it('rejects a bad record anywhere in the batch without writing any of it', async () => {
+    const count = async () => (await db.pool.query('SELECT count(*)::int AS n FROM kdb_records')).rows[0].n as number;
+    const before = await count();
+    const r = await call('POST', '/v1/entities/tickets/records', [{ title: 'ok' }, { title: 'ok' }, { priority: 'high' }]);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ code: 'invalid_input', details: { at: 'records[2]', field: 'priority', expected: 'integer' } });
+    const nd = await call('POST', '/v1/entities/tickets/records', '{"title":"a"}\n{"title":', { 'content-type': 'application/x-ndjson' });
+    expect(nd.body.error.message).toMatch(/^line 2: not valid JSON/);
+    const unknown = await call('POST', '/v1/entities/tickets/records', { colour: 'red' });
+    expect(unknown.body.error.message).toMatch(/unknown field "colour".*allowed fields/);
+    expect((await call('POST', '/v1/entities/tickets/records', '{oops')).status).toBe(400);
+    expect((await call('POST', '/v1/entities/nope/records', { title: 'x' })).status).toBe(404);
+    expect(await count()).toBe(before);
+  });
+
+  it('reads, patches and deletes a record; only a change of embedded text re-enqueues it', async () => {
+    const { body } = await call('POST', '/v1/entities/tickets/records', { title: 'disk full', body: 'on host a', priority: 2 });
+    const id = body.ids[0] as string;
+    const got = await call('GET', `/v1/entities/tickets/records/${id}`);
+    expect(got.body).toMatchObject({ id, data: { title: 'disk full', priority: 2 }, embedding: { status: 'pending' } });
+    await db.pool.query(`UPDATE kdb_search SET status = 'ready', embedded_hash = content_hash WHERE record_id = $1`, [id]);
+
+    let before = await waiting();
+    const p1 = await call('PATCH', `/v1/entities/tickets/records/${id}`, { priority: 5 });
+    expect(p1.body).toMatchObject({ reembed: false, data: { priority: 5, title: 'disk full' }, embedding: { status: 'ready' } });
+    expect(await waiting()).toBe(before);
+
+    before = await waiting();
+    const p2 = await call('PATCH', `/v1/entities/tickets/records/${id}`, { body: 'on host b' });
+    expect(p2.body).toMatchObject({ reembed: true, embedding: { status: 'pending' } });
+    expect(await waiting()).toBe(before + 1);
+
+    expect((await call('PATCH', `/v1/entities/tickets/records/${id}`, { priority: 'x' })).status).toBe(400);
+    expect((await call('DELETE', `/v1/entities/tickets/records/${id}`)).status).toBe(204);
+    expect((await call('GET', `/v1/entities/tickets/records/${id}`)).status).toBe(404);
+    expect((await db.pool.query('SELECT 1 FROM kdb_search WHERE record_id = $1', [id])).rowCount).toBe(0);
+    expect((await call('DELETE', `/v1/entities/tickets/records/not-a-uuid`)).status).toBe(404);
+  });
+
+  it('reports embedding status per entity', async () => {
+    const s = await call('GET', '/v1/embeddings/status');
+    expect(s.body).toMatchObject({ provider: 'hash', model: 'feature-hash-v1', dimensions: 384, modelKey: 'hash:feature-hash-v1:384' });
+    const t = s.body.entities.find((e: { entity: string }) => e.entity === 'tickets');
+    expect(t.total).toBe(t.indexed + t.pending + t.failed + t.stale);
+    expect(t.pending).toBeGreaterThan(5000);
+  });
+});
