@@ -1,0 +1,60 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Transform, type Readable } from 'node:stream';
+import type { ApiClient } from '../ApiClient.js';
+import type { CommandResult } from '../output.js';
+
+export interface RecordsInsertOptions {
+  file: string;
+  wait?: boolean;
+  /** Show a progress line on stderr (only on a TTY). */
+  progress: boolean;
+}
+
+interface InsertAnswer {
+  count: number;
+  ids: string[];
+  jobs: number;
+  counts?: { ready: number; pending: number; failed: number };
+  done?: boolean;
+  warning?: string;
+}
+
+/** Streams an NDJSON file (or `-` for stdin) to the API without loading it in memory. */
+export async function recordsInsert(api: ApiClient, entity: string, opts: RecordsInsertOptions): Promise<CommandResult<Omit<InsertAnswer, 'ids'> & { ids?: string[] }>> {
+  const source: Readable = opts.file === '-' ? process.stdin : createReadStream(opts.file);
+  const total = opts.file === '-' ? 0 : (await stat(opts.file)).size;
+  let sent = 0;
+  let lastDraw = 0;
+  const draw = (final = false) => {
+    if (!opts.progress) return;
+    const now = Date.now();
+    if (!final && now - lastDraw < 100) return;
+    lastDraw = now;
+    const pct = total ? ` ${((100 * sent) / total).toFixed(0).padStart(3)}%` : '';
+    process.stderr.write(`\r uploading${pct} ${(sent / 1e6).toFixed(1)} MB${total ? ` of ${(total / 1e6).toFixed(1)} MB` : ''}${final ? (opts.wait ? ', embedding…\n' : '\n') : ''}`);
+  };
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      sent += chunk.length;
+      draw();
+      cb(null, chunk);
+    },
+    flush(cb) {
+      draw(true);
+      cb();
+    },
+  });
+  const answer = await api.request<InsertAnswer>('POST', `v1/entities/${encodeURIComponent(entity)}/records${opts.wait ? '?wait=true' : ''}`, {
+    ndjson: source.pipe(counter),
+  });
+  return {
+    data: answer,
+    human: (a) => {
+      const lines = [`inserted ${a.count} records into ${entity} (${a.jobs} embed jobs)`];
+      if (a.counts) lines.push(`embedded: ${a.counts.ready} ready, ${a.counts.failed} failed, ${a.counts.pending} pending`);
+      if (a.warning) lines.push(`warning: ${a.warning}`);
+      return lines.join('\n');
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { writeFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
+import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
+import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
+import { redisUrl } from '../../../test-support/urls.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const KEY = 'cli-test-key-0123456789';
+
+describe('kameleondb CLI against a running API', () => {
+  let db: TestDatabase;
+  let prefix: string;
+  const children: ChildApp[] = [];
+  let apiUrl: string;
+  let dir: string;
+
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'apps/cli/src/main.ts', ...args],
+        { cwd: ROOT, env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', KDB_API_URL: apiUrl, KDB_API_KEY: KEY, ...env } },
+        (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    prefix = testPrefix();
+    dir = await mkdtemp(join(tmpdir(), 'kdb-cli-'));
+    const env = { KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_API_KEY: KEY };
+    const api = await startApiProcess(env);
+    apiUrl = api.url;
+    children.push(api, await startWorkerProcess(env));
+  });
+  afterAll(async () => {
+    await stopAll(children);
+    await obliterateQueues(prefix);
+    await db.close();
+  });
+
+  it('creates and lists entities, as text and as JSON', async () => {
+    const created = await cli(['entities', 'create', 'books', '--field', 'title:text', '--field', 'summary:text', '--field', 'year:integer', '--embed', 'title,summary']);
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    expect(created.stdout).toMatch(/created entity books: fields .*year:integer.*embedded: title, summary/);
+    const listed = await cli(['entities', 'list', '--json']);
+    expect(JSON.parse(listed.stdout).entities).toEqual([expect.objectContaining({ name: 'books', embedFields: ['title', 'summary'] })]);
+    expect((await cli(['entities', 'list'])).stdout).toMatch(/^ENTITY\s+FIELDS\s+EMBEDDED\s+CREATED\nbooks\s+/);
+  });
+
+  it('streams an NDJSON file, waits for embedding, and reports status per entity', async () => {
+    const file = join(dir, 'books.jsonl');
+    await writeFile(file, Array.from({ length: 1200 }, (_, i) => JSON.stringify({ title: `Book ${i}`, summary: `A story about ${i % 7}`, year: 1900 + (i % 120) })).join('\n'));
+    const res = await cli(['records', 'insert', 'books', '--file', file, '--wait', '--json']);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ count: 1200, done: true, counts: { ready: 1200, pending: 0, failed: 0 } });
+    const status = await cli(['embeddings', 'status', '--json']);
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      provider: 'hash',
+      dimensions: 384,
+      entities: [{ entity: 'books', total: 1200, indexed: 1200, pending: 0, failed: 0, stale: 0 }],
+    });
+    const human = await cli(['embeddings', 'status']);
+    expect(human.stdout).toMatch(/provider hash, model feature-hash-v1, 384 dimensions/);
+    expect(human.stdout).toMatch(/books\s+1200\s+0\s+0\s+0\s+1200/);
+  });
+
+  it('reports errors on stderr with a non-zero exit code', async () => {
+    const bad = join(dir, 'bad.jsonl');
+    await writeFile(bad, '{"title":"ok"}\n{"title": 12}\n');
+    const r1 = await cli(['records', 'insert', 'books', '--file', bad]);
+    expect(r1.code).toBe(1);
+    expect(r1.stdout).toBe('');
+    expect(r1.stderr).toMatch(/^error: line 2: field "title" must be text/);
+    const r2 = await cli(['entities', 'list'], { KDB_API_KEY: 'wrong-key-0123456789' });
+    expect(r2).toMatchObject({ code: 1, stdout: '' });
+    expect(r2.stderr).toMatch(/invalid API key.*HTTP 401/);
+    const r3 = await cli(['entities', 'list'], { KDB_API_URL: 'http://127.0.0.1:65533' });
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toMatch(/cannot reach the API at http:\/\/127.0.0.1:65533 \(KDB_API_URL\): ECONNREFUSED/);
+    const r4 = await cli(['entities', 'create', 'x', '--field', 'notype']);
+    expect(r4.stderr).toMatch(/--field "notype" must look like NAME:TYPE/);
+  });
+});
