@@ -1,6 +1,10 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Tests run the TypeScript sources of the workspace package (what the
+  // `source` export condition gives node/tsx), not its build.
+  resolve: { alias: { '@kameleondb/core': fileURLToPath(new URL('./packages/core/src/index.ts', import.meta.url)) } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
     globalSetup: ['./test-support/globalSetup.ts'],

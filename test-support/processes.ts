@@ -14,7 +14,7 @@ export interface ChildApp {
 
 /** Starts `apps/<app>/src/main.ts` as a real process; resolves once `readyLine` appears in its output. */
 export async function startChild(app: 'api' | 'worker', env: Record<string, string>, readyLine: RegExp, timeoutMs = 30_000): Promise<ChildApp> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/main.ts`], {
+  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', `apps/${app}/src/main.ts`], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

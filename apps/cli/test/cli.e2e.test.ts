@@ -23,7 +23,7 @@ describe('kameleondb CLI against a running API', () => {
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
-        ['--import', 'tsx', 'apps/cli/src/main.ts', ...args],
+        ['--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args],
         { cwd: ROOT, env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', KDB_API_URL: apiUrl, KDB_API_KEY: KEY, ...env } },
         (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
       );

@@ -20,8 +20,8 @@ export function createPool(opts: PoolOptions): pg.Pool {
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'kameleondb',
     // pg-pool awaits this before handing the client out, so no query races it.
-    onConnect: (client: pg.PoolClient) => pgvector.registerTypes(client),
-  } as pg.PoolConfig);
+    onConnect: (client) => pgvector.registerTypes(client),
+  });
   // An idle client losing its connection must not crash the process; the
   // pool discards it and the next checkout opens a new one.
   pool.on('error', () => undefined);

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the whole pipeline without Docker: local PostgreSQL (+pgvector) and
+# Redis, one API process and KDB_WORKERS worker processes (default 2), the
+# same processes docker-compose.yml runs. Ctrl-C stops them all gracefully.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-services.sh
+bash scripts/ensure-pnpm.sh
+pnpm install --frozen-lockfile --reporter=silent
+
+export KDB_DATABASE_URL=${KDB_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/kameleondb}
+export KDB_REDIS_URL=${KDB_REDIS_URL:-redis://127.0.0.1:6379}
+export KDB_PORT=${KDB_PORT:-8080}
+if [ -z "${KDB_API_KEY:-}" ] && [ "${KDB_AUTH:-}" != disabled ]; then
+  export KDB_API_KEY="local-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  echo "generated KDB_API_KEY=$KDB_API_KEY (export it for the CLI)"
+fi
+dbname=$(node -e "console.log(new URL(process.argv[1]).pathname.slice(1))" "$KDB_DATABASE_URL")
+psql "${KDB_DATABASE_URL%/*}/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$dbname'" | grep -q 1 \
+  || psql "${KDB_DATABASE_URL%/*}/postgres" -qc "CREATE DATABASE \"$dbname\""
+
+pids=()
+stop() {
+  trap - INT TERM
+  echo "stopping (SIGTERM: workers finish their batch)…"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+}
+trap stop INT TERM
+node --conditions=source --import tsx apps/api/src/main.ts & pids+=($!)
+for _ in $(seq 1 "${KDB_WORKERS:-2}"); do
+  node --conditions=source --import tsx apps/worker/src/main.ts & pids+=($!)
+done
+echo "API on http://127.0.0.1:$KDB_PORT with ${KDB_WORKERS:-2} workers; Ctrl-C to stop"
+wait -n "${pids[@]}" || true
+stop

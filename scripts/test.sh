@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command, for a new machine and for CI: services and pgvector,
+# dependencies from the frozen lockfile, type checks, then the whole suite
+# against real PostgreSQL and Redis. Extra arguments go to vitest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-services.sh
+bash scripts/ensure-pnpm.sh
+pnpm install --frozen-lockfile --reporter=append-only
+pnpm run typecheck
+pnpm exec vitest run "$@"
