@@ -23,7 +23,7 @@ describe('API', () => {
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null };
   };
-  const waiting = async () => (await queue.getJobCounts('waiting')).waiting;
+  const waiting = async () => (await queue.getJobCounts('waiting')).waiting ?? 0;
 
   beforeAll(async () => {
     db = await createTestDatabase();
