@@ -163,6 +163,7 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
       // The blocking fetch returns within drainDelay (1 s); the batch in hand finishes first.
       await loop;
       await worker.close();
+      log.info({ workerId, totals }, 'embed worker stopped');
     },
   };
 }

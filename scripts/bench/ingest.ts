@@ -1,0 +1,191 @@
+/**
+ * `pnpm bench:ingest [sizes…]`: N records through the API until all are
+ * embedded (hash provider, 2 worker processes), against raw baselines measured
+ * in the same run on the same rows: binary COPY with precomputed vectors into
+ * a table that has its HNSW index, and into one without it followed by the
+ * index build. Prints a table and rewrites its section of BENCHMARKS.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { copyInto, HashProvider, migrate } from '@kameleondb/core';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PG = process.env.KDB_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS = process.env.KDB_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const sizes = process.argv.slice(2).map(Number).filter(Boolean);
+if (sizes.length === 0) sizes.push(30_000, 100_000);
+
+const dbUrl = (name: string) => Object.assign(new URL(PG), { pathname: `/${name}` }).toString();
+async function admin(sql: string) {
+  const c = new pg.Client({ connectionString: PG });
+  await c.connect();
+  await c.query(sql);
+  await c.end();
+}
+
+function start(app: string, env: Record<string, string>, ready: RegExp): Promise<{ proc: ChildProcess; out: () => string }> {
+  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', `apps/${app}/src/main.ts`], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const on = (b: Buffer) => {
+      out += b.toString();
+      if (ready.test(out)) resolve({ proc, out: () => out });
+    };
+    proc.stdout!.on('data', on);
+    proc.stderr!.on('data', on);
+    proc.on('exit', (code) => reject(new Error(`${app} exited ${code}: ${out}`)));
+  });
+}
+
+const record = (i: number) => ({ title: `Record ${i}`, body: `benchmark text about subject ${i % 1000} with detail ${i}` });
+
+interface Row {
+  n: number;
+  pipelineS: number;
+  ingestS: number;
+  requests: number;
+  batches: number;
+  copyIndexedS: number;
+  copyThenBuildS: number;
+  copyS: number;
+  buildS: number;
+}
+
+async function pipelineRun(n: number): Promise<Pick<Row, 'pipelineS' | 'ingestS' | 'requests' | 'batches'>> {
+  const db = `kdb_bench_${n}_${process.pid}`;
+  await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await admin(`CREATE DATABASE ${db}`);
+  const env = { KDB_DATABASE_URL: dbUrl(db), KDB_REDIS_URL: REDIS, KDB_QUEUE_PREFIX: `{kdbbench-${process.pid}-${n}}`, KDB_AUTH: 'disabled', KDB_LOG_LEVEL: 'info' };
+  const api = await start('api', { ...env, KDB_PORT: '0' }, /"msg":"api listening"/);
+  const url = /"url":"(http:[^"]+)"/.exec(api.out())![1]!;
+  const workers = await Promise.all([1, 2].map(() => start('worker', env, /"msg":"embed worker started"/)));
+  await fetch(`${url}/v1/entities`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench', fields: { title: 'text', body: 'text' }, embedFields: ['title', 'body'] }),
+  });
+  let body = '';
+  for (let i = 0; i < n; i++) body += `${JSON.stringify(record(i))}\n`;
+  const c = new pg.Client({ connectionString: dbUrl(db) });
+  await c.connect();
+  const t0 = performance.now();
+  const res = await fetch(`${url}/v1/entities/bench/records`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+  if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+  const ingestS = (performance.now() - t0) / 1000;
+  for (;;) {
+    const { rows } = await c.query(`SELECT count(*) FILTER (WHERE status = 'ready')::int AS ready, count(*) FILTER (WHERE status <> 'ready')::int AS other FROM kdb_search`);
+    if (rows[0].other === 0 && rows[0].ready === n) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const pipelineS = (performance.now() - t0) / 1000;
+  await c.end();
+  let requests = 0;
+  let batches = 0;
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          w.proc.removeAllListeners('exit');
+          w.proc.on('exit', () => {
+            const m = /"totals":(\{[^}]+\})/.exec(w.out());
+            if (m) {
+              const t = JSON.parse(m[1]!) as { requests: number; batches: number };
+              requests += t.requests;
+              batches += t.batches;
+            }
+            resolve();
+          });
+          w.proc.kill('SIGTERM');
+        }),
+    ),
+  );
+  api.proc.removeAllListeners('exit');
+  api.proc.kill('SIGTERM');
+  await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  return { pipelineS, ingestS, requests, batches };
+}
+
+async function rawBaselines(n: number): Promise<Pick<Row, 'copyIndexedS' | 'copyThenBuildS' | 'copyS' | 'buildS'>> {
+  const db = `kdb_bench_raw_${process.pid}`;
+  await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await admin(`CREATE DATABASE ${db}`);
+  await migrate({ connectionString: dbUrl(db), dimensions: 384 });
+  const provider = new HashProvider();
+  const rows = Array.from({ length: n }, (_, i) => {
+    const r = record(i);
+    const content = `title: ${r.title} | body: ${r.body}`;
+    return [content, provider.embedOne(content)] as const;
+  });
+  const c = new pg.Client({ connectionString: dbUrl(db) });
+  await c.connect();
+  await c.query(`SET maintenance_work_mem = '512MB'`);
+  const table = `CREATE TABLE raw (content text, embedding vector(384)); ALTER TABLE raw ALTER embedding SET STORAGE PLAIN`;
+  const index = `CREATE INDEX ON raw USING hnsw (embedding vector_cosine_ops)`;
+  const copy = async () => {
+    for (let i = 0; i < rows.length; i += 10_000) await copyInto(c, 'raw', ['content', 'embedding'], rows.slice(i, i + 10_000));
+  };
+  await c.query(`${table}; ${index}`);
+  let t = performance.now();
+  await copy();
+  const copyIndexedS = (performance.now() - t) / 1000;
+  await c.query(`DROP TABLE raw; ${table}`);
+  t = performance.now();
+  await copy();
+  const copyS = (performance.now() - t) / 1000;
+  t = performance.now();
+  await c.query(index);
+  const buildS = (performance.now() - t) / 1000;
+  await c.end();
+  await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  return { copyIndexedS, copyThenBuildS: copyS + buildS, copyS, buildS };
+}
+
+const results: Row[] = [];
+for (const n of sizes) {
+  process.stderr.write(`pipeline ${n}…\n`);
+  const p = await pipelineRun(n);
+  process.stderr.write(`raw baselines ${n}…\n`);
+  const raw = await rawBaselines(n);
+  results.push({ n, ...p, ...raw });
+}
+
+const f = (x: number) => x.toFixed(2);
+const pgVersion = await (async () => {
+  const c = new pg.Client({ connectionString: PG });
+  await c.connect();
+  const v = (await c.query('SHOW server_version')).rows[0].server_version as string;
+  await c.end();
+  return v;
+})();
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}; PostgreSQL ${pgVersion} + pgvector (HNSW m=16, ef_construction=64)`;
+const lines = [
+  '<!-- bench:ingest start -->',
+  '## Ingest (`pnpm bench:ingest`)',
+  '',
+  `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}.`,
+  'Pipeline: one NDJSON request to the API (answered 202 once records are committed and jobs enqueued), then until every row is embedded and written (hash provider, 2 worker processes, HNSW index live).',
+  'Raw baselines, same rows, vectors precomputed, binary COPY in 10k-row chunks: into a table that already has its HNSW index, and into an unindexed table followed by `CREATE INDEX` (maintenance_work_mem 512MB).',
+  '',
+  '| records | pipeline wall (s) | records/s | API answered 202 after (s) | embed batches | provider requests | raw COPY into indexed table (s) | raw COPY (s) + index build (s) |',
+  '|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...results.map(
+    (r) => `| ${r.n} | ${f(r.pipelineS)} | ${Math.round(r.n / r.pipelineS)} | ${f(r.ingestS)} | ${r.batches} | ${r.requests} | ${f(r.copyIndexedS)} | ${f(r.copyS)} + ${f(r.buildS)} = ${f(r.copyThenBuildS)} |`,
+  ),
+  '<!-- bench:ingest end -->',
+];
+const section = lines.join('\n');
+process.stdout.write(`${section}\n`);
+const path = `${ROOT}BENCHMARKS.md`;
+let doc = await readFile(path, 'utf8').catch(() => '# Benchmarks\n\nFigures from runs on the machine named in each section. Re-run the command to refresh them.\n');
+doc = doc.includes('<!-- bench:ingest start -->')
+  ? doc.replace(/<!-- bench:ingest start -->[\s\S]*<!-- bench:ingest end -->/, section)
+  : `${doc.trimEnd()}\n\n${section}\n`;
+await writeFile(path, doc);
+process.exit(0);
