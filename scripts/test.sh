@@ -8,4 +8,5 @@ bash scripts/ensure-services.sh
 bash scripts/ensure-pnpm.sh
 pnpm install --frozen-lockfile --reporter=append-only
 pnpm run typecheck
+pnpm run build   # the same build the Dockerfile runs
 pnpm exec vitest run "$@"
