@@ -1,10 +1,22 @@
 import express, { type Request } from 'express';
+import { z } from 'zod';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import {
+  cacheSummary,
+  clearCache,
   countStatuses,
+  dryRunReindex,
+  entityPatchSchema,
+  getRun,
+  parseDuration,
+  startReindex,
+  updateEntity,
+  type CacheStats,
+  type ReindexJobData,
+  type ReindexRunStore,
   createEntity,
   deleteRecord,
   embeddingStatusByEntity,
@@ -17,6 +29,7 @@ import {
   listEntities,
   patchRecord,
   readNdjson,
+  ConflictError,
   ValidationError,
   type EmbedJobData,
   type EmbeddingProvider,
@@ -35,7 +48,19 @@ export interface AppDeps {
   maxBody: string;
   jobSize: number;
   waitTimeoutMs: number;
+  runs: ReindexRunStore;
+  reindexQueue: Queue<ReindexJobData>;
+  cacheStats: CacheStats;
+  pricePerMillionTokens?: number | undefined;
 }
+
+const reindexBodySchema = z
+  .object({
+    entity: z.string().min(1).optional(),
+    force: z.boolean().default(false),
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
 
 const isNdjson = (req: Request) => /^application\/(x-)?ndjson\b/i.test(req.get('content-type') ?? '');
 
@@ -74,6 +99,21 @@ export function createApp(deps: AppDeps): express.Express {
   });
   v1.get('/entities/:name', async (req, res) => {
     res.json(await getEntity(pool, req.params.name));
+  });
+  // Changing embedFields recomputes every row's text and reindexes the entity.
+  v1.patch('/entities/:name', async (req, res) => {
+    const patch = parseBody(entityPatchSchema, req.body);
+    const active = (await deps.runs.active()).find((r) => r.entity === req.params.name || r.entity === null);
+    if (patch.embedFields && active) {
+      throw new ConflictError(`a reindex run is active for this entity (${active.id}); cancel it or wait before changing embedFields`, {
+        activeRunId: active.id,
+      });
+    }
+    const { entity, embedFieldsChanged } = await updateEntity(pool, req.params.name, patch);
+    const reindex = embedFieldsChanged
+      ? await startReindex({ pool, runs: deps.runs, reindexQueue: deps.reindexQueue }, { entity: entity.name, force: false, recompute: true })
+      : null;
+    res.json({ ...entity, reindex });
   });
 
   v1.post('/entities/:name/records', async (req, res) => {
@@ -122,14 +162,51 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   v1.get('/embeddings/status', async (_req, res) => {
+    const [entities, activeRuns] = await Promise.all([embeddingStatusByEntity(pool, provider.modelKey), deps.runs.active()]);
     res.json({
       provider: provider.name,
       model: provider.model,
       dimensions: provider.dimensions,
       modelKey: provider.modelKey,
       maxInputs: provider.limits.maxInputs,
-      entities: await embeddingStatusByEntity(pool, provider.modelKey),
+      entities,
+      activeRuns,
     });
+  });
+
+  v1.post('/reindex', async (req, res) => {
+    const body = parseBody(reindexBodySchema, req.body ?? {});
+    const entity = body.entity ?? null;
+    if (body.dryRun) {
+      if (entity) await getEntity(pool, entity);
+      res.json(await dryRunReindex(pool, provider, { entity, force: body.force, pricePerMillionTokens: deps.pricePerMillionTokens }));
+      return;
+    }
+    const run = await startReindex({ pool, runs: deps.runs, reindexQueue: deps.reindexQueue }, { entity, force: body.force });
+    res.status(202).json(run);
+  });
+  v1.get('/reindex', async (req, res) => {
+    const limit = Math.min(Math.max(Number(req.query.limit ?? 20) || 20, 1), 200);
+    res.json({ runs: await deps.runs.list(limit) });
+  });
+  v1.get('/reindex/:id', async (req, res) => {
+    res.json(await getRun(deps.runs, req.params.id));
+  });
+  v1.post('/reindex/:id/cancel', async (req, res) => {
+    await getRun(deps.runs, req.params.id);
+    res.json(await deps.runs.finish(req.params.id, 'cancelled'));
+  });
+
+  v1.get('/cache', async (_req, res) => {
+    const [summary, stats] = await Promise.all([cacheSummary(pool), deps.cacheStats.read()]);
+    res.json({ ...summary, hits: stats.hits, misses: stats.misses, hitRate: stats.hitRate, statsSince: stats.since });
+  });
+  v1.delete('/cache', async (req, res) => {
+    const olderThan = typeof req.query.olderThan === 'string' ? req.query.olderThan : undefined;
+    const model = typeof req.query.model === 'string' && req.query.model ? req.query.model : undefined;
+    const olderThanMs = olderThan === undefined ? undefined : parseDuration(olderThan, 'olderThan');
+    const deleted = await clearCache(pool, { ...(olderThanMs !== undefined ? { olderThanMs } : {}), ...(model ? { modelKey: model } : {}) });
+    res.json({ deleted, olderThan: olderThan ?? null, model: model ?? null });
   });
 
   app.use('/v1', v1);

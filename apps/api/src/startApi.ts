@@ -1,7 +1,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  CacheStats,
   createEmbedQueue,
+  createReindexQueue,
+  ReindexRunStore,
   createLogger,
   createPool,
   createProvider,
@@ -26,7 +29,13 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
   const pool = createPool({ connectionString: env.KDB_DATABASE_URL, applicationName: 'kameleondb-api' });
   const redis = createRedis(env.KDB_REDIS_URL);
   const queue = createEmbedQueue({ redisUrl: env.KDB_REDIS_URL, prefix: env.KDB_QUEUE_PREFIX, connection: redis });
+  const reindexQueue = createReindexQueue({ redisUrl: env.KDB_REDIS_URL, prefix: env.KDB_QUEUE_PREFIX, connection: redis });
+  const runs = new ReindexRunStore(redis, pool, env.KDB_QUEUE_PREFIX);
   const app = createApp({
+    runs,
+    reindexQueue,
+    cacheStats: new CacheStats(redis, env.KDB_QUEUE_PREFIX),
+    pricePerMillionTokens: env.KDB_PRICE_PER_MILLION_TOKENS,
     pool,
     redis,
     queue,
@@ -56,6 +65,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
       await closed;
       clearTimeout(grace);
       await queue.close();
+      await reindexQueue.close();
       await redis.quit().catch(() => undefined);
       await pool.end();
     },

@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { parseEnv, pipelineEnvShape } from '@kameleondb/core';
+import { parseDuration, parseEnv, pipelineEnvShape } from '@kameleondb/core';
+
+const duration = z.string().transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 
 const schema = z.object({
   ...pipelineEnvShape,
@@ -11,6 +20,18 @@ const schema = z.object({
   KDB_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(25),
   /** Job lock, renewed while a batch runs; a dead worker's jobs return to the queue after it. */
   KDB_JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  /** Rows per reindex planner page (one embed job each); default: the provider's max inputs. */
+  KDB_PLANNER_PAGE_SIZE: z.coerce.number().int().min(1).max(100_000).optional(),
+  /** Rows a run's planner may enqueue ahead of the workers. Default 16 pages. */
+  KDB_PLANNER_MAX_OUTSTANDING: z.coerce.number().int().min(1).optional(),
+  /** Rows per write transaction in reindex batches (a cancel lands between them). */
+  KDB_RUN_WRITE_CHUNK: z.coerce.number().int().min(1).default(256),
+  /** Cache entries unused for longer than this are evicted (30d, 12h…). Default: never. */
+  KDB_CACHE_MAX_AGE: duration.optional(),
+  /** At most this many cache entries; least recently used go first. Default: no cap. */
+  KDB_CACHE_MAX_ENTRIES: z.coerce.number().int().min(0).optional(),
+  /** How often cache eviction runs. */
+  KDB_CACHE_EVICT_EVERY: duration.default('1h'),
 });
 
 export type WorkerEnv = z.infer<typeof schema>;

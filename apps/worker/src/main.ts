@@ -1,4 +1,18 @@
-import { createLogger, createPool, createProvider, migrate, providerConfigFromEnv, startEmbedWorker } from '@kameleondb/core';
+import {
+  CacheStats,
+  createLogger,
+  createPool,
+  createProvider,
+  createRedis,
+  createEmbedQueue,
+  migrate,
+  providerConfigFromEnv,
+  ReindexRunStore,
+  startCancelWatcher,
+  startEmbedWorker,
+  startMaintenance,
+  startReindexPlanner,
+} from '@kameleondb/core';
 import { readEnv } from './env.js';
 
 const env = (() => {
@@ -14,17 +28,49 @@ const logger = createLogger('kameleondb-worker', env.KDB_LOG_LEVEL);
 try {
   const provider = createProvider(providerConfigFromEnv(env));
   await migrate({ connectionString: env.KDB_DATABASE_URL, dimensions: provider.dimensions });
-  const pool = createPool({ connectionString: env.KDB_DATABASE_URL, applicationName: 'kameleondb-worker', max: env.KDB_WORKER_CONCURRENCY * 2 + 2 });
+  const pool = createPool({ connectionString: env.KDB_DATABASE_URL, applicationName: 'kameleondb-worker', max: env.KDB_WORKER_CONCURRENCY * 2 + 4 });
+  const redis = createRedis(env.KDB_REDIS_URL);
+  const prefix = env.KDB_QUEUE_PREFIX;
+  const runs = new ReindexRunStore(redis, pool, prefix);
+  const cacheStats = new CacheStats(redis, prefix);
+  const cancelWatcher = await startCancelWatcher(env.KDB_REDIS_URL, runs.cancelChannel);
+  const embedQueue = createEmbedQueue({ redisUrl: env.KDB_REDIS_URL, prefix, connection: redis });
+  const pageSize = env.KDB_PLANNER_PAGE_SIZE ?? provider.limits.maxInputs;
+  const planner = await startReindexPlanner({
+    pool,
+    runs,
+    embedQueue,
+    modelKey: provider.modelKey,
+    logger,
+    redisUrl: env.KDB_REDIS_URL,
+    prefix,
+    lockMs: env.KDB_JOB_LOCK_MS,
+    pageSize,
+    ...(env.KDB_PLANNER_MAX_OUTSTANDING ? { maxOutstanding: env.KDB_PLANNER_MAX_OUTSTANDING } : {}),
+  });
+  const maintenance = await startMaintenance({
+    pool,
+    redisUrl: env.KDB_REDIS_URL,
+    prefix,
+    logger,
+    everyMs: env.KDB_CACHE_EVICT_EVERY,
+    cacheMaxAgeMs: env.KDB_CACHE_MAX_AGE,
+    cacheMaxEntries: env.KDB_CACHE_MAX_ENTRIES,
+  });
   const workers = await Promise.all(
     Array.from({ length: env.KDB_WORKER_CONCURRENCY }, () =>
       startEmbedWorker({
         pool,
         provider,
         redisUrl: env.KDB_REDIS_URL,
-        prefix: env.KDB_QUEUE_PREFIX,
+        prefix,
         logger,
         lingerMs: env.KDB_BATCH_LINGER_MS,
         lockMs: env.KDB_JOB_LOCK_MS,
+        runs,
+        cancelWatcher,
+        cacheStats,
+        runWriteChunk: env.KDB_RUN_WRITE_CHUNK,
         ...(env.KDB_BATCH_MAX_IDS ? { maxBatchIds: env.KDB_BATCH_MAX_IDS } : {}),
       }),
     ),
@@ -34,8 +80,13 @@ try {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: no new jobs, finishing the batch in hand');
-    Promise.all(workers.map((w) => w.close()))
-      .then(() => pool.end())
+    Promise.all([...workers.map((w) => w.close()), planner.close(), maintenance.close()])
+      .then(async () => {
+        await embedQueue.close();
+        await cancelWatcher.close();
+        await redis.quit().catch(() => undefined);
+        await pool.end();
+      })
       .then(
         () => {
           logger.info('stopped');

@@ -4,10 +4,12 @@ import { Worker, type Job } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
-import { ProviderError } from '../errors.js';
 import { createRedis, EMBED_QUEUE, type EmbedJobData } from '../jobs/embedQueue.js';
 import { markRowsFailed, selectRowsNeedingWork } from '../store/searchRowStore.js';
-import { embedBatch, type EmbedBatchResult } from './embedBatch.js';
+import type { CacheStats } from '../cache/CacheStats.js';
+import type { CancelWatcher } from '../reindex/CancelWatcher.js';
+import type { ReindexRunStore } from '../reindex/ReindexRunStore.js';
+import { embedBatch, type EmbedBatchResult, type Outcome } from './embedBatch.js';
 
 export interface EmbedWorkerOptions {
   pool: pg.Pool;
@@ -24,6 +26,13 @@ export interface EmbedWorkerOptions {
   lockMs?: number;
   /** Called after each batch commits (metrics, progress). */
   onBatch?: (result: EmbedBatchResult & { jobs: number; ms: number }) => void;
+  /** Reindex runs: progress of run jobs and their cancellation. */
+  runs?: ReindexRunStore;
+  /** Aborts in-flight provider requests of cancelled runs. */
+  cancelWatcher?: CancelWatcher;
+  cacheStats?: CacheStats;
+  /** Rows per write transaction in batches holding reindex jobs, so a cancel lands between them. Default 256. */
+  runWriteChunk?: number;
 }
 
 export interface EmbedWorker {
@@ -65,7 +74,8 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
   // brings back the jobs of a worker that died (SIGKILL, OOM) mid-batch.
   void worker.startStalledCheckTimer();
 
-  const totals = { batches: 0, jobs: 0, rows: 0, written: 0, embedded: 0, cached: 0, failed: 0, requests: 0 };
+  const totals = { batches: 0, jobs: 0, rows: 0, written: 0, embedded: 0, cached: 0, misses: 0, failed: 0, requests: 0 };
+  const runs = opts.runs;
   let closing = false;
   let seq = 0;
   const nextToken = () => `${workerId}:${seq++}`;
@@ -94,11 +104,11 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
     return held;
   }
 
-  async function finish(held: HeldJob[], result: EmbedBatchResult | Error): Promise<void> {
+  async function finish(held: HeldJob[], result: EmbedBatchResult | Error | 'cancelled'): Promise<void> {
     for (const { job, token } of held) {
       try {
         if (result instanceof Error) await job.moveToFailed(result, token, false);
-        else await job.moveToCompleted({ rows: job.data.ids.length }, token, false);
+        else await job.moveToCompleted({ rows: job.data.ids.length, ...(result === 'cancelled' ? { cancelled: true } : {}) }, token, false);
       } catch (err) {
         // Lost lock (we were too slow and another worker took it): it redoes
         // the job, which is idempotent.
@@ -107,35 +117,91 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
     }
   }
 
-  async function runBatch(held: HeldJob[]): Promise<void> {
+  /** Adds each run job's counts to its run, once per job. */
+  async function reportRuns(held: HeldJob[], outcomeOf: (id: string) => Outcome): Promise<void> {
+    if (!runs) return;
+    for (const { job } of held) {
+      if (!job.data.runId) continue;
+      const c = { processed: job.data.ids.length, embedded: 0, cached: 0, failed: 0 };
+      for (const id of job.data.ids) {
+        const o = outcomeOf(id);
+        if (o === 'embedded' || o === 'cached' || o === 'failed') c[o] += 1;
+      }
+      await runs.recordProgress(job.data.runId, job.id!, c).catch((err: unknown) => log.warn({ err }, 'run progress not recorded'));
+    }
+  }
+
+  async function runBatch(all: HeldJob[]): Promise<void> {
+    // Jobs of runs cancelled meanwhile are settled without work.
+    const runIds = [...new Set(all.map((h) => h.job.data.runId).filter((r): r is string => !!r))];
+    const over = runs && runIds.length ? await runs.finishedAmong(runIds) : new Set<string>();
+    const dropped = all.filter((h) => h.job.data.runId && over.has(h.job.data.runId));
+    if (dropped.length) await finish(dropped, 'cancelled');
+    const held = all.filter((h) => !dropped.includes(h));
+    if (held.length === 0) return;
+
     const ids = [...new Set(held.flatMap((h) => h.job.data.ids))];
+    const forceIds = [...new Set(held.filter((h) => h.job.data.force).flatMap((h) => h.job.data.ids))];
+    const liveRunIds = runIds.filter((r) => !over.has(r));
     const started = Date.now();
+    const abort = new AbortController();
+    // Abort the provider request only when every job of the batch belongs to cancelled runs.
+    const stopWatching = opts.cancelWatcher?.onCancel(() => {
+      if (held.every((h) => h.job.data.runId && opts.cancelWatcher!.cancelled.has(h.job.data.runId))) abort.abort(new Error('run cancelled'));
+    });
+    const beforeWrite =
+      runs && liveRunIds.length
+        ? async (chunk: string[]) => {
+            const cancelled = await runs.finishedAmong(liveRunIds);
+            if (cancelled.size === 0) return chunk;
+            const banned = new Set(held.filter((h) => h.job.data.runId && cancelled.has(h.job.data.runId)).flatMap((h) => h.job.data.ids));
+            return chunk.filter((id) => !banned.has(id));
+          }
+        : undefined;
     const renew = setInterval(() => {
       for (const { job, token } of held) void job.extendLock(token, lockMs).catch(() => undefined);
     }, Math.max(500, Math.floor(lockMs / 3)));
     try {
-      const result = await embedBatch({ pool: opts.pool, provider: opts.provider, ids });
+      const result = await embedBatch({
+        pool: opts.pool,
+        provider: opts.provider,
+        ids,
+        forceIds,
+        signal: abort.signal,
+        ...(beforeWrite ? { beforeWrite, writeChunkSize: opts.runWriteChunk ?? 256 } : {}),
+      });
       clearInterval(renew);
       await finish(held, result);
+      await reportRuns(held, (id) => result.outcomes.get(id) ?? 'skipped');
+      await opts.cacheStats?.add(result.cached, result.misses).catch(() => undefined);
       totals.batches += 1;
       totals.jobs += held.length;
-      for (const k of ['rows', 'written', 'embedded', 'cached', 'failed', 'requests'] as const) totals[k] += result[k];
+      for (const k of ['rows', 'written', 'embedded', 'cached', 'misses', 'failed', 'requests'] as const) totals[k] += result[k];
       const ms = Date.now() - started;
-      log.debug({ jobs: held.length, ids: ids.length, ...result, ms }, 'embed batch');
+      log.debug({ jobs: held.length, ids: ids.length, ...result, outcomes: undefined, ms }, 'embed batch');
       opts.onBatch?.({ ...result, jobs: held.length, ms });
     } catch (err) {
       clearInterval(renew);
+      if (abort.signal.aborted) {
+        log.info({ jobs: held.length }, 'batch of a cancelled run dropped');
+        await finish(held, 'cancelled');
+        return;
+      }
       const error = err instanceof Error ? err : new Error(String(err));
       log.warn({ err: error, jobs: held.length }, 'embed batch failed');
       // On the last attempt the rows are marked failed with the reason (and stay
       // retryable by reindex); before that BullMQ retries with backoff.
       const last = held.filter(({ job }) => job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
-      if (last.length && (!(error instanceof ProviderError) || error.retryable)) {
+      if (last.length) {
         const lastIds = last.flatMap(({ job }) => job.data.ids);
         const rows = await selectRowsNeedingWork(opts.pool, lastIds, opts.provider.modelKey).catch(() => []);
         await markRowsFailed(opts.pool, rows.map((r) => r.record_id), rows.map((r) => r.content_hash), error.message).catch(() => 0);
+        const failedIds = new Set(rows.map((r) => r.record_id));
+        await reportRuns(last, (id) => (failedIds.has(id) ? 'failed' : 'skipped'));
       }
       await finish(held, error);
+    } finally {
+      stopWatching?.();
     }
   }
 

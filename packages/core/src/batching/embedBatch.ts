@@ -5,15 +5,20 @@ import { insertCacheEntries, touchCachedHashes, type CacheEntry } from '../cache
 import { applyCachedVectors, markRowsFailed, selectRowsNeedingWork, type RowToEmbed } from '../store/searchRowStore.js';
 import { withTransaction } from '../store/withTransaction.js';
 
+/** What happened to one record id of a batch. */
+export type Outcome = 'embedded' | 'cached' | 'failed' | 'skipped' | 'cancelled';
+
 export interface EmbedBatchResult {
   /** Rows of the batch that needed work. */
   rows: number;
   /** Rows that received a vector. */
   written: number;
-  /** Distinct texts sent to the provider. */
+  /** Distinct texts sent to the provider and embedded. */
   embedded: number;
   /** Distinct texts found in the cache. */
   cached: number;
+  /** Distinct texts not found in the cache. */
+  misses: number;
   /** Rows marked failed (empty text or a permanent provider error). */
   failed: number;
   /** Provider requests made. */
@@ -25,7 +30,13 @@ export interface EmbedBatchOptions {
   provider: EmbeddingProvider;
   /** Record ids of the coalesced jobs. */
   ids: readonly string[];
+  /** Ids processed even when up to date (forced reindex). */
+  forceIds?: readonly string[];
   signal?: AbortSignal;
+  /** Rows per write transaction. Default: all rows in one. */
+  writeChunkSize?: number;
+  /** Called before each row write with the ids about to be written; returns those still wanted (cancellation). */
+  beforeWrite?: (ids: string[]) => Promise<string[]>;
 }
 
 export const EMPTY_TEXT_ERROR = 'nothing to embed: the embed fields of this record are empty';
@@ -34,21 +45,26 @@ export const EMPTY_TEXT_ERROR = 'nothing to embed: the embed fields of this reco
  * The batching core, for one coalesced set of ids:
  * 1. load the rows still needing work; 2. dedupe identical texts; 3. one cache
  * lookup; 4. provider calls for misses only, in provider-sized requests;
- * 5. one transaction: cache insert + one guarded row update.
+ * 5. one transaction inserting the new cache entries, then one guarded row
+ * update (in chunks when `writeChunkSize` is set, so a cancel takes effect
+ * between them).
  *
- * Crash safety: nothing is written before step 5, which commits or not as a
- * whole. A process dying before the commit leaves rows pending and its jobs
- * active; BullMQ hands the stalled jobs to another worker, which redoes the
- * batch (cache hits make that cheap). Retryable provider errors propagate so
- * the jobs are retried; permanent ones mark just those rows failed.
+ * Crash safety: nothing is written before step 5. A process dying before the
+ * cache commit leaves rows pending and its jobs active; BullMQ hands the
+ * stalled jobs to another worker, which redoes the batch. Dying between the
+ * cache commit and the row update leaves cache entries the redo then hits.
+ * Retryable provider errors propagate so the jobs are retried; permanent
+ * ones mark just those rows failed.
  */
-export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchResult> {
+export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchResult & { outcomes: Map<string, Outcome> }> {
   const { pool, provider } = opts;
   const modelKey = provider.modelKey;
-  const result: EmbedBatchResult = { rows: 0, written: 0, embedded: 0, cached: 0, failed: 0, requests: 0 };
-  const rows = await selectRowsNeedingWork(pool, opts.ids, modelKey);
+  const forceIds = opts.forceIds ?? [];
+  const result: EmbedBatchResult = { rows: 0, written: 0, embedded: 0, cached: 0, misses: 0, failed: 0, requests: 0 };
+  const outcomes = new Map<string, Outcome>(opts.ids.map((id) => [id, 'skipped']));
+  const rows = await selectRowsNeedingWork(pool, opts.ids, modelKey, forceIds);
   result.rows = rows.length;
-  if (rows.length === 0) return result;
+  if (rows.length === 0) return { ...result, outcomes };
 
   const empty: RowToEmbed[] = [];
   const byHash = new Map<string, string>();
@@ -64,12 +80,14 @@ export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchRes
       EMPTY_TEXT_ERROR,
       { settledFor: modelKey },
     );
+    for (const r of empty) outcomes.set(r.record_id, 'failed');
   }
 
   const hashes = [...byHash.keys()];
   const hits = await touchCachedHashes(pool, modelKey, hashes);
   result.cached = hits.size;
   const misses = hashes.filter((h) => !hits.has(h));
+  result.misses = misses.length;
 
   const entries: CacheEntry[] = [];
   const failures: { hashes: Set<string>; message: string }[] = [];
@@ -85,7 +103,7 @@ export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchRes
       chunk.forEach((hash, j) => entries.push({ hash, vector: vectors[j]! }));
       result.embedded += chunk.length;
     } catch (err) {
-      if (err instanceof ProviderError && !err.retryable) {
+      if (err instanceof ProviderError && !err.retryable && !opts.signal?.aborted) {
         failures.push({ hashes: new Set(chunk), message: err.message });
       } else {
         // Keep what earlier requests produced: the retry then finds it cached.
@@ -95,14 +113,26 @@ export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchRes
     }
   }
 
-  result.written = await withTransaction(pool, async (client) => {
-    await insertCacheEntries(client, modelKey, entries);
-    return applyCachedVectors(client, rows.filter((r) => r.content !== '').map((r) => r.record_id), modelKey);
-  });
+  if (entries.length) await withTransaction(pool, (c) => insertCacheEntries(c, modelKey, entries));
+  const failedHash = (h: string) => failures.some((f) => f.hashes.has(h));
+  const writable = rows.filter((r) => r.content !== '' && !failedHash(r.content_hash));
+  const hashOf = new Map(writable.map((r) => [r.record_id, r.content_hash]));
+  const missed = new Set(misses);
+  const step = opts.writeChunkSize ?? Math.max(writable.length, 1);
+  for (let i = 0; i < writable.length; i += step) {
+    const chunk = writable.slice(i, i + step).map((r) => r.record_id);
+    const allowed = opts.beforeWrite ? await opts.beforeWrite(chunk) : chunk;
+    const allowedSet = new Set(allowed);
+    for (const id of chunk) {
+      outcomes.set(id, !allowedSet.has(id) ? 'cancelled' : missed.has(hashOf.get(id)!) ? 'embedded' : 'cached');
+    }
+    result.written += await applyCachedVectors(pool, allowed, modelKey, forceIds);
+  }
 
   for (const failure of failures) {
     const these = rows.filter((r) => failure.hashes.has(r.content_hash));
     result.failed += await markRowsFailed(pool, these.map((r) => r.record_id), these.map((r) => r.content_hash), failure.message);
+    for (const r of these) outcomes.set(r.record_id, 'failed');
   }
-  return result;
+  return { ...result, outcomes };
 }

@@ -48,3 +48,19 @@ export interface Entity {
   createdAt: string;
   updatedAt: string;
 }
+
+/** Body of `PATCH /v1/entities/:name`: new fields may be added, embedFields replaced. */
+export const entityPatchSchema = z
+  .object({
+    fields: z
+      .record(
+        z.string().regex(FIELD_RE, 'field names must match ^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
+        z.enum(FIELD_TYPES, { message: `field type must be one of ${FIELD_TYPES.join(', ')}` }),
+      )
+      .optional(),
+    embedFields: z.array(z.string()).min(1, 'embedFields must name at least one field').optional(),
+  })
+  .strict()
+  .refine((p) => p.fields !== undefined || p.embedFields !== undefined, 'send fields to add, embedFields, or both');
+
+export type EntityPatch = z.infer<typeof entityPatchSchema>;

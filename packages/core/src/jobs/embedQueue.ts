@@ -8,7 +8,12 @@ export interface EmbedJobData {
   ids: string[];
   /** Reindex run the job belongs to, if any. */
   runId?: string;
+  /** Process the rows even when up to date (a forced reindex). */
+  force?: boolean;
 }
+
+/** Reindex jobs yield to live inserts and updates (BullMQ: larger number, lower priority). */
+export const REINDEX_JOB_PRIORITY = 10;
 
 export interface QueueOptions {
   /** Redis URL, e.g. redis://127.0.0.1:6379. */

@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import { ConflictError, NotFoundError } from '../errors.js';
-import type { Entity, EntityInput } from '../entities/entitySchema.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import type { Entity, EntityInput, EntityPatch } from '../entities/entitySchema.js';
+import { withTransaction } from './withTransaction.js';
 
 interface EntityRow {
   name: string;
@@ -37,4 +38,35 @@ export async function getEntity(db: pg.Pool | pg.ClientBase, name: string): Prom
 export async function listEntities(db: pg.Pool | pg.ClientBase): Promise<Entity[]> {
   const { rows } = await db.query<EntityRow>('SELECT * FROM kdb_entities ORDER BY name');
   return rows.map(toEntity);
+}
+
+/**
+ * Adds fields and/or replaces embedFields. Existing fields keep their type
+ * (records already hold values of it). `embedFieldsChanged` tells the caller
+ * to recompute texts and reindex.
+ */
+export async function updateEntity(pool: pg.Pool, name: string, patch: EntityPatch): Promise<{ entity: Entity; embedFieldsChanged: boolean }> {
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<EntityRow>('SELECT * FROM kdb_entities WHERE name = $1 FOR UPDATE', [name]);
+    if (!rows[0]) throw new NotFoundError(`entity "${name}" does not exist`, { name });
+    const current = toEntity(rows[0]);
+    const fields = { ...current.fields };
+    for (const [field, type] of Object.entries(patch.fields ?? {})) {
+      if (fields[field] !== undefined && fields[field] !== type) {
+        throw new ValidationError(`field "${field}" is ${fields[field]}; a field's type cannot change (add a new field instead)`, { field });
+      }
+      fields[field] = type;
+    }
+    const embedFields = patch.embedFields ?? current.embedFields;
+    embedFields.forEach((f, i) => {
+      if (!(f in fields)) throw new ValidationError(`embedFields.${i}: embed field "${f}" is not one of the entity's fields (${Object.keys(fields).join(', ')})`);
+      if (embedFields.indexOf(f) !== i) throw new ValidationError(`embedFields.${i}: embed field "${f}" is listed twice`);
+    });
+    const changed = embedFields.join('\u0000') !== current.embedFields.join('\u0000');
+    const updated = await client.query<EntityRow>(
+      'UPDATE kdb_entities SET fields = $2, embed_fields = $3, updated_at = now() WHERE name = $1 RETURNING *',
+      [name, JSON.stringify(fields), embedFields],
+    );
+    return { entity: toEntity(updated.rows[0]!), embedFieldsChanged: changed };
+  });
 }

@@ -172,3 +172,23 @@ export async function embeddingStatusByEntity(db: pg.Pool, modelKey: string): Pr
     stale: Number(r.stale),
   }));
 }
+
+/**
+ * Recomposes the text of the given records from the entity's current embed
+ * fields; rows whose text changed go back to `pending`. Returns how many changed.
+ */
+export async function recomputeContent(db: pg.Pool, entity: Entity, ids: readonly string[]): Promise<number> {
+  const { rows } = await db.query<{ id: string; data: Record<string, unknown>; content_hash: string }>(
+    `SELECT r.id, r.data, s.content_hash FROM kdb_records r JOIN kdb_search s ON s.record_id = r.id WHERE r.id = ANY($1::uuid[])`,
+    [ids],
+  );
+  const changed = rows.map((r) => ({ id: r.id, ...composeContent(r.data, entity.embedFields), old: r.content_hash })).filter((r) => r.hash !== r.old);
+  if (changed.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `UPDATE kdb_search s SET content = t.content, content_hash = t.hash, status = 'pending', error = NULL, updated_at = clock_timestamp()
+       FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t(id, content, hash)
+      WHERE s.record_id = t.id AND s.content_hash IS DISTINCT FROM t.hash`,
+    [changed.map((r) => r.id), changed.map((r) => r.content), changed.map((r) => r.hash)],
+  );
+  return rowCount ?? 0;
+}

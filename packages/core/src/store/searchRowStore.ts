@@ -7,16 +7,23 @@ export interface RowToEmbed {
 }
 
 /**
- * Rows of `ids` that still need a vector for `modelKey`: never embedded,
- * embedded from another text, or by another model. Ready rows are skipped, so
- * a job delivered twice costs nothing.
+ * Rows of `ids` that still need a vector for `modelKey`: pending, never
+ * embedded, embedded from another text, or by another model. Ready rows are
+ * skipped, so a job delivered twice costs nothing.
  */
-export async function selectRowsNeedingWork(db: pg.Pool | pg.ClientBase, ids: readonly string[], modelKey: string): Promise<RowToEmbed[]> {
+export async function selectRowsNeedingWork(
+  db: pg.Pool | pg.ClientBase,
+  ids: readonly string[],
+  modelKey: string,
+  /** Ids taken whatever their state (a forced reindex). */
+  forceIds: readonly string[] = [],
+): Promise<RowToEmbed[]> {
   const { rows } = await db.query<RowToEmbed>(
     `SELECT record_id, content, content_hash FROM kdb_search
       WHERE record_id = ANY($1::uuid[])
-        AND (embedded_hash IS DISTINCT FROM content_hash OR model IS DISTINCT FROM $2)`,
-    [ids, modelKey],
+        AND (status = 'pending' OR embedded_hash IS DISTINCT FROM content_hash OR model IS DISTINCT FROM $2
+             OR record_id = ANY($3::uuid[]))`,
+    [ids, modelKey, forceIds],
   );
   return rows;
 }
@@ -27,16 +34,26 @@ export async function selectRowsNeedingWork(db: pg.Pool | pg.ClientBase, ids: re
  * an older text has an older hash and matches nothing once a PATCH changed
  * the row (READ COMMITTED re-checks the condition on the newest row version).
  */
-export async function applyCachedVectors(client: pg.ClientBase | pg.Pool, ids: readonly string[], modelKey: string): Promise<number> {
+export async function applyCachedVectors(
+  client: pg.ClientBase | pg.Pool,
+  ids: readonly string[],
+  modelKey: string,
+  /** Forced ids are rewritten too, unless they already hold that exact vector (no index churn for nothing). */
+  forceIds: readonly string[] = [],
+): Promise<number> {
+  if (ids.length === 0) return 0;
+  // clock_timestamp(): the time of the write itself, not of the transaction start.
   const { rowCount } = await client.query(
     `UPDATE kdb_search s
         SET embedding = c.embedding, embedded_hash = c.text_hash, model = $2,
-            status = 'ready', error = NULL, updated_at = now()
+            status = 'ready', error = NULL, updated_at = clock_timestamp()
        FROM kdb_embedding_cache c
       WHERE s.record_id = ANY($1::uuid[])
         AND c.model_key = $2 AND c.text_hash = s.content_hash
-        AND (s.embedded_hash IS DISTINCT FROM s.content_hash OR s.model IS DISTINCT FROM $2)`,
-    [ids, modelKey],
+        AND (s.embedded_hash IS DISTINCT FROM s.content_hash OR s.model IS DISTINCT FROM $2
+             OR s.status = 'pending'
+             OR (s.record_id = ANY($3::uuid[]) AND s.embedding IS DISTINCT FROM c.embedding))`,
+    [ids, modelKey, forceIds],
   );
   return rowCount ?? 0;
 }

@@ -1,0 +1,364 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+
+export const RUN_STATES = ['queued', 'planning', 'running', 'completed', 'cancelled', 'failed'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+const FINISHED = new Set<RunState>(['completed', 'cancelled', 'failed']);
+export const isFinished = (s: RunState) => FINISHED.has(s);
+
+export interface ReindexRun {
+  id: string;
+  /** null: every entity. */
+  entity: string | null;
+  force: boolean;
+  /** The run first recomputes each row's text (an entity's embedFields changed). */
+  recompute: boolean;
+  state: RunState;
+  /** Rows the run processes: an estimate while planning, exact once planned. */
+  total: number;
+  /** Rows enqueued by the planner so far. */
+  planned: number;
+  processed: number;
+  /** Rows whose text the provider embedded in this run. */
+  embedded: number;
+  /** Rows whose text came from the embedding cache. */
+  cached: number;
+  failed: number;
+  createdAt: string;
+  startedAt: string | null;
+  updatedAt: string;
+  finishedAt: string | null;
+  error: string | null;
+  /** Rows processed per second since the start. */
+  rate: number;
+  /** Seconds left at the current rate; null when unknown. */
+  etaSeconds: number | null;
+}
+
+export interface ProgressCounts {
+  processed: number;
+  embedded: number;
+  cached: number;
+  failed: number;
+}
+
+/**
+ * Helpers shared by the scripts that touch one run (KEYS: run hash, its
+ * jobs set, the active-run hash). Terminal transitions release the scope's
+ * active slot and expire the live state after a week.
+ */
+const RUN_LUA = `
+  local function finished_state()
+    local st = redis.call('HGET', KEYS[1], 'state')
+    if not st then return 'missing' end
+    if st == 'completed' or st == 'cancelled' or st == 'failed' then return st end
+    return nil
+  end
+  local function finish(state, now)
+    redis.call('HSET', KEYS[1], 'state', state, 'finishedAt', now, 'updatedAt', now)
+    local scope = redis.call('HGET', KEYS[1], 'scope')
+    if scope and redis.call('HGET', KEYS[3], scope) == redis.call('HGET', KEYS[1], 'id') then redis.call('HDEL', KEYS[3], scope) end
+    redis.call('EXPIRE', KEYS[1], 604800)
+    redis.call('EXPIRE', KEYS[2], 604800)
+  end
+  local function complete_if_done(now)
+    if redis.call('HGET', KEYS[1], 'plannerDone') == '1'
+       and tonumber(redis.call('HGET', KEYS[1], 'processed')) >= tonumber(redis.call('HGET', KEYS[1], 'planned')) then
+      finish('completed', now)
+      return true
+    end
+    return false
+  end
+`;
+
+const SCRIPTS = {
+  // KEYS: active, run hash, runs zset, run-key prefix; ARGV: scope, id, createdMs, field/value pairs (JSON)
+  create: `
+    local scope = ARGV[1]
+    local function live(id) return id and redis.call('EXISTS', KEYS[4] .. id) == 1 end
+    if scope == '*' then
+      for _, id in ipairs(redis.call('HVALS', KEYS[1])) do if live(id) then return id end end
+    else
+      local all = redis.call('HGET', KEYS[1], '*')
+      if live(all) then return all end
+      local mine = redis.call('HGET', KEYS[1], scope)
+      if live(mine) then return mine end
+    end
+    redis.call('HSET', KEYS[1], scope, ARGV[2])
+    redis.call('HSET', KEYS[2], unpack(cjson.decode(ARGV[4])))
+    redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+    redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -201)
+    return ''`,
+  // ARGV: jobId, processed, embedded, cached, failed, nowMs
+  progress: `${RUN_LUA}
+    local done = finished_state()
+    if done then return done end
+    if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 'duplicate' end
+    redis.call('HINCRBY', KEYS[1], 'processed', ARGV[2])
+    redis.call('HINCRBY', KEYS[1], 'embedded', ARGV[3])
+    redis.call('HINCRBY', KEYS[1], 'cached', ARGV[4])
+    redis.call('HINCRBY', KEYS[1], 'failed', ARGV[5])
+    redis.call('HSET', KEYS[1], 'updatedAt', ARGV[6])
+    if complete_if_done(ARGV[6]) then return 'completed' end
+    return 'ok'`,
+  // ARGV: nowMs
+  finishPlanning: `${RUN_LUA}
+    local done = finished_state()
+    if done then return done end
+    redis.call('HSET', KEYS[1], 'plannerDone', '1', 'state', 'running', 'updatedAt', ARGV[1])
+    redis.call('HSET', KEYS[1], 'total', redis.call('HGET', KEYS[1], 'planned'))
+    if complete_if_done(ARGV[1]) then return 'completed' end
+    return 'ok'`,
+  // ARGV: state, nowMs, error
+  finish: `${RUN_LUA}
+    local done = finished_state()
+    if done then return done end
+    if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[3]) end
+    finish(ARGV[1], ARGV[2])
+    return ARGV[1]`,
+};
+
+/**
+ * Live state of reindex runs in Redis (one hash per run, updated atomically
+ * by Lua scripts), the per-scope "one active run" slot, and the history of
+ * finished runs in Postgres (`kdb_reindex_runs`).
+ */
+export class ReindexRunStore {
+  private readonly base: string;
+  /** Pub/sub channel on which cancellations are announced. */
+  readonly cancelChannel: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly pool: pg.Pool,
+    /** The BullMQ prefix, so the keys share its hash tag. */
+    prefix: string,
+  ) {
+    this.base = `${prefix}:reindex`;
+    this.cancelChannel = `${this.base}:cancel`;
+  }
+
+  private runKey = (id: string) => `${this.base}:run:${id}`;
+  private jobsKey = (id: string) => `${this.base}:run:${id}:jobs`;
+  private activeKey = () => `${this.base}:active`;
+  private keys3 = (id: string) => [this.runKey(id), this.jobsKey(id), this.activeKey()];
+
+  /** Creates a queued run, or returns `{ conflict }` with the id of the active run of that scope. */
+  async create(opts: { entity: string | null; force: boolean; recompute?: boolean }): Promise<{ run: ReindexRun } | { conflict: string }> {
+    const id = randomUUID();
+    const now = Date.now();
+    const fields = {
+      id,
+      scope: opts.entity ?? '*',
+      entity: opts.entity ?? '',
+      force: opts.force ? '1' : '0',
+      recompute: opts.recompute ? '1' : '0',
+      state: 'queued',
+      total: '0',
+      planned: '0',
+      processed: '0',
+      embedded: '0',
+      cached: '0',
+      failed: '0',
+      page: '0',
+      cursor: '',
+      plannerDone: '0',
+      createdAt: String(now),
+      updatedAt: String(now),
+    };
+    const conflict = (await this.redis.eval(
+      SCRIPTS.create,
+      4,
+      this.activeKey(),
+      this.runKey(id),
+      `${this.base}:runs`,
+      `${this.base}:run:`,
+      fields.scope,
+      id,
+      String(now),
+      JSON.stringify(Object.entries(fields).flat()),
+    )) as string;
+    if (conflict) return { conflict };
+    return { run: (await this.get(id))! };
+  }
+
+  private toRun(h: Record<string, string>): ReindexRun {
+    const n = (k: string) => Number(h[k] ?? 0);
+    const iso = (k: string) => (h[k] ? new Date(Number(h[k])).toISOString() : null);
+    const started = h.startedAt ? Number(h.startedAt) : null;
+    const end = h.finishedAt ? Number(h.finishedAt) : Date.now();
+    const seconds = started ? Math.max((end - started) / 1000, 0.001) : 0;
+    const rate = seconds ? n('processed') / seconds : 0;
+    const total = Math.max(n('total'), n('planned'));
+    const state = h.state as RunState;
+    return {
+      id: h.id!,
+      entity: h.entity || null,
+      force: h.force === '1',
+      recompute: h.recompute === '1',
+      state,
+      total,
+      planned: n('planned'),
+      processed: n('processed'),
+      embedded: n('embedded'),
+      cached: n('cached'),
+      failed: n('failed'),
+      createdAt: iso('createdAt')!,
+      startedAt: iso('startedAt'),
+      updatedAt: iso('updatedAt')!,
+      finishedAt: iso('finishedAt'),
+      error: h.error || null,
+      rate: Math.round(rate * 10) / 10,
+      etaSeconds: isFinished(state) ? 0 : rate > 0 ? Math.round((total - n('processed')) / rate) : null,
+    };
+  }
+
+  /** Planner position: the last record id enqueued and the next page number. */
+  async plannerPosition(id: string): Promise<{ cursor: string | null; page: number }> {
+    const [cursor, page] = await this.redis.hmget(this.runKey(id), 'cursor', 'page');
+    return { cursor: cursor || null, page: Number(page ?? 0) };
+  }
+
+  async get(id: string): Promise<ReindexRun | null> {
+    const h = await this.redis.hgetall(this.runKey(id));
+    if (h.id) return this.toRun(h);
+    const { rows } = await this.pool.query<HistoryRow>('SELECT * FROM kdb_reindex_runs WHERE id::text = $1', [id]);
+    return rows[0] ? fromHistory(rows[0]) : null;
+  }
+
+  /** Recent runs, newest first: live ones from Redis, older ones from Postgres history. */
+  async list(limit = 20): Promise<ReindexRun[]> {
+    const ids = await this.redis.zrevrange(`${this.base}:runs`, 0, limit - 1);
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hgetall(this.runKey(id));
+    const live = ((await pipe.exec()) ?? []).map(([, h]) => h as Record<string, string>).filter((h) => h.id).map((h) => this.toRun(h));
+    const { rows } = await this.pool.query<HistoryRow>('SELECT * FROM kdb_reindex_runs ORDER BY created_at DESC LIMIT $1', [limit]);
+    const seen = new Set(live.map((r) => r.id));
+    return [...live, ...rows.map(fromHistory).filter((r) => !seen.has(r.id))]
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .slice(0, limit);
+  }
+
+  async active(): Promise<ReindexRun[]> {
+    const ids = Object.values(await this.redis.hgetall(this.activeKey()));
+    const runs = await Promise.all(ids.map((id) => this.get(id)));
+    return runs.filter((r): r is ReindexRun => r !== null && !isFinished(r.state));
+  }
+
+  async markPlanning(id: string, estimatedTotal: number): Promise<void> {
+    const now = String(Date.now());
+    await this.redis.hset(this.runKey(id), 'state', 'planning', 'total', String(estimatedTotal), 'startedAt', now, 'updatedAt', now);
+  }
+
+  /** Records one planned page: its rows and the new cursor, atomically. */
+  async advancePlanner(id: string, p: { cursor: string; page: number; planned: number }): Promise<void> {
+    await this.redis
+      .multi()
+      .hincrby(this.runKey(id), 'planned', p.planned)
+      .hset(this.runKey(id), 'cursor', p.cursor, 'page', String(p.page), 'updatedAt', String(Date.now()))
+      .exec();
+  }
+
+  /** Marks planning done; completes the run when every planned row is processed already. */
+  async finishPlanning(id: string): Promise<string> {
+    const r = (await this.redis.eval(SCRIPTS.finishPlanning, 3, ...this.keys3(id), String(Date.now()))) as string;
+    if (r === 'completed') await this.persist(id);
+    return r;
+  }
+
+  /**
+   * Adds a finished embed job's counts, once per job id (a redelivered job
+   * is not counted twice). Returns 'completed' when this finished the run.
+   */
+  async recordProgress(id: string, jobId: string, c: ProgressCounts): Promise<string> {
+    const r = (await this.redis.eval(
+      SCRIPTS.progress,
+      3,
+      ...this.keys3(id),
+      jobId,
+      String(c.processed),
+      String(c.embedded),
+      String(c.cached),
+      String(c.failed),
+      String(Date.now()),
+    )) as string;
+    if (r === 'completed') await this.persist(id);
+    return r;
+  }
+
+  /** Ends a run as cancelled (flag + pub/sub) or failed. Returns the run as it ended. */
+  async finish(id: string, state: 'cancelled' | 'failed', error = ''): Promise<ReindexRun | null> {
+    const r = (await this.redis.eval(SCRIPTS.finish, 3, ...this.keys3(id), state, String(Date.now()), error)) as string;
+    if (r === 'missing') return this.get(id);
+    if (r === state) {
+      if (state === 'cancelled') await this.redis.publish(this.cancelChannel, id);
+      await this.persist(id);
+    }
+    return this.get(id);
+  }
+
+  /** Which of these runs are cancelled (or otherwise over): one round trip. */
+  async finishedAmong(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hget(this.runKey(id), 'state');
+    const states = ((await pipe.exec()) ?? []).map(([, s]) => s as string | null);
+    return new Set(ids.filter((_, i) => states[i] === 'cancelled' || states[i] === 'failed' || states[i] === null));
+  }
+
+  private async persist(id: string): Promise<void> {
+    const h = await this.redis.hgetall(this.runKey(id));
+    if (!h.id) return;
+    const r = this.toRun(h);
+    await this.pool.query(
+      `INSERT INTO kdb_reindex_runs (id, entity, force, recompute, state, total, processed, embedded, cached, failed, error, created_at, started_at, finished_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+       ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, total = EXCLUDED.total, processed = EXCLUDED.processed,
+         embedded = EXCLUDED.embedded, cached = EXCLUDED.cached, failed = EXCLUDED.failed, error = EXCLUDED.error, finished_at = EXCLUDED.finished_at`,
+      [r.id, r.entity, r.force, r.recompute, r.state, r.total, r.processed, r.embedded, r.cached, r.failed, r.error, r.createdAt, r.startedAt, r.finishedAt ?? new Date().toISOString()],
+    );
+  }
+}
+
+interface HistoryRow {
+  id: string;
+  entity: string | null;
+  force: boolean;
+  recompute: boolean;
+  state: RunState;
+  total: string;
+  processed: string;
+  embedded: string;
+  cached: string;
+  failed: string;
+  error: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date;
+}
+
+function fromHistory(r: HistoryRow): ReindexRun {
+  const processed = Number(r.processed);
+  const seconds = r.started_at ? Math.max((r.finished_at.getTime() - r.started_at.getTime()) / 1000, 0.001) : 0;
+  return {
+    id: r.id,
+    entity: r.entity,
+    force: r.force,
+    recompute: r.recompute,
+    state: r.state,
+    total: Number(r.total),
+    planned: Number(r.total),
+    processed,
+    embedded: Number(r.embedded),
+    cached: Number(r.cached),
+    failed: Number(r.failed),
+    createdAt: r.created_at.toISOString(),
+    startedAt: r.started_at?.toISOString() ?? null,
+    updatedAt: r.finished_at.toISOString(),
+    finishedAt: r.finished_at.toISOString(),
+    error: r.error,
+    rate: seconds ? Math.round((processed / seconds) * 10) / 10 : 0,
+    etaSeconds: 0,
+  };
+}

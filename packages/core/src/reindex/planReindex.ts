@@ -1,0 +1,97 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Queue } from 'bullmq';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { REINDEX_JOB_PRIORITY, type EmbedJobData } from '../jobs/embedQueue.js';
+import { getEntity } from '../store/entityStore.js';
+import { recomputeContent } from '../store/recordStore.js';
+import { isFinished, type ReindexRunStore } from './ReindexRunStore.js';
+
+export interface PlannerOptions {
+  pool: pg.Pool;
+  runs: ReindexRunStore;
+  embedQueue: Queue<EmbedJobData>;
+  modelKey: string;
+  logger: Logger;
+  /** Rows per page (and per embed job). Default 2048. */
+  pageSize?: number;
+  /** Planned-but-unprocessed rows above which the planner waits. Default 16 pages. */
+  maxOutstanding?: number;
+}
+
+const NEEDS_WORK = `(status = 'pending' OR embedded_hash IS DISTINCT FROM content_hash OR model IS DISTINCT FROM $1)`;
+// Keyset pagination over the primary key (all) or (entity, record_id).
+const PAGE_ALL = `SELECT record_id, ${NEEDS_WORK} AS needs FROM kdb_search
+  WHERE ($2::uuid IS NULL OR record_id > $2) ORDER BY record_id LIMIT $3`;
+const PAGE_ENTITY = `SELECT record_id, ${NEEDS_WORK} AS needs FROM kdb_search
+  WHERE entity = $4 AND ($2::uuid IS NULL OR record_id > $2) ORDER BY record_id LIMIT $3`;
+const NEEDS_OF = `SELECT record_id FROM kdb_search WHERE record_id = ANY($2::uuid[]) AND ${NEEDS_WORK}`;
+
+/** Rows a run would process now: all of the scope when forced, else those needing work. */
+export async function countRunRows(pool: pg.Pool, modelKey: string, entity: string | null, force: boolean): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(
+    `SELECT count(*) AS n FROM kdb_search WHERE ($2::text IS NULL OR entity = $2) AND ($3 OR ${NEEDS_WORK})`,
+    [modelKey, entity, force],
+  );
+  return Number(rows[0]!.n);
+}
+
+/**
+ * Walks the run's rows in record-id order and enqueues embed jobs tagged
+ * with the run. Its position (cursor, page) is saved after each page, so a
+ * planner that dies resumes where it stopped. Each page's job id is
+ * `<run>-p<page>`: re-planning a page after a crash finds the job already
+ * there instead of adding a second one, and the run's counters take each job
+ * once. It stays ahead of the workers by at most `maxOutstanding` rows, so a
+ * cancel leaves little queued work behind and live inserts are not starved.
+ */
+export async function planReindex(opts: PlannerOptions, runId: string): Promise<void> {
+  const { pool, runs, embedQueue, modelKey } = opts;
+  const pageSize = opts.pageSize ?? 2048;
+  const maxOutstanding = opts.maxOutstanding ?? pageSize * 16;
+  const run = await runs.get(runId);
+  if (!run || isFinished(run.state)) return;
+  const log = opts.logger.child({ runId });
+  if (run.state === 'queued') await runs.markPlanning(runId, await countRunRows(pool, modelKey, run.entity, run.force));
+  log.info({ entity: run.entity, force: run.force, recompute: run.recompute, pid: process.pid }, 'reindex planner started');
+  const entity = run.recompute && run.entity ? await getEntity(pool, run.entity) : null;
+  let { cursor, page } = await runs.plannerPosition(runId);
+
+  for (;;) {
+    // Back-pressure, and the cancel check between pages.
+    for (;;) {
+      const now = await runs.get(runId);
+      if (!now || isFinished(now.state)) {
+        log.info({ state: now?.state }, 'reindex planner stopped');
+        return;
+      }
+      if (now.planned - now.processed <= maxOutstanding) break;
+      await sleep(100);
+    }
+    const { rows } = run.entity
+      ? await pool.query<{ record_id: string; needs: boolean }>(PAGE_ENTITY, [modelKey, cursor, pageSize, run.entity])
+      : await pool.query<{ record_id: string; needs: boolean }>(PAGE_ALL, [modelKey, cursor, pageSize]);
+    if (rows.length === 0) break;
+    let ids = rows.filter((r) => run.force || r.needs).map((r) => r.record_id);
+    if (entity) {
+      const all = rows.map((r) => r.record_id);
+      await recomputeContent(pool, entity, all);
+      ids = run.force ? all : (await pool.query<{ record_id: string }>(NEEDS_OF, [modelKey, all])).rows.map((r) => r.record_id);
+    }
+    let planned = 0;
+    if (ids.length) {
+      const jobId = `${runId}-p${page}`;
+      const existing = await embedQueue.getJob(jobId);
+      if (existing) planned = existing.data.ids.length;
+      else {
+        await embedQueue.add('embed', { ids, runId, ...(run.force ? { force: true } : {}) }, { jobId, priority: REINDEX_JOB_PRIORITY });
+        planned = ids.length;
+      }
+    }
+    cursor = rows[rows.length - 1]!.record_id;
+    page += 1;
+    await runs.advancePlanner(runId, { cursor, page, planned });
+  }
+  const state = await runs.finishPlanning(runId);
+  log.info({ state }, 'reindex planning done');
+}
