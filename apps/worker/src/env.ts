@@ -30,8 +30,8 @@ const schema = z.object({
   KDB_CACHE_MAX_AGE: duration.optional(),
   /** At most this many cache entries; least recently used go first. Default: no cap. */
   KDB_CACHE_MAX_ENTRIES: z.coerce.number().int().min(0).optional(),
-  /** How often cache eviction runs. */
-  KDB_CACHE_EVICT_EVERY: duration.default('1h'),
+  /** How often cache eviction runs (a duration; default 1h). */
+  KDB_CACHE_EVICT_EVERY: duration.default(3_600_000),
 });
 
 export type WorkerEnv = z.infer<typeof schema>;
