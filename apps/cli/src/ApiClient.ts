@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 
-/** An error the CLI reports on stderr; `exitCode` 2 means the API could not be reached. */
+/** An error the CLI reports on stderr. Exit codes: 1 failure, 2 usage. */
 export class CliError extends Error {
   constructor(
     message: string,
@@ -38,7 +38,7 @@ export class ApiClient {
       res = await fetch(url, { method, headers, body: payload, ...(body && 'ndjson' in body ? { duplex: 'half' } : {}) } as RequestInit);
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliError(`cannot reach the API at ${this.opts.url} (KDB_API_URL): ${cause?.code ?? cause?.message ?? (err as Error).message}`, 2);
+      throw new CliError(`cannot reach the API at ${this.opts.url} (KDB_API_URL): ${cause?.code ?? cause?.message ?? (err as Error).message}`);
     }
     const text = await res.text();
     let data: unknown = null;

@@ -1,10 +1,20 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ApiClient } from './ApiClient.js';
 import { print, type CommandResult } from './output.js';
 import { entitiesCreate } from './commands/entitiesCreate.js';
 import { entitiesList } from './commands/entitiesList.js';
 import { recordsInsert } from './commands/recordsInsert.js';
 import { embeddingsStatus } from './commands/embeddingsStatus.js';
+import { embeddingsReindex } from './commands/embeddingsReindex.js';
+import { embeddingsCancel } from './commands/embeddingsCancel.js';
+import { cacheStatus } from './commands/cacheStatus.js';
+import { cacheClear } from './commands/cacheClear.js';
+
+/** Durations like 30d, 12h, 90m; checked here so a typo is a usage error (exit 2). */
+function duration(value: string): string {
+  if (!/^\d+[smhdw]$/i.test(value.trim())) throw new InvalidArgumentError('use a number and a unit s, m, h, d or w, e.g. 30d, 12h, 90m');
+  return value.trim();
+}
 
 /** Builds the `kameleondb` program: each action returns data, printed in one place. */
 export function buildCli(env: Record<string, string | undefined> = process.env): Command {
@@ -45,7 +55,41 @@ export function buildCli(env: Record<string, string | undefined> = process.env):
       }),
     );
 
-  const embeddings = program.command('embeddings').description('embedding status and jobs');
-  embeddings.command('status').description('provider, model and per-entity indexed/pending/failed counts').action(run((api) => embeddingsStatus(api)));
+  const tty = (json: boolean) => Boolean(process.stderr.isTTY) && !json;
+  const embeddings = program.command('embeddings').description('embedding status, reindex runs and the embedding cache');
+  embeddings
+    .command('reindex [entity]')
+    .description('re-embed rows that need it (all rows with --force); follows the run unless --background')
+    .option('--force', 'process every row; the cache makes unchanged text free', false)
+    .option('--background', 'print the run id and return at once', false)
+    .option('--dry-run', 'report what a run would do, change nothing', false)
+    .action(
+      run((api, cmd, entity: string | undefined) => {
+        const o = cmd.optsWithGlobals<{ force: boolean; background: boolean; dryRun: boolean; json: boolean }>();
+        return embeddingsReindex(api, entity, { force: o.force, background: o.background, dryRun: o.dryRun, progress: tty(o.json) });
+      }),
+    );
+  embeddings
+    .command('status [runId]')
+    .description('provider, per-entity indexed/pending/failed counts and active runs; or one run')
+    .option('--watch', 'follow the run until it ends', false)
+    .action(
+      run((api, cmd, runId: string | undefined) => {
+        const o = cmd.optsWithGlobals<{ watch: boolean; json: boolean }>();
+        return embeddingsStatus(api, runId, { watch: o.watch, progress: tty(o.json) });
+      }),
+    );
+  embeddings
+    .command('cancel [runId]')
+    .description('cancel a reindex run (default: the active one) and report its final counts')
+    .action(run((api, _cmd, runId: string | undefined) => embeddingsCancel(api, runId)));
+  const cache = embeddings.command('cache').description('the embedding cache');
+  cache.command('status').description('entries, size, per-model use, hit rate').action(run((api) => cacheStatus(api)));
+  cache
+    .command('clear')
+    .description('delete cache entries (all, or those not used within --older-than)')
+    .option('--older-than <duration>', 'only entries not used for this long (30d, 12h, 90m)', duration)
+    .option('--model <key>', 'only entries of this model key')
+    .action(run((api, cmd) => cacheClear(api, cmd.opts<{ olderThan?: string; model?: string }>())));
   return program;
 }

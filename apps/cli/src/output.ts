@@ -2,6 +2,8 @@
 export interface CommandResult<T = unknown> {
   data: T;
   human: (data: T) => string;
+  /** Non-zero when the command did its job but the outcome is a failure (a cancelled run). */
+  exitCode?: number;
 }
 
 /** Renders rows as an aligned text table. */
@@ -15,4 +17,23 @@ export function table(headers: readonly string[], rows: readonly (readonly (stri
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own data type
 export function print(result: CommandResult<any>, json: boolean): void {
   process.stdout.write(json ? `${JSON.stringify(result.data, null, 2)}\n` : `${result.human(result.data)}\n`);
+  if (result.exitCode) process.exitCode = result.exitCode;
+}
+
+/** `90`, `1m 30s`, `2h 5m`. */
+export function seconds(s: number | null): string {
+  if (s === null) return '?';
+  if (s < 60) return `${Math.round(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${Math.round(s % 60)}s`;
+  return `${Math.floor(s / 3600)}h ${Math.round((s % 3600) / 60)}m`;
+}
+
+export function bytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }

@@ -81,7 +81,7 @@ describe('kameleondb CLI against a running API', () => {
     expect(r2).toMatchObject({ code: 1, stdout: '' });
     expect(r2.stderr).toMatch(/invalid API key.*HTTP 401/);
     const r3 = await cli(['entities', 'list'], { KDB_API_URL: 'http://127.0.0.1:65533' });
-    expect(r3.code).toBe(2);
+    expect(r3.code).toBe(1);
     expect(r3.stderr).toMatch(/cannot reach the API at http:\/\/127.0.0.1:65533 \(KDB_API_URL\): ECONNREFUSED/);
     const r4 = await cli(['entities', 'create', 'x', '--field', 'notype']);
     expect(r4.stderr).toMatch(/--field "notype" must look like NAME:TYPE/);

@@ -17,3 +17,6 @@ CREATE TABLE kdb_reindex_runs (
   finished_at  timestamptz NOT NULL
 );
 CREATE INDEX kdb_reindex_runs_created_idx ON kdb_reindex_runs (created_at DESC);
+
+-- Keyset pagination of one entity's rows by the reindex planner.
+CREATE INDEX kdb_search_entity_record_idx ON kdb_search (entity, record_id);

@@ -1,5 +1,6 @@
 import type { ApiClient } from '../ApiClient.js';
 import { table, type CommandResult } from '../output.js';
+import { describeRun, followRun, type Run } from '../reindexRun.js';
 
 interface Status {
   provider: string;
@@ -7,20 +8,29 @@ interface Status {
   dimensions: number;
   modelKey: string;
   entities: { entity: string; total: number; indexed: number; pending: number; failed: number; stale: number }[];
+  activeRuns: Run[];
 }
 
-export async function embeddingsStatus(api: ApiClient): Promise<CommandResult<Status>> {
+/** Without a run id: provider, per-entity counts and active runs. With one: that run (`--watch` follows it). */
+export async function embeddingsStatus(api: ApiClient, runId: string | undefined, opts: { watch: boolean; progress: boolean }): Promise<CommandResult<Status | Run>> {
+  if (runId) {
+    const run = opts.watch ? await followRun(api, runId, { progress: opts.progress }) : await api.request<Run>('GET', `v1/reindex/${encodeURIComponent(runId)}`);
+    return { data: run, human: (r) => describeRun(r as Run) };
+  }
   const data = await api.request<Status>('GET', 'v1/embeddings/status');
   return {
     data,
-    human: (s) =>
-      [
+    human: (d) => {
+      const s = d as Status;
+      return [
         `provider ${s.provider}, model ${s.model}, ${s.dimensions} dimensions (${s.modelKey})`,
         '',
         table(
           ['ENTITY', 'INDEXED', 'PENDING', 'FAILED', 'STALE', 'TOTAL'],
           s.entities.map((e) => [e.entity, e.indexed, e.pending, e.failed, e.stale, e.total]),
         ),
-      ].join('\n'),
+        ...(s.activeRuns.length ? ['', 'active reindex runs:', ...s.activeRuns.map(describeRun)] : ['', 'no active reindex run']),
+      ].join('\n');
+    },
   };
 }

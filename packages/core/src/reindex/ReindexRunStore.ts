@@ -135,7 +135,8 @@ export class ReindexRunStore {
     /** The BullMQ prefix, so the keys share its hash tag. */
     prefix: string,
   ) {
-    this.base = `${prefix}:reindex`;
+    // Not `${prefix}:reindex`: that is the planner queue's own key space.
+    this.base = `${prefix}:reindex-runs`;
     this.cancelChannel = `${this.base}:cancel`;
   }
 

@@ -1,0 +1,13 @@
+import type { ApiClient } from '../ApiClient.js';
+import type { CommandResult } from '../output.js';
+
+export async function cacheClear(api: ApiClient, opts: { olderThan?: string; model?: string }): Promise<CommandResult<{ deleted: number; olderThan: string | null; model: string | null }>> {
+  const q = new URLSearchParams();
+  if (opts.olderThan) q.set('olderThan', opts.olderThan);
+  if (opts.model) q.set('model', opts.model);
+  const data = await api.request<{ deleted: number; olderThan: string | null; model: string | null }>('DELETE', `v1/cache${q.size ? `?${q}` : ''}`);
+  return {
+    data,
+    human: (d) => `deleted ${d.deleted} cache entries${d.olderThan ? ` not used for ${d.olderThan}` : ''}${d.model ? ` of ${d.model}` : ''}`,
+  };
+}
