@@ -23,7 +23,9 @@ export function buildCli(env: Record<string, string | undefined> = process.env):
     .addOption(new Option('--api-url <url>', 'API base URL').env('KDB_API_URL').default('http://127.0.0.1:8080'))
     .addOption(new Option('--api-key <key>', 'API key (Bearer token)').env('KDB_API_KEY'))
     .option('--json', 'print results as JSON', false)
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Before the subcommands are added, so they inherit it: main.ts maps usage errors to exit code 2.
+    .exitOverride();
 
   const run = (fn: (api: ApiClient, cmd: Command, ...args: any[]) => Promise<CommandResult<any>>) =>
     async function (this: Command, ...args: unknown[]) {

@@ -6,7 +6,7 @@ import { CliError } from './ApiClient.js';
 // One top-level catch: errors go to stderr. Exit codes: 0 ok, 1 failure
 // (including a reindex run that ended cancelled or failed), 2 usage.
 try {
-  await buildCli().exitOverride().parseAsync(process.argv);
+  await buildCli().parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     // Help and version are not errors; anything else commander rejects is a usage error.

@@ -1,0 +1,128 @@
+import { execFile, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
+import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
+import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
+import { jsonClient } from '../../../test-support/http.js';
+import { redisUrl } from '../../../test-support/urls.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const CLI = [process.execPath, '--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts'];
+const N = 4000;
+
+describe('kameleondb embeddings … against a running API and worker', () => {
+  let db: TestDatabase;
+  let prefix: string;
+  const children: ChildApp[] = [];
+  let apiUrl: string;
+  const env = () => ({ PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', KDB_API_URL: apiUrl });
+
+  const cli = (args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(CLI[0]!, [...CLI.slice(1), ...args], { cwd: ROOT, env: env() }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  /** Makes `count` rows stale, so a reindex has real writes to do. */
+  const staleRows = async (count: number, tag: string) => {
+    await db.pool.query(
+      `UPDATE kdb_search SET content = content || $2, content_hash = encode(sha256(convert_to(content || $2, 'UTF8')), 'hex')
+        WHERE record_id IN (SELECT record_id FROM kdb_search ORDER BY random() LIMIT $1)`,
+      [count, tag],
+    );
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    prefix = testPrefix();
+    const e = { KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_AUTH: 'disabled', KDB_EMBEDDING_MAX_INPUTS: '200' };
+    const api = await startApiProcess(e);
+    apiUrl = api.url;
+    children.push(api, await startWorkerProcess(e));
+    const call = jsonClient(apiUrl);
+    await call('POST', '/v1/entities', { name: 'docs', fields: { title: 'text' }, embedFields: ['title'] });
+    expect((await call('POST', '/v1/entities/docs/records?wait=true', Array.from({ length: N }, (_, i) => ({ title: `document ${i}` })))).body.done).toBe(true);
+  });
+  afterAll(async () => {
+    await stopAll(children);
+    await obliterateQueues(prefix);
+    await db.close();
+  });
+
+  it('dry-runs, starts a background run, and follows it with status --watch', async () => {
+    await staleRows(300, ' x');
+    const dry = await cli(['embeddings', 'reindex', 'docs', '--dry-run', '--json']);
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ rows: 300, textsToEmbed: 300, providerRequests: 2, estimatedCostUsd: null });
+    expect((await cli(['embeddings', 'reindex', 'docs', '--dry-run'])).stdout).toMatch(/rows to process 300; distinct texts 300, already cached 0, to embed 300/);
+
+    const bg = await cli(['embeddings', 'reindex', 'docs', '--background', '--json']);
+    expect(bg.code).toBe(0);
+    const { id } = JSON.parse(bg.stdout) as { id: string };
+    const watched = await cli(['embeddings', 'status', id, '--watch', '--json']);
+    expect(watched.code).toBe(0);
+    expect(JSON.parse(watched.stdout)).toMatchObject({ id, state: 'completed', processed: 300, embedded: 300 });
+    const human = await cli(['embeddings', 'status', id]);
+    expect(human.stdout).toMatch(new RegExp(`run ${id}: completed, entity docs\\nprocessed 300/300 \\(100.0%\\): embedded 300, from cache 0`));
+    const status = await cli(['embeddings', 'status', '--json']);
+    expect(JSON.parse(status.stdout)).toMatchObject({ activeRuns: [], entities: [{ entity: 'docs', indexed: N, total: N }] });
+    expect((await cli(['embeddings', 'status'])).stdout).toMatch(/no active reindex run/);
+  });
+
+  it('cancels the active run without an id, and says when there is none', async () => {
+    await staleRows(3000, ' y');
+    const { id } = JSON.parse((await cli(['embeddings', 'reindex', '--background', '--json'])).stdout) as { id: string };
+    const cancelled = await cli(['embeddings', 'cancel', '--json']);
+    expect(cancelled.code).toBe(0);
+    expect(JSON.parse(cancelled.stdout)).toMatchObject({ id, state: 'cancelled' });
+    const none = await cli(['embeddings', 'cancel']);
+    expect(none).toMatchObject({ code: 1, stdout: '' });
+    expect(none.stderr).toBe('error: no active reindex run to cancel\n');
+    expect((await cli(['embeddings', 'status', 'not-a-run'])).stderr).toMatch(/reindex run "not-a-run" does not exist/);
+  });
+
+  it('shows a live progress bar in a terminal and exits 0 when the run completes', async () => {
+    await staleRows(1500, ' z');
+    // `script` gives the command a pseudo-terminal.
+    const cmd = [...CLI, 'embeddings', 'reindex', 'docs'].map((a) => `'${a}'`).join(' ');
+    const out = await new Promise<{ code: number; text: string }>((resolve) => {
+      execFile('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, env: { ...env(), TERM: 'xterm' } }, (err, stdout) =>
+        resolve({ code: err ? Number(err.code ?? 1) : 0, text: stdout }),
+      );
+    });
+    expect(out.code).toBe(0);
+    expect(out.text).toMatch(/[=-]{30} \d+% \| \d+\/\d+ rows \| [\d.]+ rows\/s \| ETA \S+ \| cache hits \d+ \| (planning|running)/);
+    expect(out.text).toMatch(/run \S+: completed, entity docs/);
+  });
+
+  it('cancels the run on Ctrl-C, says so, and exits non-zero', async () => {
+    await staleRows(3000, ' w');
+    const child = spawn(CLI[0]!, [...CLI.slice(1), 'embeddings', 'reindex', 'docs'], { cwd: ROOT, env: env() });
+    let stdout = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^interrupted: the run was cancelled\nrun \S+: cancelled/);
+    const status = JSON.parse((await cli(['embeddings', 'status', '--json'])).stdout) as { activeRuns: unknown[] };
+    expect(status.activeRuns).toEqual([]);
+  });
+
+  it('reports and clears the cache; bad durations and commands are usage errors (exit 2)', async () => {
+    const status = await cli(['embeddings', 'cache', 'status', '--json']);
+    const data = JSON.parse(status.stdout) as { entries: number; models: { modelKey: string }[] };
+    expect(data.entries).toBeGreaterThanOrEqual(N);
+    expect(data.models[0]!.modelKey).toBe('hash:feature-hash-v1:384');
+    expect((await cli(['embeddings', 'cache', 'status'])).stdout).toMatch(/^\d+ entries, [\d.]+ MB on disk; hit rate/);
+    await db.pool.query(`UPDATE kdb_embedding_cache SET last_used_at = now() - interval '31 days' WHERE text_hash IN (SELECT text_hash FROM kdb_embedding_cache LIMIT 25)`);
+    const cleared = await cli(['embeddings', 'cache', 'clear', '--older-than', '30d', '--json']);
+    expect(JSON.parse(cleared.stdout)).toEqual({ deleted: 25, olderThan: '30d', model: null });
+    const bad = await cli(['embeddings', 'cache', 'clear', '--older-than', '30x']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--older-than <duration>' argument '30x' is invalid. use a number and a unit/);
+    expect((await cli(['embeddings', 'frobnicate'])).code).toBe(2);
+    expect((await cli(['--help'])).code).toBe(0);
+  });
+});
