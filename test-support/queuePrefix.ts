@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
-import { createRedis, EMBED_QUEUE } from '@kameleondb/core';
+import { createRedis } from '@kameleondb/core';
 import { redisUrl } from './urls.js';
 
 /** A BullMQ prefix of its own per test, so runs can share one Redis. */
@@ -8,11 +7,14 @@ export function testPrefix(): string {
   return `{kdbt-${randomBytes(4).toString('hex')}}`;
 }
 
-/** Removes every key of the prefix's queues. */
+/** Removes every key under the prefix: queues, run progress, cache counters. */
 export async function obliterateQueues(prefix: string): Promise<void> {
-  const connection = createRedis(redisUrl());
-  const q = new Queue(EMBED_QUEUE, { connection, prefix });
-  await q.obliterate({ force: true });
-  await q.close();
-  await connection.quit();
+  const redis = createRedis(redisUrl());
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  await redis.quit();
 }
