@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import {
   cacheSummary,
   clearCache,
-  countStatuses,
+  waitForEmbedded,
   dryRunReindex,
   entityPatchSchema,
   getRun,
@@ -136,14 +136,9 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(202).json(body);
       return;
     }
-    const deadline = Date.now() + deps.waitTimeoutMs;
-    let closed = false;
-    req.on('close', () => (closed = true));
-    let counts = await countStatuses(pool, result.ids);
-    while (counts.pending > 0 && Date.now() < deadline && !closed) {
-      await new Promise((r) => setTimeout(r, 100));
-      counts = await countStatuses(pool, result.ids);
-    }
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    const counts = await waitForEmbedded(pool, result.ids, { timeoutMs: deps.waitTimeoutMs, signal: gone.signal });
     res.status(counts.pending > 0 ? 202 : 200).json({ ...body, counts, done: counts.pending === 0 });
   });
 

@@ -48,3 +48,4 @@ export { entityPatchSchema, type EntityPatch } from './entities/entitySchema.js'
 export { updateEntity } from './store/entityStore.js';
 export { recomputeContent } from './store/recordStore.js';
 export type { Outcome } from './batching/embedBatch.js';
+export { waitForEmbedded } from './ingest/waitForEmbedded.js';

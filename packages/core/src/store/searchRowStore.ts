@@ -43,16 +43,22 @@ export async function applyCachedVectors(
 ): Promise<number> {
   if (ids.length === 0) return 0;
   // clock_timestamp(): the time of the write itself, not of the transaction start.
+  // The cache is probed once per row through its primary key (LATERAL with
+  // LIMIT 1 keeps the planner from turning it into a hash join that reads
+  // the whole cache table for every batch).
   const { rowCount } = await client.query(
     `UPDATE kdb_search s
-        SET embedding = c.embedding, embedded_hash = c.text_hash, model = $2,
+        SET embedding = v.embedding, embedded_hash = v.text_hash, model = $2,
             status = 'ready', error = NULL, updated_at = clock_timestamp()
-       FROM kdb_embedding_cache c
-      WHERE s.record_id = ANY($1::uuid[])
-        AND c.model_key = $2 AND c.text_hash = s.content_hash
+       FROM (SELECT t.id, c.text_hash, c.embedding
+               FROM unnest($1::uuid[]) AS t(id)
+               JOIN kdb_search s0 ON s0.record_id = t.id
+               JOIN LATERAL (SELECT text_hash, embedding FROM kdb_embedding_cache
+                              WHERE model_key = $2 AND text_hash = s0.content_hash LIMIT 1) c ON true) v
+      WHERE s.record_id = v.id AND s.content_hash = v.text_hash
         AND (s.embedded_hash IS DISTINCT FROM s.content_hash OR s.model IS DISTINCT FROM $2
              OR s.status = 'pending'
-             OR (s.record_id = ANY($3::uuid[]) AND s.embedding IS DISTINCT FROM c.embedding))`,
+             OR (s.record_id = ANY($3::uuid[]) AND s.embedding IS DISTINCT FROM v.embedding))`,
     [ids, modelKey, forceIds],
   );
   return rowCount ?? 0;
