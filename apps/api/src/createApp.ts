@@ -17,6 +17,7 @@ import {
   type CacheStats,
   type ReindexJobData,
   type ReindexRunStore,
+  type SearchEngine,
   createEntity,
   deleteRecord,
   embeddingStatusByEntity,
@@ -36,6 +37,7 @@ import {
 } from '@kameleondb/core';
 import { requireApiKey } from './auth.js';
 import { errorHandler } from './errorHandler.js';
+import { searchSchema, toSearchParams } from './searchSchema.js';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -51,6 +53,7 @@ export interface AppDeps {
   runs: ReindexRunStore;
   reindexQueue: Queue<ReindexJobData>;
   cacheStats: CacheStats;
+  search: SearchEngine;
   pricePerMillionTokens?: number | undefined;
 }
 
@@ -190,6 +193,13 @@ export function createApp(deps: AppDeps): express.Express {
   v1.post('/reindex/:id/cancel', async (req, res) => {
     await getRun(deps.runs, req.params.id);
     res.json(await deps.runs.finish(req.params.id, 'cancelled'));
+  });
+
+  v1.get('/search', async (req, res) => {
+    res.json(await deps.search.search(toSearchParams(parseBody(searchSchema, req.query))));
+  });
+  v1.post('/search', async (req, res) => {
+    res.json(await deps.search.search(toSearchParams(parseBody(searchSchema, req.body ?? {}))));
   });
 
   v1.get('/cache', async (_req, res) => {

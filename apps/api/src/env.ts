@@ -16,6 +16,10 @@ const schema = z
     KDB_JOB_SIZE: z.coerce.number().int().min(1).max(100_000).default(2048),
     /** How long `?wait=true` waits before answering with what is still pending, in ms. */
     KDB_WAIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(600_000),
+    /** HNSW candidate list size for vector search (recall vs latency). */
+    KDB_EF_SEARCH: z.coerce.number().int().min(1).max(1000).default(100),
+    /** Postgres connections of the API process. */
+    KDB_PG_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(16),
     /** Price in USD per million tokens for dry-run cost estimates (overrides the built-in table). */
     KDB_PRICE_PER_MILLION_TOKENS: z.coerce.number().min(0).optional(),
     /** Time in-flight requests get after SIGTERM, in ms. */

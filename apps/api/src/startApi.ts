@@ -5,6 +5,7 @@ import {
   createEmbedQueue,
   createReindexQueue,
   ReindexRunStore,
+  SearchEngine,
   createLogger,
   createPool,
   createProvider,
@@ -26,7 +27,12 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
   const logger = createLogger('kameleondb-api', env.KDB_LOG_LEVEL);
   const provider = createProvider(providerConfigFromEnv(env));
   await migrate({ connectionString: env.KDB_DATABASE_URL, dimensions: provider.dimensions });
-  const pool = createPool({ connectionString: env.KDB_DATABASE_URL, applicationName: 'kameleondb-api' });
+  const pool = createPool({
+    connectionString: env.KDB_DATABASE_URL,
+    applicationName: 'kameleondb-api',
+    max: env.KDB_PG_POOL_SIZE,
+    sessionSql: SearchEngine.sessionSql(env.KDB_EF_SEARCH),
+  });
   const redis = createRedis(env.KDB_REDIS_URL);
   const queue = createEmbedQueue({ redisUrl: env.KDB_REDIS_URL, prefix: env.KDB_QUEUE_PREFIX, connection: redis });
   const reindexQueue = createReindexQueue({ redisUrl: env.KDB_REDIS_URL, prefix: env.KDB_QUEUE_PREFIX, connection: redis });
@@ -35,6 +41,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     runs,
     reindexQueue,
     cacheStats: new CacheStats(redis, env.KDB_QUEUE_PREFIX),
+    search: new SearchEngine({ pool, provider, efSearch: env.KDB_EF_SEARCH }),
     pricePerMillionTokens: env.KDB_PRICE_PER_MILLION_TOKENS,
     pool,
     redis,

@@ -9,6 +9,7 @@ import { embeddingsReindex } from './commands/embeddingsReindex.js';
 import { embeddingsCancel } from './commands/embeddingsCancel.js';
 import { cacheStatus } from './commands/cacheStatus.js';
 import { cacheClear } from './commands/cacheClear.js';
+import { search } from './commands/search.js';
 
 /** Durations like 30d, 12h, 90m; checked here so a typo is a usage error (exit 2). */
 function duration(value: string): string {
@@ -93,5 +94,14 @@ export function buildCli(env: Record<string, string | undefined> = process.env):
     .option('--older-than <duration>', 'only entries not used for this long (30d, 12h, 90m)', duration)
     .option('--model <key>', 'only entries of this model key')
     .action(run((api, cmd) => cacheClear(api, cmd.opts<{ olderThan?: string; model?: string }>())));
+  program
+    .command('search <words...>')
+    .description('search records: kameleondb search [ENTITY] "query"')
+    .option('--mode <mode>', 'hybrid, vector or keyword (default hybrid)')
+    .option('--limit <n>', 'results, 1 to 100 (default 10)')
+    .option('--threshold <score>', 'drop results scoring under this (BM25, cosine similarity or RRF score by mode)')
+    .option('--where <json>', 'equality filter on record fields, e.g. \'{"status":"open"}\'')
+    .option('--explain', 'ranks and scores per retriever, timings and query plans', false)
+    .action(run((api, cmd, words: string[]) => search(api, words, cmd.opts())));
   return program;
 }

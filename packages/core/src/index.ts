@@ -49,3 +49,6 @@ export { updateEntity } from './store/entityStore.js';
 export { recomputeContent } from './store/recordStore.js';
 export type { Outcome } from './batching/embedBatch.js';
 export { waitForEmbedded } from './ingest/waitForEmbedded.js';
+export { tokenize, termFrequencies } from './search/tokenize.js';
+export { fuseRrf, type FusedHit, type RankedHit } from './search/rrf.js';
+export { SearchEngine, SEARCH_MODES, BM25_B, BM25_K1, RRF_K, type SearchMode, type SearchParams, type SearchAnswer, type SearchResult } from './search/SearchEngine.js';

@@ -8,6 +8,8 @@ export interface PoolOptions {
   max?: number;
   /** Application name shown in pg_stat_activity. Default `kameleondb`. */
   applicationName?: string;
+  /** Statements run once on each new connection (session settings such as `SET hnsw.ef_search = 100`). */
+  sessionSql?: readonly string[];
 }
 
 /**
@@ -20,7 +22,10 @@ export function createPool(opts: PoolOptions): pg.Pool {
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'kameleondb',
     // pg-pool awaits this before handing the client out, so no query races it.
-    onConnect: (client) => pgvector.registerTypes(client),
+    onConnect: async (client) => {
+      await pgvector.registerTypes(client);
+      for (const sql of opts.sessionSql ?? []) await client.query(sql);
+    },
   });
   // An idle client losing its connection must not crash the process; the
   // pool discards it and the next checkout opens a new one.

@@ -5,6 +5,7 @@ import type { Entity } from '../entities/entitySchema.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { composeContent } from '../content/composeContent.js';
 import { withTransaction } from './withTransaction.js';
+import { indexKeywords } from './keywordIndex.js';
 
 export type SearchStatus = 'pending' | 'ready' | 'failed';
 
@@ -40,6 +41,7 @@ export async function insertRecordChunk(
   const contents = records.map((r) => composeContent(r, entity.embedFields));
   await client.query(INSERT_RECORDS, [ids, entity.name, data]);
   await client.query(INSERT_SEARCH_ROWS, [ids, entity.name, contents.map((c) => c.content), contents.map((c) => c.hash)]);
+  await indexKeywords(client, entity.name, ids.map((id, i) => ({ id, content: contents[i]!.content })), { replace: false });
   return ids;
 }
 
@@ -110,6 +112,7 @@ export async function patchRecord(
           WHERE record_id = $1`,
         [id, composed.content, composed.hash],
       );
+      await indexKeywords(client, entity.name, [{ id, content: composed.content }], { replace: true });
     }
     const after = await client.query<RecordRow>(SELECT_RECORD, [id, entity.name]);
     return { record: toRecord(after.rows[0]!), reembed };
@@ -184,11 +187,14 @@ export async function recomputeContent(db: pg.Pool, entity: Entity, ids: readonl
   );
   const changed = rows.map((r) => ({ id: r.id, ...composeContent(r.data, entity.embedFields), old: r.content_hash })).filter((r) => r.hash !== r.old);
   if (changed.length === 0) return 0;
-  const { rowCount } = await db.query(
-    `UPDATE kdb_search s SET content = t.content, content_hash = t.hash, status = 'pending', error = NULL, updated_at = clock_timestamp()
-       FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t(id, content, hash)
-      WHERE s.record_id = t.id AND s.content_hash IS DISTINCT FROM t.hash`,
-    [changed.map((r) => r.id), changed.map((r) => r.content), changed.map((r) => r.hash)],
-  );
-  return rowCount ?? 0;
+  return withTransaction(db, async (client) => {
+    const { rowCount } = await client.query(
+      `UPDATE kdb_search s SET content = t.content, content_hash = t.hash, status = 'pending', error = NULL, updated_at = clock_timestamp()
+         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t(id, content, hash)
+        WHERE s.record_id = t.id AND s.content_hash IS DISTINCT FROM t.hash`,
+      [changed.map((r) => r.id), changed.map((r) => r.content), changed.map((r) => r.hash)],
+    );
+    await indexKeywords(client, entity.name, changed.map((r) => ({ id: r.id, content: r.content })), { replace: true });
+    return rowCount ?? 0;
+  });
 }

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { SEARCH_MODES, ValidationError, type SearchParams } from '@kameleondb/core';
+
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+
+/** `GET /v1/search` query parameters and `POST /v1/search` body (same names). */
+export const searchSchema = z
+  .object({
+    q: z.string({ message: 'q is required' }).trim().min(1, 'q must not be empty'),
+    entity: z.string().min(1).optional(),
+    entities: z.union([z.string(), z.array(z.string().min(1))]).optional(),
+    mode: z.enum(SEARCH_MODES, { message: `mode must be one of ${SEARCH_MODES.join(', ')}` }).default('hybrid'),
+    limit: z.coerce.number({ message: 'limit must be a number' }).int('limit must be an integer').min(1, 'limit must be 1 to 100').max(100, 'limit must be 1 to 100').default(10),
+    threshold: z.coerce.number({ message: 'threshold must be a number' }).optional(),
+    where: z.union([z.string(), z.record(z.string(), scalar)]).optional(),
+    explain: bool.optional(),
+    window: z.coerce.number().int().min(1, 'window must be 1 to 1000').max(1000, 'window must be 1 to 1000').optional(),
+  })
+  .strict();
+
+/** Turns validated input into engine parameters; `where` may arrive as a JSON string (query string). */
+export function toSearchParams(input: z.infer<typeof searchSchema>): SearchParams {
+  let where = input.where;
+  if (typeof where === 'string') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(where);
+    } catch (err) {
+      throw new ValidationError(`where is not valid JSON: ${(err as Error).message}`);
+    }
+    const r = z.record(z.string(), scalar).safeParse(parsed);
+    if (!r.success || Array.isArray(parsed)) {
+      throw new ValidationError('where must be a JSON object of field: value pairs (string, number, boolean or null values)');
+    }
+    where = r.data;
+  }
+  const list = typeof input.entities === 'string' ? input.entities.split(',').map((s) => s.trim()).filter(Boolean) : (input.entities ?? []);
+  const entities = [...new Set([...(input.entity ? [input.entity] : []), ...list])];
+  return {
+    q: input.q,
+    entities,
+    mode: input.mode,
+    limit: input.limit,
+    threshold: input.threshold,
+    where,
+    explain: input.explain ?? false,
+    window: input.window,
+  };
+}

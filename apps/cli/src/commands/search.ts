@@ -1,0 +1,60 @@
+import type { ApiClient } from '../ApiClient.js';
+import { CliError } from '../ApiClient.js';
+import { table, type CommandResult } from '../output.js';
+
+export interface SearchOptions {
+  mode?: string;
+  limit?: string;
+  threshold?: string;
+  where?: string;
+  explain: boolean;
+}
+
+interface Answer {
+  results: { entity: string; id: string; score: number; content: string; explain?: Record<string, { rank: number; score: number; rrf: number }> }[];
+  count: number;
+  mode: string;
+  took_ms: number;
+  explain?: { timings_ms: Record<string, number>; plans: Record<string, string> };
+}
+
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+/** `search [ENTITY] QUERY`: one argument is the query; two are entity and query. */
+export async function search(api: ApiClient, args: string[], opts: SearchOptions): Promise<CommandResult<Answer>> {
+  const [entity, q] = args.length >= 2 ? [args[0], args.slice(1).join(' ')] : [undefined, args[0]];
+  if (!q) throw new CliError('missing query: kameleondb search [ENTITY] "query"');
+  if (opts.where) {
+    try {
+      JSON.parse(opts.where);
+    } catch {
+      throw new CliError(`--where must be JSON, for example '{"status":"open"}'; got ${opts.where}`);
+    }
+  }
+  const body = {
+    q,
+    ...(entity ? { entity } : {}),
+    ...(opts.mode ? { mode: opts.mode } : {}),
+    ...(opts.limit ? { limit: Number(opts.limit) } : {}),
+    ...(opts.threshold ? { threshold: Number(opts.threshold) } : {}),
+    ...(opts.where ? { where: JSON.parse(opts.where) as unknown } : {}),
+    ...(opts.explain ? { explain: true } : {}),
+  };
+  const data = await api.request<Answer>('POST', 'v1/search', { json: body });
+  return {
+    data,
+    human: (a) => {
+      if (a.count === 0) return `no results (${a.mode}, ${a.took_ms} ms)`;
+      const rows = a.results.map((r, i) => {
+        const ranks = r.explain ? ['keyword', 'vector'].map((k) => (r.explain![k] ? `${k[0]}#${r.explain![k]!.rank}` : '')).filter(Boolean).join(' ') : '';
+        return [i + 1, r.score.toFixed(4), r.entity, r.id, ...(opts.explain ? [ranks] : []), clip(r.content, 70)];
+      });
+      const lines = [table(['#', 'SCORE', 'ENTITY', 'ID', ...(opts.explain ? ['RANKS'] : []), 'CONTENT'], rows), '', `${a.count} results, ${a.mode}, ${a.took_ms} ms`];
+      if (a.explain) {
+        lines.push(`timings (ms): ${Object.entries(a.explain.timings_ms).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+        for (const [k, plan] of Object.entries(a.explain.plans)) lines.push('', `${k} plan:`, plan);
+      }
+      return lines.join('\n');
+    },
+  };
+}

@@ -1,0 +1,266 @@
+import { LRUCache } from 'lru-cache';
+import pgvector from 'pgvector';
+import type pg from 'pg';
+import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { normalizeText } from '../content/normalizeText.js';
+import { textHash } from '../content/textHash.js';
+import { listEntities } from '../store/entityStore.js';
+import type { Entity } from '../entities/entitySchema.js';
+import { tokenize } from './tokenize.js';
+import { fuseRrf, type FusedHit, type RankedHit } from './rrf.js';
+
+export const SEARCH_MODES = ['hybrid', 'vector', 'keyword'] as const;
+export type SearchMode = (typeof SEARCH_MODES)[number];
+export type WhereValue = string | number | boolean | null;
+
+export interface SearchParams {
+  q: string;
+  /** Entities to search; empty: all. */
+  entities: string[];
+  mode: SearchMode;
+  limit: number;
+  /** keyword: BM25 ≥; vector: cosine similarity ≥; hybrid: RRF score ≥. */
+  threshold?: number | undefined;
+  where?: Record<string, WhereValue> | undefined;
+  explain?: boolean | undefined;
+  /** Hits taken from each retriever before fusion. Default 4 × limit. */
+  window?: number | undefined;
+}
+
+export interface SearchResult {
+  entity: string;
+  id: string;
+  score: number;
+  data: Record<string, unknown>;
+  content: string;
+  explain?: Omit<FusedHit, 'id' | 'entity' | 'score'>;
+}
+
+export interface SearchAnswer {
+  results: SearchResult[];
+  count: number;
+  mode: SearchMode;
+  took_ms: number;
+  explain?: {
+    timings_ms: Record<string, number>;
+    bm25?: { k1: number; b: number; documents: number; avgDocLength: number; terms: { term: string; df: number; idf: number }[] };
+    plans: { keyword?: string; vector?: string };
+    window: number;
+    rrfK: number;
+    efSearch: number;
+  };
+}
+
+export const BM25_K1 = 1.2;
+export const BM25_B = 0.75;
+export const RRF_K = 60;
+
+const KEYWORD_SQL = (filtered: boolean) => `
+  SELECT p.record_id AS id, p.entity,
+         sum(q.idf * (p.tf * ($3::float8 + 1)) / (p.tf + $3::float8 * (1 - $4::float8 + $4::float8 * p.doc_len / $5::float8))) AS score
+    FROM unnest($1::text[], $2::float8[]) AS q(term, idf)
+    JOIN kdb_postings p ON p.entity = ANY($6::text[]) AND p.term = q.term
+    ${filtered ? 'JOIN kdb_records r ON r.id = p.record_id AND r.data @> $8::jsonb' : ''}
+   GROUP BY p.record_id, p.entity
+   ORDER BY score DESC, p.record_id
+   LIMIT $7`;
+
+const VECTOR_SQL = (filtered: boolean) => `
+  SELECT s.record_id AS id, s.entity, s.embedding <=> $1::vector AS distance
+    FROM kdb_search s
+   WHERE s.entity = ANY($2::text[]) AND s.embedding IS NOT NULL
+     ${filtered ? 'AND EXISTS (SELECT 1 FROM kdb_records r WHERE r.id = s.record_id AND r.data @> $4::jsonb)' : ''}
+   ORDER BY s.embedding <=> $1::vector
+   LIMIT $3`;
+
+export interface SearchEngineOptions {
+  pool: pg.Pool;
+  provider: EmbeddingProvider;
+  /** `hnsw.ef_search` the pool's sessions use (informational, for explain). Default 100. */
+  efSearch?: number;
+  /** Query embeddings kept in process. Default 1000. */
+  queryCacheSize?: number;
+}
+
+/**
+ * Hybrid search: BM25 over the keyword index and cosine distance over the
+ * HNSW index run concurrently on two pooled connections, fused with RRF;
+ * the data of the top rows comes back in one query.
+ */
+export class SearchEngine {
+  private readonly queryVectors: LRUCache<string, number[]>;
+  constructor(private readonly opts: SearchEngineOptions) {
+    this.queryVectors = new LRUCache({ max: opts.queryCacheSize ?? 1000 });
+  }
+
+  /** Session settings for the pool that serves searches. */
+  static sessionSql(efSearch = 100): string[] {
+    return [`SET hnsw.ef_search = ${Math.trunc(efSearch)}`, `SET hnsw.iterative_scan = relaxed_order`];
+  }
+
+  private async resolveEntities(params: SearchParams): Promise<Entity[]> {
+    const all = await listEntities(this.opts.pool);
+    if (params.entities.length === 0) return all;
+    return params.entities.map((name) => {
+      const e = all.find((x) => x.name === name);
+      if (!e) throw new NotFoundError(`entity "${name}" does not exist; entities: ${all.map((x) => x.name).join(', ') || '(none)'}`, { entity: name });
+      return e;
+    });
+  }
+
+  /** The query's vector: in-process LRU, then the embedding cache table, then the provider. */
+  private async queryVector(q: string): Promise<number[]> {
+    const { provider, pool } = this.opts;
+    const text = normalizeText(q);
+    const key = textHash(text);
+    const hit = this.queryVectors.get(key);
+    if (hit) return hit;
+    const { rows } = await pool.query<{ embedding: number[] }>({
+      name: 'kdb_query_vector',
+      text: 'SELECT embedding FROM kdb_embedding_cache WHERE model_key = $1 AND text_hash = $2',
+      values: [provider.modelKey, key],
+    });
+    let vector = rows[0]?.embedding;
+    if (!vector) {
+      vector = Array.from((await provider.embed([text]))[0]!);
+      await pool.query(
+        'INSERT INTO kdb_embedding_cache (model_key, text_hash, embedding) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+        [provider.modelKey, key, pgvector.toSql(vector)],
+      );
+    }
+    this.queryVectors.set(key, vector);
+    return vector;
+  }
+
+  async search(params: SearchParams): Promise<SearchAnswer> {
+    const t0 = performance.now();
+    const timings: Record<string, number> = {};
+    const lap = (name: string, since: number) => (timings[name] = Math.round((performance.now() - since) * 1000) / 1000);
+    if (params.q.trim() === '') throw new ValidationError('q must not be empty');
+    const entities = await this.resolveEntities(params);
+    const names = entities.map((e) => e.name);
+    const where = params.where && Object.keys(params.where).length ? params.where : undefined;
+    if (where) {
+      for (const key of Object.keys(where)) {
+        const missing = entities.filter((e) => !(key in e.fields)).map((e) => e.name);
+        if (missing.length) {
+          throw new ValidationError(`where: field "${key}" is not a field of ${missing.join(', ')}`, { field: key, entities: missing });
+        }
+      }
+    }
+    const window = params.window ?? params.limit * 4;
+    const k = params.mode === 'hybrid' ? window : params.limit;
+    const useKeyword = params.mode !== 'vector';
+    const useVector = params.mode !== 'keyword';
+
+    // Keyword: BM25 statistics over the searched entities, then the scored postings.
+    let keywordQuery: { text: string; values: unknown[] } | undefined;
+    let bm25: NonNullable<SearchAnswer['explain']>['bm25'];
+    const keywordPromise = (async (): Promise<RankedHit[]> => {
+      if (!useKeyword) return [];
+      const t = performance.now();
+      const terms = [...new Set(tokenize(params.q))];
+      if (terms.length === 0) return [];
+      const [docs, dfs] = await Promise.all([
+        this.opts.pool.query<{ n: string; len: string }>({
+          name: 'kdb_bm25_docs',
+          text: 'SELECT coalesce(sum(n_docs), 0) AS n, coalesce(sum(total_len), 0) AS len FROM kdb_bm25_stats WHERE entity = ANY($1::text[])',
+          values: [names],
+        }),
+        this.opts.pool.query<{ term: string; df: string }>({
+          name: 'kdb_bm25_df',
+          text: 'SELECT term, sum(df) AS df FROM kdb_bm25_terms WHERE entity = ANY($1::text[]) AND term = ANY($2::text[]) GROUP BY term',
+          values: [names, terms],
+        }),
+      ]);
+      const n = Number(docs.rows[0]!.n);
+      const avgdl = n ? Number(docs.rows[0]!.len) / n : 0;
+      const df = new Map(dfs.rows.map((r) => [r.term, Number(r.df)]));
+      const stats = terms.map((term) => {
+        const d = df.get(term) ?? 0;
+        return { term, df: d, idf: Math.log(1 + (n - d + 0.5) / (d + 0.5)) };
+      });
+      bm25 = { k1: BM25_K1, b: BM25_B, documents: n, avgDocLength: avgdl, terms: stats };
+      const present = stats.filter((s) => s.df > 0);
+      if (present.length === 0 || avgdl === 0) return [];
+      const values: unknown[] = [present.map((s) => s.term), present.map((s) => s.idf), BM25_K1, BM25_B, avgdl, names, k];
+      if (where) values.push(JSON.stringify(where));
+      keywordQuery = { text: KEYWORD_SQL(!!where), values };
+      const { rows } = await this.opts.pool.query<{ id: string; entity: string; score: number }>({
+        name: where ? 'kdb_keyword_where' : 'kdb_keyword',
+        ...keywordQuery,
+      });
+      lap('keyword', t);
+      return rows.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: Number(r.score) }));
+    })();
+
+    let vectorQuery: { text: string; values: unknown[] } | undefined;
+    const vectorPromise = (async (): Promise<RankedHit[]> => {
+      if (!useVector) return [];
+      let t = performance.now();
+      const vector = await this.queryVector(params.q);
+      lap('embed_query', t);
+      t = performance.now();
+      const values: unknown[] = [pgvector.toSql(vector), names, k];
+      if (where) values.push(JSON.stringify(where));
+      vectorQuery = { text: VECTOR_SQL(!!where), values };
+      const { rows } = await this.opts.pool.query<{ id: string; entity: string; distance: number }>({
+        name: where ? 'kdb_vector_where' : 'kdb_vector',
+        ...vectorQuery,
+      });
+      lap('vector', t);
+      // relaxed_order iterative scans may return rows slightly out of order.
+      rows.sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : 1));
+      return rows.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: 1 - Number(r.distance) }));
+    })();
+
+    const [keyword, vector] = await Promise.all([keywordPromise, vectorPromise]);
+    let t = performance.now();
+    let fused: FusedHit[];
+    if (params.mode === 'hybrid') fused = fuseRrf(keyword, vector, RRF_K);
+    else {
+      const hits = params.mode === 'keyword' ? keyword : vector;
+      fused = hits.map((h) => ({ id: h.id, entity: h.entity, score: h.score, [params.mode]: { rank: h.rank, score: h.score, rrf: 0 } }));
+    }
+    if (params.threshold !== undefined) fused = fused.filter((f) => f.score >= params.threshold!);
+    fused = fused.slice(0, params.limit);
+    lap('fusion', t);
+
+    t = performance.now();
+    const ids = fused.map((f) => f.id);
+    const { rows } = ids.length
+      ? await this.opts.pool.query<{ id: string; data: Record<string, unknown>; content: string }>({
+          name: 'kdb_search_fetch',
+          text: 'SELECT r.id, r.data, s.content FROM kdb_records r JOIN kdb_search s ON s.record_id = r.id WHERE r.id = ANY($1::uuid[])',
+          values: [ids],
+        })
+      : { rows: [] };
+    lap('fetch', t);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const results: SearchResult[] = fused
+      .filter((f) => byId.has(f.id))
+      .map((f) => {
+        const row = byId.get(f.id)!;
+        const out: SearchResult = { entity: f.entity, id: f.id, score: f.score, data: row.data, content: row.content };
+        if (params.explain) out.explain = { ...(f.keyword ? { keyword: f.keyword } : {}), ...(f.vector ? { vector: f.vector } : {}) };
+        return out;
+      });
+    const answer: SearchAnswer = { results, count: results.length, mode: params.mode, took_ms: Math.round((performance.now() - t0) * 1000) / 1000 };
+    if (params.explain) {
+      const plan = async (q?: { text: string; values: unknown[] }) =>
+        q ? (await this.opts.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${q.text}`, q.values)).rows.map((r) => r['QUERY PLAN']).join('\n') : undefined;
+      const [kp, vp] = await Promise.all([plan(keywordQuery), plan(vectorQuery)]);
+      const ef = await this.opts.pool.query<{ ef: string }>('SHOW hnsw.ef_search').then((r) => Number(r.rows[0]?.ef ?? 0), () => 0);
+      answer.explain = {
+        timings_ms: timings,
+        ...(bm25 ? { bm25 } : {}),
+        plans: { ...(kp ? { keyword: kp } : {}), ...(vp ? { vector: vp } : {}) },
+        window,
+        rrfK: RRF_K,
+        efSearch: ef,
+      };
+    }
+    return answer;
+  }
+}
