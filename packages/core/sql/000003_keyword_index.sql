@@ -2,7 +2,7 @@
 -- frequency and the document length, so the keyword query reads one covering
 -- index and never the rows. Statistics (documents, total length per entity;
 -- document frequency per term) are kept exact by statement-level triggers:
--- they follow every insert, update and delete, whatever path made it.
+-- they follow every insert and delete, whatever path made it.
 
 ALTER TABLE kdb_search ADD COLUMN doc_len int NOT NULL DEFAULT 0;
 
@@ -47,23 +47,13 @@ BEGIN
   RETURN NULL;
 END $$;
 
-CREATE FUNCTION kdb_bm25_docs_upd() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE kdb_bm25_stats st SET total_len = st.total_len + d.delta
-    FROM (SELECT n.entity, sum(n.doc_len - o.doc_len) AS delta
-            FROM new_rows n JOIN old_rows o ON o.record_id = n.record_id
-           GROUP BY n.entity ORDER BY n.entity) d
-   WHERE st.entity = d.entity AND d.delta <> 0;
-  RETURN NULL;
-END $$;
-
 CREATE TRIGGER kdb_bm25_docs_ins AFTER INSERT ON kdb_search
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION kdb_bm25_docs_ins();
 CREATE TRIGGER kdb_bm25_docs_del AFTER DELETE ON kdb_search
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION kdb_bm25_docs_del();
--- Only statements that change document lengths (embedding writes do not).
-CREATE TRIGGER kdb_bm25_docs_upd AFTER UPDATE OF doc_len ON kdb_search
-  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION kdb_bm25_docs_upd();
+-- A change of text changes doc_len; store/keywordIndex.ts adjusts total_len in
+-- the same statement (a trigger here would run on every embedding write too:
+-- transition tables cannot be limited to a column).
 
 CREATE FUNCTION kdb_bm25_terms_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import pgvector from 'pgvector';
 import type pg from 'pg';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { ValidationError } from '../errors.js';
 import { normalizeText } from '../content/normalizeText.js';
 import { textHash } from '../content/textHash.js';
 import { listEntities } from '../store/entityStore.js';
@@ -104,7 +104,7 @@ export class SearchEngine {
     if (params.entities.length === 0) return all;
     return params.entities.map((name) => {
       const e = all.find((x) => x.name === name);
-      if (!e) throw new NotFoundError(`entity "${name}" does not exist; entities: ${all.map((x) => x.name).join(', ') || '(none)'}`, { entity: name });
+      if (!e) throw new ValidationError(`entity "${name}" does not exist; entities: ${all.map((x) => x.name).join(', ') || '(none)'}`, { entity: name });
       return e;
     });
   }

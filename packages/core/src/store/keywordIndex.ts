@@ -7,27 +7,41 @@ export interface KeywordDoc {
   content: string;
 }
 
+/** Terms of a document, computed once: its length goes into kdb_search.doc_len, its postings into kdb_postings. */
+export function analyze(doc: KeywordDoc): KeywordDoc & { tf: Map<string, number>; length: number } {
+  return { ...doc, ...termFrequencies(doc.content) };
+}
+
 /**
- * Writes the postings and document lengths of documents whose search rows
- * exist (new or with changed text), replacing any older postings. Run it in
- * the transaction that wrote the text: text and keyword index commit
- * together. Statistics follow through the table triggers.
+ * Writes the postings of documents; with `replace`, first removes their old
+ * postings and sets their new length (adjusting the entity's total length in
+ * the same statement). Run it in the transaction that wrote the text: text
+ * and keyword index commit together. Document counts and term document
+ * frequencies follow through the table triggers.
  */
-export async function indexKeywords(client: pg.ClientBase, entity: string, docs: readonly KeywordDoc[], opts: { replace: boolean }): Promise<void> {
+export async function indexKeywords(
+  client: pg.ClientBase,
+  entity: string,
+  docs: readonly ReturnType<typeof analyze>[],
+  opts: { replace: boolean },
+): Promise<void> {
   if (docs.length === 0) return;
   const ids = docs.map((d) => d.id);
-  if (opts.replace) await client.query('DELETE FROM kdb_postings WHERE record_id = ANY($1::uuid[])', [ids]);
-  const rows: (string | number)[][] = [];
-  const lengths: number[] = [];
-  for (const doc of docs) {
-    const { tf, length } = termFrequencies(doc.content);
-    lengths.push(length);
-    for (const [term, n] of tf) rows.push([entity, term, doc.id, n, length]);
+  if (opts.replace) {
+    await client.query('DELETE FROM kdb_postings WHERE record_id = ANY($1::uuid[])', [ids]);
+    await client.query(
+      `WITH changed AS (
+         UPDATE kdb_search s SET doc_len = t.len
+           FROM unnest($1::uuid[], $2::int[]) AS t(id, len), kdb_search old
+          WHERE s.record_id = t.id AND old.record_id = t.id AND s.doc_len IS DISTINCT FROM t.len
+          RETURNING s.entity, t.len - old.doc_len AS delta)
+       UPDATE kdb_bm25_stats st SET total_len = st.total_len + d.delta
+         FROM (SELECT entity, sum(delta) AS delta FROM changed GROUP BY entity) d
+        WHERE st.entity = d.entity`,
+      [ids, docs.map((d) => d.length)],
+    );
   }
-  await client.query(
-    `UPDATE kdb_search s SET doc_len = t.len FROM unnest($1::uuid[], $2::int[]) AS t(id, len)
-      WHERE s.record_id = t.id AND s.doc_len IS DISTINCT FROM t.len`,
-    [ids, lengths],
-  );
+  const rows: (string | number)[][] = [];
+  for (const doc of docs) for (const [term, n] of doc.tf) rows.push([entity, term, doc.id, n, doc.length]);
   await copyText(client, 'kdb_postings', ['entity', 'term', 'record_id', 'tf', 'doc_len'], rows);
 }

@@ -5,7 +5,7 @@ import type { Entity } from '../entities/entitySchema.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { composeContent } from '../content/composeContent.js';
 import { withTransaction } from './withTransaction.js';
-import { indexKeywords } from './keywordIndex.js';
+import { analyze, indexKeywords } from './keywordIndex.js';
 
 export type SearchStatus = 'pending' | 'ready' | 'failed';
 
@@ -23,8 +23,8 @@ const INSERT_RECORDS = `
   SELECT id, $2, data FROM unnest($1::uuid[], $3::jsonb[]) AS t(id, data)`;
 
 const INSERT_SEARCH_ROWS = `
-  INSERT INTO kdb_search (record_id, entity, content, content_hash)
-  SELECT id, $2, content, hash FROM unnest($1::uuid[], $3::text[], $4::text[]) AS t(id, content, hash)`;
+  INSERT INTO kdb_search (record_id, entity, content, content_hash, doc_len)
+  SELECT id, $2, content, hash, len FROM unnest($1::uuid[], $3::text[], $4::text[], $5::int[]) AS t(id, content, hash, len)`;
 
 /**
  * Writes validated records and their pending search rows. Call it inside a
@@ -40,8 +40,9 @@ export async function insertRecordChunk(
   const data = records.map((r) => JSON.stringify(r));
   const contents = records.map((r) => composeContent(r, entity.embedFields));
   await client.query(INSERT_RECORDS, [ids, entity.name, data]);
-  await client.query(INSERT_SEARCH_ROWS, [ids, entity.name, contents.map((c) => c.content), contents.map((c) => c.hash)]);
-  await indexKeywords(client, entity.name, ids.map((id, i) => ({ id, content: contents[i]!.content })), { replace: false });
+  const docs = ids.map((id, i) => analyze({ id, content: contents[i]!.content }));
+  await client.query(INSERT_SEARCH_ROWS, [ids, entity.name, contents.map((c) => c.content), contents.map((c) => c.hash), docs.map((d) => d.length)]);
+  await indexKeywords(client, entity.name, docs, { replace: false });
   return ids;
 }
 
@@ -112,7 +113,7 @@ export async function patchRecord(
           WHERE record_id = $1`,
         [id, composed.content, composed.hash],
       );
-      await indexKeywords(client, entity.name, [{ id, content: composed.content }], { replace: true });
+      await indexKeywords(client, entity.name, [analyze({ id, content: composed.content })], { replace: true });
     }
     const after = await client.query<RecordRow>(SELECT_RECORD, [id, entity.name]);
     return { record: toRecord(after.rows[0]!), reembed };
@@ -194,7 +195,7 @@ export async function recomputeContent(db: pg.Pool, entity: Entity, ids: readonl
         WHERE s.record_id = t.id AND s.content_hash IS DISTINCT FROM t.hash`,
       [changed.map((r) => r.id), changed.map((r) => r.content), changed.map((r) => r.hash)],
     );
-    await indexKeywords(client, entity.name, changed.map((r) => ({ id: r.id, content: r.content })), { replace: true });
+    await indexKeywords(client, entity.name, changed.map((r) => analyze({ id: r.id, content: r.content })), { replace: true });
     return rowCount ?? 0;
   });
 }
