@@ -18,6 +18,11 @@ export interface FakeOpenAI {
   vectorOf(text: string, dimensions: number): Float32Array;
   /** Milliseconds to wait before answering each request. */
   delayMs: number;
+  /**
+   * Words embedded as other words (`{car: 'automobile'}`), so that texts
+   * with no word in common can still be near, as with a semantic model.
+   */
+  aliases: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -37,13 +42,15 @@ export async function startFakeOpenAI(opts: { delayMs?: number } = {}): Promise<
   const vectorOf = (text: string, dims: number) => {
     let p = providers.get(dims);
     if (!p) providers.set(dims, (p = new HashProvider({ dimensions: dims })));
-    return p.embedOne(text);
+    const aliased = text.replace(/[\p{L}\p{N}]+/gu, (w) => fake.aliases[w.toLowerCase()] ?? w);
+    return p.embedOne(aliased);
   };
   const fake: FakeOpenAI = {
     url: '',
     requests: [],
     vectorOf,
     delayMs: opts.delayMs ?? 0,
+    aliases: {},
     close: async () => undefined,
   };
   const server: Server = createServer((req, res) => {
