@@ -251,7 +251,7 @@ export class SearchEngine {
       const plan = async (q?: { text: string; values: unknown[] }) =>
         q ? (await this.opts.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${q.text}`, q.values)).rows.map((r) => r['QUERY PLAN']).join('\n') : undefined;
       const [kp, vp] = await Promise.all([plan(keywordQuery), plan(vectorQuery)]);
-      const ef = await this.opts.pool.query<{ ef: string }>('SHOW hnsw.ef_search').then((r) => Number(r.rows[0]?.ef ?? 0), () => 0);
+      const ef = await this.opts.pool.query<{ ef: string }>("SELECT current_setting('hnsw.ef_search') AS ef").then((r) => Number(r.rows[0]?.ef ?? 0), () => 0);
       answer.explain = {
         timings_ms: timings,
         ...(bm25 ? { bm25 } : {}),
