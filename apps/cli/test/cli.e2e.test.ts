@@ -70,6 +70,26 @@ describe('kameleondb CLI against a running API', () => {
     expect(human.stdout).toMatch(/books\s+1200\s+0\s+0\s+0\s+1200/);
   });
 
+  it('searches, printing a table or JSON, with filters and explain', async () => {
+    const human = await cli(['search', 'books', 'Book 42', '--limit', '3']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^#\s+SCORE\s+ENTITY\s+ID\s+CONTENT\n1\s+[\d.]+\s+books\s+\S+\s+title: Book 42 \| summary: A story about 0/);
+    expect(human.stdout).toMatch(/3 results, hybrid, [\d.]+ ms/);
+    const json = JSON.parse((await cli(['search', 'books', 'story', '--mode', 'keyword', '--where', '{"year":1905}', '--json'])).stdout) as {
+      results: { data: { year: number } }[];
+      mode: string;
+    };
+    expect(json.mode).toBe('keyword');
+    expect(json.results.length).toBe(10);
+    expect(json.results.every((r) => r.data.year === 1905)).toBe(true);
+    const explained = await cli(['search', 'Book 7', '--explain', '--limit', '2']);
+    expect(explained.stdout).toMatch(/RANKS/);
+    expect(explained.stdout).toMatch(/keyword plan:\n[\s\S]*Index Only Scan using kdb_postings_pkey/);
+    const bad = await cli(['search', 'books', 'x', '--where', '{oops']);
+    expect(bad).toMatchObject({ code: 1, stdout: '' });
+    expect(bad.stderr).toMatch(/--where must be JSON/);
+  });
+
   it('reports errors on stderr with a non-zero exit code', async () => {
     const bad = join(dir, 'bad.jsonl');
     await writeFile(bad, '{"title":"ok"}\n{"title": 12}\n');

@@ -1,0 +1,98 @@
+/** Shared pieces of the benchmarks: processes, databases, machine line, BENCHMARKS.md sections. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const PG = process.env.KDB_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const REDIS = process.env.KDB_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export const dbUrl = (name: string) => Object.assign(new URL(PG), { pathname: `/${name}` }).toString();
+
+export async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG });
+  await c.connect();
+  await c.query(sql);
+  await c.end();
+}
+
+export async function freshDatabase(name: string): Promise<string> {
+  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin(`CREATE DATABASE ${name}`);
+  return dbUrl(name);
+}
+
+export interface Child {
+  proc: ChildProcess;
+  out: () => string;
+}
+
+/** Starts `apps/<app>/src/main.ts`; resolves once `ready` appears in its output. */
+export function start(app: string, env: Record<string, string>, ready: RegExp): Promise<Child> {
+  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', `apps/${app}/src/main.ts`], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const on = (b: Buffer) => {
+      out += b.toString();
+      if (ready.test(out)) resolve({ proc, out: () => out });
+    };
+    proc.stdout!.on('data', on);
+    proc.stderr!.on('data', on);
+    proc.on('exit', (code) => reject(new Error(`${app} exited ${code}: ${out.slice(-2000)}`)));
+  });
+}
+
+/** An API and `workers` worker processes on one database; `url` is the API's. */
+export async function startStack(env: Record<string, string>, workers: number): Promise<{ url: string; api: Child; workers: Child[] }> {
+  const api = await start('api', { ...env, KDB_PORT: '0' }, /"msg":"api listening"/);
+  const url = /"url":"(http:[^"]+)"/.exec(api.out())![1]!;
+  const ws = await Promise.all(Array.from({ length: workers }, () => start('worker', env, /"msg":"embed worker started"/)));
+  return { url, api, workers: ws };
+}
+
+/** SIGTERM to each child; resolves when all exited. */
+export async function stop(children: readonly Child[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.proc.exitCode !== null) return resolve();
+          c.proc.removeAllListeners('exit');
+          c.proc.on('exit', () => resolve());
+          c.proc.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+export async function machine(): Promise<string> {
+  const c = new pg.Client({ connectionString: PG });
+  await c.connect();
+  const v = (await c.query('SHOW server_version')).rows[0].server_version as string;
+  await c.end();
+  return `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}; PostgreSQL ${v} + pgvector`;
+}
+
+export const now = () => `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+export function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+/** Replaces (or appends) the `<!-- bench:NAME -->` section of BENCHMARKS.md and prints it. */
+export async function writeSection(name: string, lines: string[]): Promise<void> {
+  const section = [`<!-- bench:${name} start -->`, ...lines, `<!-- bench:${name} end -->`].join('\n');
+  process.stdout.write(`${section}\n`);
+  const path = `${ROOT}BENCHMARKS.md`;
+  let doc = await readFile(path, 'utf8').catch(() => '# Benchmarks\n\nFigures from runs on the machine named in each section. Re-run the command to refresh them.\n');
+  const re = new RegExp(`<!-- bench:${name} start -->[\\s\\S]*<!-- bench:${name} end -->`);
+  doc = re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n${section}\n`;
+  await writeFile(path, doc);
+}
