@@ -24,6 +24,10 @@ export async function freshDatabase(name: string): Promise<string> {
   return dbUrl(name);
 }
 
+export async function dropDatabase(name: string): Promise<void> {
+  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+}
+
 export interface Child {
   proc: ChildProcess;
   out: () => string;

@@ -5,44 +5,12 @@
  * a table that has its HNSW index, and into one without it followed by the
  * index build. Prints a table and rewrites its section of BENCHMARKS.md.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { copyInto, HashProvider, migrate } from '@kameleondb/core';
+import { admin, dbUrl, freshDatabase, machine, now, REDIS, start, writeSection } from './harness.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const PG = process.env.KDB_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS = process.env.KDB_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const sizes = process.argv.slice(2).map(Number).filter(Boolean);
 if (sizes.length === 0) sizes.push(30_000, 100_000);
-
-const dbUrl = (name: string) => Object.assign(new URL(PG), { pathname: `/${name}` }).toString();
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: PG });
-  await c.connect();
-  await c.query(sql);
-  await c.end();
-}
-
-function start(app: string, env: Record<string, string>, ready: RegExp): Promise<{ proc: ChildProcess; out: () => string }> {
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', `apps/${app}/src/main.ts`], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const on = (b: Buffer) => {
-      out += b.toString();
-      if (ready.test(out)) resolve({ proc, out: () => out });
-    };
-    proc.stdout!.on('data', on);
-    proc.stderr!.on('data', on);
-    proc.on('exit', (code) => reject(new Error(`${app} exited ${code}: ${out}`)));
-  });
-}
 
 const record = (i: number) => ({ title: `Record ${i}`, body: `benchmark text about subject ${i % 1000} with detail ${i}` });
 
@@ -60,8 +28,7 @@ interface Row {
 
 async function pipelineRun(n: number): Promise<Pick<Row, 'pipelineS' | 'ingestS' | 'requests' | 'batches'>> {
   const db = `kdb_bench_${n}_${process.pid}`;
-  await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-  await admin(`CREATE DATABASE ${db}`);
+  await freshDatabase(db);
   const env = { KDB_DATABASE_URL: dbUrl(db), KDB_REDIS_URL: REDIS, KDB_QUEUE_PREFIX: `{kdbbench-${process.pid}-${n}}`, KDB_AUTH: 'disabled', KDB_LOG_LEVEL: 'info' };
   const api = await start('api', { ...env, KDB_PORT: '0' }, /"msg":"api listening"/);
   const url = /"url":"(http:[^"]+)"/.exec(api.out())![1]!;
@@ -114,8 +81,7 @@ async function pipelineRun(n: number): Promise<Pick<Row, 'pipelineS' | 'ingestS'
 
 async function rawBaselines(n: number): Promise<Pick<Row, 'copyIndexedS' | 'copyThenBuildS' | 'copyS' | 'buildS'>> {
   const db = `kdb_bench_raw_${process.pid}`;
-  await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-  await admin(`CREATE DATABASE ${db}`);
+  await freshDatabase(db);
   await migrate({ connectionString: dbUrl(db), dimensions: 384 });
   const provider = new HashProvider();
   const rows = Array.from({ length: n }, (_, i) => {
@@ -157,19 +123,10 @@ for (const n of sizes) {
 }
 
 const f = (x: number) => x.toFixed(2);
-const pgVersion = await (async () => {
-  const c = new pg.Client({ connectionString: PG });
-  await c.connect();
-  const v = (await c.query('SHOW server_version')).rows[0].server_version as string;
-  await c.end();
-  return v;
-})();
-const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}; PostgreSQL ${pgVersion} + pgvector (HNSW m=16, ef_construction=64)`;
-const lines = [
-  '<!-- bench:ingest start -->',
+await writeSection('ingest', [
   '## Ingest (`pnpm bench:ingest`)',
   '',
-  `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}.`,
+  `Run ${now()} on ${await machine()} (HNSW m=16, ef_construction=64).`,
   'Pipeline: one NDJSON request to the API (answered 202 once records are committed and jobs enqueued), then until every row is embedded and written (hash provider, 2 worker processes, HNSW index live).',
   'Raw baselines, same rows, vectors precomputed, binary COPY in 10k-row chunks: into a table that already has its HNSW index, and into an unindexed table followed by `CREATE INDEX` (maintenance_work_mem 512MB).',
   '',
@@ -178,14 +135,5 @@ const lines = [
   ...results.map(
     (r) => `| ${r.n} | ${f(r.pipelineS)} | ${Math.round(r.n / r.pipelineS)} | ${f(r.ingestS)} | ${r.batches} | ${r.requests} | ${f(r.copyIndexedS)} | ${f(r.copyS)} + ${f(r.buildS)} = ${f(r.copyThenBuildS)} |`,
   ),
-  '<!-- bench:ingest end -->',
-];
-const section = lines.join('\n');
-process.stdout.write(`${section}\n`);
-const path = `${ROOT}BENCHMARKS.md`;
-let doc = await readFile(path, 'utf8').catch(() => '# Benchmarks\n\nFigures from runs on the machine named in each section. Re-run the command to refresh them.\n');
-doc = doc.includes('<!-- bench:ingest start -->')
-  ? doc.replace(/<!-- bench:ingest start -->[\s\S]*<!-- bench:ingest end -->/, section)
-  : `${doc.trimEnd()}\n\n${section}\n`;
-await writeFile(path, doc);
+]);
 process.exit(0);

@@ -5,49 +5,14 @@
  * changed, how often a polling client sees progress change, and cancel
  * latency (cancel call → last row written). Rewrites its BENCHMARKS.md section.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { spawn, type ChildProcess } from 'node:child_process';
-import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { dropDatabase, freshDatabase, machine, now, REDIS, startStack, stop, writeSection } from './harness.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const PG = process.env.KDB_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS = process.env.KDB_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const N = Number(process.argv[2] ?? 100_000);
 const dbName = `kdb_bench_reindex_${process.pid}`;
-const dbUrl = Object.assign(new URL(PG), { pathname: `/${dbName}` }).toString();
-
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: PG });
-  await c.connect();
-  await c.query(sql);
-  await c.end();
-}
-function start(app: string, env: Record<string, string>, ready: RegExp): Promise<{ proc: ChildProcess; out: () => string }> {
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', `apps/${app}/src/main.ts`], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const on = (b: Buffer) => {
-      out += b.toString();
-      if (ready.test(out)) resolve({ proc, out: () => out });
-    };
-    proc.stdout!.on('data', on);
-    proc.stderr!.on('data', on);
-    proc.on('exit', (code) => reject(new Error(`${app} exited ${code}: ${out.slice(-2000)}`)));
-  });
-}
-
-await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-await admin(`CREATE DATABASE ${dbName}`);
+const dbUrl = await freshDatabase(dbName);
 const env = { KDB_DATABASE_URL: dbUrl, KDB_REDIS_URL: REDIS, KDB_QUEUE_PREFIX: `{kdbbench-r-${process.pid}}`, KDB_AUTH: 'disabled' };
-const api = await start('api', { ...env, KDB_PORT: '0' }, /"msg":"api listening"/);
-const url = /"url":"(http:[^"]+)"/.exec(api.out())![1]!;
-const workers = await Promise.all([1, 2].map(() => start('worker', env, /"msg":"embed worker started"/)));
+const { url, api, workers } = await startStack(env, 2);
 const call = async (method: string, path: string, body?: unknown) => {
   const res = await fetch(url + path, { method, headers: { 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
   return res.json() as Promise<any>;
@@ -111,25 +76,15 @@ await new Promise((res) => setTimeout(res, 3000));
 const lastWrite = (await db.query<{ t: Date | null }>('SELECT max(updated_at) AS t FROM kdb_search')).rows[0]!.t!;
 const cancelLatencyMs = Math.max(0, lastWrite.getTime() - cancelReturned.getTime());
 
-for (const w of workers) w.proc.kill('SIGTERM');
-api.proc.kill('SIGTERM');
 await db.end();
-await new Promise((r) => setTimeout(r, 1500));
-await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+await stop([api, ...workers]);
+await dropDatabase(dbName);
 
 const hitRate = (r: { cached: number; embedded: number }) => (100 * r.cached) / Math.max(r.cached + r.embedded, 1);
-const pgVersion = (await (async () => {
-  const c = new pg.Client({ connectionString: PG });
-  await c.connect();
-  const v = (await c.query('SHOW server_version')).rows[0].server_version as string;
-  await c.end();
-  return v;
-})());
-const lines = [
-  '<!-- bench:reindex start -->',
+await writeSection('reindex', [
   '## Reindex (`pnpm bench:reindex`)',
   '',
-  `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM; Node ${process.version}; PostgreSQL ${pgVersion}. ${N.toLocaleString('en')} records, hash provider, 2 worker processes, a client polling \`GET /v1/reindex/:id\` every 100 ms.`,
+  `Run ${now()} on ${await machine()}. ${N.toLocaleString('en')} records, hash provider, 2 worker processes, a client polling \`GET /v1/reindex/:id\` every 100 ms.`,
   '',
   '| run | rows processed | embedded by provider | from cache | cache hit rate | wall time (s) | rows/s | median gap between progress changes seen by the client (ms) |',
   '|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -137,14 +92,5 @@ const lines = [
   `| after 30% of texts changed | ${partial.run.processed} | ${partial.run.embedded} | ${partial.run.cached} | ${hitRate(partial.run).toFixed(2)}% | ${partial.wallS.toFixed(2)} | ${Math.round(partial.run.processed / partial.wallS)} | ${median(partial.changes).toFixed(0)} |`,
   '',
   `Cancel latency: the last row write landed ${cancelLatencyMs} ms after the cancel call returned (a ${changed.toLocaleString('en')}-row run cancelled at ~20%; writes of run batches go in 256-row transactions with a cancel check before each).`,
-  '<!-- bench:reindex end -->',
-];
-const section = lines.join('\n');
-process.stdout.write(`${section}\n`);
-const path = `${ROOT}BENCHMARKS.md`;
-let doc = await readFile(path, 'utf8').catch(() => '# Benchmarks\n');
-doc = doc.includes('<!-- bench:reindex start -->')
-  ? doc.replace(/<!-- bench:reindex start -->[\s\S]*<!-- bench:reindex end -->/, section)
-  : `${doc.trimEnd()}\n\n${section}\n`;
-await writeFile(path, doc);
+]);
 process.exit(0);

@@ -7,10 +7,11 @@
 import pg from 'pg';
 import pgvector from 'pgvector';
 import { BM25_B, BM25_K1, HashProvider, tokenize } from '@kameleondb/core';
-import { freshDatabase, machine, now, percentile, REDIS, startStack, stop, writeSection } from './harness.js';
+import { dropDatabase, freshDatabase, machine, now, percentile, REDIS, startStack, stop, writeSection } from './harness.js';
 
 const N = Number(process.argv[2] ?? 100_000);
-const url = await freshDatabase(`kdb_bench_search_${process.pid}`);
+const dbName = `kdb_bench_search_${process.pid}`;
+const url = await freshDatabase(dbName);
 const env = { KDB_DATABASE_URL: url, KDB_REDIS_URL: REDIS, KDB_QUEUE_PREFIX: `{kdbbench-s-${process.pid}}`, KDB_AUTH: 'disabled' };
 const stack = await startStack(env, 2);
 
@@ -130,6 +131,7 @@ const plan = (await raw.query(`EXPLAIN SELECT record_id FROM kdb_search WHERE en
 await raw.end();
 await db.end();
 await stop([stack.api, ...stack.workers]);
+await dropDatabase(dbName);
 
 const ratio = (p95.get('hybrid:1')! / p95.get('raw:hybrid')!).toFixed(2);
 await writeSection('search', [
