@@ -71,6 +71,7 @@ for (const mode of ['hybrid', 'vector', 'keyword']) {
     const lat = await load(mode, c, c === 1 ? 600 : 1600);
     p95.set(`${mode}:${c}`, percentile(lat, 95));
     rows.push(`| API ${mode} | ${c} | ${fmt(lat)} |`);
+    process.stderr.write(`${rows[rows.length - 1]}\n`);
   }
 }
 
@@ -86,7 +87,7 @@ async function rawKeyword(q: string) {
   const dfs = await raw.query('SELECT term, df FROM kdb_bm25_terms WHERE entity = $1 AND term = ANY($2)', ['bench', terms]);
   const present = dfs.rows.map((r) => ({ term: r.term as string, idf: Math.log(1 + (n - Number(r.df) + 0.5) / (Number(r.df) + 0.5)) }));
   return raw.query(
-    `SELECT p.record_id, sum(q.idf * (p.tf * ($3 + 1)) / (p.tf + $3 * (1 - $4 + $4 * p.doc_len / $5))) AS score
+    `SELECT p.record_id, sum(q.idf * (p.tf * ($3::float8 + 1)) / (p.tf + $3::float8 * (1 - $4::float8 + $4::float8 * p.doc_len / $5::float8))) AS score
        FROM unnest($1::text[], $2::float8[]) AS q(term, idf) JOIN kdb_postings p ON p.entity = 'bench' AND p.term = q.term
       GROUP BY p.record_id ORDER BY score DESC, p.record_id LIMIT 40`,
     [present.map((p) => p.term), present.map((p) => p.idf), BM25_K1, BM25_B, avgdl],
