@@ -28,8 +28,9 @@ stop() {
 }
 trap stop INT TERM
 node --conditions=source --import tsx apps/api/src/main.ts & pids+=($!)
-for _ in $(seq 1 "${KDB_WORKERS:-2}"); do
-  node --conditions=source --import tsx apps/worker/src/main.ts & pids+=($!)
+for i in $(seq 1 "${KDB_WORKERS:-2}"); do
+  # Each worker's /metrics, /healthz, /readyz on its own port: 9464, 9465, …
+  KDB_METRICS_PORT=$((9463 + i)) node --conditions=source --import tsx apps/worker/src/main.ts & pids+=($!)
 done
 echo "API on http://127.0.0.1:$KDB_PORT with ${KDB_WORKERS:-2} workers; Ctrl-C to stop"
 wait -n "${pids[@]}" || true

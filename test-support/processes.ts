@@ -46,8 +46,11 @@ export async function startApiProcess(env: Record<string, string>): Promise<Chil
   return { ...child, url };
 }
 
-export function startWorkerProcess(env: Record<string, string>): Promise<ChildApp> {
-  return startChild('worker', env, /"msg":"embed worker started"/);
+/** A worker process; `probesUrl` serves its /metrics, /healthz and /readyz (on a free port). */
+export async function startWorkerProcess(env: Record<string, string>): Promise<ChildApp & { probesUrl: string }> {
+  const child = await startChild('worker', { KDB_METRICS_PORT: '0', ...env }, /"msg":"metrics and probes listening"/);
+  const probesUrl = /"url":"(http:[^"]+)","msg":"metrics and probes listening"/.exec(child.output())![1]!;
+  return { ...child, probesUrl };
 }
 
 /** Stops children with SIGTERM and waits for them. */

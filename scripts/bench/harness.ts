@@ -56,7 +56,7 @@ export function start(app: string, env: Record<string, string>, ready: RegExp): 
 export async function startStack(env: Record<string, string>, workers: number): Promise<{ url: string; api: Child; workers: Child[] }> {
   const api = await start('api', { ...env, KDB_PORT: '0' }, /"msg":"api listening"/);
   const url = /"url":"(http:[^"]+)"/.exec(api.out())![1]!;
-  const ws = await Promise.all(Array.from({ length: workers }, () => start('worker', env, /"msg":"embed worker started"/)));
+  const ws = await Promise.all(Array.from({ length: workers }, () => start('worker', { KDB_METRICS_PORT: '0', ...env }, /"msg":"metrics and probes listening"/)));
   return { url, api, workers: ws };
 }
 

@@ -32,7 +32,7 @@ async function pipelineRun(n: number): Promise<Pick<Row, 'pipelineS' | 'ingestS'
   const env = { KDB_DATABASE_URL: dbUrl(db), KDB_REDIS_URL: REDIS, KDB_QUEUE_PREFIX: `{kdbbench-${process.pid}-${n}}`, KDB_AUTH: 'disabled', KDB_LOG_LEVEL: 'info' };
   const api = await start('api', { ...env, KDB_PORT: '0' }, /"msg":"api listening"/);
   const url = /"url":"(http:[^"]+)"/.exec(api.out())![1]!;
-  const workers = await Promise.all([1, 2].map(() => start('worker', env, /"msg":"embed worker started"/)));
+  const workers = await Promise.all([1, 2].map(() => start('worker', { KDB_METRICS_PORT: '0', ...env }, /"msg":"metrics and probes listening"/)));
   await fetch(`${url}/v1/entities`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

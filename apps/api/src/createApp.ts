@@ -18,6 +18,8 @@ import {
   type ReindexJobData,
   type ReindexRunStore,
   type SearchEngine,
+  type PipelineMetrics,
+  checkReadiness,
   createEntity,
   deleteRecord,
   embeddingStatusByEntity,
@@ -38,6 +40,7 @@ import {
 import { requireApiKey } from './auth.js';
 import { errorHandler } from './errorHandler.js';
 import { searchSchema, toSearchParams } from './searchSchema.js';
+import { openApiDocument, type RouteDoc } from './openapi.js';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -54,6 +57,7 @@ export interface AppDeps {
   reindexQueue: Queue<ReindexJobData>;
   cacheStats: CacheStats;
   search: SearchEngine;
+  metrics: PipelineMetrics;
   pricePerMillionTokens?: number | undefined;
 }
 
@@ -74,6 +78,32 @@ function parseBody<T>(schema: { safeParse(v: unknown): { success: true; data: T 
   throw new ValidationError(issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '), { issues });
 }
 
+const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).optional() });
+const cacheDeleteQuery = z.object({ olderThan: z.string().optional(), model: z.string().optional() });
+const waitQuery = z.object({ wait: z.enum(['true', 'false', '1', '0']).optional() });
+
+/** Every /v1 route, with the schemas that validate it: the OpenAPI document is made from this list. */
+export const ROUTES: RouteDoc[] = [
+  { method: 'post', path: '/entities', summary: 'Create an entity', body: entityInputSchema, success: { status: 201, description: 'the entity' } },
+  { method: 'get', path: '/entities', summary: 'List entities', success: { status: 200, description: '{entities}' } },
+  { method: 'get', path: '/entities/:name', summary: 'Read an entity', success: { status: 200, description: 'the entity' } },
+  { method: 'patch', path: '/entities/:name', summary: 'Add fields or change embedFields (starts a reindex)', body: entityPatchSchema, success: { status: 200, description: 'the entity and its reindex run' } },
+  { method: 'post', path: '/entities/:name/records', summary: 'Insert one record, a JSON array or NDJSON (application/x-ndjson)', query: waitQuery, body: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]), success: { status: 202, description: '{count, ids, jobs}; 200 with counts when wait=true' } },
+  { method: 'get', path: '/entities/:name/records/:id', summary: 'Read a record and its embedding status', success: { status: 200, description: 'the record' } },
+  { method: 'patch', path: '/entities/:name/records/:id', summary: 'Merge fields into a record', body: z.record(z.string(), z.unknown()), success: { status: 200, description: 'the record and whether it is re-embedded' } },
+  { method: 'delete', path: '/entities/:name/records/:id', summary: 'Delete a record', success: { status: 204, description: 'deleted' } },
+  { method: 'get', path: '/embeddings/status', summary: 'Provider, per-entity counts, active runs', success: { status: 200, description: 'status' } },
+  { method: 'post', path: '/reindex', summary: 'Start a reindex run, or a dry run', body: reindexBodySchema, success: { status: 202, description: 'the run (200 with the report for a dry run)' } },
+  { method: 'get', path: '/reindex', summary: 'Recent reindex runs, newest first', query: listQuery, success: { status: 200, description: '{runs}' } },
+  { method: 'get', path: '/reindex/:id', summary: 'One reindex run with live progress', success: { status: 200, description: 'the run' } },
+  { method: 'post', path: '/reindex/:id/cancel', summary: 'Cancel a reindex run', success: { status: 200, description: 'the run as it ended' } },
+  { method: 'get', path: '/search', summary: 'Hybrid, vector or keyword search', query: searchSchema, success: { status: 200, description: '{results, count, mode, took_ms}' } },
+  { method: 'post', path: '/search', summary: 'Search with a JSON body', body: searchSchema, success: { status: 200, description: '{results, count, mode, took_ms}' } },
+  { method: 'get', path: '/cache', summary: 'Embedding cache summary', success: { status: 200, description: 'entries, bytes, per model, hit rate' } },
+  { method: 'delete', path: '/cache', summary: 'Delete cache entries by last use and model', query: cacheDeleteQuery, success: { status: 200, description: '{deleted}' } },
+  { method: 'get', path: '/openapi.json', summary: 'This document', success: { status: 200, description: 'OpenAPI 3.1' } },
+];
+
 export function createApp(deps: AppDeps): express.Express {
   const { pool, queue, provider } = deps;
   const app = express();
@@ -84,9 +114,12 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const checks = await Promise.allSettled([pool.query('SELECT 1'), deps.redis.ping()]);
-    const [pgOk, redisOk] = checks.map((c) => c.status === 'fulfilled');
-    res.status(pgOk && redisOk ? 200 : 503).json({ status: pgOk && redisOk ? 'ready' : 'unavailable', postgres: pgOk, redis: redisOk });
+    const r = await checkReadiness(pool, deps.redis);
+    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'unavailable', ...r });
+  });
+  // Prometheus metrics, behind the same key as /v1.
+  app.get('/metrics', ...(deps.apiKey ? [requireApiKey(deps.apiKey)] : []), async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
   const v1 = express.Router();
@@ -184,7 +217,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(202).json(run);
   });
   v1.get('/reindex', async (req, res) => {
-    const limit = Math.min(Math.max(Number(req.query.limit ?? 20) || 20, 1), 200);
+    const limit = parseBody(listQuery, req.query).limit ?? 20;
     res.json({ runs: await deps.runs.list(limit) });
   });
   v1.get('/reindex/:id', async (req, res) => {
@@ -195,11 +228,23 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(await deps.runs.finish(req.params.id, 'cancelled'));
   });
 
+  const runSearch = async (input: unknown) => {
+    const params = toSearchParams(parseBody(searchSchema, input));
+    const end = deps.metrics.searchSeconds.startTimer({ mode: params.mode });
+    const answer = await deps.search.search(params);
+    end();
+    return answer;
+  };
   v1.get('/search', async (req, res) => {
-    res.json(await deps.search.search(toSearchParams(parseBody(searchSchema, req.query))));
+    res.json(await runSearch(req.query));
   });
   v1.post('/search', async (req, res) => {
-    res.json(await deps.search.search(toSearchParams(parseBody(searchSchema, req.body ?? {}))));
+    res.json(await runSearch(req.body ?? {}));
+  });
+
+  const openapi = openApiDocument(ROUTES);
+  v1.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
   });
 
   v1.get('/cache', async (_req, res) => {
@@ -207,14 +252,15 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ ...summary, hits: stats.hits, misses: stats.misses, hitRate: stats.hitRate, statsSince: stats.since });
   });
   v1.delete('/cache', async (req, res) => {
-    const olderThan = typeof req.query.olderThan === 'string' ? req.query.olderThan : undefined;
-    const model = typeof req.query.model === 'string' && req.query.model ? req.query.model : undefined;
+    const { olderThan, model: modelKey } = parseBody(cacheDeleteQuery, req.query);
+    const model = modelKey || undefined;
     const olderThanMs = olderThan === undefined ? undefined : parseDuration(olderThan, 'olderThan');
     const deleted = await clearCache(pool, { ...(olderThanMs !== undefined ? { olderThanMs } : {}), ...(model ? { modelKey: model } : {}) });
     res.json({ deleted, olderThan: olderThan ?? null, model: model ?? null });
   });
 
   app.use('/v1', v1);
+  app.locals.v1Router = v1;
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'not_found', message: 'no such route', details: null } });
   });

@@ -6,6 +6,7 @@ import {
   createReindexQueue,
   ReindexRunStore,
   SearchEngine,
+  PipelineMetrics,
   createLogger,
   createPool,
   createProvider,
@@ -37,7 +38,9 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
   const queue = createEmbedQueue({ redisUrl: env.KDB_REDIS_URL, prefix: env.KDB_QUEUE_PREFIX, connection: redis });
   const reindexQueue = createReindexQueue({ redisUrl: env.KDB_REDIS_URL, prefix: env.KDB_QUEUE_PREFIX, connection: redis });
   const runs = new ReindexRunStore(redis, pool, env.KDB_QUEUE_PREFIX);
+  const metrics = new PipelineMetrics({ process: 'api', queues: [queue, reindexQueue], activeRuns: () => runs.active() });
   const app = createApp({
+    metrics,
     runs,
     reindexQueue,
     cacheStats: new CacheStats(redis, env.KDB_QUEUE_PREFIX),

@@ -53,7 +53,7 @@ describe('API', () => {
     expect(none.status).toBe(401);
     expect(await none.json()).toMatchObject({ error: { code: 'unauthorized' } });
     expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`${api.url}/readyz`)).json()).toEqual({ status: 'ready', postgres: true, redis: true });
+    expect(await (await fetch(`${api.url}/readyz`)).json()).toEqual({ status: 'ready', ready: true, postgres: true, redis: true, migrations: true });
   });
 
   it('creates, lists and reads entities, validating names and embed fields', async () => {
@@ -123,6 +123,24 @@ describe('API', () => {
     expect((await call('GET', `/v1/entities/tickets/records/${id}`)).status).toBe(404);
     expect((await db.pool.query('SELECT 1 FROM kdb_search WHERE record_id = $1', [id])).rowCount).toBe(0);
     expect((await call('DELETE', `/v1/entities/tickets/records/not-a-uuid`)).status).toBe(404);
+  });
+
+  it('serves an OpenAPI 3.1 document listing every /v1 route, generated from the validating schemas', async () => {
+    const doc = (await call('GET', '/v1/openapi.json')).body;
+    expect(doc.openapi).toBe('3.1.0');
+    const app = api.server.listeners('request')[0] as unknown as { locals: { v1Router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] } } };
+    const registered = app.locals.v1Router.stack
+      .filter((l) => l.route)
+      .flatMap((l) => Object.keys(l.route!.methods).filter((m) => m !== '_all').map((m) => `${m} /v1${l.route!.path.replace(/:(\w+)/g, '{$1}')}`));
+    expect(registered.length).toBeGreaterThan(15);
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`));
+    expect(documented.sort()).toEqual([...new Set(registered)].sort());
+    // The entity body schema is the zod schema that validates it.
+    const create = doc.paths['/v1/entities'].post.requestBody.content['application/json'].schema;
+    expect(create.required).toEqual(['name', 'fields', 'embedFields']);
+    expect(create.properties.name.pattern).toBe('^[a-z][a-z0-9_]{0,62}$');
+    const search = doc.paths['/v1/search'].get.parameters.map((p: { name: string }) => p.name);
+    expect(search).toEqual(expect.arrayContaining(['q', 'entity', 'entities', 'mode', 'limit', 'threshold', 'where', 'explain']));
   });
 
   it('reports embedding status per entity', async () => {

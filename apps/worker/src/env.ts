@@ -30,6 +30,14 @@ const schema = z.object({
   KDB_CACHE_MAX_AGE: duration.optional(),
   /** At most this many cache entries; least recently used go first. Default: no cap. */
   KDB_CACHE_MAX_ENTRIES: z.coerce.number().int().min(0).optional(),
+  /** Port of the worker's /metrics, /healthz and /readyz (0: any free port). */
+  KDB_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /** Pending rows older than this with an idle queue are re-enqueued by the sweeper. */
+  KDB_SWEEP_AFTER: duration.default(300_000),
+  /** How often the sweeper runs. */
+  KDB_SWEEP_EVERY: duration.default(60_000),
+  /** After SIGTERM, the batch in hand gets this long before the process exits anyway (its jobs then return via the stalled check). */
+  KDB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(55_000),
   /** How often cache eviction runs (a duration; default 1h). */
   KDB_CACHE_EVICT_EVERY: duration.default(3_600_000),
 });

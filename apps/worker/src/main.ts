@@ -1,5 +1,9 @@
 import {
   CacheStats,
+  checkReadiness,
+  instrumentProvider,
+  PipelineMetrics,
+  startProbeServer,
   createLogger,
   createPool,
   createProvider,
@@ -26,8 +30,8 @@ const env = (() => {
 const logger = createLogger('kameleondb-worker', env.KDB_LOG_LEVEL);
 
 try {
-  const provider = createProvider(providerConfigFromEnv(env));
-  await migrate({ connectionString: env.KDB_DATABASE_URL, dimensions: provider.dimensions });
+  const baseProvider = createProvider(providerConfigFromEnv(env));
+  await migrate({ connectionString: env.KDB_DATABASE_URL, dimensions: baseProvider.dimensions });
   const pool = createPool({ connectionString: env.KDB_DATABASE_URL, applicationName: 'kameleondb-worker', max: env.KDB_WORKER_CONCURRENCY * 2 + 4 });
   const redis = createRedis(env.KDB_REDIS_URL);
   const prefix = env.KDB_QUEUE_PREFIX;
@@ -35,6 +39,8 @@ try {
   const cacheStats = new CacheStats(redis, prefix);
   const cancelWatcher = await startCancelWatcher(env.KDB_REDIS_URL, runs.cancelChannel);
   const embedQueue = createEmbedQueue({ redisUrl: env.KDB_REDIS_URL, prefix, connection: redis });
+  const metrics = new PipelineMetrics({ process: 'worker', queues: [embedQueue], activeRuns: () => runs.active() });
+  const provider = instrumentProvider(baseProvider, metrics);
   const pageSize = env.KDB_PLANNER_PAGE_SIZE ?? provider.limits.maxInputs;
   const planner = await startReindexPlanner({
     pool,
@@ -56,6 +62,13 @@ try {
     everyMs: env.KDB_CACHE_EVICT_EVERY,
     cacheMaxAgeMs: env.KDB_CACHE_MAX_AGE,
     cacheMaxEntries: env.KDB_CACHE_MAX_ENTRIES,
+    sweep: {
+      embedQueue,
+      everyMs: env.KDB_SWEEP_EVERY,
+      afterMs: env.KDB_SWEEP_AFTER,
+      jobSize: provider.limits.maxInputs,
+      onSwept: (n) => metrics.swept.inc(n),
+    },
   });
   const workers = await Promise.all(
     Array.from({ length: env.KDB_WORKER_CONCURRENCY }, () =>
@@ -71,19 +84,33 @@ try {
         cancelWatcher,
         cacheStats,
         runWriteChunk: env.KDB_RUN_WRITE_CHUNK,
+        onBatch: (b) => {
+          metrics.batchSize.observe(b.ids);
+          metrics.rowsEmbedded.inc(b.written);
+          metrics.rowsFailed.inc(b.failed);
+          metrics.cacheHits.inc(b.cached);
+          metrics.cacheMisses.inc(b.misses);
+        },
         ...(env.KDB_BATCH_MAX_IDS ? { maxBatchIds: env.KDB_BATCH_MAX_IDS } : {}),
       }),
     ),
   );
+  const probes = await startProbeServer({ port: env.KDB_METRICS_PORT, metrics, readiness: () => checkReadiness(pool, redis) });
+  logger.info({ url: probes.url }, 'metrics and probes listening');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping: no new jobs, finishing the batch in hand');
+    logger.info({ signal, graceMs: env.KDB_SHUTDOWN_GRACE_MS }, 'stopping: no new jobs, finishing the batch in hand');
+    setTimeout(() => {
+      logger.error('grace period over with a batch still running: exiting; its jobs return to the queue after their lock expires');
+      process.exit(1);
+    }, env.KDB_SHUTDOWN_GRACE_MS).unref();
     Promise.all([...workers.map((w) => w.close()), planner.close(), maintenance.close()])
       .then(async () => {
         await embedQueue.close();
         await cancelWatcher.close();
+        await probes.close();
         await redis.quit().catch(() => undefined);
         await pool.end();
       })

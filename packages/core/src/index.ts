@@ -52,3 +52,8 @@ export { waitForEmbedded } from './ingest/waitForEmbedded.js';
 export { tokenize, termFrequencies } from './search/tokenize.js';
 export { fuseRrf, type FusedHit, type RankedHit } from './search/rrf.js';
 export { SearchEngine, SEARCH_MODES, BM25_B, BM25_K1, RRF_K, type SearchMode, type SearchParams, type SearchAnswer, type SearchResult } from './search/SearchEngine.js';
+export { PipelineMetrics } from './metrics/PipelineMetrics.js';
+export { instrumentProvider } from './embedding/instrumentProvider.js';
+export { sweepPending } from './jobs/sweepPending.js';
+export { checkReadiness, type Readiness } from './metrics/checkReadiness.js';
+export { startProbeServer } from './metrics/startProbeServer.js';

@@ -25,7 +25,7 @@ export interface EmbedWorkerOptions {
   /** Job lock; renewed while a batch runs. A dead worker's jobs return after it. Default 30000. */
   lockMs?: number;
   /** Called after each batch commits (metrics, progress). */
-  onBatch?: (result: EmbedBatchResult & { jobs: number; ms: number }) => void;
+  onBatch?: (result: EmbedBatchResult & { jobs: number; ids: number; ms: number }) => void;
   /** Reindex runs: progress of run jobs and their cancellation. */
   runs?: ReindexRunStore;
   /** Aborts in-flight provider requests of cancelled runs. */
@@ -179,7 +179,7 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
       for (const k of ['rows', 'written', 'embedded', 'cached', 'misses', 'failed', 'requests'] as const) totals[k] += result[k];
       const ms = Date.now() - started;
       log.debug({ jobs: held.length, ids: ids.length, ...result, outcomes: undefined, ms }, 'embed batch');
-      opts.onBatch?.({ ...result, jobs: held.length, ms });
+      opts.onBatch?.({ ...result, jobs: held.length, ids: ids.length, ms });
     } catch (err) {
       clearInterval(renew);
       if (abort.signal.aborted) {

@@ -2,7 +2,8 @@ import { Queue, Worker } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { evictCache } from '../cache/cacheAdmin.js';
-import { createRedis } from './embedQueue.js';
+import { createRedis, type EmbedJobData } from './embedQueue.js';
+import { sweepPending } from './sweepPending.js';
 
 export const MAINTENANCE_QUEUE = 'maintenance';
 
@@ -17,12 +18,14 @@ export interface MaintenanceOptions {
   cacheMaxAgeMs?: number | undefined;
   /** Keep at most this many cache entries (least recently used go first). Default: no cap. */
   cacheMaxEntries?: number | undefined;
+  /** The sweeper: re-enqueues rows stranded in `pending`. */
+  sweep?: { embedQueue: Queue<EmbedJobData>; everyMs: number; afterMs: number; jobSize: number; onSwept?: (n: number) => void };
 }
 
 /**
- * Repeatable maintenance: a job scheduler (upserted by every worker, so it
- * exists once however many run) and a worker that evicts the cache by age
- * of last use and by size.
+ * Repeatable maintenance: job schedulers (upserted by every worker, so each
+ * exists once however many run) and a worker that runs them: the sweeper,
+ * and cache eviction by age of last use and by size.
  */
 export async function startMaintenance(opts: MaintenanceOptions): Promise<{ close(): Promise<void> }> {
   const connection = createRedis(opts.redisUrl);
@@ -37,9 +40,17 @@ export async function startMaintenance(opts: MaintenanceOptions): Promise<{ clos
   } else {
     await queue.removeJobScheduler('cache-eviction');
   }
+  if (opts.sweep) await queue.upsertJobScheduler('sweeper', { every: opts.sweep.everyMs }, { name: 'sweeper' });
+  else await queue.removeJobScheduler('sweeper');
   const worker = new Worker(
     MAINTENANCE_QUEUE,
     async (job) => {
+      if (job.name === 'sweeper' && opts.sweep) {
+        const n = await sweepPending(opts.pool, opts.sweep.embedQueue, opts.sweep);
+        if (n) opts.logger.info({ requeued: n }, 'sweeper re-enqueued stranded pending rows');
+        opts.sweep.onSwept?.(n);
+        return { requeued: n };
+      }
       if (job.name !== 'cache-eviction') return null;
       const evicted = await evictCache(opts.pool, {
         ...(opts.cacheMaxAgeMs !== undefined ? { maxAgeMs: opts.cacheMaxAgeMs } : {}),

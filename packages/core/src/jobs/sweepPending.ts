@@ -1,0 +1,39 @@
+import type { Queue } from 'bullmq';
+import type pg from 'pg';
+import { enqueueEmbed, type EmbedJobData } from './embedQueue.js';
+
+export interface SweepOptions {
+  /** A row pending this long while the embed queue is idle is stranded. */
+  afterMs: number;
+  /** Ids per embed job. */
+  jobSize: number;
+  /** Most rows re-enqueued per sweep. Default 20000. */
+  limit?: number;
+}
+
+/**
+ * Re-enqueues rows left pending with no job to carry them: the enqueue after
+ * an ingest commit failed (Redis down, process killed) or Redis lost its
+ * jobs. A row counts as stranded when it has been pending longer than
+ * `afterMs` and the embed queue has nothing waiting, active, delayed or
+ * prioritized; when the queue is busy, only after 6 × `afterMs` (a duplicate
+ * job costs one skipped lookup). Claimed rows get a new `updated_at`, so
+ * concurrent sweepers (every worker runs one) never take the same rows.
+ */
+export async function sweepPending(pool: pg.Pool, queue: Queue<EmbedJobData>, opts: SweepOptions): Promise<number> {
+  const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+  const busy = Object.values(c).some((n) => n > 0);
+  const after = busy ? opts.afterMs * 6 : opts.afterMs;
+  const { rows } = await pool.query<{ record_id: string }>(
+    `WITH stranded AS (
+       SELECT record_id FROM kdb_search
+        WHERE status = 'pending' AND updated_at < now() - make_interval(secs => $1::float8 / 1000)
+        ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+     UPDATE kdb_search s SET updated_at = now() FROM stranded WHERE s.record_id = stranded.record_id
+     RETURNING s.record_id`,
+    [after, opts.limit ?? 20_000],
+  );
+  const ids = rows.map((r) => r.record_id);
+  await enqueueEmbed(queue, ids, { chunkSize: opts.jobSize });
+  return ids.length;
+}

@@ -1,0 +1,82 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Queue } from 'bullmq';
+
+/**
+ * The Prometheus metrics of one process (API or worker), in a registry of
+ * its own. Queue depths are read from Redis when scraped.
+ */
+export class PipelineMetrics {
+  readonly registry = new Registry();
+  readonly batchSize = new Histogram({
+    name: 'kdb_embed_batch_ids',
+    help: 'Record ids per coalesced embed batch',
+    buckets: [1, 8, 32, 128, 256, 512, 1024, 2048, 4096],
+    registers: [this.registry],
+  });
+  readonly inputsPerRequest = new Histogram({
+    name: 'kdb_provider_inputs_per_request',
+    help: 'Texts per embedding provider request',
+    labelNames: ['provider'],
+    buckets: [1, 8, 32, 128, 256, 512, 1024, 2048],
+    registers: [this.registry],
+  });
+  readonly providerSeconds = new Histogram({
+    name: 'kdb_provider_request_seconds',
+    help: 'Embedding provider request latency',
+    labelNames: ['provider'],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly providerErrors = new Counter({
+    name: 'kdb_provider_errors_total',
+    help: 'Embedding provider errors by kind (rate_limit, transient, permanent, aborted)',
+    labelNames: ['provider', 'kind'],
+    registers: [this.registry],
+  });
+  readonly cacheHits = new Counter({ name: 'kdb_cache_hits_total', help: 'Distinct texts found in the embedding cache', registers: [this.registry] });
+  readonly cacheMisses = new Counter({ name: 'kdb_cache_misses_total', help: 'Distinct texts not found in the embedding cache', registers: [this.registry] });
+  readonly rowsEmbedded = new Counter({ name: 'kdb_rows_embedded_total', help: 'Search rows that received a vector', registers: [this.registry] });
+  readonly rowsFailed = new Counter({ name: 'kdb_rows_failed_total', help: 'Search rows marked failed', registers: [this.registry] });
+  readonly swept = new Counter({ name: 'kdb_sweeper_requeued_total', help: 'Pending rows re-enqueued by the sweeper', registers: [this.registry] });
+  readonly searchSeconds = new Histogram({
+    name: 'kdb_search_seconds',
+    help: 'Search latency inside the API, by mode',
+    labelNames: ['mode'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  constructor(opts: { process: 'api' | 'worker'; queues?: Queue[]; activeRuns?: () => Promise<{ id: string; total: number; processed: number }[]> }) {
+    this.registry.setDefaultLabels({ process: opts.process });
+    collectDefaultMetrics({ register: this.registry, prefix: 'kdb_process_' });
+    const queues = opts.queues ?? [];
+    new Gauge({
+      name: 'kdb_queue_jobs',
+      help: 'Jobs per queue and state (read from Redis at scrape time)',
+      labelNames: ['queue', 'state'],
+      registers: [this.registry],
+      async collect() {
+        for (const q of queues) {
+          const counts = await q.getJobCounts('waiting', 'active', 'prioritized', 'delayed', 'completed', 'failed');
+          for (const [state, n] of Object.entries(counts)) this.set({ queue: q.name, state }, n);
+        }
+      },
+    });
+    const activeRuns = opts.activeRuns;
+    if (activeRuns) {
+      new Gauge({
+        name: 'kdb_reindex_rows',
+        help: 'Rows of active reindex runs: total and processed',
+        labelNames: ['run', 'kind'],
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          for (const r of await activeRuns()) {
+            this.set({ run: r.id, kind: 'total' }, r.total);
+            this.set({ run: r.id, kind: 'processed' }, r.processed);
+          }
+        },
+      });
+    }
+  }
+}

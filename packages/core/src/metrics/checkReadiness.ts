@@ -1,0 +1,33 @@
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { pendingMigrations } from '../store/migrate.js';
+
+export interface Readiness {
+  ready: boolean;
+  postgres: boolean;
+  redis: boolean;
+  /** False while migrations are pending (a newer version must migrate first). */
+  migrations: boolean;
+}
+
+/** Ready = Postgres and Redis answer and the schema is fully migrated. */
+export async function checkReadiness(pool: pg.Pool, redis: Redis): Promise<Readiness> {
+  const timeout = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
+  const [pgRes, redisRes] = await Promise.allSettled([
+    timeout(
+      (async () => {
+        const client = await pool.connect();
+        try {
+          return (await pendingMigrations(client)).length === 0;
+        } finally {
+          client.release();
+        }
+      })(),
+    ),
+    timeout(redis.ping()),
+  ]);
+  const postgres = pgRes.status === 'fulfilled';
+  const migrations = pgRes.status === 'fulfilled' && pgRes.value;
+  const redisOk = redisRes.status === 'fulfilled';
+  return { ready: postgres && redisOk && migrations, postgres, redis: redisOk, migrations };
+}
