@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-services.sh
 bash scripts/ensure-pnpm.sh
+bash scripts/ensure-chromium.sh           # the dashboard browser test
+bash scripts/ensure-compose-validator.sh  # the docker-compose.yml test
 pnpm install --frozen-lockfile --reporter=append-only
 pnpm run typecheck
 pnpm run build   # the same build the Dockerfile runs

@@ -41,6 +41,7 @@ import { requireApiKey } from './auth.js';
 import { errorHandler } from './errorHandler.js';
 import { searchSchema, toSearchParams } from './searchSchema.js';
 import { openApiDocument, type RouteDoc } from './openapi.js';
+import { createDashboard, requireDashboardAuth } from './dashboard.js';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -58,6 +59,9 @@ export interface AppDeps {
   cacheStats: CacheStats;
   search: SearchEngine;
   metrics: PipelineMetrics;
+  /** Queues shown in the dashboard (embed, reindex, maintenance). */
+  dashboardQueues: Queue[];
+  dashboardReadOnly: boolean;
   pricePerMillionTokens?: number | undefined;
 }
 
@@ -121,6 +125,13 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/metrics', ...(deps.apiKey ? [requireApiKey(deps.apiKey)] : []), async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
+
+  // Never open by default: without an API key (KDB_AUTH=disabled) there is no dashboard.
+  if (deps.apiKey) {
+    app.use('/admin/queues', requireDashboardAuth(deps.apiKey), createDashboard(deps.dashboardQueues, { basePath: '/admin/queues', readOnly: deps.dashboardReadOnly }));
+  } else {
+    deps.logger.warn('dashboard /admin/queues is off: it needs an API key (authentication is disabled)');
+  }
 
   const v1 = express.Router();
   if (deps.apiKey) v1.use(requireApiKey(deps.apiKey));

@@ -16,6 +16,8 @@ const schema = z
     KDB_JOB_SIZE: z.coerce.number().int().min(1).max(100_000).default(2048),
     /** How long `?wait=true` waits before answering with what is still pending, in ms. */
     KDB_WAIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(600_000),
+    /** Bull Board at /admin/queues without retry/remove/clean buttons. */
+    KDB_DASHBOARD_READ_ONLY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
     /** HNSW candidate list size for vector search (recall vs latency). */
     KDB_EF_SEARCH: z.coerce.number().int().min(1).max(1000).default(100),
     /** Postgres connections of the API process. */

@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -7,6 +8,7 @@ import {
   ReindexRunStore,
   SearchEngine,
   PipelineMetrics,
+  MAINTENANCE_QUEUE,
   createLogger,
   createPool,
   createProvider,
@@ -38,9 +40,12 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
   const queue = createEmbedQueue({ redisUrl: env.KDB_REDIS_URL, prefix: env.KDB_QUEUE_PREFIX, connection: redis });
   const reindexQueue = createReindexQueue({ redisUrl: env.KDB_REDIS_URL, prefix: env.KDB_QUEUE_PREFIX, connection: redis });
   const runs = new ReindexRunStore(redis, pool, env.KDB_QUEUE_PREFIX);
+  const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: redis, prefix: env.KDB_QUEUE_PREFIX });
   const metrics = new PipelineMetrics({ process: 'api', queues: [queue, reindexQueue], activeRuns: () => runs.active() });
   const app = createApp({
     metrics,
+    dashboardQueues: [queue, reindexQueue, maintenanceQueue],
+    dashboardReadOnly: env.KDB_DASHBOARD_READ_ONLY,
     runs,
     reindexQueue,
     cacheStats: new CacheStats(redis, env.KDB_QUEUE_PREFIX),
@@ -76,6 +81,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
       clearTimeout(grace);
       await queue.close();
       await reindexQueue.close();
+      await maintenanceQueue.close();
       await redis.quit().catch(() => undefined);
       await pool.end();
     },

@@ -1,0 +1,43 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Queue } from 'bullmq';
+import type { RequestHandler, Router } from 'express';
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Access to the dashboard: HTTP Basic with the API key as password (any
+ * user name), which browsers prompt for, or the API's Bearer token.
+ */
+export function requireDashboardAuth(apiKey: string): RequestHandler {
+  const expected = digest(apiKey);
+  return (req, res, next) => {
+    const header = req.get('authorization') ?? '';
+    let given = '';
+    const basic = /^Basic\s+(.+)$/i.exec(header);
+    const bearer = /^Bearer\s+(.+)$/i.exec(header);
+    if (basic) {
+      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+      given = decoded.slice(decoded.indexOf(':') + 1);
+    } else if (bearer) given = bearer[1]!.trim();
+    if (given && timingSafeEqual(digest(given), expected)) {
+      next();
+      return;
+    }
+    res.set('WWW-Authenticate', 'Basic realm="kameleondb dashboard", charset="UTF-8"').status(401).send('authentication required: user any, password KDB_API_KEY');
+  };
+}
+
+/** Bull Board over every queue of the system, at `basePath`. */
+export function createDashboard(queues: readonly Queue[], opts: { basePath: string; readOnly: boolean }): Router {
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(opts.basePath);
+  createBullBoard({
+    queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: opts.readOnly })),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'KameleonDB' } },
+  });
+  return serverAdapter.getRouter() as Router;
+}
