@@ -5,6 +5,7 @@
  * a table that has its HNSW index, and into one without it followed by the
  * index build. Prints a table and rewrites its section of BENCHMARKS.md.
  */
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { copyInto, HashProvider, migrate } from '@kameleondb/core';
 import { admin, dbUrl, freshDatabase, machine, now, REDIS, start, writeSection } from './harness.js';
@@ -18,6 +19,8 @@ interface Row {
   n: number;
   pipelineS: number;
   ingestS: number;
+  redisKeys: number;
+  redisBytes: number;
   requests: number;
   batches: number;
   copyIndexedS: number;
@@ -26,7 +29,7 @@ interface Row {
   buildS: number;
 }
 
-async function pipelineRun(n: number): Promise<Pick<Row, 'pipelineS' | 'ingestS' | 'requests' | 'batches'>> {
+async function pipelineRun(n: number): Promise<Pick<Row, 'pipelineS' | 'ingestS' | 'requests' | 'batches' | 'redisKeys' | 'redisBytes'>> {
   const db = `kdb_bench_${n}_${process.pid}`;
   await freshDatabase(db);
   const env = { KDB_DATABASE_URL: dbUrl(db), KDB_REDIS_URL: REDIS, KDB_QUEUE_PREFIX: `{kdbbench-${process.pid}-${n}}`, KDB_AUTH: 'disabled', KDB_LOG_LEVEL: 'info' };
@@ -76,7 +79,22 @@ async function pipelineRun(n: number): Promise<Pick<Row, 'pipelineS' | 'ingestS'
   api.proc.removeAllListeners('exit');
   api.proc.kill('SIGTERM');
   await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-  return { pipelineS, ingestS, requests, batches };
+  // What the run left in Redis: completed jobs are capped, events trimmed.
+  const redis = new Redis(REDIS);
+  let redisKeys = 0;
+  let redisBytes = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${env.KDB_QUEUE_PREFIX}:*`, 'COUNT', 1000);
+    for (const k of keys) {
+      redisKeys += 1;
+      redisBytes += (await redis.memory('USAGE', k)) ?? 0;
+      await redis.del(k);
+    }
+    cursor = next;
+  } while (cursor !== '0');
+  await redis.quit();
+  return { pipelineS, ingestS, requests, batches, redisKeys, redisBytes };
 }
 
 async function rawBaselines(n: number): Promise<Pick<Row, 'copyIndexedS' | 'copyThenBuildS' | 'copyS' | 'buildS'>> {
@@ -130,10 +148,10 @@ await writeSection('ingest', [
   'Pipeline: one NDJSON request to the API (answered 202 once records are committed and jobs enqueued), then until every row is embedded and written (hash provider, 2 worker processes, HNSW index live).',
   'Raw baselines, same rows, vectors precomputed, binary COPY in 10k-row chunks: into a table that already has its HNSW index, and into an unindexed table followed by `CREATE INDEX` (maintenance_work_mem 512MB).',
   '',
-  '| records | pipeline wall (s) | records/s | API answered 202 after (s) | embed batches | provider requests | raw COPY into indexed table (s) | raw COPY (s) + index build (s) |',
-  '|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| records | pipeline wall (s) | records/s | API answered 202 after (s) | embed batches | provider requests | Redis keys / memory left (KB) | raw COPY into indexed table (s) | raw COPY (s) + index build (s) |',
+  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...results.map(
-    (r) => `| ${r.n} | ${f(r.pipelineS)} | ${Math.round(r.n / r.pipelineS)} | ${f(r.ingestS)} | ${r.batches} | ${r.requests} | ${f(r.copyIndexedS)} | ${f(r.copyS)} + ${f(r.buildS)} = ${f(r.copyThenBuildS)} |`,
+    (r) => `| ${r.n} | ${f(r.pipelineS)} | ${Math.round(r.n / r.pipelineS)} | ${f(r.ingestS)} | ${r.batches} | ${r.requests} | ${r.redisKeys} / ${Math.round(r.redisBytes / 1024)} | ${f(r.copyIndexedS)} | ${f(r.copyS)} + ${f(r.buildS)} = ${f(r.copyThenBuildS)} |`,
   ),
 ]);
 process.exit(0);
