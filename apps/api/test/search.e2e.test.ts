@@ -1,10 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../../test-support/fakeOpenAI.js';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
-import { jsonClient } from '../../../test-support/http.js';
-import { redisUrl } from '../../../test-support/urls.js';
+import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
 
 interface Hit {
   entity: string;
@@ -18,32 +13,17 @@ interface Hit {
 const FILLER = Array.from({ length: 150 }, (_, i) => `filler${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}`).join(' ');
 
 describe('hybrid search through the API', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let fake: FakeOpenAI;
-  const children: ChildApp[] = [];
-  let call: ReturnType<typeof jsonClient>;
+  let p: Pipeline;
+  let call: Pipeline['call'];
+  let apiUrl: string;
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    fake = await startFakeOpenAI();
+    p = await startPipeline({ workers: 1, openai: true });
+    call = p.call;
+    apiUrl = p.api.url;
     // A "semantic" stand-in: car is embedded as automobile.
-    fake.aliases = { car: 'automobile' };
-    const env = {
-      KDB_DATABASE_URL: db.url,
-      KDB_REDIS_URL: redisUrl(),
-      KDB_QUEUE_PREFIX: prefix,
-      KDB_AUTH: 'disabled',
-      KDB_EMBEDDING_PROVIDER: 'openai',
-      KDB_EMBEDDING_DIMENSIONS: '384',
-      OPENAI_API_KEY: 'sk-local-test',
-      OPENAI_BASE_URL: fake.url,
-    };
-    const api = await startApiProcess(env);
-    children.push(api, await startWorkerProcess(env));
-    call = jsonClient(api.url);
+    p.fake!.aliases = { car: 'automobile' };
     await call('POST', '/v1/entities', { name: 'parts', fields: { title: 'text', status: 'string' }, embedFields: ['title'] });
     await call('POST', '/v1/entities', { name: 'tickets', fields: { title: 'text', status: 'string', n: 'integer' }, embedFields: ['title'] });
     const parts = [
@@ -51,18 +31,13 @@ describe('hybrid search through the API', () => {
       { title: 'car', status: 'closed' },
       ...Array.from({ length: 30 }, (_, i) => ({ title: `automobile notes ${FILLER.split(' ')[i]}`, status: 'closed' })),
     ];
-    const p = await call('POST', '/v1/entities/parts/records?wait=true', parts);
-    ids.identifier = p.body.ids[0];
-    ids.synonym = p.body.ids[1];
+    const res = await call('POST', '/v1/entities/parts/records?wait=true', parts);
+    ids.identifier = res.body.ids[0];
+    ids.synonym = res.body.ids[1];
     const tickets = Array.from({ length: 600 }, (_, i) => ({ title: `ticket about automobile engine ${FILLER.split(' ')[i % 150]}`, status: i % 30 === 0 ? 'open' : 'closed', n: i }));
     expect((await call('POST', '/v1/entities/tickets/records?wait=true', tickets)).body.counts.ready).toBe(600);
   });
-  afterAll(async () => {
-    await stopAll(children);
-    await fake.close();
-    await obliterateQueues(prefix);
-    await db.close();
-  });
+  afterAll(() => p.close());
 
   it('returns, in one list, a document only keyword search finds (an identifier) and one only vector search finds', async () => {
     const res = await call<{ results: Hit[]; mode: string; count: number; took_ms: number }>('GET', `/v1/search?q=${encodeURIComponent('automobile ZX-4411')}&entity=parts&limit=30&window=20&explain=true`);
@@ -130,7 +105,7 @@ describe('hybrid search through the API', () => {
     expect(await bad(`/v1/search?q=x&where=${encodeURIComponent('{status:')}`)).toMatch(/where is not valid JSON/);
     expect(await bad('/v1/search?q=x&mode=fuzzy')).toMatch(/mode must be one of hybrid, vector, keyword/);
     expect(await bad('/v1/search', { q: 'x', where: { status: ['a'] } })).toMatch(/where/);
-    const raw = await fetch(`${(children[0] as ChildApp & { url?: string }).output().match(/"url":"([^"]+)"/)![1]}/v1/search`, {
+    const raw = await fetch(`${apiUrl}/v1/search`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"q": "x",',

@@ -1,27 +1,10 @@
+import type { ReindexRun } from '@kameleondb/core';
 import { SingleBar } from 'cli-progress';
 import type { ApiClient } from './ApiClient.js';
 import { seconds } from './output.js';
 
-/** A reindex run as the API reports it. */
-export interface Run {
-  id: string;
-  entity: string | null;
-  force: boolean;
-  recompute: boolean;
-  state: 'queued' | 'planning' | 'running' | 'completed' | 'cancelled' | 'failed';
-  total: number;
-  planned: number;
-  processed: number;
-  embedded: number;
-  cached: number;
-  failed: number;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  error: string | null;
-  rate: number;
-  etaSeconds: number | null;
-}
+/** A reindex run as the API reports it (the type only: the CLI talks HTTP). */
+export type Run = ReindexRun;
 
 export const isOver = (r: Run) => r.state === 'completed' || r.state === 'cancelled' || r.state === 'failed';
 

@@ -1,15 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../../test-support/fakeOpenAI.js';
-import { createTestDatabase, readVectors, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
-import { redisUrl } from '../../../test-support/urls.js';
+import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import { readVectors } from '../../../test-support/testDatabase.js';
 
 describe('batching with the openai provider (real SDK, local wire-format server)', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let fake: FakeOpenAI;
-  const children: ChildApp[] = [];
+  let p: Pipeline;
+  let db: Pipeline['db'];
+  let fake: NonNullable<Pipeline['fake']>;
   let url: string;
 
   const ingest = async (records: unknown[]) => {
@@ -24,35 +20,13 @@ describe('batching with the openai provider (real SDK, local wire-format server)
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    fake = await startFakeOpenAI();
-    const env = {
-      KDB_DATABASE_URL: db.url,
-      KDB_REDIS_URL: redisUrl(),
-      KDB_QUEUE_PREFIX: prefix,
-      KDB_AUTH: 'disabled',
-      KDB_EMBEDDING_PROVIDER: 'openai',
-      KDB_EMBEDDING_MODEL: 'text-embedding-3-small',
-      KDB_EMBEDDING_DIMENSIONS: '384',
-      OPENAI_API_KEY: 'sk-local-test',
-      OPENAI_BASE_URL: fake.url,
-    };
-    const api = await startApiProcess(env);
-    url = api.url;
-    children.push(api, ...(await Promise.all([startWorkerProcess(env), startWorkerProcess(env)])));
-    await fetch(`${url}/v1/entities`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'docs', fields: { text: 'text' }, embedFields: ['text'] }),
-    });
+    p = await startPipeline({ workers: 2, openai: true, env: { KDB_EMBEDDING_MODEL: 'text-embedding-3-small' } });
+    ({ db } = p);
+    fake = p.fake!;
+    url = p.api.url;
+    await p.call('POST', '/v1/entities', { name: 'docs', fields: { text: 'text' }, embedFields: ['text'] });
   });
-  afterAll(async () => {
-    await stopAll(children);
-    await fake.close();
-    await obliterateQueues(prefix);
-    await db.close();
-  });
+  afterAll(() => p.close());
 
   it('embeds 30,000 distinct texts in at most 16 requests of at most 2048 inputs, then 0 requests for the same texts again', async () => {
     const records = Array.from({ length: 30_000 }, (_, i) => ({ text: `distinct document number ${i}` }));

@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../../test-support/fakeOpenAI.js';
-import { createTestDatabase, readVectors, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
-import { redisUrl } from '../../../test-support/urls.js';
+import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import { readVectors } from '../../../test-support/testDatabase.js';
 
 const until = async (check: () => boolean | Promise<boolean>, ms = 20_000) => {
   const deadline = Date.now() + ms;
@@ -14,36 +11,18 @@ const until = async (check: () => boolean | Promise<boolean>, ms = 20_000) => {
 };
 
 describe('a PATCH racing its own in-flight embedding', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let fake: FakeOpenAI;
-  const children: ChildApp[] = [];
+  let p: Pipeline;
+  let db: Pipeline['db'];
+  let fake: NonNullable<Pipeline['fake']>;
   let url: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    fake = await startFakeOpenAI({ delayMs: 800 });
-    const env = {
-      KDB_DATABASE_URL: db.url,
-      KDB_REDIS_URL: redisUrl(),
-      KDB_QUEUE_PREFIX: prefix,
-      KDB_AUTH: 'disabled',
-      KDB_EMBEDDING_PROVIDER: 'openai',
-      KDB_EMBEDDING_DIMENSIONS: '384',
-      OPENAI_API_KEY: 'sk-local-test',
-      OPENAI_BASE_URL: fake.url,
-    };
-    const api = await startApiProcess(env);
-    url = api.url;
-    children.push(api, ...(await Promise.all([startWorkerProcess(env), startWorkerProcess(env)])));
+    p = await startPipeline({ workers: 2, openai: { delayMs: 800 } });
+    ({ db } = p);
+    fake = p.fake!;
+    url = p.api.url;
   });
-  afterAll(async () => {
-    await stopAll(children);
-    await fake.close();
-    await obliterateQueues(prefix);
-    await db.close();
-  });
+  afterAll(() => p.close());
 
   it('ends with the vector of the newest text', async () => {
     const json = { 'content-type': 'application/json' };

@@ -1,29 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import { readVectors } from '../../../test-support/testDatabase.js';
 import { HashProvider } from '@kameleondb/core';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
-import { createTestDatabase, readVectors, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
-import { redisUrl } from '../../../test-support/urls.js';
 
 describe('pipeline: API and two worker processes', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  const children: ChildApp[] = [];
+  let p: Pipeline;
   let url: string;
+  let db: Pipeline['db'];
+  let children: Pipeline['workers'];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    const env = { KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_AUTH: 'disabled' };
-    const api = await startApiProcess(env);
-    url = api.url;
-    children.push(api, ...(await Promise.all([startWorkerProcess(env), startWorkerProcess(env)])));
+    p = await startPipeline({ workers: 2 });
+    ({ db } = p);
+    url = p.api.url;
+    children = [p.api as never, ...p.workers];
   });
-  afterAll(async () => {
-    await stopAll(children);
-    await obliterateQueues(prefix);
-    await db.close();
-  });
+  afterAll(() => p.close());
 
   it('embeds 5,000 records inserted over HTTP with the vector the hash provider gives each text', async () => {
     const post = (path: string, body: unknown) =>

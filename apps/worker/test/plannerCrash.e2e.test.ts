@@ -1,52 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../../test-support/fakeOpenAI.js';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
-import { jsonClient, until } from '../../../test-support/http.js';
-import { redisUrl } from '../../../test-support/urls.js';
+import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import { until } from '../../../test-support/http.js';
 
 const N = 4000;
 
 describe('the worker running the reindex planner killed mid-run', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let fake: FakeOpenAI;
-  const children: ChildApp[] = [];
-  let env: Record<string, string>;
-  let call: ReturnType<typeof jsonClient>;
+  let p: Pipeline;
+  let db: Pipeline['db'];
+  let fake: NonNullable<Pipeline['fake']>;
+  let children: Pipeline['workers'];
+  let call: Pipeline['call'];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    fake = await startFakeOpenAI();
-    env = {
-      KDB_DATABASE_URL: db.url,
-      KDB_REDIS_URL: redisUrl(),
-      KDB_QUEUE_PREFIX: prefix,
-      KDB_AUTH: 'disabled',
-      KDB_EMBEDDING_PROVIDER: 'openai',
-      KDB_EMBEDDING_DIMENSIONS: '384',
-      KDB_EMBEDDING_MAX_INPUTS: '100',
-      OPENAI_API_KEY: 'sk-local-test',
-      OPENAI_BASE_URL: fake.url,
-      // Short locks bring the dead planner's job back fast; a small lead keeps the planner alive through the run.
-      KDB_JOB_LOCK_MS: '3000',
-      KDB_PLANNER_MAX_OUTSTANDING: '300',
-    };
-    const api = await startApiProcess(env);
-    children.push(api, ...(await Promise.all([startWorkerProcess(env), startWorkerProcess(env)])));
-    call = jsonClient(api.url);
+    // Short locks bring the dead planner's job back fast; a small lead keeps the planner alive through the run.
+    p = await startPipeline({
+      workers: 2,
+      openai: true,
+      env: { KDB_EMBEDDING_MAX_INPUTS: '100', KDB_JOB_LOCK_MS: '3000', KDB_PLANNER_MAX_OUTSTANDING: '300' },
+    });
+    ({ db, call } = p);
+    fake = p.fake!;
+    children = [p.api as never, ...p.workers];
     await call('POST', '/v1/entities', { name: 'docs', fields: { title: 'text' }, embedFields: ['title'] });
     const res = await call('POST', '/v1/entities/docs/records?wait=true', Array.from({ length: N }, (_, i) => ({ title: `doc ${i}` })));
     expect(res.body.counts.ready).toBe(N);
   });
-  afterAll(async () => {
-    await stopAll(children);
-    await fake.close();
-    await obliterateQueues(prefix);
-    await db.close();
-  });
+  afterAll(() => p.close());
 
   it('resumes from its cursor on another worker and processes every row exactly once', async () => {
     await db.pool.query('DELETE FROM kdb_embedding_cache');

@@ -1,11 +1,9 @@
 import { countTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../../test-support/fakeOpenAI.js';
-import { createTestDatabase, readVectors, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
-import { jsonClient, until } from '../../../test-support/http.js';
+import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import { readVectors } from '../../../test-support/testDatabase.js';
+import { until } from '../../../test-support/http.js';
 import { redisUrl } from '../../../test-support/urls.js';
 
 const N = 3000;
@@ -23,11 +21,11 @@ interface Run {
 }
 
 describe('reindex runs (API + 2 worker processes, openai provider on a local wire-format server)', () => {
-  let db: TestDatabase;
+  let p: Pipeline;
+  let db: Pipeline['db'];
+  let fake: NonNullable<Pipeline['fake']>;
   let prefix: string;
-  let fake: FakeOpenAI;
-  const children: ChildApp[] = [];
-  let call: ReturnType<typeof jsonClient>;
+  let call: Pipeline['call'];
 
   const finished = (id: string) =>
     until(async () => {
@@ -47,36 +45,16 @@ describe('reindex runs (API + 2 worker processes, openai provider on a local wir
   }
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    fake = await startFakeOpenAI();
-    const env = {
-      KDB_DATABASE_URL: db.url,
-      KDB_REDIS_URL: redisUrl(),
-      KDB_QUEUE_PREFIX: prefix,
-      KDB_AUTH: 'disabled',
-      KDB_EMBEDDING_PROVIDER: 'openai',
-      KDB_EMBEDDING_DIMENSIONS: '384',
-      KDB_EMBEDDING_MAX_INPUTS: String(MAX_INPUTS),
-      OPENAI_API_KEY: 'sk-local-test',
-      OPENAI_BASE_URL: fake.url,
-      KDB_JOB_LOCK_MS: '3000',
-    };
-    const api = await startApiProcess(env);
-    children.push(api, ...(await Promise.all([startWorkerProcess(env), startWorkerProcess(env)])));
-    call = jsonClient(api.url);
+    p = await startPipeline({ workers: 2, openai: true, env: { KDB_EMBEDDING_MAX_INPUTS: String(MAX_INPUTS), KDB_JOB_LOCK_MS: '3000' } });
+    ({ db, prefix, call } = p);
+    fake = p.fake!;
     await call('POST', '/v1/entities', { name: 'docs', fields: { title: 'text', body: 'text' }, embedFields: ['title'] });
     await call('POST', '/v1/entities', { name: 'other', fields: { t: 'text' }, embedFields: ['t'] });
     const res = await call('POST', '/v1/entities/docs/records?wait=true', Array.from({ length: N }, (_, i) => ({ title: `doc ${i}`, body: `body ${i % 10}` })));
     expect(res.body.counts).toEqual({ ready: N, pending: 0, failed: 0 });
     await call('POST', '/v1/entities/other/records?wait=true', [{ t: 'x' }]);
   });
-  afterAll(async () => {
-    await stopAll(children);
-    await fake.close();
-    await obliterateQueues(prefix);
-    await db.close();
-  });
+  afterAll(() => p.close());
 
   it('force-reindexes unchanged records entirely from the cache: zero provider calls', async () => {
     fake.requests.length = 0;

@@ -1,38 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import { readVectors } from '../../../test-support/testDatabase.js';
 import { HashProvider } from '@kameleondb/core';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
-import { createTestDatabase, readVectors, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
-import { redisUrl } from '../../../test-support/urls.js';
 
 describe('a worker killed with SIGKILL mid-ingest', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  const children: ChildApp[] = [];
+  let p: Pipeline;
+  let db: Pipeline['db'];
+  let children: Pipeline['workers'];
   let url: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
     // Small batches so the ingest spans many of them; a short lock so the
     // dead worker's jobs come back quickly.
-    const env = {
-      KDB_DATABASE_URL: db.url,
-      KDB_REDIS_URL: redisUrl(),
-      KDB_QUEUE_PREFIX: prefix,
-      KDB_AUTH: 'disabled',
-      KDB_EMBEDDING_MAX_INPUTS: '256',
-      KDB_JOB_LOCK_MS: '3000',
-    };
-    const api = await startApiProcess({ ...env, KDB_JOB_SIZE: '256' });
-    url = api.url;
-    children.push(api, ...(await Promise.all([startWorkerProcess(env), startWorkerProcess(env)])));
+    p = await startPipeline({ workers: 2, env: { KDB_EMBEDDING_MAX_INPUTS: '256', KDB_JOB_LOCK_MS: '3000' }, apiEnv: { KDB_JOB_SIZE: '256' } });
+    ({ db } = p);
+    url = p.api.url;
+    children = [p.api as never, ...p.workers];
   });
-  afterAll(async () => {
-    await stopAll(children);
-    await obliterateQueues(prefix);
-    await db.close();
-  });
+  afterAll(() => p.close());
 
   it('loses nothing: all 20,000 rows end ready with correct vectors', async () => {
     const json = { 'content-type': 'application/json' };

@@ -1,43 +1,29 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, EMBED_QUEUE } from '@kameleondb/core';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../../test-support/fakeOpenAI.js';
-import { createTestDatabase, readVectors, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
+import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import { startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
+import { readVectors } from '../../../test-support/testDatabase.js';
 import { redisUrl } from '../../../test-support/urls.js';
+import { createRedis, EMBED_QUEUE } from '@kameleondb/core';
 
 describe('worker SIGTERM', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let fake: FakeOpenAI;
-  const children: ChildApp[] = [];
+  let p: Pipeline;
+  let db: Pipeline['db'];
+  let fake: NonNullable<Pipeline['fake']>;
   let env: Record<string, string>;
   let url: string;
+  let prefix: string;
+  const children: ChildApp[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    fake = await startFakeOpenAI({ delayMs: 1500 });
-    env = {
-      KDB_DATABASE_URL: db.url,
-      KDB_REDIS_URL: redisUrl(),
-      KDB_QUEUE_PREFIX: prefix,
-      KDB_AUTH: 'disabled',
-      KDB_EMBEDDING_PROVIDER: 'openai',
-      KDB_EMBEDDING_DIMENSIONS: '384',
-      OPENAI_API_KEY: 'sk-local-test',
-      OPENAI_BASE_URL: fake.url,
-    };
-    const api = await startApiProcess(env);
-    url = api.url;
-    children.push(api);
+    p = await startPipeline({ workers: 0, openai: { delayMs: 1500 } });
+    ({ db, env, prefix } = p);
+    fake = p.fake!;
+    url = p.api.url;
   });
   afterAll(async () => {
     await stopAll(children);
-    await fake.close();
-    await obliterateQueues(prefix);
-    await db.close();
+    await p.close();
   });
 
   it('finishes the batch in hand, takes no new job, and exits 0 with nothing stalled', async () => {

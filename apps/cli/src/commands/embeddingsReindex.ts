@@ -1,3 +1,4 @@
+import type { DryRunReport } from '@kameleondb/core';
 import type { ApiClient } from '../ApiClient.js';
 import type { CommandResult } from '../output.js';
 import { describeRun, followRun, isOver, type Run } from '../reindexRun.js';
@@ -9,17 +10,7 @@ export interface ReindexOptions {
   progress: boolean;
 }
 
-interface DryRun {
-  entity: string | null;
-  modelKey: string;
-  rows: number;
-  distinctTexts: number;
-  cachedTexts: number;
-  textsToEmbed: number;
-  estimatedTokens: number;
-  providerRequests: number;
-  estimatedCostUsd: number | null;
-}
+type DryRun = DryRunReport;
 
 function describeDryRun(d: DryRun): string {
   return [
