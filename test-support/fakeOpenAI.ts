@@ -23,6 +23,8 @@ export interface FakeOpenAI {
    * with no word in common can still be near, as with a semantic model.
    */
   aliases: Record<string, string>;
+  /** Inputs matching this answer 400 naming the input, as OpenAI does for one bad input. */
+  rejectInput: RegExp | undefined;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export async function startFakeOpenAI(opts: { delayMs?: number } = {}): Promise<
     vectorOf,
     delayMs: opts.delayMs ?? 0,
     aliases: {},
+    rejectInput: undefined,
     close: async () => undefined,
   };
   const server: Server = createServer((req, res) => {
@@ -70,6 +73,12 @@ export async function startFakeOpenAI(opts: { delayMs?: number } = {}): Promise<
         authorization: req.headers.authorization,
       });
       if (fake.delayMs) await new Promise((r) => setTimeout(r, fake.delayMs));
+      const poisoned = fake.rejectInput ? input.findIndex((t) => fake.rejectInput!.test(t)) : -1;
+      if (poisoned >= 0) {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: `'$.input[${poisoned}]' contains content this model cannot embed`, type: 'invalid_request_error', param: 'input' } }));
+        return;
+      }
       const bad = input.findIndex((t) => typeof t !== 'string' || t === '');
       if (bad >= 0 || input.length > 2048) {
         res.writeHead(400, { 'content-type': 'application/json' });

@@ -51,4 +51,20 @@ describe('batching with the openai provider (real SDK, local wire-format server)
     await ingest(Array.from({ length: 1000 }, (_, i) => ({ text: `repeated value ${i % 10}` })));
     expect(fake.requests.map((r) => r.input.length)).toEqual([10]);
   });
+
+  it('isolates an input the provider rejects (400): that row fails with the provider\'s message, the rest are embedded', async () => {
+    fake.rejectInput = /POISON/;
+    fake.requests.length = 0;
+    try {
+      const res = await p.call('POST', '/v1/entities/docs/records?wait=true', Array.from({ length: 64 }, (_, i) => ({ text: i === 40 ? 'POISON pill' : `healthy text ${i}` })));
+      expect(res.body.counts).toEqual({ ready: 63, pending: 0, failed: 1 });
+      const failed = await p.call('GET', `/v1/entities/docs/records/${res.body.ids[40]}`);
+      expect(failed.body.embedding).toMatchObject({ status: 'failed', error: expect.stringMatching(/provider answered 400: .*contains content this model cannot embed/) });
+      // One request of 64, then halvings down to the single bad input.
+      expect(fake.requests[0]!.input).toHaveLength(64);
+      expect(fake.requests.filter((r) => r.input.includes('text: POISON pill')).map((r) => r.input.length)).toEqual([64, 32, 16, 8, 4, 2, 1]);
+    } finally {
+      fake.rejectInput = undefined;
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import { encode } from 'gpt-tokenizer/encoding/cl100k_base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProvider, ConfigError, OpenAIProvider, ProviderError, ValidationError } from '@kameleondb/core';
 import { startFakeOpenAI, type FakeOpenAI } from '../../../test-support/fakeOpenAI.js';
@@ -18,6 +19,23 @@ describe('OpenAIProvider (official SDK against a local wire-format server)', () 
     expect(fake.requests.map((r) => r.input.length)).toEqual([2048, 2048, 904]);
     expect(fake.requests.every((r) => r.dimensions === 64 && r.authorization === 'Bearer sk-test')).toBe(true);
     expect(Array.from(vectors[4999]!)).toEqual(Array.from(fake.vectorOf('text 4999', 64)));
+  });
+
+  it('packs requests by tokens (at most 300,000) and truncates inputs over 8,192 tokens', async () => {
+    fake.requests.length = 0;
+    const p = new OpenAIProvider({ apiKey: 'k', baseURL: fake.url, dimensions: 8 });
+    const long = Array.from({ length: 9000 }, (_, i) => `w${i % 50}`).join(' ');
+    expect(encode(long).length).toBeGreaterThan(8192);
+    const texts = Array.from({ length: 80 }, (_, i) => `${i} ${long}`);
+    const vectors = await p.embed(texts);
+    expect(vectors).toHaveLength(80);
+    expect(p.truncatedInputs).toBe(80);
+    const tokensPer = fake.requests.map((r) => r.input.reduce((n, t) => n + encode(t).length, 0));
+    expect(fake.requests.flatMap((r) => r.input.map((t) => encode(t).length)).every((n) => n === 8192)).toBe(true);
+    expect(Math.max(...tokensPer)).toBeLessThanOrEqual(300_000);
+    expect(fake.requests.map((r) => r.input.length)).toEqual([36, 36, 8]);
+    const strict = new OpenAIProvider({ apiKey: 'k', baseURL: fake.url, dimensions: 8, overlongInput: 'reject' });
+    expect(await strict.embed([long]).catch((e: unknown) => e)).toMatchObject({ retryable: false, message: expect.stringMatching(/over the model's limit of 8192/) });
   });
 
   it('never sends an empty input', async () => {

@@ -96,6 +96,21 @@ describe('embedBatch', () => {
     expect(rows.get(ids[3]!)!.status).toBe('ready');
   });
 
+  it('bisects a batch rejected for one input: only that row fails, every other row is embedded', async () => {
+    const provider = new CountingProvider({ maxInputs: 16 });
+    provider.failOn = 'poison';
+    const ids = await insert(Array.from({ length: 16 }, (_, i) => ({ title: i === 11 ? 'poison apple' : `good ${i}` })));
+    const r = await embedBatch({ pool: db.pool, provider, ids });
+    expect(r).toMatchObject({ rows: 16, written: 15, failed: 1 });
+    // 16, then two halves at each of log2(16) levels: the bad input is alone after 4 halvings.
+    expect(provider.calls).toHaveLength(9);
+    expect(provider.calls.map((c) => c.length).sort((a, b) => b - a)).toEqual([16, 8, 8, 4, 4, 2, 2, 1, 1]);
+    expect(provider.calls.filter((c) => c.some((t) => t.includes('poison'))).map((c) => c.length)).toEqual([16, 8, 4, 2, 1]);
+    const rows = await readVectors(db.pool, ids);
+    expect(rows.get(ids[11]!)).toMatchObject({ status: 'failed', error: 'input rejected: contains poison' });
+    expect([...rows.values()].filter((x) => x.status === 'ready')).toHaveLength(15);
+  });
+
   it('propagates a retryable error and keeps the vectors of requests that succeeded', async () => {
     let n = 0;
     const provider = new (class extends HashProvider {

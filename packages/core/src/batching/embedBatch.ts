@@ -53,8 +53,8 @@ export const EMPTY_TEXT_ERROR = 'nothing to embed: the embed fields of this reco
  * cache commit leaves rows pending and its jobs active; BullMQ hands the
  * stalled jobs to another worker, which redoes the batch. Dying between the
  * cache commit and the row update leaves cache entries the redo then hits.
- * Retryable provider errors propagate so the jobs are retried; permanent
- * ones mark just those rows failed.
+ * Retryable provider errors propagate so the jobs are retried; a permanent
+ * one is bisected down to the inputs causing it, and just those rows fail.
  */
 export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchResult & { outcomes: Map<string, Outcome> }> {
   const { pool, provider } = opts;
@@ -91,9 +91,13 @@ export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchRes
 
   const entries: CacheEntry[] = [];
   const failures: { hashes: Set<string>; message: string }[] = [];
-  for (let i = 0; i < misses.length; i += provider.limits.maxInputs) {
+  /**
+   * A permanent error on a request of several inputs is bisected until the
+   * inputs it comes from are isolated: only those rows fail, with the
+   * provider's message; every other text of the batch is embedded.
+   */
+  const embedChunk = async (chunk: string[]): Promise<void> => {
     opts.signal?.throwIfAborted();
-    const chunk = misses.slice(i, i + provider.limits.maxInputs);
     result.requests += 1;
     try {
       const vectors = await provider.embed(
@@ -103,14 +107,22 @@ export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchRes
       chunk.forEach((hash, j) => entries.push({ hash, vector: vectors[j]! }));
       result.embedded += chunk.length;
     } catch (err) {
-      if (err instanceof ProviderError && !err.retryable && !opts.signal?.aborted) {
+      if (!(err instanceof ProviderError) || err.retryable || opts.signal?.aborted) throw err;
+      if (chunk.length === 1) {
         failures.push({ hashes: new Set(chunk), message: err.message });
-      } else {
-        // Keep what earlier requests produced: the retry then finds it cached.
-        if (entries.length) await withTransaction(pool, (c) => insertCacheEntries(c, modelKey, entries));
-        throw err;
+        return;
       }
+      const half = Math.ceil(chunk.length / 2);
+      await embedChunk(chunk.slice(0, half));
+      await embedChunk(chunk.slice(half));
     }
+  };
+  try {
+    for (let i = 0; i < misses.length; i += provider.limits.maxInputs) await embedChunk(misses.slice(i, i + provider.limits.maxInputs));
+  } catch (err) {
+    // Keep what earlier requests produced: the retry then finds it cached.
+    if (entries.length) await withTransaction(pool, (c) => insertCacheEntries(c, modelKey, entries));
+    throw err;
   }
 
   if (entries.length) await withTransaction(pool, (c) => insertCacheEntries(c, modelKey, entries));

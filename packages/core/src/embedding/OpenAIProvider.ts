@@ -1,9 +1,12 @@
 import OpenAI from 'openai';
+import { decode, encode } from 'gpt-tokenizer/encoding/cl100k_base';
 import { ProviderError, ValidationError } from '../errors.js';
 import { modelKeyOf, type EmbedOptions, type EmbeddingProvider, type ProviderLimits } from './EmbeddingProvider.js';
 
-/** OpenAI's documented limit of inputs per embeddings request. */
+/** OpenAI's documented limits: inputs per embeddings request, tokens per request and per input. */
 export const OPENAI_MAX_INPUTS = 2048;
+export const OPENAI_MAX_TOKENS_PER_REQUEST = 300_000;
+export const OPENAI_MAX_TOKENS_PER_INPUT = 8192;
 
 const DEFAULT_DIMENSIONS: Record<string, number> = {
   'text-embedding-3-small': 1536,
@@ -23,6 +26,8 @@ export interface OpenAIProviderOptions {
   maxInputs?: number;
   /** Per-request timeout in ms. Default 60000. */
   timeoutMs?: number;
+  /** An input over 8,192 tokens: `truncate` it (default) or `reject` it (that row fails). */
+  overlongInput?: 'truncate' | 'reject';
 }
 
 /**
@@ -37,6 +42,9 @@ export class OpenAIProvider implements EmbeddingProvider {
   readonly modelKey: string;
   private readonly client: OpenAI;
   private readonly sendDimensions: boolean;
+  private readonly overlong: 'truncate' | 'reject';
+  /** Inputs cut to 8,192 tokens since start. */
+  truncatedInputs = 0;
 
   constructor(opts: OpenAIProviderOptions) {
     this.model = opts.model ?? 'text-embedding-3-small';
@@ -49,6 +57,7 @@ export class OpenAIProvider implements EmbeddingProvider {
     this.sendDimensions = opts.dimensions !== undefined;
     this.limits = { maxInputs: Math.min(opts.maxInputs ?? OPENAI_MAX_INPUTS, OPENAI_MAX_INPUTS) };
     this.modelKey = modelKeyOf(this.name, this.model, this.dimensions);
+    this.overlong = opts.overlongInput ?? 'truncate';
     this.client = new OpenAI({
       apiKey: opts.apiKey,
       ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
@@ -57,15 +66,38 @@ export class OpenAIProvider implements EmbeddingProvider {
     });
   }
 
+  /**
+   * Counts tokens with cl100k_base (the embedding models' tokenizer), cuts
+   * or rejects inputs over 8,192 tokens, and packs requests up to 2,048
+   * inputs and 300,000 tokens.
+   */
   async embed(texts: readonly string[], opts: EmbedOptions = {}): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
-    for (let i = 0; i < texts.length; i += this.limits.maxInputs) {
-      const chunk = texts.slice(i, i + this.limits.maxInputs);
+    let batch: string[] = [];
+    let tokens = 0;
+    const flush = async () => {
+      if (batch.length) out.push(...(await this.request(batch, opts.signal)));
+      batch = [];
+      tokens = 0;
+    };
+    for (let i = 0; i < texts.length; i++) {
+      let text = texts[i]!;
       // One empty input makes OpenAI reject the whole request.
-      const empty = chunk.findIndex((t) => t.trim() === '');
-      if (empty >= 0) throw new ValidationError(`input ${i + empty} is empty: empty texts are never sent to the provider`);
-      out.push(...(await this.request(chunk, opts.signal)));
+      if (text.trim() === '') throw new ValidationError(`input ${i} is empty: empty texts are never sent to the provider`);
+      let ids = encode(text);
+      if (ids.length > OPENAI_MAX_TOKENS_PER_INPUT) {
+        if (this.overlong === 'reject') {
+          throw new ProviderError(`input of ${ids.length} tokens is over the model's limit of ${OPENAI_MAX_TOKENS_PER_INPUT}`, { retryable: false, status: 400 });
+        }
+        ids = ids.slice(0, OPENAI_MAX_TOKENS_PER_INPUT);
+        text = decode(ids);
+        this.truncatedInputs += 1;
+      }
+      if (batch.length === this.limits.maxInputs || tokens + ids.length > OPENAI_MAX_TOKENS_PER_REQUEST) await flush();
+      batch.push(text);
+      tokens += ids.length;
     }
+    await flush();
     return out;
   }
 
