@@ -8,6 +8,9 @@ export interface RecordedRequest {
   dimensions: number | undefined;
   encodingFormat: string | undefined;
   authorization: string | undefined;
+  /** When it arrived (ms since epoch) and the status it got. */
+  at: number;
+  status: number;
 }
 
 export interface FakeOpenAI {
@@ -25,6 +28,8 @@ export interface FakeOpenAI {
   aliases: Record<string, string>;
   /** Inputs matching this answer 400 naming the input, as OpenAI does for one bad input. */
   rejectInput: RegExp | undefined;
+  /** The next `count` requests answer 429 with `retry-after-ms`. */
+  rateLimit: { count: number; retryAfterMs: number } | undefined;
   close(): Promise<void>;
 }
 
@@ -54,6 +59,7 @@ export async function startFakeOpenAI(opts: { delayMs?: number } = {}): Promise<
     delayMs: opts.delayMs ?? 0,
     aliases: {},
     rejectInput: undefined,
+    rateLimit: undefined,
     close: async () => undefined,
   };
   const server: Server = createServer((req, res) => {
@@ -65,16 +71,27 @@ export async function startFakeOpenAI(opts: { delayMs?: number } = {}): Promise<
       }
       const body = (await readJson(req)) as { model: string; input: string | string[]; dimensions?: number; encoding_format?: string };
       const input = Array.isArray(body.input) ? body.input : [body.input];
-      fake.requests.push({
+      const recorded: RecordedRequest = {
         model: body.model,
         input,
         dimensions: body.dimensions,
         encodingFormat: body.encoding_format,
         authorization: req.headers.authorization,
-      });
+        at: Date.now(),
+        status: 200,
+      };
+      fake.requests.push(recorded);
+      if (fake.rateLimit && fake.rateLimit.count > 0) {
+        fake.rateLimit.count -= 1;
+        recorded.status = 429;
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after-ms': String(fake.rateLimit.retryAfterMs) });
+        res.end(JSON.stringify({ error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' } }));
+        return;
+      }
       if (fake.delayMs) await new Promise((r) => setTimeout(r, fake.delayMs));
       const poisoned = fake.rejectInput ? input.findIndex((t) => fake.rejectInput!.test(t)) : -1;
       if (poisoned >= 0) {
+        recorded.status = 400;
         res.writeHead(400, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message: `'$.input[${poisoned}]' contains content this model cannot embed`, type: 'invalid_request_error', param: 'input' } }));
         return;

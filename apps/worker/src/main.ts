@@ -2,6 +2,7 @@ import {
   CacheStats,
   checkReadiness,
   instrumentProvider,
+  withSharedBackoff,
   PipelineMetrics,
   startProbeServer,
   createLogger,
@@ -40,7 +41,11 @@ try {
   const cancelWatcher = await startCancelWatcher(env.KDB_REDIS_URL, runs.cancelChannel);
   const embedQueue = createEmbedQueue({ redisUrl: env.KDB_REDIS_URL, prefix, connection: redis });
   const metrics = new PipelineMetrics({ process: 'worker', queues: [embedQueue], activeRuns: () => runs.active() });
-  const provider = instrumentProvider(baseProvider, metrics);
+  const provider = withSharedBackoff(instrumentProvider(baseProvider, metrics), {
+    redis,
+    key: `${prefix}:provider-pause:${baseProvider.modelKey}`,
+    onPause: (ms) => logger.info({ ms }, 'provider rate limit: pausing (shared by all workers)'),
+  });
   const pageSize = env.KDB_PLANNER_PAGE_SIZE ?? provider.limits.maxInputs;
   const planner = await startReindexPlanner({
     pool,

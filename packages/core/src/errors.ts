@@ -59,9 +59,12 @@ export class SchemaError extends KdbError {
 export class ProviderError extends KdbError {
   readonly retryable: boolean;
   readonly status: number | undefined;
-  constructor(message: string, opts: { retryable: boolean; status?: number; cause?: unknown }) {
+  /** From `retry-after-ms` / `retry-after` on a 429 or 503. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, opts: { retryable: boolean; status?: number; retryAfterMs?: number | undefined; cause?: unknown }) {
     super('provider', message, { cause: opts.cause, details: { status: opts.status } });
     this.retryable = opts.retryable;
     this.status = opts.status;
+    this.retryAfterMs = opts.retryAfterMs;
   }
 }

@@ -57,3 +57,4 @@ export { instrumentProvider } from './embedding/instrumentProvider.js';
 export { sweepPending } from './jobs/sweepPending.js';
 export { checkReadiness, type Readiness } from './metrics/checkReadiness.js';
 export { startProbeServer } from './metrics/startProbeServer.js';
+export { withSharedBackoff } from './embedding/withSharedBackoff.js';

@@ -137,8 +137,21 @@ export function classifyOpenAIError(err: unknown): Error {
     return new ProviderError(`provider answered ${String(status)}: ${err.message}`, {
       retryable,
       ...(status === undefined ? {} : { status }),
+      retryAfterMs: retryAfter(err.headers),
       cause: err,
     });
   }
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** `retry-after-ms`, else `retry-after` in seconds or as an HTTP date. */
+function retryAfter(headers: Headers | undefined): number | undefined {
+  const ms = Number(headers?.get('retry-after-ms'));
+  if (Number.isFinite(ms) && ms > 0) return ms;
+  const after = headers?.get('retry-after');
+  if (!after) return undefined;
+  const seconds = Number(after);
+  if (Number.isFinite(seconds)) return seconds * 1000;
+  const date = Date.parse(after);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
