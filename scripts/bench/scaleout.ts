@@ -1,0 +1,57 @@
+/**
+ * `pnpm bench:scaleout [records]`: embedding throughput with 1, 2 and 4
+ * worker processes when the provider is the bottleneck: the local OpenAI
+ * wire-format server answers each request after 100 ms, batches are 64
+ * inputs, and each worker holds one request at a time. Goal: 4 workers ≥
+ * 3.5× one worker.
+ */
+import { startFakeOpenAI } from '../../test-support/fakeOpenAI.js';
+import { dropDatabase, freshDatabase, machine, now, REDIS, startStack, stop, writeSection } from './harness.js';
+
+const N = Number(process.argv[2] ?? 6000);
+const fake = await startFakeOpenAI({ delayMs: 100 });
+const rows: { workers: number; seconds: number; rate: number; requests: number }[] = [];
+for (const workers of [1, 2, 4]) {
+  const name = `kdb_bench_scale_${process.pid}_${workers}`;
+  const url = await freshDatabase(name);
+  const env = {
+    KDB_DATABASE_URL: url,
+    KDB_REDIS_URL: REDIS,
+    KDB_QUEUE_PREFIX: `{kdbbench-x-${process.pid}-${workers}}`,
+    KDB_AUTH: 'disabled',
+    KDB_EMBEDDING_PROVIDER: 'openai',
+    KDB_EMBEDDING_DIMENSIONS: '384',
+    KDB_EMBEDDING_MAX_INPUTS: '64',
+    OPENAI_API_KEY: 'sk-bench',
+    OPENAI_BASE_URL: fake.url,
+  };
+  const stack = await startStack({ ...env, KDB_JOB_SIZE: '64' }, workers);
+  await fetch(`${stack.url}/v1/entities`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench', fields: { t: 'text' }, embedFields: ['t'] }),
+  });
+  fake.requests.length = 0;
+  const body = Array.from({ length: N }, (_, i) => JSON.stringify({ t: `scale-out text ${workers} ${i}` })).join('\n');
+  const t0 = performance.now();
+  const res = await fetch(`${stack.url}/v1/entities/bench/records?wait=true`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+  const answer = (await res.json()) as { counts: { ready: number } };
+  const seconds = (performance.now() - t0) / 1000;
+  if (answer.counts.ready !== N) throw new Error(`only ${answer.counts.ready} of ${N} ready`);
+  rows.push({ workers, seconds, rate: N / seconds, requests: fake.requests.length });
+  process.stderr.write(`${workers} workers: ${(N / seconds).toFixed(0)} records/s\n`);
+  await stop([stack.api, ...stack.workers]);
+  await dropDatabase(name);
+}
+await fake.close();
+const base = rows[0]!.rate;
+await writeSection('scaleout', [
+  '## Horizontal scale-out (`pnpm bench:scaleout`)',
+  '',
+  `Run ${now()} on ${await machine()}. ${N.toLocaleString('en')} records through the API; the local OpenAI wire-format server answers every request after 100 ms; 64 inputs per request; each worker process holds one request at a time (KDB_WORKER_CONCURRENCY=1).`,
+  '',
+  '| worker processes | wall time (s) | records/s | provider requests | speed-up vs 1 |',
+  '|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.workers} | ${r.seconds.toFixed(2)} | ${Math.round(r.rate)} | ${r.requests} | ${(r.rate / base).toFixed(2)}× |`),
+]);
+process.exit(0);
