@@ -4,13 +4,18 @@ import { KdbError } from '@kameleondb/core';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/** Bearer-token check in constant time (both sides hashed to equal length first). */
-export function requireApiKey(apiKey: string): RequestHandler {
+/** Compares a presented key with the API key in constant time (both hashed to equal length first). */
+export function keyMatcher(apiKey: string): (given: string) => boolean {
   const expected = digest(apiKey);
+  return (given) => given !== '' && timingSafeEqual(digest(given), expected);
+}
+
+/** `Authorization: Bearer <KDB_API_KEY>` on every route behind it. */
+export function requireApiKey(apiKey: string): RequestHandler {
+  const matches = keyMatcher(apiKey);
   return (req, _res, next) => {
-    const header = req.get('authorization') ?? '';
-    const match = /^Bearer\s+(.+)$/i.exec(header);
-    if (!match || !timingSafeEqual(digest(match[1]!.trim()), expected)) {
+    const match = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '');
+    if (!match || !matches(match[1]!.trim())) {
       next(new KdbError('unauthorized', 'missing or invalid API key: send "Authorization: Bearer <KDB_API_KEY>"'));
       return;
     }

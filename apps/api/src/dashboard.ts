@@ -1,18 +1,16 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import type { RequestHandler, Router } from 'express';
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
+import { keyMatcher } from './auth.js';
 
 /**
  * Access to the dashboard: HTTP Basic with the API key as password (any
  * user name), which browsers prompt for, or the API's Bearer token.
  */
 export function requireDashboardAuth(apiKey: string): RequestHandler {
-  const expected = digest(apiKey);
+  const matches = keyMatcher(apiKey);
   return (req, res, next) => {
     const header = req.get('authorization') ?? '';
     let given = '';
@@ -22,7 +20,7 @@ export function requireDashboardAuth(apiKey: string): RequestHandler {
       const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
       given = decoded.slice(decoded.indexOf(':') + 1);
     } else if (bearer) given = bearer[1]!.trim();
-    if (given && timingSafeEqual(digest(given), expected)) {
+    if (matches(given)) {
       next();
       return;
     }
