@@ -1,14 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
 import { readVectors } from '../../../test-support/testDatabase.js';
+import { until } from '../../../test-support/http.js';
 
-const until = async (check: () => boolean | Promise<boolean>, ms = 20_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 describe('a PATCH racing its own in-flight embedding', () => {
   let p: Pipeline;

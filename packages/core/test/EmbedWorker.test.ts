@@ -15,6 +15,7 @@ import { insertRecordChunk } from '../src/store/recordStore.js';
 import { createTestDatabase, readVectors, type TestDatabase } from '../../../test-support/testDatabase.js';
 import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
 import { redisUrl } from '../../../test-support/urls.js';
+import { until } from '../../../test-support/http.js';
 
 class CountingProvider extends HashProvider {
   calls: number[] = [];
@@ -24,13 +25,6 @@ class CountingProvider extends HashProvider {
   }
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('startEmbedWorker', () => {
   let db: TestDatabase;
@@ -60,7 +54,7 @@ describe('startEmbedWorker', () => {
     const provider = new CountingProvider({ maxInputs: 128 });
     const worker = await startEmbedWorker({ pool: db.pool, provider, redisUrl: redisUrl(), prefix, logger, lingerMs: 200 });
     try {
-      await waitFor(async () => (await queue.getJobCounts('completed')).completed === 300);
+      await until(async () => (await queue.getJobCounts('completed')).completed === 300, 30_000);
       expect(provider.calls).toEqual([128, 128, 44]);
       expect(worker.totals).toMatchObject({ batches: 3, jobs: 300, written: 300 });
       const rows = await readVectors(db.pool, ids);

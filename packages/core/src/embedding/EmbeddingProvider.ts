@@ -22,3 +22,8 @@ export interface EmbeddingProvider {
 export function modelKeyOf(name: string, model: string, dimensions: number): string {
   return `${name}:${model}:${dimensions}`;
 }
+
+/** The same provider with another `embed` (decorators: metrics, shared backoff). */
+export function withEmbed(provider: EmbeddingProvider, embed: EmbeddingProvider['embed']): EmbeddingProvider {
+  return { name: provider.name, model: provider.model, dimensions: provider.dimensions, limits: provider.limits, modelKey: provider.modelKey, embed };
+}

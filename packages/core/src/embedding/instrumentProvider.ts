@@ -1,6 +1,6 @@
 import { ProviderError } from '../errors.js';
 import type { PipelineMetrics } from '../metrics/PipelineMetrics.js';
-import type { EmbeddingProvider } from './EmbeddingProvider.js';
+import { withEmbed, type EmbeddingProvider } from './EmbeddingProvider.js';
 
 function kind(err: unknown, aborted: boolean): string {
   if (aborted) return 'aborted';
@@ -10,23 +10,16 @@ function kind(err: unknown, aborted: boolean): string {
 
 /** The same provider, recording latency, inputs per request and errors by kind. */
 export function instrumentProvider(provider: EmbeddingProvider, metrics: PipelineMetrics): EmbeddingProvider {
-  return {
-    name: provider.name,
-    model: provider.model,
-    dimensions: provider.dimensions,
-    limits: provider.limits,
-    modelKey: provider.modelKey,
-    async embed(texts, opts) {
-      const end = metrics.providerSeconds.startTimer({ provider: provider.name });
-      metrics.inputsPerRequest.observe({ provider: provider.name }, texts.length);
-      try {
-        return await provider.embed(texts, opts);
-      } catch (err) {
-        metrics.providerErrors.inc({ provider: provider.name, kind: kind(err, opts?.signal?.aborted ?? false) });
-        throw err;
-      } finally {
-        end();
-      }
-    },
-  };
+  return withEmbed(provider, async (texts, opts) => {
+    const end = metrics.providerSeconds.startTimer({ provider: provider.name });
+    metrics.inputsPerRequest.observe({ provider: provider.name }, texts.length);
+    try {
+      return await provider.embed(texts, opts);
+    } catch (err) {
+      metrics.providerErrors.inc({ provider: provider.name, kind: kind(err, opts?.signal?.aborted ?? false) });
+      throw err;
+    } finally {
+      end();
+    }
+  });
 }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { ProviderError } from '../errors.js';
-import type { EmbeddingProvider } from './EmbeddingProvider.js';
+import { withEmbed, type EmbeddingProvider } from './EmbeddingProvider.js';
 
 // Extends the pause only when the new one ends later (several workers may hit 429 at once).
 const PAUSE_LUA = `local left = redis.call('PTTL', KEYS[1])
@@ -28,27 +28,20 @@ export interface SharedBackoffOptions {
  */
 export function withSharedBackoff(provider: EmbeddingProvider, opts: SharedBackoffOptions): EmbeddingProvider {
   const max = opts.maxRateLimitRetries ?? 8;
-  return {
-    name: provider.name,
-    model: provider.model,
-    dimensions: provider.dimensions,
-    limits: provider.limits,
-    modelKey: provider.modelKey,
-    async embed(texts, eopts) {
-      for (let attempt = 0; ; attempt++) {
-        const left = await opts.redis.pttl(opts.key);
-        if (left > 0) {
-          opts.onPause?.(left);
-          await sleep(left, undefined, eopts?.signal ? { signal: eopts.signal } : {});
-        }
-        try {
-          return await provider.embed(texts, eopts);
-        } catch (err) {
-          if (!(err instanceof ProviderError) || err.status !== 429 || attempt >= max) throw err;
-          const backoff = Math.min(60_000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
-          await opts.redis.eval(PAUSE_LUA, 1, opts.key, String(Math.ceil(err.retryAfterMs ?? backoff)));
-        }
+  return withEmbed(provider, async (texts, eopts) => {
+    for (let attempt = 0; ; attempt++) {
+      const left = await opts.redis.pttl(opts.key);
+      if (left > 0) {
+        opts.onPause?.(left);
+        await sleep(left, undefined, eopts?.signal ? { signal: eopts.signal } : {});
       }
-    },
-  };
+      try {
+        return await provider.embed(texts, eopts);
+      } catch (err) {
+        if (!(err instanceof ProviderError) || err.status !== 429 || attempt >= max) throw err;
+        const backoff = Math.min(60_000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        await opts.redis.eval(PAUSE_LUA, 1, opts.key, String(Math.ceil(err.retryAfterMs ?? backoff)));
+      }
+    }
+  });
 }
