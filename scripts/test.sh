@@ -8,6 +8,7 @@ bash scripts/ensure-services.sh
 bash scripts/ensure-pnpm.sh
 bash scripts/ensure-chromium.sh           # the dashboard browser test
 bash scripts/ensure-compose-validator.sh  # the docker-compose.yml test
+bash scripts/ensure-onnx.sh               # the generated model of the fastembed tests
 pnpm install --frozen-lockfile --reporter=append-only
 pnpm run typecheck
 pnpm run build   # the same build the Dockerfile runs

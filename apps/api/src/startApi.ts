@@ -29,6 +29,8 @@ export interface RunningApi {
 export async function startApi(env: ApiEnv): Promise<RunningApi> {
   const logger = createLogger('kameleondb-api', env.KDB_LOG_LEVEL);
   const provider = createProvider(providerConfigFromEnv(env));
+  // Search embeds queries with the same model as the workers.
+  await provider.init?.();
   await migrate({ connectionString: env.KDB_DATABASE_URL, dimensions: provider.dimensions });
   const pool = createPool({
     connectionString: env.KDB_DATABASE_URL,

@@ -32,6 +32,8 @@ const logger = createLogger('kameleondb-worker', env.KDB_LOG_LEVEL);
 
 try {
   const baseProvider = createProvider(providerConfigFromEnv(env));
+  // A local model is loaded (or fetched) before any job is taken.
+  await baseProvider.init?.();
   await migrate({ connectionString: env.KDB_DATABASE_URL, dimensions: baseProvider.dimensions });
   const pool = createPool({ connectionString: env.KDB_DATABASE_URL, applicationName: 'kameleondb-worker', max: env.KDB_WORKER_CONCURRENCY * 2 + 4 });
   const redis = createRedis(env.KDB_REDIS_URL);

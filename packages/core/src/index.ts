@@ -58,3 +58,5 @@ export { sweepPending } from './jobs/sweepPending.js';
 export { checkReadiness, type Readiness } from './metrics/checkReadiness.js';
 export { startProbeServer } from './metrics/startProbeServer.js';
 export { withSharedBackoff } from './embedding/withSharedBackoff.js';
+export { FastEmbedProvider, FASTEMBED_MODELS } from './embedding/FastEmbedProvider.js';
+export { ensureModel, MODEL_FILES } from './embedding/ensureModel.js';

@@ -21,6 +21,12 @@ export const pipelineEnvShape = {
   /** Lowers the provider's inputs-per-request limit (never raises it). */
   KDB_EMBEDDING_MAX_INPUTS: int(1, 2048).optional(),
   KDB_PROVIDER_TIMEOUT_MS: int(100, 600_000).default(60_000),
+  /** fastembed: folder of model folders (never the working directory). */
+  KDB_MODEL_DIR: z.string().min(1).default('/var/lib/kameleondb/models'),
+  /** fastembed: a folder holding `<model>/` to copy a missing model from (offline mirror). */
+  KDB_MODEL_SOURCE: z.string().min(1).optional(),
+  /** fastembed: tokens per input; longer texts are truncated. */
+  KDB_MODEL_MAX_LENGTH: int(8, 8192).default(256),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: z.string().url().optional(),
   KDB_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -48,6 +54,9 @@ export function providerConfigFromEnv(env: {
   KDB_PROVIDER_TIMEOUT_MS: number;
   OPENAI_API_KEY?: string | undefined;
   OPENAI_BASE_URL?: string | undefined;
+  KDB_MODEL_DIR?: string | undefined;
+  KDB_MODEL_SOURCE?: string | undefined;
+  KDB_MODEL_MAX_LENGTH?: number | undefined;
 }): ProviderConfig {
   return {
     provider: env.KDB_EMBEDDING_PROVIDER,
@@ -57,5 +66,8 @@ export function providerConfigFromEnv(env: {
     timeoutMs: env.KDB_PROVIDER_TIMEOUT_MS,
     openaiApiKey: env.OPENAI_API_KEY,
     openaiBaseUrl: env.OPENAI_BASE_URL,
+    modelDir: env.KDB_MODEL_DIR,
+    modelSource: env.KDB_MODEL_SOURCE,
+    maxLength: env.KDB_MODEL_MAX_LENGTH,
   };
 }

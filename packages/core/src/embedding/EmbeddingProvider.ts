@@ -17,6 +17,8 @@ export interface EmbeddingProvider {
   /** `provider:model:dimensions`: stamps rows and keys the cache. */
   readonly modelKey: string;
   embed(texts: readonly string[], opts?: EmbedOptions): Promise<Float32Array[]>;
+  /** Loads what the provider needs (a local model); call before taking work to fail fast. */
+  init?(): Promise<void>;
 }
 
 export function modelKeyOf(name: string, model: string, dimensions: number): string {
@@ -25,5 +27,13 @@ export function modelKeyOf(name: string, model: string, dimensions: number): str
 
 /** The same provider with another `embed` (decorators: metrics, shared backoff). */
 export function withEmbed(provider: EmbeddingProvider, embed: EmbeddingProvider['embed']): EmbeddingProvider {
-  return { name: provider.name, model: provider.model, dimensions: provider.dimensions, limits: provider.limits, modelKey: provider.modelKey, embed };
+  return {
+    name: provider.name,
+    model: provider.model,
+    dimensions: provider.dimensions,
+    limits: provider.limits,
+    modelKey: provider.modelKey,
+    embed,
+    ...(provider.init ? { init: () => provider.init!() } : {}),
+  };
 }

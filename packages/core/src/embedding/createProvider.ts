@@ -2,8 +2,9 @@ import { ConfigError } from '../errors.js';
 import type { EmbeddingProvider } from './EmbeddingProvider.js';
 import { HashProvider } from './HashProvider.js';
 import { OpenAIProvider } from './OpenAIProvider.js';
+import { FastEmbedProvider } from './FastEmbedProvider.js';
 
-export const PROVIDER_NAMES = ['hash', 'openai'] as const;
+export const PROVIDER_NAMES = ['hash', 'openai', 'fastembed'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 export interface ProviderConfig {
@@ -15,6 +16,10 @@ export interface ProviderConfig {
   openaiApiKey?: string | undefined;
   openaiBaseUrl?: string | undefined;
   timeoutMs?: number | undefined;
+  /** fastembed: folder of model folders, and an optional local source to copy from. */
+  modelDir?: string | undefined;
+  modelSource?: string | undefined;
+  maxLength?: number | undefined;
 }
 
 export function createProvider(cfg: ProviderConfig): EmbeddingProvider {
@@ -25,6 +30,17 @@ export function createProvider(cfg: ProviderConfig): EmbeddingProvider {
       }
       return new HashProvider({
         ...(cfg.dimensions ? { dimensions: cfg.dimensions } : {}),
+        ...(cfg.maxInputs ? { maxInputs: cfg.maxInputs } : {}),
+      });
+    case 'fastembed':
+      if (cfg.dimensions !== undefined) {
+        throw new ConfigError('KDB_EMBEDDING_DIMENSIONS is fixed by the fastembed model; leave it unset (or pick another KDB_EMBEDDING_MODEL)');
+      }
+      return new FastEmbedProvider({
+        modelDir: cfg.modelDir ?? '/var/lib/kameleondb/models',
+        ...(cfg.model ? { model: cfg.model } : {}),
+        ...(cfg.modelSource ? { source: cfg.modelSource } : {}),
+        ...(cfg.maxLength ? { maxLength: cfg.maxLength } : {}),
         ...(cfg.maxInputs ? { maxInputs: cfg.maxInputs } : {}),
       });
     case 'openai':
