@@ -1,3 +1,4 @@
+import { encode } from 'gpt-tokenizer/encoding/cl100k_base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
 import { readVectors } from '../../../test-support/testDatabase.js';
@@ -52,17 +53,29 @@ describe('batching with the openai provider (real SDK, local wire-format server)
     expect(fake.requests.map((r) => r.input.length)).toEqual([10]);
   });
 
+  it('packs 2,000 texts of ~400 tokens into the fewest requests of at most 300,000 tokens', async () => {
+    fake.requests.length = 0;
+    const words = (i: number) => Array.from({ length: 400 }, (_, j) => `w${(i * 7 + j) % 997}`).join(' ');
+    const res = await p.call('POST', '/v1/entities/docs/records?wait=true', Array.from({ length: 2000 }, (_, i) => ({ text: `${i} ${words(i)}` })));
+    expect(res.body.counts.ready).toBe(2000);
+    const tokens = fake.requests.map((r) => r.input.reduce((n, t) => n + encode(t).length, 0));
+    const total = tokens.reduce((a, b) => a + b, 0);
+    expect(Math.max(...tokens)).toBeLessThanOrEqual(300_000);
+    expect(fake.requests).toHaveLength(Math.ceil(total / 300_000));
+  });
+
   it('isolates an input the provider rejects (400): that row fails with the provider\'s message, the rest are embedded', async () => {
     fake.rejectInput = /POISON/;
     fake.requests.length = 0;
     try {
-      const res = await p.call('POST', '/v1/entities/docs/records?wait=true', Array.from({ length: 64 }, (_, i) => ({ text: i === 40 ? 'POISON pill' : `healthy text ${i}` })));
-      expect(res.body.counts).toEqual({ ready: 63, pending: 0, failed: 1 });
-      const failed = await p.call('GET', `/v1/entities/docs/records/${res.body.ids[40]}`);
+      const res = await p.call('POST', '/v1/entities/docs/records?wait=true', Array.from({ length: 2048 }, (_, i) => ({ text: i === 1234 ? 'POISON pill' : `healthy text ${i}` })));
+      expect(res.body.counts).toEqual({ ready: 2047, pending: 0, failed: 1 });
+      const failed = await p.call('GET', `/v1/entities/docs/records/${res.body.ids[1234]}`);
       expect(failed.body.embedding).toMatchObject({ status: 'failed', error: expect.stringMatching(/provider answered 400: .*contains content this model cannot embed/) });
-      // One request of 64, then halvings down to the single bad input.
-      expect(fake.requests[0]!.input).toHaveLength(64);
-      expect(fake.requests.filter((r) => r.input.includes('text: POISON pill')).map((r) => r.input.length)).toEqual([64, 32, 16, 8, 4, 2, 1]);
+      // One request of 2,048, then halvings down to the single bad input: 1 + 2 × 11 requests.
+      expect(fake.requests[0]!.input).toHaveLength(2048);
+      expect(fake.requests.filter((r) => r.input.includes('text: POISON pill')).map((r) => r.input.length)).toEqual([2048, 1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1]);
+      expect(fake.requests).toHaveLength(23);
     } finally {
       fake.rejectInput = undefined;
     }
