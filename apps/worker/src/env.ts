@@ -30,6 +30,10 @@ const schema = z.object({
   KDB_CACHE_MAX_AGE: duration.optional(),
   /** At most this many cache entries; least recently used go first. Default: no cap. */
   KDB_CACHE_MAX_ENTRIES: z.coerce.number().int().min(0).optional(),
+  /** Provider requests per minute, shared by all workers (0: no budget). */
+  KDB_PROVIDER_RPM: z.coerce.number().int().min(0).default(0),
+  /** Provider tokens per minute (estimated as characters / 4), shared by all workers (0: no budget). */
+  KDB_PROVIDER_TPM: z.coerce.number().int().min(0).default(0),
   /** Port of the worker's /metrics, /healthz and /readyz (0: any free port). */
   KDB_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Pending rows older than this with an idle queue are re-enqueued by the sweeper. */

@@ -3,6 +3,7 @@ import {
   checkReadiness,
   instrumentProvider,
   withSharedBackoff,
+  withRequestBudget,
   PipelineMetrics,
   startProbeServer,
   createLogger,
@@ -43,7 +44,14 @@ try {
   const cancelWatcher = await startCancelWatcher(env.KDB_REDIS_URL, runs.cancelChannel);
   const embedQueue = createEmbedQueue({ redisUrl: env.KDB_REDIS_URL, prefix, connection: redis });
   const metrics = new PipelineMetrics({ process: 'worker', queues: [embedQueue], activeRuns: () => runs.active() });
-  const provider = withSharedBackoff(instrumentProvider(baseProvider, metrics), {
+  const budgeted = withRequestBudget(instrumentProvider(baseProvider, metrics), {
+    redis,
+    key: `${prefix}:provider-budget:${baseProvider.modelKey}`,
+    requestsPerWindow: env.KDB_PROVIDER_RPM,
+    tokensPerWindow: env.KDB_PROVIDER_TPM,
+    onWait: (ms) => logger.debug({ ms }, 'provider budget spent: waiting for the next minute'),
+  });
+  const provider = withSharedBackoff(budgeted, {
     redis,
     key: `${prefix}:provider-pause:${baseProvider.modelKey}`,
     onPause: (ms) => logger.info({ ms }, 'provider rate limit: pausing (shared by all workers)'),

@@ -60,3 +60,4 @@ export { startProbeServer } from './metrics/startProbeServer.js';
 export { withSharedBackoff } from './embedding/withSharedBackoff.js';
 export { FastEmbedProvider, FASTEMBED_MODELS } from './embedding/FastEmbedProvider.js';
 export { ensureModel, MODEL_FILES } from './embedding/ensureModel.js';
+export { withRequestBudget } from './embedding/withRequestBudget.js';
