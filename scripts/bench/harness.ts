@@ -1,9 +1,9 @@
 /** Shared pieces of the benchmarks: processes, databases, machine line, BENCHMARKS.md sections. */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../test-support/processes.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const PG = process.env.KDB_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -28,52 +28,15 @@ export async function dropDatabase(name: string): Promise<void> {
   await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 }
 
-export interface Child {
-  proc: ChildProcess;
-  out: () => string;
-}
-
-/** Starts `apps/<app>/src/main.ts`; resolves once `ready` appears in its output. */
-export function start(app: string, env: Record<string, string>, ready: RegExp): Promise<Child> {
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', `apps/${app}/src/main.ts`], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const on = (b: Buffer) => {
-      out += b.toString();
-      if (ready.test(out)) resolve({ proc, out: () => out });
-    };
-    proc.stdout!.on('data', on);
-    proc.stderr!.on('data', on);
-    proc.on('exit', (code) => reject(new Error(`${app} exited ${code}: ${out.slice(-2000)}`)));
-  });
-}
-
-/** An API and `workers` worker processes on one database; `url` is the API's. */
-export async function startStack(env: Record<string, string>, workers: number): Promise<{ url: string; api: Child; workers: Child[] }> {
-  const api = await start('api', { ...env, KDB_PORT: '0' }, /"msg":"api listening"/);
-  const url = /"url":"(http:[^"]+)"/.exec(api.out())![1]!;
-  const ws = await Promise.all(Array.from({ length: workers }, () => start('worker', { KDB_METRICS_PORT: '0', ...env }, /"msg":"metrics and probes listening"/)));
-  return { url, api, workers: ws };
+/** An API and `workers` worker processes on one database (the test suite's launchers); `url` is the API's. */
+export async function startStack(env: Record<string, string>, workers: number): Promise<{ url: string; api: ChildApp & { url: string }; workers: ChildApp[] }> {
+  const api = await startApiProcess(env);
+  const ws = await Promise.all(Array.from({ length: workers }, () => startWorkerProcess(env)));
+  return { url: api.url, api, workers: ws };
 }
 
 /** SIGTERM to each child; resolves when all exited. */
-export async function stop(children: readonly Child[]): Promise<void> {
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.proc.exitCode !== null) return resolve();
-          c.proc.removeAllListeners('exit');
-          c.proc.on('exit', () => resolve());
-          c.proc.kill('SIGTERM');
-        }),
-    ),
-  );
-}
+export const stop = stopAll;
 
 export async function machine(): Promise<string> {
   const c = new pg.Client({ connectionString: PG });

@@ -8,7 +8,7 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { copyInto, HashProvider, migrate } from '@kameleondb/core';
-import { admin, dbUrl, freshDatabase, machine, now, REDIS, start, writeSection } from './harness.js';
+import { dbUrl, dropDatabase, freshDatabase, machine, now, REDIS, startStack, stop, writeSection } from './harness.js';
 
 const sizes = process.argv.slice(2).map(Number).filter(Boolean);
 if (sizes.length === 0) sizes.push(30_000, 100_000);
@@ -33,9 +33,7 @@ async function pipelineRun(n: number): Promise<Pick<Row, 'pipelineS' | 'ingestS'
   const db = `kdb_bench_${n}_${process.pid}`;
   await freshDatabase(db);
   const env = { KDB_DATABASE_URL: dbUrl(db), KDB_REDIS_URL: REDIS, KDB_QUEUE_PREFIX: `{kdbbench-${process.pid}-${n}}`, KDB_AUTH: 'disabled', KDB_LOG_LEVEL: 'info' };
-  const api = await start('api', { ...env, KDB_PORT: '0' }, /"msg":"api listening"/);
-  const url = /"url":"(http:[^"]+)"/.exec(api.out())![1]!;
-  const workers = await Promise.all([1, 2].map(() => start('worker', { KDB_METRICS_PORT: '0', ...env }, /"msg":"metrics and probes listening"/)));
+  const { url, api, workers } = await startStack(env, 2);
   await fetch(`${url}/v1/entities`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -56,29 +54,18 @@ async function pipelineRun(n: number): Promise<Pick<Row, 'pipelineS' | 'ingestS'
   }
   const pipelineS = (performance.now() - t0) / 1000;
   await c.end();
+  // Workers log their totals when they stop.
+  await stop([...workers, api]);
   let requests = 0;
   let batches = 0;
-  await Promise.all(
-    workers.map(
-      (w) =>
-        new Promise<void>((resolve) => {
-          w.proc.removeAllListeners('exit');
-          w.proc.on('exit', () => {
-            const m = /"totals":(\{[^}]+\})/.exec(w.out());
-            if (m) {
-              const t = JSON.parse(m[1]!) as { requests: number; batches: number };
-              requests += t.requests;
-              batches += t.batches;
-            }
-            resolve();
-          });
-          w.proc.kill('SIGTERM');
-        }),
-    ),
-  );
-  api.proc.removeAllListeners('exit');
-  api.proc.kill('SIGTERM');
-  await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  for (const w of workers) {
+    const m = /"totals":(\{[^}]+\})/.exec(w.output());
+    if (!m) continue;
+    const t = JSON.parse(m[1]!) as { requests: number; batches: number };
+    requests += t.requests;
+    batches += t.batches;
+  }
+  await dropDatabase(db);
   // What the run left in Redis: completed jobs are capped, events trimmed.
   const redis = new Redis(REDIS);
   let redisKeys = 0;
@@ -127,7 +114,7 @@ async function rawBaselines(n: number): Promise<Pick<Row, 'copyIndexedS' | 'copy
   await c.query(index);
   const buildS = (performance.now() - t) / 1000;
   await c.end();
-  await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await dropDatabase(db);
   return { copyIndexedS, copyThenBuildS: copyS + buildS, copyS, buildS };
 }
 

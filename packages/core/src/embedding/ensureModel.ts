@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { FlagEmbedding, EmbeddingModel } from 'fastembed';
 import { ConfigError } from '../errors.js';
@@ -57,6 +57,5 @@ export async function ensureModel(opts: { modelDir: string; model: string; sourc
     );
   } finally {
     await rm(tmp, { recursive: true, force: true });
-    await stat(opts.modelDir).catch(() => undefined);
   }
 }
