@@ -67,15 +67,6 @@ export class OpenAIProvider implements EmbeddingProvider {
   }
 
   /**
-   * Loads the tokenizer's tables (hundreds of ms on a busy machine) before
-   * the first batch, so a request never sits between the rate-limit check
-   * and the wire for that long.
-   */
-  async init(): Promise<void> {
-    encode('warm up');
-  }
-
-  /**
    * Counts tokens with cl100k_base (the embedding models' tokenizer), cuts
    * or rejects inputs over 8,192 tokens, and packs requests up to 2,048
    * inputs and 300,000 tokens.
