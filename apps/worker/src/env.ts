@@ -42,6 +42,16 @@ const schema = z.object({
   KDB_SWEEP_EVERY: duration.default(60_000),
   /** After SIGTERM, the batch in hand gets this long before the process exits anyway (its jobs then return via the stalled check). */
   KDB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(55_000),
+  /** Build vector segment indexes in this process (one worker at a time does; the others stand by). */
+  KDB_SEGMENTS: z.enum(['on', 'off']).default('on'),
+  /** Seal the hot (exactly scanned) vectors into an HNSW segment once this many are written. */
+  KDB_SEGMENT_SEAL_ROWS: z.coerce.number().int().min(100).default(10_000),
+  /** Merge this many neighbouring segments of one size class into one. */
+  KDB_SEGMENT_MERGE_FACTOR: z.coerce.number().int().min(2).max(32).default(4),
+  /** Vector writes quiet for this long: seal whatever is hot and merge. */
+  KDB_SEGMENT_IDLE: duration.default(3_000),
+  /** maintenance_work_mem of segment builds (512MB, 1GB…). */
+  KDB_SEGMENT_BUILD_MEMORY: z.string().regex(/^\d+(kB|MB|GB)$/, 'a size such as 512MB or 1GB').default('1GB'),
   /** How often cache eviction runs (a duration; default 1h). */
   KDB_CACHE_EVICT_EVERY: duration.default(3_600_000),
 });

@@ -18,6 +18,7 @@ import {
   startEmbedWorker,
   startMaintenance,
   startReindexPlanner,
+  SegmentManager,
 } from '@kameleondb/core';
 import { readEnv } from './env.js';
 
@@ -110,6 +111,18 @@ try {
       }),
     ),
   );
+  const segments =
+    env.KDB_SEGMENTS === 'on'
+      ? new SegmentManager({
+          connectionString: env.KDB_DATABASE_URL,
+          logger,
+          sealRows: env.KDB_SEGMENT_SEAL_ROWS,
+          mergeFactor: env.KDB_SEGMENT_MERGE_FACTOR,
+          idleMs: env.KDB_SEGMENT_IDLE,
+          buildMemory: env.KDB_SEGMENT_BUILD_MEMORY,
+          onBuild: (work, ms) => metrics.segmentBuilds.labels(work.kind).observe(ms / 1000),
+        }).start()
+      : null;
   const probes = await startProbeServer({ port: env.KDB_METRICS_PORT, metrics, readiness: () => checkReadiness(pool, redis) });
   logger.info({ url: probes.url }, 'metrics and probes listening');
   let stopping = false;
@@ -121,7 +134,7 @@ try {
       logger.error('grace period over with a batch still running: exiting; its jobs return to the queue after their lock expires');
       process.exit(1);
     }, env.KDB_SHUTDOWN_GRACE_MS).unref();
-    Promise.all([...workers.map((w) => w.close()), planner.close(), maintenance.close()])
+    Promise.all([...workers.map((w) => w.close()), planner.close(), maintenance.close(), segments?.close()])
       .then(async () => {
         await embedQueue.close();
         await cancelWatcher.close();

@@ -23,10 +23,36 @@ describe('migrate', () => {
     expect(tables.rows.map((r) => r.tablename)).toEqual(
       expect.arrayContaining(['kdb_embedding_cache', 'kdb_entities', 'kdb_migrations', 'kdb_records', 'kdb_reindex_runs', 'kdb_search', 'kdb_postings']),
     );
-    const idx = await c.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'kdb_search_embedding_hnsw'`);
-    expect(idx.rows[0].indexdef).toMatch(/USING hnsw \(embedding vector_cosine_ops\)/);
+    // Vectors are indexed per segment (built in bulk by the segment manager), not by one table-wide graph.
+    const idx = await c.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'kdb_search' AND indexdef LIKE '%USING hnsw%'`);
+    expect(idx.rows).toEqual([]);
     await c.end();
     expect((await migrate({ connectionString: db.url, dimensions: 384 })).applied).toEqual([]);
+  });
+
+  it('turns the vectors of a database from before segments into one sealed segment', async () => {
+    const db = await createEmptyDatabase();
+    drops.push(db.drop);
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    await c.query('CREATE EXTENSION vector');
+    await c.query('CREATE TABLE kdb_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    for (const m of (await loadMigrations()).filter((m) => m.version < 4)) {
+      await c.query(m.sql.replaceAll('{{dimensions}}', '3'));
+      await c.query('INSERT INTO kdb_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+    }
+    await c.query(`INSERT INTO kdb_entities (name, fields, embed_fields) VALUES ('e', '{"t":"text"}', '{t}')`);
+    await c.query(`INSERT INTO kdb_records (id, entity, data) SELECT gen_random_uuid(), 'e', '{}' FROM generate_series(1, 50)`);
+    await c.query(`INSERT INTO kdb_search (record_id, entity, content, content_hash, embedding, status)
+                   SELECT id, 'e', 'x', 'h', CASE WHEN row_number() OVER () <= 40 THEN '[1,2,3]'::vector END, 'ready' FROM kdb_records`);
+    expect((await migrate({ connectionString: db.url, dimensions: 3 })).applied).toEqual([4]);
+    const seg = await c.query('SELECT index_name, lo::int, hi::int, rows::int, kind FROM kdb_vector_segments');
+    expect(seg.rows).toEqual([{ index_name: 'kdb_vseg_1_40', lo: 1, hi: 40, rows: 40, kind: 'migration' }]);
+    const idx = await c.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'kdb_vseg_1_40'`);
+    expect(idx.rows[0].indexdef).toMatch(/USING hnsw \(embedding vector_cosine_ops\) WHERE \(\(vector_seq >= 1\) AND \(vector_seq <= 40\)\)/);
+    const seqs = await c.query('SELECT count(vector_seq)::int AS n FROM kdb_search');
+    expect(seqs.rows[0].n).toBe(40);
+    await c.end();
   });
 
   it('refuses a provider whose dimension differs from the column, saying how to migrate', async () => {

@@ -38,6 +38,13 @@ export class PipelineMetrics {
   readonly rowsEmbedded = new Counter({ name: 'kdb_rows_embedded_total', help: 'Search rows that received a vector', registers: [this.registry] });
   readonly rowsFailed = new Counter({ name: 'kdb_rows_failed_total', help: 'Search rows marked failed', registers: [this.registry] });
   readonly swept = new Counter({ name: 'kdb_sweeper_requeued_total', help: 'Pending rows re-enqueued by the sweeper', registers: [this.registry] });
+  readonly segmentBuilds = new Histogram({
+    name: 'kdb_vector_segment_build_seconds',
+    help: 'HNSW builds of vector segments (seal: hot rows; merge: neighbouring segments)',
+    labelNames: ['kind'],
+    buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 180, 600],
+    registers: [this.registry],
+  });
   readonly searchSeconds = new Histogram({
     name: 'kdb_search_seconds',
     help: 'Search latency inside the API, by mode',

@@ -9,6 +9,8 @@ import { listEntities } from '../store/entityStore.js';
 import type { Entity } from '../entities/entitySchema.js';
 import { tokenize } from './tokenize.js';
 import { fuseRrf, type FusedHit, type RankedHit } from './rrf.js';
+import { createHash } from 'node:crypto';
+import { listVectorSegments, sealedUpTo, seqLiteral, type VectorSegment } from '../segments/vectorSegmentStore.js';
 
 export const SEARCH_MODES = ['hybrid', 'vector', 'keyword'] as const;
 export type SearchMode = (typeof SEARCH_MODES)[number];
@@ -49,6 +51,8 @@ export interface SearchAnswer {
     window: number;
     rrfK: number;
     efSearch: number;
+    /** The sealed segments (one HNSW scan each) and the seq above which rows were scanned exactly. */
+    vectorSegments?: { sealed: { lo: string; hi: string; rows: number }[]; hotAbove: string };
   };
 }
 
@@ -66,13 +70,25 @@ const KEYWORD_SQL = (filtered: boolean) => `
    ORDER BY score DESC, p.record_id
    LIMIT $7`;
 
-const VECTOR_SQL = (filtered: boolean) => `
-  SELECT s.record_id AS id, s.entity, s.embedding <=> $1::vector AS distance
-    FROM kdb_search s
-   WHERE s.entity = ANY($2::text[]) AND s.embedding IS NOT NULL
-     ${filtered ? 'AND EXISTS (SELECT 1 FROM kdb_records r WHERE r.id = s.record_id AND r.data @> $4::jsonb)' : ''}
-   ORDER BY s.embedding <=> $1::vector
-   LIMIT $3`;
+/**
+ * The vector retriever over the segments (sql/000004_vector_segments.sql):
+ * one HNSW scan per sealed segment, whose `vector_seq BETWEEN lo AND hi`
+ * matches that segment's partial index, plus an exact scan of the hot rows
+ * above the last sealed seq; the best `limit` of their union. Whatever
+ * catalog version a search saw, every vector is in exactly one of its ranges.
+ */
+export function vectorSql(segments: readonly VectorSegment[], filtered: boolean): string {
+  const part = (range: string) => `(
+    SELECT s.record_id AS id, s.entity, s.embedding <=> $1::vector AS distance
+      FROM kdb_search s
+     WHERE ${range} AND s.entity = ANY($2::text[]) AND s.embedding IS NOT NULL
+       ${filtered ? 'AND EXISTS (SELECT 1 FROM kdb_records r WHERE r.id = s.record_id AND r.data @> $4::jsonb)' : ''}
+     ORDER BY s.embedding <=> $1::vector
+     LIMIT $3)`;
+  const parts = segments.map((seg) => part(`s.vector_seq BETWEEN ${seqLiteral(seg.lo)} AND ${seqLiteral(seg.hi)}`));
+  parts.push(part(`s.vector_seq > ${seqLiteral(sealedUpTo(segments))}`));
+  return `SELECT id, entity, distance FROM (${parts.join('\n  UNION ALL ')}) u ORDER BY distance, id LIMIT $3`;
+}
 
 export interface SearchEngineOptions {
   pool: pg.Pool;
@@ -81,6 +97,8 @@ export interface SearchEngineOptions {
   efSearch?: number;
   /** Query embeddings kept in process. Default 1000. */
   queryCacheSize?: number;
+  /** How long the segment catalog is reused, in ms (any version finds every vector). Default 1000. */
+  segmentCacheMs?: number;
 }
 
 /**
@@ -90,6 +108,7 @@ export interface SearchEngineOptions {
  */
 export class SearchEngine {
   private readonly queryVectors: LRUCache<string, number[]>;
+  private segments: { at: number; list: Promise<VectorSegment[]> } | null = null;
   constructor(private readonly opts: SearchEngineOptions) {
     this.queryVectors = new LRUCache({ max: opts.queryCacheSize ?? 1000 });
   }
@@ -107,6 +126,16 @@ export class SearchEngine {
       if (!e) throw new ValidationError(`entity "${name}" does not exist; entities: ${all.map((x) => x.name).join(', ') || '(none)'}`, { entity: name });
       return e;
     });
+  }
+
+  private vectorSegments(): Promise<VectorSegment[]> {
+    const now = Date.now();
+    if (!this.segments || now - this.segments.at > (this.opts.segmentCacheMs ?? 1000)) {
+      const list = listVectorSegments(this.opts.pool);
+      list.catch(() => (this.segments = null));
+      this.segments = { at: now, list };
+    }
+    return this.segments.list;
   }
 
   /** The query's vector: in-process LRU, then the embedding cache table, then the provider. */
@@ -196,19 +225,20 @@ export class SearchEngine {
     })();
 
     let vectorQuery: { text: string; values: unknown[] } | undefined;
+    let usedSegments: VectorSegment[] = [];
     const vectorPromise = (async (): Promise<RankedHit[]> => {
       if (!useVector) return [];
       let t = performance.now();
-      const vector = await this.queryVector(params.q);
+      const [vector, segments] = await Promise.all([this.queryVector(params.q), this.vectorSegments()]);
       lap('embed_query', t);
       t = performance.now();
       const values: unknown[] = [pgvector.toSql(vector), names, k];
       if (where) values.push(JSON.stringify(where));
-      vectorQuery = { text: VECTOR_SQL(!!where), values };
-      const { rows } = await this.opts.pool.query<{ id: string; entity: string; distance: number }>({
-        name: where ? 'kdb_vector_where' : 'kdb_vector',
-        ...vectorQuery,
-      });
+      vectorQuery = { text: vectorSql(segments, !!where), values };
+      usedSegments = segments;
+      // One prepared statement per segment layout (the text changes when segments do).
+      const name = `kdb_vector_${createHash('sha1').update(vectorQuery.text).digest('hex').slice(0, 12)}`;
+      const { rows } = await this.opts.pool.query<{ id: string; entity: string; distance: number }>({ name, ...vectorQuery });
       lap('vector', t);
       // relaxed_order iterative scans may return rows slightly out of order.
       rows.sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : 1));
@@ -259,6 +289,7 @@ export class SearchEngine {
         window,
         rrfK: RRF_K,
         efSearch: ef,
+        ...(useVector ? { vectorSegments: { sealed: usedSegments.map((x) => ({ lo: x.lo, hi: x.hi, rows: x.rows })), hotAbove: sealedUpTo(usedSegments) } } : {}),
       };
     }
     return answer;

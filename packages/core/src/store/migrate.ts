@@ -106,8 +106,8 @@ export async function migrate(opts: MigrateOptions): Promise<{ applied: number[]
         throw new SchemaError(
           `kdb_search.embedding is vector(${String(dims)}) but the embedding provider is configured for ${opts.dimensions} dimensions. ` +
             `Set KDB_EMBEDDING_DIMENSIONS=${String(dims)} (or a model of that size), or migrate the column: ` +
-            `DROP INDEX kdb_search_embedding_hnsw; ALTER TABLE kdb_search ALTER embedding TYPE vector(${opts.dimensions}) USING NULL; ` +
-            `CREATE INDEX kdb_search_embedding_hnsw ON kdb_search USING hnsw (embedding vector_cosine_ops); then reindex.`,
+            `stop the workers, drop the kdb_vseg_* indexes and DELETE FROM kdb_vector_segments, then ` +
+            `ALTER TABLE kdb_search ALTER embedding TYPE vector(${opts.dimensions}) USING NULL; UPDATE kdb_search SET vector_seq = NULL; then reindex.`,
           { details: { column: dims, configured: opts.dimensions } },
         );
       }

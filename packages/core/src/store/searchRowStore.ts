@@ -33,6 +33,8 @@ export async function selectRowsNeedingWork(
  * content hash. That join is the guard against races: a vector computed from
  * an older text has an older hash and matches nothing once a PATCH changed
  * the row (READ COMMITTED re-checks the condition on the newest row version).
+ * Each written vector takes the next `vector_seq`: it lands in the hot
+ * segment (no HNSW insert on this path; see segments/SegmentManager.ts).
  */
 export async function applyCachedVectors(
   client: pg.ClientBase | pg.Pool,
@@ -49,6 +51,7 @@ export async function applyCachedVectors(
   const { rowCount } = await client.query(
     `UPDATE kdb_search s
         SET embedding = v.embedding, embedded_hash = v.text_hash, model = $2,
+            vector_seq = nextval('kdb_vector_seq'),
             status = 'ready', error = NULL, updated_at = clock_timestamp()
        FROM (SELECT t.id, c.text_hash, c.embedding
                FROM unnest($1::uuid[]) AS t(id)
@@ -83,7 +86,8 @@ export async function markRowsFailed(
         SET status = 'failed', error = $3, updated_at = now(),
             embedded_hash = CASE WHEN $4::text IS NULL THEN s.embedded_hash ELSE s.content_hash END,
             model = COALESCE($4::text, s.model),
-            embedding = CASE WHEN $4::text IS NULL THEN s.embedding ELSE NULL END
+            embedding = CASE WHEN $4::text IS NULL THEN s.embedding ELSE NULL END,
+            vector_seq = CASE WHEN $4::text IS NULL THEN s.vector_seq ELSE NULL END
        FROM unnest($1::uuid[], $2::text[]) AS t(id, hash)
       WHERE s.record_id = t.id AND s.content_hash = t.hash`,
     [ids, hashes, error, opts.settledFor ?? null],

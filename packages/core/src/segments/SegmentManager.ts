@@ -1,0 +1,179 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { planSegmentWork, type SegmentPolicy, type SegmentWork } from './planSegmentWork.js';
+import { hotSegment, listVectorSegments, segmentIndexName, sealedUpTo, seqLiteral, type VectorSegment } from './vectorSegmentStore.js';
+
+/** Arbitrary constant: the session advisory lock of the one active segment manager. */
+const SEGMENT_LOCK_KEY = 727_311_002;
+
+export interface SegmentManagerOptions extends Partial<SegmentPolicy> {
+  connectionString: string;
+  logger: Logger;
+  /** How often the manager looks for work, in ms. Default 1000. */
+  tickMs?: number;
+  /** Writes quiet for this long count as idle (seal whatever is hot, merge). Default 3000. */
+  idleMs?: number;
+  /** `maintenance_work_mem` of index builds; a graph that does not fit builds far slower. Default '1GB'. */
+  buildMemory?: string;
+  onBuild?: (work: SegmentWork, ms: number) => void;
+}
+
+export type SegmentStep = { kind: 'standby' } | { kind: 'nothing'; hotRows: number } | (SegmentWork & { ms: number; indexName: string });
+
+export const DEFAULT_SEGMENT_POLICY: SegmentPolicy = { sealRows: 10_000, mergeFactor: 4, maxSegments: 12 };
+
+/**
+ * Builds the HNSW indexes of vector segments (sql/000004_vector_segments.sql)
+ * in bulk: seals the hot segment and merges sealed neighbours. Every worker
+ * runs one; the one holding a session advisory lock works, the others wait
+ * to take over when its connection goes.
+ *
+ * If the process dies mid-build: a CREATE INDEX CONCURRENTLY that did not
+ * finish leaves an INVALID index the catalog does not list; the catalog row
+ * of a new segment and the removal of the merged ones commit in one
+ * transaction, after the new index is valid; old indexes are dropped after
+ * that commit. So search (which only trusts the catalog, and scans anything
+ * above the last sealed seq exactly) never misses a vector, and the next
+ * manager to take the lock drops every kdb_vseg_* index the catalog does not
+ * list before it builds.
+ */
+export class SegmentManager {
+  private client: pg.Client | null = null;
+  private locked = false;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+  private closed = false;
+  private lastHot: { hi: string | null; since: number } = { hi: null, since: Date.now() };
+  readonly policy: SegmentPolicy;
+
+  constructor(private readonly opts: SegmentManagerOptions) {
+    this.policy = {
+      sealRows: opts.sealRows ?? DEFAULT_SEGMENT_POLICY.sealRows,
+      mergeFactor: opts.mergeFactor ?? DEFAULT_SEGMENT_POLICY.mergeFactor,
+      maxSegments: opts.maxSegments ?? DEFAULT_SEGMENT_POLICY.maxSegments,
+    };
+    if (!/^\d+\s*(kB|MB|GB)$/.test(opts.buildMemory ?? '1GB')) {
+      throw new Error(`segment build memory must look like 512MB or 1GB, got "${opts.buildMemory}"`);
+    }
+  }
+
+  /** Looks for work every tickMs until closed. */
+  start(): this {
+    const loop = () => {
+      if (this.closed) return;
+      this.running = this.step()
+        .catch((err: unknown) => {
+          this.opts.logger.error({ err }, 'vector segment manager step failed; retrying');
+          return this.disconnect();
+        })
+        .finally(() => {
+          this.running = null;
+          if (!this.closed) this.timer = setTimeout(loop, this.opts.tickMs ?? 1000);
+        });
+    };
+    this.timer = setTimeout(loop, 0);
+    return this;
+  }
+
+  private async connect(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    const client = new pg.Client({ connectionString: this.opts.connectionString, application_name: 'kameleondb-segments' });
+    client.on('error', () => undefined); // surfaced by the next query
+    await client.connect();
+    await client.query(`SET maintenance_work_mem = '${this.opts.buildMemory ?? '1GB'}'`);
+    this.client = client;
+    return client;
+  }
+
+  private async disconnect(): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    this.locked = false;
+    await c?.end().catch(() => undefined);
+  }
+
+  /** One unit of work: take the lock if free, then at most one build. */
+  async step(): Promise<SegmentStep> {
+    const client = await this.connect();
+    if (!this.locked) {
+      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [SEGMENT_LOCK_KEY]);
+      if (!rows[0]!.ok) return { kind: 'standby' };
+      this.locked = true;
+      await this.dropUnlisted(client);
+    }
+    const segments = await listVectorSegments(client);
+    const hot = await hotSegment(client, sealedUpTo(segments));
+    const now = Date.now();
+    if (hot.hi !== this.lastHot.hi) this.lastHot = { hi: hot.hi, since: now };
+    const idle = now - this.lastHot.since >= (this.opts.idleMs ?? 3000);
+    const work = planSegmentWork(segments, hot, this.policy, idle);
+    if (!work) return { kind: 'nothing', hotRows: hot.rows };
+    return this.build(client, work);
+  }
+
+  private async build(client: pg.Client, work: SegmentWork): Promise<SegmentStep> {
+    const indexName = segmentIndexName(work.lo, work.hi);
+    const t = performance.now();
+    // A build of the same range that died half-way left an invalid index of this name.
+    await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${indexName}`);
+    await client.query(
+      `CREATE INDEX CONCURRENTLY ${indexName} ON kdb_search USING hnsw (embedding vector_cosine_ops)
+        WHERE vector_seq BETWEEN ${seqLiteral(work.lo)} AND ${seqLiteral(work.hi)}`,
+    );
+    const ms = Math.round(performance.now() - t);
+    const merged = work.kind === 'merge' ? work.segments.map((s) => s.indexName) : [];
+    // The new segment replaces the merged ones in one commit.
+    await client.query('BEGIN');
+    try {
+      const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM kdb_search WHERE vector_seq BETWEEN $1::bigint AND $2::bigint', [work.lo, work.hi]);
+      await client.query('DELETE FROM kdb_vector_segments WHERE index_name = ANY($1::text[])', [merged]);
+      await client.query(
+        `INSERT INTO kdb_vector_segments (index_name, lo, hi, rows, kind, build_ms) VALUES ($1, $2::bigint, $3::bigint, $4, $5, $6)`,
+        [indexName, work.lo, work.hi, rows[0]!.n, work.kind, ms],
+      );
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+    for (const name of merged) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
+    this.opts.logger.info({ kind: work.kind, lo: work.lo, hi: work.hi, rows: work.rows, merged: merged.length, ms }, `vector segment ${work.kind === 'seal' ? 'sealed' : 'merged'}`);
+    this.opts.onBuild?.(work, ms);
+    return { ...work, ms, indexName };
+  }
+
+  /** Drops kdb_vseg_* indexes the catalog does not list: leftovers of builds or merges cut short. */
+  private async dropUnlisted(client: pg.Client): Promise<void> {
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE i.indrelid = 'kdb_search'::regclass AND c.relname LIKE 'kdb\\_vseg\\_%'
+          AND c.relname NOT IN (SELECT index_name FROM kdb_vector_segments)`,
+    );
+    for (const r of rows) {
+      if (!/^kdb_vseg_\d+_\d+$/.test(r.name)) continue;
+      this.opts.logger.warn({ index: r.name }, 'dropping a vector segment index left by an interrupted build');
+      await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${r.name}`);
+    }
+  }
+
+  /** Stops looking for work; a build in progress is cancelled (its leftovers are dropped by the next manager). */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    const c = this.client;
+    if (this.running && c) {
+      const pid = (c as unknown as { processID?: number }).processID;
+      if (pid) {
+        const killer = new pg.Client({ connectionString: this.opts.connectionString });
+        await killer.connect().then(
+          () => killer.query('SELECT pg_cancel_backend($1)', [pid]).finally(() => killer.end()),
+          () => undefined,
+        );
+      }
+      await this.running.catch(() => undefined);
+    }
+    await this.disconnect();
+  }
+}
+
+export type { VectorSegment };

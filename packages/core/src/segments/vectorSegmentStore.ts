@@ -1,0 +1,65 @@
+import type pg from 'pg';
+
+/** A sealed range of vector writes with its own HNSW index (see sql/000004_vector_segments.sql). */
+export interface VectorSegment {
+  indexName: string;
+  /** First and last `vector_seq` of the range (bigint, kept as decimal strings). */
+  lo: string;
+  hi: string;
+  /** Rows with a vector in the range when the index was built. */
+  rows: number;
+  kind: 'seal' | 'merge' | 'migration';
+  buildMs: number;
+  createdAt: string;
+}
+
+/** Vectors written after the newest sealed range: scanned exactly by search. */
+export interface HotSegment {
+  rows: number;
+  /** Highest `vector_seq` among them, or null when there are none. */
+  hi: string | null;
+}
+
+/** The sealed segments in seq order. */
+export async function listVectorSegments(db: pg.Pool | pg.ClientBase): Promise<VectorSegment[]> {
+  const { rows } = await db.query<{ index_name: string; lo: string; hi: string; rows: string; kind: VectorSegment['kind']; build_ms: string; created_at: Date }>(
+    'SELECT index_name, lo, hi, rows, kind, build_ms, created_at FROM kdb_vector_segments ORDER BY lo',
+  );
+  return rows.map((r) => ({
+    indexName: r.index_name,
+    lo: r.lo,
+    hi: r.hi,
+    rows: Number(r.rows),
+    kind: r.kind,
+    buildMs: Number(r.build_ms),
+    createdAt: r.created_at.toISOString(),
+  }));
+}
+
+/** The last sealed seq (0 when nothing is sealed): rows above it are hot. */
+export function sealedUpTo(segments: readonly VectorSegment[]): string {
+  return segments.length ? segments[segments.length - 1]!.hi : '0';
+}
+
+export async function hotSegment(db: pg.Pool | pg.ClientBase, above: string): Promise<HotSegment> {
+  const { rows } = await db.query<{ n: string; hi: string | null }>(
+    'SELECT count(*) AS n, max(vector_seq)::text AS hi FROM kdb_search WHERE vector_seq > $1::bigint',
+    [above],
+  );
+  return { rows: Number(rows[0]!.n), hi: rows[0]!.hi };
+}
+
+/**
+ * Segment bounds go into DDL and partial-index predicates, where Postgres
+ * takes no parameters (and the planner must see constants to match a query
+ * to a partial index); they come from our own bigint columns and are checked
+ * to be plain integers before they are written into SQL.
+ */
+export function seqLiteral(v: string): string {
+  if (!/^\d{1,19}$/.test(v)) throw new Error(`vector_seq bound must be a non-negative integer, got "${v}"`);
+  return v;
+}
+
+export function segmentIndexName(lo: string, hi: string): string {
+  return `kdb_vseg_${seqLiteral(lo)}_${seqLiteral(hi)}`;
+}

@@ -1,0 +1,210 @@
+import pg from 'pg';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createEntity,
+  createPool,
+  embedBatch,
+  HashProvider,
+  listVectorSegments,
+  patchRecord,
+  planSegmentWork,
+  SearchEngine,
+  SegmentManager,
+  withTransaction,
+  type Entity,
+  type SegmentPolicy,
+  type VectorSegment,
+  vectorSql,
+} from '@kameleondb/core';
+import { insertRecordChunk } from '../src/store/recordStore.js';
+import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
+
+const seg = (lo: number, hi: number, rows = hi - lo + 1): VectorSegment => ({
+  indexName: `kdb_vseg_${lo}_${hi}`,
+  lo: String(lo),
+  hi: String(hi),
+  rows,
+  kind: 'seal',
+  buildMs: 0,
+  createdAt: '',
+});
+
+describe('planSegmentWork', () => {
+  const policy: SegmentPolicy = { sealRows: 100, mergeFactor: 4, maxSegments: 6 };
+
+  it('seals the hot rows when full, or when writes went quiet', () => {
+    expect(planSegmentWork([seg(1, 100)], { rows: 99, hi: '199' }, policy, false)).toBeNull();
+    expect(planSegmentWork([seg(1, 100)], { rows: 100, hi: '230' }, policy, false)).toEqual({ kind: 'seal', lo: '101', hi: '230', rows: 100 });
+    expect(planSegmentWork([], { rows: 3, hi: '3' }, policy, true)).toEqual({ kind: 'seal', lo: '1', hi: '3', rows: 3 });
+    expect(planSegmentWork([], { rows: 0, hi: null }, policy, true)).toBeNull();
+  });
+
+  it('merges the smallest run of adjacent same-size segments, while idle or when there are too many', () => {
+    const segs = [seg(1, 1600), seg(1601, 2000), seg(2001, 2100), seg(2101, 2200), seg(2201, 2300), seg(2301, 2400)];
+    expect(planSegmentWork(segs, { rows: 0, hi: null }, policy, false)).toBeNull();
+    const merge = planSegmentWork(segs, { rows: 0, hi: null }, policy, true);
+    expect(merge).toMatchObject({ kind: 'merge', lo: '2001', hi: '2400', rows: 400 });
+    const many = [...segs, seg(2401, 2410)];
+    expect(planSegmentWork(many, { rows: 5, hi: '2415' }, policy, false)).toMatchObject({ kind: 'merge', lo: '2001', hi: '2400' });
+    // No run of four in one size class: nothing to merge.
+    expect(planSegmentWork([seg(1, 1600), seg(1601, 2000), seg(2001, 2100)], { rows: 0, hi: null }, policy, true)).toBeNull();
+  });
+});
+
+describe('vector segments', () => {
+  let db: TestDatabase;
+  let entity: Entity;
+  let engine: SearchEngine;
+  let searchPool: pg.Pool;
+  const provider = new HashProvider();
+  const logger = pino({ level: 'silent' });
+  const managers: SegmentManager[] = [];
+  const manager = (opts: Partial<SegmentPolicy> & { idleMs?: number } = {}) => {
+    const m = new SegmentManager({ connectionString: db.url, logger, sealRows: 300, mergeFactor: 2, idleMs: 0, ...opts });
+    managers.push(m);
+    return m;
+  };
+  const texts: string[] = [];
+  const ids: string[] = [];
+  const write = async (n: number) => {
+    const batch = Array.from({ length: n }, (_, i) => ({ title: `doc ${texts.length + i} ${['alpha', 'beta', 'gamma', 'delta'][i % 4]} topic${(texts.length + i) % 37}` }));
+    const newIds = await withTransaction(db.pool, (c) => insertRecordChunk(c, entity, batch));
+    await embedBatch({ pool: db.pool, provider, ids: newIds });
+    texts.push(...batch.map((b) => b.title));
+    ids.push(...newIds);
+    return newIds;
+  };
+  /** Every sampled row is its own nearest neighbour: searching its text returns it first. */
+  const selfFound = async (sample: number[]) => {
+    let found = 0;
+    for (const i of sample) {
+      const res = await engine.search({ q: texts[i]!, entities: ['docs'], mode: 'vector', limit: 1 });
+      if (res.results[0]?.id === ids[i]) found++;
+    }
+    return found;
+  };
+  const indexes = async () =>
+    (await db.pool.query<{ indexname: string; valid: boolean }>(
+      `SELECT c.relname AS indexname, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE c.relname LIKE 'kdb_vseg_%' ORDER BY 1`,
+    )).rows;
+
+  const planWithoutExactPaths = async (q: string) => {
+    const c = await db.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SET LOCAL enable_seqscan = off');
+      await c.query('SET LOCAL enable_bitmapscan = off');
+      await c.query('SET LOCAL enable_sort = off');
+      const v = `[${Array.from(provider.embedOne(q)).join(',')}]`;
+      const sql = vectorSql(await listVectorSegments(c), false);
+      const { rows } = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, [v, ['docs'], 3]);
+      await c.query('ROLLBACK');
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    } finally {
+      c.release();
+    }
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    entity = await createEntity(db.pool, { name: 'docs', fields: { title: 'text' }, embedFields: ['title'] });
+    // ef_search over the segment sizes: the graph search is exhaustive here, so a miss
+    // can only be a row missing from the index, not the approximation (hash vectors of
+    // texts without shared words are orthogonal: nothing leads a graph search to them).
+    searchPool = createPool({ connectionString: db.url, sessionSql: SearchEngine.sessionSql(1000) });
+    engine = new SearchEngine({ pool: searchPool, provider, segmentCacheMs: 0 });
+  });
+  afterEach(async () => {
+    for (const m of managers.splice(0)) await m.close();
+  });
+  afterAll(async () => {
+    await searchPool.end();
+    await db.close();
+  });
+
+  it('finds hot vectors by exact scan, then through the sealed segment HNSW index; one manager works at a time', async () => {
+    await write(250);
+    const sample = [0, 17, 101, 249];
+    expect(await selfFound(sample)).toBe(4);
+    const a = manager({ idleMs: 60_000 });
+    const b = manager({ idleMs: 60_000 });
+    expect(await a.step()).toMatchObject({ kind: 'nothing', hotRows: 250 }); // below sealRows and not idle
+    expect(await b.step()).toEqual({ kind: 'standby' });
+    await write(100);
+    expect(await a.step()).toMatchObject({ kind: 'seal', lo: '1', hi: '350', rows: 350 });
+    expect(await listVectorSegments(db.pool)).toMatchObject([{ lo: '1', hi: '350', rows: 350, kind: 'seal' }]);
+    const res = await engine.search({ q: texts[5]!, entities: ['docs'], mode: 'vector', limit: 3, explain: true });
+    expect(res.explain!.vectorSegments).toEqual({ sealed: [{ lo: '1', hi: '350', rows: 350 }], hotAbove: '350' });
+    // The segment's range matches its partial HNSW index (at 350 rows the planner may prefer
+    // an exact sort, so the other paths are switched off to show the index is usable).
+    expect(await planWithoutExactPaths(texts[5]!)).toMatch(/Index Scan using kdb_vseg_1_350 on kdb_search/);
+    expect(await selfFound([...sample, 300, 349])).toBe(6);
+    await a.close();
+    // The lock passes to the next manager when the first one's connection goes.
+    expect(await b.step()).toMatchObject({ kind: 'nothing', hotRows: 0 });
+    await b.close();
+  });
+
+  it('a re-embedded row leaves its sealed segment: found with its new vector, not its old one', async () => {
+    const [id] = ids;
+    await patchRecord(db.pool, entity, id!, { title: 'zebra crossing unique words here' });
+    await embedBatch({ pool: db.pool, provider, ids: [id!] });
+    const fresh = await engine.search({ q: 'zebra crossing unique words here', entities: ['docs'], mode: 'vector', limit: 1 });
+    expect(fresh.results[0]!.id).toBe(id);
+    const old = await engine.search({ q: texts[0]!, entities: ['docs'], mode: 'vector', limit: 5 });
+    expect(old.results.map((r) => r.id)).not.toContain(id);
+    texts[0] = 'zebra crossing unique words here';
+  });
+
+  it('merges neighbouring segments into one index and drops the old indexes', async () => {
+    const m = manager();
+    await write(320);
+    expect(await m.step()).toMatchObject({ kind: 'seal', lo: '351' });
+    expect((await listVectorSegments(db.pool)).length).toBe(2);
+    const merged = await m.step();
+    expect(merged).toMatchObject({ kind: 'merge', lo: '1' });
+    const segments = await listVectorSegments(db.pool);
+    expect(segments).toHaveLength(1);
+    expect(segments[0]).toMatchObject({ lo: '1', kind: 'merge', rows: 670 });
+    expect(await indexes()).toEqual([{ indexname: segments[0]!.indexName, valid: true }]);
+    expect(await selfFound([0, 1, 200, 349, 400, 669])).toBe(6);
+    const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM kdb_search WHERE embedding IS NOT NULL`);
+    const all = await engine.search({ q: 'alpha', entities: ['docs'], mode: 'vector', limit: 100 });
+    expect(all.count).toBe(100);
+    expect(rows[0]!.n).toBe(670);
+    await m.close();
+  });
+
+  it('a build killed half-way leaves search whole; the next manager drops the leftover and builds again', async () => {
+    await write(3000);
+    const m = manager({ sealRows: 1000 });
+    const killer = new pg.Client({ connectionString: db.url });
+    await killer.connect();
+    try {
+      const building = m.step().catch((err: Error) => err);
+      // Wait until Postgres reports the CREATE INDEX CONCURRENTLY under way, then kill that backend.
+      let pid: number | undefined;
+      for (let i = 0; i < 1000 && !pid; i++) {
+        const { rows } = await killer.query<{ pid: number }>(`SELECT pid FROM pg_stat_progress_create_index WHERE phase LIKE 'building index%'`);
+        pid = rows[0]?.pid;
+        if (!pid) await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(pid).toBeDefined();
+      await killer.query('SELECT pg_terminate_backend($1)', [pid]);
+      expect(await building).toBeInstanceOf(Error);
+    } finally {
+      await killer.end();
+    }
+    await m.close();
+    // The catalog did not change: the 3000 new rows are still hot, found exactly.
+    expect((await listVectorSegments(db.pool)).map((s) => s.hi)).toEqual(['671']);
+    expect(await indexes()).toContainEqual({ indexname: 'kdb_vseg_672_3671', valid: false });
+    expect(await selfFound([700, 1500, 3669])).toBe(3);
+    const next = manager({ sealRows: 1000 });
+    expect(await next.step()).toMatchObject({ kind: 'seal', lo: '672', hi: '3671', rows: 3000 });
+    expect((await indexes()).every((i) => i.valid)).toBe(true);
+    expect(await selfFound([700, 1500, 3669])).toBe(3);
+  });
+});
