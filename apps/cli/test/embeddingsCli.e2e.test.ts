@@ -1,20 +1,16 @@
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
-import { jsonClient } from '../../../test-support/http.js';
-import { redisUrl } from '../../../test-support/urls.js';
+import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import type { TestDatabase } from '../../../test-support/testDatabase.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const CLI = [process.execPath, '--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts'];
 const N = 4000;
 
 describe('kameleondb embeddings … against a running API and worker', () => {
+  let p: Pipeline;
   let db: TestDatabase;
-  let prefix: string;
-  const children: ChildApp[] = [];
   let apiUrl: string;
   const env = () => ({ PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', KDB_API_URL: apiUrl });
 
@@ -34,27 +30,21 @@ describe('kameleondb embeddings … against a running API and worker', () => {
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    const e = { KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_AUTH: 'disabled', KDB_EMBEDDING_MAX_INPUTS: '200' };
-    const api = await startApiProcess(e);
-    apiUrl = api.url;
-    children.push(api, await startWorkerProcess(e));
-    const call = jsonClient(apiUrl);
-    await call('POST', '/v1/entities', { name: 'docs', fields: { title: 'text' }, embedFields: ['title'] });
-    expect((await call('POST', '/v1/entities/docs/records?wait=true', Array.from({ length: N }, (_, i) => ({ title: `document ${i}` })))).body.done).toBe(true);
+    // The openai provider on the local wire-format server: its answer delay keeps
+    // a run going long enough to be cancelled (vector writes themselves are fast).
+    p = await startPipeline({ workers: 1, openai: true, env: { KDB_EMBEDDING_MAX_INPUTS: '200' } });
+    db = p.db;
+    apiUrl = p.api.url;
+    await p.call('POST', '/v1/entities', { name: 'docs', fields: { title: 'text' }, embedFields: ['title'] });
+    expect((await p.call('POST', '/v1/entities/docs/records?wait=true', Array.from({ length: N }, (_, i) => ({ title: `document ${i}` })))).body.done).toBe(true);
   });
-  afterAll(async () => {
-    await stopAll(children);
-    await obliterateQueues(prefix);
-    await db.close();
-  });
+  afterAll(() => p.close());
 
   it('dry-runs, starts a background run, and follows it with status --watch', async () => {
     await staleRows(300, ' x');
     const dry = await cli(['embeddings', 'reindex', 'docs', '--dry-run', '--json']);
     expect(dry.code).toBe(0);
-    expect(JSON.parse(dry.stdout)).toMatchObject({ rows: 300, textsToEmbed: 300, providerRequests: 2, estimatedCostUsd: null });
+    expect(JSON.parse(dry.stdout)).toMatchObject({ rows: 300, textsToEmbed: 300, providerRequests: 2, estimatedCostUsd: expect.any(Number) });
     expect((await cli(['embeddings', 'reindex', 'docs', '--dry-run'])).stdout).toMatch(/rows to process 300; distinct texts 300, already cached 0, to embed 300/);
 
     const bg = await cli(['embeddings', 'reindex', 'docs', '--background', '--json']);
@@ -72,6 +62,7 @@ describe('kameleondb embeddings … against a running API and worker', () => {
 
   it('cancels the active run without an id, and says when there is none', async () => {
     await staleRows(3000, ' y');
+    p.fake!.delayMs = 300; // 15 requests: ~4.5 s of work
     const { id } = JSON.parse((await cli(['embeddings', 'reindex', '--background', '--json'])).stdout) as { id: string };
     const cancelled = await cli(['embeddings', 'cancel', '--json']);
     expect(cancelled.code).toBe(0);
@@ -84,6 +75,7 @@ describe('kameleondb embeddings … against a running API and worker', () => {
 
   it('shows a live progress bar in a terminal and exits 0 when the run completes', async () => {
     await staleRows(1500, ' z');
+    p.fake!.delayMs = 0;
     // `script` gives the command a pseudo-terminal.
     const cmd = [...CLI, 'embeddings', 'reindex', 'docs'].map((a) => `'${a}'`).join(' ');
     const out = await new Promise<{ code: number; text: string }>((resolve) => {
@@ -98,12 +90,15 @@ describe('kameleondb embeddings … against a running API and worker', () => {
 
   it('cancels the run on Ctrl-C, says so, and exits non-zero', async () => {
     await staleRows(3000, ' w');
+    p.fake!.delayMs = 300;
     const child = spawn(CLI[0]!, [...CLI.slice(1), 'embeddings', 'reindex', 'docs'], { cwd: ROOT, env: env() });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     let stdout = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     await new Promise((r) => setTimeout(r, 1500));
     child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const code = await exited;
+    p.fake!.delayMs = 0;
     expect(code).toBe(1);
     expect(stdout).toMatch(/^interrupted: the run was cancelled\nrun \S+: cancelled/);
     const status = JSON.parse((await cli(['embeddings', 'status', '--json'])).stdout) as { activeRuns: unknown[] };
@@ -114,7 +109,7 @@ describe('kameleondb embeddings … against a running API and worker', () => {
     const status = await cli(['embeddings', 'cache', 'status', '--json']);
     const data = JSON.parse(status.stdout) as { entries: number; models: { modelKey: string }[] };
     expect(data.entries).toBeGreaterThanOrEqual(N);
-    expect(data.models[0]!.modelKey).toBe('hash:feature-hash-v1:384');
+    expect(data.models[0]!.modelKey).toBe('openai:text-embedding-3-small:384');
     expect((await cli(['embeddings', 'cache', 'status'])).stdout).toMatch(/^\d+ entries, [\d.]+ MB on disk; hit rate/);
     await db.pool.query(`UPDATE kdb_embedding_cache SET last_used_at = now() - interval '31 days' WHERE text_hash IN (SELECT text_hash FROM kdb_embedding_cache LIMIT 25)`);
     const cleared = await cli(['embeddings', 'cache', 'clear', '--older-than', '30d', '--json']);
