@@ -84,7 +84,7 @@ describe('kameleondb CLI against a running API', () => {
     expect(json.results.every((r) => r.data.year === 1905)).toBe(true);
     const explained = await cli(['search', 'Book 7', '--explain', '--limit', '2']);
     expect(explained.stdout).toMatch(/RANKS/);
-    expect(explained.stdout).toMatch(/keyword plan:\n[\s\S]*Index Only Scan using kdb_postings_pkey/);
+    expect(explained.stdout).toMatch(/keyword plan:\n[\s\S]*Index Only Scan using kdb_postings_impact_idx/);
     const bad = await cli(['search', 'books', 'x', '--where', '{oops']);
     expect(bad).toMatchObject({ code: 1, stdout: '' });
     expect(bad.stderr).toMatch(/--where must be JSON/);

@@ -1,0 +1,27 @@
+import pg from 'pg';
+import { createEntity, createPool, migrate, withTransaction } from '@kameleondb/core';
+import { insertRecordChunk } from '../../packages/core/src/store/recordStore.js';
+const url = 'postgres://postgres@127.0.0.1:5432/kdb_prof';
+const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+await admin.connect();
+await admin.query('DROP DATABASE IF EXISTS kdb_prof WITH (FORCE)');
+await admin.query('CREATE DATABASE kdb_prof');
+await migrate({ connectionString: url, dimensions: 384 });
+const pool = createPool({ connectionString: url });
+const entity = await createEntity(pool, { name: 'bench', fields: { title: 'text', body: 'text' }, embedFields: ['title', 'body'] });
+for (const sql of (process.env.PROF_SQL ?? '').split(';').filter(Boolean)) await pool.query(sql);
+const recs = Array.from({ length: 30000 }, (_, i) => ({ title: `Record ${i}`, body: `benchmark text about subject ${i % 1000} with detail ${i}` }));
+const orig = pg.Client.prototype.query;
+const times = new Map<string, number>();
+(pg.Client.prototype as any).query = function (...args: any[]) {
+  const t = performance.now();
+  const key = (typeof args[0] === 'string' ? args[0] : args[0]?.text ?? 'copy').trim().slice(0, 40);
+  const r = orig.apply(this, args as any);
+  if (r && typeof r.then === 'function') r.then(() => times.set(key, (times.get(key) ?? 0) + performance.now() - t), () => undefined);
+  return r;
+};
+const t0 = performance.now();
+await withTransaction(pool, async (c) => { for (let i = 0; i < recs.length; i += 5000) await insertRecordChunk(c, entity, recs.slice(i, i + 5000)); });
+console.log('total', (performance.now() - t0).toFixed(0));
+for (const [k, v] of times) if (v > 20) console.log(v.toFixed(0), k);
+await pool.end(); await admin.end();
