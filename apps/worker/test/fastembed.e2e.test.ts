@@ -22,7 +22,8 @@ describe('fastembed provider in real processes: API and two workers start at onc
     modelDir = await mkdtemp(path.join(tmpdir(), 'kdb-models-'));
     p = await startPipeline({
       workers: 2,
-      env: { KDB_EMBEDDING_PROVIDER: 'fastembed', KDB_MODEL_DIR: modelDir, KDB_MODEL_SOURCE: source, KDB_MODEL_MAX_LENGTH: '64' },
+      // Two onnxruntime threads per worker: the vectors must not change with the thread count.
+      env: { KDB_EMBEDDING_PROVIDER: 'fastembed', KDB_MODEL_DIR: modelDir, KDB_MODEL_SOURCE: source, KDB_MODEL_MAX_LENGTH: '64', KDB_EMBEDDING_THREADS: '2' },
     });
   });
   afterAll(() => p.close());
@@ -30,8 +31,11 @@ describe('fastembed provider in real processes: API and two workers start at onc
   it('installs the model once, embeds every record with it, and searches with it', async () => {
     expect(await readdir(modelDir)).toEqual(['fast-bge-small-en-v1.5']);
     await p.call('POST', '/v1/entities', { name: 'docs', fields: { t: 'text' }, embedFields: ['t'] });
-    const res = await p.call('POST', '/v1/entities/docs/records?wait=true', Array.from({ length: 300 }, (_, i) => ({ t: `the quick brown fox number ${i}` })));
-    expect(res.body.counts).toEqual({ ready: 300, pending: 0, failed: 0 });
+    const records = Array.from({ length: 300 }, (_, i) => ({ t: `the quick brown fox number ${i}` }));
+    // Three texts over the model's 64 tokens: truncated by the tokenizer, counted in the workers' metrics.
+    for (let i = 0; i < 3; i++) records.push({ t: `long text ${i} ${'lazy dog '.repeat(80)}` });
+    const res = await p.call('POST', '/v1/entities/docs/records?wait=true', records);
+    expect(res.body.counts).toEqual({ ready: 303, pending: 0, failed: 0 });
     const status = await p.call('GET', '/v1/embeddings/status');
     expect(status.body).toMatchObject({ provider: 'fastembed', model: 'fast-bge-small-en-v1.5', dimensions: 384 });
     const local = new FastEmbedProvider({ modelDir, maxLength: 64 });
@@ -42,5 +46,12 @@ describe('fastembed provider in real processes: API and two workers start at onc
     }
     const search = await p.call('GET', '/v1/search?q=quick%20brown%20fox%20number%207&entity=docs&mode=vector&limit=3');
     expect(search.body.results).toHaveLength(3);
+    let truncated = 0;
+    for (const w of p.workers) {
+      const text = await (await fetch(`${w.probesUrl}/metrics`)).text();
+      const m = /^kdb_provider_truncated_inputs_total\{[^}]*provider="fastembed"[^}]*\} (\d+)/m.exec(text);
+      truncated += Number(m?.[1] ?? 0);
+    }
+    expect(truncated).toBe(3);
   });
 });

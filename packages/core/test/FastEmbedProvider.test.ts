@@ -33,6 +33,20 @@ describe('FastEmbedProvider (real fastembed + onnxruntime on a generated tiny mo
     expect(Math.max(...Array.from(a!).map((x, i) => Math.abs(x - c![i]!)))).toBeGreaterThan(1e-3);
   });
 
+  it("counts the inputs the tokenizer cut to the model's token limit", async () => {
+    const p = make(await mkdtemp(path.join(tmpdir(), 'kdb-models-')));
+    const counted: number[] = [];
+    const onTruncated = (n: number) => counted.push(n);
+    await p.embed(['short text', `long ${'quick brown fox '.repeat(40)}`, `longer ${'lazy dog '.repeat(100)}`], { onTruncated });
+    expect(counted).toEqual([2]);
+    await p.embed(['short text'], { onTruncated });
+    expect(counted).toEqual([2]);
+  });
+
+  it('rejects a thread count it cannot use', () => {
+    expect(() => new FastEmbedProvider({ modelDir: '/tmp/x', threads: 0 })).toThrow(/KDB_EMBEDDING_THREADS must be an integer from 1 to 64, got 0/);
+  });
+
   it('runs inference off the main event loop', async () => {
     const p = make(await mkdtemp(path.join(tmpdir(), 'kdb-models-')));
     await p.init();

@@ -15,7 +15,8 @@ export const pipelineEnvShape = {
   KDB_REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   /** BullMQ key prefix; braces make it a Redis Cluster hash tag. */
   KDB_QUEUE_PREFIX: z.string().min(1).default('{kdb}'),
-  KDB_EMBEDDING_PROVIDER: z.enum(PROVIDER_NAMES).default('hash'),
+  /** fastembed (local ONNX model, the default), openai (or a compatible server), hash (offline, lexical: tests and demos). */
+  KDB_EMBEDDING_PROVIDER: z.enum(PROVIDER_NAMES).default('fastembed'),
   KDB_EMBEDDING_MODEL: z.string().min(1).optional(),
   KDB_EMBEDDING_DIMENSIONS: int(1, 2000).optional(),
   /** Lowers the provider's inputs-per-request limit (never raises it). */
@@ -27,6 +28,8 @@ export const pipelineEnvShape = {
   KDB_MODEL_SOURCE: z.string().min(1).optional(),
   /** fastembed: tokens per input; longer texts are truncated. */
   KDB_MODEL_MAX_LENGTH: int(8, 8192).default(256),
+  /** fastembed: onnxruntime threads per process (scale further with worker processes). */
+  KDB_EMBEDDING_THREADS: int(1, 64).default(1),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: z.string().url().optional(),
   KDB_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -57,6 +60,7 @@ export function providerConfigFromEnv(env: {
   KDB_MODEL_DIR?: string | undefined;
   KDB_MODEL_SOURCE?: string | undefined;
   KDB_MODEL_MAX_LENGTH?: number | undefined;
+  KDB_EMBEDDING_THREADS?: number | undefined;
 }): ProviderConfig {
   return {
     provider: env.KDB_EMBEDDING_PROVIDER,
@@ -69,5 +73,6 @@ export function providerConfigFromEnv(env: {
     modelDir: env.KDB_MODEL_DIR,
     modelSource: env.KDB_MODEL_SOURCE,
     maxLength: env.KDB_MODEL_MAX_LENGTH,
+    threads: env.KDB_EMBEDDING_THREADS,
   };
 }

@@ -6,6 +6,8 @@ export interface ProviderLimits {
 export interface EmbedOptions {
   /** Aborts an in-flight request (cancellation, shutdown). */
   signal?: AbortSignal;
+  /** Told how many inputs of the call were cut to the model's token limit (for metrics). */
+  onTruncated?: (inputs: number) => void;
 }
 
 /** One embedding backend. `embed` returns one unit vector per input, in order. */

@@ -25,22 +25,25 @@ export interface FastEmbedProviderOptions {
   maxLength?: number;
   /** Inputs per call. Default 256. */
   maxInputs?: number;
+  /** onnxruntime intra-op threads of the inference thread. Default 1 (one core per worker process: scale with processes). */
+  threads?: number;
 }
 
 /**
  * One inference thread per process and model: the native tokenizer and
  * onnxruntime are loaded once (loading them in several threads of one
- * process is not safe).
+ * process is not safe); onnxruntime's own thread pool (`threads`) spreads
+ * each batch over cores.
  */
 const threads = new Map<string, Promise<InferenceThread>>();
 
 interface InferenceThread {
   worker: Worker;
-  pending: Map<number, { resolve: (v: Float32Array[]) => void; reject: (e: Error) => void }>;
+  pending: Map<number, { resolve: (v: { vectors: Float32Array[]; truncated: number }) => void; reject: (e: Error) => void }>;
   seq: number;
 }
 
-function startThread(cacheDir: string, model: string, maxLength: number): Promise<InferenceThread> {
+function startThread(cacheDir: string, model: string, maxLength: number, threads: number): Promise<InferenceThread> {
   // Built: the compiled thread module. From the TypeScript sources (tests,
   // dev) the thread registers tsx itself: `--import tsx` does not reach
   // worker threads on Node 20.
@@ -53,18 +56,18 @@ function startThread(cacheDir: string, model: string, maxLength: number): Promis
   worker.unref();
   const t: InferenceThread = { worker, pending: new Map(), seq: 0 };
   return new Promise((resolve, reject) => {
-    worker.on('message', (msg: { type: string; id?: number; vectors?: Float32Array[]; message?: string }) => {
+    worker.on('message', (msg: { type: string; id?: number; vectors?: Float32Array[]; truncated?: number; message?: string }) => {
       if (msg.type === 'ready') resolve(t);
       else if (msg.type === 'error' && msg.id === -1) reject(new ConfigError(`fastembed could not load ${model}: ${msg.message}`));
       else {
         const p = t.pending.get(msg.id!);
         t.pending.delete(msg.id!);
-        if (msg.type === 'result') p?.resolve(msg.vectors!);
+        if (msg.type === 'result') p?.resolve({ vectors: msg.vectors!, truncated: msg.truncated ?? 0 });
         else p?.reject(new ProviderError(`fastembed failed: ${msg.message}`, { retryable: false }));
       }
     });
     worker.on('error', reject);
-    worker.postMessage({ type: 'init', cacheDir, model, maxLength });
+    worker.postMessage({ type: 'init', cacheDir, model, maxLength, threads });
   });
 }
 
@@ -84,6 +87,9 @@ export class FastEmbedProvider implements EmbeddingProvider {
   constructor(private readonly opts: FastEmbedProviderOptions) {
     this.model = opts.model ?? 'fast-bge-small-en-v1.5';
     const dims = FASTEMBED_MODELS[this.model];
+    if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > 64)) {
+      throw new ConfigError(`KDB_EMBEDDING_THREADS must be an integer from 1 to 64, got ${String(opts.threads)}`);
+    }
     if (dims === undefined) {
       throw new ConfigError(`KDB_EMBEDDING_MODEL="${this.model}" is not a fastembed model; allowed: ${Object.keys(FASTEMBED_MODELS).join(', ')}`);
     }
@@ -99,10 +105,11 @@ export class FastEmbedProvider implements EmbeddingProvider {
   private inference(): Promise<InferenceThread> {
     this.thread ??= (async () => {
       await ensureModel({ modelDir: this.opts.modelDir, model: this.model, source: this.opts.source });
-      const key = `${this.opts.modelDir}\u0000${this.model}\u0000${this.opts.maxLength ?? 256}`;
+      const n = this.opts.threads ?? 1;
+      const key = `${this.opts.modelDir}\u0000${this.model}\u0000${this.opts.maxLength ?? 256}\u0000${n}`;
       let t = threads.get(key);
       if (!t) {
-        t = startThread(this.opts.modelDir, this.model, this.opts.maxLength ?? 256);
+        t = startThread(this.opts.modelDir, this.model, this.opts.maxLength ?? 256, n);
         threads.set(key, t);
         t.catch(() => threads.delete(key));
       }
@@ -115,7 +122,7 @@ export class FastEmbedProvider implements EmbeddingProvider {
     const t = await this.inference();
     opts.signal?.throwIfAborted();
     const id = t.seq++;
-    return new Promise((resolve, reject) => {
+    const out = await new Promise<{ vectors: Float32Array[]; truncated: number }>((resolve, reject) => {
       t.pending.set(id, { resolve, reject });
       t.worker.postMessage({ type: 'embed', id, texts: [...texts] });
       // A cancelled run stops waiting at once; the thread's answer is then dropped.
@@ -124,5 +131,7 @@ export class FastEmbedProvider implements EmbeddingProvider {
         reject(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error('aborted'));
       });
     });
+    if (out.truncated) opts.onTruncated?.(out.truncated);
+    return out.vectors;
   }
 }

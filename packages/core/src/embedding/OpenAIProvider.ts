@@ -92,6 +92,7 @@ export class OpenAIProvider implements EmbeddingProvider {
         ids = ids.slice(0, OPENAI_MAX_TOKENS_PER_INPUT);
         text = decode(ids);
         this.truncatedInputs += 1;
+        opts.onTruncated?.(1);
       }
       if (batch.length === this.limits.maxInputs || tokens + ids.length > OPENAI_MAX_TOKENS_PER_REQUEST) await flush();
       batch.push(text);

@@ -20,6 +20,8 @@ export interface ProviderConfig {
   modelDir?: string | undefined;
   modelSource?: string | undefined;
   maxLength?: number | undefined;
+  /** fastembed: onnxruntime threads. */
+  threads?: number | undefined;
 }
 
 export function createProvider(cfg: ProviderConfig): EmbeddingProvider {
@@ -42,6 +44,7 @@ export function createProvider(cfg: ProviderConfig): EmbeddingProvider {
         ...(cfg.modelSource ? { source: cfg.modelSource } : {}),
         ...(cfg.maxLength ? { maxLength: cfg.maxLength } : {}),
         ...(cfg.maxInputs ? { maxInputs: cfg.maxInputs } : {}),
+        ...(cfg.threads ? { threads: cfg.threads } : {}),
       });
     case 'openai':
       if (!cfg.openaiApiKey) {

@@ -33,6 +33,12 @@ export class PipelineMetrics {
     labelNames: ['provider', 'kind'],
     registers: [this.registry],
   });
+  readonly truncatedInputs = new Counter({
+    name: 'kdb_provider_truncated_inputs_total',
+    help: "Inputs cut to the model's token limit before embedding",
+    labelNames: ['provider'],
+    registers: [this.registry],
+  });
   readonly cacheHits = new Counter({ name: 'kdb_cache_hits_total', help: 'Distinct texts found in the embedding cache', registers: [this.registry] });
   readonly cacheMisses = new Counter({ name: 'kdb_cache_misses_total', help: 'Distinct texts not found in the embedding cache', registers: [this.registry] });
   readonly rowsEmbedded = new Counter({ name: 'kdb_rows_embedded_total', help: 'Search rows that received a vector', registers: [this.registry] });

@@ -8,6 +8,7 @@ import { textHash } from '../content/textHash.js';
 import { listEntities } from '../store/entityStore.js';
 import type { Entity } from '../entities/entitySchema.js';
 import { tokenize } from './tokenize.js';
+import { keywordTopK } from './keywordTopK.js';
 import { fuseRrf, type FusedHit, type RankedHit } from './rrf.js';
 import { createHash } from 'node:crypto';
 import { listVectorSegments, sealedUpTo, seqLiteral, type VectorSegment } from '../segments/vectorSegmentStore.js';
@@ -51,6 +52,8 @@ export interface SearchAnswer {
     window: number;
     rrfK: number;
     efSearch: number;
+    /** Exact top-k pruning of the keyword retriever: rounds, postings read per group, documents scored; proved false = the full sum ran. */
+    keywordPruning?: { rounds: number; depth: number; candidates: number; proved: boolean };
     /** The sealed segments (one HNSW scan each) and the seq above which rows were scanned exactly. */
     vectorSegments?: { sealed: { lo: string; hi: string; rows: number }[]; hotAbove: string };
   };
@@ -184,7 +187,8 @@ export class SearchEngine {
     const useVector = params.mode !== 'keyword';
 
     // Keyword: BM25 statistics over the searched entities, then the scored postings.
-    let keywordQuery: { text: string; values: unknown[] } | undefined;
+    let keywordQueries: { text: string; values: unknown[] }[] = [];
+    let keywordPruning: NonNullable<SearchAnswer['explain']>['keywordPruning'];
     let bm25: NonNullable<SearchAnswer['explain']>['bm25'];
     const keywordPromise = (async (): Promise<RankedHit[]> => {
       if (!useKeyword) return [];
@@ -213,15 +217,27 @@ export class SearchEngine {
       bm25 = { k1: BM25_K1, b: BM25_B, documents: n, avgDocLength: avgdl, terms: stats };
       const present = stats.filter((s) => s.df > 0);
       if (present.length === 0 || avgdl === 0) return [];
-      const values: unknown[] = [present.map((s) => s.term), present.map((s) => s.idf), BM25_K1, BM25_B, avgdl, names, k];
-      if (where) values.push(JSON.stringify(where));
-      keywordQuery = { text: KEYWORD_SQL(!!where), values };
-      const { rows } = await this.opts.pool.query<{ id: string; entity: string; score: number }>({
-        name: where ? 'kdb_keyword_where' : 'kdb_keyword',
-        ...keywordQuery,
-      });
+      let hits: { id: string; entity: string; score: number }[] | null = null;
+      if (!where) {
+        // Exact top-k by pruning over impact-ordered postings; the full sum when it cannot prove it.
+        const top = await keywordTopK(this.opts.pool, { entities: names, terms: present, k, k1: BM25_K1, b: BM25_B, avgdl });
+        keywordPruning = { rounds: top.rounds, depth: top.depth, candidates: top.candidates, proved: top.hits !== null };
+        keywordQueries = top.queries;
+        hits = top.hits;
+      }
+      if (!hits) {
+        const values: unknown[] = [present.map((s) => s.term), present.map((s) => s.idf), BM25_K1, BM25_B, avgdl, names, k];
+        if (where) values.push(JSON.stringify(where));
+        const full = { text: KEYWORD_SQL(!!where), values };
+        keywordQueries = [full];
+        const { rows } = await this.opts.pool.query<{ id: string; entity: string; score: number }>({
+          name: where ? 'kdb_keyword_where' : 'kdb_keyword',
+          ...full,
+        });
+        hits = rows.map((r) => ({ id: r.id, entity: r.entity, score: Number(r.score) }));
+      }
       lap('keyword', t);
-      return rows.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: Number(r.score) }));
+      return hits.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: r.score }));
     })();
 
     let vectorQuery: { text: string; values: unknown[] } | undefined;
@@ -280,11 +296,14 @@ export class SearchEngine {
     if (params.explain) {
       const plan = async (q?: { text: string; values: unknown[] }) =>
         q ? (await this.opts.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${q.text}`, q.values)).rows.map((r) => r['QUERY PLAN']).join('\n') : undefined;
-      const [kp, vp] = await Promise.all([plan(keywordQuery), plan(vectorQuery)]);
+      const plans = async (qs: { text: string; values: unknown[] }[]) =>
+        qs.length ? (await Promise.all(qs.map(plan))).join('\n-- next statement --\n') : undefined;
+      const [kp, vp] = await Promise.all([plans(keywordQueries), plan(vectorQuery)]);
       const ef = await this.opts.pool.query<{ ef: string }>("SELECT current_setting('hnsw.ef_search') AS ef").then((r) => Number(r.rows[0]?.ef ?? 0), () => 0);
       answer.explain = {
         timings_ms: timings,
         ...(bm25 ? { bm25 } : {}),
+        ...(keywordPruning ? { keywordPruning } : {}),
         plans: { ...(kp ? { keyword: kp } : {}), ...(vp ? { vector: vp } : {}) },
         window,
         rrfK: RRF_K,

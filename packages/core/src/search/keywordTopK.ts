@@ -1,0 +1,149 @@
+import type pg from 'pg';
+
+export interface KeywordTerm {
+  term: string;
+  idf: number;
+}
+
+export interface KeywordTopKOptions {
+  entities: readonly string[];
+  terms: readonly KeywordTerm[];
+  k: number;
+  k1: number;
+  b: number;
+  avgdl: number;
+  /** Deepest read per (entity, term, tf) group before giving up on pruning. Default 4096. */
+  maxDepth?: number;
+}
+
+export interface KeywordHit {
+  id: string;
+  entity: string;
+  score: number;
+}
+
+export interface KeywordTopK {
+  /** Exact top k (score desc, id asc), or null when pruning could not prove it within maxDepth: run the full sum. */
+  hits: KeywordHit[] | null;
+  rounds: number;
+  depth: number;
+  candidates: number;
+  /** The statements of the last round, for explain. */
+  queries: { text: string; values: unknown[] }[];
+}
+
+/**
+ * First `depth + 1` postings of every (entity, term, tf) group in
+ * (doc_len, record_id) order: an index range scan each on
+ * kdb_postings_impact_idx. Groups run 1..max(tf) (one backward probe).
+ */
+const HEADS_SQL = `
+  SELECT t.entity, t.term, g.tf, h.record_id AS id, h.doc_len
+    FROM (SELECT e.entity, q.term,
+                 (SELECT max(p.tf) FROM kdb_postings p WHERE p.entity = e.entity AND p.term = q.term) AS max_tf
+            FROM unnest($1::text[]) AS e(entity) CROSS JOIN unnest($2::text[]) AS q(term)) t
+   CROSS JOIN LATERAL generate_series(1, t.max_tf) AS g(tf)
+   CROSS JOIN LATERAL (SELECT p.record_id, p.doc_len FROM kdb_postings p
+                        WHERE p.entity = t.entity AND p.term = t.term AND p.tf = g.tf
+                        ORDER BY p.doc_len, p.record_id LIMIT $3) h`;
+
+/** All postings of the candidates for the query terms (index-only on kdb_postings_record_idx). */
+const POSTINGS_SQL = `
+  SELECT p.record_id AS id, p.term, p.tf, p.doc_len
+    FROM kdb_postings p
+   WHERE p.record_id = ANY($1::uuid[]) AND p.term = ANY($2::text[])`;
+
+const EPS = 1e-9;
+
+/** Score descending, then id ascending (scores within 1e-12 count as equal: float noise of the sum). */
+export function byScoreThenId(x: KeywordHit, y: KeywordHit): number {
+  if (Math.abs(x.score - y.score) > 1e-12) return y.score - x.score;
+  return x.id < y.id ? -1 : x.id > y.id ? 1 : 0;
+}
+
+/**
+ * Exact BM25 top-k by a threshold algorithm (Fagin's TA) over
+ * impact-ordered postings, without reading every posting of common terms.
+ *
+ * Within one (entity, term, tf) group a posting's BM25 weight only falls as
+ * doc_len grows, so each group read in (doc_len, record_id) order is sorted
+ * best first, and its first unread posting bounds every unread one. A round
+ * reads `depth` postings per group, scores every document seen exactly (all
+ * its query terms), and stops when the k-th score beats the best score any
+ * unseen document could reach: the sum over terms of the best unread bound.
+ * On a tie with that bound, an unseen document ties only by sitting at or
+ * after the frontier of every term's group, so it ranks after the k-th when
+ * the k-th's id is smaller than those frontier ids (ids break ties, as in the
+ * full sum). Otherwise the depth grows fourfold; past `maxDepth` the caller
+ * runs the full sum. Scores use the same formula and statistics as the full
+ * sum (equal up to float rounding of the sum order).
+ */
+export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopKOptions): Promise<KeywordTopK> {
+  const { k, k1, b, avgdl } = opts;
+  const idf = new Map(opts.terms.map((t) => [t.term, t.idf]));
+  const terms = [...idf.keys()];
+  const weight = (term: string, tf: number, len: number) => (idf.get(term)! * (tf * (k1 + 1))) / (tf + k1 * (1 - b + (b * len) / avgdl));
+  const maxDepth = opts.maxDepth ?? 4096;
+  let depth = Math.max(k, 16);
+  let rounds = 0;
+  for (;;) {
+    rounds++;
+    const heads = { text: HEADS_SQL, values: [opts.entities, terms, depth + 1] as unknown[] };
+    const { rows } = await db.query<{ entity: string; term: string; tf: number; id: string; doc_len: number }>({ name: 'kdb_keyword_heads', ...heads });
+    const groups = new Map<string, typeof rows>();
+    for (const r of rows) {
+      const key = `${r.entity}\u0000${r.term}\u0000${r.tf}`;
+      const g = groups.get(key);
+      if (g) g.push(r);
+      else groups.set(key, [r]);
+    }
+    // Per term: the best weight an unread posting can have, and the frontier ids reaching it.
+    const bound = new Map<string, { w: number; ids: string[] }>();
+    const entityOf = new Map<string, string>();
+    let exhausted = true;
+    for (const g of groups.values()) {
+      g.sort((x, y) => x.doc_len - y.doc_len || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+      for (const r of g.slice(0, depth)) entityOf.set(r.id, r.entity);
+      const frontier = g[depth];
+      if (!frontier) continue;
+      exhausted = false;
+      const w = weight(frontier.term, frontier.tf, frontier.doc_len);
+      const cur = bound.get(frontier.term);
+      if (!cur || w > cur.w + EPS) bound.set(frontier.term, { w, ids: [frontier.id] });
+      else if (Math.abs(w - cur.w) <= EPS) cur.ids.push(frontier.id);
+    }
+    const candidates = [...entityOf.keys()];
+    const postings = { text: POSTINGS_SQL, values: [candidates, terms] as unknown[] };
+    const scored = await db.query<{ id: string; term: string; tf: number; doc_len: number }>({ name: 'kdb_keyword_postings', ...postings });
+    // Summed in query-term order, so equal documents get bit-equal scores.
+    const parts = new Map<string, number[]>();
+    for (const p of scored.rows) {
+      let a = parts.get(p.id);
+      if (!a) parts.set(p.id, (a = new Array<number>(terms.length).fill(0)));
+      a[terms.indexOf(p.term)] = weight(p.term, p.tf, p.doc_len);
+    }
+    const ranked = candidates
+      .map((id) => ({ id, entity: entityOf.get(id)!, score: (parts.get(id) ?? []).reduce((s, w) => s + w, 0) }))
+      .sort(byScoreThenId);
+    const done = (): boolean => {
+      if (exhausted) return true;
+      if (ranked.length < k) return false;
+      let ub = 0;
+      for (const t of bound.values()) ub += t.w;
+      const kth = ranked[k - 1]!;
+      if (kth.score > ub + EPS) return true;
+      if (kth.score < ub - EPS) return false;
+      // Tie with the bound: an unseen document reaching it sits at or after the frontier of every term.
+      let idFloor = '';
+      for (const t of bound.values()) {
+        if (t.w <= EPS) continue;
+        const least = t.ids.reduce((a, c) => (c < a ? c : a));
+        if (least > idFloor) idFloor = least;
+      }
+      return kth.id < idFloor;
+    };
+    if (done()) return { hits: ranked.slice(0, k), rounds, depth, candidates: candidates.length, queries: [heads, postings] };
+    if (depth * 4 > maxDepth) return { hits: null, rounds, depth, candidates: candidates.length, queries: [heads, postings] };
+    depth *= 4;
+  }
+}

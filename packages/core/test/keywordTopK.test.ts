@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BM25_B, BM25_K1, createEntity, keywordTopK, tokenize, withTransaction, type Entity } from '@kameleondb/core';
+import { insertRecordChunk } from '../src/store/recordStore.js';
+import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
+
+/**
+ * The pruned top-k against the full BM25 ranking computed here from the
+ * documents, on a corpus built for ties: most documents share one length, a
+ * common term is in 60% of them, and terms repeat (tf 1 to 3).
+ */
+describe('keywordTopK: exact top-k without reading every posting', () => {
+  let db: TestDatabase;
+  let entity: Entity;
+  const docs = new Map<string, string[]>(); // id → tokens
+  let n = 0;
+  let avgdl = 0;
+  const df = new Map<string, number>();
+
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    entity = await createEntity(db.pool, { name: 'notes', fields: { body: 'text' }, embedFields: ['body'] });
+    const records = Array.from({ length: 3000 }, (_, i) => {
+      const words: string[] = [];
+      if (rand() < 0.6) words.push('common');
+      if (rand() < 0.1) words.push('common', 'common');
+      if (rand() < 0.2) words.push(`mid${i % 7}`);
+      if (i % 97 === 0) words.push('rare');
+      while (words.length < (rand() < 0.8 ? 6 : 5 + Math.floor(rand() * 4))) words.push(`w${Math.floor(rand() * 400)}`);
+      return { body: words.join(' ') };
+    });
+    await withTransaction(db.pool, (c) => insertRecordChunk(c, entity, records));
+    const { rows } = await db.pool.query<{ record_id: string; content: string }>('SELECT record_id, content FROM kdb_search');
+    for (const r of rows) docs.set(r.record_id, tokenize(r.content));
+    n = docs.size;
+    avgdl = [...docs.values()].reduce((s, t) => s + t.length, 0) / n;
+    for (const t of docs.values()) for (const term of new Set(t)) df.set(term, (df.get(term) ?? 0) + 1);
+  });
+  afterAll(() => db.close());
+
+  const idfOf = (t: string) => Math.log(1 + (n - df.get(t)! + 0.5) / (df.get(t)! + 0.5));
+  /** Every document scored from the formula; score desc, id asc. */
+  const fullRanking = (terms: string[]) =>
+    [...docs.entries()]
+      .map(([id, toks]) => {
+        let score = 0;
+        for (const t of terms) {
+          const tf = toks.filter((x) => x === t).length;
+          if (tf) score += (idfOf(t) * tf * (BM25_K1 + 1)) / (tf + BM25_K1 * (1 - BM25_B + (BM25_B * toks.length) / avgdl));
+        }
+        return { id, score };
+      })
+      .filter((d) => d.score > 0)
+      .sort((x, y) => (Math.abs(x.score - y.score) > 1e-12 ? y.score - x.score : x.id < y.id ? -1 : 1));
+
+  const queries = [['common'], ['common', 'rare'], ['common', 'mid3'], ['mid1', 'mid2', 'common'], ['w17', 'common'], ['rare'], ['w5', 'w6', 'w7']];
+  for (const terms of queries) {
+    for (const k of [1, 10, 40]) {
+      it(`"${terms.join(' ')}" top ${k} equals the full ranking, ids and scores`, async () => {
+        const top = await keywordTopK(db.pool, {
+          entities: ['notes'],
+          terms: terms.map((term) => ({ term, idf: idfOf(term) })),
+          k,
+          k1: BM25_K1,
+          b: BM25_B,
+          avgdl,
+        });
+        const want = fullRanking(terms).slice(0, k);
+        expect(top.hits).not.toBeNull();
+        expect(top.hits!.map((h) => h.id)).toEqual(want.map((w) => w.id));
+        top.hits!.forEach((h, i) => expect(h.score).toBeCloseTo(want[i]!.score, 9));
+      });
+    }
+  }
+
+  it('reads a small part of a common term: it proves the top 10 from far fewer documents than contain it', async () => {
+    const top = await keywordTopK(db.pool, { entities: ['notes'], terms: [{ term: 'common', idf: idfOf('common') }], k: 10, k1: BM25_K1, b: BM25_B, avgdl });
+    expect(df.get('common')).toBeGreaterThan(1500);
+    expect(top.rounds).toBe(1);
+    expect(top.candidates).toBeLessThan(100);
+  });
+
+  it('gives up (hits null) when the depth limit comes before a proof, so the caller runs the full sum', async () => {
+    const top = await keywordTopK(db.pool, {
+      entities: ['notes'],
+      terms: ['common', 'mid3'].map((term) => ({ term, idf: idfOf(term) })),
+      k: 40,
+      k1: BM25_K1,
+      b: BM25_B,
+      avgdl,
+      maxDepth: 40,
+    });
+    // This query needs a second round (depth 160) to prove its top 40; a limit of 40 stops after the first.
+    expect(top).toMatchObject({ hits: null, rounds: 1, depth: 40 });
+  });
+});
