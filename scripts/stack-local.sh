@@ -11,6 +11,18 @@ pnpm install --frozen-lockfile --reporter=silent
 export KDB_DATABASE_URL=${KDB_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/kameleondb}
 export KDB_REDIS_URL=${KDB_REDIS_URL:-redis://127.0.0.1:6379}
 export KDB_PORT=${KDB_PORT:-8080}
+export KDB_MODEL_DIR=${KDB_MODEL_DIR:-$HOME/.cache/kameleondb/models}
+if [ -z "${KDB_EMBEDDING_PROVIDER:-}" ]; then
+  # The default provider is fastembed; it needs BGE-small-en-v1.5 in KDB_MODEL_DIR
+  # (fetched on first start when the machine can reach the model host).
+  if [ -d "$KDB_MODEL_DIR/${KDB_EMBEDDING_MODEL:-fast-bge-small-en-v1.5}" ] || [ -n "${KDB_MODEL_SOURCE:-}" ]; then
+    export KDB_EMBEDDING_PROVIDER=fastembed
+  else
+    export KDB_EMBEDDING_PROVIDER=hash
+    echo "no model in $KDB_MODEL_DIR: using the hash provider (lexical vectors)." \
+      "KDB_EMBEDDING_PROVIDER=fastembed fetches BGE-small-en-v1.5 on start; KDB_MODEL_SOURCE=DIR copies it from DIR."
+  fi
+fi
 if [ -z "${KDB_API_KEY:-}" ] && [ "${KDB_AUTH:-}" != disabled ]; then
   export KDB_API_KEY="local-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   echo "generated KDB_API_KEY=$KDB_API_KEY (export it for the CLI)"

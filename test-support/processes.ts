@@ -12,11 +12,14 @@ export interface ChildApp {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Starts `apps/<app>/src/main.ts` as a real process; resolves once `readyLine` appears in its output. */
+/**
+ * Starts `apps/<app>/src/main.ts` as a real process; resolves once `readyLine` appears in its output.
+ * The provider is `hash` unless `env` names one (the product's default, fastembed, needs a model folder).
+ */
 export async function startChild(app: 'api' | 'worker', env: Record<string, string>, readyLine: RegExp, timeoutMs = 30_000): Promise<ChildApp> {
   const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', `apps/${app}/src/main.ts`], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', ...env },
+    env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', KDB_EMBEDDING_PROVIDER: 'hash', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -63,3 +63,24 @@ export async function writeSection(name: string, lines: string[]): Promise<void>
   doc = re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n${section}\n`;
   await writeFile(path, doc);
 }
+
+/** Until no vector is hot and no segment build runs (seals and merges done); returns when the last build finished (epoch ms). */
+export async function waitCompacted(c: pg.Client): Promise<number> {
+  let quietSince = 0;
+  for (;;) {
+    const { rows } = await c.query(
+      `SELECT (SELECT count(*) FROM kdb_search WHERE vector_seq > coalesce((SELECT max(hi) FROM kdb_vector_segments), 0))::int AS hot,
+              (SELECT count(*) FROM pg_stat_progress_create_index)::int AS building`,
+    );
+    if (rows[0].hot === 0 && rows[0].building === 0) {
+      quietSince ||= Date.now();
+      if (Date.now() - quietSince > 8000) {
+        // longer than the workers' idle delay before a merge
+        const last = await c.query<{ t: Date | null }>('SELECT max(created_at) AS t FROM kdb_vector_segments');
+        return last.rows[0]!.t?.getTime() ?? Date.now();
+      }
+    } else quietSince = 0;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+

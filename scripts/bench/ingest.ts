@@ -10,7 +10,7 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { copyInto, HashProvider, migrate } from '@kameleondb/core';
-import { dbUrl, dropDatabase, freshDatabase, machine, now, percentile, REDIS, startStack, stop, writeSection } from './harness.js';
+import { dbUrl, dropDatabase, freshDatabase, machine, now, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const sizes = process.argv.slice(2).map(Number).filter(Boolean);
 if (sizes.length === 0) sizes.push(30_000, 100_000);
@@ -34,26 +34,6 @@ async function waitReady(c: pg.Client, total: number): Promise<void> {
     const { rows } = await c.query(`SELECT count(*) FILTER (WHERE status = 'ready')::int AS ready, count(*) FILTER (WHERE status <> 'ready')::int AS other FROM kdb_search`);
     if (rows[0].other === 0 && rows[0].ready === total) return;
     await sleep(25);
-  }
-}
-
-/** Until no vector is hot and no segment build runs (seals and merges done); returns when the last build finished (epoch ms). */
-async function waitCompacted(c: pg.Client): Promise<number> {
-  let quietSince = 0;
-  for (;;) {
-    const { rows } = await c.query(
-      `SELECT (SELECT count(*) FROM kdb_search WHERE vector_seq > coalesce((SELECT max(hi) FROM kdb_vector_segments), 0))::int AS hot,
-              (SELECT count(*) FROM pg_stat_progress_create_index)::int AS building`,
-    );
-    if (rows[0].hot === 0 && rows[0].building === 0) {
-      quietSince ||= Date.now();
-      if (Date.now() - quietSince > 8000) {
-        // longer than the workers' idle delay before a merge
-        const last = await c.query<{ t: Date | null }>('SELECT max(created_at) AS t FROM kdb_vector_segments');
-        return last.rows[0]!.t?.getTime() ?? Date.now();
-      }
-    } else quietSince = 0;
-    await sleep(200);
   }
 }
 

@@ -29,7 +29,7 @@ describe('API', () => {
     db = await createTestDatabase();
     prefix = testPrefix();
     api = await startApi(
-      readEnv({ KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_API_KEY: KEY, KDB_PORT: '0', KDB_LOG_LEVEL: 'silent' }),
+      readEnv({ KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_API_KEY: KEY, KDB_PORT: '0', KDB_LOG_LEVEL: 'silent', KDB_EMBEDDING_PROVIDER: 'hash' }),
     );
     queue = new Queue(EMBED_QUEUE, { connection: createRedis(redisUrl()), prefix });
     await call('POST', '/v1/entities', { name: 'tickets', fields: { title: 'text', body: 'text', priority: 'integer', open: 'boolean' }, embedFields: ['title', 'body'] });
@@ -44,6 +44,8 @@ describe('API', () => {
   it('refuses to start without an API key unless auth is disabled explicitly', () => {
     expect(() => readEnv({})).toThrow(/KDB_API_KEY: is required.*KDB_AUTH=disabled/);
     expect(readEnv({ KDB_AUTH: 'disabled' }).KDB_AUTH).toBe('disabled');
+    // The default provider is the local model.
+    expect(readEnv({ KDB_AUTH: 'disabled' }).KDB_EMBEDDING_PROVIDER).toBe('fastembed');
     expect(() => readEnv({ KDB_AUTH: 'disabled', KDB_PORT: 'eighty' })).toThrow(/KDB_PORT.*got "eighty"/);
   });
 

@@ -44,8 +44,10 @@ const schema = z.object({
   KDB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(55_000),
   /** Build vector segment indexes in this process (one worker at a time does; the others stand by). */
   KDB_SEGMENTS: z.enum(['on', 'off']).default('on'),
-  /** Seal the hot (exactly scanned) vectors into an HNSW segment once this many are written. */
+  /** Seal the hot (exactly scanned) vectors into an HNSW segment once this many are written and no ingest backlog waits. */
   KDB_SEGMENT_SEAL_ROWS: z.coerce.number().int().min(100).default(10_000),
+  /** Seal at this many hot vectors even while an ingest backlog waits (exact scans above it cost more than the build). */
+  KDB_SEGMENT_MAX_HOT_ROWS: z.coerce.number().int().min(100).default(100_000),
   /** Merge this many neighbouring segments of one size class into one. */
   KDB_SEGMENT_MERGE_FACTOR: z.coerce.number().int().min(2).max(32).default(4),
   /** Vector writes quiet for this long: seal whatever is hot and merge. */

@@ -117,6 +117,11 @@ try {
           connectionString: env.KDB_DATABASE_URL,
           logger,
           sealRows: env.KDB_SEGMENT_SEAL_ROWS,
+          maxHotRows: env.KDB_SEGMENT_MAX_HOT_ROWS,
+          busy: async () => {
+            const c = await embedQueue.getJobCounts('waiting', 'prioritized');
+            return (c.waiting ?? 0) + (c.prioritized ?? 0) > 0;
+          },
           mergeFactor: env.KDB_SEGMENT_MERGE_FACTOR,
           idleMs: env.KDB_SEGMENT_IDLE,
           buildMemory: env.KDB_SEGMENT_BUILD_MEMORY,

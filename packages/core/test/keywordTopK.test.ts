@@ -57,11 +57,11 @@ describe('keywordTopK: exact top-k without reading every posting', () => {
 
   const queries = [['common'], ['common', 'rare'], ['common', 'mid3'], ['mid1', 'mid2', 'common'], ['w17', 'common'], ['rare'], ['w5', 'w6', 'w7']];
   for (const terms of queries) {
-    for (const k of [1, 10, 40]) {
-      it(`"${terms.join(' ')}" top ${k} equals the full ranking, ids and scores`, async () => {
+    for (const [k, withDf] of [[1, true], [10, true], [40, true], [10, false]] as const) {
+      it(`"${terms.join(' ')}" top ${k}${withDf ? '' : ' (no df: rare terms read by depth too)'} equals the full ranking, ids and scores`, async () => {
         const top = await keywordTopK(db.pool, {
           entities: ['notes'],
-          terms: terms.map((term) => ({ term, idf: idfOf(term) })),
+          terms: terms.map((term) => ({ term, idf: idfOf(term), ...(withDf ? { df: df.get(term)! } : {}) })),
           k,
           k1: BM25_K1,
           b: BM25_B,

@@ -31,24 +31,34 @@ const seg = (lo: number, hi: number, rows = hi - lo + 1): VectorSegment => ({
 });
 
 describe('planSegmentWork', () => {
-  const policy: SegmentPolicy = { sealRows: 100, mergeFactor: 4, maxSegments: 6 };
+  const policy: SegmentPolicy = { sealRows: 100, maxHotRows: 1000, mergeFactor: 4, maxSegments: 6 };
+  const writing = { idle: false, busy: false };
+  const quiet = { idle: true, busy: false };
+  const backlog = { idle: false, busy: true };
 
-  it('seals the hot rows when full, or when writes went quiet', () => {
-    expect(planSegmentWork([seg(1, 100)], { rows: 99, hi: '199' }, policy, false)).toBeNull();
-    expect(planSegmentWork([seg(1, 100)], { rows: 100, hi: '230' }, policy, false)).toEqual({ kind: 'seal', lo: '101', hi: '230', rows: 100 });
-    expect(planSegmentWork([], { rows: 3, hi: '3' }, policy, true)).toEqual({ kind: 'seal', lo: '1', hi: '3', rows: 3 });
-    expect(planSegmentWork([], { rows: 0, hi: null }, policy, true)).toBeNull();
+  it('seals the hot rows when full, or when writes went quiet; during an ingest backlog only at maxHotRows', () => {
+    expect(planSegmentWork([seg(1, 100)], { rows: 99, hi: '199' }, policy, writing)).toBeNull();
+    expect(planSegmentWork([seg(1, 100)], { rows: 100, hi: '230' }, policy, writing)).toEqual({ kind: 'seal', lo: '101', hi: '230', rows: 100 });
+    expect(planSegmentWork([seg(1, 100)], { rows: 999, hi: '1099' }, policy, backlog)).toBeNull();
+    expect(planSegmentWork([seg(1, 100)], { rows: 1000, hi: '1100' }, policy, backlog)).toMatchObject({ kind: 'seal', rows: 1000 });
+    expect(planSegmentWork([], { rows: 3, hi: '3' }, policy, quiet)).toEqual({ kind: 'seal', lo: '1', hi: '3', rows: 3 });
+    expect(planSegmentWork([], { rows: 0, hi: null }, policy, quiet)).toBeNull();
   });
 
   it('merges the smallest run of adjacent same-size segments, while idle or when there are too many', () => {
     const segs = [seg(1, 1600), seg(1601, 2000), seg(2001, 2100), seg(2101, 2200), seg(2201, 2300), seg(2301, 2400)];
-    expect(planSegmentWork(segs, { rows: 0, hi: null }, policy, false)).toBeNull();
-    const merge = planSegmentWork(segs, { rows: 0, hi: null }, policy, true);
+    expect(planSegmentWork(segs, { rows: 0, hi: null }, policy, writing)).toBeNull();
+    expect(planSegmentWork(segs, { rows: 0, hi: null }, policy, { idle: true, busy: true })).toBeNull();
+    const merge = planSegmentWork(segs, { rows: 0, hi: null }, policy, quiet);
     expect(merge).toMatchObject({ kind: 'merge', lo: '2001', hi: '2400', rows: 400 });
     const many = [...segs, seg(2401, 2410)];
-    expect(planSegmentWork(many, { rows: 5, hi: '2415' }, policy, false)).toMatchObject({ kind: 'merge', lo: '2001', hi: '2400' });
-    // No run of four in one size class: nothing to merge.
-    expect(planSegmentWork([seg(1, 1600), seg(1601, 2000), seg(2001, 2100)], { rows: 0, hi: null }, policy, true)).toBeNull();
+    expect(planSegmentWork(many, { rows: 5, hi: '2415' }, policy, backlog)).toMatchObject({ kind: 'merge', lo: '2001', hi: '2400' });
+    // No run of four in one size class: when quiet, the newest fold into older ones not over 4× their size.
+    const three = [seg(1, 1600), seg(1601, 2000), seg(2001, 2100)];
+    expect(planSegmentWork(three, { rows: 0, hi: null }, policy, writing)).toBeNull();
+    expect(planSegmentWork(three, { rows: 0, hi: null }, policy, quiet)).toMatchObject({ kind: 'merge', lo: '1', hi: '2100', rows: 2100 });
+    expect(planSegmentWork([seg(1, 5000), seg(5001, 5100)], { rows: 0, hi: null }, policy, quiet)).toBeNull(); // 5000 > 4 × 100
+    expect(planSegmentWork([seg(1, 5000), seg(5001, 5100), seg(5101, 6500)], { rows: 0, hi: null }, policy, quiet)).toMatchObject({ lo: '1', hi: '6500' });
   });
 });
 

@@ -112,6 +112,7 @@ export interface SearchEngineOptions {
 export class SearchEngine {
   private readonly queryVectors: LRUCache<string, number[]>;
   private segments: { at: number; list: Promise<VectorSegment[]> } | null = null;
+  private entities: { at: number; list: Promise<Entity[]> } | null = null;
   constructor(private readonly opts: SearchEngineOptions) {
     this.queryVectors = new LRUCache({ max: opts.queryCacheSize ?? 1000 });
   }
@@ -121,8 +122,24 @@ export class SearchEngine {
     return [`SET hnsw.ef_search = ${Math.trunc(efSearch)}`, `SET hnsw.iterative_scan = relaxed_order`];
   }
 
+  /**
+   * Entity definitions, reused for a second (a search costs one round trip
+   * less); a name missing from the reused list is looked up again at once,
+   * so a new entity is searchable right after it is created.
+   */
+  private async entityList(fresh: boolean): Promise<Entity[]> {
+    const now = Date.now();
+    if (fresh || !this.entities || now - this.entities.at > 1000) {
+      const list = listEntities(this.opts.pool);
+      list.catch(() => (this.entities = null));
+      this.entities = { at: now, list };
+    }
+    return this.entities.list;
+  }
+
   private async resolveEntities(params: SearchParams): Promise<Entity[]> {
-    const all = await listEntities(this.opts.pool);
+    let all = await this.entityList(false);
+    if (params.entities.some((name) => !all.some((e) => e.name === name))) all = await this.entityList(true);
     if (params.entities.length === 0) return all;
     return params.entities.map((name) => {
       const e = all.find((x) => x.name === name);

@@ -3,6 +3,8 @@ import type pg from 'pg';
 export interface KeywordTerm {
   term: string;
   idf: number;
+  /** Documents holding the term (over the searched entities): a term this rare is read whole in the first round. */
+  df?: number;
 }
 
 export interface KeywordTopKOptions {
@@ -14,6 +16,8 @@ export interface KeywordTopKOptions {
   avgdl: number;
   /** Deepest read per (entity, term, tf) group before giving up on pruning. Default 4096. */
   maxDepth?: number;
+  /** Terms in at most this many documents are read whole at once (no bound left to beat). Default 1024. */
+  fullReadDf?: number;
 }
 
 export interface KeywordHit {
@@ -39,13 +43,13 @@ export interface KeywordTopK {
  */
 const HEADS_SQL = `
   SELECT t.entity, t.term, g.tf, h.record_id AS id, h.doc_len
-    FROM (SELECT e.entity, q.term,
+    FROM (SELECT e.entity, q.term, q.lim,
                  (SELECT max(p.tf) FROM kdb_postings p WHERE p.entity = e.entity AND p.term = q.term) AS max_tf
-            FROM unnest($1::text[]) AS e(entity) CROSS JOIN unnest($2::text[]) AS q(term)) t
+            FROM unnest($1::text[]) AS e(entity) CROSS JOIN unnest($2::text[], $3::int[]) AS q(term, lim)) t
    CROSS JOIN LATERAL generate_series(1, t.max_tf) AS g(tf)
    CROSS JOIN LATERAL (SELECT p.record_id, p.doc_len FROM kdb_postings p
                         WHERE p.entity = t.entity AND p.term = t.term AND p.tf = g.tf
-                        ORDER BY p.doc_len, p.record_id LIMIT $3) h`;
+                        ORDER BY p.doc_len, p.record_id LIMIT t.lim) h`;
 
 /** All postings of the candidates for the query terms (index-only on kdb_postings_record_idx). */
 const POSTINGS_SQL = `
@@ -75,7 +79,8 @@ export function byScoreThenId(x: KeywordHit, y: KeywordHit): number {
  * after the frontier of every term's group, so it ranks after the k-th when
  * the k-th's id is smaller than those frontier ids (ids break ties, as in the
  * full sum). Otherwise the depth grows fourfold; past `maxDepth` the caller
- * runs the full sum. Scores use the same formula and statistics as the full
+ * runs the full sum. Rare terms are read whole in the first round, and their
+ * weights then come from that read, not from a second lookup. Scores use the same formula and statistics as the full
  * sum (equal up to float rounding of the sum order).
  */
 export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopKOptions): Promise<KeywordTopK> {
@@ -84,11 +89,14 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
   const terms = [...idf.keys()];
   const weight = (term: string, tf: number, len: number) => (idf.get(term)! * (tf * (k1 + 1))) / (tf + k1 * (1 - b + (b * len) / avgdl));
   const maxDepth = opts.maxDepth ?? 4096;
+  const fullReadDf = opts.fullReadDf ?? 1024;
   let depth = Math.max(k, 16);
   let rounds = 0;
   for (;;) {
     rounds++;
-    const heads = { text: HEADS_SQL, values: [opts.entities, terms, depth + 1] as unknown[] };
+    // Per term: how many postings of each group to use; one more is read to see the frontier.
+    const use = new Map(opts.terms.map((t) => [t.term, t.df !== undefined && t.df <= fullReadDf ? fullReadDf : depth]));
+    const heads = { text: HEADS_SQL, values: [opts.entities, terms, terms.map((t) => use.get(t)! + 1)] as unknown[] };
     const { rows } = await db.query<{ entity: string; term: string; tf: number; id: string; doc_len: number }>({ name: 'kdb_keyword_heads', ...heads });
     const groups = new Map<string, typeof rows>();
     for (const r of rows) {
@@ -100,30 +108,36 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
     // Per term: the best weight an unread posting can have, and the frontier ids reaching it.
     const bound = new Map<string, { w: number; ids: string[] }>();
     const entityOf = new Map<string, string>();
-    let exhausted = true;
+    const seen = new Map<string, number[]>(); // id → weight per query term, from the read postings
+    const termIndex = new Map(terms.map((t, i) => [t, i]));
     for (const g of groups.values()) {
       g.sort((x, y) => x.doc_len - y.doc_len || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
-      for (const r of g.slice(0, depth)) entityOf.set(r.id, r.entity);
-      const frontier = g[depth];
+      const n = use.get(g[0]!.term)!;
+      for (const r of g.slice(0, n)) {
+        entityOf.set(r.id, r.entity);
+        let a = seen.get(r.id);
+        if (!a) seen.set(r.id, (a = new Array<number>(terms.length).fill(0)));
+        a[termIndex.get(r.term)!] = weight(r.term, r.tf, r.doc_len);
+      }
+      const frontier = g[n];
       if (!frontier) continue;
-      exhausted = false;
       const w = weight(frontier.term, frontier.tf, frontier.doc_len);
       const cur = bound.get(frontier.term);
       if (!cur || w > cur.w + EPS) bound.set(frontier.term, { w, ids: [frontier.id] });
       else if (Math.abs(w - cur.w) <= EPS) cur.ids.push(frontier.id);
     }
+    const exhausted = bound.size === 0;
     const candidates = [...entityOf.keys()];
-    const postings = { text: POSTINGS_SQL, values: [candidates, terms] as unknown[] };
-    const scored = await db.query<{ id: string; term: string; tf: number; doc_len: number }>({ name: 'kdb_keyword_postings', ...postings });
-    // Summed in query-term order, so equal documents get bit-equal scores.
-    const parts = new Map<string, number[]>();
-    for (const p of scored.rows) {
-      let a = parts.get(p.id);
-      if (!a) parts.set(p.id, (a = new Array<number>(terms.length).fill(0)));
-      a[terms.indexOf(p.term)] = weight(p.term, p.tf, p.doc_len);
+    // Terms read whole are known for every candidate; the others are looked up.
+    const open = terms.filter((t) => bound.has(t));
+    const postings = { text: POSTINGS_SQL, values: [candidates, open] as unknown[] };
+    if (open.length && candidates.length) {
+      const scored = await db.query<{ id: string; term: string; tf: number; doc_len: number }>({ name: 'kdb_keyword_postings', ...postings });
+      for (const p of scored.rows) seen.get(p.id)![termIndex.get(p.term)!] = weight(p.term, p.tf, p.doc_len);
     }
+    // Summed in query-term order, so equal documents get bit-equal scores.
     const ranked = candidates
-      .map((id) => ({ id, entity: entityOf.get(id)!, score: (parts.get(id) ?? []).reduce((s, w) => s + w, 0) }))
+      .map((id) => ({ id, entity: entityOf.get(id)!, score: seen.get(id)!.reduce((s, w) => s + w, 0) }))
       .sort(byScoreThenId);
     const done = (): boolean => {
       if (exhausted) return true;
@@ -142,8 +156,9 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       }
       return kth.id < idFloor;
     };
-    if (done()) return { hits: ranked.slice(0, k), rounds, depth, candidates: candidates.length, queries: [heads, postings] };
-    if (depth * 4 > maxDepth) return { hits: null, rounds, depth, candidates: candidates.length, queries: [heads, postings] };
+    const queries = open.length && candidates.length ? [heads, postings] : [heads];
+    if (done()) return { hits: ranked.slice(0, k), rounds, depth, candidates: candidates.length, queries };
+    if (depth * 4 > maxDepth) return { hits: null, rounds, depth, candidates: candidates.length, queries };
     depth *= 4;
   }
 }

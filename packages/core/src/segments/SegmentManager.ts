@@ -16,11 +16,13 @@ export interface SegmentManagerOptions extends Partial<SegmentPolicy> {
   /** `maintenance_work_mem` of index builds; a graph that does not fit builds far slower. Default '1GB'. */
   buildMemory?: string;
   onBuild?: (work: SegmentWork, ms: number) => void;
+  /** True while an ingest backlog waits (embed jobs queued): seals wait for maxHotRows, merges wait. */
+  busy?: () => Promise<boolean>;
 }
 
 export type SegmentStep = { kind: 'standby' } | { kind: 'nothing'; hotRows: number } | (SegmentWork & { ms: number; indexName: string });
 
-export const DEFAULT_SEGMENT_POLICY: SegmentPolicy = { sealRows: 10_000, mergeFactor: 4, maxSegments: 12 };
+export const DEFAULT_SEGMENT_POLICY: SegmentPolicy = { sealRows: 10_000, maxHotRows: 100_000, mergeFactor: 4, maxSegments: 12 };
 
 /**
  * Builds the HNSW indexes of vector segments (sql/000004_vector_segments.sql)
@@ -49,6 +51,7 @@ export class SegmentManager {
   constructor(private readonly opts: SegmentManagerOptions) {
     this.policy = {
       sealRows: opts.sealRows ?? DEFAULT_SEGMENT_POLICY.sealRows,
+      maxHotRows: opts.maxHotRows ?? DEFAULT_SEGMENT_POLICY.maxHotRows,
       mergeFactor: opts.mergeFactor ?? DEFAULT_SEGMENT_POLICY.mergeFactor,
       maxSegments: opts.maxSegments ?? DEFAULT_SEGMENT_POLICY.maxSegments,
     };
@@ -106,7 +109,8 @@ export class SegmentManager {
     const now = Date.now();
     if (hot.hi !== this.lastHot.hi) this.lastHot = { hi: hot.hi, since: now };
     const idle = now - this.lastHot.since >= (this.opts.idleMs ?? 3000);
-    const work = planSegmentWork(segments, hot, this.policy, idle);
+    const busy = (await this.opts.busy?.().catch(() => false)) ?? false;
+    const work = planSegmentWork(segments, hot, this.policy, { idle, busy });
     if (!work) return { kind: 'nothing', hotRows: hot.rows };
     return this.build(client, work);
   }

@@ -1,8 +1,10 @@
 import type { HotSegment, VectorSegment } from './vectorSegmentStore.js';
 
 export interface SegmentPolicy {
-  /** Seal the hot segment once it holds this many vectors. */
+  /** Seal the hot segment once it holds this many vectors (while no ingest backlog waits). */
   sealRows: number;
+  /** Seal at this many hot vectors even while an ingest backlog waits. */
+  maxHotRows: number;
   /** Merge this many adjacent segments of one size class into one. */
   mergeFactor: number;
   /** Merges wait for a quiet moment unless there are more segments than this. */
@@ -19,29 +21,56 @@ export function segmentLevel(rows: number, policy: SegmentPolicy): number {
   return 1 + Math.floor(Math.log(rows / policy.sealRows) / Math.log(policy.mergeFactor) + 1e-9);
 }
 
+export interface SegmentLoad {
+  /** No vector written for a while. */
+  idle: boolean;
+  /** Embed jobs are waiting: an ingest is under way, and a build would take CPU from it. */
+  busy: boolean;
+}
+
 /**
  * What the segment manager does next (one build at a time), in order:
- * 1. seal the hot segment when it is full, or when writes have gone quiet
- *    (`idle`) and it holds anything;
+ * 1. seal the hot segment when writes have gone quiet (`idle`) and it holds
+ *    anything; when it holds `sealRows` and no ingest backlog waits; or when
+ *    it holds `maxHotRows` whatever waits (vectors of a bulk load are
+ *    searchable at once by the exact scan; building their graph after the
+ *    load costs less than building it in pieces during it);
  * 2. merge the first run of `mergeFactor` adjacent segments of one size
  *    class (the smallest class first), only when idle unless the segment
  *    count is over `maxSegments` (a merge rebuilds a graph over all its rows:
- *    CPU that an ingest in progress would rather have).
+ *    CPU that an ingest in progress would rather have);
+ * 3. when idle, fold the newest segments into their older neighbours while
+ *    each older one is at most `mergeFactor` times the newer ones together.
  * A log-structured merge: every vector is rebuilt O(log_f(N / sealRows)) times.
  */
-export function planSegmentWork(segments: readonly VectorSegment[], hot: HotSegment, policy: SegmentPolicy, idle: boolean): SegmentWork | null {
+export function planSegmentWork(segments: readonly VectorSegment[], hot: HotSegment, policy: SegmentPolicy, load: SegmentLoad): SegmentWork | null {
+  const { idle, busy } = load;
   const sealedHi = segments.length ? BigInt(segments[segments.length - 1]!.hi) : 0n;
-  if (hot.hi !== null && hot.rows > 0 && (hot.rows >= policy.sealRows || idle)) {
+  if (hot.hi !== null && hot.rows > 0 && (idle || (hot.rows >= policy.sealRows && !busy) || hot.rows >= policy.maxHotRows)) {
     return { kind: 'seal', lo: String(sealedHi + 1n), hi: hot.hi, rows: hot.rows };
   }
-  if (!idle && segments.length <= policy.maxSegments) return null;
+  if ((!idle || busy) && segments.length <= policy.maxSegments) return null;
   let best: { level: number; start: number } | null = null;
   for (let i = 0; i + policy.mergeFactor <= segments.length; i++) {
     const level = segmentLevel(segments[i]!.rows, policy);
     const run = segments.slice(i, i + policy.mergeFactor);
     if (run.every((s) => segmentLevel(s.rows, policy) === level) && (!best || level < best.level)) best = { level, start: i };
   }
-  if (!best) return null;
+  if (!best) {
+    // Quiet: fold the newest segments into the oldest one not more than mergeFactor
+    // times their size (one graph to search instead of several; each vector is
+    // rebuilt O(log) times over its life, as the older segment is always outgrown).
+    if (!idle || busy || segments.length < 2) return null;
+    let start = segments.length - 1;
+    let newer = segments[start]!.rows;
+    while (start > 0 && segments[start - 1]!.rows <= policy.mergeFactor * newer) {
+      start--;
+      newer += segments[start]!.rows;
+    }
+    if (start === segments.length - 1) return null;
+    const tail = segments.slice(start);
+    return { kind: 'merge', lo: tail[0]!.lo, hi: tail[tail.length - 1]!.hi, rows: tail.reduce((n, x) => n + x.rows, 0), segments: tail };
+  }
   const run = segments.slice(best.start, best.start + policy.mergeFactor);
   return { kind: 'merge', lo: run[0]!.lo, hi: run[run.length - 1]!.hi, rows: run.reduce((n, s) => n + s.rows, 0), segments: run };
 }
