@@ -159,7 +159,8 @@ const plan = (await raw.query(`EXPLAIN ${VECTOR}`, [pgvector.toSql(Array.from(pr
 await raw.end();
 await db.end();
 await stop([stack.api, ...stack.workers]);
-await dropDatabase(dbName);
+if (process.env.KDB_BENCH_KEEP) process.stderr.write(`kept database ${url}\n`);
+else await dropDatabase(dbName);
 
 const ratio = (p95.get('hybrid:1')! / p95.get('raw:hybrid')!).toFixed(2);
 await writeSection('search', [

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import {
+  vectorIndexStatus,
   cacheSummary,
   clearCache,
   waitForEmbedded,
@@ -96,7 +97,7 @@ export const ROUTES: RouteDoc[] = [
   { method: 'get', path: '/entities/:name/records/:id', summary: 'Read a record and its embedding status', success: { status: 200, description: 'the record' } },
   { method: 'patch', path: '/entities/:name/records/:id', summary: 'Merge fields into a record', body: z.record(z.string(), z.unknown()), success: { status: 200, description: 'the record and whether it is re-embedded' } },
   { method: 'delete', path: '/entities/:name/records/:id', summary: 'Delete a record', success: { status: 204, description: 'deleted' } },
-  { method: 'get', path: '/embeddings/status', summary: 'Provider, per-entity counts, active runs', success: { status: 200, description: 'status' } },
+  { method: 'get', path: '/embeddings/status', summary: 'Provider, per-entity counts, active runs, vector index segments', success: { status: 200, description: 'status' } },
   { method: 'post', path: '/reindex', summary: 'Start a reindex run, or a dry run', body: reindexBodySchema, success: { status: 202, description: 'the run (200 with the report for a dry run)' } },
   { method: 'get', path: '/reindex', summary: 'Recent reindex runs, newest first', query: listQuery, success: { status: 200, description: '{runs}' } },
   { method: 'get', path: '/reindex/:id', summary: 'One reindex run with live progress', success: { status: 200, description: 'the run' } },
@@ -204,7 +205,11 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   v1.get('/embeddings/status', async (_req, res) => {
-    const [entities, activeRuns] = await Promise.all([embeddingStatusByEntity(pool, provider.modelKey), deps.runs.active()]);
+    const [entities, activeRuns, vectorIndex] = await Promise.all([
+      embeddingStatusByEntity(pool, provider.modelKey),
+      deps.runs.active(),
+      vectorIndexStatus(pool),
+    ]);
     res.json({
       provider: provider.name,
       model: provider.model,
@@ -213,6 +218,7 @@ export function createApp(deps: AppDeps): express.Express {
       maxInputs: provider.limits.maxInputs,
       entities,
       activeRuns,
+      vectorIndex,
     });
   });
 

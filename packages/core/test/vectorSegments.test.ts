@@ -16,6 +16,7 @@ import {
   type SegmentPolicy,
   type VectorSegment,
   vectorSql,
+  vectorIndexStatus,
 } from '@kameleondb/core';
 import { insertRecordChunk } from '../src/store/recordStore.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
@@ -145,6 +146,7 @@ describe('vector segments', () => {
     await write(100);
     expect(await a.step()).toMatchObject({ kind: 'seal', lo: '1', hi: '350', rows: 350 });
     expect(await listVectorSegments(db.pool)).toMatchObject([{ lo: '1', hi: '350', rows: 350, kind: 'seal' }]);
+    expect(await vectorIndexStatus(db.pool)).toMatchObject({ segments: [{ lo: '1', hi: '350', rows: 350 }], hotRows: 0, building: false });
     const res = await engine.search({ q: texts[5]!, entities: ['docs'], mode: 'vector', limit: 3, explain: true });
     expect(res.explain!.vectorSegments).toEqual({ sealed: [{ lo: '1', hi: '350', rows: 350 }], hotAbove: '350' });
     // The segment's range matches its partial HNSW index (at 350 rows the planner may prefer

@@ -9,6 +9,7 @@ interface Status {
   modelKey: string;
   entities: { entity: string; total: number; indexed: number; pending: number; failed: number; stale: number }[];
   activeRuns: Run[];
+  vectorIndex: { segments: { lo: string; hi: string; rows: number; buildMs: number }[]; hotRows: number; building: boolean };
 }
 
 /** Without a run id: provider, per-entity counts and active runs. With one: that run (`--watch` follows it). */
@@ -29,6 +30,11 @@ export async function embeddingsStatus(api: ApiClient, runId: string | undefined
           ['ENTITY', 'INDEXED', 'PENDING', 'FAILED', 'STALE', 'TOTAL'],
           s.entities.map((e) => [e.entity, e.indexed, e.pending, e.failed, e.stale, e.total]),
         ),
+        '',
+        `vector index: ${s.vectorIndex.segments.length} HNSW segment(s)` +
+          (s.vectorIndex.segments.length ? ` of ${s.vectorIndex.segments.map((x) => x.rows).join(' + ')} rows` : '') +
+          `, ${s.vectorIndex.hotRows} vector(s) not yet in a segment (searched exactly)` +
+          (s.vectorIndex.building ? ', a segment build in progress' : ''),
         ...(s.activeRuns.length ? ['', 'active reindex runs:', ...s.activeRuns.map(describeRun)] : ['', 'no active reindex run']),
       ].join('\n');
     },

@@ -63,3 +63,28 @@ export function seqLiteral(v: string): string {
 export function segmentIndexName(lo: string, hi: string): string {
   return `kdb_vseg_${seqLiteral(lo)}_${seqLiteral(hi)}`;
 }
+
+export interface VectorIndexStatus {
+  /** Sealed segments, oldest first (one HNSW index each). */
+  segments: { lo: string; hi: string; rows: number; kind: VectorSegment['kind']; buildMs: number; createdAt: string }[];
+  /** Vectors above the last sealed seq, found by an exact scan until sealed. */
+  hotRows: number;
+  /** A segment index being built right now (CREATE INDEX CONCURRENTLY in progress). */
+  building: boolean;
+}
+
+/** What operators see of the vector index: segments, hot rows, a build in progress. */
+export async function vectorIndexStatus(db: pg.Pool | pg.ClientBase): Promise<VectorIndexStatus> {
+  const segments = await listVectorSegments(db);
+  const [hot, building] = await Promise.all([
+    hotSegment(db, sealedUpTo(segments)),
+    db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_progress_create_index p JOIN pg_class c ON c.oid = p.index_relid WHERE c.relname LIKE 'kdb\\_vseg\\_%'`,
+    ),
+  ]);
+  return {
+    segments: segments.map(({ lo, hi, rows, kind, buildMs, createdAt }) => ({ lo, hi, rows, kind, buildMs, createdAt })),
+    hotRows: hot.rows,
+    building: building.rows[0]!.n > 0,
+  };
+}
