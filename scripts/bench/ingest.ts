@@ -209,7 +209,8 @@ async function pipelineRuns(): Promise<{ empty: EmptyRow[]; live: LiveRow | null
     const left = await redisLeft(prefix);
     empty[empty.length - 1]!.redisKeys = left.keys;
     empty[empty.length - 1]!.redisBytes = left.bytes;
-    await dropDatabase(db);
+    if (process.env.KDB_BENCH_KEEP) process.stderr.write(`kept database ${dbUrl(db)}\n`);
+    else await dropDatabase(db);
   }
   return { empty, live };
 }

@@ -45,6 +45,12 @@ process.stderr.write('waiting for the vector segments to be built and merged…\
 await waitCompacted(db);
 await db.query('VACUUM ANALYZE');
 const segmentRows = (await listVectorSegments(db)).map((s) => s.rows);
+if (process.env.KDB_BENCH_LOAD_ONLY) {
+  // For investigations: the loaded database stays, nothing is measured.
+  process.stderr.write(`loaded ${url}\n`);
+  await stop([stack.api, ...stack.workers]);
+  process.exit(0);
+}
 
 // A third rare-term queries, a third with a term found in ~40% of documents, a third
 // about a topic (three of its words).
