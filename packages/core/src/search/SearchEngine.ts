@@ -173,10 +173,14 @@ export class SearchEngine {
     let vector = rows[0]?.embedding;
     if (!vector) {
       vector = Array.from((await provider.embed([text]))[0]!);
-      await pool.query(
-        'INSERT INTO kdb_embedding_cache (model_key, text_hash, embedding) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-        [provider.modelKey, key, pgvector.toSql(vector)],
-      );
+      // Stored for the other API processes and later runs; the search does not wait for that commit.
+      pool
+        .query('INSERT INTO kdb_embedding_cache (model_key, text_hash, embedding) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+          provider.modelKey,
+          key,
+          pgvector.toSql(vector),
+        ])
+        .catch(() => undefined);
     }
     this.queryVectors.set(key, vector);
     return vector;

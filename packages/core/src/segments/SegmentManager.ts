@@ -124,6 +124,11 @@ export class SegmentManager {
       `CREATE INDEX CONCURRENTLY ${indexName} ON kdb_search USING hnsw (embedding vector_cosine_ops)
         WHERE vector_seq BETWEEN ${seqLiteral(work.lo)} AND ${seqLiteral(work.hi)}`,
     );
+    // Fresh statistics before search sees the segment: planned from statistics that
+    // predate its rows, a segment's range looks empty and the planner picks an
+    // exact scan over it instead of its HNSW index (measured: 170 ms instead of 3 ms
+    // at 100k rows after a bulk load that autovacuum had not analyzed yet).
+    await client.query('ANALYZE kdb_search');
     const ms = Math.round(performance.now() - t);
     const merged = work.kind === 'merge' ? work.segments.map((s) => s.indexName) : [];
     // The new segment replaces the merged ones in one commit.
