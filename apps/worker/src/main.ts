@@ -125,6 +125,8 @@ try {
           mergeFactor: env.KDB_SEGMENT_MERGE_FACTOR,
           idleMs: env.KDB_SEGMENT_IDLE,
           buildMemory: env.KDB_SEGMENT_BUILD_MEMORY,
+          hnswM: env.KDB_HNSW_M,
+          hnswEfConstruction: env.KDB_HNSW_EF_CONSTRUCTION,
           onBuild: (work, ms) => metrics.segmentBuilds.labels(work.kind).observe(ms / 1000),
         }).start()
       : null;

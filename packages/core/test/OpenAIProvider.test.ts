@@ -27,9 +27,11 @@ describe('OpenAIProvider (official SDK against a local wire-format server)', () 
     const long = Array.from({ length: 9000 }, (_, i) => `w${i % 50}`).join(' ');
     expect(encode(long).length).toBeGreaterThan(8192);
     const texts = Array.from({ length: 80 }, (_, i) => `${i} ${long}`);
-    const vectors = await p.embed(texts);
+    let reported = 0;
+    const vectors = await p.embed(texts, { onTruncated: (n) => (reported += n) });
     expect(vectors).toHaveLength(80);
     expect(p.truncatedInputs).toBe(80);
+    expect(reported).toBe(80); // what the worker's metrics count (kdb_provider_truncated_inputs_total)
     const tokensPer = fake.requests.map((r) => r.input.reduce((n, t) => n + encode(t).length, 0));
     expect(fake.requests.flatMap((r) => r.input.map((t) => encode(t).length)).every((n) => n === 8192)).toBe(true);
     expect(Math.max(...tokensPer)).toBeLessThanOrEqual(300_000);

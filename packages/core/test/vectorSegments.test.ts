@@ -135,6 +135,11 @@ describe('vector segments', () => {
     await db.close();
   });
 
+  it('refuses HNSW settings pgvector would reject, naming the value', () => {
+    expect(() => new SegmentManager({ connectionString: db.url, logger, hnswM: 1 })).toThrow(/m must be an integer from 2 to 100, got 1/);
+    expect(() => new SegmentManager({ connectionString: db.url, logger, hnswM: 32, hnswEfConstruction: 40 })).toThrow(/at least 2 × m \(64\), got 40/);
+  });
+
   it('finds hot vectors by exact scan, then through the sealed segment HNSW index; one manager works at a time', async () => {
     await write(250);
     const sample = [0, 17, 101, 249];
@@ -152,6 +157,8 @@ describe('vector segments', () => {
     // The segment's range matches its partial HNSW index (at 350 rows the planner may prefer
     // an exact sort, so the other paths are switched off to show the index is usable).
     expect(await planWithoutExactPaths(texts[5]!)).toMatch(/Index Scan using kdb_vseg_1_350 on kdb_search/);
+    const def = await db.pool.query<{ d: string }>(`SELECT pg_get_indexdef('kdb_vseg_1_350'::regclass) AS d`);
+    expect(def.rows[0]!.d).toMatch(/USING hnsw \(embedding vector_cosine_ops\) WITH \(m='?16'?, ef_construction='?64'?\) WHERE \(\(vector_seq >= 1\) AND \(vector_seq <= 350\)\)/);
     expect(await selfFound([...sample, 300, 349])).toBe(6);
     await a.close();
     // The lock passes to the next manager when the first one's connection goes.

@@ -15,6 +15,10 @@ export interface SegmentManagerOptions extends Partial<SegmentPolicy> {
   idleMs?: number;
   /** `maintenance_work_mem` of index builds; a graph that does not fit builds far slower. Default '1GB'. */
   buildMemory?: string;
+  /** HNSW links per node (pgvector's m). Default 16. */
+  hnswM?: number;
+  /** HNSW candidate list while building (pgvector's ef_construction). Default 64. */
+  hnswEfConstruction?: number;
   onBuild?: (work: SegmentWork, ms: number) => void;
   /** True while an ingest backlog waits (embed jobs queued): seals wait for maxHotRows, merges wait. */
   busy?: () => Promise<boolean>;
@@ -47,6 +51,7 @@ export class SegmentManager {
   private closed = false;
   private lastHot: { hi: string | null; since: number } = { hi: null, since: Date.now() };
   readonly policy: SegmentPolicy;
+  private readonly withClause: string;
 
   constructor(private readonly opts: SegmentManagerOptions) {
     this.policy = {
@@ -55,6 +60,13 @@ export class SegmentManager {
       mergeFactor: opts.mergeFactor ?? DEFAULT_SEGMENT_POLICY.mergeFactor,
       maxSegments: opts.maxSegments ?? DEFAULT_SEGMENT_POLICY.maxSegments,
     };
+    const m = opts.hnswM ?? 16;
+    const efc = opts.hnswEfConstruction ?? 64;
+    if (!Number.isInteger(m) || m < 2 || m > 100) throw new Error(`HNSW m must be an integer from 2 to 100, got ${String(m)}`);
+    if (!Number.isInteger(efc) || efc < 4 || efc > 1000 || efc < 2 * m) {
+      throw new Error(`HNSW ef_construction must be an integer from 4 to 1000 and at least 2 × m (${2 * m}), got ${String(efc)}`);
+    }
+    this.withClause = `WITH (m = ${m}, ef_construction = ${efc})`;
     if (!/^\d+\s*(kB|MB|GB)$/.test(opts.buildMemory ?? '1GB')) {
       throw new Error(`segment build memory must look like 512MB or 1GB, got "${opts.buildMemory}"`);
     }
@@ -121,7 +133,7 @@ export class SegmentManager {
     // A build of the same range that died half-way left an invalid index of this name.
     await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${indexName}`);
     await client.query(
-      `CREATE INDEX CONCURRENTLY ${indexName} ON kdb_search USING hnsw (embedding vector_cosine_ops)
+      `CREATE INDEX CONCURRENTLY ${indexName} ON kdb_search USING hnsw (embedding vector_cosine_ops) ${this.withClause}
         WHERE vector_seq BETWEEN ${seqLiteral(work.lo)} AND ${seqLiteral(work.hi)}`,
     );
     // Fresh statistics before search sees the segment: planned from statistics that
