@@ -158,7 +158,7 @@ describe('vector segments', () => {
     // an exact sort, so the other paths are switched off to show the index is usable).
     expect(await planWithoutExactPaths(texts[5]!)).toMatch(/Index Scan using kdb_vseg_1_350 on kdb_search/);
     const def = await db.pool.query<{ d: string }>(`SELECT pg_get_indexdef('kdb_vseg_1_350'::regclass) AS d`);
-    expect(def.rows[0]!.d).toMatch(/USING hnsw \(embedding vector_cosine_ops\) WITH \(m='?16'?, ef_construction='?64'?\) WHERE \(\(vector_seq >= 1\) AND \(vector_seq <= 350\)\)/);
+    expect(def.rows[0]!.d).toMatch(/USING hnsw \(embedding vector_cosine_ops\) WITH \(m='?32'?, ef_construction='?128'?\) WHERE \(\(vector_seq >= 1\) AND \(vector_seq <= 350\)\)/);
     expect(await selfFound([...sample, 300, 349])).toBe(6);
     await a.close();
     // The lock passes to the next manager when the first one's connection goes.

@@ -8,6 +8,7 @@ import { textHash } from '../content/textHash.js';
 import { listEntities } from '../store/entityStore.js';
 import type { Entity } from '../entities/entitySchema.js';
 import { tokenize } from './tokenize.js';
+import { reuseFor } from '../util/reuseFor.js';
 import { keywordTopK } from './keywordTopK.js';
 import { fuseRrf, type FusedHit, type RankedHit } from './rrf.js';
 import { createHash } from 'node:crypto';
@@ -96,7 +97,7 @@ export function vectorSql(segments: readonly VectorSegment[], filtered: boolean)
 export interface SearchEngineOptions {
   pool: pg.Pool;
   provider: EmbeddingProvider;
-  /** `hnsw.ef_search` the pool's sessions use (informational, for explain). Default 100. */
+  /** `hnsw.ef_search` the pool's sessions use (informational, for explain). Default 64. */
   efSearch?: number;
   /** Query embeddings kept in process. Default 1000. */
   queryCacheSize?: number;
@@ -111,34 +112,27 @@ export interface SearchEngineOptions {
  */
 export class SearchEngine {
   private readonly queryVectors: LRUCache<string, number[]>;
-  private segments: { at: number; list: Promise<VectorSegment[]> } | null = null;
-  private entities: { at: number; list: Promise<Entity[]> } | null = null;
-  constructor(private readonly opts: SearchEngineOptions) {
-    this.queryVectors = new LRUCache({ max: opts.queryCacheSize ?? 1000 });
-  }
-
-  /** Session settings for the pool that serves searches. */
-  static sessionSql(efSearch = 100): string[] {
-    return [`SET hnsw.ef_search = ${Math.trunc(efSearch)}`, `SET hnsw.iterative_scan = relaxed_order`];
-  }
-
   /**
    * Entity definitions, reused for a second (a search costs one round trip
    * less); a name missing from the reused list is looked up again at once,
    * so a new entity is searchable right after it is created.
    */
-  private async entityList(fresh: boolean): Promise<Entity[]> {
-    const now = Date.now();
-    if (fresh || !this.entities || now - this.entities.at > 1000) {
-      const list = listEntities(this.opts.pool);
-      list.catch(() => (this.entities = null));
-      this.entities = { at: now, list };
-    }
-    return this.entities.list;
+  private readonly entityList: (fresh?: boolean) => Promise<Entity[]>;
+  /** The segment catalog, reused for segmentCacheMs: any version finds every vector. */
+  private readonly vectorSegments: () => Promise<VectorSegment[]>;
+  constructor(private readonly opts: SearchEngineOptions) {
+    this.queryVectors = new LRUCache({ max: opts.queryCacheSize ?? 1000 });
+    this.entityList = reuseFor(1000, () => listEntities(opts.pool));
+    this.vectorSegments = reuseFor(opts.segmentCacheMs ?? 1000, () => listVectorSegments(opts.pool));
+  }
+
+  /** Session settings for the pool that serves searches. */
+  static sessionSql(efSearch = 64): string[] {
+    return [`SET hnsw.ef_search = ${Math.trunc(efSearch)}`, `SET hnsw.iterative_scan = relaxed_order`];
   }
 
   private async resolveEntities(params: SearchParams): Promise<Entity[]> {
-    let all = await this.entityList(false);
+    let all = await this.entityList();
     if (params.entities.some((name) => !all.some((e) => e.name === name))) all = await this.entityList(true);
     if (params.entities.length === 0) return all;
     return params.entities.map((name) => {
@@ -146,16 +140,6 @@ export class SearchEngine {
       if (!e) throw new ValidationError(`entity "${name}" does not exist; entities: ${all.map((x) => x.name).join(', ') || '(none)'}`, { entity: name });
       return e;
     });
-  }
-
-  private vectorSegments(): Promise<VectorSegment[]> {
-    const now = Date.now();
-    if (!this.segments || now - this.segments.at > (this.opts.segmentCacheMs ?? 1000)) {
-      const list = listVectorSegments(this.opts.pool);
-      list.catch(() => (this.segments = null));
-      this.segments = { at: now, list };
-    }
-    return this.segments.list;
   }
 
   /** The query's vector: in-process LRU, then the embedding cache table, then the provider. */

@@ -15,9 +15,9 @@ export interface SegmentManagerOptions extends Partial<SegmentPolicy> {
   idleMs?: number;
   /** `maintenance_work_mem` of index builds; a graph that does not fit builds far slower. Default '1GB'. */
   buildMemory?: string;
-  /** HNSW links per node (pgvector's m). Default 16. */
+  /** HNSW links per node (pgvector's m). Default 32: clustered data needs the links (`pnpm bench:hnsw`). */
   hnswM?: number;
-  /** HNSW candidate list while building (pgvector's ef_construction). Default 64. */
+  /** HNSW candidate list while building (pgvector's ef_construction). Default 128. */
   hnswEfConstruction?: number;
   onBuild?: (work: SegmentWork, ms: number) => void;
   /** True while an ingest backlog waits (embed jobs queued): seals wait for maxHotRows, merges wait. */
@@ -60,8 +60,8 @@ export class SegmentManager {
       mergeFactor: opts.mergeFactor ?? DEFAULT_SEGMENT_POLICY.mergeFactor,
       maxSegments: opts.maxSegments ?? DEFAULT_SEGMENT_POLICY.maxSegments,
     };
-    const m = opts.hnswM ?? 16;
-    const efc = opts.hnswEfConstruction ?? 64;
+    const m = opts.hnswM ?? 32;
+    const efc = opts.hnswEfConstruction ?? 128;
     if (!Number.isInteger(m) || m < 2 || m > 100) throw new Error(`HNSW m must be an integer from 2 to 100, got ${String(m)}`);
     if (!Number.isInteger(efc) || efc < 4 || efc > 1000 || efc < 2 * m) {
       throw new Error(`HNSW ef_construction must be an integer from 4 to 1000 and at least 2 × m (${2 * m}), got ${String(efc)}`);
