@@ -101,7 +101,7 @@ for (const mode of ['hybrid', 'vector', 'keyword']) {
 // full BM25 sum over every posting of the query terms.
 const provider = new HashProvider();
 const raw = new pg.Pool({ connectionString: url, max: 4 });
-raw.on('connect', (c) => void SearchEngine.sessionSql(64).reduce((p, sql) => p.then(() => c.query(sql)), Promise.resolve({})));
+raw.on('connect', (c) => void SearchEngine.sessionSql(100).reduce((p, sql) => p.then(() => c.query(sql)), Promise.resolve({})));
 const stats = (await raw.query('SELECT n_docs, total_len FROM kdb_bm25_stats WHERE entity = $1', ['bench'])).rows[0];
 const n = Number(stats.n_docs);
 const avgdl = Number(stats.total_len) / n;
@@ -172,7 +172,7 @@ const ratio = (p95.get('hybrid:1')! / p95.get('raw:hybrid')!).toFixed(2);
 await writeSection('search', [
   '## Search (`pnpm bench:search`)',
   '',
-  `Run ${now()} on ${await machine()}. ${N.toLocaleString('en')} records (hash provider, 384 dims, HNSW segments with m=32, ef_construction=128; ef_search=64); documents of 500 topics; queries: a third rare terms, a third with a term found in ~40% of documents, a third three words of a topic, plus order identifiers; limit 10, hybrid window 40.`,
+  `Run ${now()} on ${await machine()}. ${N.toLocaleString('en')} records (hash provider, 384 dims, HNSW segments with m=32, ef_construction=128; ef_search=100); documents of 500 topics; queries: a third rare terms, a third with a term found in ~40% of documents, a third three words of a topic, plus order identifiers; limit 10, hybrid window 40.`,
   '',
   '| path | concurrency | p50 (ms) | p95 (ms) | p99 (ms) |',
   '|---|---:|---:|---:|---:|',

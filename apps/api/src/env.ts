@@ -19,7 +19,7 @@ const schema = z
     /** Bull Board at /admin/queues without retry/remove/clean buttons. */
     KDB_DASHBOARD_READ_ONLY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
     /** HNSW candidate list size for vector search (recall vs latency). */
-    KDB_EF_SEARCH: z.coerce.number().int().min(1).max(1000).default(64),
+    KDB_EF_SEARCH: z.coerce.number().int().min(1).max(1000).default(100),
     /** Postgres connections of the API process. */
     KDB_PG_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(16),
     /** Price in USD per million tokens for dry-run cost estimates (overrides the built-in table). */

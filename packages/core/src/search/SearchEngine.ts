@@ -97,7 +97,7 @@ export function vectorSql(segments: readonly VectorSegment[], filtered: boolean)
 export interface SearchEngineOptions {
   pool: pg.Pool;
   provider: EmbeddingProvider;
-  /** `hnsw.ef_search` the pool's sessions use (informational, for explain). Default 64. */
+  /** `hnsw.ef_search` the pool's sessions use (informational, for explain). Default 100. */
   efSearch?: number;
   /** Query embeddings kept in process. Default 1000. */
   queryCacheSize?: number;
@@ -127,7 +127,7 @@ export class SearchEngine {
   }
 
   /** Session settings for the pool that serves searches. */
-  static sessionSql(efSearch = 64): string[] {
+  static sessionSql(efSearch = 100): string[] {
     return [`SET hnsw.ef_search = ${Math.trunc(efSearch)}`, `SET hnsw.iterative_scan = relaxed_order`];
   }
 
