@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { vectorIndexStatus } from '@kameleondb/core';
 import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../test-support/processes.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -68,16 +69,13 @@ export async function writeSection(name: string, lines: string[]): Promise<void>
 export async function waitCompacted(c: pg.Client): Promise<number> {
   let quietSince = 0;
   for (;;) {
-    const { rows } = await c.query(
-      `SELECT (SELECT count(*) FROM kdb_search WHERE vector_seq > coalesce((SELECT max(hi) FROM kdb_vector_segments), 0))::int AS hot,
-              (SELECT count(*) FROM pg_stat_progress_create_index)::int AS building`,
-    );
-    if (rows[0].hot === 0 && rows[0].building === 0) {
+    const status = await vectorIndexStatus(c);
+    if (status.hotRows === 0 && !status.building) {
       quietSince ||= Date.now();
       if (Date.now() - quietSince > 8000) {
         // longer than the workers' idle delay before a merge
-        const last = await c.query<{ t: Date | null }>('SELECT max(created_at) AS t FROM kdb_vector_segments');
-        return last.rows[0]!.t?.getTime() ?? Date.now();
+        const times = status.segments.map((s) => Date.parse(s.createdAt));
+        return times.length ? Math.max(...times) : Date.now();
       }
     } else quietSince = 0;
     await new Promise((r) => setTimeout(r, 200));

@@ -9,7 +9,7 @@
  */
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { copyInto, HashProvider, migrate } from '@kameleondb/core';
+import { copyInto, HashProvider, listVectorSegments, migrate } from '@kameleondb/core';
 import { dbUrl, dropDatabase, freshDatabase, machine, now, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const sizes = process.argv.slice(2).map(Number).filter(Boolean);
@@ -38,8 +38,8 @@ async function waitReady(c: pg.Client, total: number): Promise<void> {
 }
 
 async function segments(c: pg.Client): Promise<string> {
-  const { rows } = await c.query<{ rows: string; build_ms: string }>('SELECT rows, build_ms FROM kdb_vector_segments ORDER BY lo');
-  return rows.map((r) => `${r.rows} (built in ${(Number(r.build_ms) / 1000).toFixed(1)} s)`).join(' + ') || 'none';
+  const list = await listVectorSegments(c);
+  return list.map((s) => `${s.rows} (built in ${(s.buildMs / 1000).toFixed(1)} s)`).join(' + ') || 'none';
 }
 
 interface Hit {

@@ -62,6 +62,6 @@ export { FastEmbedProvider, FASTEMBED_MODELS } from './embedding/FastEmbedProvid
 export { ensureModel, MODEL_FILES } from './embedding/ensureModel.js';
 export { withRequestBudget } from './embedding/withRequestBudget.js';
 export { SegmentManager, DEFAULT_SEGMENT_POLICY, type SegmentManagerOptions, type SegmentStep } from './segments/SegmentManager.js';
-export { planSegmentWork, segmentLevel, type SegmentPolicy, type SegmentWork } from './segments/planSegmentWork.js';
+export { planSegmentWork, type SegmentPolicy, type SegmentWork } from './segments/planSegmentWork.js';
 export { listVectorSegments, hotSegment, sealedUpTo, vectorIndexStatus, type VectorSegment, type HotSegment, type VectorIndexStatus } from './segments/vectorSegmentStore.js';
-export { keywordTopK, byScoreThenId, type KeywordTopK, type KeywordHit, type KeywordTerm } from './search/keywordTopK.js';
+export { keywordTopK, type KeywordTopK, type KeywordHit, type KeywordTerm } from './search/keywordTopK.js';

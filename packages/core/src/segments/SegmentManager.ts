@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { planSegmentWork, type SegmentPolicy, type SegmentWork } from './planSegmentWork.js';
-import { hotSegment, listVectorSegments, segmentIndexName, sealedUpTo, seqLiteral, type VectorSegment } from './vectorSegmentStore.js';
+import { hotSegment, listVectorSegments, segmentIndexName, sealedUpTo, seqLiteral } from './vectorSegmentStore.js';
 
 /** Arbitrary constant: the session advisory lock of the one active segment manager. */
 const SEGMENT_LOCK_KEY = 727_311_002;
@@ -197,4 +197,3 @@ export class SegmentManager {
   }
 }
 
-export type { VectorSegment };

@@ -66,7 +66,7 @@ export function segmentIndexName(lo: string, hi: string): string {
 
 export interface VectorIndexStatus {
   /** Sealed segments, oldest first (one HNSW index each). */
-  segments: { lo: string; hi: string; rows: number; kind: VectorSegment['kind']; buildMs: number; createdAt: string }[];
+  segments: Omit<VectorSegment, 'indexName'>[];
   /** Vectors above the last sealed seq, found by an exact scan until sealed. */
   hotRows: number;
   /** A segment index being built right now (CREATE INDEX CONCURRENTLY in progress). */
@@ -79,7 +79,8 @@ export async function vectorIndexStatus(db: pg.Pool | pg.ClientBase): Promise<Ve
   const [hot, building] = await Promise.all([
     hotSegment(db, sealedUpTo(segments)),
     db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_stat_progress_create_index p JOIN pg_class c ON c.oid = p.index_relid WHERE c.relname LIKE 'kdb\\_vseg\\_%'`,
+      `SELECT count(*)::int AS n FROM pg_stat_progress_create_index p JOIN pg_class c ON c.oid = p.index_relid
+        WHERE p.datid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND c.relname LIKE 'kdb\\_vseg\\_%'`,
     ),
   ]);
   return {
