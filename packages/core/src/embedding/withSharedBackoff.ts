@@ -30,8 +30,9 @@ export function withSharedBackoff(provider: EmbeddingProvider, opts: SharedBacko
   const max = opts.maxRateLimitRetries ?? 8;
   return withEmbed(provider, async (texts, eopts) => {
     for (let attempt = 0; ; attempt++) {
-      const left = await opts.redis.pttl(opts.key);
-      if (left > 0) {
+      // Checked again after each wait: another worker may have extended the
+      // pause (a later 429) while this one slept.
+      for (let left = await opts.redis.pttl(opts.key); left > 0; left = await opts.redis.pttl(opts.key)) {
         opts.onPause?.(left);
         await sleep(left, undefined, eopts?.signal ? { signal: eopts.signal } : {});
       }
