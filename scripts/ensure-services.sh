@@ -18,6 +18,21 @@ if ! pg_isready -h "$PGHOST_ADDR" -p 5432 -q 2>/dev/null; then
   for _ in $(seq 1 30); do pg_isready -h "$PGHOST_ADDR" -p 5432 -q && break; sleep 0.5; done
 fi
 
+# --- PostgreSQL settings for vector search ------------------------------------
+# HNSW scans read thousands of index pages per query: the index must fit in
+# shared_buffers (Debian's default, 128MB, holds none of a 100k-vector index;
+# ~2 KB per 384-dim vector at m=32). Set once, with one restart, when lower.
+PG_SHARED_BUFFERS_MB=${KDB_PG_SHARED_BUFFERS_MB:-1024}
+current_mb=$(psql -h "$PGHOST_ADDR" -U "$PGUSER_NAME" -d "$PGDB" -tAc \
+  "select setting::bigint * 8 / 1024 from pg_settings where name = 'shared_buffers'" 2>/dev/null || echo 0)
+if [ "${current_mb:-0}" -lt "$PG_SHARED_BUFFERS_MB" ]; then
+  PGVER=$(ls /etc/postgresql | head -1)
+  log "PostgreSQL shared_buffers ${current_mb}MB < ${PG_SHARED_BUFFERS_MB}MB: setting it and restarting"
+  echo "shared_buffers = ${PG_SHARED_BUFFERS_MB}MB" | as_root tee "/etc/postgresql/$PGVER/main/conf.d/80-kameleondb.conf" >/dev/null
+  as_root pg_ctlcluster --skip-systemctl-redirect "$PGVER" main restart
+  for _ in $(seq 1 30); do pg_isready -h "$PGHOST_ADDR" -p 5432 -q && break; sleep 0.5; done
+fi
+
 # --- Redis ------------------------------------------------------------------
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   log "starting Redis"

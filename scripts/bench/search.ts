@@ -7,11 +7,13 @@
 import pg from 'pg';
 import pgvector from 'pgvector';
 import { BM25_B, BM25_K1, HashProvider, keywordTopK, listVectorSegments, SearchEngine, tokenize, vectorSql } from '@kameleondb/core';
-import { dropDatabase, freshDatabase, machine, now, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
+import { dbUrl, dropDatabase, freshDatabase, machine, now, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const N = Number(process.argv[2] ?? 100_000);
-const dbName = `kdb_bench_search_${process.pid}`;
-const url = await freshDatabase(dbName);
+// KDB_BENCH_DB: measure a database an earlier KDB_BENCH_LOAD_ONLY run left (same N), without loading it again.
+const reuse = process.env.KDB_BENCH_DB;
+const dbName = reuse ?? `kdb_bench_search_${process.pid}`;
+const url = reuse ? dbUrl(reuse) : await freshDatabase(dbName);
 const env = { KDB_DATABASE_URL: url, KDB_REDIS_URL: REDIS, KDB_QUEUE_PREFIX: `{kdbbench-s-${process.pid}}`, KDB_AUTH: 'disabled' };
 const stack = await startStack(env, 2);
 
@@ -30,15 +32,17 @@ const doc = (i: number) => ({
   body: [...Array.from({ length: 6 }, () => topicWord(i % TOPICS)), ...Array.from({ length: 6 }, zipf)].join(' ') + (i % 997 === 0 ? ` ORD-${i}` : ''),
 });
 
-process.stderr.write(`ingesting ${N}…\n`);
-await fetch(`${stack.url}/v1/entities`, {
-  method: 'POST',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ name: 'bench', fields: { title: 'text', body: 'text' }, embedFields: ['title', 'body'] }),
-});
-let nd = '';
-for (let i = 0; i < N; i++) nd += `${JSON.stringify(doc(i))}\n`;
-await fetch(`${stack.url}/v1/entities/bench/records?wait=true`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: nd });
+if (!reuse) {
+  process.stderr.write(`ingesting ${N}…\n`);
+  await fetch(`${stack.url}/v1/entities`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench', fields: { title: 'text', body: 'text' }, embedFields: ['title', 'body'] }),
+  });
+  let nd = '';
+  for (let i = 0; i < N; i++) nd += `${JSON.stringify(doc(i))}\n`;
+  await fetch(`${stack.url}/v1/entities/bench/records?wait=true`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: nd });
+} else for (let i = 0; i < N; i++) doc(i); // the same random sequence, so the queries are the same
 const db = new pg.Client({ connectionString: url });
 await db.connect();
 process.stderr.write('waiting for the vector segments to be built and merged…\n');
@@ -165,7 +169,7 @@ const plan = (await raw.query(`EXPLAIN ${VECTOR}`, [pgvector.toSql(Array.from(pr
 await raw.end();
 await db.end();
 await stop([stack.api, ...stack.workers]);
-if (process.env.KDB_BENCH_KEEP) process.stderr.write(`kept database ${url}\n`);
+if (process.env.KDB_BENCH_KEEP || reuse) process.stderr.write(`kept database ${url}\n`);
 else await dropDatabase(dbName);
 
 const ratio = (p95.get('hybrid:1')! / p95.get('raw:hybrid')!).toFixed(2);
