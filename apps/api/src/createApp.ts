@@ -93,7 +93,7 @@ export const ROUTES: RouteDoc[] = [
   { method: 'get', path: '/entities', summary: 'List entities', success: { status: 200, description: '{entities}' } },
   { method: 'get', path: '/entities/:name', summary: 'Read an entity', success: { status: 200, description: 'the entity' } },
   { method: 'patch', path: '/entities/:name', summary: 'Add fields or change embedFields (starts a reindex)', body: entityPatchSchema, success: { status: 200, description: 'the entity and its reindex run' } },
-  { method: 'post', path: '/entities/:name/records', summary: 'Insert one record, a JSON array or NDJSON (application/x-ndjson)', query: waitQuery, body: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]), success: { status: 202, description: '{count, ids, jobs}; 200 with counts when wait=true' } },
+  { method: 'post', path: '/entities/:name/records', summary: 'Insert one record, a JSON array or NDJSON (application/x-ndjson); an Idempotency-Key header makes retries safe', query: waitQuery, body: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]), success: { status: 202, description: '{count, ids, jobs}; 200 with counts when wait=true' } },
   { method: 'get', path: '/entities/:name/records/:id', summary: 'Read a record and its embedding status', success: { status: 200, description: 'the record' } },
   { method: 'patch', path: '/entities/:name/records/:id', summary: 'Merge fields into a record', body: z.record(z.string(), z.unknown()), success: { status: 200, description: 'the record and whether it is re-embedded' } },
   { method: 'delete', path: '/entities/:name/records/:id', summary: 'Delete a record', success: { status: 204, description: 'deleted' } },
@@ -171,11 +171,13 @@ export function createApp(deps: AppDeps): express.Express {
     if (isNdjson(req)) records = readNdjson(req);
     else if (req.body === undefined) throw new ValidationError('send records as application/json (one object or an array) or application/x-ndjson');
     else records = fromJsonBody(req.body);
-    const result = await ingestRecords({ pool, queue, entity, records, jobSize: deps.jobSize });
+    const result = await ingestRecords({ pool, queue, entity, records, jobSize: deps.jobSize, idempotencyKey: req.get('idempotency-key') });
+    if (result.replayed) res.set('Idempotent-Replayed', 'true');
     const body = {
       count: result.ids.length,
       ids: result.ids,
       jobs: result.jobs,
+      ...(result.replayed ? { replayed: true } : {}),
       ...(result.enqueueError
         ? { warning: `records are stored but enqueueing failed (${result.enqueueError}); they stay pending until the sweeper enqueues them` }
         : {}),

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, EMBED_QUEUE } from '@kameleondb/core';
+import { createRedis, EMBED_QUEUE, expireIngestKeys } from '@kameleondb/core';
 import { readEnv } from '../src/env.js';
 import { startApi, type RunningApi } from '../src/startApi.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
@@ -101,6 +101,44 @@ describe('API', () => {
     expect((await call('POST', '/v1/entities/tickets/records', '{oops')).status).toBe(400);
     expect((await call('POST', '/v1/entities/nope/records', { title: 'x' })).status).toBe(404);
     expect(await count()).toBe(before);
+  });
+
+  it('makes a retried ingest with the same Idempotency-Key write nothing and return the same ids', async () => {
+    const count = async () => (await db.pool.query('SELECT count(*)::int AS n FROM kdb_records')).rows[0].n as number;
+    const before = await count();
+    const batch = Array.from({ length: 300 }, (_, i) => ({ title: `idem ${i}`, priority: i }));
+    const key = { 'idempotency-key': 'import-2026-11-24-part-1' };
+    const first = await call('POST', '/v1/entities/tickets/records', batch, key);
+    expect(first).toMatchObject({ status: 202, body: { count: 300 } });
+    expect(first.body.replayed).toBeUndefined();
+    // The answer was lost; the client sends the same request again (here, as NDJSON).
+    const nd = batch.map((r) => JSON.stringify(r)).join('\n');
+    const retry = await call('POST', '/v1/entities/tickets/records', nd, { ...key, 'content-type': 'application/x-ndjson' });
+    expect(retry).toMatchObject({ status: 202, body: { count: 300, replayed: true, ids: first.body.ids } });
+    expect(await count()).toBe(before + 300);
+
+    // The same key with other records is a client bug: refused, nothing written.
+    const other = await call('POST', '/v1/entities/tickets/records', [{ title: 'something else' }], key);
+    expect(other.status).toBe(409);
+    expect(other.body.error.message).toMatch(/Idempotency-Key "import-2026-11-24-part-1" was already used for different records/);
+    // Keys belong to an entity; a malformed key names what is allowed.
+    const bad = await call('POST', '/v1/entities/tickets/records', [{ title: 'x' }], { 'idempotency-key': 'has spaces in it' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/Idempotency-Key must be 1–200 printable ASCII characters without spaces; got "has spaces in it"/);
+
+    // Two requests with one new key at the same time: one copy, one set of ids.
+    const twice = await Promise.all([0, 1].map(() => call('POST', '/v1/entities/tickets/records', batch.slice(0, 50), { 'idempotency-key': 'concurrent-key' })));
+    expect(twice.map((r) => r.status)).toEqual([202, 202]);
+    expect(twice[0]!.body.ids).toEqual(twice[1]!.body.ids);
+    expect(twice.filter((r) => r.body.replayed).length).toBe(1);
+    expect(await count()).toBe(before + 350);
+
+    // Keys are remembered for KDB_IDEMPOTENCY_TTL (the workers' maintenance expires them); after that a retry writes again.
+    await db.pool.query(`UPDATE kdb_ingest_keys SET created_at = now() - interval '25 hours' WHERE key = 'concurrent-key'`);
+    expect(await expireIngestKeys(db.pool, 24 * 3_600_000)).toBe(1);
+    const late = await call('POST', '/v1/entities/tickets/records', batch.slice(0, 50), { 'idempotency-key': 'concurrent-key' });
+    expect(late.body.replayed).toBeUndefined();
+    expect(await count()).toBe(before + 400);
   });
 
   it('reads, patches and deletes a record; only a change of embedded text re-enqueues it', async () => {

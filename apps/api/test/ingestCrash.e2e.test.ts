@@ -60,4 +60,60 @@ describe('API process killed in the middle of an ingest', () => {
     await watcher.end();
     expect(records).toBe(0);
   });
+
+  it('a retry with the same Idempotency-Key after the API died gives one copy, whether or not the first attempt committed', async () => {
+    const env = { KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_AUTH: 'disabled' };
+    const json = { 'content-type': 'application/json' };
+    const body = JSON.stringify(Array.from({ length: 20_000 }, (_, i) => ({ t: `keyed ${i}` })));
+    const send = (url: string, key: string, query = '') =>
+      fetch(`${url}/v1/entities/big/records${query}`, { method: 'POST', headers: { ...json, 'idempotency-key': key }, body });
+    const watcher = new pg.Client({ connectionString: db.url });
+    await watcher.connect();
+    const keyed = async () => (await watcher.query(`SELECT count(*)::int AS n FROM kdb_records WHERE data->>'t' LIKE 'keyed %'`)).rows[0].n as number;
+
+    // 1. Killed after the commit, before answering (?wait=true and no worker: it waits for vectors).
+    let api = await startApiProcess(env);
+    children.push(api);
+    const lost = send(api.url, 'batch-a', '?wait=true').catch((e: unknown) => e);
+    const deadline = Date.now() + 60_000;
+    while ((await keyed()) < 20_000) {
+      if (Date.now() > deadline) throw new Error('the first attempt never committed');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    api.kill('SIGKILL');
+    await api.exited;
+    expect(await lost).toBeInstanceOf(Error);
+    api = await startApiProcess(env);
+    children.push(api);
+    const retry = await send(api.url, 'batch-a');
+    const answer = (await retry.json()) as { count: number; ids: string[]; replayed?: boolean; jobs: number };
+    expect(retry.status).toBe(202);
+    expect(answer).toMatchObject({ count: 20_000, replayed: true });
+    expect(answer.jobs).toBeGreaterThan(0); // its rows were still pending: enqueued again
+    expect(await keyed()).toBe(20_000);
+    const { rows } = await watcher.query(`SELECT count(*)::int AS n FROM kdb_records WHERE id = ANY($1::uuid[])`, [answer.ids]);
+    expect(rows[0].n).toBe(20_000);
+
+    // 2. Killed inside the transaction: nothing committed, so the retry writes the records once.
+    const inFlight = send(api.url, 'batch-b').catch((e: unknown) => e);
+    for (;;) {
+      const { rows: tx } = await watcher.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kameleondb-api' AND backend_xid IS NOT NULL`,
+      );
+      if (tx[0].n > 0) break;
+      if (Date.now() > deadline + 60_000) throw new Error('never saw the ingest transaction');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    api.kill('SIGKILL');
+    await api.exited;
+    expect(await inFlight).toBeInstanceOf(Error);
+    api = await startApiProcess(env);
+    children.push(api);
+    // The dead backend's transaction is rolled back when Postgres notices; the retry waits on the key row meanwhile.
+    const second = (await (await send(api.url, 'batch-b')).json()) as { count: number; replayed?: boolean };
+    expect(second.count).toBe(20_000);
+    expect(second.replayed).toBeUndefined();
+    expect(await keyed()).toBe(40_000);
+    await watcher.end();
+  });
 });

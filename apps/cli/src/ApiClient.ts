@@ -21,8 +21,8 @@ export interface ApiClientOptions {
 export class ApiClient {
   constructor(private readonly opts: ApiClientOptions) {}
 
-  async request<T>(method: string, path: string, body?: { json: unknown } | { ndjson: Readable }): Promise<T> {
-    const headers: Record<string, string> = {};
+  async request<T>(method: string, path: string, body?: { json: unknown } | { ndjson: Readable }, extraHeaders: Record<string, string> = {}): Promise<T> {
+    const headers: Record<string, string> = { ...extraHeaders };
     if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`;
     let payload: RequestInit['body'];
     if (body && 'json' in body) {

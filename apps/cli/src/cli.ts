@@ -51,10 +51,11 @@ export function buildCli(env: Record<string, string | undefined> = process.env):
     .description('stream records from an NDJSON file (one JSON object a line) to the API')
     .requiredOption('--file <path>', 'NDJSON file, or - for stdin')
     .option('--wait', 'answer when every record is embedded (or failed)', false)
+    .option('--idempotency-key <key>', 'retry-safe: the same key and file never insert twice (kept KDB_IDEMPOTENCY_TTL, default 24h)')
     .action(
       run((api, cmd, entity: string) => {
-        const o = cmd.optsWithGlobals<{ file: string; wait: boolean; json: boolean }>();
-        return recordsInsert(api, entity, { file: o.file, wait: o.wait, progress: Boolean(process.stderr.isTTY) && !o.json });
+        const o = cmd.optsWithGlobals<{ file: string; wait: boolean; json: boolean; idempotencyKey?: string }>();
+        return recordsInsert(api, entity, { file: o.file, wait: o.wait, idempotencyKey: o.idempotencyKey, progress: Boolean(process.stderr.isTTY) && !o.json });
       }),
     );
 

@@ -106,4 +106,18 @@ describe('kameleondb CLI against a running API', () => {
     const r4 = await cli(['entities', 'create', 'x', '--field', 'notype']);
     expect(r4.stderr).toMatch(/--field "notype" must look like NAME:TYPE/);
   });
+
+  it('inserts a file once however often the same command with --idempotency-key runs', async () => {
+    const file = join(dir, 'more.jsonl');
+    await writeFile(file, Array.from({ length: 40 }, (_, i) => JSON.stringify({ title: `Sequel ${i}`, summary: 'again', year: 2000 })).join('\n'));
+    const args = ['records', 'insert', 'books', '--file', file, '--idempotency-key', 'more-books-v1'];
+    const first = JSON.parse((await cli([...args, '--json'])).stdout) as { count: number; ids: string[]; replayed?: boolean };
+    expect(first.count).toBe(40);
+    const again = await cli(args);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^already inserted: 40 records into books by an earlier request with this idempotency key \(nothing written/);
+    const status = JSON.parse((await cli(['embeddings', 'status', '--json'])).stdout) as { entities: { total: number }[] };
+    expect(status.entities[0]!.total).toBe(1240);
+  });
 });
+

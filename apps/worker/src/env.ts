@@ -38,6 +38,8 @@ const schema = z.object({
   KDB_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Pending rows older than this with an idle queue are re-enqueued by the sweeper. */
   KDB_SWEEP_AFTER: duration.default(300_000),
+  /** Idempotency keys of ingest requests are remembered this long (a retry within it never duplicates). */
+  KDB_IDEMPOTENCY_TTL: duration.default(86_400_000),
   /** How often the sweeper runs. */
   KDB_SWEEP_EVERY: duration.default(60_000),
   /** After SIGTERM, the batch in hand gets this long before the process exits anyway (its jobs then return via the stalled check). */

@@ -78,6 +78,7 @@ try {
     everyMs: env.KDB_CACHE_EVICT_EVERY,
     cacheMaxAgeMs: env.KDB_CACHE_MAX_AGE,
     cacheMaxEntries: env.KDB_CACHE_MAX_ENTRIES,
+    ingestKeyTtlMs: env.KDB_IDEMPOTENCY_TTL,
     sweep: {
       embedQueue,
       everyMs: env.KDB_SWEEP_EVERY,

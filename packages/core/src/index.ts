@@ -55,6 +55,7 @@ export { SearchEngine, vectorSql, SEARCH_MODES, BM25_B, BM25_K1, RRF_K, type Sea
 export { PipelineMetrics } from './metrics/PipelineMetrics.js';
 export { instrumentProvider } from './embedding/instrumentProvider.js';
 export { sweepPending } from './jobs/sweepPending.js';
+export { expireIngestKeys } from './ingest/expireIngestKeys.js';
 export { checkReadiness, type Readiness } from './metrics/checkReadiness.js';
 export { startProbeServer } from './metrics/startProbeServer.js';
 export { withSharedBackoff } from './embedding/withSharedBackoff.js';

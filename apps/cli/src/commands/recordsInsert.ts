@@ -7,6 +7,8 @@ import type { CommandResult } from '../output.js';
 export interface RecordsInsertOptions {
   file: string;
   wait?: boolean;
+  /** Sent as `Idempotency-Key`: running the same command again never inserts twice. */
+  idempotencyKey?: string | undefined;
   /** Show a progress line on stderr (only on a TTY). */
   progress: boolean;
 }
@@ -18,6 +20,7 @@ interface InsertAnswer {
   counts?: { ready: number; pending: number; failed: number };
   done?: boolean;
   warning?: string;
+  replayed?: boolean;
 }
 
 /** Streams an NDJSON file (or `-` for stdin) to the API without loading it in memory. */
@@ -47,11 +50,13 @@ export async function recordsInsert(api: ApiClient, entity: string, opts: Record
   });
   const answer = await api.request<InsertAnswer>('POST', `v1/entities/${encodeURIComponent(entity)}/records${opts.wait ? '?wait=true' : ''}`, {
     ndjson: source.pipe(counter),
-  });
+  }, opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {});
   return {
     data: answer,
     human: (a) => {
-      const lines = [`inserted ${a.count} records into ${entity} (${a.jobs} embed jobs)`];
+      const lines = a.replayed
+        ? [`already inserted: ${a.count} records into ${entity} by an earlier request with this idempotency key (nothing written; ${a.jobs} embed jobs for rows still pending)`]
+        : [`inserted ${a.count} records into ${entity} (${a.jobs} embed jobs)`];
       if (a.counts) lines.push(`embedded: ${a.counts.ready} ready, ${a.counts.failed} failed, ${a.counts.pending} pending`);
       if (a.warning) lines.push(`warning: ${a.warning}`);
       return lines.join('\n');

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
-import { ValidationError } from '../errors.js';
+import { ConflictError, ValidationError } from '../errors.js';
 import type { Entity } from '../entities/entitySchema.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { enqueueEmbed, type EmbedJobData } from '../jobs/embedQueue.js';
@@ -25,6 +26,12 @@ export interface IngestOptions {
   jobSize?: number;
   /** Most records one request may carry. Default 1,000,000. */
   maxRecords?: number;
+  /**
+   * The client's `Idempotency-Key`: a retry of a committed request with the
+   * same key and the same records returns the first answer's ids and writes
+   * nothing; the same key with other records is refused (409).
+   */
+  idempotencyKey?: string | undefined;
 }
 
 export interface IngestResult {
@@ -33,7 +40,12 @@ export interface IngestResult {
   jobs: number;
   /** Set when the records were committed but enqueueing failed: they stay pending. */
   enqueueError?: string;
+  /** True when an earlier request with this idempotency key had written the records. */
+  replayed?: boolean;
 }
+
+/** Keys are opaque to the server: printable ASCII, 1–200 characters. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
 /**
  * Validates every record first, then writes them all in ONE transaction
@@ -43,32 +55,73 @@ export interface IngestResult {
  *   answer and may retry.
  * - Process dies (or Redis fails) after the commit: the rows are durable and
  *   `pending`; the sweeper enqueues pending rows that have no job.
+ * - With an idempotency key, the key row commits with the records: a retry
+ *   after any of the above either writes the records (the first attempt did
+ *   not commit) or returns the committed ids (it did), never a second copy;
+ *   its still-pending rows are enqueued again. Two requests with one key at
+ *   once: the second waits on the first's key row, then replays or writes.
  */
 export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> {
   const chunkSize = opts.chunkSize ?? 1000;
   const maxRecords = opts.maxRecords ?? 1_000_000;
+  const key = opts.idempotencyKey;
+  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+    throw new ValidationError(`Idempotency-Key must be 1–200 printable ASCII characters without spaces; got ${JSON.stringify(key.slice(0, 40))}${key.length > 40 ? '…' : ''} (${key.length} characters)`, { header: 'Idempotency-Key' });
+  }
+  const requestHash = createHash('sha256');
   const valid: Record<string, unknown>[] = [];
   for await (const { value, where } of opts.records) {
     if (valid.length >= maxRecords) {
       throw new ValidationError(`too many records in one request: the limit is ${maxRecords}`, { limit: maxRecords });
     }
-    valid.push(validateRecord(opts.entity, value, where));
+    const record = validateRecord(opts.entity, value, where);
+    if (key !== undefined) requestHash.update(`${JSON.stringify(record)}\n`);
+    valid.push(record);
     // Let other requests (searches) run between slices of a large body.
     if (valid.length % chunkSize === 0) await yieldToEventLoop();
   }
   if (valid.length === 0) throw new ValidationError('no records in the request body');
 
-  const ids = await withTransaction(opts.pool, async (client) => {
+  const hash = key !== undefined ? requestHash.digest('hex') : '';
+  const written = await withTransaction(opts.pool, async (client) => {
+    if (key !== undefined) {
+      // Waits while another transaction holds this key; then either it is ours or it was committed.
+      const claimed = await client.query(
+        `INSERT INTO kdb_ingest_keys (entity, key, request_hash, ids) VALUES ($1, $2, $3, '{}') ON CONFLICT DO NOTHING`,
+        [opts.entity.name, key, hash],
+      );
+      if (claimed.rowCount === 0) {
+        const { rows } = await client.query<{ request_hash: string; ids: string[] }>(
+          'SELECT request_hash, ids FROM kdb_ingest_keys WHERE entity = $1 AND key = $2',
+          [opts.entity.name, key],
+        );
+        if (rows[0]!.request_hash !== hash) {
+          throw new ConflictError(`Idempotency-Key "${key}" was already used for different records of entity "${opts.entity.name}"; use a new key for a new request`, {
+            entity: opts.entity.name,
+            key,
+          });
+        }
+        return { ids: rows[0]!.ids, replayed: true };
+      }
+    }
     const out: string[] = [];
     for (let i = 0; i < valid.length; i += chunkSize) {
       out.push(...(await insertRecordChunk(client, opts.entity, valid.slice(i, i + chunkSize))));
     }
-    return out;
+    if (key !== undefined) await client.query('UPDATE kdb_ingest_keys SET ids = $3 WHERE entity = $1 AND key = $2', [opts.entity.name, key, out]);
+    return { ids: out, replayed: false };
   });
+  let toEnqueue = written.ids;
+  if (written.replayed) {
+    // The first attempt may have died between its commit and its enqueue.
+    const { rows } = await opts.pool.query<{ record_id: string }>(`SELECT record_id FROM kdb_search WHERE record_id = ANY($1::uuid[]) AND status = 'pending'`, [written.ids]);
+    toEnqueue = rows.map((r) => r.record_id);
+  }
+  const replayed = written.replayed ? { replayed: true } : {};
   try {
-    const jobs = await enqueueEmbed(opts.queue, ids, { chunkSize: opts.jobSize ?? 2048 });
-    return { ids, jobs };
+    const jobs = toEnqueue.length ? await enqueueEmbed(opts.queue, toEnqueue, { chunkSize: opts.jobSize ?? 2048 }) : 0;
+    return { ids: written.ids, jobs, ...replayed };
   } catch (err) {
-    return { ids, jobs: 0, enqueueError: (err as Error).message };
+    return { ids: written.ids, jobs: 0, enqueueError: (err as Error).message, ...replayed };
   }
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { evictCache } from '../cache/cacheAdmin.js';
 import { createRedis, type EmbedJobData } from './embedQueue.js';
 import { sweepPending } from './sweepPending.js';
+import { expireIngestKeys } from '../ingest/expireIngestKeys.js';
 
 export const MAINTENANCE_QUEUE = 'maintenance';
 
@@ -18,6 +19,8 @@ export interface MaintenanceOptions {
   cacheMaxAgeMs?: number | undefined;
   /** Keep at most this many cache entries (least recently used go first). Default: no cap. */
   cacheMaxEntries?: number | undefined;
+  /** Idempotency keys of ingest requests are kept this long. Default 24 hours. */
+  ingestKeyTtlMs?: number;
   /** The sweeper: re-enqueues rows stranded in `pending`. */
   sweep?: { embedQueue: Queue<EmbedJobData>; everyMs: number; afterMs: number; jobSize: number; onSwept?: (n: number) => void };
 }
@@ -25,7 +28,8 @@ export interface MaintenanceOptions {
 /**
  * Repeatable maintenance: job schedulers (upserted by every worker, so each
  * exists once however many run) and a worker that runs them: the sweeper,
- * and cache eviction by age of last use and by size.
+ * cache eviction by age of last use and by size, and the expiry of ingest
+ * idempotency keys.
  */
 export async function startMaintenance(opts: MaintenanceOptions): Promise<{ close(): Promise<void> }> {
   const connection = createRedis(opts.redisUrl);
@@ -40,6 +44,8 @@ export async function startMaintenance(opts: MaintenanceOptions): Promise<{ clos
   } else {
     await queue.removeJobScheduler('cache-eviction');
   }
+  const keyTtl = opts.ingestKeyTtlMs ?? 86_400_000;
+  await queue.upsertJobScheduler('ingest-key-expiry', { every: Math.min(600_000, Math.max(1000, Math.floor(keyTtl / 10))) }, { name: 'ingest-key-expiry' });
   if (opts.sweep) await queue.upsertJobScheduler('sweeper', { every: opts.sweep.everyMs }, { name: 'sweeper' });
   else await queue.removeJobScheduler('sweeper');
   const worker = new Worker(
@@ -50,6 +56,11 @@ export async function startMaintenance(opts: MaintenanceOptions): Promise<{ clos
         if (n) opts.logger.info({ requeued: n }, 'sweeper re-enqueued stranded pending rows');
         opts.sweep.onSwept?.(n);
         return { requeued: n };
+      }
+      if (job.name === 'ingest-key-expiry') {
+        const expired = await expireIngestKeys(opts.pool, keyTtl);
+        if (expired) opts.logger.info({ expired }, 'idempotency keys expired');
+        return { expired };
       }
       if (job.name !== 'cache-eviction') return null;
       const evicted = await evictCache(opts.pool, {
