@@ -19,6 +19,14 @@ export interface SegmentManagerOptions extends Partial<SegmentPolicy> {
   hnswM?: number;
   /** HNSW candidate list while building (pgvector's ef_construction). Default 128. */
   hnswEfConstruction?: number;
+  /**
+   * Segments of fewer rows are built by one backend, larger ones with
+   * PostgreSQL's parallel maintenance workers. Default 50,000: measured here
+   * (2 cores, m=32, ef_construction=128) 10k rows 9.2 s alone vs 15.0 s in
+   * parallel, 30k 41 vs 59 s, 100k 335 vs 197 s. A build alone also leaves a
+   * core to ingest and search.
+   */
+  parallelBuildRows?: number;
   onBuild?: (work: SegmentWork, ms: number) => void;
   /** True while an ingest backlog waits (embed jobs queued): seals wait for maxHotRows, merges wait. */
   busy?: () => Promise<boolean>;
@@ -132,6 +140,9 @@ export class SegmentManager {
     const t = performance.now();
     // A build of the same range that died half-way left an invalid index of this name.
     await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${indexName}`);
+    await client.query(
+      work.rows < (this.opts.parallelBuildRows ?? 50_000) ? 'SET max_parallel_maintenance_workers = 0' : 'RESET max_parallel_maintenance_workers',
+    );
     await client.query(
       `CREATE INDEX CONCURRENTLY ${indexName} ON kdb_search USING hnsw (embedding vector_cosine_ops) ${this.withClause}
         WHERE vector_seq BETWEEN ${seqLiteral(work.lo)} AND ${seqLiteral(work.hi)}`,
