@@ -226,4 +226,32 @@ describe('vector segments', () => {
     expect((await indexes()).every((i) => i.valid)).toBe(true);
     expect(await selfFound([700, 1500, 3669])).toBe(3);
   });
+
+  it('a filtered vector search over an HNSW segment scans on until limit rows pass the filter', async () => {
+    const tickets = await createEntity(db.pool, { name: 'tickets', fields: { title: 'text', status: 'string' }, embedFields: ['title'] });
+    const rows = Array.from({ length: 600 }, (_, i) => ({ title: `ticket ${i} about the engine`, status: i % 30 === 0 ? 'open' : 'closed' }));
+    const newIds = await withTransaction(db.pool, (c) => insertRecordChunk(c, tickets, rows));
+    await embedBatch({ pool: db.pool, provider, ids: newIds });
+    expect(await manager({ sealRows: 100 }).step()).toMatchObject({ kind: 'seal', rows: 600 });
+    // A small candidate list, and the exact paths off so the segment's HNSW index answers.
+    const narrow = createPool({
+      connectionString: db.url,
+      sessionSql: [...SearchEngine.sessionSql(10), 'SET enable_sort = off', 'SET enable_seqscan = off', 'SET enable_bitmapscan = off'],
+    });
+    try {
+      const search = new SearchEngine({ pool: narrow, provider, segmentCacheMs: 0 });
+      const res = await search.search({ q: 'ticket about the engine', entities: ['tickets'], mode: 'vector', limit: 15, where: { status: 'open' }, explain: true });
+      expect(res.explain!.plans.vector).toMatch(/Index Scan using kdb_vseg_3672_4271 on kdb_search/);
+      expect(res.results).toHaveLength(15);
+      expect(res.results.every((r) => r.data.status === 'open')).toBe(true);
+      // Without the iterative scan (the session default, kept for unfiltered searches), the same
+      // statement stops after ef_search candidates: fewer than limit rows pass the filter.
+      expect((await narrow.query('SHOW hnsw.iterative_scan')).rows[0]['hnsw.iterative_scan']).toBe('off');
+      const v = `[${Array.from(provider.embedOne('ticket about the engine')).join(',')}]`;
+      const plain = await narrow.query(vectorSql(await listVectorSegments(narrow), true), [v, ['tickets'], 15, JSON.stringify({ status: 'open' })]);
+      expect(plain.rows.length).toBeLessThan(15);
+    } finally {
+      await narrow.end();
+    }
+  });
 });
