@@ -43,8 +43,10 @@ export async function machine(): Promise<string> {
   const c = new pg.Client({ connectionString: PG });
   await c.connect();
   const v = (await c.query('SHOW server_version')).rows[0].server_version as string;
+  const sb = (await c.query('SHOW shared_buffers')).rows[0].shared_buffers as string;
+  const pv = (await c.query(`SELECT default_version FROM pg_available_extensions WHERE name = 'vector'`)).rows[0]?.default_version as string | undefined;
   await c.end();
-  return `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}; PostgreSQL ${v} + pgvector`;
+  return `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}; PostgreSQL ${v} (shared_buffers ${sb}) + pgvector ${pv ?? '?'}`;
 }
 
 export const now = () => `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;

@@ -176,7 +176,7 @@ const ratio = (p95.get('hybrid:1')! / p95.get('raw:hybrid')!).toFixed(2);
 await writeSection('search', [
   '## Search (`pnpm bench:search`)',
   '',
-  `Run ${now()} on ${await machine()}. ${N.toLocaleString('en')} records (hash provider, 384 dims, HNSW segments with m=32, ef_construction=128; ef_search=100); documents of 500 topics; queries: a third rare terms, a third with a term found in ~40% of documents, a third three words of a topic, plus order identifiers; limit 10, hybrid window 40.`,
+  `Run ${now()} on ${await machine()}${reuse ? ` (measured with \`KDB_BENCH_DB=${reuse}\` on the database an earlier \`KDB_BENCH_LOAD_ONLY=1 pnpm bench:search\` loaded and compacted)` : ''}. ${N.toLocaleString('en')} records (hash provider, 384 dims, HNSW segments with m=32, ef_construction=128; ef_search=100); documents of 500 topics; queries: a third rare terms, a third with a term found in ~40% of documents, a third three words of a topic, plus order identifiers; limit 10, hybrid window 40.`,
   '',
   '| path | concurrency | p50 (ms) | p95 (ms) | p99 (ms) |',
   '|---|---:|---:|---:|---:|',

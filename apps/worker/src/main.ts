@@ -119,9 +119,11 @@ try {
           logger,
           sealRows: env.KDB_SEGMENT_SEAL_ROWS,
           maxHotRows: env.KDB_SEGMENT_MAX_HOT_ROWS,
+          // An ingest is under way while embed jobs wait or run: a seal then would take CPU from
+          // its last batches (and build the load in two pieces); the idle rule seals after it.
           busy: async () => {
-            const c = await embedQueue.getJobCounts('waiting', 'prioritized');
-            return (c.waiting ?? 0) + (c.prioritized ?? 0) > 0;
+            const c = await embedQueue.getJobCounts('waiting', 'prioritized', 'active');
+            return (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0) > 0;
           },
           mergeFactor: env.KDB_SEGMENT_MERGE_FACTOR,
           idleMs: env.KDB_SEGMENT_IDLE,

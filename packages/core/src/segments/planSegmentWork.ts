@@ -24,7 +24,7 @@ export function segmentLevel(rows: number, policy: SegmentPolicy): number {
 export interface SegmentLoad {
   /** No vector written for a while. */
   idle: boolean;
-  /** Embed jobs are waiting: an ingest is under way, and a build would take CPU from it. */
+  /** Embed jobs wait or run: an ingest is under way, and a build would take CPU from it. */
   busy: boolean;
 }
 

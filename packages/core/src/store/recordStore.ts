@@ -5,6 +5,7 @@ import type { Entity } from '../entities/entitySchema.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { composeContent } from '../content/composeContent.js';
 import { withTransaction } from './withTransaction.js';
+import { mapYielding } from '../util/mapYielding.js';
 import { analyze, indexKeywords } from './keywordIndex.js';
 
 export type SearchStatus = 'pending' | 'ready' | 'failed';
@@ -36,12 +37,16 @@ export async function insertRecordChunk(
   entity: Entity,
   records: readonly Record<string, unknown>[],
 ): Promise<string[]> {
-  const ids = records.map(() => randomUUID());
-  const data = records.map((r) => JSON.stringify(r));
-  const contents = records.map((r) => composeContent(r, entity.embedFields));
-  await client.query(INSERT_RECORDS, [ids, entity.name, data]);
-  const docs = ids.map((id, i) => analyze({ id, content: contents[i]!.content }));
-  await client.query(INSERT_SEARCH_ROWS, [ids, entity.name, contents.map((c) => c.content), contents.map((c) => c.hash), docs.map((d) => d.length)]);
+  // Prepared in slices (JSON, text hash, terms): searches served by the same process run in between.
+  const prepared = await mapYielding(records, (r) => {
+    const id = randomUUID();
+    const content = composeContent(r, entity.embedFields);
+    return { id, data: JSON.stringify(r), content, doc: analyze({ id, content: content.content }) };
+  });
+  const ids = prepared.map((p) => p.id);
+  await client.query(INSERT_RECORDS, [ids, entity.name, prepared.map((p) => p.data)]);
+  await client.query(INSERT_SEARCH_ROWS, [ids, entity.name, prepared.map((p) => p.content.content), prepared.map((p) => p.content.hash), prepared.map((p) => p.doc.length)]);
+  const docs = prepared.map((p) => p.doc);
   await indexKeywords(client, entity.name, docs, { replace: false });
   return ids;
 }
