@@ -203,10 +203,11 @@ describe('vector segments', () => {
     await killer.connect();
     try {
       const building = m.step().catch((err: Error) => err);
-      // Wait until Postgres reports the CREATE INDEX CONCURRENTLY under way, then kill that backend.
+      // Wait until Postgres reports the CREATE INDEX CONCURRENTLY under way in this test's
+      // database (other test files build segments in theirs), then kill that backend.
       let pid: number | undefined;
       for (let i = 0; i < 1000 && !pid; i++) {
-        const { rows } = await killer.query<{ pid: number }>(`SELECT pid FROM pg_stat_progress_create_index WHERE phase LIKE 'building index%'`);
+        const { rows } = await killer.query<{ pid: number }>(`SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database() AND phase LIKE 'building index%'`);
         pid = rows[0]?.pid;
         if (!pid) await new Promise((r) => setTimeout(r, 5));
       }

@@ -176,14 +176,13 @@ export class SearchEngine {
     let vector = rows[0]?.embedding;
     if (!vector) {
       vector = Array.from((await provider.embed([text]))[0]!);
-      // Stored for the other API processes and later runs; the search does not wait for that commit.
-      pool
-        .query('INSERT INTO kdb_embedding_cache (model_key, text_hash, embedding) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
-          provider.modelKey,
-          key,
-          pgvector.toSql(vector),
-        ])
-        .catch(() => undefined);
+      // Stored for the other API processes and later runs; the search does not wait for it,
+      // and its commit does not wait for the WAL flush (a cache entry lost in a crash is recomputed).
+      const embedding = pgvector.toSql(vector);
+      withTransaction(pool, async (c) => {
+        await c.query('SET LOCAL synchronous_commit = off');
+        await c.query('INSERT INTO kdb_embedding_cache (model_key, text_hash, embedding) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [provider.modelKey, key, embedding]);
+      }).catch(() => undefined);
     }
     this.queryVectors.set(key, vector);
     return vector;
