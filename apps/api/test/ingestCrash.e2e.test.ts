@@ -5,6 +5,20 @@ import { createTestDatabase, type TestDatabase } from '../../../test-support/tes
 import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
 import { redisUrl } from '../../../test-support/urls.js';
 
+/** Resolves once the API's ingest transaction has written a row (Postgres then gives it an xid). */
+async function ingestTransactionWrote(watcher: pg.Client): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { rows } = await watcher.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = 'kameleondb-api' AND backend_xid IS NOT NULL`,
+    );
+    if (rows[0].n > 0) return;
+    if (Date.now() > deadline) throw new Error('never saw the ingest transaction');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 describe('API process killed in the middle of an ingest', () => {
   let db: TestDatabase;
   let prefix: string;
@@ -31,17 +45,7 @@ describe('API process killed in the middle of an ingest', () => {
     // Wait until the API's ingest transaction has written some rows, then kill it.
     const watcher = new pg.Client({ connectionString: db.url });
     await watcher.connect();
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      // backend_xid is set once the transaction has written a row.
-      const { rows } = await watcher.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND application_name = 'kameleondb-api' AND backend_xid IS NOT NULL`,
-      );
-      if (rows[0].n > 0) break;
-      if (Date.now() > deadline) throw new Error('never saw the ingest transaction');
-      await new Promise((r) => setTimeout(r, 2));
-    }
+    await ingestTransactionWrote(watcher);
     api.kill('SIGKILL');
     expect(await api.exited).toBe('SIGKILL');
     expect(await request).toBeInstanceOf(Error);
@@ -96,14 +100,7 @@ describe('API process killed in the middle of an ingest', () => {
 
     // 2. Killed inside the transaction: nothing committed, so the retry writes the records once.
     const inFlight = send(api.url, 'batch-b').catch((e: unknown) => e);
-    for (;;) {
-      const { rows: tx } = await watcher.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kameleondb-api' AND backend_xid IS NOT NULL`,
-      );
-      if (tx[0].n > 0) break;
-      if (Date.now() > deadline + 60_000) throw new Error('never saw the ingest transaction');
-      await new Promise((r) => setTimeout(r, 2));
-    }
+    await ingestTransactionWrote(watcher);
     api.kill('SIGKILL');
     await api.exited;
     expect(await inFlight).toBeInstanceOf(Error);
