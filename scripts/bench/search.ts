@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import pgvector from 'pgvector';
-import { BM25_B, BM25_K1, HashProvider, keywordTopK, listVectorSegments, SearchEngine, tokenize, vectorSql } from '@kameleondb/core';
+import { BM25_B, BM25_K1, DEFAULT_EF_SEARCH, HashProvider, HNSW_BUILD, keywordTopK, listVectorSegments, SearchEngine, tokenize, vectorSql } from '@kameleondb/core';
 import { dbUrl, dropDatabase, freshDatabase, machine, now, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -108,7 +108,7 @@ for (const mode of ['hybrid', 'vector', 'keyword']) {
 // full BM25 sum over every posting of the query terms.
 const provider = new HashProvider();
 const raw = new pg.Pool({ connectionString: url, max: 4 });
-raw.on('connect', (c) => void SearchEngine.sessionSql(100).reduce((p, sql) => p.then(() => c.query(sql)), Promise.resolve({})));
+raw.on('connect', (c) => void SearchEngine.sessionSql(DEFAULT_EF_SEARCH).reduce((p, sql) => p.then(() => c.query(sql)), Promise.resolve({})));
 const stats = (await raw.query('SELECT n_docs, total_len FROM kdb_bm25_stats WHERE entity = $1', ['bench'])).rows[0];
 const n = Number(stats.n_docs);
 const avgdl = Number(stats.total_len) / n;
@@ -179,7 +179,7 @@ const ratio = (p95.get('hybrid:1')! / p95.get('raw:hybrid')!).toFixed(2);
 await writeSection('search', [
   '## Search (`pnpm bench:search`)',
   '',
-  `Run ${now()} on ${await machine()}${reuse ? ` (measured with \`KDB_BENCH_DB=${reuse}\` on the database an earlier \`KDB_BENCH_LOAD_ONLY=1 pnpm bench:search\` loaded and compacted)` : ''}. ${N.toLocaleString('en')} records (hash provider, 384 dims, HNSW segments with m=32, ef_construction=128; ef_search=100); documents of 500 topics; queries: a third rare terms, a third with a term found in ~40% of documents, a third three words of a topic, plus order identifiers; limit 10, hybrid window 40. Each mode is measured after a warm-up pass over the same queries (prepared statements; the query vectors are then in the API's cache).`,
+  `Run ${now()} on ${await machine()}${reuse ? ` (measured with \`KDB_BENCH_DB=${reuse}\` on the database an earlier \`KDB_BENCH_LOAD_ONLY=1 pnpm bench:search\` loaded and compacted)` : ''}. ${N.toLocaleString('en')} records (hash provider, 384 dims, HNSW segments with m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}; ef_search=${DEFAULT_EF_SEARCH}); documents of 500 topics; queries: a third rare terms, a third with a term found in ~40% of documents, a third three words of a topic, plus order identifiers; limit 10, hybrid window 40. Each mode is measured after a warm-up pass over the same queries (prepared statements; the query vectors are then in the API's cache).`,
   '',
   '| path | concurrency | p50 (ms) | p95 (ms) | p99 (ms) |',
   '|---|---:|---:|---:|---:|',

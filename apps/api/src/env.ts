@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseEnv, pipelineEnvShape } from '@kameleondb/core';
+import { DEFAULT_EF_SEARCH, parseEnv, pipelineEnvShape } from '@kameleondb/core';
 
 const schema = z
   .object({
@@ -18,8 +18,8 @@ const schema = z
     KDB_WAIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(600_000),
     /** Bull Board at /admin/queues without retry/remove/clean buttons. */
     KDB_DASHBOARD_READ_ONLY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
-    /** HNSW candidate list size for vector search (recall vs latency). */
-    KDB_EF_SEARCH: z.coerce.number().int().min(1).max(1000).default(100),
+    /** HNSW candidate list size for vector search (recall vs latency); a search asking more rows raises it for itself. */
+    KDB_EF_SEARCH: z.coerce.number().int().min(1).max(1000).default(DEFAULT_EF_SEARCH),
     /** Postgres connections of the API process. */
     KDB_PG_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(16),
     /** Price in USD per million tokens for dry-run cost estimates (overrides the built-in table). */

@@ -66,7 +66,7 @@ describe('hybrid search through the API', () => {
     // On 600 rows the planner may prefer an exact scan to the HNSW index; bench:search shows the index at 100k.
     expect(ex.plans.vector).toMatch(/on kdb_search s[\s\S]*Execution Time/);
     expect(ex.plans.vector).toMatch(/Buffers: shared hit=/);
-    expect(ex).toMatchObject({ window: 40, rrfK: 60, efSearch: 100 });
+    expect(ex).toMatchObject({ window: 40, rrfK: 60, efSearch: 40 });
     // The keyword top-k was proved by pruning; the vector side says which segments it searched.
     expect(ex.keywordPruning).toMatchObject({ proved: true, rounds: expect.any(Number), candidates: expect.any(Number) });
     expect(ex.vectorSegments).toMatchObject({ sealed: expect.any(Array), hotAbove: expect.stringMatching(/^\d+$/) });

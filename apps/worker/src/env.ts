@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration, parseEnv, pipelineEnvShape } from '@kameleondb/core';
+import { HNSW_BUILD, parseDuration, parseEnv, pipelineEnvShape } from '@kameleondb/core';
 
 const duration = z.string().transform((v, ctx) => {
   try {
@@ -55,9 +55,9 @@ const schema = z.object({
   /** Vector writes quiet for this long: seal whatever is hot and merge. */
   KDB_SEGMENT_IDLE: duration.default(3_000),
   /** HNSW links per node of segment indexes (more: better recall on clustered data, slower builds and queries). */
-  KDB_HNSW_M: z.coerce.number().int().min(2).max(100).default(32),
+  KDB_HNSW_M: z.coerce.number().int().min(2).max(100).default(HNSW_BUILD.m),
   /** HNSW build candidate list of segment indexes (at least 2 × KDB_HNSW_M). */
-  KDB_HNSW_EF_CONSTRUCTION: z.coerce.number().int().min(4).max(1000).default(128),
+  KDB_HNSW_EF_CONSTRUCTION: z.coerce.number().int().min(4).max(1000).default(HNSW_BUILD.efConstruction),
   /** maintenance_work_mem of segment builds (512MB, 1GB…). */
   KDB_SEGMENT_BUILD_MEMORY: z.string().regex(/^\d+(kB|MB|GB)$/, 'a size such as 512MB or 1GB').default('1GB'),
   /** How often cache eviction runs (a duration; default 1h). */

@@ -158,7 +158,7 @@ describe('vector segments', () => {
     // an exact sort, so the other paths are switched off to show the index is usable).
     expect(await planWithoutExactPaths(texts[5]!)).toMatch(/Index Scan using kdb_vseg_1_350 on kdb_search/);
     const def = await db.pool.query<{ d: string }>(`SELECT pg_get_indexdef('kdb_vseg_1_350'::regclass) AS d`);
-    expect(def.rows[0]!.d).toMatch(/USING hnsw \(embedding vector_cosine_ops\) WITH \(m='?32'?, ef_construction='?128'?\) WHERE \(\(vector_seq >= 1\) AND \(vector_seq <= 350\)\)/);
+    expect(def.rows[0]!.d).toMatch(/USING hnsw \(embedding vector_cosine_ops\) WITH \(m='?24'?, ef_construction='?192'?\) WHERE \(\(vector_seq >= 1\) AND \(vector_seq <= 350\)\)/);
     expect(await selfFound([...sample, 300, 349])).toBe(6);
     await a.close();
     // The lock passes to the next manager when the first one's connection goes.
@@ -251,6 +251,28 @@ describe('vector segments', () => {
       const v = `[${Array.from(provider.embedOne('ticket about the engine')).join(',')}]`;
       const plain = await narrow.query(vectorSql(await listVectorSegments(narrow), true), [v, ['tickets'], 15, JSON.stringify({ status: 'open' })]);
       expect(plain.rows.length).toBeLessThan(15);
+    } finally {
+      await narrow.end();
+    }
+  });
+
+  it('a search asking more rows than ef_search raises it for its own statement', async () => {
+    // The previous test's 600 tickets, sealed into one HNSW segment; the session's ef_search is 10.
+    const narrow = createPool({
+      connectionString: db.url,
+      sessionSql: [...SearchEngine.sessionSql(10), 'SET enable_sort = off', 'SET enable_seqscan = off', 'SET enable_bitmapscan = off'],
+    });
+    try {
+      const search = new SearchEngine({ pool: narrow, provider, efSearch: 10, segmentCacheMs: 0 });
+      const res = await search.search({ q: 'ticket about the engine', entities: ['tickets'], mode: 'vector', limit: 40, explain: true });
+      expect(res.explain!.plans.vector).toMatch(/Index Scan using kdb_vseg_3672_4271 on kdb_search/);
+      expect(res.results).toHaveLength(40);
+      expect(res.explain!.efSearch).toBe(40);
+      // The same statement at the session's ef_search stops at 10 rows; the session keeps 10.
+      const v = `[${Array.from(provider.embedOne('ticket about the engine')).join(',')}]`;
+      const plain = await narrow.query(vectorSql(await listVectorSegments(narrow), false), [v, ['tickets'], 40]);
+      expect(plain.rows).toHaveLength(10);
+      expect((await narrow.query('SHOW hnsw.ef_search')).rows[0]['hnsw.ef_search']).toBe('10');
     } finally {
       await narrow.end();
     }

@@ -64,6 +64,14 @@ export interface SearchAnswer {
 export const BM25_K1 = 1.2;
 export const BM25_B = 0.75;
 export const RRF_K = 60;
+/**
+ * HNSW candidate list of the vector retriever: 40, the hybrid window of a
+ * 10-row search. With the segments' build settings (HNSW_BUILD) it gave
+ * recall@10 0.974 on the search benchmark's 100k vectors (BENCHMARKS.md,
+ * `pnpm bench:hnsw`). A query asking more rows than this raises it for its
+ * own transaction (an HNSW scan returns at most ef_search rows).
+ */
+export const DEFAULT_EF_SEARCH = 40;
 
 const KEYWORD_SQL = (filtered: boolean) => `
   SELECT p.record_id AS id, p.entity,
@@ -98,7 +106,7 @@ export function vectorSql(segments: readonly VectorSegment[], filtered: boolean)
 export interface SearchEngineOptions {
   pool: pg.Pool;
   provider: EmbeddingProvider;
-  /** `hnsw.ef_search` the pool's sessions use (informational, for explain). Default 100. */
+  /** `hnsw.ef_search` the pool's sessions use (see sessionSql). Default DEFAULT_EF_SEARCH. */
   efSearch?: number;
   /** Query embeddings kept in process. Default 1000. */
   queryCacheSize?: number;
@@ -133,19 +141,23 @@ export class SearchEngine {
    * query (measured here: p50 8 → 12 ms at 100k) and only filtered queries
    * need it, so those turn it on for their own transaction (vectorRows).
    */
-  static sessionSql(efSearch = 100): string[] {
+  static sessionSql(efSearch = DEFAULT_EF_SEARCH): string[] {
     return [`SET hnsw.ef_search = ${Math.trunc(efSearch)}`];
   }
 
   /**
-   * Runs a vector statement; with a `where` filter, inside a transaction with
-   * `hnsw.iterative_scan = relaxed_order`, so the HNSW scan goes on past
-   * ef_search candidates until `limit` rows pass the filter.
+   * Runs a vector statement asking `rows` rows. With a `where` filter, inside
+   * a transaction with `hnsw.iterative_scan = relaxed_order`, so the HNSW scan
+   * goes on past ef_search candidates until `rows` rows pass the filter; when
+   * `rows` exceeds the session's ef_search, inside a transaction that raises
+   * it to `rows` (an HNSW scan returns at most ef_search rows).
    */
-  private async vectorRows<R extends pg.QueryResultRow>(query: pg.QueryConfig, filtered: boolean): Promise<R[]> {
-    if (!filtered) return (await this.opts.pool.query<R>(query)).rows;
+  private async vectorRows<R extends pg.QueryResultRow>(query: pg.QueryConfig, filtered: boolean, rows: number): Promise<R[]> {
+    const ef = this.opts.efSearch ?? DEFAULT_EF_SEARCH;
+    if (!filtered && rows <= ef) return (await this.opts.pool.query<R>(query)).rows;
     return withTransaction(this.opts.pool, async (client) => {
-      await client.query('SET LOCAL hnsw.iterative_scan = relaxed_order');
+      if (filtered) await client.query('SET LOCAL hnsw.iterative_scan = relaxed_order');
+      if (rows > ef) await client.query(`SET LOCAL hnsw.ef_search = ${Math.trunc(rows)}`);
       return (await client.query<R>(query)).rows;
     });
   }
@@ -277,7 +289,7 @@ export class SearchEngine {
       usedSegments = segments;
       // One prepared statement per segment layout (the text changes when segments do).
       const name = `kdb_vector_${createHash('sha1').update(vectorQuery.text).digest('hex').slice(0, 12)}`;
-      const rows = await this.vectorRows<{ id: string; entity: string; distance: number }>({ name, ...vectorQuery }, !!where);
+      const rows = await this.vectorRows<{ id: string; entity: string; distance: number }>({ name, ...vectorQuery }, !!where, k);
       lap('vector', t);
       // relaxed_order iterative scans (filtered queries) may return rows slightly out of order.
       rows.sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : 1));
@@ -319,7 +331,7 @@ export class SearchEngine {
     if (params.explain) {
       const plan = async (q?: { text: string; values: unknown[] }, vector = false) =>
         q
-          ? (await this.vectorRows<{ 'QUERY PLAN': string }>({ text: `EXPLAIN (ANALYZE, BUFFERS) ${q.text}`, values: q.values }, vector && !!where))
+          ? (await this.vectorRows<{ 'QUERY PLAN': string }>({ text: `EXPLAIN (ANALYZE, BUFFERS) ${q.text}`, values: q.values }, vector && !!where, vector ? k : 0))
               .map((r) => r['QUERY PLAN'])
               .join('\n')
           : undefined;
@@ -327,6 +339,7 @@ export class SearchEngine {
         qs.length ? (await Promise.all(qs.map((q) => plan(q)))).join('\n-- next statement --\n') : undefined;
       const [kp, vp] = await Promise.all([plans(keywordQueries), plan(vectorQuery, true)]);
       const ef = await this.opts.pool.query<{ ef: string }>("SELECT current_setting('hnsw.ef_search') AS ef").then((r) => Number(r.rows[0]?.ef ?? 0), () => 0);
+      const efUsed = useVector ? Math.max(ef, k) : ef;
       answer.explain = {
         timings_ms: timings,
         ...(bm25 ? { bm25 } : {}),
@@ -334,7 +347,7 @@ export class SearchEngine {
         plans: { ...(kp ? { keyword: kp } : {}), ...(vp ? { vector: vp } : {}) },
         window,
         rrfK: RRF_K,
-        efSearch: ef,
+        efSearch: efUsed,
         ...(useVector ? { vectorSegments: { sealed: usedSegments.map((x) => ({ lo: x.lo, hi: x.hi, rows: x.rows })), hotAbove: sealedUpTo(usedSegments) } } : {}),
       };
     }

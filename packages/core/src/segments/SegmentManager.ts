@@ -6,6 +6,18 @@ import { hotSegment, listVectorSegments, segmentIndexName, sealedUpTo, seqLitera
 /** Arbitrary constant: the session advisory lock of the one active segment manager. */
 const SEGMENT_LOCK_KEY = 727_311_002;
 
+/**
+ * Build settings of segment indexes. Clustered data needs the links of a
+ * larger m than pgvector's 16 (a sparse graph cannot reach isolated
+ * clusters), and a wider ef_construction gives the graph the quality that
+ * lets search use a small ef_search. On the search benchmark's 100k vectors
+ * (BENCHMARKS.md, `pnpm bench:hnsw`): m=24, ef_construction=192 built in
+ * 131 s and reached recall@10 0.974 at ef_search 40 (p50 3.3–3.9 ms), where
+ * m=32, ef_construction=128 built in 116 s and needed ef_search 64 for 0.981
+ * (p50 6.1 ms).
+ */
+export const HNSW_BUILD = { m: 24, efConstruction: 192 } as const;
+
 export interface SegmentManagerOptions extends Partial<SegmentPolicy> {
   connectionString: string;
   logger: Logger;
@@ -15,9 +27,9 @@ export interface SegmentManagerOptions extends Partial<SegmentPolicy> {
   idleMs?: number;
   /** `maintenance_work_mem` of index builds; a graph that does not fit builds far slower. Default '1GB'. */
   buildMemory?: string;
-  /** HNSW links per node (pgvector's m). Default 32: clustered data needs the links (`pnpm bench:hnsw`). */
+  /** HNSW links per node (pgvector's m). Default HNSW_BUILD.m (`pnpm bench:hnsw`). */
   hnswM?: number;
-  /** HNSW candidate list while building (pgvector's ef_construction). Default 128. */
+  /** HNSW candidate list while building (pgvector's ef_construction). Default HNSW_BUILD.efConstruction. */
   hnswEfConstruction?: number;
   /**
    * Segments of fewer rows are built by one backend, larger ones with
@@ -68,8 +80,8 @@ export class SegmentManager {
       mergeFactor: opts.mergeFactor ?? DEFAULT_SEGMENT_POLICY.mergeFactor,
       maxSegments: opts.maxSegments ?? DEFAULT_SEGMENT_POLICY.maxSegments,
     };
-    const m = opts.hnswM ?? 32;
-    const efc = opts.hnswEfConstruction ?? 128;
+    const m = opts.hnswM ?? HNSW_BUILD.m;
+    const efc = opts.hnswEfConstruction ?? HNSW_BUILD.efConstruction;
     if (!Number.isInteger(m) || m < 2 || m > 100) throw new Error(`HNSW m must be an integer from 2 to 100, got ${String(m)}`);
     if (!Number.isInteger(efc) || efc < 4 || efc > 1000 || efc < 2 * m) {
       throw new Error(`HNSW ef_construction must be an integer from 4 to 1000 and at least 2 × m (${2 * m}), got ${String(efc)}`);
