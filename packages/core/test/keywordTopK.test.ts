@@ -82,6 +82,25 @@ describe('keywordTopK: exact top-k without reading every posting', () => {
     expect(top.candidates).toBeLessThan(100);
   });
 
+  it('looks up other terms only for candidates that can still reach the top k', async () => {
+    const terms = ['common', 'rare'];
+    const top = await keywordTopK(db.pool, {
+      entities: ['notes'],
+      terms: terms.map((term) => ({ term, idf: idfOf(term), df: df.get(term)! })),
+      k: 10,
+      k1: BM25_K1,
+      b: BM25_B,
+      avgdl,
+    });
+    // "rare" is read whole; documents seen only through "common" hold no "rare" and cannot
+    // pass the tenth "rare" document, so only "rare" documents not yet seen with "common" are looked up.
+    expect(top.hits!.map((h) => h.id)).toEqual(fullRanking(terms).slice(0, 10).map((w) => w.id));
+    expect(top.lookedUp).toBeGreaterThan(0);
+    expect(top.lookedUp).toBeLessThanOrEqual(df.get('rare')!);
+    expect(top.candidates).toBeGreaterThan(top.lookedUp + 20);
+    expect((top.queries[1]!.values[0] as string[]).length).toBe(top.lookedUp);
+  });
+
   it('gives up (hits null) when the depth limit comes before a proof, so the caller runs the full sum', async () => {
     const top = await keywordTopK(db.pool, {
       entities: ['notes'],

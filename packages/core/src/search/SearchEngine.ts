@@ -54,8 +54,8 @@ export interface SearchAnswer {
     window: number;
     rrfK: number;
     efSearch: number;
-    /** Exact top-k pruning of the keyword retriever: rounds, postings read per group, documents scored; proved false = the full sum ran. */
-    keywordPruning?: { rounds: number; depth: number; candidates: number; proved: boolean };
+    /** Exact top-k pruning of the keyword retriever: rounds, postings read per group, documents seen, those whose other terms were looked up; proved false = the full sum ran. */
+    keywordPruning?: { rounds: number; depth: number; candidates: number; lookedUp: number; proved: boolean };
     /** The sealed segments (one HNSW scan each) and the seq above which rows were scanned exactly. */
     vectorSegments?: { sealed: { lo: string; hi: string; rows: number }[]; hotAbove: string };
   };
@@ -272,7 +272,7 @@ export class SearchEngine {
       if (!where) {
         // Exact top-k by pruning over impact-ordered postings; the full sum when it cannot prove it.
         const top = await keywordTopK(this.opts.pool, { entities: names, terms: present, k, k1: BM25_K1, b: BM25_B, avgdl });
-        keywordPruning = { rounds: top.rounds, depth: top.depth, candidates: top.candidates, proved: top.hits !== null };
+        keywordPruning = { rounds: top.rounds, depth: top.depth, candidates: top.candidates, lookedUp: top.lookedUp, proved: top.hits !== null };
         keywordQueries = top.queries;
         hits = top.hits;
       }

@@ -32,6 +32,8 @@ export interface KeywordTopK {
   rounds: number;
   depth: number;
   candidates: number;
+  /** Candidates of the last round whose other terms' postings were looked up (the rest were exact already or could not reach the top k). */
+  lookedUp: number;
   /** The statements of the last round, for explain. */
   queries: { text: string; values: unknown[] }[];
 }
@@ -110,9 +112,13 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
     const entityOf = new Map<string, string>();
     const seen = new Map<string, number[]>(); // id → weight per query term, from the read postings
     const termIndex = new Map(terms.map((t, i) => [t, i]));
+    // Per term: the best weight any of its postings has (the first posting of its best group).
+    const maxWeight = new Array<number>(terms.length).fill(0);
     for (const g of groups.values()) {
       g.sort((x, y) => x.doc_len - y.doc_len || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
       const n = use.get(g[0]!.term)!;
+      const ti = termIndex.get(g[0]!.term)!;
+      maxWeight[ti] = Math.max(maxWeight[ti]!, weight(g[0]!.term, g[0]!.tf, g[0]!.doc_len));
       for (const r of g.slice(0, n)) {
         entityOf.set(r.id, r.entity);
         let a = seen.get(r.id);
@@ -128,15 +134,28 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
     }
     const exhausted = bound.size === 0;
     const candidates = [...entityOf.keys()];
-    // Terms read whole are known for every candidate; the others are looked up.
+    // Terms read whole are known for every candidate; the others are looked up, but only for
+    // candidates that can still reach the top k: a candidate's known weights are a lower bound
+    // of its score, and adding the best weight of each open term it was not seen in gives an
+    // upper bound. One below the k-th best lower bound ranks after the k-th whatever it holds.
     const open = terms.filter((t) => bound.has(t));
-    const postings = { text: POSTINGS_SQL, values: [candidates, open] as unknown[] };
-    if (open.length && candidates.length) {
+    const openIdx = open.map((t) => termIndex.get(t)!);
+    const lower = (id: string) => seen.get(id)!.reduce((s, w) => s + w, 0);
+    const upper = (id: string) => {
+      const a = seen.get(id)!;
+      return openIdx.reduce((s, i) => s + (a[i] === 0 ? maxWeight[i]! : 0), lower(id));
+    };
+    const kthLower = candidates.length > k ? candidates.map(lower).sort((x, y) => y - x)[k - 1]! : -Infinity;
+    const reachable = candidates.filter((id) => upper(id) >= kthLower - EPS);
+    // Those with an open term not yet seen; the others' scores are already exact.
+    const lookup = reachable.filter((id) => openIdx.some((i) => seen.get(id)![i] === 0));
+    const postings = { text: POSTINGS_SQL, values: [lookup, open] as unknown[] };
+    if (open.length && lookup.length) {
       const scored = await db.query<{ id: string; term: string; tf: number; doc_len: number }>({ name: 'kdb_keyword_postings', ...postings });
       for (const p of scored.rows) seen.get(p.id)![termIndex.get(p.term)!] = weight(p.term, p.tf, p.doc_len);
     }
     // Summed in query-term order, so equal documents get bit-equal scores.
-    const ranked = candidates
+    const ranked = reachable
       .map((id) => ({ id, entity: entityOf.get(id)!, score: seen.get(id)!.reduce((s, w) => s + w, 0) }))
       .sort(byScoreThenId);
     const done = (): boolean => {
@@ -156,9 +175,9 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       }
       return kth.id < idFloor;
     };
-    const queries = open.length && candidates.length ? [heads, postings] : [heads];
-    if (done()) return { hits: ranked.slice(0, k), rounds, depth, candidates: candidates.length, queries };
-    if (depth * 4 > maxDepth) return { hits: null, rounds, depth, candidates: candidates.length, queries };
+    const queries = open.length && lookup.length ? [heads, postings] : [heads];
+    if (done()) return { hits: ranked.slice(0, k), rounds, depth, candidates: candidates.length, lookedUp: lookup.length, queries };
+    if (depth * 4 > maxDepth) return { hits: null, rounds, depth, candidates: candidates.length, lookedUp: lookup.length, queries };
     depth *= 4;
   }
 }
