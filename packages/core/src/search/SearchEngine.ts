@@ -67,9 +67,9 @@ export const RRF_K = 60;
 /**
  * HNSW candidate list of the vector retriever: 40, the hybrid window of a
  * 10-row search. With the segments' build settings (HNSW_BUILD) it gave
- * recall@10 0.974 on the search benchmark's 100k vectors (BENCHMARKS.md,
- * `pnpm bench:hnsw`). A query asking more rows than this raises it for its
- * own transaction (an HNSW scan returns at most ef_search rows).
+ * recall@10 0.977 on topic queries in `pnpm bench:hnsw` (BENCHMARKS.md).
+ * A query asking more rows than this raises it for its own transaction (an
+ * HNSW scan returns at most ef_search rows).
  */
 export const DEFAULT_EF_SEARCH = 40;
 

@@ -10,11 +10,11 @@ const SEGMENT_LOCK_KEY = 727_311_002;
  * Build settings of segment indexes. Clustered data needs the links of a
  * larger m than pgvector's 16 (a sparse graph cannot reach isolated
  * clusters), and a wider ef_construction gives the graph the quality that
- * lets search use a small ef_search. On the search benchmark's 100k vectors
- * (BENCHMARKS.md, `pnpm bench:hnsw`): m=24, ef_construction=192 built in
- * 131 s and reached recall@10 0.974 at ef_search 40 (p50 3.3–3.9 ms), where
- * m=32, ef_construction=128 built in 116 s and needed ef_search 64 for 0.981
- * (p50 6.1 ms).
+ * lets search use a small ef_search. `pnpm bench:hnsw` (BENCHMARKS.md,
+ * 2026-11-30, 100k vectors, topic queries): m=24, ef_construction=192 built
+ * in 134 s and gave recall@10 0.977 at ef_search 40 (p50 4.0 ms); m=32,
+ * ef_construction=128 built in 126 s and gave 0.946 at ef_search 40 (p50
+ * 5.3 ms), 0.966 at 64 (p50 6.8 ms).
  */
 export const HNSW_BUILD = { m: 24, efConstruction: 192 } as const;
 
