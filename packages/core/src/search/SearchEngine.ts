@@ -103,17 +103,6 @@ export function vectorSql(segments: readonly VectorSegment[], filtered: boolean)
   return `SELECT id, entity, distance FROM (${parts.join('\n  UNION ALL ')}) u ORDER BY distance, id LIMIT $3`;
 }
 
-/** Row data of the hits: the vector statement returns it, the keyword side fetches it while the vector scan runs. */
-type RowData = { data: Record<string, unknown>; content: string };
-
-const ROWS_SQL = 'SELECT r.id, r.data, s.content FROM kdb_records r JOIN kdb_search s ON s.record_id = r.id WHERE r.id = ANY($1::uuid[])';
-
-/** The vector retriever's statement with each hit's data and text (two primary-key lookups per hit). */
-const withRowData = (vector: string) => `
-  SELECT v.id, v.entity, v.distance, r.data, s.content
-    FROM (${vector}) v JOIN kdb_records r ON r.id = v.id JOIN kdb_search s ON s.record_id = v.id
-   ORDER BY v.distance, v.id`;
-
 export interface SearchEngineOptions {
   pool: pg.Pool;
   provider: EmbeddingProvider;
@@ -171,13 +160,6 @@ export class SearchEngine {
       if (rows > ef) await client.query(`SET LOCAL hnsw.ef_search = ${Math.trunc(rows)}`);
       return (await client.query<R>(query)).rows;
     });
-  }
-
-  /** Adds the data and text of `ids` (those still existing) to `into`. */
-  private async fetchRows(ids: string[], into: Map<string, RowData>): Promise<void> {
-    if (ids.length === 0) return;
-    const { rows } = await this.opts.pool.query<{ id: string } & RowData>({ name: 'kdb_search_fetch', text: ROWS_SQL, values: [ids] });
-    for (const r of rows) into.set(r.id, { data: r.data, content: r.content });
   }
 
   private async resolveEntities(params: SearchParams): Promise<Entity[]> {
@@ -239,7 +221,6 @@ export class SearchEngine {
     const useKeyword = params.mode !== 'vector';
     const useVector = params.mode !== 'keyword';
 
-    const rowData = new Map<string, RowData>();
     // Keyword: BM25 statistics over the searched entities, then the scored postings.
     let keywordQueries: { text: string; values: unknown[] }[] = [];
     let keywordPruning: NonNullable<SearchAnswer['explain']>['keywordPruning'];
@@ -249,18 +230,21 @@ export class SearchEngine {
       const t = performance.now();
       const terms = [...new Set(tokenize(params.q))];
       if (terms.length === 0) return [];
-      // One statement: the documents and lengths of the searched entities, and each term's df.
-      const { rows: statRows } = await this.opts.pool.query<{ n: string; len: string; dfs: Record<string, number> }>({
-        name: 'kdb_bm25_stats',
-        text: `SELECT coalesce(sum(n_docs), 0) AS n, coalesce(sum(total_len), 0) AS len,
-                      (SELECT coalesce(json_object_agg(term, df), '{}') FROM (
-                         SELECT term, sum(df) AS df FROM kdb_bm25_terms WHERE entity = ANY($1::text[]) AND term = ANY($2::text[]) GROUP BY term) t) AS dfs
-                 FROM kdb_bm25_stats WHERE entity = ANY($1::text[])`,
-        values: [names, terms],
-      });
-      const n = Number(statRows[0]!.n);
-      const avgdl = n ? Number(statRows[0]!.len) / n : 0;
-      const df = new Map(Object.entries(statRows[0]!.dfs).map(([term, d]) => [term, Number(d)]));
+      const [docs, dfs] = await Promise.all([
+        this.opts.pool.query<{ n: string; len: string }>({
+          name: 'kdb_bm25_docs',
+          text: 'SELECT coalesce(sum(n_docs), 0) AS n, coalesce(sum(total_len), 0) AS len FROM kdb_bm25_stats WHERE entity = ANY($1::text[])',
+          values: [names],
+        }),
+        this.opts.pool.query<{ term: string; df: string }>({
+          name: 'kdb_bm25_df',
+          text: 'SELECT term, sum(df) AS df FROM kdb_bm25_terms WHERE entity = ANY($1::text[]) AND term = ANY($2::text[]) GROUP BY term',
+          values: [names, terms],
+        }),
+      ]);
+      const n = Number(docs.rows[0]!.n);
+      const avgdl = n ? Number(docs.rows[0]!.len) / n : 0;
+      const df = new Map(dfs.rows.map((r) => [r.term, Number(r.df)]));
       const stats = terms.map((term) => {
         const d = df.get(term) ?? 0;
         return { term, df: d, idf: Math.log(1 + (n - d + 0.5) / (d + 0.5)) };
@@ -288,10 +272,6 @@ export class SearchEngine {
         hits = rows.map((r) => ({ id: r.id, entity: r.entity, score: Number(r.score) }));
       }
       lap('keyword', t);
-      // The data of the hits that can reach the answer, fetched while the vector scan still runs.
-      const t2 = performance.now();
-      await this.fetchRows(hits.slice(0, params.mode === 'hybrid' ? k : params.limit).map((h) => h.id), rowData);
-      lap('keyword_rows', t2);
       return hits.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: r.score }));
     })();
 
@@ -305,12 +285,11 @@ export class SearchEngine {
       t = performance.now();
       const values: unknown[] = [pgvector.toSql(vector), names, k];
       if (where) values.push(JSON.stringify(where));
-      vectorQuery = { text: withRowData(vectorSql(segments, !!where)), values };
+      vectorQuery = { text: vectorSql(segments, !!where), values };
       usedSegments = segments;
       // One prepared statement per segment layout (the text changes when segments do).
       const name = `kdb_vector_${createHash('sha1').update(vectorQuery.text).digest('hex').slice(0, 12)}`;
-      const rows = await this.vectorRows<{ id: string; entity: string; distance: number } & RowData>({ name, ...vectorQuery }, !!where, k);
-      for (const r of rows) rowData.set(r.id, { data: r.data, content: r.content });
+      const rows = await this.vectorRows<{ id: string; entity: string; distance: number }>({ name, ...vectorQuery }, !!where, k);
       lap('vector', t);
       // relaxed_order iterative scans (filtered queries) may return rows slightly out of order.
       rows.sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : 1));
@@ -330,10 +309,16 @@ export class SearchEngine {
     lap('fusion', t);
 
     t = performance.now();
-    // Rows neither retriever brought (none unless a hit was deleted in between).
-    await this.fetchRows(fused.map((f) => f.id).filter((id) => !rowData.has(id)), rowData);
+    const ids = fused.map((f) => f.id);
+    const { rows } = ids.length
+      ? await this.opts.pool.query<{ id: string; data: Record<string, unknown>; content: string }>({
+          name: 'kdb_search_fetch',
+          text: 'SELECT r.id, r.data, s.content FROM kdb_records r JOIN kdb_search s ON s.record_id = r.id WHERE r.id = ANY($1::uuid[])',
+          values: [ids],
+        })
+      : { rows: [] };
     lap('fetch', t);
-    const byId = rowData;
+    const byId = new Map(rows.map((r) => [r.id, r]));
     const results: SearchResult[] = fused
       .filter((f) => byId.has(f.id))
       .map((f) => {
