@@ -140,6 +140,7 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
     // upper bound. One below the k-th best lower bound ranks after the k-th whatever it holds.
     const open = terms.filter((t) => bound.has(t));
     const openIdx = open.map((t) => termIndex.get(t)!);
+    // Known weights summed in query-term order (so equal documents get bit-equal scores).
     const lower = (id: string) => seen.get(id)!.reduce((s, w) => s + w, 0);
     const upper = (id: string) => {
       const a = seen.get(id)!;
@@ -154,9 +155,9 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       const scored = await db.query<{ id: string; term: string; tf: number; doc_len: number }>({ name: 'kdb_keyword_postings', ...postings });
       for (const p of scored.rows) seen.get(p.id)![termIndex.get(p.term)!] = weight(p.term, p.tf, p.doc_len);
     }
-    // Summed in query-term order, so equal documents get bit-equal scores.
+    // After the lookup every reachable candidate's known weights are its exact score.
     const ranked = reachable
-      .map((id) => ({ id, entity: entityOf.get(id)!, score: seen.get(id)!.reduce((s, w) => s + w, 0) }))
+      .map((id) => ({ id, entity: entityOf.get(id)!, score: lower(id) }))
       .sort(byScoreThenId);
     const done = (): boolean => {
       if (exhausted) return true;
