@@ -31,7 +31,10 @@ const record = (i: number) => {
   ];
   return { title: `Record ${i}`, body: `${words.join(' ')} detail ${i}` };
 };
-const queryText = (i: number) => `${record(i).title} ${record(i).body}`;
+const queryText = (i: number) => {
+  const { title, body } = record(i);
+  return `${title} ${body}`;
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function post(url: string, from: number, n: number): Promise<number> {
@@ -281,7 +284,7 @@ const lines = [
   '',
   `Run ${now()} on ${await machine()}.`,
   'One NDJSON request to the API (202 once the records are committed and their jobs enqueued), hash provider, 2 worker processes. "Searchable" = every row `ready`: its vector is then found by search at once (exact scan of the hot segment) and its keywords were indexed in the ingest transaction; checked on 200 sampled records (own text → vector top 10; own number → keyword top 10). "Compacted" = every vector in an HNSW segment and the merges done (workers build them in the background: seal at 10,000 rows, merge factor 4).',
-  `Raw baselines, same rows, vectors precomputed, binary COPY in 10k-row chunks: into a table that already has its HNSW index (how vectors entered the index before segments), and into an unindexed table followed by \`CREATE INDEX\` (maintenance_work_mem 1GB, the pgvector defaults m=16, ef_construction=64; the segments use m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}, ~4× the build time, off the ingest path). Records: 6 of the 20 words of one of 1,000 subjects, 6 words of a 5,000-word vocabulary and their own number; recall queries are three words of a subject.`,
+  `Raw baselines, same rows, vectors precomputed, binary COPY in 10k-row chunks: into a table that already has its HNSW index (how vectors entered the index before segments), and into an unindexed table followed by \`CREATE INDEX\` (maintenance_work_mem 1GB, the pgvector defaults m=16, ef_construction=64; the segments use m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}, 5–7× the build time, off the ingest path). Records: 6 of the 20 words of one of 1,000 subjects, 6 words of a 5,000-word vocabulary and their own number; recall queries are three words of a subject.`,
   '',
   '### Empty system',
   '',
