@@ -56,42 +56,6 @@ describe('migrate', () => {
     await c.end();
   });
 
-  it('keeps the keyword index of a database from before worker-written postings, without rewriting its rows', async () => {
-    const db = await createEmptyDatabase();
-    drops.push(db.drop);
-    const c = new pg.Client({ connectionString: db.url });
-    await c.connect();
-    await c.query('CREATE EXTENSION vector');
-    await c.query('CREATE TABLE kdb_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
-    for (const m of (await loadMigrations()).filter((m) => m.version < 7)) {
-      await c.query(m.sql.replaceAll('{{dimensions}}', '3'));
-      await c.query('INSERT INTO kdb_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-    }
-    // Two documents written the way version 6 wrote them: length at insert (its trigger counts them), postings beside.
-    await c.query(`INSERT INTO kdb_entities (name, fields, embed_fields) VALUES ('e', '{"t":"text"}', '{t}')`);
-    await c.query(`INSERT INTO kdb_records (id, entity, data) VALUES ('00000000-0000-0000-0000-000000000001', 'e', '{}'), ('00000000-0000-0000-0000-000000000002', 'e', '{}')`);
-    await c.query(`INSERT INTO kdb_search (record_id, entity, content, content_hash, doc_len)
-                   VALUES ('00000000-0000-0000-0000-000000000001', 'e', 't: a b', 'h1', 3), ('00000000-0000-0000-0000-000000000002', 'e', 't: a a c d', 'h2', 5)`);
-    await c.query(`INSERT INTO kdb_postings (entity, term, record_id, tf, doc_len) VALUES
-                   ('e', 't', '00000000-0000-0000-0000-000000000001', 1, 3), ('e', 'a', '00000000-0000-0000-0000-000000000001', 1, 3), ('e', 'b', '00000000-0000-0000-0000-000000000001', 1, 3),
-                   ('e', 't', '00000000-0000-0000-0000-000000000002', 1, 5), ('e', 'a', '00000000-0000-0000-0000-000000000002', 2, 5),
-                   ('e', 'c', '00000000-0000-0000-0000-000000000002', 1, 5), ('e', 'd', '00000000-0000-0000-0000-000000000002', 1, 5)`);
-    const file = async () => (await c.query(`SELECT relfilenode FROM pg_class WHERE relname = 'kdb_search'`)).rows[0].relfilenode as number;
-    const before = await file();
-    expect((await migrate({ connectionString: db.url, dimensions: 3 })).applied).toEqual([7]);
-    expect(await file()).toBe(before);
-    const rows = await c.query(`SELECT keywords_pending, doc_len FROM kdb_search ORDER BY record_id`);
-    expect(rows.rows).toEqual([{ keywords_pending: false, doc_len: 3 }, { keywords_pending: false, doc_len: 5 }]);
-    const stats = async () => (await c.query(`SELECT n_docs::int, total_len::int FROM kdb_bm25_stats WHERE entity = 'e'`)).rows[0];
-    expect(await stats()).toEqual({ n_docs: 2, total_len: 8 });
-    // A delete still takes the document out of the statistics, with its postings and their df.
-    await c.query(`DELETE FROM kdb_records WHERE id = '00000000-0000-0000-0000-000000000002'`);
-    expect(await stats()).toEqual({ n_docs: 1, total_len: 3 });
-    const df = await c.query(`SELECT term, df::int FROM kdb_bm25_terms WHERE entity = 'e' AND df > 0 ORDER BY term`);
-    expect(df.rows).toEqual([{ term: 'a', df: 1 }, { term: 'b', df: 1 }, { term: 't', df: 1 }]);
-    await c.end();
-  });
-
   it('refuses a provider whose dimension differs from the column, saying how to migrate', async () => {
     const db = await createEmptyDatabase();
     drops.push(db.drop);
