@@ -56,7 +56,7 @@ describe('a worker killed with SIGKILL mid-ingest', () => {
     const k = await db.pool.query(
       `SELECT (SELECT count(*)::int FROM kdb_postings) AS postings,
               (SELECT count(DISTINCT (record_id, term))::int FROM kdb_postings) AS distinct_postings,
-              (SELECT count(*)::int FROM kdb_search WHERE NOT keywords_pending AND doc_len IS NOT NULL) AS indexed,
+              (SELECT count(*)::int FROM kdb_search WHERE keyword_hash = content_hash) AS indexed,
               (SELECT row(n_docs, total_len)::text FROM kdb_bm25_stats WHERE entity = 'logs') AS stats,
               (SELECT df::int FROM kdb_bm25_terms WHERE entity = 'logs' AND term = 'level') AS df_level`,
     );

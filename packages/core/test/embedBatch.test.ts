@@ -98,7 +98,7 @@ describe('embedBatch', () => {
     const postings = await db.pool.query<{ record_id: string; terms: string[] }>(
       `SELECT s.record_id, array_agg(p.term ORDER BY p.term) FILTER (WHERE p.term IS NOT NULL) AS terms
          FROM kdb_search s LEFT JOIN kdb_postings p ON p.record_id = s.record_id
-        WHERE s.record_id = ANY($1::uuid[]) AND NOT s.keywords_pending GROUP BY s.record_id`,
+        WHERE s.record_id = ANY($1::uuid[]) AND s.keyword_hash = s.content_hash GROUP BY s.record_id`,
       [ids],
     );
     const terms = new Map(postings.rows.map((p) => [p.record_id, p.terms]));

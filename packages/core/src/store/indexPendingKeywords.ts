@@ -4,7 +4,8 @@ import { withTransaction } from './withTransaction.js';
 
 /**
  * Writes the keyword postings of those of `ids` whose current text is not
- * indexed yet (`keywords_pending`), in one transaction. The embed worker runs it for every batch, beside the
+ * indexed yet (`keyword_hash` differs from `content_hash`), in one
+ * transaction. The embed worker runs it for every batch, beside the
  * embedding, and commits it before the batch's rows turn `ready`.
  *
  * The rows are locked (in id order) before their text is read: a PATCH of one
@@ -21,8 +22,8 @@ export async function indexPendingKeywords(pool: pg.Pool, ids: readonly string[]
 /** The same inside the caller's transaction (which may just have changed the rows' text). */
 export async function indexPendingKeywordsIn(client: pg.ClientBase, ids: readonly string[]): Promise<number> {
   const { rows } = await client.query<KeywordDoc>(
-    `SELECT record_id AS id, entity, content FROM kdb_search
-      WHERE record_id = ANY($1::uuid[]) AND keywords_pending
+    `SELECT record_id AS id, entity, content, content_hash AS hash FROM kdb_search
+      WHERE record_id = ANY($1::uuid[]) AND keyword_hash IS DISTINCT FROM content_hash
       ORDER BY record_id FOR UPDATE`,
     [ids],
   );

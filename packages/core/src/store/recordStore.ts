@@ -24,8 +24,8 @@ const INSERT_RECORDS = `
   SELECT id, $2, data FROM unnest($1::uuid[], $3::jsonb[]) AS t(id, data)`;
 
 const INSERT_SEARCH_ROWS = `
-  INSERT INTO kdb_search (record_id, entity, content, content_hash, keywords_pending)
-  SELECT id, $2, content, hash, true FROM unnest($1::uuid[], $3::text[], $4::text[]) AS t(id, content, hash)`;
+  INSERT INTO kdb_search (record_id, entity, content, content_hash)
+  SELECT id, $2, content, hash FROM unnest($1::uuid[], $3::text[], $4::text[]) AS t(id, content, hash)`;
 
 /**
  * Writes validated records and their pending search rows. Call it inside a
@@ -109,7 +109,7 @@ export async function patchRecord(
     await client.query('UPDATE kdb_records SET data = $2, updated_at = now() WHERE id = $1', [id, JSON.stringify(data)]);
     if (reembed) {
       await client.query(
-        `UPDATE kdb_search SET content = $2, content_hash = $3, status = 'pending', error = NULL, updated_at = now(), keywords_pending = true
+        `UPDATE kdb_search SET content = $2, content_hash = $3, status = 'pending', error = NULL, updated_at = now()
           WHERE record_id = $1`,
         [id, composed.content, composed.hash],
       );
@@ -191,7 +191,7 @@ export async function recomputeContent(db: pg.Pool, entity: Entity, ids: readonl
   if (changed.length === 0) return 0;
   return withTransaction(db, async (client) => {
     const { rowCount } = await client.query(
-      `UPDATE kdb_search s SET content = t.content, content_hash = t.hash, status = 'pending', error = NULL, updated_at = clock_timestamp(), keywords_pending = true
+      `UPDATE kdb_search s SET content = t.content, content_hash = t.hash, status = 'pending', error = NULL, updated_at = clock_timestamp()
          FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t(id, content, hash)
         WHERE s.record_id = t.id AND s.content_hash IS DISTINCT FROM t.hash`,
       [changed.map((r) => r.id), changed.map((r) => r.content), changed.map((r) => r.hash)],
