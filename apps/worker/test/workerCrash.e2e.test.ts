@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
 import { readVectors } from '../../../test-support/testDatabase.js';
-import { HashProvider, tokenize } from '@kameleondb/core';
+import { HashProvider } from '@kameleondb/core';
 
 describe('a worker killed with SIGKILL mid-ingest', () => {
   let p: Pipeline;
@@ -19,7 +19,7 @@ describe('a worker killed with SIGKILL mid-ingest', () => {
   });
   afterAll(() => p.close());
 
-  it('loses nothing: all 20,000 rows end ready with correct vectors and keyword postings written once', async () => {
+  it('loses nothing: all 20,000 rows end ready with correct vectors', async () => {
     const json = { 'content-type': 'application/json' };
     await fetch(`${url}/v1/entities`, { method: 'POST', headers: json, body: JSON.stringify({ name: 'logs', fields: { line: 'text' }, embedFields: ['line'] }) });
     const res = await fetch(`${url}/v1/entities/logs/records`, {
@@ -44,22 +44,5 @@ describe('a worker killed with SIGKILL mid-ingest', () => {
     const rows = await readVectors(db.pool, ids);
     expect([...rows.values()].filter((r) => r.status !== 'ready')).toEqual([]);
     for (const row of rows.values()) expect(row.vector).toEqual(Array.from(provider.embedOne(row.content)));
-
-    // The keyword postings the batches wrote (the dead worker's batches too, redone by the other): each row's terms once, exact statistics.
-    let postings = 0;
-    let length = 0;
-    for (const row of rows.values()) {
-      const tokens = tokenize(row.content);
-      postings += new Set(tokens).size;
-      length += tokens.length;
-    }
-    const k = await db.pool.query(
-      `SELECT (SELECT count(*)::int FROM kdb_postings) AS postings,
-              (SELECT count(DISTINCT (record_id, term))::int FROM kdb_postings) AS distinct_postings,
-              (SELECT count(*)::int FROM kdb_search WHERE keyword_hash = content_hash) AS indexed,
-              (SELECT row(n_docs, total_len)::text FROM kdb_bm25_stats WHERE entity = 'logs') AS stats,
-              (SELECT df::int FROM kdb_bm25_terms WHERE entity = 'logs' AND term = 'level') AS df_level`,
-    );
-    expect(k.rows[0]).toEqual({ postings, distinct_postings: postings, indexed: 20_000, stats: `(20000,${length})`, df_level: 20_000 });
   });
 });
