@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEntity, deleteRecord, HashProvider, patchRecord, SearchEngine, tokenize, withTransaction, type Entity } from '@kameleondb/core';
 import { insertRecordChunk } from '../src/store/recordStore.js';
-import { indexPendingKeywords } from '../src/store/indexPendingKeywords.js';
 import { createPool } from '@kameleondb/core';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 
@@ -58,9 +57,7 @@ describe('keyword search is Okapi BM25, exactly', () => {
     entity = await createEntity(db.pool, { name: 'docs', fields: { text: 'text' }, embedFields: ['text'] });
     await createEntity(db.pool, { name: 'other', fields: { text: 'text' }, embedFields: ['text'] });
     ids = await withTransaction(db.pool, (c) => insertRecordChunk(c, entity, CORPUS.map((text) => ({ text }))));
-    const other = await withTransaction(db.pool, (c) => insertRecordChunk(c, { ...entity, name: 'other' }, [{ text: 'quick quick fox in another entity' }]));
-    // What the embed worker does for each batch.
-    expect(await indexPendingKeywords(db.pool, [...ids, ...other])).toBe(CORPUS.length + 1);
+    await withTransaction(db.pool, (c) => insertRecordChunk(c, { ...entity, name: 'other' }, [{ text: 'quick quick fox in another entity' }]));
     texts = new Map(ids.map((id, i) => [id, `text: ${CORPUS[i]}`]));
   });
   afterAll(async () => {
@@ -105,20 +102,6 @@ describe('keyword search is Okapi BM25, exactly', () => {
     await deleteRecord(db.pool, 'docs', ids[2]!);
     texts.delete(ids[2]!);
     for (const q of ['fox', 'quick brown fox', 'dog', 'turtle', 'lazy dog']) await check(q);
-  });
-
-  it('counts and finds a new record only once its postings are written, and writes them once', async () => {
-    const [a, b] = await withTransaction(db.pool, (c) => insertRecordChunk(c, entity, [{ text: 'fox fox turtle pending' }, { text: 'quick fox pending too' }]));
-    // Committed, not indexed yet: neither found nor in the statistics (check compares both with `texts`).
-    for (const q of ['fox', 'pending', 'turtle']) await check(q);
-    // A PATCH of a row not indexed yet indexes its new text, counted once.
-    await patchRecord(db.pool, entity, a!, { text: 'fox turtle patched' });
-    texts.set(a!, 'text: fox turtle patched');
-    for (const q of ['fox', 'pending', 'turtle patched']) await check(q);
-    expect(await indexPendingKeywords(db.pool, [a!, b!])).toBe(1);
-    expect(await indexPendingKeywords(db.pool, [a!, b!])).toBe(0);
-    texts.set(b!, 'text: quick fox pending too');
-    for (const q of ['fox', 'pending', 'quick fox', 'turtle']) await check(q);
   });
 
   it('averages statistics over the searched entities', async () => {

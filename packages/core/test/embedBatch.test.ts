@@ -40,7 +40,7 @@ describe('embedBatch', () => {
     const provider = new CountingProvider({ maxInputs: 4 });
     const ids = await insert(Array.from({ length: 1000 }, (_, i) => ({ title: `topic ${i % 10}` })));
     const r = await embedBatch({ pool: db.pool, provider, ids });
-    expect(r).toMatchObject({ rows: 1000, written: 1000, embedded: 10, cached: 0, failed: 0, requests: 3, keywords: 1000 });
+    expect(r).toMatchObject({ rows: 1000, written: 1000, embedded: 10, cached: 0, failed: 0, requests: 3 });
     expect(provider.calls.map((c) => c.length)).toEqual([4, 4, 2]);
     const rows = await readVectors(db.pool, ids);
     for (const row of rows.values()) {
@@ -60,7 +60,7 @@ describe('embedBatch', () => {
     const provider = new CountingProvider();
     const ids = await insert([{ title: 'once only' }]);
     await embedBatch({ pool: db.pool, provider, ids });
-    expect(await embedBatch({ pool: db.pool, provider, ids })).toMatchObject({ rows: 0, written: 0, requests: 0, keywords: 0 });
+    expect(await embedBatch({ pool: db.pool, provider, ids })).toMatchObject({ rows: 0, written: 0, requests: 0 });
     expect(provider.calls).toHaveLength(1);
   });
 
@@ -94,32 +94,6 @@ describe('embedBatch', () => {
     expect(rows.get(ids[1]!)!.status).toBe('ready');
     expect(rows.get(ids[2]!)).toMatchObject({ status: 'failed', error: 'input rejected: contains poison' });
     expect(rows.get(ids[3]!)!.status).toBe('ready');
-    // A row whose embedding failed is still found by keyword search: the batch indexed every row.
-    const postings = await db.pool.query<{ record_id: string; terms: string[] }>(
-      `SELECT s.record_id, array_agg(p.term ORDER BY p.term) FILTER (WHERE p.term IS NOT NULL) AS terms
-         FROM kdb_search s LEFT JOIN kdb_postings p ON p.record_id = s.record_id
-        WHERE s.record_id = ANY($1::uuid[]) AND s.keyword_hash = s.content_hash GROUP BY s.record_id`,
-      [ids],
-    );
-    const terms = new Map(postings.rows.map((p) => [p.record_id, p.terms]));
-    expect(r.keywords).toBe(4);
-    expect(terms.get(ids[2]!)).toEqual(['pill', 'poison', 'title']);
-    expect(terms.get(ids[0]!)).toBeNull();
-  });
-
-  it('writes the keyword postings of a batch that fails afterwards, once (the retry skips them)', async () => {
-    const provider = new (class extends HashProvider {
-      override async embed(): Promise<Float32Array[]> {
-        throw new ProviderError('provider answered 503', { retryable: true, status: 503 });
-      }
-    })();
-    const ids = await insert([{ title: 'keyword first' }, { title: 'keyword second' }]);
-    await expect(embedBatch({ pool: db.pool, provider, ids })).rejects.toThrow(/503/);
-    const n = await db.pool.query(`SELECT count(*)::int AS n FROM kdb_postings WHERE record_id = ANY($1::uuid[])`, [ids]);
-    expect(n.rows[0].n).toBe(6); // title, keyword, first / second
-    expect(await embedBatch({ pool: db.pool, provider: new HashProvider(), ids })).toMatchObject({ written: 2, keywords: 0 });
-    const again = await db.pool.query(`SELECT count(*)::int AS n FROM kdb_postings WHERE record_id = ANY($1::uuid[])`, [ids]);
-    expect(again.rows[0].n).toBe(6);
   });
 
   it('bisects a batch rejected for one input: only that row fails, every other row is embedded', async () => {

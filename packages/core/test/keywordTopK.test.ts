@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BM25_B, BM25_K1, createEntity, keywordTopK, tokenize, withTransaction, type Entity } from '@kameleondb/core';
 import { insertRecordChunk } from '../src/store/recordStore.js';
-import { indexPendingKeywords } from '../src/store/indexPendingKeywords.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 
 /**
@@ -32,8 +31,7 @@ describe('keywordTopK: exact top-k without reading every posting', () => {
       while (words.length < (rand() < 0.8 ? 6 : 5 + Math.floor(rand() * 4))) words.push(`w${Math.floor(rand() * 400)}`);
       return { body: words.join(' ') };
     });
-    const ids = await withTransaction(db.pool, (c) => insertRecordChunk(c, entity, records));
-    await indexPendingKeywords(db.pool, ids);
+    await withTransaction(db.pool, (c) => insertRecordChunk(c, entity, records));
     const { rows } = await db.pool.query<{ record_id: string; content: string }>('SELECT record_id, content FROM kdb_search');
     for (const r of rows) docs.set(r.record_id, tokenize(r.content));
     n = docs.size;

@@ -74,7 +74,7 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
   // brings back the jobs of a worker that died (SIGKILL, OOM) mid-batch.
   void worker.startStalledCheckTimer();
 
-  const totals = { batches: 0, jobs: 0, rows: 0, written: 0, embedded: 0, cached: 0, misses: 0, failed: 0, requests: 0, keywords: 0 };
+  const totals = { batches: 0, jobs: 0, rows: 0, written: 0, embedded: 0, cached: 0, misses: 0, failed: 0, requests: 0 };
   const runs = opts.runs;
   let closing = false;
   let seq = 0;
@@ -176,7 +176,7 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
       await opts.cacheStats?.add(result.cached, result.misses).catch(() => undefined);
       totals.batches += 1;
       totals.jobs += held.length;
-      for (const k of ['rows', 'written', 'embedded', 'cached', 'misses', 'failed', 'requests', 'keywords'] as const) totals[k] += result[k];
+      for (const k of ['rows', 'written', 'embedded', 'cached', 'misses', 'failed', 'requests'] as const) totals[k] += result[k];
       const ms = Date.now() - started;
       log.debug({ jobs: held.length, ids: ids.length, ...result, outcomes: undefined, ms }, 'embed batch');
       opts.onBatch?.({ ...result, jobs: held.length, ids: ids.length, ms });

@@ -4,7 +4,6 @@ import { ProviderError } from '../errors.js';
 import { insertCacheEntries, touchCachedHashes, type CacheEntry } from '../cache/embeddingCache.js';
 import { applyCachedVectors, markRowsFailed, selectRowsNeedingWork, type RowToEmbed } from '../store/searchRowStore.js';
 import { withTransaction } from '../store/withTransaction.js';
-import { indexPendingKeywords } from '../store/indexPendingKeywords.js';
 
 /** What happened to one record id of a batch. */
 export type Outcome = 'embedded' | 'cached' | 'failed' | 'skipped' | 'cancelled';
@@ -24,8 +23,6 @@ export interface EmbedBatchResult {
   failed: number;
   /** Provider requests made. */
   requests: number;
-  /** Rows whose keyword postings were written (new or changed text). */
-  keywords: number;
 }
 
 export interface EmbedBatchOptions {
@@ -51,13 +48,8 @@ export const EMPTY_TEXT_ERROR = 'nothing to embed: the embed fields of this reco
  * 5. one transaction inserting the new cache entries, then one guarded row
  * update (in chunks when `writeChunkSize` is set, so a cancel takes effect
  * between them).
- * Beside steps 1–4, on a second connection, the keyword postings of rows not
- * indexed for their text yet are written and committed (`indexPendingKeywords`);
- * step 5 starts after that commit, so a `ready` row is found by both retrievers.
  *
- * Crash safety: a process dying before the keyword commit leaves no trace of
- * the batch; dying after it leaves those rows indexed (the redo skips them).
- * Vectors: nothing is written before step 5. A process dying before the
+ * Crash safety: nothing is written before step 5. A process dying before the
  * cache commit leaves rows pending and its jobs active; BullMQ hands the
  * stalled jobs to another worker, which redoes the batch. Dying between the
  * cache commit and the row update leaves cache entries the redo then hits.
@@ -65,28 +57,14 @@ export const EMPTY_TEXT_ERROR = 'nothing to embed: the embed fields of this reco
  * one is bisected down to the inputs causing it, and just those rows fail.
  */
 export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchResult & { outcomes: Map<string, Outcome> }> {
-  const keywords = indexPendingKeywords(opts.pool, opts.ids);
-  void keywords.catch(() => 0); // awaited below; a rejection before that is not "unhandled"
-  try {
-    return await embedRows(opts, keywords);
-  } finally {
-    // Never leave the keyword transaction running behind a failed batch (its error, if any, is the batch's).
-    await keywords.catch(() => 0);
-  }
-}
-
-async function embedRows(opts: EmbedBatchOptions, keywords: Promise<number>): Promise<EmbedBatchResult & { outcomes: Map<string, Outcome> }> {
   const { pool, provider } = opts;
   const modelKey = provider.modelKey;
   const forceIds = opts.forceIds ?? [];
-  const result: EmbedBatchResult = { rows: 0, written: 0, embedded: 0, cached: 0, misses: 0, failed: 0, requests: 0, keywords: 0 };
+  const result: EmbedBatchResult = { rows: 0, written: 0, embedded: 0, cached: 0, misses: 0, failed: 0, requests: 0 };
   const outcomes = new Map<string, Outcome>(opts.ids.map((id) => [id, 'skipped']));
   const rows = await selectRowsNeedingWork(pool, opts.ids, modelKey, forceIds);
   result.rows = rows.length;
-  if (rows.length === 0) {
-    result.keywords = await keywords;
-    return { ...result, outcomes };
-  }
+  if (rows.length === 0) return { ...result, outcomes };
 
   const empty: RowToEmbed[] = [];
   const byHash = new Map<string, string>();
@@ -95,7 +73,6 @@ async function embedRows(opts: EmbedBatchOptions, keywords: Promise<number>): Pr
     else byHash.set(row.content_hash, row.content);
   }
   if (empty.length) {
-    result.keywords = await keywords;
     result.failed += await markRowsFailed(
       pool,
       empty.map((r) => r.record_id),
@@ -149,7 +126,6 @@ async function embedRows(opts: EmbedBatchOptions, keywords: Promise<number>): Pr
   }
 
   if (entries.length) await withTransaction(pool, (c) => insertCacheEntries(c, modelKey, entries));
-  result.keywords = await keywords;
   const failedHash = (h: string) => failures.some((f) => f.hashes.has(h));
   const writable = rows.filter((r) => r.content !== '' && !failedHash(r.content_hash));
   const hashOf = new Map(writable.map((r) => [r.record_id, r.content_hash]));

@@ -6,7 +6,7 @@ import { validateRecord } from '../entities/validateRecord.js';
 import { composeContent } from '../content/composeContent.js';
 import { withTransaction } from './withTransaction.js';
 import { mapYielding } from '../util/mapYielding.js';
-import { indexPendingKeywordsIn } from './indexPendingKeywords.js';
+import { analyze, indexKeywords } from './keywordIndex.js';
 
 export type SearchStatus = 'pending' | 'ready' | 'failed';
 
@@ -24,25 +24,30 @@ const INSERT_RECORDS = `
   SELECT id, $2, data FROM unnest($1::uuid[], $3::jsonb[]) AS t(id, data)`;
 
 const INSERT_SEARCH_ROWS = `
-  INSERT INTO kdb_search (record_id, entity, content, content_hash)
-  SELECT id, $2, content, hash FROM unnest($1::uuid[], $3::text[], $4::text[]) AS t(id, content, hash)`;
+  INSERT INTO kdb_search (record_id, entity, content, content_hash, doc_len)
+  SELECT id, $2, content, hash, len FROM unnest($1::uuid[], $3::text[], $4::text[], $5::int[]) AS t(id, content, hash, len)`;
 
 /**
  * Writes validated records and their pending search rows. Call it inside a
  * transaction (`withTransaction`): a process dying mid-way then leaves no
- * record without its search row. Their keyword postings are written by the
- * embed worker (`indexPendingKeywords`), not here.
+ * record without its search row.
  */
 export async function insertRecordChunk(
   client: pg.ClientBase,
   entity: Entity,
   records: readonly Record<string, unknown>[],
 ): Promise<string[]> {
-  // Prepared in slices (JSON, text hash): searches served by the same process run in between.
-  const prepared = await mapYielding(records, (r) => ({ id: randomUUID(), data: JSON.stringify(r), content: composeContent(r, entity.embedFields) }));
+  // Prepared in slices (JSON, text hash, terms): searches served by the same process run in between.
+  const prepared = await mapYielding(records, (r) => {
+    const id = randomUUID();
+    const content = composeContent(r, entity.embedFields);
+    return { id, data: JSON.stringify(r), content, doc: analyze({ id, content: content.content }) };
+  });
   const ids = prepared.map((p) => p.id);
   await client.query(INSERT_RECORDS, [ids, entity.name, prepared.map((p) => p.data)]);
-  await client.query(INSERT_SEARCH_ROWS, [ids, entity.name, prepared.map((p) => p.content.content), prepared.map((p) => p.content.hash)]);
+  await client.query(INSERT_SEARCH_ROWS, [ids, entity.name, prepared.map((p) => p.content.content), prepared.map((p) => p.content.hash), prepared.map((p) => p.doc.length)]);
+  const docs = prepared.map((p) => p.doc);
+  await indexKeywords(client, entity.name, docs, { replace: false });
   return ids;
 }
 
@@ -113,8 +118,7 @@ export async function patchRecord(
           WHERE record_id = $1`,
         [id, composed.content, composed.hash],
       );
-      // Its keywords follow at once (a small write): keyword search finds the new text on commit.
-      await indexPendingKeywordsIn(client, [id]);
+      await indexKeywords(client, entity.name, [analyze({ id, content: composed.content })], { replace: true });
     }
     const after = await client.query<RecordRow>(SELECT_RECORD, [id, entity.name]);
     return { record: toRecord(after.rows[0]!), reembed };
@@ -196,8 +200,7 @@ export async function recomputeContent(db: pg.Pool, entity: Entity, ids: readonl
         WHERE s.record_id = t.id AND s.content_hash IS DISTINCT FROM t.hash`,
       [changed.map((r) => r.id), changed.map((r) => r.content), changed.map((r) => r.hash)],
     );
-    // Indexes the text each row holds now (a PATCH may have come in between).
-    await indexPendingKeywordsIn(client, changed.map((r) => r.id));
+    await indexKeywords(client, entity.name, changed.map((r) => analyze({ id: r.id, content: r.content })), { replace: true });
     return rowCount ?? 0;
   });
 }
