@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { Redis } from 'ioredis';
 import { vectorIndexStatus } from '@kameleondb/core';
 import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../test-support/processes.js';
 
@@ -19,21 +20,64 @@ export async function admin(sql: string): Promise<void> {
   await c.end();
 }
 
+/** What a bench made and has not cleaned up yet: removed by onAbort when the bench is interrupted. */
+const made = { databases: new Set<string>(), prefixes: new Set<string>(), children: new Set<ChildApp>() };
+
 export async function freshDatabase(name: string): Promise<string> {
   await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  made.databases.add(name);
   await admin(`CREATE DATABASE ${name}`);
   return dbUrl(name);
 }
 
 export async function dropDatabase(name: string): Promise<void> {
   await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  made.databases.delete(name);
+}
+
+/** Deletes every Redis key under a queue prefix; returns how many there were and their memory. */
+export async function deleteRedisKeys(prefix: string): Promise<{ keys: number; bytes: number }> {
+  const redis = new Redis(REDIS);
+  let keys = 0;
+  let bytes = 0;
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    for (const k of found) {
+      keys += 1;
+      bytes += (await redis.memory('USAGE', k)) ?? 0;
+      await redis.del(k);
+    }
+    cursor = next;
+  } while (cursor !== '0');
+  await redis.quit();
+  made.prefixes.delete(prefix);
+  return { keys, bytes };
 }
 
 /** An API and `workers` worker processes on one database (the test suite's launchers); `url` is the API's. */
 export async function startStack(env: Record<string, string>, workers: number): Promise<{ url: string; api: ChildApp & { url: string }; workers: ChildApp[] }> {
+  if (env.KDB_QUEUE_PREFIX) made.prefixes.add(env.KDB_QUEUE_PREFIX);
   const api = await startApiProcess(env);
+  made.children.add(api);
   const ws = await Promise.all(Array.from({ length: workers }, () => startWorkerProcess(env)));
+  for (const w of ws) made.children.add(w);
   return { url: api.url, api, workers: ws };
+}
+
+// Interrupted (Ctrl-C, or a SIGTERM from a timeout): stop the processes the bench started, drop the
+// databases it created and delete its Redis keys, so an aborted run leaves nothing behind.
+// A database given with KDB_BENCH_DB was not created here and stays.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`${signal}: stopping processes, dropping ${[...made.databases].join(', ') || 'no database'}…\n`);
+    void (async () => {
+      await stopAll([...made.children]).catch(() => undefined);
+      for (const name of made.databases) await dropDatabase(name).catch(() => undefined);
+      for (const prefix of made.prefixes) await deleteRedisKeys(prefix).catch(() => undefined);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    })();
+  });
 }
 
 /** SIGTERM to each child; resolves when all exited. */

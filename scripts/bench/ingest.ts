@@ -7,10 +7,9 @@
  * table that has its HNSW index, and into one without it followed by the
  * index build. Prints tables and rewrites its section of BENCHMARKS.md.
  */
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { copyInto, HashProvider, HNSW_BUILD, listVectorSegments, migrate } from '@kameleondb/core';
-import { dbUrl, dropDatabase, freshDatabase, machine, now, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
+import { dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, machine, now, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const sizes = process.argv.slice(2).map(Number).filter(Boolean);
 if (sizes.length === 0) sizes.push(30_000, 100_000);
@@ -146,24 +145,6 @@ interface LiveRow {
   recall: number;
 }
 
-async function redisLeft(prefix: string): Promise<{ keys: number; bytes: number }> {
-  const redis = new Redis(REDIS);
-  let keys = 0;
-  let bytes = 0;
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    for (const k of found) {
-      keys += 1;
-      bytes += (await redis.memory('USAGE', k)) ?? 0;
-      await redis.del(k);
-    }
-    cursor = next;
-  } while (cursor !== '0');
-  await redis.quit();
-  return { keys, bytes };
-}
-
 async function pipelineRuns(): Promise<{ empty: EmptyRow[]; live: LiveRow | null }> {
   const empty: EmptyRow[] = [];
   let live: LiveRow | null = null;
@@ -233,7 +214,7 @@ async function pipelineRuns(): Promise<{ empty: EmptyRow[]; live: LiveRow | null
     }
     await c.end();
     await stop([...stack.workers, stack.api]);
-    const left = await redisLeft(prefix);
+    const left = await deleteRedisKeys(prefix);
     empty[empty.length - 1]!.redisKeys = left.keys;
     empty[empty.length - 1]!.redisBytes = left.bytes;
     if (process.env.KDB_BENCH_KEEP) process.stderr.write(`kept database ${dbUrl(db)}\n`);

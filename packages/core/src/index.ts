@@ -65,4 +65,4 @@ export { withRequestBudget } from './embedding/withRequestBudget.js';
 export { SegmentManager, DEFAULT_SEGMENT_POLICY, HNSW_BUILD, type SegmentManagerOptions, type SegmentStep } from './segments/SegmentManager.js';
 export { planSegmentWork, type SegmentPolicy, type SegmentWork } from './segments/planSegmentWork.js';
 export { listVectorSegments, hotSegment, sealedUpTo, vectorIndexStatus, type VectorSegment, type HotSegment, type VectorIndexStatus } from './segments/vectorSegmentStore.js';
-export { keywordTopK, type KeywordTopK, type KeywordHit, type KeywordTerm } from './search/keywordTopK.js';
+export { keywordTopK, readStatsAndHeads, type KeywordTopK, type KeywordHit, type KeywordTerm, type HeadRow, type StatsAndHeads } from './search/keywordTopK.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BM25_B, BM25_K1, createEntity, keywordTopK, tokenize, withTransaction, type Entity } from '@kameleondb/core';
+import { BM25_B, BM25_K1, createEntity, keywordTopK, readStatsAndHeads, tokenize, withTransaction, type Entity } from '@kameleondb/core';
 import { insertRecordChunk } from '../src/store/recordStore.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 
@@ -113,5 +113,20 @@ describe('keywordTopK: exact top-k without reading every posting', () => {
     });
     // This query needs a second round (depth 160) to prove its top 40; a limit of 40 stops after the first.
     expect(top).toMatchObject({ hits: null, rounds: 1, depth: 40 });
+  });
+
+  it('reads the statistics and the first round in one statement: the same statistics, the same top k', async () => {
+    const terms = ['common', 'rare', 'mid3', 'absent'];
+    const first = await readStatsAndHeads(db.pool, { entities: ['notes'], terms, k: 40 });
+    expect(first.documents).toBe(n);
+    expect(first.totalLength / first.documents).toBeCloseTo(avgdl, 9);
+    expect(Object.fromEntries(first.df)).toEqual({ common: df.get('common'), rare: df.get('rare'), mid3: df.get('mid3'), absent: 0 });
+    const present = terms.filter((t) => df.has(t)).map((term) => ({ term, idf: idfOf(term), df: df.get(term)! }));
+    const opts = { entities: ['notes'], terms: present, k: 40, k1: BM25_K1, b: BM25_B, avgdl };
+    const withFirst = await keywordTopK(db.pool, { ...opts, firstRound: first.heads, firstRoundQuery: first.query });
+    const alone = await keywordTopK(db.pool, opts);
+    expect(withFirst.hits).toEqual(alone.hits);
+    expect(withFirst.hits!.map((h) => h.id)).toEqual(fullRanking(terms.slice(0, 3)).slice(0, 40).map((w) => w.id));
+    expect(withFirst.queries[0]!.text).toBe(first.query.text);
   });
 });

@@ -10,7 +10,7 @@ import type { Entity } from '../entities/entitySchema.js';
 import { tokenize } from './tokenize.js';
 import { reuseFor } from '../util/reuseFor.js';
 import { withTransaction } from '../store/withTransaction.js';
-import { keywordTopK } from './keywordTopK.js';
+import { keywordTopK, readStatsAndHeads } from './keywordTopK.js';
 import { fuseRrf, type FusedHit, type RankedHit } from './rrf.js';
 import { createHash } from 'node:crypto';
 import { listVectorSegments, sealedUpTo, seqLiteral, type VectorSegment } from '../segments/vectorSegmentStore.js';
@@ -230,21 +230,23 @@ export class SearchEngine {
       const t = performance.now();
       const terms = [...new Set(tokenize(params.q))];
       if (terms.length === 0) return [];
-      const [docs, dfs] = await Promise.all([
-        this.opts.pool.query<{ n: string; len: string }>({
-          name: 'kdb_bm25_docs',
-          text: 'SELECT coalesce(sum(n_docs), 0) AS n, coalesce(sum(total_len), 0) AS len FROM kdb_bm25_stats WHERE entity = ANY($1::text[])',
-          values: [names],
-        }),
-        this.opts.pool.query<{ term: string; df: string }>({
-          name: 'kdb_bm25_df',
-          text: 'SELECT term, sum(df) AS df FROM kdb_bm25_terms WHERE entity = ANY($1::text[]) AND term = ANY($2::text[]) GROUP BY term',
-          values: [names, terms],
-        }),
-      ]);
-      const n = Number(docs.rows[0]!.n);
-      const avgdl = n ? Number(docs.rows[0]!.len) / n : 0;
-      const df = new Map(dfs.rows.map((r) => [r.term, Number(r.df)]));
+      // Without a filter, the statistics come with the first round of the keyword top-k (one statement).
+      const first = where ? undefined : await readStatsAndHeads(this.opts.pool, { entities: names, terms, k });
+      const counts = first
+        ? { n: first.documents, len: first.totalLength, df: first.df }
+        : await this.opts.pool
+            .query<{ n: string; len: string; terms: string[]; dfs: string[] }>({
+              name: 'kdb_bm25_stats',
+              text: `SELECT s.n, s.len, coalesce(d.terms, '{}') AS terms, coalesce(d.dfs, '{}') AS dfs
+                       FROM (SELECT coalesce(sum(n_docs), 0) AS n, coalesce(sum(total_len), 0) AS len FROM kdb_bm25_stats WHERE entity = ANY($1::text[])) s
+                      CROSS JOIN (SELECT array_agg(term) AS terms, array_agg(df) AS dfs
+                                    FROM (SELECT term, sum(df) AS df FROM kdb_bm25_terms WHERE entity = ANY($1::text[]) AND term = ANY($2::text[]) GROUP BY term) t) d`,
+              values: [names, terms],
+            })
+            .then(({ rows: [r] }) => ({ n: Number(r!.n), len: Number(r!.len), df: new Map(r!.terms.map((t, i) => [t, Number(r!.dfs[i])])) }));
+      const n = counts.n;
+      const avgdl = n ? counts.len / n : 0;
+      const df = counts.df;
       const stats = terms.map((term) => {
         const d = df.get(term) ?? 0;
         return { term, df: d, idf: Math.log(1 + (n - d + 0.5) / (d + 0.5)) };
@@ -255,7 +257,16 @@ export class SearchEngine {
       let hits: { id: string; entity: string; score: number }[] | null = null;
       if (!where) {
         // Exact top-k by pruning over impact-ordered postings; the full sum when it cannot prove it.
-        const top = await keywordTopK(this.opts.pool, { entities: names, terms: present, k, k1: BM25_K1, b: BM25_B, avgdl });
+        const top = await keywordTopK(this.opts.pool, {
+          entities: names,
+          terms: present,
+          k,
+          k1: BM25_K1,
+          b: BM25_B,
+          avgdl,
+          firstRound: first!.heads,
+          firstRoundQuery: first!.query,
+        });
         keywordPruning = { rounds: top.rounds, depth: top.depth, candidates: top.candidates, lookedUp: top.lookedUp, proved: top.hits !== null };
         keywordQueries = top.queries;
         hits = top.hits;

@@ -18,6 +18,18 @@ export interface KeywordTopKOptions {
   maxDepth?: number;
   /** Terms in at most this many documents are read whole at once (no bound left to beat). Default 1024. */
   fullReadDf?: number;
+  /** The first round's postings, already read by readStatsAndHeads (same k and fullReadDf). */
+  firstRound?: readonly HeadRow[];
+  /** The statement that read firstRound (for explain). */
+  firstRoundQuery?: { text: string; values: unknown[] };
+}
+
+export interface HeadRow {
+  entity: string;
+  term: string;
+  tf: number;
+  id: string;
+  doc_len: number;
 }
 
 export interface KeywordHit {
@@ -52,6 +64,67 @@ const HEADS_SQL = `
    CROSS JOIN LATERAL (SELECT p.record_id, p.doc_len FROM kdb_postings p
                         WHERE p.entity = t.entity AND p.term = t.term AND p.tf = g.tf
                         ORDER BY p.doc_len, p.record_id LIMIT t.lim) h`;
+
+/** The first round's depth per (entity, term, tf) group. */
+const firstDepth = (k: number) => Math.max(k, 16);
+const DEFAULT_FULL_READ_DF = 1024;
+
+/**
+ * HEADS_SQL for the first round with the BM25 statistics in the same statement
+ * (one round trip less, and statistics and postings from one snapshot): rows
+ * with a null id carry N, the total length and one term's df; a term's read
+ * depth follows its df as in keywordTopK.
+ */
+const STATS_HEADS_SQL = `
+  WITH st AS (SELECT coalesce(sum(n_docs), 0)::float8 AS n, coalesce(sum(total_len), 0)::float8 AS len
+                FROM kdb_bm25_stats WHERE entity = ANY($1::text[])),
+       d AS (SELECT term, sum(df)::int AS df FROM kdb_bm25_terms
+              WHERE entity = ANY($1::text[]) AND term = ANY($2::text[]) GROUP BY term),
+       q AS (SELECT term, CASE WHEN df <= $3 THEN $3 + 1 ELSE $4 + 1 END AS lim FROM d WHERE df > 0)
+  SELECT NULL::text AS entity, d.term, d.df AS tf, NULL::uuid AS id, NULL::int AS doc_len, st.n, st.len
+    FROM st LEFT JOIN d ON true
+  UNION ALL
+  SELECT t.entity, t.term, g.tf, h.record_id, h.doc_len, NULL, NULL
+    FROM (SELECT e.entity, q.term, q.lim,
+                 (SELECT max(p.tf) FROM kdb_postings p WHERE p.entity = e.entity AND p.term = q.term) AS max_tf
+            FROM unnest($1::text[]) AS e(entity) CROSS JOIN q) t
+   CROSS JOIN LATERAL generate_series(1, t.max_tf) AS g(tf)
+   CROSS JOIN LATERAL (SELECT p.record_id, p.doc_len FROM kdb_postings p
+                        WHERE p.entity = t.entity AND p.term = t.term AND p.tf = g.tf
+                        ORDER BY p.doc_len, p.record_id LIMIT t.lim) h`;
+
+export interface StatsAndHeads {
+  /** Documents in the searched entities. */
+  documents: number;
+  totalLength: number;
+  /** Documents holding each query term (0 when none does). */
+  df: Map<string, number>;
+  /** keywordTopK's first round for these terms at this k. */
+  heads: HeadRow[];
+  query: { text: string; values: unknown[] };
+}
+
+/** The BM25 statistics of `terms` over `entities` and the first round of keywordTopK(k), in one statement. */
+export async function readStatsAndHeads(
+  db: pg.Pool | pg.ClientBase,
+  opts: { entities: readonly string[]; terms: readonly string[]; k: number; fullReadDf?: number },
+): Promise<StatsAndHeads> {
+  const query = { text: STATS_HEADS_SQL, values: [opts.entities, opts.terms, opts.fullReadDf ?? DEFAULT_FULL_READ_DF, firstDepth(opts.k)] as unknown[] };
+  const { rows } = await db.query<HeadRow & { id: string | null; n: number | null; len: number | null }>({ name: 'kdb_keyword_stats_heads', ...query });
+  let documents = 0;
+  let totalLength = 0;
+  const df = new Map(opts.terms.map((t) => [t, 0]));
+  const heads: HeadRow[] = [];
+  for (const r of rows) {
+    if (r.id !== null) heads.push(r);
+    else {
+      documents = Number(r.n);
+      totalLength = Number(r.len);
+      if (r.term !== null) df.set(r.term, r.tf);
+    }
+  }
+  return { documents, totalLength, df, heads, query };
+}
 
 /** All postings of the candidates for the query terms (index-only on kdb_postings_record_idx). */
 const POSTINGS_SQL = `
@@ -91,16 +164,16 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
   const terms = [...idf.keys()];
   const weight = (term: string, tf: number, len: number) => (idf.get(term)! * (tf * (k1 + 1))) / (tf + k1 * (1 - b + (b * len) / avgdl));
   const maxDepth = opts.maxDepth ?? 4096;
-  const fullReadDf = opts.fullReadDf ?? 1024;
-  let depth = Math.max(k, 16);
+  const fullReadDf = opts.fullReadDf ?? DEFAULT_FULL_READ_DF;
+  let depth = firstDepth(k);
   let rounds = 0;
   for (;;) {
     rounds++;
     // Per term: how many postings of each group to use; one more is read to see the frontier.
     const use = new Map(opts.terms.map((t) => [t.term, t.df !== undefined && t.df <= fullReadDf ? fullReadDf : depth]));
     const heads = { text: HEADS_SQL, values: [opts.entities, terms, terms.map((t) => use.get(t)! + 1)] as unknown[] };
-    const { rows } = await db.query<{ entity: string; term: string; tf: number; id: string; doc_len: number }>({ name: 'kdb_keyword_heads', ...heads });
-    const groups = new Map<string, typeof rows>();
+    const rows = rounds === 1 && opts.firstRound ? opts.firstRound : (await db.query<HeadRow>({ name: 'kdb_keyword_heads', ...heads })).rows;
+    const groups = new Map<string, HeadRow[]>();
     for (const r of rows) {
       const key = `${r.entity}\u0000${r.term}\u0000${r.tf}`;
       const g = groups.get(key);
@@ -176,7 +249,8 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       }
       return kth.id < idFloor;
     };
-    const queries = open.length && lookup.length ? [heads, postings] : [heads];
+    const read = rounds === 1 && opts.firstRound && opts.firstRoundQuery ? opts.firstRoundQuery : heads;
+    const queries = open.length && lookup.length ? [read, postings] : [read];
     if (done()) return { hits: ranked.slice(0, k), rounds, depth, candidates: candidates.length, lookedUp: lookup.length, queries };
     if (depth * 4 > maxDepth) return { hits: null, rounds, depth, candidates: candidates.length, lookedUp: lookup.length, queries };
     depth *= 4;
