@@ -6,7 +6,7 @@
  * latency (cancel call → last row written). Rewrites its BENCHMARKS.md section.
  */
 import pg from 'pg';
-import { dropDatabase, freshDatabase, machine, now, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
+import { deleteRedisKeys, dropDatabase, freshDatabase, machine, now, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 const dbName = `kdb_bench_reindex_${process.pid}`;
@@ -80,6 +80,7 @@ const cancelLatencyMs = Math.max(0, lastWrite.getTime() - cancelReturned.getTime
 
 await db.end();
 await stop([api, ...workers]);
+await deleteRedisKeys(env.KDB_QUEUE_PREFIX);
 await dropDatabase(dbName);
 
 const hitRate = (r: { cached: number; embedded: number }) => (100 * r.cached) / Math.max(r.cached + r.embedded, 1);

@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { startFakeOpenAI } from '../../test-support/fakeOpenAI.js';
-import { dropDatabase, freshDatabase, machine, now, REDIS, startStack, stop, writeSection } from './harness.js';
+import { deleteRedisKeys, dropDatabase, freshDatabase, machine, now, REDIS, startStack, stop, writeSection } from './harness.js';
 
 const N = Number(process.argv[2] ?? 12_000);
 const fake = await startFakeOpenAI({ delayMs: 100 });
@@ -51,6 +51,7 @@ for (const workers of [1, 2, 4]) {
   rows.push({ workers, seconds, ingest: (t1 - t0) / 1000, rate: N / seconds, requests: fake.requests.length });
   process.stderr.write(`${workers} workers: ${(N / seconds).toFixed(0)} records/s\n`);
   await stop([stack.api, ...stack.workers]);
+  await deleteRedisKeys(env.KDB_QUEUE_PREFIX);
   await dropDatabase(name);
 }
 await fake.close();

@@ -7,7 +7,7 @@
 import pg from 'pg';
 import pgvector from 'pgvector';
 import { BM25_B, BM25_K1, DEFAULT_EF_SEARCH, HashProvider, HNSW_BUILD, keywordTopK, listVectorSegments, readStatsAndHeads, SearchEngine, tokenize, vectorSql } from '@kameleondb/core';
-import { dbUrl, dropDatabase, freshDatabase, machine, now, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
+import { dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, machine, now, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 // KDB_BENCH_DB: measure a database an earlier KDB_BENCH_LOAD_ONLY run left (same N), without loading it again.
@@ -56,6 +56,7 @@ if (process.env.KDB_BENCH_LOAD_ONLY) {
   // For investigations: the loaded database stays, nothing is measured.
   process.stderr.write(`loaded ${url}\n`);
   await stop([stack.api, ...stack.workers]);
+  await deleteRedisKeys(env.KDB_QUEUE_PREFIX);
   process.exit(0);
 }
 
@@ -206,6 +207,7 @@ const plan = (await raw.query(`EXPLAIN ${VECTOR}`, [pgvector.toSql(Array.from(pr
 await raw.end();
 await db.end();
 await stop([stack.api, ...stack.workers]);
+await deleteRedisKeys(env.KDB_QUEUE_PREFIX);
 if (process.env.KDB_BENCH_KEEP || reuse) process.stderr.write(`kept database ${url}\n`);
 else await dropDatabase(dbName);
 
