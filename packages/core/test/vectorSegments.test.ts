@@ -71,7 +71,7 @@ describe('vector segments', () => {
   const provider = new HashProvider();
   const logger = pino({ level: 'silent' });
   const managers: SegmentManager[] = [];
-  const manager = (opts: Partial<SegmentPolicy> & { idleMs?: number } = {}) => {
+  const manager = (opts: Partial<SegmentPolicy> & { idleMs?: number; busy?: () => Promise<boolean> } = {}) => {
     const m = new SegmentManager({ connectionString: db.url, logger, sealRows: 300, mergeFactor: 2, idleMs: 0, ...opts });
     managers.push(m);
     return m;
@@ -276,5 +276,24 @@ describe('vector segments', () => {
     } finally {
       await narrow.end();
     }
+  });
+
+  it('asks about the ingest backlog before reading the hot rows: a last batch finishing in between is sealed with the rest', async () => {
+    const hot0 = (await vectorIndexStatus(db.pool)).hotRows;
+    await write(400);
+    const sealed = (await listVectorSegments(db.pool)).length;
+    let last: string[] = [];
+    // The load's last batch commits (and its job completes) just as the manager asks whether jobs remain.
+    const m = manager({
+      idleMs: 60_000,
+      busy: async () => {
+        if (!last.length) last = await write(50);
+        return false;
+      },
+    });
+    expect(await m.step()).toMatchObject({ kind: 'seal', rows: hot0 + 450 });
+    expect(await listVectorSegments(db.pool)).toHaveLength(sealed + 1);
+    expect(await vectorIndexStatus(db.pool)).toMatchObject({ hotRows: 0 });
+    expect(await selfFound([ids.length - 1, ids.length - 50])).toBe(2);
   });
 });

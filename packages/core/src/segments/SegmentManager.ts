@@ -136,12 +136,16 @@ export class SegmentManager {
       this.locked = true;
       await this.dropUnlisted(client);
     }
+    // The backlog first, then the hot rows: a job completes only after its rows are committed, so
+    // rows of a last batch that finishes in between are in the hot range read next. The other
+    // order could read the hot range, then see no job left, and seal without that batch (it
+    // would become a segment of its own, and every vector search would walk one graph more).
+    const busy = (await this.opts.busy?.().catch(() => false)) ?? false;
     const segments = await listVectorSegments(client);
     const hot = await hotSegment(client, sealedUpTo(segments));
     const now = Date.now();
     if (hot.hi !== this.lastHot.hi) this.lastHot = { hi: hot.hi, since: now };
     const idle = now - this.lastHot.since >= (this.opts.idleMs ?? 3000);
-    const busy = (await this.opts.busy?.().catch(() => false)) ?? false;
     const work = planSegmentWork(segments, hot, this.policy, { idle, busy });
     if (!work) return { kind: 'nothing', hotRows: hot.rows };
     return this.build(client, work);
