@@ -51,19 +51,22 @@ export interface KeywordTopK {
 }
 
 /**
- * First `depth + 1` postings of every (entity, term, tf) group in
- * (doc_len, record_id) order: an index range scan each on
- * kdb_postings_impact_idx. Groups run 1..max(tf) (one backward probe).
+ * The first `lim` postings of every (entity, term, tf) group, for the (term,
+ * lim) rows of `terms`, in (doc_len, record_id) order: an index range scan
+ * each on kdb_postings_impact_idx. Groups run 1..max(tf) (one backward probe).
  */
-const HEADS_SQL = `
+const headsOf = (terms: string) => `
   SELECT t.entity, t.term, g.tf, h.record_id AS id, h.doc_len
     FROM (SELECT e.entity, q.term, q.lim,
                  (SELECT max(p.tf) FROM kdb_postings p WHERE p.entity = e.entity AND p.term = q.term) AS max_tf
-            FROM unnest($1::text[]) AS e(entity) CROSS JOIN unnest($2::text[], $3::int[]) AS q(term, lim)) t
+            FROM unnest($1::text[]) AS e(entity) CROSS JOIN ${terms}) t
    CROSS JOIN LATERAL generate_series(1, t.max_tf) AS g(tf)
    CROSS JOIN LATERAL (SELECT p.record_id, p.doc_len FROM kdb_postings p
                         WHERE p.entity = t.entity AND p.term = t.term AND p.tf = g.tf
                         ORDER BY p.doc_len, p.record_id LIMIT t.lim) h`;
+
+/** A round of keywordTopK: `depth + 1` postings per group (the terms and limits as parameters). */
+const HEADS_SQL = headsOf('unnest($2::text[], $3::int[]) AS q(term, lim)');
 
 /** The first round's depth per (entity, term, tf) group. */
 const firstDepth = (k: number) => Math.max(k, 16);
@@ -84,14 +87,7 @@ const STATS_HEADS_SQL = `
   SELECT NULL::text AS entity, d.term, d.df AS tf, NULL::uuid AS id, NULL::int AS doc_len, st.n, st.len
     FROM st LEFT JOIN d ON true
   UNION ALL
-  SELECT t.entity, t.term, g.tf, h.record_id, h.doc_len, NULL, NULL
-    FROM (SELECT e.entity, q.term, q.lim,
-                 (SELECT max(p.tf) FROM kdb_postings p WHERE p.entity = e.entity AND p.term = q.term) AS max_tf
-            FROM unnest($1::text[]) AS e(entity) CROSS JOIN q) t
-   CROSS JOIN LATERAL generate_series(1, t.max_tf) AS g(tf)
-   CROSS JOIN LATERAL (SELECT p.record_id, p.doc_len FROM kdb_postings p
-                        WHERE p.entity = t.entity AND p.term = t.term AND p.tf = g.tf
-                        ORDER BY p.doc_len, p.record_id LIMIT t.lim) h`;
+  SELECT heads.*, NULL, NULL FROM (${headsOf('q')}) heads`;
 
 export interface StatsAndHeads {
   /** Documents in the searched entities. */
