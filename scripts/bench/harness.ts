@@ -71,6 +71,10 @@ export async function startStack(env: Record<string, string>, workers: number): 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     process.stderr.write(`${signal}: stopping processes, dropping ${[...made.databases].join(', ') || 'no database'}…\n`);
+    // What the bench was doing fails as its processes stop (a request in flight, a query):
+    // those errors must not end the process before the cleanup has run.
+    process.on('uncaughtException', () => undefined);
+    process.on('unhandledRejection', () => undefined);
     void (async () => {
       await stopAll([...made.children]).catch(() => undefined);
       for (const name of made.databases) await dropDatabase(name).catch(() => undefined);
