@@ -20,7 +20,7 @@ export async function admin(sql: string): Promise<void> {
   await c.end();
 }
 
-/** What a bench made and has not cleaned up yet: removed by onAbort when the bench is interrupted. */
+/** What a bench made and has not cleaned up yet: removed by the signal handlers below when the bench is interrupted. */
 const made = { databases: new Set<string>(), prefixes: new Set<string>(), children: new Set<ChildApp>() };
 
 export async function freshDatabase(name: string): Promise<string> {

@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import pgvector from 'pgvector';
-import { BM25_B, BM25_K1, DEFAULT_EF_SEARCH, HashProvider, HNSW_BUILD, keywordTopK, listVectorSegments, readStatsAndHeads, SearchEngine, tokenize, vectorSql } from '@kameleondb/core';
+import { BM25_B, BM25_K1, bm25Idf, DEFAULT_EF_SEARCH, HashProvider, HNSW_BUILD, keywordTopK, listVectorSegments, readStatsAndHeads, SearchEngine, tokenize, vectorSql } from '@kameleondb/core';
 import { dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, machine, now, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -105,14 +105,14 @@ const n = Number(stats.n_docs);
 const avgdl = Number(stats.total_len) / n;
 const segments = await listVectorSegments(raw);
 const VECTOR = vectorSql(segments, false);
-// The terms with their document frequency, as the API passes them (rare terms are read whole).
+// The full sum's terms with their document frequency and IDF.
 const termCache = new Map<string, { term: string; df: number; idf: number }[]>();
 async function termsOf(q: string) {
   const hit = termCache.get(q);
   if (hit) return hit;
   const terms = [...new Set(tokenize(q))];
   const dfs = await raw.query('SELECT term, df FROM kdb_bm25_terms WHERE entity = $1 AND term = ANY($2)', ['bench', terms]);
-  const out = dfs.rows.map((r) => ({ term: r.term as string, df: Number(r.df), idf: Math.log(1 + (n - Number(r.df) + 0.5) / (Number(r.df) + 0.5)) }));
+  const out = dfs.rows.map((r) => ({ term: r.term as string, df: Number(r.df), idf: bm25Idf(n, Number(r.df)) }));
   termCache.set(q, out);
   return out;
 }
@@ -130,7 +130,7 @@ async function rawFullSum(q: string) {
 // The keyword retriever's statements as the engine runs them: statistics with the first round, then the rest.
 const rawKeyword = async (q: string) => {
   const first = await readStatsAndHeads(raw, { entities: ['bench'], terms: [...new Set(tokenize(q))], k: 40 });
-  const present = [...first.df].filter(([, d]) => d > 0).map(([term, d]) => ({ term, df: d, idf: Math.log(1 + (first.documents - d + 0.5) / (d + 0.5)) }));
+  const present = [...first.df].filter(([, d]) => d > 0).map(([term, d]) => ({ term, df: d, idf: bm25Idf(first.documents, d) }));
   if (!present.length) return null;
   return keywordTopK(raw, { entities: ['bench'], terms: present, k: 40, k1: BM25_K1, b: BM25_B, avgdl: first.totalLength / first.documents, firstRound: first.heads });
 };

@@ -64,6 +64,8 @@ export interface SearchAnswer {
 export const BM25_K1 = 1.2;
 export const BM25_B = 0.75;
 export const RRF_K = 60;
+/** BM25 inverse document frequency of a term in `df` of `documents` documents: ln(1 + (N − n + 0.5)/(n + 0.5)). */
+export const bm25Idf = (documents: number, df: number): number => Math.log(1 + (documents - df + 0.5) / (df + 0.5));
 /**
  * HNSW candidate list of the vector retriever: 40, the hybrid window of a
  * 10-row search. With the segments' build settings (HNSW_BUILD) it gave
@@ -249,7 +251,7 @@ export class SearchEngine {
       const df = counts.df;
       const stats = terms.map((term) => {
         const d = df.get(term) ?? 0;
-        return { term, df: d, idf: Math.log(1 + (n - d + 0.5) / (d + 0.5)) };
+        return { term, df: d, idf: bm25Idf(n, d) };
       });
       bm25 = { k1: BM25_K1, b: BM25_B, documents: n, avgDocLength: avgdl, terms: stats };
       const present = stats.filter((s) => s.df > 0);
