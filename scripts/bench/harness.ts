@@ -1,5 +1,6 @@
 /** Shared pieces of the benchmarks: processes, databases, machine line, BENCHMARKS.md sections. */
 import { readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -81,6 +82,27 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       for (const prefix of made.prefixes) await deleteRedisKeys(prefix).catch(() => undefined);
       process.exit(signal === 'SIGINT' ? 130 : 143);
     })();
+  });
+}
+
+// The load client's connection: node:http with keep-alive, as HTTP load generators (wrk, autocannon)
+// hold theirs. Global fetch (undici's WHATWG streams) added 0.2–0.8 ms at p50 and 0.6–2.1 ms at p95 per request
+// in the client itself (BENCHMARKS.md, measured by hand 2026-11-30).
+const keepAlive = new http.Agent({ keepAlive: true });
+
+/** GET `url` over a kept-alive connection; the parsed JSON body, or an error naming the status and body. */
+export function getJson<T>(url: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: keepAlive }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        if (res.statusCode !== 200) reject(new Error(`GET ${url} answered ${res.statusCode}: ${body}`));
+        else resolve(JSON.parse(body) as T);
+      });
+    });
+    req.on('error', reject);
   });
 }
 

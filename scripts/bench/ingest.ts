@@ -9,7 +9,7 @@
  */
 import pg from 'pg';
 import { copyInto, HashProvider, HNSW_BUILD, listVectorSegments, migrate } from '@kameleondb/core';
-import { dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, machine, now, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
+import { dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, getJson, machine, now, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const sizes = process.argv.slice(2).map(Number).filter(Boolean);
 if (sizes.length === 0) sizes.push(30_000, 100_000);
@@ -64,9 +64,7 @@ interface Hit {
   data: { title: string };
 }
 async function search(url: string, mode: string, q: string, limit = 10): Promise<Hit[]> {
-  const res = await fetch(`${url}/v1/search?mode=${mode}&entity=bench&limit=${limit}&q=${encodeURIComponent(q)}`);
-  if (res.status !== 200) throw new Error(`search answered ${res.status}: ${await res.text()}`);
-  return ((await res.json()) as { results: Hit[] }).results;
+  return (await getJson<{ results: Hit[] }>(`${url}/v1/search?mode=${mode}&entity=bench&limit=${limit}&q=${encodeURIComponent(q)}`)).results;
 }
 
 /** Sampled records of [from, to) found by their own text (vector, top 10) and by their number (keyword, top 10). */
