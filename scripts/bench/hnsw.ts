@@ -47,7 +47,7 @@ await c.query('COMMIT');
 
 const [segment] = await listVectorSegments(c);
 if (!segment) throw new Error('the corpus has no sealed segment');
-const sql = vectorSql([segment], false);
+const sql = vectorSql([segment], false, 40);
 const rows: string[] = [];
 let current = segment.indexName;
 for (const [m, efc] of [[16, 64], [24, 96], [24, 192], [32, 128]] as const) {
@@ -68,7 +68,7 @@ for (const [m, efc] of [[16, 64], [24, 96], [24, 192], [32, 128]] as const) {
     for (let rep = 0; rep < 3; rep++) {
       for (let i = 0; i < vectors.length; i++) {
         const s = performance.now();
-        const r = await c.query(sql, [vectors[i], ['bench'], 40]);
+        const r = await c.query(sql, [vectors[i], ['bench']]);
         lat.push(performance.now() - s);
         if (rep === 0) hits += r.rows.slice(0, 10).filter((x) => Number(x.distance) <= tenth[i]! + 1e-9).length;
       }

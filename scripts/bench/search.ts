@@ -108,7 +108,8 @@ const stats = (await raw.query('SELECT n_docs, total_len FROM kdb_bm25_stats WHE
 const n = Number(stats.n_docs);
 const avgdl = Number(stats.total_len) / n;
 const segments = await listVectorSegments(raw);
-const VECTOR = vectorSql(segments, false);
+const VECTOR = vectorSql(segments, false, 40);
+const VECTOR_10 = vectorSql(segments, false, 10);
 // The full sum's terms with their document frequency and IDF.
 const termCache = new Map<string, { term: string; df: number; idf: number }[]>();
 async function termsOf(q: string) {
@@ -138,7 +139,7 @@ const rawKeyword = async (q: string) => {
   if (!present.length) return null;
   return keywordTopK(raw, { entities: ['bench'], terms: present, k: 40, k1: BM25_K1, b: BM25_B, avgdl: first.totalLength / first.documents, firstRound: first.heads });
 };
-const rawVector = (q: string) => raw.query({ name: 'raw_vector', text: VECTOR, values: [pgvector.toSql(Array.from(provider.embedOne(q))), ['bench'], 40] });
+const rawVector = (q: string) => raw.query({ name: 'raw_vector', text: VECTOR, values: [pgvector.toSql(Array.from(provider.embedOne(q))), ['bench']] });
 
 const fmt = (l: number[]) => `${percentile(l, 50).toFixed(2)} | ${percentile(l, 95).toFixed(2)} | ${percentile(l, 99).toFixed(2)}`;
 const took = (key: string) => {
@@ -201,7 +202,7 @@ for (const [kind, q] of [
   ...queries.filter((_, i) => i % 3 !== 2).slice(0, 50).map((q) => ['random', q] as const),
 ]) {
   const v = pgvector.toSql(Array.from(provider.embedOne(q)));
-  const approx = (await c.query(VECTOR, [v, ['bench'], 10])).rows.map((r) => Number(r.distance));
+  const approx = (await c.query(VECTOR_10, [v, ['bench']])).rows.map((r) => Number(r.distance));
   await c.query('BEGIN');
   await c.query('SET LOCAL enable_indexscan = off');
   await c.query('SET LOCAL enable_bitmapscan = off');
@@ -212,7 +213,7 @@ for (const [kind, q] of [
   recall[kind].total += exact.length;
 }
 c.release();
-const plan = (await raw.query(`EXPLAIN ${VECTOR}`, [pgvector.toSql(Array.from(provider.embedOne('common'))), ['bench'], 10])).rows.map((r) => r['QUERY PLAN']).join(' ');
+const plan = (await raw.query(`EXPLAIN ${VECTOR_10}`, [pgvector.toSql(Array.from(provider.embedOne('common'))), ['bench']])).rows.map((r) => r['QUERY PLAN']).join(' ');
 await raw.end();
 await db.end();
 await stop([stack.api, ...stack.workers]);

@@ -109,8 +109,8 @@ describe('vector segments', () => {
       await c.query('SET LOCAL enable_bitmapscan = off');
       await c.query('SET LOCAL enable_sort = off');
       const v = `[${Array.from(provider.embedOne(q)).join(',')}]`;
-      const sql = vectorSql(await listVectorSegments(c), false);
-      const { rows } = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, [v, ['docs'], 3]);
+      const sql = vectorSql(await listVectorSegments(c), false, 3);
+      const { rows } = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, [v, ['docs']]);
       await c.query('ROLLBACK');
       return rows.map((r) => r['QUERY PLAN']).join('\n');
     } finally {
@@ -249,7 +249,7 @@ describe('vector segments', () => {
       // statement stops after ef_search candidates: fewer than limit rows pass the filter.
       expect((await narrow.query('SHOW hnsw.iterative_scan')).rows[0]['hnsw.iterative_scan']).toBe('off');
       const v = `[${Array.from(provider.embedOne('ticket about the engine')).join(',')}]`;
-      const plain = await narrow.query(vectorSql(await listVectorSegments(narrow), true), [v, ['tickets'], 15, JSON.stringify({ status: 'open' })]);
+      const plain = await narrow.query(vectorSql(await listVectorSegments(narrow), true, 15), [v, ['tickets'], JSON.stringify({ status: 'open' })]);
       expect(plain.rows.length).toBeLessThan(15);
     } finally {
       await narrow.end();
@@ -270,12 +270,41 @@ describe('vector segments', () => {
       expect(res.explain!.efSearch).toBe(40);
       // The same statement at the session's ef_search stops at 10 rows; the session keeps 10.
       const v = `[${Array.from(provider.embedOne('ticket about the engine')).join(',')}]`;
-      const plain = await narrow.query(vectorSql(await listVectorSegments(narrow), false), [v, ['tickets'], 40]);
+      const plain = await narrow.query(vectorSql(await listVectorSegments(narrow), false, 40), [v, ['tickets']]);
       expect(plain.rows).toHaveLength(10);
       expect((await narrow.query('SHOW hnsw.ef_search')).rows[0]['hnsw.ef_search']).toBe('10');
     } finally {
       await narrow.end();
     }
+  });
+
+  it('plans the vector statement once per connection, not on every search', async () => {
+    // With `LIMIT $n` PostgreSQL judged its generic plan costlier on every execution and planned each
+    // search anew; the limit written into the text lets it keep one generic plan.
+    const one = createPool({ connectionString: db.url, max: 1, sessionSql: SearchEngine.sessionSql() });
+    try {
+      const search = new SearchEngine({ pool: one, provider, segmentCacheMs: 60_000 });
+      for (let i = 0; i < 12; i++) await search.search({ q: `ticket ${i} about the engine`, entities: ['tickets'], mode: 'vector', limit: 10 });
+      const { rows } = await one.query<{ generic_plans: string; custom_plans: string }>(
+        `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name LIKE 'kdb_vector_%'`,
+      );
+      expect(rows).toHaveLength(1);
+      expect(Number(rows[0]!.generic_plans)).toBeGreaterThanOrEqual(6);
+      expect(Number(rows[0]!.custom_plans)).toBeLessThanOrEqual(6);
+      // The contrast: the same statement with its limit as a parameter is planned on every execution.
+      const text = vectorSql(await listVectorSegments(one), false, 10).replace(/LIMIT 10\b/g, 'LIMIT $3');
+      for (let i = 0; i < 12; i++) {
+        const v = `[${Array.from(provider.embedOne(`ticket ${i} about the engine`)).join(',')}]`;
+        await one.query({ name: 'limit_as_parameter', text, values: [v, ['tickets'], 10] });
+      }
+      const contrast = await one.query<{ generic_plans: string; custom_plans: string }>(
+        `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = 'limit_as_parameter'`,
+      );
+      expect(contrast.rows[0]).toEqual({ generic_plans: '0', custom_plans: '12' });
+    } finally {
+      await one.end();
+    }
+    expect(() => vectorSql([], false, 0)).toThrow('vector limit must be a positive integer; got 0');
   });
 
   it('asks about the ingest backlog before reading the hot rows: a last batch finishing in between is sealed with the rest', async () => {

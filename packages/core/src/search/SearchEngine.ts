@@ -91,18 +91,25 @@ const KEYWORD_SQL = (filtered: boolean) => `
  * matches that segment's partial index, plus an exact scan of the hot rows
  * above the last sealed seq; the best `limit` of their union. Whatever
  * catalog version a search saw, every vector is in exactly one of its ranges.
+ * Parameters: $1 the query vector, $2 the entities, $3 the `where` filter
+ * (jsonb) when `filtered`. `limit` is written into the text, not passed: with
+ * `LIMIT $n` PostgreSQL re-plans the prepared statement on every execution
+ * (its generic plan's estimate, without the limit, is always the costlier),
+ * ~0.3 ms each time here; with the number in the text it keeps one generic
+ * plan (BENCHMARKS.md, measured by hand 2026-11-30 23:55).
  */
-export function vectorSql(segments: readonly VectorSegment[], filtered: boolean): string {
+export function vectorSql(segments: readonly VectorSegment[], filtered: boolean, limit: number): string {
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`vector limit must be a positive integer; got ${limit}`);
   const part = (range: string) => `(
     SELECT s.record_id AS id, s.entity, s.embedding <=> $1::vector AS distance
       FROM kdb_search s
      WHERE ${range} AND s.entity = ANY($2::text[]) AND s.embedding IS NOT NULL
-       ${filtered ? 'AND EXISTS (SELECT 1 FROM kdb_records r WHERE r.id = s.record_id AND r.data @> $4::jsonb)' : ''}
+       ${filtered ? 'AND EXISTS (SELECT 1 FROM kdb_records r WHERE r.id = s.record_id AND r.data @> $3::jsonb)' : ''}
      ORDER BY s.embedding <=> $1::vector
-     LIMIT $3)`;
+     LIMIT ${limit})`;
   const parts = segments.map((seg) => part(`s.vector_seq BETWEEN ${seqLiteral(seg.lo)} AND ${seqLiteral(seg.hi)}`));
   parts.push(part(`s.vector_seq > ${seqLiteral(sealedUpTo(segments))}`));
-  return `SELECT id, entity, distance FROM (${parts.join('\n  UNION ALL ')}) u ORDER BY distance, id LIMIT $3`;
+  return `SELECT id, entity, distance FROM (${parts.join('\n  UNION ALL ')}) u ORDER BY distance, id LIMIT ${limit}`;
 }
 
 export interface SearchEngineOptions {
@@ -296,11 +303,11 @@ export class SearchEngine {
       const [vector, segments] = await Promise.all([this.queryVector(params.q), this.vectorSegments()]);
       lap('embed_query', t);
       t = performance.now();
-      const values: unknown[] = [pgvector.toSql(vector), names, k];
+      const values: unknown[] = [pgvector.toSql(vector), names];
       if (where) values.push(JSON.stringify(where));
-      vectorQuery = { text: vectorSql(segments, !!where), values };
+      vectorQuery = { text: vectorSql(segments, !!where, k), values };
       usedSegments = segments;
-      // One prepared statement per segment layout (the text changes when segments do).
+      // One prepared statement per segment layout and row count (the text changes with either).
       const name = `kdb_vector_${createHash('sha1').update(vectorQuery.text).digest('hex').slice(0, 12)}`;
       const rows = await this.vectorRows<{ id: string; entity: string; distance: number }>({ name, ...vectorQuery }, !!where, k);
       lap('vector', t);
