@@ -96,7 +96,7 @@ const KEYWORD_SQL = (filtered: boolean) => `
  * `LIMIT $n` PostgreSQL re-plans the prepared statement on every execution
  * (its generic plan's estimate, without the limit, is always the costlier),
  * ~0.3 ms each time here; with the number in the text it keeps one generic
- * plan (BENCHMARKS.md, measured by hand 2026-11-30 23:55).
+ * plan (BENCHMARKS.md, measured by hand 2026-11-30).
  */
 export function vectorSql(segments: readonly VectorSegment[], filtered: boolean, limit: number): string {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`vector limit must be a positive integer; got ${limit}`);
