@@ -307,6 +307,29 @@ describe('vector segments', () => {
     expect(() => vectorSql([], false, 0)).toThrow('vector limit must be a positive integer; got 0');
   });
 
+  it('replaces a search connection after its lifetime, and its prepared statements with it', async () => {
+    const short = createPool({ connectionString: db.url, max: 1, maxLifetimeSeconds: 1, sessionSql: SearchEngine.sessionSql() });
+    try {
+      const search = new SearchEngine({ pool: short, provider, segmentCacheMs: 60_000 });
+      const ask = () => search.search({ q: 'ticket about the engine', entities: ['tickets'], mode: 'vector', limit: 10 });
+      const first = await ask();
+      const before = await short.query<{ pid: number; statements: number }>(
+        `SELECT pg_backend_pid() AS pid, (SELECT count(*)::int FROM pg_prepared_statements WHERE name LIKE 'kdb_vector_%') AS statements`,
+      );
+      expect(before.rows[0]!.statements).toBe(1);
+      await new Promise((r) => setTimeout(r, 1500));
+      const after = await short.query<{ pid: number; statements: number }>(
+        `SELECT pg_backend_pid() AS pid, (SELECT count(*)::int FROM pg_prepared_statements WHERE name LIKE 'kdb_vector_%') AS statements`,
+      );
+      expect(after.rows[0]!.pid).not.toBe(before.rows[0]!.pid);
+      expect(after.rows[0]!.statements).toBe(0);
+      // The new connection prepares the statement again and answers the same.
+      expect((await ask()).results.map((r) => r.id)).toEqual(first.results.map((r) => r.id));
+    } finally {
+      await short.end();
+    }
+  });
+
   it('asks about the ingest backlog before reading the hot rows: a last batch finishing in between is sealed with the rest', async () => {
     const hot0 = (await vectorIndexStatus(db.pool)).hotRows;
     await write(400);

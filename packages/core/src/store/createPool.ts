@@ -10,6 +10,14 @@ export interface PoolOptions {
   applicationName?: string;
   /** Statements run once on each new connection (session settings such as `SET hnsw.ef_search = 100`). */
   sessionSql?: readonly string[];
+  /**
+   * Seconds after which a connection is replaced (once it is idle). Default 1800.
+   * A search connection keeps one prepared vector statement per segment layout
+   * and row count it has served (SearchEngine); layouts change with every seal
+   * and merge, so without an end a long-lived connection's statements, and the
+   * server memory they hold, would only grow.
+   */
+  maxLifetimeSeconds?: number;
 }
 
 /**
@@ -21,6 +29,7 @@ export function createPool(opts: PoolOptions): pg.Pool {
     connectionString: opts.connectionString,
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'kameleondb',
+    maxLifetimeSeconds: opts.maxLifetimeSeconds ?? 1800,
     // pg-pool awaits this before handing the client out, so no query races it.
     onConnect: async (client) => {
       await pgvector.registerTypes(client);
