@@ -307,6 +307,28 @@ describe('vector segments', () => {
     expect(() => vectorSql([], false, 0)).toThrow('vector limit must be a positive integer; got 0');
   });
 
+  it('a hybrid search sends its vector statement before its keyword statement', async () => {
+    // Sending a statement blocks the event loop in a system call; the longer vector scan goes first.
+    const sent: string[] = [];
+    const pool = createPool({ connectionString: db.url, sessionSql: SearchEngine.sessionSql() });
+    const spy = Object.create(pool) as pg.Pool;
+    spy.query = ((config: pg.QueryConfig | string, ...rest: unknown[]) => {
+      if (typeof config !== 'string' && config.name) sent.push(config.name.replace(/_[0-9a-f]{12}$/, ''));
+      return (pool.query as (...a: unknown[]) => unknown)(config, ...rest);
+    }) as typeof pool.query;
+    try {
+      const search = new SearchEngine({ pool: spy, provider, segmentCacheMs: 60_000 });
+      // The first search embeds the query; the second finds its vector in the engine's cache.
+      await search.search({ q: 'ticket about the engine', entities: ['tickets'], mode: 'hybrid', limit: 10 });
+      sent.length = 0;
+      const res = await search.search({ q: 'ticket about the engine', entities: ['tickets'], mode: 'hybrid', limit: 10 });
+      expect(res.results.length).toBeGreaterThan(0);
+      expect(sent.slice(0, 2)).toEqual(['kdb_vector', 'kdb_keyword_stats_heads']);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('replaces a search connection after its lifetime, and its prepared statements with it', async () => {
     const short = createPool({ connectionString: db.url, max: 1, maxLifetimeSeconds: 1, sessionSql: SearchEngine.sessionSql() });
     try {

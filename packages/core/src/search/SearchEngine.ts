@@ -234,8 +234,15 @@ export class SearchEngine {
     let keywordQueries: { text: string; values: unknown[] }[] = [];
     let keywordPruning: NonNullable<SearchAnswer['explain']>['keywordPruning'];
     let bm25: NonNullable<SearchAnswer['explain']>['bm25'];
+    // In hybrid mode the vector statement, the longer one, is sent first: each statement sent blocks
+    // the event loop in a system call that wakes PostgreSQL (~0.3 ms on this machine, BENCHMARKS.md),
+    // so the keyword statement sent first would start the vector scan that much later. The keyword
+    // side waits until the vector statement is on its way, or the vector side has failed.
+    let releaseKeyword: () => void = () => undefined;
+    const vectorSent = new Promise<void>((resolve) => (releaseKeyword = resolve));
     const keywordPromise = (async (): Promise<RankedHit[]> => {
       if (!useKeyword) return [];
+      if (useVector) await vectorSent;
       const t = performance.now();
       const terms = [...new Set(tokenize(params.q))];
       if (terms.length === 0) return [];
@@ -300,16 +307,22 @@ export class SearchEngine {
     const vectorPromise = (async (): Promise<RankedHit[]> => {
       if (!useVector) return [];
       let t = performance.now();
-      const [vector, segments] = await Promise.all([this.queryVector(params.q), this.vectorSegments()]);
-      lap('embed_query', t);
-      t = performance.now();
-      const values: unknown[] = [pgvector.toSql(vector), names];
-      if (where) values.push(JSON.stringify(where));
-      vectorQuery = { text: vectorSql(segments, !!where, k), values };
-      usedSegments = segments;
-      // One prepared statement per segment layout and row count (the text changes with either).
-      const name = `kdb_vector_${createHash('sha1').update(vectorQuery.text).digest('hex').slice(0, 12)}`;
-      const rows = await this.vectorRows<{ id: string; entity: string; distance: number }>({ name, ...vectorQuery }, !!where, k);
+      let pending: Promise<{ id: string; entity: string; distance: number }[]>;
+      try {
+        const [vector, segments] = await Promise.all([this.queryVector(params.q), this.vectorSegments()]);
+        lap('embed_query', t);
+        t = performance.now();
+        const values: unknown[] = [pgvector.toSql(vector), names];
+        if (where) values.push(JSON.stringify(where));
+        vectorQuery = { text: vectorSql(segments, !!where, k), values };
+        usedSegments = segments;
+        // One prepared statement per segment layout and row count (the text changes with either).
+        const name = `kdb_vector_${createHash('sha1').update(vectorQuery.text).digest('hex').slice(0, 12)}`;
+        pending = this.vectorRows<{ id: string; entity: string; distance: number }>({ name, ...vectorQuery }, !!where, k);
+      } finally {
+        releaseKeyword();
+      }
+      const rows = await pending;
       lap('vector', t);
       // relaxed_order iterative scans (filtered queries) may return rows slightly out of order.
       rows.sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : 1));
