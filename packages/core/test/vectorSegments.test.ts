@@ -334,17 +334,20 @@ describe('vector segments', () => {
     try {
       const search = new SearchEngine({ pool: short, provider, segmentCacheMs: 60_000 });
       const ask = () => search.search({ q: 'ticket about the engine', entities: ['tickets'], mode: 'vector', limit: 10 });
+      // The connection's backend and its prepared vector statements.
+      const session = async () =>
+        (
+          await short.query<{ pid: number; statements: number }>(
+            `SELECT pg_backend_pid() AS pid, (SELECT count(*)::int FROM pg_prepared_statements WHERE name LIKE 'kdb_vector_%') AS statements`,
+          )
+        ).rows[0]!;
       const first = await ask();
-      const before = await short.query<{ pid: number; statements: number }>(
-        `SELECT pg_backend_pid() AS pid, (SELECT count(*)::int FROM pg_prepared_statements WHERE name LIKE 'kdb_vector_%') AS statements`,
-      );
-      expect(before.rows[0]!.statements).toBe(1);
+      const before = await session();
+      expect(before.statements).toBe(1);
       await new Promise((r) => setTimeout(r, 1500));
-      const after = await short.query<{ pid: number; statements: number }>(
-        `SELECT pg_backend_pid() AS pid, (SELECT count(*)::int FROM pg_prepared_statements WHERE name LIKE 'kdb_vector_%') AS statements`,
-      );
-      expect(after.rows[0]!.pid).not.toBe(before.rows[0]!.pid);
-      expect(after.rows[0]!.statements).toBe(0);
+      const after = await session();
+      expect(after.pid).not.toBe(before.pid);
+      expect(after.statements).toBe(0);
       // The new connection prepares the statement again and answers the same.
       expect((await ask()).results.map((r) => r.id)).toEqual(first.results.map((r) => r.id));
     } finally {
