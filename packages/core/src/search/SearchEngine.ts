@@ -69,7 +69,7 @@ export const bm25Idf = (documents: number, df: number): number => Math.log(1 + (
 /**
  * HNSW candidate list of the vector retriever: 40, the hybrid window of a
  * 10-row search. With the segments' build settings (HNSW_BUILD) it gave
- * recall@10 0.977 on topic queries in `pnpm bench:hnsw` (BENCHMARKS.md).
+ * recall@10 0.972–0.977 on topic queries in `pnpm bench:hnsw` (BENCHMARKS.md).
  * A query asking more rows than this raises it for its own transaction (an
  * HNSW scan returns at most ef_search rows).
  */
