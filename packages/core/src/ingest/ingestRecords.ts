@@ -6,7 +6,8 @@ import { ConflictError, ValidationError } from '../errors.js';
 import type { Entity } from '../entities/entitySchema.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { enqueueEmbed, type EmbedJobData } from '../jobs/embedQueue.js';
-import { insertRecordChunk } from '../store/recordStore.js';
+import { writeRecordChunk } from '../store/recordStore.js';
+import { indexKeywords, type AnalyzedDoc } from '../store/keywordIndex.js';
 import { withTransaction } from '../store/withTransaction.js';
 import type { SourcedValue } from './readNdjson.js';
 
@@ -22,6 +23,16 @@ export interface IngestOptions {
    * process are not held up for a whole chunk (~120 ms at 5000 rows).
    */
   chunkSize?: number;
+  /**
+   * Documents whose postings are written by one COPY. Default 50,000: the
+   * statement's trigger updates each term's document frequency once, where
+   * per-chunk postings updated the common terms 20 times in a 100k ingest,
+   * each time slower (one transaction keeps every version): the 100k ingest
+   * took 23.1 s with postings per 5,000-row chunk, 16.1 s by 50,000
+   * (measured by hand 2026-12-01, BENCHMARKS.md). Bounds the analyzed text
+   * held in memory.
+   */
+  postingsBatch?: number;
   /** Ids per embed job. Default 2048 (one full provider request). */
   jobSize?: number;
   /** Most records one request may carry. Default 1,000,000. */
@@ -49,7 +60,8 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
 /**
  * Validates every record first, then writes them all in ONE transaction
- * (chunked statements) and only after the commit enqueues embed jobs.
+ * (chunked statements; postings by larger batches) and only after the
+ * commit enqueues embed jobs.
  * - Bad input anywhere: nothing is written, the error names the record.
  * - Process dies before the commit: nothing is written; the client saw no
  *   answer and may retry.
@@ -63,6 +75,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
  */
 export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> {
   const chunkSize = opts.chunkSize ?? 5000;
+  const postingsBatch = opts.postingsBatch ?? 50_000;
   const maxRecords = opts.maxRecords ?? 1_000_000;
   const key = opts.idempotencyKey;
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
@@ -105,8 +118,17 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
       }
     }
     const out: string[] = [];
+    // Postings go in by postingsBatch documents (one COPY each): the df trigger then
+    // updates each term once per batch instead of once per chunk.
+    let docs: AnalyzedDoc[] = [];
     for (let i = 0; i < valid.length; i += chunkSize) {
-      out.push(...(await insertRecordChunk(client, opts.entity, valid.slice(i, i + chunkSize))));
+      const chunk = await writeRecordChunk(client, opts.entity, valid.slice(i, i + chunkSize));
+      out.push(...chunk.ids);
+      docs.push(...chunk.docs);
+      if (docs.length >= postingsBatch || i + chunkSize >= valid.length) {
+        await indexKeywords(client, opts.entity.name, docs, { replace: false });
+        docs = [];
+      }
     }
     if (key !== undefined) await client.query('UPDATE kdb_ingest_keys SET ids = $3 WHERE entity = $1 AND key = $2', [opts.entity.name, key, out]);
     return { ids: out, replayed: false };

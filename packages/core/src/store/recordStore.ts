@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import type pg from 'pg';
 import { NotFoundError } from '../errors.js';
 import type { Entity } from '../entities/entitySchema.js';
@@ -6,7 +6,7 @@ import { validateRecord } from '../entities/validateRecord.js';
 import { composeContent } from '../content/composeContent.js';
 import { withTransaction } from './withTransaction.js';
 import { mapYielding } from '../util/mapYielding.js';
-import { analyze, indexKeywords } from './keywordIndex.js';
+import { analyze, indexKeywords, type AnalyzedDoc } from './keywordIndex.js';
 
 export type SearchStatus = 'pending' | 'ready' | 'failed';
 
@@ -28,25 +28,37 @@ const INSERT_SEARCH_ROWS = `
   SELECT id, $2, content, hash, len FROM unnest($1::uuid[], $3::text[], $4::text[], $5::int[]) AS t(id, content, hash, len)`;
 
 /**
- * Writes validated records and their pending search rows. Call it inside a
- * transaction (`withTransaction`): a process dying mid-way then leaves no
- * record without its search row.
+ * Writes validated records and their pending search rows, and returns their
+ * analyzed text for the keyword index (indexKeywords), which the caller
+ * writes in the same transaction, for this chunk or for several at once.
+ * Ids are UUIDv7 (time-ordered): consecutive records land side by side in
+ * every index keyed by record id, instead of on random pages (a 100k ingest
+ * spent ~1.7 s more in one such index with random v4 ids, BENCHMARKS.md).
  */
-export async function insertRecordChunk(
+export async function writeRecordChunk(
   client: pg.ClientBase,
   entity: Entity,
   records: readonly Record<string, unknown>[],
-): Promise<string[]> {
+): Promise<{ ids: string[]; docs: AnalyzedDoc[] }> {
   // Prepared in slices (JSON, text hash, terms): searches served by the same process run in between.
   const prepared = await mapYielding(records, (r) => {
-    const id = randomUUID();
+    const id = uuidv7();
     const content = composeContent(r, entity.embedFields);
     return { id, data: JSON.stringify(r), content, doc: analyze({ id, content: content.content }) };
   });
   const ids = prepared.map((p) => p.id);
   await client.query(INSERT_RECORDS, [ids, entity.name, prepared.map((p) => p.data)]);
   await client.query(INSERT_SEARCH_ROWS, [ids, entity.name, prepared.map((p) => p.content.content), prepared.map((p) => p.content.hash), prepared.map((p) => p.doc.length)]);
-  const docs = prepared.map((p) => p.doc);
+  return { ids, docs: prepared.map((p) => p.doc) };
+}
+
+/**
+ * Writes validated records, their pending search rows and their postings.
+ * Call it inside a transaction (`withTransaction`): a process dying mid-way
+ * then leaves no record without its search row and keyword index.
+ */
+export async function insertRecordChunk(client: pg.ClientBase, entity: Entity, records: readonly Record<string, unknown>[]): Promise<string[]> {
+  const { ids, docs } = await writeRecordChunk(client, entity, records);
   await indexKeywords(client, entity.name, docs, { replace: false });
   return ids;
 }

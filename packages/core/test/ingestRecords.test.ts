@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Queue } from 'bullmq';
+import { validate as isUuid, version as uuidVersion } from 'uuid';
+import { createEmbedQueue, createEntity, ingestRecords, termFrequencies, type EmbedJobData, type Entity } from '@kameleondb/core';
+import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
+import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
+import { redisUrl } from '../../../test-support/urls.js';
+
+const records = Array.from({ length: 23 }, (_, i) => ({ text: `order ${i} ${i % 3 === 0 ? 'shipped' : 'pending'} ${'blue '.repeat(1 + (i % 4))}item` }));
+const docOf = (r: { text: string }) => `text: ${r.text}`;
+
+describe('ingestRecords', () => {
+  let db: TestDatabase;
+  let entity: Entity;
+  let prefix: string;
+  let queue: Queue<EmbedJobData>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    entity = await createEntity(db.pool, { name: 'orders', fields: { text: 'text' }, embedFields: ['text'] });
+    prefix = testPrefix();
+    queue = createEmbedQueue({ redisUrl: redisUrl(), prefix });
+  });
+  afterAll(async () => {
+    await queue.close();
+    await obliterateQueues(prefix);
+    await db.close();
+  });
+
+  it('writes every posting and term statistic when postings go in by batches that straddle chunks', async () => {
+    // Chunks of 5 rows; postings after 10, 20 and the last 3 documents.
+    const result = await ingestRecords({ pool: db.pool, queue, entity, records: records.map((value, i) => ({ value, where: `record ${i}` })), chunkSize: 5, postingsBatch: 7 });
+    expect(result.ids).toHaveLength(records.length);
+
+    // Postings: exactly the terms and frequencies of each document's text.
+    const { rows: postings } = await db.pool.query<{ record_id: string; term: string; tf: number; doc_len: number }>(
+      `SELECT record_id, term, tf, doc_len FROM kdb_postings WHERE entity = 'orders'`,
+    );
+    const want = records.flatMap((r, i) => {
+      const { tf, length } = termFrequencies(docOf(r));
+      return [...tf].map(([term, n]) => `${result.ids[i]} ${term} ${n} ${length}`);
+    });
+    expect(postings.map((p) => `${p.record_id} ${p.term} ${p.tf} ${p.doc_len}`).sort()).toEqual(want.sort());
+
+    // Document frequencies, document count and total length, as computed from the texts.
+    const df = new Map<string, number>();
+    let totalLength = 0;
+    for (const r of records) {
+      const { tf, length } = termFrequencies(docOf(r));
+      totalLength += length;
+      for (const term of tf.keys()) df.set(term, (df.get(term) ?? 0) + 1);
+    }
+    const { rows: terms } = await db.pool.query<{ term: string; df: string }>(`SELECT term, df FROM kdb_bm25_terms WHERE entity = 'orders'`);
+    expect(new Map(terms.map((t) => [t.term, Number(t.df)]))).toEqual(df);
+    const { rows: stats } = await db.pool.query<{ n_docs: string; total_len: string }>(`SELECT n_docs, total_len FROM kdb_bm25_stats WHERE entity = 'orders'`);
+    expect({ n: Number(stats[0]!.n_docs), len: Number(stats[0]!.total_len) }).toEqual({ n: records.length, len: totalLength });
+  });
+
+  it('gives time-ordered ids (UUIDv7), ascending in the order of the records', async () => {
+    const { ids } = await ingestRecords({ pool: db.pool, queue, entity, records: records.slice(0, 12).map((value) => ({ value, where: 'body' })), chunkSize: 5 });
+    for (const id of ids) {
+      expect(isUuid(id)).toBe(true);
+      expect(uuidVersion(id)).toBe(7);
+    }
+    expect([...ids].sort()).toEqual(ids);
+    // PostgreSQL orders uuids bytewise, as the strings sort.
+    const { rows } = await db.pool.query<{ id: string }>('SELECT id FROM kdb_records WHERE id = ANY($1::uuid[]) ORDER BY id', [ids]);
+    expect(rows.map((r) => r.id)).toEqual(ids);
+  });
+});
