@@ -6,8 +6,8 @@ import copyStreams from 'pg-copy-streams';
 const escape = (v: string | number) => String(v).replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!);
 
 /** COPY of rows in text format (for narrow rows of text, ids and integers). */
-export async function copyText(client: pg.ClientBase, table: string, columns: readonly string[], rows: readonly (readonly (string | number)[])[]): Promise<void> {
-  if (rows.length === 0) return;
+export async function copyText(client: pg.ClientBase, table: string, columns: readonly string[], rows: Iterable<readonly (string | number)[]>): Promise<void> {
+  if (Array.isArray(rows) && rows.length === 0) return;
   const stream = client.query(copyStreams.from(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
   function* lines() {
     let buf = '';

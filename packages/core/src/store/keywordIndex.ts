@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { termFrequencies } from '../search/tokenize.js';
-import { copyText } from './copyText.js';
+import { PostingsBuffer } from './PostingsBuffer.js';
 
 export interface KeywordDoc {
   id: string;
@@ -43,16 +43,7 @@ export async function indexKeywords(
       [ids, docs.map((d) => d.length)],
     );
   }
-  // Grouped by term: the postings of one term go to the same pages of the impact index
-  // (entity, term, …) one after another (measured: 500k postings in 1.5 s instead of 2.3 s).
-  const byTerm = new Map<string, (string | number)[][]>();
-  for (const doc of docs) {
-    for (const [term, n] of doc.tf) {
-      let list = byTerm.get(term);
-      if (!list) byTerm.set(term, (list = []));
-      list.push([entity, term, doc.id, n, doc.length]);
-    }
-  }
-  const rows = [...byTerm.values()].flat();
-  await copyText(client, 'kdb_postings', ['entity', 'term', 'record_id', 'tf', 'doc_len'], rows);
+  const postings = new PostingsBuffer(entity);
+  postings.add(docs);
+  await postings.write(client);
 }
