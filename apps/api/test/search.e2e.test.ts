@@ -55,6 +55,10 @@ describe('hybrid search through the API', () => {
     for (const r of res.body.results) expect(r.score).toBeCloseTo((r.explain!.keyword?.rrf ?? 0) + (r.explain!.vector?.rrf ?? 0), 12);
     const scores = res.body.results.map((r) => r.score);
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    // Every answer is new (took_ms), so none carries an ETag to revalidate against.
+    const raw = await fetch(`${apiUrl}/v1/search?q=car&entity=parts`);
+    expect(raw.status).toBe(200);
+    expect(raw.headers.get('etag')).toBeNull();
   });
 
   it('explains: statistics, timings of each step, and the plans of both retrievers', async () => {
