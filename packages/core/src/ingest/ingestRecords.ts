@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
 import { ConflictError, ValidationError } from '../errors.js';
@@ -9,6 +8,7 @@ import { enqueueEmbed, type EmbedJobData } from '../jobs/embedQueue.js';
 import { writeRecordChunk } from '../store/recordStore.js';
 import { PostingsBuffer } from '../store/PostingsBuffer.js';
 import { withTransaction } from '../store/withTransaction.js';
+import { CpuSlice } from '../util/CpuSlice.js';
 import type { SourcedValue } from './readNdjson.js';
 
 export interface IngestOptions {
@@ -83,7 +83,7 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
   }
   const requestHash = createHash('sha256');
   const valid: Record<string, unknown>[] = [];
-  let since = performance.now();
+  const slice = new CpuSlice();
   for await (const { value, where } of opts.records) {
     if (valid.length >= maxRecords) {
       throw new ValidationError(`too many records in one request: the limit is ${maxRecords}`, { limit: maxRecords });
@@ -92,10 +92,7 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
     if (key !== undefined) requestHash.update(`${JSON.stringify(record)}\n`);
     valid.push(record);
     // Let other requests (searches) run between slices of a large body.
-    if ((valid.length & 31) === 0 && performance.now() - since > 2) {
-      await yieldToEventLoop();
-      since = performance.now();
-    }
+    if (slice.due()) await slice.pause();
   }
   if (valid.length === 0) throw new ValidationError('no records in the request body');
 
