@@ -1,7 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createEmbedQueue,
   createEntity,
   enqueueEmbed,
   HashProvider,
@@ -13,7 +12,7 @@ import {
 import type { Queue } from 'bullmq';
 import { insertRecordChunk } from '../src/store/recordStore.js';
 import { createTestDatabase, readVectors, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
+import { createTestEmbedQueue } from '../../../test-support/testEmbedQueue.js';
 import { redisUrl } from '../../../test-support/urls.js';
 import { until } from '../../../test-support/http.js';
 
@@ -31,17 +30,16 @@ describe('startEmbedWorker', () => {
   let entity: Entity;
   let prefix: string;
   let queue: Queue<EmbedJobData>;
+  let closeQueue: () => Promise<void>;
   const logger = pino({ level: 'silent' });
 
   beforeAll(async () => {
     db = await createTestDatabase();
     entity = await createEntity(db.pool, { name: 'msgs', fields: { text: 'text' }, embedFields: ['text'] });
-    prefix = testPrefix();
-    queue = createEmbedQueue({ redisUrl: redisUrl(), prefix });
+    ({ queue, prefix, close: closeQueue } = createTestEmbedQueue());
   });
   afterAll(async () => {
-    await queue.close();
-    await obliterateQueues(prefix);
+    await closeQueue();
     await db.close();
   });
 

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import { validate as isUuid, version as uuidVersion } from 'uuid';
-import { createEmbedQueue, createEntity, ingestRecords, termFrequencies, type EmbedJobData, type Entity } from '@kameleondb/core';
+import { createEntity, ingestRecords, termFrequencies, type EmbedJobData, type Entity } from '@kameleondb/core';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
-import { redisUrl } from '../../../test-support/urls.js';
+import { createTestEmbedQueue } from '../../../test-support/testEmbedQueue.js';
 
 const records = Array.from({ length: 23 }, (_, i) => ({ text: `order ${i} ${i % 3 === 0 ? 'shipped' : 'pending'} ${'blue '.repeat(1 + (i % 4))}item` }));
 const docOf = (r: { text: string }) => `text: ${r.text}`;
@@ -12,18 +11,16 @@ const docOf = (r: { text: string }) => `text: ${r.text}`;
 describe('ingestRecords', () => {
   let db: TestDatabase;
   let entity: Entity;
-  let prefix: string;
   let queue: Queue<EmbedJobData>;
+  let closeQueue: () => Promise<void>;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     entity = await createEntity(db.pool, { name: 'orders', fields: { text: 'text' }, embedFields: ['text'] });
-    prefix = testPrefix();
-    queue = createEmbedQueue({ redisUrl: redisUrl(), prefix });
+    ({ queue, close: closeQueue } = createTestEmbedQueue());
   });
   afterAll(async () => {
-    await queue.close();
-    await obliterateQueues(prefix);
+    await closeQueue();
     await db.close();
   });
 
