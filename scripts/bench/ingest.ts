@@ -9,36 +9,21 @@
  */
 import pg from 'pg';
 import { copyInto, HashProvider, HNSW_BUILD, listVectorSegments, migrate } from '@kameleondb/core';
+import { ingestRecord, ndjsonOf, SUBJECTS, subjectWord } from './ingestRecord.js';
 import { dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, getJson, machine, now, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const sizes = process.argv.slice(2).map(Number).filter(Boolean);
 if (sizes.length === 0) sizes.push(30_000, 100_000);
 const LIVE = Number(process.env.KDB_BENCH_LIVE ?? 30_000);
 
-// Record i: 6 of the 20 words of its subject (i mod 1000), 6 words of a shared 5,000-word
-// vocabulary, and its own number. A pure function of i (raw baselines rebuild the same rows).
-// Subjects give the vectors neighbourhoods, as real embeddings have: recall against an
-// exact scan then measures the index, not the order of near-duplicates inside a tie.
-const SUBJECTS = 1000;
-const rng = (seed: number) => () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-const subjectWord = (s: number, k: number) => `s${s}x${k}`;
-const record = (i: number) => {
-  const r = rng(Math.imul(i + 1, 2654435761) >>> 0);
-  const words = [
-    ...Array.from({ length: 6 }, () => subjectWord(i % SUBJECTS, Math.floor(r() * 20))),
-    ...Array.from({ length: 6 }, () => `w${Math.floor(r() * 5000).toString(36)}`),
-  ];
-  return { title: `Record ${i}`, body: `${words.join(' ')} detail ${i}` };
-};
 const queryText = (i: number) => {
-  const { title, body } = record(i);
+  const { title, body } = ingestRecord(i);
   return `${title} ${body}`;
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function post(url: string, from: number, n: number): Promise<number> {
-  let body = '';
-  for (let i = from; i < from + n; i++) body += `${JSON.stringify(record(i))}\n`;
+  const body = ndjsonOf(from, n);
   const t = performance.now();
   const res = await fetch(`${url}/v1/entities/bench/records`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
   if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
@@ -227,7 +212,7 @@ async function rawBaselines(n: number): Promise<{ copyIndexedS: number; copyS: n
   await migrate({ connectionString: dbUrl(db), dimensions: 384 });
   const provider = new HashProvider();
   const rows = Array.from({ length: n }, (_, i) => {
-    const r = record(i);
+    const r = ingestRecord(i);
     const content = `title: ${r.title} | body: ${r.body}`;
     return [content, provider.embedOne(content)] as const;
   });
