@@ -113,10 +113,11 @@ export async function machine(): Promise<string> {
   const c = new pg.Client({ connectionString: PG });
   await c.connect();
   const v = (await c.query('SHOW server_version')).rows[0].server_version as string;
-  const sb = (await c.query('SHOW shared_buffers')).rows[0].shared_buffers as string;
+  const setting = async (name: string) => (await c.query(`SELECT current_setting($1) AS v`, [name])).rows[0].v as string;
+  const settings = `shared_buffers ${await setting('shared_buffers')}, max_wal_size ${await setting('max_wal_size')}, autovacuum ${await setting('autovacuum')}`;
   const pv = (await c.query(`SELECT default_version FROM pg_available_extensions WHERE name = 'vector'`)).rows[0]?.default_version as string | undefined;
   await c.end();
-  return `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}; PostgreSQL ${v} (shared_buffers ${sb}) + pgvector ${pv ?? '?'}`;
+  return `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}; PostgreSQL ${v} (${settings}) + pgvector ${pv ?? '?'}`;
 }
 
 export const now = () => `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
