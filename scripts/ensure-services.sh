@@ -29,23 +29,25 @@ fi
 # against 20.8 / 24.7 s with 1GB; BENCHMARKS.md). It only needs a reload.
 PG_SHARED_BUFFERS_MB=${KDB_PG_SHARED_BUFFERS_MB:-1024}
 PG_MAX_WAL_SIZE=${KDB_PG_MAX_WAL_SIZE:-8GB}
-pg_setting() {
-  psql -h "$PGHOST_ADDR" -U "$PGUSER_NAME" -d "$PGDB" -tAc "$1" 2>/dev/null || echo "${2:-}"
-}
-current_mb=$(pg_setting "select setting::bigint * 8 / 1024 from pg_settings where name = 'shared_buffers'" 0)
-current_wal=$(pg_setting "show max_wal_size")
+if ! [[ "$PG_MAX_WAL_SIZE" =~ ^[1-9][0-9]*(MB|GB|TB)$ ]]; then
+  log "KDB_PG_MAX_WAL_SIZE must be a size in MB, GB or TB such as 8GB or 4096MB; got '$PG_MAX_WAL_SIZE'"
+  exit 1
+fi
+current_mb=$(psql -h "$PGHOST_ADDR" -U "$PGUSER_NAME" -d "$PGDB" -tAc \
+  "select setting::bigint * 8 / 1024 from pg_settings where name = 'shared_buffers'" 2>/dev/null || echo 0)
 PGVER=$(ls /etc/postgresql | head -1)
 conf="/etc/postgresql/$PGVER/main/conf.d/80-kameleondb.conf"
-wanted_mb=$(( current_mb > PG_SHARED_BUFFERS_MB ? current_mb : PG_SHARED_BUFFERS_MB ))
-if [ "${current_mb:-0}" -lt "$PG_SHARED_BUFFERS_MB" ] || [ "$current_wal" != "$PG_MAX_WAL_SIZE" ]; then
-  printf 'shared_buffers = %sMB\nmax_wal_size = %s\n' "$wanted_mb" "$PG_MAX_WAL_SIZE" | as_root tee "$conf" >/dev/null
+wanted_conf="shared_buffers = $(( current_mb > PG_SHARED_BUFFERS_MB ? current_mb : PG_SHARED_BUFFERS_MB ))MB
+max_wal_size = ${PG_MAX_WAL_SIZE}"
+if [ "$(cat "$conf" 2>/dev/null)" != "$wanted_conf" ]; then
+  printf '%s\n' "$wanted_conf" | as_root tee "$conf" >/dev/null
   if [ "${current_mb:-0}" -lt "$PG_SHARED_BUFFERS_MB" ]; then
-    log "PostgreSQL shared_buffers ${current_mb}MB < ${PG_SHARED_BUFFERS_MB}MB: setting it and max_wal_size ${PG_MAX_WAL_SIZE}, restarting"
+    log "PostgreSQL shared_buffers ${current_mb}MB < ${PG_SHARED_BUFFERS_MB}MB: setting it (and max_wal_size ${PG_MAX_WAL_SIZE}), restarting"
     as_root pg_ctlcluster --skip-systemctl-redirect "$PGVER" main restart
     for _ in $(seq 1 30); do pg_isready -h "$PGHOST_ADDR" -p 5432 -q && break; sleep 0.5; done
   else
-    log "PostgreSQL max_wal_size ${current_wal} → ${PG_MAX_WAL_SIZE}: reloading"
-    pg_setting "select pg_reload_conf()" >/dev/null
+    log "PostgreSQL max_wal_size ${PG_MAX_WAL_SIZE}: reloading"
+    psql -h "$PGHOST_ADDR" -U "$PGUSER_NAME" -d "$PGDB" -tAc "select pg_reload_conf()" >/dev/null
   fi
 fi
 
