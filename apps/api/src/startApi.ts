@@ -43,6 +43,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
   const reindexQueue = createReindexQueue({ redisUrl: env.KDB_REDIS_URL, prefix: env.KDB_QUEUE_PREFIX, connection: redis });
   const runs = new ReindexRunStore(redis, pool, env.KDB_QUEUE_PREFIX);
   const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: redis, prefix: env.KDB_QUEUE_PREFIX });
+  const search = new SearchEngine({ pool, provider, efSearch: env.KDB_EF_SEARCH });
   const metrics = new PipelineMetrics({ process: 'api', queues: [queue, reindexQueue], activeRuns: () => runs.active() });
   const app = createApp({
     metrics,
@@ -51,7 +52,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     runs,
     reindexQueue,
     cacheStats: new CacheStats(redis, env.KDB_QUEUE_PREFIX),
-    search: new SearchEngine({ pool, provider, efSearch: env.KDB_EF_SEARCH }),
+    search,
     pricePerMillionTokens: env.KDB_PRICE_PER_MILLION_TOKENS,
     pool,
     redis,
@@ -85,6 +86,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
       await reindexQueue.close();
       await maintenanceQueue.close();
       await redis.quit().catch(() => undefined);
+      await search.flushQueryVectors();
       await pool.end();
     },
   };

@@ -10,6 +10,7 @@ import type { Entity } from '../entities/entitySchema.js';
 import { tokenize } from './tokenize.js';
 import { reuseFor } from '../util/reuseFor.js';
 import { withTransaction } from '../store/withTransaction.js';
+import { CacheWriteBehind } from '../cache/CacheWriteBehind.js';
 import { keywordTopK, readStatsAndHeads } from './keywordTopK.js';
 import { fuseRrf, type FusedHit, type RankedHit } from './rrf.js';
 import { createHash } from 'node:crypto';
@@ -138,8 +139,11 @@ export class SearchEngine {
   private readonly entityList: (fresh?: boolean) => Promise<Entity[]>;
   /** The segment catalog, reused for segmentCacheMs: any version finds every vector. */
   private readonly vectorSegments: () => Promise<VectorSegment[]>;
+  /** New query vectors on their way to the embedding cache. */
+  private readonly cacheWrites: CacheWriteBehind;
   constructor(private readonly opts: SearchEngineOptions) {
     this.queryVectors = new LRUCache({ max: opts.queryCacheSize ?? 1000 });
+    this.cacheWrites = new CacheWriteBehind(opts.pool, opts.provider.modelKey);
     this.entityList = reuseFor(1000, () => listEntities(opts.pool));
     this.vectorSegments = reuseFor(opts.segmentCacheMs ?? 1000, () => listVectorSegments(opts.pool));
   }
@@ -196,17 +200,18 @@ export class SearchEngine {
     });
     let vector = rows[0]?.embedding;
     if (!vector) {
-      vector = Array.from((await provider.embed([text]))[0]!);
-      // Stored for the other API processes and later runs; the search does not wait for it,
-      // and its commit does not wait for the WAL flush (a cache entry lost in a crash is recomputed).
-      const embedding = pgvector.toSql(vector);
-      withTransaction(pool, async (c) => {
-        await c.query('SET LOCAL synchronous_commit = off');
-        await c.query('INSERT INTO kdb_embedding_cache (model_key, text_hash, embedding) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [provider.modelKey, key, embedding]);
-      }).catch(() => undefined);
+      const embedded = (await provider.embed([text]))[0]!;
+      vector = Array.from(embedded);
+      // Stored for the other API processes and later runs, written behind the search.
+      this.cacheWrites.add({ hash: key, vector: embedded });
     }
     this.queryVectors.set(key, vector);
     return vector;
+  }
+
+  /** Writes the query vectors still waiting for the embedding cache (before the pool closes). */
+  flushQueryVectors(): Promise<void> {
+    return this.cacheWrites.flush();
   }
 
   async search(params: SearchParams): Promise<SearchAnswer> {
