@@ -127,6 +127,9 @@ export function percentile(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
+/** "p50 / p95" of latencies, for the hand measurements' and benches' lines. */
+export const p50p95 = (xs: readonly number[], digits = 2) => `${percentile(xs, 50).toFixed(digits)} / ${percentile(xs, 95).toFixed(digits)}`;
+
 /** Replaces (or appends) the `<!-- bench:NAME -->` section of BENCHMARKS.md and prints it. */
 export async function writeSection(name: string, lines: string[]): Promise<void> {
   const section = [`<!-- bench:${name} start -->`, ...lines, `<!-- bench:${name} end -->`].join('\n');

@@ -13,7 +13,7 @@
  */
 import pg from 'pg';
 import { startApiProcess, startWorkerProcess, stopAll } from '../../test-support/processes.js';
-import { admin, dbUrl, deleteRedisKeys, getJson, percentile, REDIS } from './harness.js';
+import { admin, dbUrl, deleteRedisKeys, getJson, p50p95, REDIS } from './harness.js';
 import { ndjsonOf, subjectWord, SUBJECTS } from './ingestRecord.js';
 
 const template = process.env.KDB_BENCH_DB;
@@ -67,10 +67,9 @@ const poller = (async () => {
   await p.end();
 })();
 
-const p50p95 = (xs: number[]) => `${percentile(xs, 50).toFixed(1)} / ${percentile(xs, 95).toFixed(1)}`;
 function line(label: string, xs: Sample[]): string {
-  const steps = explain ? ['keyword', 'vector', 'fetch'].map((k) => ` ${k} ${p50p95(xs.map((s) => s.steps[k] ?? 0))}`).join('') : '';
-  return `${label.padEnd(22)} ${String(xs.length).padStart(5)} searches  client p50 / p95 ${p50p95(xs.map((s) => s.client))}  took_ms ${p50p95(xs.map((s) => s.took))}${steps}`;
+  const steps = explain ? ['keyword', 'vector', 'fetch'].map((k) => ` ${k} ${p50p95(xs.map((s) => s.steps[k] ?? 0), 1)}`).join('') : '';
+  return `${label.padEnd(22)} ${String(xs.length).padStart(5)} searches  client p50 / p95 ${p50p95(xs.map((s) => s.client), 1)}  took_ms ${p50p95(xs.map((s) => s.took), 1)}${steps}`;
 }
 try {
   const warm = performance.now();

@@ -9,7 +9,7 @@
  * every run its own number (sets 10n+1 and 10n+2).
  */
 import { startApiProcess, stopAll } from '../../test-support/processes.js';
-import { dbUrl, deleteRedisKeys, getJson, percentile, REDIS } from './harness.js';
+import { dbUrl, deleteRedisKeys, getJson, p50p95, REDIS } from './harness.js';
 import { subjectWord, SUBJECTS } from './ingestRecord.js';
 
 const dbName = process.env.KDB_BENCH_DB;
@@ -31,8 +31,7 @@ async function phase(label: string, set: number): Promise<void> {
     client.push(performance.now() - t);
     took.push(a.took_ms);
   }
-  const f = (xs: number[]) => `${percentile(xs, 50).toFixed(2)} / ${percentile(xs, 95).toFixed(2)}`;
-  process.stdout.write(`${label.padEnd(24)} ${String(client.length).padStart(5)} searches  client p50 / p95 ${f(client)}  took_ms ${f(took)}\n`);
+  process.stdout.write(`${label.padEnd(24)} ${String(client.length).padStart(5)} searches  client p50 / p95 ${p50p95(client)}  took_ms ${p50p95(took)}\n`);
 }
 try {
   await phase('warm-up (set 0)', 0);

@@ -7,7 +7,7 @@
 import pg from 'pg';
 import pgvector from 'pgvector';
 import { BM25_B, BM25_K1, bm25Idf, DEFAULT_EF_SEARCH, HashProvider, HNSW_BUILD, keywordTopK, listVectorSegments, readStatsAndHeads, SearchEngine, tokenize, vectorSql } from '@kameleondb/core';
-import { dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, getJson, machine, now, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
+import { dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, getJson, machine, now, p50p95, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 // KDB_BENCH_DB: measure a database an earlier KDB_BENCH_LOAD_ONLY run left (same N), without loading it again.
@@ -142,10 +142,7 @@ const rawKeyword = async (q: string) => {
 const rawVector = (q: string) => raw.query({ name: 'raw_vector', text: VECTOR, values: [pgvector.toSql(Array.from(provider.embedOne(q))), ['bench']] });
 
 const fmt = (l: number[]) => `${percentile(l, 50).toFixed(2)} | ${percentile(l, 95).toFixed(2)} | ${percentile(l, 99).toFixed(2)}`;
-const took = (key: string) => {
-  const l = tookMs.get(key) ?? [];
-  return `${percentile(l, 50).toFixed(2)} / ${percentile(l, 95).toFixed(2)}`;
-};
+const took = (key: string) => p50p95(tookMs.get(key) ?? []);
 const p95 = new Map<string, number>();
 const MODES = ['hybrid', 'vector', 'keyword'] as const;
 // Warm-up over every query: prepared statements, and the API's query-vector cache, so
