@@ -10,6 +10,8 @@ import {
   MAX_FIELD_CHARS,
   MAX_JSON_DEPTH,
   patchRecord,
+  HashProvider,
+  SearchEngine,
   updateEntity,
   validateRecord,
   ValidationError,
@@ -179,6 +181,17 @@ describe('record values Postgres cannot store, and size limits', () => {
     await expect(patchRecord(db.pool, docs, ids[0]!, { meta: { b: '\ud83d' } })).rejects.toThrow(/body: field "meta": a string holds a lone UTF-16 surrogate/);
     await expect(patchRecord(db.pool, docs, ids[0]!, JSON.parse('{"constructor":null}'))).rejects.toThrow(/body: unknown field "constructor"/);
     expect(await getRecord(db.pool, 'docs', ids[0]!)).toEqual(before);
+  });
+
+  it('refuses a search whose where holds a string Postgres cannot store, or names a built-in as a field', async () => {
+    await ingest([{ title: 'where probe' }]);
+    const engine = new SearchEngine({ pool: db.pool, provider: new HashProvider() });
+    const search = (where: Record<string, string>) => engine.search({ q: 'probe', entities: ['docs'], mode: 'keyword', limit: 5, where });
+    await expect(search({ title: 'a\u0000' })).rejects.toThrow(/where: the value of field "title" holds a NUL character/);
+    await expect(search({ title: '\ud800' })).rejects.toThrow(/where: the value of field "title" holds a lone UTF-16 surrogate/);
+    await expect(search({ constructor: 'x' })).rejects.toThrow(/where: field "constructor" is not a field of docs/);
+    await expect(search(JSON.parse('{"__proto__":"x"}'))).rejects.toThrow(/where: field "__proto__" is not a field of docs/);
+    expect((await search({ title: 'where probe' })).results).toHaveLength(1);
   });
 
   it(`refuses field values past ${MAX_FIELD_CHARS} characters or json nested past ${MAX_JSON_DEPTH}, naming record, field and limit`, async () => {

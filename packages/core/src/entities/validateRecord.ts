@@ -1,3 +1,4 @@
+import { unstorableText } from '../content/unstorableText.js';
 import { ValidationError } from '../errors.js';
 import type { Entity, FieldType } from './entitySchema.js';
 
@@ -11,9 +12,6 @@ export const MAX_FIELD_CHARS = 1_000_000;
 
 /** Deepest nesting of a `json` field value (arrays and objects). */
 export const MAX_JSON_DEPTH = 64;
-
-// A high surrogate not followed by a low one, or a low one without a high one before it.
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function matches(type: FieldType, value: unknown): boolean {
   switch (type) {
@@ -39,13 +37,6 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object' && value !== null) return 'an object';
   return String(value);
-}
-
-/** Why Postgres cannot store this string as text or jsonb, or undefined when it can. */
-function unstorable(s: string): string | undefined {
-  if (s.includes('\u0000')) return 'a NUL character (\\u0000), which Postgres cannot store';
-  if (LONE_SURROGATE.test(s)) return 'a lone UTF-16 surrogate (not valid Unicode), which Postgres cannot store';
-  return undefined;
 }
 
 interface Node {
@@ -80,7 +71,7 @@ function checkJson(where: string, field: string, root: unknown): void {
     size += 1;
     if (typeof v === 'string') {
       size += v.length;
-      const why = unstorable(v);
+      const why = unstorableText(v);
       if (why) fail(`a string holds ${why}`, node);
     } else if (typeof v === 'number' && !Number.isFinite(v)) {
       fail('numbers must be finite', node);
@@ -92,7 +83,7 @@ function checkJson(where: string, field: string, root: unknown): void {
         for (const [k, child] of Object.entries(v)) {
           const keyNode: Node = { value: child, depth: node.depth + 1, parent: node, key: k };
           size += k.length;
-          const why = unstorable(k);
+          const why = unstorableText(k);
           if (why) fail(`a key holds ${why}`, keyNode);
           stack.push(keyNode);
         }
@@ -139,7 +130,7 @@ export function validateRecord(entity: Entity, value: unknown, where: string): R
           limit: MAX_FIELD_CHARS,
         });
       }
-      const why = unstorable(v);
+      const why = unstorableText(v);
       if (why) throw new ValidationError(`${where}: field "${key}" holds ${why}`, { at: where, field: key });
     }
     if (v !== null && !matches(type, v)) {
