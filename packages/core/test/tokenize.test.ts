@@ -1,6 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import { fuseRrf, tokenize } from '@kameleondb/core';
 
+/** The tokenizer as it was written with regexes (quadratic on long words): the reference for its semantics on short texts. */
+function regexTokenize(text: string): string[] {
+  const t = text.normalize('NFC').toLowerCase();
+  const terms = [...(t.match(/[\p{L}\p{N}]+/gu) ?? [])];
+  terms.push(...(t.match(/[\p{L}\p{N}]+(?:[._@#:/+'-][\p{L}\p{N}]+)+/gu) ?? []));
+  terms.push(...(t.match(/#[\p{L}\p{N}]+(?:[._@#:/+'-][\p{L}\p{N}]+)*/gu) ?? []));
+  return terms.filter((term) => term.length <= 100);
+}
+
+/** Deterministic pseudo-random texts over letters, digits, joiners, spaces and other scripts. */
+function* texts(count: number): Generator<string> {
+  const alphabet = ['a', 'B', '7', 'é', 'ß', '日', '𝐀', 'İ', '.', '_', '@', '#', ':', '/', '+', "'", '-', ' ', ',', '\n', 'e\u0301'];
+  let seed = 12345;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+  for (let i = 0; i < count; i++) {
+    let s = '';
+    const len = next() % 40;
+    for (let j = 0; j < len; j++) s += alphabet[next() % alphabet.length];
+    yield s;
+  }
+}
+
+function timed(text: string): number {
+  const t0 = performance.now();
+  tokenize(text);
+  return performance.now() - t0;
+}
+
 describe('tokenize', () => {
   it('lower-cases, splits on Unicode words and keeps identifiers whole', () => {
     expect(tokenize('Order #12345 for JANE.Doe@Example.com, SKU AB-1234-X; Über-Größe')).toEqual([
@@ -9,6 +37,30 @@ describe('tokenize', () => {
     ]);
     expect(tokenize('日本語 テキスト')).toEqual(['日本語', 'テキスト']);
     expect(tokenize('  ')).toEqual([]);
+  });
+
+  it('joins words only across one joiner and starts a hashed term at the first # of a chain', () => {
+    expect(tokenize('a..b.c')).toEqual(['a', 'b', 'c', 'b.c']);
+    expect(tokenize('a#b#c')).toEqual(['a', 'b', 'c', 'a#b#c', '#b#c']);
+    expect(tokenize('x##a.b, #7')).toEqual(['x', 'a', 'b', '7', 'a.b', '#a.b', '#7']);
+    expect(tokenize("path/to/file.ts' -v1.2-")).toEqual(['path', 'to', 'file', 'ts', 'v1', '2', 'path/to/file.ts', 'v1.2']);
+    expect(tokenize(`${'a'.repeat(101)} ${'b'.repeat(100)}.c`)).toEqual(['b'.repeat(100), 'c']);
+  });
+
+  it('yields the same terms as the regex definition on generated texts', () => {
+    for (const text of texts(3000)) expect(tokenize(text), JSON.stringify(text)).toEqual(regexTokenize(text));
+  });
+
+  it('is linear in its input: a 10 MB single word takes at most ~30x a 1 MB one, and 100 KB of letters is fast', { timeout: 60_000 }, () => {
+    expect(tokenize('a'.repeat(100_000))).toEqual([]);
+    expect(timed('q'.repeat(100_000))).toBeLessThan(500);
+    timed('w'.repeat(1_000_000)); // warm-up
+    const oneMb = Math.max(timed('x'.repeat(1_000_000)), 1);
+    const tenMb = timed('y'.repeat(10_000_000));
+    expect(tenMb).toBeLessThan(5000);
+    expect(tenMb).toBeLessThan(30 * oneMb + 50);
+    // Long chains of identifiers, the other shape the regex backtracked on.
+    expect(timed('ab.'.repeat(1_000_000))).toBeLessThan(5000);
   });
 });
 

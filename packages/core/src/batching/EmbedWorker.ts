@@ -4,7 +4,8 @@ import { Worker, type Job } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
-import { createRedis, EMBED_QUEUE, type EmbedJobData } from '../jobs/embedQueue.js';
+import { createRedis, EMBED_QUEUE, embedJobDataSchema, type EmbedJobData } from '../jobs/embedQueue.js';
+import { parseJobData } from '../jobs/parseJobData.js';
 import { markRowsFailed, selectRowsNeedingWork } from '../store/searchRowStore.js';
 import type { CacheStats } from '../cache/CacheStats.js';
 import type { CancelWatcher } from '../reindex/CancelWatcher.js';
@@ -43,8 +44,10 @@ export interface EmbedWorker {
 }
 
 interface HeldJob {
-  job: Job<EmbedJobData>;
+  job: Job;
   token: string;
+  /** The job's data, validated. */
+  data: EmbedJobData;
 }
 
 /**
@@ -59,7 +62,7 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
   const lingerMs = opts.lingerMs ?? 25;
   const lockMs = opts.lockMs ?? 30_000;
   const workerId = randomUUID().slice(0, 8);
-  const worker = new Worker<EmbedJobData>(EMBED_QUEUE, null, {
+  const worker = new Worker(EMBED_QUEUE, null, {
     connection: createRedis(opts.redisUrl),
     prefix: opts.prefix ?? '{kdb}',
     lockDuration: lockMs,
@@ -80,21 +83,34 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
   let seq = 0;
   const nextToken = () => `${workerId}:${seq++}`;
 
-  const take = async (block: boolean): Promise<HeldJob | undefined> => {
+  /**
+   * The next job, or undefined when none is waiting, or null when the one
+   * taken was malformed: it is failed at once, alone, without retries, so it
+   * can neither crash the worker nor sink the batch it would have joined.
+   */
+  const take = async (block: boolean): Promise<HeldJob | undefined | null> => {
     const token = nextToken();
-    const job = (await worker.getNextJob(token, { block })) as Job<EmbedJobData> | undefined;
-    return job ? { job, token } : undefined;
+    const job = (await worker.getNextJob(token, { block })) as Job | undefined;
+    if (!job) return undefined;
+    try {
+      return { job, token, data: parseJobData(EMBED_QUEUE, embedJobDataSchema, job) };
+    } catch (err) {
+      log.error({ err, jobId: job.id }, 'malformed embed job failed');
+      await job.moveToFailed(err as Error, token, false).catch((e: unknown) => log.warn({ err: e, jobId: job.id }, 'could not fail malformed job'));
+      return null;
+    }
   };
 
   async function collect(first: HeldJob): Promise<HeldJob[]> {
     const held = [first];
-    let ids = first.job.data.ids.length;
+    let ids = first.data.ids.length;
     const deadline = Date.now() + lingerMs;
     while (ids < maxIds && !closing) {
       const next = await take(false);
+      if (next === null) continue;
       if (next) {
         held.push(next);
-        ids += next.job.data.ids.length;
+        ids += next.data.ids.length;
         continue;
       }
       const left = deadline - Date.now();
@@ -105,10 +121,10 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
   }
 
   async function finish(held: HeldJob[], result: EmbedBatchResult | Error | 'cancelled'): Promise<void> {
-    for (const { job, token } of held) {
+    for (const { job, token, data } of held) {
       try {
         if (result instanceof Error) await job.moveToFailed(result, token, false);
-        else await job.moveToCompleted({ rows: job.data.ids.length, ...(result === 'cancelled' ? { cancelled: true } : {}) }, token, false);
+        else await job.moveToCompleted({ rows: data.ids.length, ...(result === 'cancelled' ? { cancelled: true } : {}) }, token, false);
       } catch (err) {
         // Lost lock (we were too slow and another worker took it): it redoes
         // the job, which is idempotent.
@@ -120,41 +136,41 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
   /** Adds each run job's counts to its run, once per job. */
   async function reportRuns(held: HeldJob[], outcomeOf: (id: string) => Outcome): Promise<void> {
     if (!runs) return;
-    for (const { job } of held) {
-      if (!job.data.runId) continue;
-      const c = { processed: job.data.ids.length, embedded: 0, cached: 0, failed: 0 };
-      for (const id of job.data.ids) {
+    for (const { job, data } of held) {
+      if (!data.runId) continue;
+      const c = { processed: data.ids.length, embedded: 0, cached: 0, failed: 0 };
+      for (const id of data.ids) {
         const o = outcomeOf(id);
         if (o === 'embedded' || o === 'cached' || o === 'failed') c[o] += 1;
       }
-      await runs.recordProgress(job.data.runId, job.id!, c).catch((err: unknown) => log.warn({ err }, 'run progress not recorded'));
+      await runs.recordProgress(data.runId, job.id!, c).catch((err: unknown) => log.warn({ err }, 'run progress not recorded'));
     }
   }
 
   async function runBatch(all: HeldJob[]): Promise<void> {
     // Jobs of runs cancelled meanwhile are settled without work.
-    const runIds = [...new Set(all.map((h) => h.job.data.runId).filter((r): r is string => !!r))];
+    const runIds = [...new Set(all.map((h) => h.data.runId).filter((r): r is string => !!r))];
     const over = runs && runIds.length ? await runs.finishedAmong(runIds) : new Set<string>();
-    const dropped = all.filter((h) => h.job.data.runId && over.has(h.job.data.runId));
+    const dropped = all.filter((h) => h.data.runId && over.has(h.data.runId));
     if (dropped.length) await finish(dropped, 'cancelled');
     const held = all.filter((h) => !dropped.includes(h));
     if (held.length === 0) return;
 
-    const ids = [...new Set(held.flatMap((h) => h.job.data.ids))];
-    const forceIds = [...new Set(held.filter((h) => h.job.data.force).flatMap((h) => h.job.data.ids))];
+    const ids = [...new Set(held.flatMap((h) => h.data.ids))];
+    const forceIds = [...new Set(held.filter((h) => h.data.force).flatMap((h) => h.data.ids))];
     const liveRunIds = runIds.filter((r) => !over.has(r));
     const started = Date.now();
     const abort = new AbortController();
     // Abort the provider request only when every job of the batch belongs to cancelled runs.
     const stopWatching = opts.cancelWatcher?.onCancel(() => {
-      if (held.every((h) => h.job.data.runId && opts.cancelWatcher!.cancelled.has(h.job.data.runId))) abort.abort(new Error('run cancelled'));
+      if (held.every((h) => h.data.runId && opts.cancelWatcher!.cancelled.has(h.data.runId))) abort.abort(new Error('run cancelled'));
     });
     const beforeWrite =
       runs && liveRunIds.length
         ? async (chunk: string[]) => {
             const cancelled = await runs.finishedAmong(liveRunIds);
             if (cancelled.size === 0) return chunk;
-            const banned = new Set(held.filter((h) => h.job.data.runId && cancelled.has(h.job.data.runId)).flatMap((h) => h.job.data.ids));
+            const banned = new Set(held.filter((h) => h.data.runId && cancelled.has(h.data.runId)).flatMap((h) => h.data.ids));
             return chunk.filter((id) => !banned.has(id));
           }
         : undefined;
@@ -193,7 +209,7 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
       // retryable by reindex); before that BullMQ retries with backoff.
       const last = held.filter(({ job }) => job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
       if (last.length) {
-        const lastIds = last.flatMap(({ job }) => job.data.ids);
+        const lastIds = last.flatMap(({ data }) => data.ids);
         const rows = await selectRowsNeedingWork(opts.pool, lastIds, opts.provider.modelKey).catch(() => []);
         await markRowsFailed(opts.pool, rows.map((r) => r.record_id), rows.map((r) => r.content_hash), error.message).catch(() => 0);
         const failedIds = new Set(rows.map((r) => r.record_id));
@@ -207,7 +223,7 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
 
   const loop = (async () => {
     while (!closing) {
-      let first: HeldJob | undefined;
+      let first: HeldJob | undefined | null;
       try {
         first = await take(true);
       } catch (err) {
@@ -216,7 +232,7 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
         await sleep(1000);
         continue;
       }
-      if (!first) continue;
+      if (!first) continue; // none waiting, or a malformed job already failed
       await runBatch(await collect(first));
     }
   })();

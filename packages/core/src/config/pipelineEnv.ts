@@ -35,16 +35,52 @@ export const pipelineEnvShape = {
   KDB_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
-/** Parses `env` with a zod object schema; the error lists every bad variable and why. */
+/** Variables whose values are never printed: keys, passwords, secrets, tokens. */
+const SECRET_NAME = /(?:^|_)(?:KEY|PASSWORD|SECRET|TOKEN)$/i;
+const MAX_SHOWN = 100;
+
+/**
+ * How a bad value may appear in a configuration error: never for a secret
+ * variable, a URL with its password masked, a value that looks like it
+ * carries credentials but cannot be parsed not at all; others bounded.
+ */
+function shownValue(name: string, value: string): string {
+  if (SECRET_NAME.test(name)) return ' (value not shown: the variable holds a secret)';
+  let shown = value;
+  if (value.includes('://')) {
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (url?.password) {
+      url.password = '***';
+      shown = url.href;
+    } else if (!url && value.includes('@')) {
+      return ' (value not shown: it may hold credentials)';
+    }
+  }
+  return ` (got ${JSON.stringify(shown.length > MAX_SHOWN ? `${shown.slice(0, MAX_SHOWN)}…` : shown)})`;
+}
+
+/**
+ * Parses `env` with a zod object schema; the error lists every bad variable
+ * and the rule it breaks, and shows values only where shownValue allows.
+ */
 export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   // Treat empty strings as unset so `FOO=` in a compose file means "default".
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
   const parsed = schema.safeParse(cleaned);
   if (parsed.success) return parsed.data;
+  const secrets = Object.entries(cleaned).filter(([k, v]) => SECRET_NAME.test(k) && v !== undefined && v.length >= 4).map(([, v]) => v!);
   const lines = parsed.error.issues.map((i) => {
     const name = i.path.join('.') || '(environment)';
     const got = i.path.length ? cleaned[String(i.path[0])] : undefined;
-    return `  ${name}: ${i.message}${got === undefined ? '' : ` (got "${got}")`}`;
+    // A rule's message could quote a value; a secret never leaves in one.
+    let message = i.message;
+    for (const secret of secrets) message = message.split(secret).join('***');
+    return `  ${name}: ${message}${got === undefined ? '' : shownValue(String(i.path[0]), got)}`;
   });
   throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
 }

@@ -1,5 +1,17 @@
+import { unstorableText } from '../content/unstorableText.js';
 import { ValidationError } from '../errors.js';
 import type { Entity, FieldType } from './entitySchema.js';
+
+/**
+ * Longest value of one field, in characters (UTF-16 code units): a string's
+ * length, or for a `json` field the total length of its strings and keys
+ * plus one per value. Keeps the text, its hash and its keyword analysis
+ * bounded per field.
+ */
+export const MAX_FIELD_CHARS = 1_000_000;
+
+/** Deepest nesting of a `json` field value (arrays and objects). */
+export const MAX_JSON_DEPTH = 64;
 
 function matches(type: FieldType, value: unknown): boolean {
   switch (type) {
@@ -19,33 +31,117 @@ function matches(type: FieldType, value: unknown): boolean {
   }
 }
 
+/** A short, printable description of a value for an error message (never the whole value). */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `${JSON.stringify(value.slice(0, 60))}${value.length > 60 ? '…' : ''}`;
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return String(value);
+}
+
+interface Node {
+  value: unknown;
+  depth: number;
+  parent: Node | undefined;
+  key: string | number | undefined;
+}
+
+function pathOf(field: string, node: Node): string {
+  const parts: string[] = [];
+  for (let n: Node | undefined = node; n?.key !== undefined; n = n.parent) {
+    parts.push(typeof n.key === 'number' ? `[${n.key}]` : `.${JSON.stringify(n.key.slice(0, 40))}`);
+  }
+  return field + parts.reverse().join('');
+}
+
+/**
+ * Walks a json value without recursion (its depth is what is being bounded)
+ * and fails on the first string or key Postgres cannot store, on nesting
+ * past MAX_JSON_DEPTH, or on a size past MAX_FIELD_CHARS.
+ */
+function checkJson(where: string, field: string, root: unknown): void {
+  const fail = (message: string, node: Node) => {
+    throw new ValidationError(`${where}: field "${field}": ${message} at ${pathOf(field, node)}`, { at: where, field, path: pathOf(field, node) });
+  };
+  let size = 0;
+  const stack: Node[] = [{ value: root, depth: 0, parent: undefined, key: undefined }];
+  while (stack.length) {
+    const node = stack.pop()!;
+    const v = node.value;
+    size += 1;
+    if (typeof v === 'string') {
+      size += v.length;
+      const why = unstorableText(v);
+      if (why) fail(`a string holds ${why}`, node);
+    } else if (typeof v === 'number' && !Number.isFinite(v)) {
+      fail('numbers must be finite', node);
+    } else if (typeof v === 'object' && v !== null) {
+      if (node.depth >= MAX_JSON_DEPTH) fail(`nesting deeper than ${MAX_JSON_DEPTH} levels is not allowed`, node);
+      if (Array.isArray(v)) {
+        for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], depth: node.depth + 1, parent: node, key: i });
+      } else {
+        for (const [k, child] of Object.entries(v)) {
+          const keyNode: Node = { value: child, depth: node.depth + 1, parent: node, key: k };
+          size += k.length;
+          const why = unstorableText(k);
+          if (why) fail(`a key holds ${why}`, keyNode);
+          stack.push(keyNode);
+        }
+      }
+    }
+    if (size > MAX_FIELD_CHARS) {
+      throw new ValidationError(`${where}: field "${field}" is too large: a json value may hold at most ${MAX_FIELD_CHARS} characters`, {
+        at: where,
+        field,
+        limit: MAX_FIELD_CHARS,
+      });
+    }
+  }
+}
+
 /**
  * Checks one record against its entity: an object whose keys are declared
- * fields with values of the declared type (null allowed). `where` names the
- * record in the error (`records[12]`, `line 13`).
+ * fields with values of the declared type (null allowed), strings Postgres
+ * can store, each value at most MAX_FIELD_CHARS long. `where` names the
+ * record in the error (`records[12]`, `line 13`). Returns the record's own
+ * fields in a prototype-less object, so no field name can reach
+ * `Object.prototype`.
  */
 export function validateRecord(entity: Entity, value: unknown, where: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ValidationError(`${where}: a record must be a JSON object of fields, got ${Array.isArray(value) ? 'an array' : typeof value}`, {
+    throw new ValidationError(`${where}: a record must be a JSON object of fields, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`, {
       at: where,
     });
   }
-  const record = value as Record<string, unknown>;
-  for (const [key, v] of Object.entries(record)) {
-    const type = entity.fields[key];
+  const record: Record<string, unknown> = Object.create(null);
+  for (const [key, v] of Object.entries(value)) {
+    const type = Object.hasOwn(entity.fields, key) ? entity.fields[key] : undefined;
     if (type === undefined) {
       throw new ValidationError(
-        `${where}: unknown field "${key}" for entity "${entity.name}"; allowed fields: ${Object.keys(entity.fields).join(', ')}`,
-        { at: where, field: key },
+        `${where}: unknown field ${describe(key)} for entity "${entity.name}"; allowed fields: ${Object.keys(entity.fields).join(', ')}`,
+        { at: where, field: key.slice(0, 100) },
       );
     }
+    if (typeof v === 'string') {
+      if (v.length > MAX_FIELD_CHARS) {
+        throw new ValidationError(`${where}: field "${key}" is too long: ${v.length} characters, the limit is ${MAX_FIELD_CHARS}`, {
+          at: where,
+          field: key,
+          limit: MAX_FIELD_CHARS,
+        });
+      }
+      const why = unstorableText(v);
+      if (why) throw new ValidationError(`${where}: field "${key}" holds ${why}`, { at: where, field: key });
+    }
     if (v !== null && !matches(type, v)) {
-      throw new ValidationError(`${where}: field "${key}" must be ${type}, got ${JSON.stringify(v)?.slice(0, 80)}`, {
+      throw new ValidationError(`${where}: field "${key}" must be ${type}, got ${describe(v)}`, {
         at: where,
         field: key,
         expected: type,
       });
     }
+    if (type === 'json' && typeof v === 'object' && v !== null) checkJson(where, key, v);
+    record[key] = v;
   }
   return record;
 }

@@ -1,16 +1,28 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
+import { z } from 'zod';
 
 export const EMBED_QUEUE = 'embed';
 
-export interface EmbedJobData {
-  /** Record ids; the rows are read from Postgres, never carried in Redis. */
-  ids: string[];
-  /** Reindex run the job belongs to, if any. */
-  runId?: string;
-  /** Process the rows even when up to date (a forced reindex). */
-  force?: boolean;
-}
+/** Most ids one embed job may carry (KDB_JOB_SIZE's maximum). */
+export const MAX_EMBED_JOB_IDS = 100_000;
+
+/**
+ * An embed job's data, checked by the worker before any work: jobs come from
+ * Redis, where anyone with access (or the dashboard) can add one.
+ */
+export const embedJobDataSchema = z
+  .object({
+    /** Record ids; the rows are read from Postgres, never carried in Redis. */
+    ids: z.array(z.guid('ids must be record ids (UUIDs)')).max(MAX_EMBED_JOB_IDS, `ids may hold at most ${MAX_EMBED_JOB_IDS} record ids`),
+    /** Reindex run the job belongs to, if any. */
+    runId: z.guid('runId must be a reindex run id (a UUID)').optional(),
+    /** Process the rows even when up to date (a forced reindex). */
+    force: z.boolean().optional(),
+  })
+  .strict();
+
+export type EmbedJobData = z.infer<typeof embedJobDataSchema>;
 
 /** Reindex jobs yield to live inserts and updates (BullMQ: larger number, lower priority). */
 export const REINDEX_JOB_PRIORITY = 10;

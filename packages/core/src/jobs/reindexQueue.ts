@@ -1,12 +1,14 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { createRedis } from './embedQueue.js';
 
 export const REINDEX_QUEUE = 'reindex';
 
-export interface ReindexJobData {
-  runId: string;
-}
+/** A planner job's data, checked before planning (see embedJobDataSchema). */
+export const reindexJobDataSchema = z.object({ runId: z.guid('runId must be a reindex run id (a UUID)') }).strict();
+
+export type ReindexJobData = z.infer<typeof reindexJobDataSchema>;
 
 /** The planner queue: one job per run (job id = run id), retried if the planner fails. */
 export function createReindexQueue(opts: { redisUrl: string; prefix?: string; connection?: Redis }): Queue<ReindexJobData> {

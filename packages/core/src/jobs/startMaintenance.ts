@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { evictCache } from '../cache/cacheAdmin.js';
 import { createRedis, type EmbedJobData } from './embedQueue.js';
 import { sweepPending } from './sweepPending.js';
+import { maintenanceJobSchema } from './maintenanceJobSchema.js';
+import { parseJobData } from './parseJobData.js';
 import { expireIngestKeys } from '../ingest/expireIngestKeys.js';
 
 export const MAINTENANCE_QUEUE = 'maintenance';
@@ -51,6 +53,7 @@ export async function startMaintenance(opts: MaintenanceOptions): Promise<{ clos
   const worker = new Worker(
     MAINTENANCE_QUEUE,
     async (job) => {
+      parseJobData(MAINTENANCE_QUEUE, maintenanceJobSchema, { id: job.id, name: job.name, data: { name: job.name, data: job.data } });
       if (job.name === 'sweeper' && opts.sweep) {
         const n = await sweepPending(opts.pool, opts.sweep.embedQueue, opts.sweep);
         if (n) opts.logger.info({ requeued: n }, 'sweeper re-enqueued stranded pending rows');

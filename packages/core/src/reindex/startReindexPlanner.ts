@@ -1,6 +1,7 @@
-import { Worker } from 'bullmq';
+import { UnrecoverableError, Worker } from 'bullmq';
 import { createRedis } from '../jobs/embedQueue.js';
-import { REINDEX_QUEUE, type ReindexJobData } from '../jobs/reindexQueue.js';
+import { parseJobData } from '../jobs/parseJobData.js';
+import { REINDEX_QUEUE, reindexJobDataSchema } from '../jobs/reindexQueue.js';
 import { planReindex, type PlannerOptions } from './planReindex.js';
 
 /**
@@ -13,7 +14,7 @@ export async function startReindexPlanner(
   opts: PlannerOptions & { redisUrl: string; prefix: string; lockMs?: number },
 ): Promise<{ close(): Promise<void> }> {
   const lockMs = opts.lockMs ?? 30_000;
-  const worker = new Worker<ReindexJobData>(REINDEX_QUEUE, async (job) => planReindex(opts, job.data.runId), {
+  const worker = new Worker(REINDEX_QUEUE, async (job) => planReindex(opts, parseJobData(REINDEX_QUEUE, reindexJobDataSchema, job).runId), {
     connection: createRedis(opts.redisUrl),
     prefix: opts.prefix,
     concurrency: 1,
@@ -23,8 +24,14 @@ export async function startReindexPlanner(
   });
   worker.on('failed', (job, err) => {
     if (!job) return;
-    opts.logger.error({ err, runId: job.data.runId, attempt: job.attemptsMade }, 'reindex planner failed');
-    if (job.attemptsMade >= (job.opts.attempts ?? 1)) void opts.runs.finish(job.data.runId, 'failed', err.message);
+    // The data may be junk (that may be why it failed): only a valid run id is finished.
+    const data = reindexJobDataSchema.safeParse(job.data);
+    const runId = data.success ? data.data.runId : undefined;
+    opts.logger.error({ err, runId, jobId: job.id, attempt: job.attemptsMade }, 'reindex planner failed');
+    const last = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (runId && last) {
+      opts.runs.finish(runId, 'failed', err.message).catch((e: unknown) => opts.logger.error({ err: e, runId }, 'could not mark the run failed'));
+    }
   });
   worker.on('error', (err) => opts.logger.error({ err }, 'reindex planner connection error'));
   await worker.waitUntilReady();

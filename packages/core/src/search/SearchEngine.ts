@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import pgvector from 'pgvector';
 import type pg from 'pg';
+import { unstorableText } from '../content/unstorableText.js';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
 import { ValidationError } from '../errors.js';
 import { normalizeText } from '../content/normalizeText.js';
@@ -223,11 +224,13 @@ export class SearchEngine {
     const names = entities.map((e) => e.name);
     const where = params.where && Object.keys(params.where).length ? params.where : undefined;
     if (where) {
-      for (const key of Object.keys(where)) {
-        const missing = entities.filter((e) => !(key in e.fields)).map((e) => e.name);
+      for (const [key, value] of Object.entries(where)) {
+        const missing = entities.filter((e) => !Object.hasOwn(e.fields, key)).map((e) => e.name);
         if (missing.length) {
           throw new ValidationError(`where: field "${key}" is not a field of ${missing.join(', ')}`, { field: key, entities: missing });
         }
+        const why = typeof value === 'string' ? unstorableText(value) : undefined;
+        if (why) throw new ValidationError(`where: the value of field "${key}" holds ${why}`, { field: key });
       }
     }
     const window = params.window ?? params.limit * 4;

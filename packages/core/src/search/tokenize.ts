@@ -9,18 +9,48 @@
  * - no stop words and no stemming: what is written is what is found;
  * - terms longer than 100 characters are dropped.
  * A document's length is the number of terms it yields.
+ *
+ * Work is linear in the text: words are found by one regex scan that never
+ * backtracks (a single character class), and identifiers are chains of
+ * adjacent words, so they are assembled from the words' positions instead of
+ * by a regex with nested repetition (which is quadratic on long words).
  */
 const WORD = /[\p{L}\p{N}]+/gu;
-const IDENTIFIER = /[\p{L}\p{N}]+(?:[._@#:/+'-][\p{L}\p{N}]+)+/gu;
-const HASHED = /#[\p{L}\p{N}]+(?:[._@#:/+'-][\p{L}\p{N}]+)*/gu;
+const JOINERS = new Set(['.', '_', '@', '#', ':', '/', '+', "'", '-']);
 const MAX_TERM = 100;
 
 export function tokenize(text: string): string[] {
   const t = text.normalize('NFC').toLowerCase();
-  const terms: string[] = [...(t.match(WORD) ?? [])];
-  for (const id of t.match(IDENTIFIER) ?? []) terms.push(id);
-  for (const id of t.match(HASHED) ?? []) terms.push(id);
-  return terms.filter((term) => term.length <= MAX_TERM);
+  const words: string[] = [];
+  const identifiers: string[] = [];
+  const hashed: string[] = [];
+  // The current chain: words joined each by one joiner character.
+  let chainStart = -1;
+  let chainWords = 0;
+  let hashStart = -1;
+  let lastEnd = -1;
+  const closeChain = () => {
+    if (chainWords >= 2) identifiers.push(t.slice(chainStart, lastEnd));
+    if (hashStart >= 0) hashed.push(t.slice(hashStart, lastEnd));
+  };
+  for (const m of t.matchAll(WORD)) {
+    const start = m.index;
+    const joined = chainWords > 0 && start === lastEnd + 1 && JOINERS.has(t[lastEnd]!);
+    if (joined) {
+      chainWords += 1;
+    } else {
+      if (chainWords > 0) closeChain();
+      chainStart = start;
+      chainWords = 1;
+      hashStart = -1;
+    }
+    // A `#` right before a word starts the chain's hashed term, unless one already started.
+    if (hashStart < 0 && start > 0 && t[start - 1] === '#') hashStart = start - 1;
+    words.push(m[0]);
+    lastEnd = start + m[0].length;
+  }
+  if (chainWords > 0) closeChain();
+  return [...words, ...identifiers, ...hashed].filter((term) => term.length <= MAX_TERM);
 }
 
 /** Term frequencies and length of one document. */

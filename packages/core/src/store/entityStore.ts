@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { Entity, EntityInput, EntityPatch } from '../entities/entitySchema.js';
+import { builtinNameMessage, isBuiltinName } from '../entities/isBuiltinName.js';
 import { withTransaction } from './withTransaction.js';
 
 interface EntityRow {
@@ -11,9 +12,16 @@ interface EntityRow {
   updated_at: Date;
 }
 
+/** A prototype-less copy, so `fields[name]` answers only for declared fields, whatever the name. */
+function ownFields(fields: Entity['fields']): Entity['fields'] {
+  const out: Entity['fields'] = Object.create(null);
+  for (const [k, v] of Object.entries(fields)) out[k] = v;
+  return out;
+}
+
 const toEntity = (r: EntityRow): Entity => ({
   name: r.name,
-  fields: r.fields,
+  fields: ownFields(r.fields),
   embedFields: r.embed_fields,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
@@ -50,16 +58,22 @@ export async function updateEntity(pool: pg.Pool, name: string, patch: EntityPat
     const { rows } = await client.query<EntityRow>('SELECT * FROM kdb_entities WHERE name = $1 FOR UPDATE', [name]);
     if (!rows[0]) throw new NotFoundError(`entity "${name}" does not exist`, { name });
     const current = toEntity(rows[0]);
-    const fields = { ...current.fields };
+    const fields = ownFields(current.fields);
     for (const [field, type] of Object.entries(patch.fields ?? {})) {
+      // Also checked by entityPatchSchema; repeated here because nothing may be written with such a name.
+      if (isBuiltinName(field)) throw new ValidationError(`fields: ${builtinNameMessage('field name', field)}`, { field });
       if (fields[field] !== undefined && fields[field] !== type) {
         throw new ValidationError(`field "${field}" is ${fields[field]}; a field's type cannot change (add a new field instead)`, { field });
       }
       fields[field] = type;
     }
     const embedFields = patch.embedFields ?? current.embedFields;
+    if (patch.embedFields) {
+      const builtin = patch.embedFields.findIndex(isBuiltinName);
+      if (builtin >= 0) throw new ValidationError(`embedFields.${builtin}: ${builtinNameMessage('embed field', patch.embedFields[builtin]!)}`, { field: patch.embedFields[builtin] });
+    }
     embedFields.forEach((f, i) => {
-      if (!(f in fields)) throw new ValidationError(`embedFields.${i}: embed field "${f}" is not one of the entity's fields (${Object.keys(fields).join(', ')})`);
+      if (!Object.hasOwn(fields, f)) throw new ValidationError(`embedFields.${i}: embed field "${f}" is not one of the entity's fields (${Object.keys(fields).join(', ')})`);
       if (embedFields.indexOf(f) !== i) throw new ValidationError(`embedFields.${i}: embed field "${f}" is listed twice`);
     });
     const changed = embedFields.join('\u0000') !== current.embedFields.join('\u0000');
