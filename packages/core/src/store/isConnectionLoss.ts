@@ -1,3 +1,5 @@
+import { KdbError } from '../errors.js';
+
 /**
  * SQLSTATEs and socket codes of a Postgres server that went away or is not
  * taking sessions: admin_shutdown (57P01, every session of a `restart -m
@@ -32,10 +34,13 @@ const MESSAGES = /^(Connection terminated|Client has encountered a connection er
  * that the statement was wrong: the transaction did not commit (unless the
  * connection broke during COMMIT itself), and the same work may be retried
  * once the server answers again. Looks through `cause` and AggregateError's
- * `errors` (a refused connection to a host of several addresses).
+ * `errors` (a refused connection to a host of several addresses). Our own
+ * errors keep their meaning: an unreachable embedding provider is a
+ * ProviderError, with its own retry budget, even when its cause is a
+ * refused socket.
  */
 export function isConnectionLoss(err: unknown, depth = 0): boolean {
-  if (depth > 4 || typeof err !== 'object' || err === null) return false;
+  if (depth > 4 || typeof err !== 'object' || err === null || err instanceof KdbError) return false;
   const e = err as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
   if (typeof e.code === 'string' && CODES.has(e.code)) return true;
   if (typeof e.message === 'string' && MESSAGES.test(e.message)) return true;
