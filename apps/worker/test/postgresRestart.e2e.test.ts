@@ -94,7 +94,7 @@ describe('Postgres restarted under load', () => {
   });
 
   it('during worker batches: no process exits, the batches roll back and are retried, every row ends ready', async () => {
-    const n = 40_000;
+    const n = 20_000;
     const res = await fetch(`${api.url}/v1/entities/docs/records`, {
       method: 'POST',
       headers: json,
@@ -108,7 +108,7 @@ describe('Postgres restarted under load', () => {
     await cluster.restart();
     expect(before).toBeLessThan(n / 2);
 
-    const ready = await allReady('batch', n, 60_000);
+    const ready = await allReady('batch', n, 90_000);
     for (const c of [api, ...workers]) expect(alive(c), c.output().slice(-2000)).toBe(true);
     expect(ready).toBe(n);
     // The restart reached batches in flight, which failed and went back to the queue.
@@ -123,7 +123,7 @@ describe('Postgres restarted under load', () => {
   });
 
   it('during an API ingest: the API answers 503 with Retry-After and writes nothing; the retry is stored once and ends ready', async () => {
-    const n = 40_000;
+    const n = 20_000;
     const body = Array.from({ length: n }, (_, i) => JSON.stringify({ t: `ingest ${i} term${i % 101}` })).join('\n');
     const send = () => fetch(`${api.url}/v1/entities/docs/records`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
     const recordsOf = async () => (await q<{ n: number }>(`SELECT count(*)::int AS n FROM kdb_records WHERE data->>'t' LIKE 'ingest %'`))[0]!.n;
@@ -147,7 +147,7 @@ describe('Postgres restarted under load', () => {
     }
     expect(retry.status).toBe(202);
     expect(await recordsOf()).toBe(n);
-    const ready = await allReady('ingest', n, 60_000);
+    const ready = await allReady('ingest', n, 90_000);
     for (const c of [api, ...workers]) expect(alive(c), c.output().slice(-2000)).toBe(true);
     expect(ready).toBe(n);
   });

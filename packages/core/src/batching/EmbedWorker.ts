@@ -208,6 +208,9 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
         // no row is marked failed, however long the outage. What the batch committed before (cache
         // entries) the redo finds and skips.
         await postpone(held);
+        // Taking the next jobs at once would only postpone them too, churning through the whole
+        // queue while the server is away: one try a second until it answers.
+        await sleep(1000);
         return;
       }
       // On the last attempt the rows are marked failed with the reason (and stay
