@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { KdbError, type ErrorCode } from '@kameleondb/core';
+import { isConnectionLoss, KdbError, type ErrorCode } from '@kameleondb/core';
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_input: 400,
@@ -26,6 +26,12 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     if (e.type === 'entity.parse.failed') {
       res.status(400).json({ error: { code: 'invalid_input', message: `body is not valid JSON: ${e.message}`, details: null } });
+      return;
+    }
+    if (isConnectionLoss(err)) {
+      // A lost or refused connection (Postgres restarting): nothing committed, the same request may be sent again.
+      log.warn({ err }, 'database unavailable: answered 503');
+      res.set('Retry-After', '2').status(503).json({ error: { code: 'unavailable', message: 'database unavailable (connection lost or refused); retry after Retry-After seconds', details: null } });
       return;
     }
     log.error({ err }, 'unhandled error');

@@ -2,6 +2,7 @@ import {
   CacheStats,
   checkReadiness,
   instrumentProvider,
+  isConnectionLoss,
   withSharedBackoff,
   withRequestBudget,
   PipelineMetrics,
@@ -31,6 +32,19 @@ const env = (() => {
   }
 })();
 const logger = createLogger('kameleondb-worker', env.KDB_LOG_LEVEL);
+// Last line of defence. A lost database connection that surfaces where nobody waits for it (an
+// 'error' event, a promise no one awaits) is survived: each transaction it touched rolled back and
+// its jobs come back. Anything else uncaught is a bug: exit, so the supervisor starts a clean process.
+const uncaught = (kind: string) => (err: unknown) => {
+  if (isConnectionLoss(err)) {
+    logger.error({ err }, `${kind}: database connection lost; carrying on`);
+    return;
+  }
+  logger.fatal({ err }, `${kind}: exiting`);
+  process.exit(1);
+};
+process.on('uncaughtException', uncaught('uncaught exception'));
+process.on('unhandledRejection', uncaught('unhandled rejection'));
 
 try {
   const baseProvider = createProvider(providerConfigFromEnv(env));

@@ -15,6 +15,8 @@ export { createProvider, PROVIDER_NAMES, type ProviderConfig, type ProviderName 
 export { createPool, type PoolOptions } from './store/createPool.js';
 export { migrate, pendingMigrations, embeddingColumnDimensions, loadMigrations } from './store/migrate.js';
 export { withTransaction } from './store/withTransaction.js';
+export { withClient } from './store/withClient.js';
+export { isConnectionLoss } from './store/isConnectionLoss.js';
 export { encodeCopyBinary, type CopyValue } from './store/encodeCopyBinary.js';
 export { copyInto } from './store/copyInto.js';
 export { createEntity, getEntity, listEntities } from './store/entityStore.js';

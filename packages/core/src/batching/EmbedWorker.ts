@@ -7,6 +7,7 @@ import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
 import { createRedis, EMBED_QUEUE, embedJobDataSchema, type EmbedJobData } from '../jobs/embedQueue.js';
 import { parseJobData } from '../jobs/parseJobData.js';
 import { markRowsFailed, selectRowsNeedingWork } from '../store/searchRowStore.js';
+import { isConnectionLoss } from '../store/isConnectionLoss.js';
 import type { CacheStats } from '../cache/CacheStats.js';
 import type { CancelWatcher } from '../reindex/CancelWatcher.js';
 import type { ReindexRunStore } from '../reindex/ReindexRunStore.js';
@@ -133,6 +134,19 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
     }
   }
 
+  /** Back to the queue after a growing delay (capped), without spending one of the job's attempts. */
+  async function postpone(held: HeldJob[]): Promise<void> {
+    for (const { job, token } of held) {
+      const delay = Math.min(30_000, 1000 * 2 ** Math.min(Math.max(job.attemptsStarted - 1, 0), 5));
+      try {
+        await job.moveToDelayed(Date.now() + delay * (0.5 + Math.random() / 2), token);
+      } catch (err) {
+        // Lock lost or Redis unreachable: the stalled-job check returns it to the queue.
+        log.warn({ err, jobId: job.id }, 'could not postpone job');
+      }
+    }
+  }
+
   /** Adds each run job's counts to its run, once per job. */
   async function reportRuns(held: HeldJob[], outcomeOf: (id: string) => Outcome): Promise<void> {
     if (!runs) return;
@@ -205,6 +219,16 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
       }
       const error = err instanceof Error ? err : new Error(String(err));
       log.warn({ err: error, jobs: held.length }, 'embed batch failed');
+      if (isConnectionLoss(error)) {
+        // Postgres went away (restart, failover): not the rows' fault, so no attempt is spent and
+        // no row is marked failed, however long the outage. What the batch committed before (cache
+        // entries) the redo finds and skips.
+        await postpone(held);
+        // Taking the next jobs at once would only postpone them too, churning through the whole
+        // queue while the server is away: one try a second until it answers.
+        await sleep(1000);
+        return;
+      }
       // On the last attempt the rows are marked failed with the reason (and stay
       // retryable by reindex); before that BullMQ retries with backoff.
       const last = held.filter(({ job }) => job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
@@ -233,7 +257,14 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
         continue;
       }
       if (!first) continue; // none waiting, or a malformed job already failed
-      await runBatch(await collect(first));
+      try {
+        await runBatch(await collect(first));
+      } catch (err) {
+        // An error outside the batch's own handling (Redis gone while collecting or settling)
+        // must not end the loop: jobs left unsettled come back through the stalled-job check.
+        log.error({ err }, 'embed batch aborted; its unsettled jobs return after their lock expires');
+        await sleep(1000);
+      }
     }
   })();
 

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { pendingMigrations } from '../store/migrate.js';
+import { withClient } from '../store/withClient.js';
 
 export interface Readiness {
   ready: boolean;
@@ -15,14 +16,7 @@ export async function checkReadiness(pool: pg.Pool, redis: Redis): Promise<Readi
   const timeout = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
   const [pgRes, redisRes] = await Promise.allSettled([
     timeout(
-      (async () => {
-        const client = await pool.connect();
-        try {
-          return (await pendingMigrations(client)).length === 0;
-        } finally {
-          client.release();
-        }
-      })(),
+      withClient(pool, async (client) => (await pendingMigrations(client)).length === 0),
     ),
     timeout(redis.ping()),
   ]);

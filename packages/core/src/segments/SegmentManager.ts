@@ -114,8 +114,14 @@ export class SegmentManager {
     if (this.client) return this.client;
     const client = new pg.Client({ connectionString: this.opts.connectionString, application_name: 'kameleondb-segments' });
     client.on('error', () => undefined); // surfaced by the next query
-    await client.connect();
-    await client.query(`SET maintenance_work_mem = '${this.opts.buildMemory ?? '1GB'}'`);
+    try {
+      await client.connect();
+      await client.query(`SET maintenance_work_mem = '${this.opts.buildMemory ?? '1GB'}'`);
+    } catch (err) {
+      // Not kept, so not ended by disconnect(): end it here (the server may be restarting).
+      await client.end().catch(() => undefined);
+      throw err;
+    }
     this.client = client;
     return client;
   }
@@ -213,6 +219,7 @@ export class SegmentManager {
       const pid = (c as unknown as { processID?: number }).processID;
       if (pid) {
         const killer = new pg.Client({ connectionString: this.opts.connectionString });
+        killer.on('error', () => undefined);
         await killer.connect().then(
           () => killer.query('SELECT pg_cancel_backend($1)', [pid]).finally(() => killer.end()),
           () => undefined,

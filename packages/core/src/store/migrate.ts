@@ -78,6 +78,8 @@ export async function migrate(opts: MigrateOptions): Promise<{ applied: number[]
     );
   }
   const client = new pg.Client({ connectionString: opts.connectionString, application_name: 'kameleondb-migrate' });
+  // A lost connection rejects the query in flight; unheard, the 'error' event would end the process.
+  client.on('error', () => undefined);
   await client.connect();
   const applied: number[] = [];
   try {

@@ -1,0 +1,100 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { promisify } from 'node:util';
+import pg from 'pg';
+
+const run = promisify(execFile);
+const VERSION = '15';
+
+export interface ThrowawayCluster {
+  name: string;
+  port: number;
+  /** URL of database `db` on this cluster. */
+  url(db: string): string;
+  /** `pg_ctlcluster … restart -m fast`: every session is terminated (57P01), then the server comes back. */
+  restart(): Promise<void>;
+  /** Stops (immediate) and drops the cluster; safe to call twice. */
+  drop(): Promise<void>;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+function dropSync(name: string): void {
+  try {
+    execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', '-m', 'immediate', VERSION, name, 'stop'], { stdio: 'ignore' });
+  } catch {
+    // already stopped
+  }
+  try {
+    execFileSync('pg_dropcluster', [VERSION, name], { stdio: 'ignore' });
+  } catch {
+    // never created
+  }
+}
+
+/**
+ * A PostgreSQL 15 cluster of its own (as root, with the machine's
+ * postgresql-common tools), for faults the shared server on 5432 must never
+ * see: restarts, crashes. Name and port come from the run (`kdbt<pid>`,
+ * 15000 + pid % 10000, the next free port if taken) so parallel runs never
+ * meet. Durability is switched off: the faults tested are restarts, not
+ * power loss. The cluster is dropped by `drop()` and, should the test
+ * process end without it, on exit.
+ */
+export async function createThrowawayCluster(): Promise<ThrowawayCluster> {
+  const name = `kdbt${process.pid}`;
+  let port = 15_000 + (process.pid % 10_000);
+  while (!(await portFree(port))) port += 1;
+  dropSync(name); // a leftover of a killed run with the same pid
+  const onExit = () => dropSync(name);
+  process.once('exit', onExit);
+  const opts = ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'shared_buffers=64MB'].flatMap((o) => ['-o', o]);
+  await run('pg_createcluster', [VERSION, name, '-p', String(port), '--start', ...opts, '--', '--auth=trust']);
+  const url = (db: string) => `postgres://postgres@127.0.0.1:${port}/${db}`;
+  // The server accepts connections a moment after pg_ctl returns.
+  for (let i = 0; ; i++) {
+    const c = new pg.Client({ connectionString: url('postgres') });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      await c.end();
+      break;
+    } catch (err) {
+      if (i > 100) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  let dropped = false;
+  return {
+    name,
+    port,
+    url,
+    async restart() {
+      await run('pg_ctlcluster', ['--skip-systemctl-redirect', '-m', 'fast', VERSION, name, 'restart']);
+    },
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      process.removeListener('exit', onExit);
+      dropSync(name);
+    },
+  };
+}
+
+/** Creates database `db` on the cluster. */
+export async function createClusterDatabase(cluster: ThrowawayCluster, db: string): Promise<string> {
+  const c = new pg.Client({ connectionString: cluster.url('postgres') });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE ${db}`);
+  } finally {
+    await c.end();
+  }
+  return cluster.url(db);
+}
