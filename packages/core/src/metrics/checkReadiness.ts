@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { pendingMigrations } from '../store/migrate.js';
+import { withTimeout } from '../util/withTimeout.js';
 
 export interface Readiness {
   ready: boolean;
@@ -10,11 +11,13 @@ export interface Readiness {
   migrations: boolean;
 }
 
-/** Ready = Postgres and Redis answer and the schema is fully migrated. */
-export async function checkReadiness(pool: pg.Pool, redis: Redis): Promise<Readiness> {
-  const timeout = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
+/**
+ * Ready = Postgres and Redis answer within `timeoutMs` and the schema is
+ * fully migrated. Bounded, so a probe never hangs on Redis' offline queue.
+ */
+export async function checkReadiness(pool: pg.Pool, redis: Redis, timeoutMs = 2000): Promise<Readiness> {
   const [pgRes, redisRes] = await Promise.allSettled([
-    timeout(
+    withTimeout(
       (async () => {
         const client = await pool.connect();
         try {
@@ -23,8 +26,10 @@ export async function checkReadiness(pool: pg.Pool, redis: Redis): Promise<Readi
           client.release();
         }
       })(),
+      timeoutMs,
+      'Postgres',
     ),
-    timeout(redis.ping()),
+    withTimeout(redis.ping(), timeoutMs, 'Redis'),
   ]);
   const postgres = pgRes.status === 'fulfilled';
   const migrations = pgRes.status === 'fulfilled' && pgRes.value;
