@@ -74,10 +74,10 @@ describe('Redis faults', () => {
 
   it('FLUSHALL during an ingest: the schedules come back by themselves and every row ends ready', async () => {
     expect(await schedules()).toEqual(['ingest-key-expiry', 'sweeper']);
-    const ids = await ingest('flushed', 3000);
+    const ids = await ingest('flushed', 2000);
     await until(async () => (await count('flushed', 'ready')) >= 200, 30_000, 20);
     await redis.flushAll();
-    expect(await count('flushed', 'ready')).toBeLessThan(3000);
+    expect(await count('flushed', 'ready')).toBeLessThan(2000);
     // Put back by the worker's periodic check (1 s here; 30 s by default).
     await until(async () => (await schedules()).length === 2, 10_000, 100);
     expect(await schedules()).toEqual(['ingest-key-expiry', 'sweeper']);
@@ -86,18 +86,18 @@ describe('Redis faults', () => {
   });
 
   it('a Redis restart without persistence during an ingest: the schedules come back and every row ends ready', async () => {
-    const ids = await ingest('restarted', 3000);
+    const ids = await ingest('restarted', 2000);
     await until(async () => (await count('restarted', 'ready')) >= 200, 30_000, 20);
     await redis.stop();
     await redis.start();
-    expect(await count('restarted', 'ready')).toBeLessThan(3000);
+    expect(await count('restarted', 'ready')).toBeLessThan(2000);
     await until(async () => (await schedules()).length === 2, 10_000, 100);
     expect(await schedules()).toEqual(['ingest-key-expiry', 'sweeper']);
     await expectAllReady('restarted', ids);
   });
 
   it('FLUSHALL during a forced reindex: the run never answers 404 and ends failed, "lost in Redis", from kdb_reindex_runs', async () => {
-    const ids = await ingest('reindexed', 2000);
+    const ids = await ingest('reindexed', 1500);
     await expectAllReady('reindexed', ids);
     // No cache hits: the forced run calls the (slow) provider again, so it is still running at the flush.
     await p.db.pool.query('DELETE FROM kdb_embedding_cache');
@@ -166,8 +166,18 @@ describe('Redis faults', () => {
     const search = await timed('POST', '/v1/search', { q: 'outage line', mode: 'keyword', entity: 'outage' }, 5000);
     expect(search.status).toBe(200);
     expect(search.body.results.length).toBeGreaterThan(0);
-    const run = await timed('GET', '/v1/reindex', undefined, 8000);
-    expect(run.status).toBe(200);
+    const runs = await timed('GET', '/v1/reindex', undefined, 8000);
+    expect(runs.status).toBe(200);
+    const earlier = runs.body.runs.find((r: { entity: string }) => r.entity === 'reindexed');
+    expect(earlier).toBeDefined();
+    expect((await timed('GET', `/v1/reindex/${earlier.id}`, undefined, 8000)).status).toBe(200);
+    expect((await timed('POST', '/v1/reindex', { entity: 'outage', dryRun: true }, 5000)).status).toBe(200);
+    // Starting a run needs Redis: refused at once, nothing recorded.
+    const before = Number((await p.db.pool.query('SELECT count(*) AS n FROM kdb_reindex_runs')).rows[0].n);
+    const refused = await timed('POST', '/v1/reindex', { entity: 'outage' }, 8000);
+    expect(refused.status).toBe(503);
+    expect(refused.body.error).toMatchObject({ code: 'unavailable', message: expect.stringMatching(/Redis is not connected/) });
+    expect(Number((await p.db.pool.query('SELECT count(*) AS n FROM kdb_reindex_runs')).rows[0].n)).toBe(before);
     expect((await timed('GET', '/readyz', undefined, 5000)).status).toBe(503);
 
     await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - downAt))));

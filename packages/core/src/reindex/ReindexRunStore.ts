@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { KdbError } from '../errors.js';
 import { TimeoutError, withTimeout } from '../util/withTimeout.js';
 
 export const RUN_STATES = ['queued', 'planning', 'running', 'completed', 'cancelled', 'failed'] as const;
@@ -158,8 +159,20 @@ export class ReindexRunStore {
   private activeKey = () => `${this.base}:active`;
   private keys3 = (id: string) => [this.runKey(id), this.jobsKey(id), this.activeKey()];
 
+  /**
+   * Refuses a change of run state while Redis is not connected: queued in
+   * ioredis' offline queue, it would run whenever Redis returns, after the
+   * caller was told it failed (a run taking its scope's slot with no planner).
+   */
+  private requireConnected(what: string): void {
+    if (this.redis.status !== 'ready') {
+      throw new KdbError('unavailable', `Redis is not connected (${this.redis.status}): cannot ${what} until it is back`, { details: { service: 'Redis' } });
+    }
+  }
+
   /** Creates a queued run, or returns `{ conflict }` with the id of the active run of that scope. */
   async create(opts: { entity: string | null; force: boolean; recompute?: boolean }): Promise<{ run: ReindexRun } | { conflict: string }> {
+    this.requireConnected('start a reindex run');
     const id = randomUUID();
     const now = Date.now();
     const fields = {
@@ -181,7 +194,7 @@ export class ReindexRunStore {
       createdAt: String(now),
       updatedAt: String(now),
     };
-    const conflict = (await this.redis.eval(
+    const conflict = (await this.redisRead(this.redis.eval(
       SCRIPTS.create,
       4,
       this.activeKey(),
@@ -192,7 +205,7 @@ export class ReindexRunStore {
       id,
       String(now),
       JSON.stringify(Object.entries(fields).flat()),
-    )) as string;
+    ))) as string;
     if (conflict) return { conflict };
     // Written after the Redis slot is taken, so a row without its hash is always a lost run.
     try {
@@ -388,6 +401,8 @@ export class ReindexRunStore {
 
   /** Ends a run as cancelled (flag + pub/sub) or failed. Returns the run as it ended. */
   async finish(id: string, state: 'cancelled' | 'failed', error = ''): Promise<ReindexRun | null> {
+    // A cancel is a caller's request: answer it now. A failure found by a worker may wait for Redis.
+    if (state === 'cancelled') this.requireConnected('cancel a reindex run');
     const r = (await this.redis.eval(SCRIPTS.finish, 3, ...this.keys3(id), state, String(Date.now()), error)) as string;
     if (r === 'missing') return this.get(id);
     if (r === state) {

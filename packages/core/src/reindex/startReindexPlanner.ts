@@ -24,7 +24,9 @@ export async function startReindexPlanner(
   worker.on('failed', (job, err) => {
     if (!job) return;
     opts.logger.error({ err, runId: job.data.runId, attempt: job.attemptsMade }, 'reindex planner failed');
-    if (job.attemptsMade >= (job.opts.attempts ?? 1)) void opts.runs.finish(job.data.runId, 'failed', err.message);
+    if (job.attemptsMade >= (job.opts.attempts ?? 1)) {
+      opts.runs.finish(job.data.runId, 'failed', err.message).catch((e: unknown) => opts.logger.error({ err: e, runId: job.data.runId }, 'could not mark the run failed'));
+    }
   });
   worker.on('error', (err) => opts.logger.error({ err }, 'reindex planner connection error'));
   await worker.waitUntilReady();

@@ -1,11 +1,12 @@
-/** A call that did not settle within its bound; `what` names the call. */
-export class TimeoutError extends Error {
+import { KdbError } from '../errors.js';
+
+/** A call that did not settle within its bound; `what` names the call. The API answers 503. */
+export class TimeoutError extends KdbError {
   constructor(
     readonly what: string,
     readonly ms: number,
   ) {
-    super(`${what} did not answer within ${ms} ms`);
-    this.name = 'TimeoutError';
+    super('unavailable', `${what} did not answer within ${ms} ms`, { details: { service: what, timeoutMs: ms } });
   }
 }
 
