@@ -124,8 +124,9 @@ describe('Redis faults', () => {
     expect(status.status).toBe(200);
     expect(status.body.activeRuns).toEqual([]);
     expect((await p.db.pool.query('SELECT state, error FROM kdb_reindex_runs WHERE id = $1', [id])).rows[0]).toEqual({ state: 'failed', error: ended.error });
-    // The rows themselves are unharmed, and a new run can start on the scope the lost one held.
+    // The rows themselves are unharmed, the schedules are back, and a new run can start on the scope the lost one held.
     await expectAllReady('reindexed', ids);
+    await until(async () => (await schedules()).length === 2, 10_000, 100);
     const next = await timed('POST', '/v1/reindex', { entity: 'reindexed' });
     expect(next.status).toBe(202);
   });
