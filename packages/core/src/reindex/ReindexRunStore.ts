@@ -160,19 +160,30 @@ export class ReindexRunStore {
   private keys3 = (id: string) => [this.runKey(id), this.jobsKey(id), this.activeKey()];
 
   /**
-   * Refuses a change of run state while Redis is not connected: queued in
-   * ioredis' offline queue, it would run whenever Redis returns, after the
-   * caller was told it failed (a run taking its scope's slot with no planner).
+   * Refuses a change of run state while Redis is not connected (after
+   * waiting `redisTimeoutMs` for it): queued in ioredis' offline queue, it
+   * would run whenever Redis returns, after the caller was told it failed
+   * (a run taking its scope's slot with no planner).
    */
-  private requireConnected(what: string): void {
-    if (this.redis.status !== 'ready') {
+  private async requireConnected(what: string): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    let onReady = () => undefined as void;
+    const ready = new Promise<void>((resolve) => {
+      onReady = resolve;
+      this.redis.once('ready', onReady);
+    });
+    try {
+      await withTimeout(ready, this.redisTimeoutMs, 'Redis');
+    } catch {
       throw new KdbError('unavailable', `Redis is not connected (${this.redis.status}): cannot ${what} until it is back`, { details: { service: 'Redis' } });
+    } finally {
+      this.redis.off('ready', onReady);
     }
   }
 
   /** Creates a queued run, or returns `{ conflict }` with the id of the active run of that scope. */
   async create(opts: { entity: string | null; force: boolean; recompute?: boolean }): Promise<{ run: ReindexRun } | { conflict: string }> {
-    this.requireConnected('start a reindex run');
+    await this.requireConnected('start a reindex run');
     const id = randomUUID();
     const now = Date.now();
     const fields = {
@@ -402,7 +413,7 @@ export class ReindexRunStore {
   /** Ends a run as cancelled (flag + pub/sub) or failed. Returns the run as it ended. */
   async finish(id: string, state: 'cancelled' | 'failed', error = ''): Promise<ReindexRun | null> {
     // A cancel is a caller's request: answer it now. A failure found by a worker may wait for Redis.
-    if (state === 'cancelled') this.requireConnected('cancel a reindex run');
+    if (state === 'cancelled') await this.requireConnected('cancel a reindex run');
     const r = (await this.redis.eval(SCRIPTS.finish, 3, ...this.keys3(id), state, String(Date.now()), error)) as string;
     if (r === 'missing') return this.get(id);
     if (r === state) {
