@@ -154,7 +154,8 @@ export function createApp(deps: AppDeps): express.Express {
   // Changing embedFields recomputes every row's text and reindexes the entity.
   v1.patch('/entities/:name', async (req, res) => {
     const patch = parseBody(entityPatchSchema, req.body);
-    const active = (await deps.runs.active()).find((r) => r.entity === req.params.name || r.entity === null);
+    // Only an embedFields change needs the runs (Redis): adding fields works while Redis is away.
+    const active = patch.embedFields ? (await deps.runs.active()).find((r) => r.entity === req.params.name || r.entity === null) : undefined;
     if (patch.embedFields && active) {
       throw new ConflictError(`a reindex run is active for this entity (${active.id}); cancel it or wait before changing embedFields`, {
         activeRunId: active.id,
