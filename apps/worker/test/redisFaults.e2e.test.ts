@@ -30,6 +30,8 @@ describe('Redis faults', () => {
         KDB_SCHEDULE_CHECK_EVERY: '1s',
         KDB_JOB_LOCK_MS: '3000',
         KDB_SEGMENTS: 'off',
+        // Eviction enabled, so its schedule is one of those that must come back.
+        KDB_CACHE_MAX_AGE: '90d',
       },
       apiEnv: { KDB_JOB_SIZE: '64' },
     });
@@ -73,14 +75,14 @@ describe('Redis faults', () => {
   };
 
   it('FLUSHALL during an ingest: the schedules come back by themselves and every row ends ready', async () => {
-    expect(await schedules()).toEqual(['ingest-key-expiry', 'sweeper']);
+    expect(await schedules()).toEqual(['cache-eviction', 'ingest-key-expiry', 'sweeper']);
     const ids = await ingest('flushed', 2000);
     await until(async () => (await count('flushed', 'ready')) >= 200, 30_000, 20);
     await redis.flushAll();
     expect(await count('flushed', 'ready')).toBeLessThan(2000);
     // Put back by the worker's periodic check (1 s here; 30 s by default).
-    await until(async () => (await schedules()).length === 2, 10_000, 100);
-    expect(await schedules()).toEqual(['ingest-key-expiry', 'sweeper']);
+    await until(async () => (await schedules()).length === 3, 10_000, 100);
+    expect(await schedules()).toEqual(['cache-eviction', 'ingest-key-expiry', 'sweeper']);
     await expectAllReady('flushed', ids);
     expect(p.workers[0]!.output()).toMatch(/"schedule":"sweeper".*registered again/);
   });
@@ -91,8 +93,8 @@ describe('Redis faults', () => {
     await redis.stop();
     await redis.start();
     expect(await count('restarted', 'ready')).toBeLessThan(2000);
-    await until(async () => (await schedules()).length === 2, 10_000, 100);
-    expect(await schedules()).toEqual(['ingest-key-expiry', 'sweeper']);
+    await until(async () => (await schedules()).length === 3, 10_000, 100);
+    expect(await schedules()).toEqual(['cache-eviction', 'ingest-key-expiry', 'sweeper']);
     await expectAllReady('restarted', ids);
   });
 
@@ -126,7 +128,7 @@ describe('Redis faults', () => {
     expect((await p.db.pool.query('SELECT state, error FROM kdb_reindex_runs WHERE id = $1', [id])).rows[0]).toEqual({ state: 'failed', error: ended.error });
     // The rows themselves are unharmed, the schedules are back, and a new run can start on the scope the lost one held.
     await expectAllReady('reindexed', ids);
-    await until(async () => (await schedules()).length === 2, 10_000, 100);
+    await until(async () => (await schedules()).length === 3, 10_000, 100);
     const next = await timed('POST', '/v1/reindex', { entity: 'reindexed' });
     expect(next.status).toBe(202);
   });
@@ -186,7 +188,7 @@ describe('Redis faults', () => {
     // Nothing restarted: the same processes carry on.
     expect(p.api.proc.exitCode).toBeNull();
     expect(p.workers[0]!.proc.exitCode).toBeNull();
-    await until(async () => (await schedules()).length === 2, 10_000, 100);
+    await until(async () => (await schedules()).length === 3, 10_000, 100);
     await expectAllReady('outage', [...during, ...late]);
     expect((await readVectors(p.db.pool, [during[1]!])).get(during[1]!)!.content).toContain('patched while Redis was down');
   });
