@@ -154,7 +154,8 @@ export function createApp(deps: AppDeps): express.Express {
   // Changing embedFields recomputes every row's text and reindexes the entity.
   v1.patch('/entities/:name', async (req, res) => {
     const patch = parseBody(entityPatchSchema, req.body);
-    const active = (await deps.runs.active()).find((r) => r.entity === req.params.name || r.entity === null);
+    // Only an embedFields change needs the runs (Redis): adding fields works while Redis is away.
+    const active = patch.embedFields ? (await deps.runs.active()).find((r) => r.entity === req.params.name || r.entity === null) : undefined;
     if (patch.embedFields && active) {
       throw new ConflictError(`a reindex run is active for this entity (${active.id}); cancel it or wait before changing embedFields`, {
         activeRunId: active.id,
@@ -201,8 +202,9 @@ export function createApp(deps: AppDeps): express.Express {
   v1.patch('/entities/:name/records/:id', async (req, res) => {
     const entity = await getEntity(pool, req.params.name);
     const { record, reembed } = await patchRecord(pool, entity, req.params.id, req.body);
-    if (reembed) await enqueueEmbed(queue, [record.id], { chunkSize: 1 });
-    res.json({ ...record, reembed });
+    // The change is committed and the row pending: a failed enqueue leaves it to the sweeper, as an ingest does.
+    const enqueueError = reembed ? await enqueueEmbed(queue, [record.id], { chunkSize: 1 }).then(() => null, (err: Error) => err.message) : null;
+    res.json({ ...record, reembed, ...(enqueueError ? { warning: `the change is stored but enqueueing failed (${enqueueError}); the record stays pending until the sweeper enqueues it` } : {}) });
   });
   v1.delete('/entities/:name/records/:id', async (req, res) => {
     await deleteRecord(pool, req.params.name, req.params.id);
@@ -210,12 +212,18 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   v1.get('/embeddings/status', async (_req, res) => {
-    const [entities, activeRuns, vectorIndex] = await Promise.all([
+    // Runs live in Redis; the store bounds its wait, and without Redis the answer is what Postgres knows.
+    const [entities, runs, vectorIndex] = await Promise.all([
       embeddingStatusByEntity(pool, provider.modelKey),
-      deps.runs.active(),
+      deps.runs.active().then(
+        (active) => ({ active, warning: null }),
+        (err: Error) => ({ active: null, warning: `active reindex runs are unknown: ${err.message}` }),
+      ),
       vectorIndexStatus(pool),
     ]);
+    const activeRuns = runs.active;
     res.json({
+      ...(runs.warning ? { warning: runs.warning } : {}),
       provider: provider.name,
       model: provider.model,
       dimensions: provider.dimensions,

@@ -10,6 +10,7 @@ const STATUS: Record<ErrorCode, number> = {
   config: 500,
   schema: 500,
   provider: 502,
+  unavailable: 503,
 };
 
 /** The one place errors become HTTP answers: `{error: {code, message, details}}`. */

@@ -42,6 +42,8 @@ const schema = z.object({
   KDB_IDEMPOTENCY_TTL: duration.default(86_400_000),
   /** How often the sweeper runs. */
   KDB_SWEEP_EVERY: duration.default(60_000),
+  /** How often each worker checks that the maintenance schedules still exist in Redis and puts back lost ones. */
+  KDB_SCHEDULE_CHECK_EVERY: duration.default(30_000),
   /** After SIGTERM, the batch in hand gets this long before the process exits anyway (its jobs then return via the stalled check). */
   KDB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(55_000),
   /** Build vector segment indexes in this process (one worker at a time does; the others stand by). */

@@ -93,6 +93,8 @@ try {
     cacheMaxAgeMs: env.KDB_CACHE_MAX_AGE,
     cacheMaxEntries: env.KDB_CACHE_MAX_ENTRIES,
     ingestKeyTtlMs: env.KDB_IDEMPOTENCY_TTL,
+    checkEveryMs: env.KDB_SCHEDULE_CHECK_EVERY,
+    runs,
     sweep: {
       embedQueue,
       everyMs: env.KDB_SWEEP_EVERY,

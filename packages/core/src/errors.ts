@@ -9,7 +9,9 @@ export type ErrorCode =
   | 'unauthorized'
   | 'config'
   | 'schema'
-  | 'provider';
+  | 'provider'
+  /** A service the call needs (Redis) did not answer in time. */
+  | 'unavailable';
 
 export class KdbError extends Error {
   readonly code: ErrorCode;

@@ -30,15 +30,15 @@ export {
   type StatusCounts,
   type EntityEmbeddingStatus,
 } from './store/recordStore.js';
-export { EMBED_QUEUE, EMBED_JOB_OPTIONS, createRedis, createEmbedQueue, enqueueEmbed, type EmbedJobData } from './jobs/embedQueue.js';
+export { EMBED_QUEUE, EMBED_JOB_OPTIONS, ENQUEUE_TIMEOUT_MS, createRedis, createEmbedQueue, enqueueEmbed, type EmbedJobData } from './jobs/embedQueue.js';
 export { embedBatch, EMPTY_TEXT_ERROR, type EmbedBatchResult } from './batching/embedBatch.js';
 export { startEmbedWorker, type EmbedWorker, type EmbedWorkerOptions } from './batching/EmbedWorker.js';
 export { readNdjson, fromJsonBody, type SourcedValue } from './ingest/readNdjson.js';
 export { ingestRecords, type IngestResult } from './ingest/ingestRecords.js';
 export { REINDEX_JOB_PRIORITY } from './jobs/embedQueue.js';
 export { REINDEX_QUEUE, createReindexQueue, type ReindexJobData } from './jobs/reindexQueue.js';
-export { MAINTENANCE_QUEUE, startMaintenance } from './jobs/startMaintenance.js';
-export { ReindexRunStore, RUN_STATES, isFinished, type ReindexRun, type RunState } from './reindex/ReindexRunStore.js';
+export { MAINTENANCE_QUEUE, SCHEDULE_CHECK_EVERY_MS, startMaintenance } from './jobs/startMaintenance.js';
+export { ReindexRunStore, RUN_STATES, LOST_IN_REDIS, isFinished, type ReindexRun, type RunState } from './reindex/ReindexRunStore.js';
 export { startCancelWatcher, type CancelWatcher } from './reindex/CancelWatcher.js';
 export { planReindex, countRunRows } from './reindex/planReindex.js';
 export { startReindex, getRun } from './reindex/startReindex.js';
@@ -47,6 +47,7 @@ export { dryRunReindex, PRICE_PER_MILLION_TOKENS, type DryRunReport } from './re
 export { CacheStats } from './cache/CacheStats.js';
 export { cacheSummary, clearCache, evictCache, type CacheSummary } from './cache/cacheAdmin.js';
 export { parseDuration } from './util/parseDuration.js';
+export { withTimeout, TimeoutError } from './util/withTimeout.js';
 export { entityPatchSchema, type EntityPatch } from './entities/entitySchema.js';
 export { updateEntity } from './store/entityStore.js';
 export { recomputeContent } from './store/recordStore.js';

@@ -6,7 +6,8 @@ import { describeRun, type Run } from '../reindexRun.js';
 export async function embeddingsCancel(api: ApiClient, runId: string | undefined): Promise<CommandResult<Run>> {
   let id = runId;
   if (!id) {
-    const { activeRuns } = await api.request<{ activeRuns: Run[] }>('GET', 'v1/embeddings/status');
+    const { activeRuns, warning } = await api.request<{ activeRuns: Run[] | null; warning?: string }>('GET', 'v1/embeddings/status');
+    if (activeRuns === null) throw new CliError(`cannot tell which run is active (${warning ?? 'Redis did not answer'}); name the run id`);
     if (activeRuns.length === 0) throw new CliError('no active reindex run to cancel');
     if (activeRuns.length > 1) throw new CliError(`several reindex runs are active; name one: ${activeRuns.map((r) => r.id).join(', ')}`);
     id = activeRuns[0]!.id;

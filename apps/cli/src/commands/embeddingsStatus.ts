@@ -8,7 +8,9 @@ interface Status {
   dimensions: number;
   modelKey: string;
   entities: { entity: string; total: number; indexed: number; pending: number; failed: number; stale: number }[];
-  activeRuns: Run[];
+  /** null when Redis did not answer; `warning` then says so. */
+  activeRuns: Run[] | null;
+  warning?: string;
   vectorIndex: { segments: { lo: string; hi: string; rows: number; buildMs: number }[]; hotRows: number; building: boolean };
 }
 
@@ -35,7 +37,11 @@ export async function embeddingsStatus(api: ApiClient, runId: string | undefined
           (s.vectorIndex.segments.length ? ` of ${s.vectorIndex.segments.map((x) => x.rows).join(' + ')} rows` : '') +
           `, ${s.vectorIndex.hotRows} vector(s) not yet in a segment (searched exactly)` +
           (s.vectorIndex.building ? ', a segment build in progress' : ''),
-        ...(s.activeRuns.length ? ['', 'active reindex runs:', ...s.activeRuns.map(describeRun)] : ['', 'no active reindex run']),
+        ...(s.activeRuns === null
+          ? ['', `warning: ${s.warning ?? 'active reindex runs are unknown'}`]
+          : s.activeRuns.length
+            ? ['', 'active reindex runs:', ...s.activeRuns.map(describeRun)]
+            : ['', 'no active reindex run']),
       ].join('\n');
     },
   };

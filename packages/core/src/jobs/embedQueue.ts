@@ -1,6 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
+import { withTimeout } from '../util/withTimeout.js';
 
 export const EMBED_QUEUE = 'embed';
 
@@ -60,6 +61,13 @@ export function createEmbedQueue(opts: QueueOptions & { connection?: Redis }): Q
 }
 
 /**
+ * How long an enqueue may wait for Redis. Past it the caller gets an error
+ * (the rows are already committed and `pending`: the sweeper takes them), not
+ * a request held until Redis comes back.
+ */
+export const ENQUEUE_TIMEOUT_MS = 3000;
+
+/**
  * Enqueues embed jobs of at most `chunkSize` ids each, in one `addBulk`.
  * Jobs the size of a provider request let one job fill one request; the
  * worker still coalesces small jobs (single inserts, PATCHes) up to that size.
@@ -67,7 +75,7 @@ export function createEmbedQueue(opts: QueueOptions & { connection?: Redis }): Q
 export async function enqueueEmbed(
   queue: Queue<EmbedJobData>,
   ids: readonly string[],
-  opts: { chunkSize: number; runId?: string },
+  opts: { chunkSize: number; runId?: string; timeoutMs?: number },
 ): Promise<number> {
   if (ids.length === 0) return 0;
   const jobs = [];
@@ -76,6 +84,8 @@ export async function enqueueEmbed(
     if (opts.runId) data.runId = opts.runId;
     jobs.push({ name: 'embed', data });
   }
-  await queue.addBulk(jobs);
+  // On a timeout the jobs may still be added once Redis returns (ioredis'
+  // offline queue); a job for a row already ready is a skipped lookup.
+  await withTimeout(queue.addBulk(jobs), opts.timeoutMs ?? ENQUEUE_TIMEOUT_MS, 'Redis (enqueue of embed jobs)');
   return jobs.length;
 }

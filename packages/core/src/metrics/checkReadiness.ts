@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { pendingMigrations } from '../store/migrate.js';
 import { withClient } from '../store/withClient.js';
+import { withTimeout } from '../util/withTimeout.js';
 
 export interface Readiness {
   ready: boolean;
@@ -11,14 +12,18 @@ export interface Readiness {
   migrations: boolean;
 }
 
-/** Ready = Postgres and Redis answer and the schema is fully migrated. */
-export async function checkReadiness(pool: pg.Pool, redis: Redis): Promise<Readiness> {
-  const timeout = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
+/**
+ * Ready = Postgres and Redis answer within `timeoutMs` and the schema is
+ * fully migrated. Bounded, so a probe never hangs on Redis' offline queue.
+ */
+export async function checkReadiness(pool: pg.Pool, redis: Redis, timeoutMs = 2000): Promise<Readiness> {
   const [pgRes, redisRes] = await Promise.allSettled([
-    timeout(
+    withTimeout(
       withClient(pool, async (client) => (await pendingMigrations(client)).length === 0),
+      timeoutMs,
+      'Postgres',
     ),
-    timeout(redis.ping()),
+    withTimeout(redis.ping(), timeoutMs, 'Redis'),
   ]);
   const postgres = pgRes.status === 'fulfilled';
   const migrations = pgRes.status === 'fulfilled' && pgRes.value;

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { KdbError } from '../errors.js';
+import { TimeoutError, withTimeout } from '../util/withTimeout.js';
 
 export const RUN_STATES = ['queued', 'planning', 'running', 'completed', 'cancelled', 'failed'] as const;
 export type RunState = (typeof RUN_STATES)[number];
@@ -35,6 +37,13 @@ export interface ReindexRun {
   /** Seconds left at the current rate; null when unknown. */
   etaSeconds: number | null;
 }
+
+/**
+ * The error of a run whose live state Redis lost (FLUSHALL, a restart
+ * without persistence). Its row in `kdb_reindex_runs` is all that remains;
+ * the rows it did not reach keep their state, and a new run picks them up.
+ */
+export const LOST_IN_REDIS = 'lost in Redis: its live state vanished (FLUSHALL or a restart without persistence); start a new run for the rows it did not reach';
 
 export interface ProgressCounts {
   processed: number;
@@ -121,8 +130,12 @@ const SCRIPTS = {
 
 /**
  * Live state of reindex runs in Redis (one hash per run, updated atomically
- * by Lua scripts), the per-scope "one active run" slot, and the history of
- * finished runs in Postgres (`kdb_reindex_runs`).
+ * by Lua scripts), the per-scope "one active run" slot, and a row per run in
+ * Postgres (`kdb_reindex_runs`), written when the run is created, at each
+ * change of state and when it ends. A run whose row is live but whose Redis
+ * hash is gone was lost by Redis: the first read that sees this ends it as
+ * `failed` with LOST_IN_REDIS, so it never turns into a 404. Reads wait for
+ * Redis at most `redisTimeoutMs`, then answer from Postgres alone.
  */
 export class ReindexRunStore {
   private readonly base: string;
@@ -134,6 +147,7 @@ export class ReindexRunStore {
     private readonly pool: pg.Pool,
     /** The BullMQ prefix, so the keys share its hash tag. */
     prefix: string,
+    private readonly redisTimeoutMs = 2000,
   ) {
     // Not `${prefix}:reindex`: that is the planner queue's own key space.
     this.base = `${prefix}:reindex-runs`;
@@ -145,8 +159,31 @@ export class ReindexRunStore {
   private activeKey = () => `${this.base}:active`;
   private keys3 = (id: string) => [this.runKey(id), this.jobsKey(id), this.activeKey()];
 
+  /**
+   * Refuses a change of run state while Redis is not connected (after
+   * waiting `redisTimeoutMs` for it): queued in ioredis' offline queue, it
+   * would run whenever Redis returns, after the caller was told it failed
+   * (a run taking its scope's slot with no planner).
+   */
+  private async requireConnected(what: string): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    let onReady = () => undefined as void;
+    const ready = new Promise<void>((resolve) => {
+      onReady = resolve;
+      this.redis.once('ready', onReady);
+    });
+    try {
+      await withTimeout(ready, this.redisTimeoutMs, 'Redis');
+    } catch {
+      throw new KdbError('unavailable', `Redis is not connected (${this.redis.status}): cannot ${what} until it is back`, { details: { service: 'Redis' } });
+    } finally {
+      this.redis.off('ready', onReady);
+    }
+  }
+
   /** Creates a queued run, or returns `{ conflict }` with the id of the active run of that scope. */
   async create(opts: { entity: string | null; force: boolean; recompute?: boolean }): Promise<{ run: ReindexRun } | { conflict: string }> {
+    await this.requireConnected('start a reindex run');
     const id = randomUUID();
     const now = Date.now();
     const fields = {
@@ -168,7 +205,7 @@ export class ReindexRunStore {
       createdAt: String(now),
       updatedAt: String(now),
     };
-    const conflict = (await this.redis.eval(
+    const conflict = (await this.redisRead(this.redis.eval(
       SCRIPTS.create,
       4,
       this.activeKey(),
@@ -179,9 +216,64 @@ export class ReindexRunStore {
       id,
       String(now),
       JSON.stringify(Object.entries(fields).flat()),
-    )) as string;
+    ))) as string;
     if (conflict) return { conflict };
+    // Written after the Redis slot is taken, so a row without its hash is always a lost run.
+    try {
+      await this.pool.query(
+        `INSERT INTO kdb_reindex_runs (id, entity, force, recompute, state, total, processed, embedded, cached, failed, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'queued', 0, 0, 0, 0, 0, $5, $5)`,
+        [id, opts.entity, opts.force, opts.recompute ?? false, new Date(now).toISOString()],
+      );
+    } catch (err) {
+      await this.finish(id, 'failed', `could not record the run in Postgres: ${(err as Error).message}`).catch(() => undefined);
+      throw err;
+    }
     return { run: (await this.get(id))! };
+  }
+
+  private redisRead<T>(p: Promise<T>): Promise<T> {
+    return withTimeout(p, this.redisTimeoutMs, 'Redis (reindex run state)');
+  }
+
+  /** Ends a live run whose Redis state is gone; returns it as stored. */
+  private async markLost(id: string): Promise<ReindexRun | null> {
+    const { rows } = await this.pool.query<HistoryRow>(
+      `UPDATE kdb_reindex_runs SET state = 'failed', error = $2, finished_at = now(), updated_at = now()
+        WHERE id = $1 AND finished_at IS NULL RETURNING *`,
+      [id, LOST_IN_REDIS],
+    );
+    if (rows[0]) return fromHistory(rows[0]);
+    const again = await this.pool.query<HistoryRow>('SELECT * FROM kdb_reindex_runs WHERE id = $1', [id]);
+    return again.rows[0] ? fromHistory(again.rows[0]) : null;
+  }
+
+  /**
+   * Ends every live run of `kdb_reindex_runs` that Redis no longer holds
+   * (run by workers periodically, so a lost run ends even if nobody asks).
+   * Returns how many it ended.
+   */
+  async failLostRuns(): Promise<number> {
+    const { rows } = await this.pool.query<{ id: string }>('SELECT id FROM kdb_reindex_runs WHERE finished_at IS NULL');
+    if (rows.length === 0) return 0;
+    const pipe = this.redis.pipeline();
+    // HEXISTS of `id`, not EXISTS: a planner writing its cursor after a FLUSHALL recreates a hash without it.
+    for (const r of rows) pipe.hexists(this.runKey(r.id), 'id');
+    const exists = ((await this.redisRead(pipe.exec())) ?? []).map(([err, n]) => (err ? 1 : Number(n)));
+    let n = 0;
+    for (const [i, r] of rows.entries()) {
+      if (exists[i] === 0 && (await this.markLost(r.id))?.error === LOST_IN_REDIS) n += 1;
+    }
+    return n;
+  }
+
+  /** Mirrors a live run's state into its Postgres row (never over an ended one). */
+  private async mirror(id: string, state: RunState, total: number, startedAt?: string): Promise<void> {
+    await this.pool.query(
+      `UPDATE kdb_reindex_runs SET state = $2, total = $3, started_at = COALESCE($4, started_at), updated_at = now()
+        WHERE id = $1 AND finished_at IS NULL`,
+      [id, state, total, startedAt ?? null],
+    );
   }
 
   private toRun(h: Record<string, string>): ReindexRun {
@@ -222,27 +314,55 @@ export class ReindexRunStore {
   }
 
   async get(id: string): Promise<ReindexRun | null> {
-    const h = await this.redis.hgetall(this.runKey(id));
-    if (h.id) return this.toRun(h);
+    let redisAnswered = true;
+    try {
+      const h = await this.redisRead(this.redis.hgetall(this.runKey(id)));
+      if (h.id) return this.toRun(h);
+    } catch (err) {
+      if (!(err instanceof TimeoutError)) throw err;
+      // Redis away: the Postgres row is what is known (its counts lag the live ones).
+      redisAnswered = false;
+    }
     const { rows } = await this.pool.query<HistoryRow>('SELECT * FROM kdb_reindex_runs WHERE id::text = $1', [id]);
-    return rows[0] ? fromHistory(rows[0]) : null;
+    if (!rows[0]) return null;
+    if (redisAnswered && rows[0].finished_at === null) return this.markLost(id);
+    return fromHistory(rows[0]);
   }
 
   /** Recent runs, newest first: live ones from Redis, older ones from Postgres history. */
   async list(limit = 20): Promise<ReindexRun[]> {
-    const ids = await this.redis.zrevrange(`${this.base}:runs`, 0, limit - 1);
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hgetall(this.runKey(id));
-    const live = ((await pipe.exec()) ?? []).map(([, h]) => h as Record<string, string>).filter((h) => h.id).map((h) => this.toRun(h));
-    const { rows } = await this.pool.query<HistoryRow>('SELECT * FROM kdb_reindex_runs ORDER BY created_at DESC LIMIT $1', [limit]);
+    const recent = 'SELECT * FROM kdb_reindex_runs ORDER BY created_at DESC LIMIT $1';
+    let { rows } = await this.pool.query<HistoryRow>(recent, [limit]);
+    let live: ReindexRun[] = [];
+    try {
+      live = await this.redisRead(
+        (async () => {
+          const ids = await this.redis.zrevrange(`${this.base}:runs`, 0, limit - 1);
+          // Live rows of Postgres too: one missing from Redis is a lost run.
+          for (const r of rows) if (r.finished_at === null && !ids.includes(r.id)) ids.push(r.id);
+          const pipe = this.redis.pipeline();
+          for (const id of ids) pipe.hgetall(this.runKey(id));
+          return ((await pipe.exec()) ?? []).map(([, h]) => h as Record<string, string>).filter((h) => h.id).map((h) => this.toRun(h));
+        })(),
+      );
+      const inRedis = new Set(live.map((r) => r.id));
+      const lost = rows.filter((r) => r.finished_at === null && !inRedis.has(r.id));
+      for (const r of lost) await this.markLost(r.id);
+      if (lost.length) ({ rows } = await this.pool.query<HistoryRow>(recent, [limit]));
+    } catch (err) {
+      if (!(err instanceof TimeoutError)) throw err;
+    }
     const seen = new Set(live.map((r) => r.id));
     return [...live, ...rows.map(fromHistory).filter((r) => !seen.has(r.id))]
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
       .slice(0, limit);
   }
 
+  /** Runs not ended, from Redis' active slots and the live rows of Postgres. Throws a TimeoutError when Redis does not answer. */
   async active(): Promise<ReindexRun[]> {
-    const ids = Object.values(await this.redis.hgetall(this.activeKey()));
+    const slots = Object.values(await this.redisRead(this.redis.hgetall(this.activeKey())));
+    const { rows } = await this.pool.query<{ id: string }>('SELECT id FROM kdb_reindex_runs WHERE finished_at IS NULL');
+    const ids = [...new Set([...slots, ...rows.map((r) => r.id)])];
     const runs = await Promise.all(ids.map((id) => this.get(id)));
     return runs.filter((r): r is ReindexRun => r !== null && !isFinished(r.state));
   }
@@ -250,6 +370,7 @@ export class ReindexRunStore {
   async markPlanning(id: string, estimatedTotal: number): Promise<void> {
     const now = String(Date.now());
     await this.redis.hset(this.runKey(id), 'state', 'planning', 'total', String(estimatedTotal), 'startedAt', now, 'updatedAt', now);
+    await this.mirror(id, 'planning', estimatedTotal, new Date(Number(now)).toISOString());
   }
 
   /** Records one planned page: its rows and the new cursor, atomically. */
@@ -265,6 +386,7 @@ export class ReindexRunStore {
   async finishPlanning(id: string): Promise<string> {
     const r = (await this.redis.eval(SCRIPTS.finishPlanning, 3, ...this.keys3(id), String(Date.now()))) as string;
     if (r === 'completed') await this.persist(id);
+    else if (r === 'ok') await this.mirror(id, 'running', Number(await this.redis.hget(this.runKey(id), 'total')));
     return r;
   }
 
@@ -290,6 +412,8 @@ export class ReindexRunStore {
 
   /** Ends a run as cancelled (flag + pub/sub) or failed. Returns the run as it ended. */
   async finish(id: string, state: 'cancelled' | 'failed', error = ''): Promise<ReindexRun | null> {
+    // A cancel is a caller's request: answer it now. A failure found by a worker may wait for Redis.
+    if (state === 'cancelled') await this.requireConnected('cancel a reindex run');
     const r = (await this.redis.eval(SCRIPTS.finish, 3, ...this.keys3(id), state, String(Date.now()), error)) as string;
     if (r === 'missing') return this.get(id);
     if (r === state) {
@@ -313,10 +437,11 @@ export class ReindexRunStore {
     if (!h.id) return;
     const r = this.toRun(h);
     await this.pool.query(
-      `INSERT INTO kdb_reindex_runs (id, entity, force, recompute, state, total, processed, embedded, cached, failed, error, created_at, started_at, finished_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+      `INSERT INTO kdb_reindex_runs (id, entity, force, recompute, state, total, processed, embedded, cached, failed, error, created_at, started_at, finished_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
        ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, total = EXCLUDED.total, processed = EXCLUDED.processed,
-         embedded = EXCLUDED.embedded, cached = EXCLUDED.cached, failed = EXCLUDED.failed, error = EXCLUDED.error, finished_at = EXCLUDED.finished_at`,
+         embedded = EXCLUDED.embedded, cached = EXCLUDED.cached, failed = EXCLUDED.failed, error = EXCLUDED.error,
+         started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, updated_at = EXCLUDED.updated_at`,
       [r.id, r.entity, r.force, r.recompute, r.state, r.total, r.processed, r.embedded, r.cached, r.failed, r.error, r.createdAt, r.startedAt, r.finishedAt ?? new Date().toISOString()],
     );
   }
@@ -336,12 +461,15 @@ interface HistoryRow {
   error: string | null;
   created_at: Date;
   started_at: Date | null;
-  finished_at: Date;
+  /** null while the run is live. */
+  finished_at: Date | null;
+  updated_at: Date;
 }
 
 function fromHistory(r: HistoryRow): ReindexRun {
   const processed = Number(r.processed);
-  const seconds = r.started_at ? Math.max((r.finished_at.getTime() - r.started_at.getTime()) / 1000, 0.001) : 0;
+  const end = r.finished_at ?? new Date();
+  const seconds = r.started_at ? Math.max((end.getTime() - r.started_at.getTime()) / 1000, 0.001) : 0;
   return {
     id: r.id,
     entity: r.entity,
@@ -356,10 +484,10 @@ function fromHistory(r: HistoryRow): ReindexRun {
     failed: Number(r.failed),
     createdAt: r.created_at.toISOString(),
     startedAt: r.started_at?.toISOString() ?? null,
-    updatedAt: r.finished_at.toISOString(),
-    finishedAt: r.finished_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+    finishedAt: r.finished_at?.toISOString() ?? null,
     error: r.error,
     rate: seconds ? Math.round((processed / seconds) * 10) / 10 : 0,
-    etaSeconds: 0,
+    etaSeconds: r.finished_at ? 0 : null,
   };
 }

@@ -2,6 +2,8 @@ import type { Queue } from 'bullmq';
 import type pg from 'pg';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { ReindexJobData } from '../jobs/reindexQueue.js';
+import { ENQUEUE_TIMEOUT_MS } from '../jobs/embedQueue.js';
+import { withTimeout } from '../util/withTimeout.js';
 import { getEntity } from '../store/entityStore.js';
 import type { ReindexRun, ReindexRunStore } from './ReindexRunStore.js';
 
@@ -28,9 +30,11 @@ export async function startReindex(
     });
   }
   try {
-    await deps.reindexQueue.add('plan', { runId: created.run.id }, { jobId: created.run.id });
+    await withTimeout(deps.reindexQueue.add('plan', { runId: created.run.id }, { jobId: created.run.id }), ENQUEUE_TIMEOUT_MS, 'Redis (enqueue of the reindex planner)');
   } catch (err) {
-    await deps.runs.finish(created.run.id, 'failed', `could not enqueue the planner: ${(err as Error).message}`);
+    // Should the add still land once Redis is back, the planner finds the run failed and stops.
+    const ending = deps.runs.finish(created.run.id, 'failed', `could not enqueue the planner: ${(err as Error).message}`);
+    await withTimeout(ending, ENQUEUE_TIMEOUT_MS, 'Redis (end of the run)').catch(() => undefined);
     throw err;
   }
   return created.run;
