@@ -89,8 +89,9 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- A slot row that drops to 0 is removed: a PATCH removes one document's
--- terms, and without this every edited word would leave a row behind.
+-- A slot row that drops to 0 is removed, so a word added and removed through
+-- the same slot (the usual case: a connection starts at its own slot) leaves
+-- no row behind. Rows of opposite sign in two slots stay; they sum to 0.
 CREATE OR REPLACE FUNCTION kdb_bm25_terms_del() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   s smallint := kdb_bm25_slot();
