@@ -104,7 +104,8 @@ async function load(mode: string, concurrency: number, total: number): Promise<n
 const provider = new HashProvider();
 const raw = new pg.Pool({ connectionString: url, max: 4 });
 raw.on('connect', (c) => void SearchEngine.sessionSql(DEFAULT_EF_SEARCH).reduce((p, sql) => p.then(() => c.query(sql)), Promise.resolve({})));
-const stats = (await raw.query('SELECT n_docs, total_len FROM kdb_bm25_stats WHERE entity = $1', ['bench'])).rows[0];
+// Statistics are kept in slots (sql/000007): the figures are the sums.
+const stats = (await raw.query('SELECT sum(n_docs) AS n_docs, sum(total_len) AS total_len FROM kdb_bm25_stats WHERE entity = $1', ['bench'])).rows[0];
 const n = Number(stats.n_docs);
 const avgdl = Number(stats.total_len) / n;
 const segments = await listVectorSegments(raw);
@@ -116,7 +117,7 @@ async function termsOf(q: string) {
   const hit = termCache.get(q);
   if (hit) return hit;
   const terms = [...new Set(tokenize(q))];
-  const dfs = await raw.query('SELECT term, df FROM kdb_bm25_terms WHERE entity = $1 AND term = ANY($2)', ['bench', terms]);
+  const dfs = await raw.query('SELECT term, sum(df) AS df FROM kdb_bm25_terms WHERE entity = $1 AND term = ANY($2) GROUP BY term', ['bench', terms]);
   const out = dfs.rows.map((r) => ({ term: r.term as string, df: Number(r.df), idf: bm25Idf(n, Number(r.df)) }));
   termCache.set(q, out);
   return out;

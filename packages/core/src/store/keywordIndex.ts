@@ -19,7 +19,10 @@ export type AnalyzedDoc = KeywordDoc & { tf: Map<string, number>; length: number
  * postings and sets their new length (adjusting the entity's total length in
  * the same statement). Run it in the transaction that wrote the text: text
  * and keyword index commit together. Document counts and term document
- * frequencies follow through the table triggers.
+ * frequencies follow through the table triggers. Every statistics write goes
+ * to the transaction's own slot (`kdb_bm25_slot()`, sql/000008): concurrent
+ * writers never wait on each other's statistics rows, so they cannot deadlock
+ * on them whatever order their statements come in.
  */
 export async function indexKeywords(
   client: pg.ClientBase,
@@ -37,9 +40,9 @@ export async function indexKeywords(
            FROM unnest($1::uuid[], $2::int[]) AS t(id, len), kdb_search old
           WHERE s.record_id = t.id AND old.record_id = t.id AND s.doc_len IS DISTINCT FROM t.len
           RETURNING s.entity, t.len - old.doc_len AS delta)
-       UPDATE kdb_bm25_stats st SET total_len = st.total_len + d.delta
-         FROM (SELECT entity, sum(delta) AS delta FROM changed GROUP BY entity) d
-        WHERE st.entity = d.entity`,
+       INSERT INTO kdb_bm25_stats AS st (entity, slot, n_docs, total_len)
+       SELECT entity, kdb_bm25_slot(), 0, sum(delta) FROM changed GROUP BY entity
+       ON CONFLICT (entity, slot) DO UPDATE SET total_len = st.total_len + EXCLUDED.total_len`,
       [ids, docs.map((d) => d.length)],
     );
   }
