@@ -1,0 +1,29 @@
+import type { Queue } from 'bullmq';
+import type pg from 'pg';
+
+/** What a request could have written: rows of the three data tables and jobs in every queue. */
+export async function writeCounts(pool: pg.Pool, queues: readonly Queue[]): Promise<Record<string, number>> {
+  const { rows } = await pool.query(
+    `SELECT (SELECT count(*) FROM kdb_records)::int AS records, (SELECT count(*) FROM kdb_search)::int AS search,
+            (SELECT count(*) FROM kdb_embedding_cache)::int AS cache`,
+  );
+  const out: Record<string, number> = { ...rows[0] };
+  for (const q of queues) {
+    const c = await q.getJobCounts();
+    out[`jobs:${q.name}`] = Object.values(c).reduce((a, b) => a + b, 0);
+  }
+  return out;
+}
+
+/** Sends raw bytes with exactly the given headers (fetch adds only content-length). */
+export async function send(base: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: Buffer | string } = {}) {
+  const res = await fetch(base + path, { method, headers: opts.headers ?? {}, ...(opts.body === undefined ? {} : { body: opts.body }) });
+  const text = await res.text();
+  let body: any = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body, headers: res.headers };
+}
