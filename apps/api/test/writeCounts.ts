@@ -1,11 +1,12 @@
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
 
-/** What a request could have written: rows of the three data tables and jobs in every queue. */
+/** What a request could have written: rows of the data tables, entities, runs, and jobs in every queue. */
 export async function writeCounts(pool: pg.Pool, queues: readonly Queue[]): Promise<Record<string, number>> {
   const { rows } = await pool.query(
     `SELECT (SELECT count(*) FROM kdb_records)::int AS records, (SELECT count(*) FROM kdb_search)::int AS search,
-            (SELECT count(*) FROM kdb_embedding_cache)::int AS cache`,
+            (SELECT count(*) FROM kdb_embedding_cache)::int AS cache, (SELECT count(*) FROM kdb_entities)::int AS entities,
+            (SELECT count(*) FROM kdb_reindex_runs)::int AS runs, (SELECT count(*) FROM kdb_ingest_keys)::int AS ingest_keys`,
   );
   const out: Record<string, number> = { ...rows[0] };
   for (const q of queues) {
