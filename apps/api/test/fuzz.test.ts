@@ -142,7 +142,7 @@ describe('fuzz: hostile requests to every /v1 route', () => {
             if (r.method === 'GET' && payload) payload = undefined;
             const url = `/v1${r.segments.join('/')}${r.query}`;
             const before = await writeCounts(db.pool, queues);
-            const res = await fetch(api.url + url, { method: r.method, headers, ...(payload ? { body: payload } : {}) });
+            const res = await fetch(api.url + url, { method: r.method, headers, ...(payload ? { body: new Uint8Array(payload) } : {}) });
             const text = await res.text();
             // A search that succeeded writes its query vector to the cache behind the answer (within 250 ms): let it land.
             if (res.status < 300 && url.startsWith('/v1/search')) await new Promise((done) => setTimeout(done, 400));

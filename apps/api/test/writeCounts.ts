@@ -18,7 +18,7 @@ export async function writeCounts(pool: pg.Pool, queues: readonly Queue[]): Prom
 
 /** Sends raw bytes with exactly the given headers (fetch adds only content-length). */
 export async function send(base: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: Buffer | string } = {}) {
-  const res = await fetch(base + path, { method, headers: opts.headers ?? {}, ...(opts.body === undefined ? {} : { body: opts.body }) });
+  const res = await fetch(base + path, { method, headers: opts.headers ?? {}, ...(opts.body === undefined ? {} : { body: typeof opts.body === 'string' ? opts.body : new Uint8Array(opts.body) }) });
   const text = await res.text();
   let body: any = null;
   try {
