@@ -69,24 +69,31 @@ export function decodedBody(req: Request, limit: number): Readable {
     req.resume();
     throw tooLarge();
   }
-  let total = 0;
-  const counted = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      total += chunk.length;
-      if (total > limit) cb(tooLarge());
-      else cb(null, chunk);
-    },
-  });
+  const counter = () => {
+    let total = 0;
+    return new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        total += chunk.length;
+        if (total > limit) cb(tooLarge());
+        else cb(null, chunk);
+      },
+    });
+  };
+  const counted = counter();
+  // The compressed bytes count too: empty gzip members decompress to nothing, forever.
+  const raw = counter();
+  raw.on('error', (err) => counted.destroy(err));
   const decoder = DECODERS[encoding]?.() ?? new PassThrough();
   decoder.on('error', (err) => counted.destroy(err instanceof HttpError ? err : new ValidationError(`body is not valid ${encoding} data (${printable(err.message, 80)})`)));
   req.on('error', (err) => counted.destroy(err));
   counted.on('close', () => {
     if (req.complete) return;
-    req.unpipe(decoder);
+    req.unpipe(raw);
+    raw.destroy();
     decoder.destroy();
     req.resume();
   });
-  req.pipe(decoder).pipe(counted);
+  req.pipe(raw).pipe(decoder).pipe(counted);
   return counted;
 }
 

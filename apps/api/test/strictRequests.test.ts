@@ -72,6 +72,10 @@ describe('HTTP requests: limits that hold, strict shapes, 4xx that name the prob
     expect(bomb.length).toBeLessThan(LIMIT);
     expect((await call('POST', records, { ...JSON_H, 'content-encoding': 'gzip' }, bomb)).status).toBe(413);
     expect((await call('POST', records, { ...ND_H, 'content-encoding': 'br' }, brotliCompressSync(big))).status).toBe(413);
+    // Compressed bytes count as well: gzip members that decompress to nothing.
+    const empties = Buffer.concat(Array.from({ length: 5000 }, () => gzipSync('')));
+    expect(empties.length).toBeGreaterThan(LIMIT);
+    expect((await call('POST', records, { ...ND_H, 'content-encoding': 'gzip' }, empties)).status).toBe(413);
     await nothingWritten();
     // Within the limit every supported encoding works.
     const small = JSON.stringify([{ title: 'gz' }]);
