@@ -85,7 +85,8 @@ export function decodedBody(req: Request, limit: number): Readable {
   raw.on('error', (err) => counted.destroy(err));
   const decoder = DECODERS[encoding]?.() ?? new PassThrough();
   decoder.on('error', (err) => counted.destroy(err instanceof HttpError ? err : new ValidationError(`body is not valid ${encoding} data (${printable(err.message, 80)})`)));
-  req.on('error', (err) => counted.destroy(err));
+  // A client that hangs up mid-body is not a server fault (the answer cannot reach it anyway).
+  req.on('error', () => counted.destroy(new HttpError(400, 'aborted', 'the request body was cut off: the client closed the connection')));
   counted.on('close', () => {
     if (req.complete) return;
     req.unpipe(raw);
