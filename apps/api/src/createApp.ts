@@ -1,4 +1,4 @@
-import express, { type Request } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -13,7 +13,6 @@ import {
   entityPatchSchema,
   getRun,
   parseDuration,
-  startReindex,
   updateEntity,
   type CacheStats,
   type ReindexJobData,
@@ -37,8 +36,18 @@ import {
   ValidationError,
   type EmbedJobData,
   type EmbeddingProvider,
+  type SourcedValue,
 } from '@kameleondb/core';
 import { requireApiKey } from './auth.js';
+import { accepts, type Accepts } from './accepts.js';
+import { BadKeyLimiter } from './BadKeyLimiter.js';
+import { parseBody } from './parseBody.js';
+import { requestId } from './requestId.js';
+import { decodedBody } from './requestBody.js';
+import { sameOriginMutations } from './sameOriginMutations.js';
+import { sizeInBytes } from './sizeInBytes.js';
+import { startReindexNamingConflict } from './startReindexNamingConflict.js';
+import { assertCleanJson } from './assertCleanJson.js';
 import { errorHandler } from './errorHandler.js';
 import { searchSchema, toSearchParams } from './searchSchema.js';
 import { openApiDocument, type RouteDoc } from './openapi.js';
@@ -64,6 +73,8 @@ export interface AppDeps {
   dashboardQueues: Queue[];
   dashboardReadOnly: boolean;
   pricePerMillionTokens?: number | undefined;
+  /** Wrong-key limiter of /v1, /metrics and the dashboard; one per process by default. */
+  badKeys?: BadKeyLimiter;
 }
 
 const reindexBodySchema = z
@@ -74,18 +85,19 @@ const reindexBodySchema = z
   })
   .strict();
 
-const isNdjson = (req: Request) => /^application\/(x-)?ndjson\b/i.test(req.get('content-type') ?? '');
-
-function parseBody<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, body: unknown): T {
-  const r = schema.safeParse(body);
-  if (r.success) return r.data;
-  const issues = r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
-  throw new ValidationError(issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '), { issues });
-}
-
-const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).optional() });
-const cacheDeleteQuery = z.object({ olderThan: z.string().optional(), model: z.string().optional() });
-const waitQuery = z.object({ wait: z.enum(['true', 'false', '1', '0']).optional() });
+const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).optional() }).strict();
+/** Longest olderThan: a century; longer durations are a typo (and overflow a timestamp). */
+const MAX_OLDER_THAN_MS = 100 * 365 * 86_400_000;
+const cacheDeleteQuery = z
+  .object({
+    olderThan: z.string().max(40).optional(),
+    model: z.string().min(1).max(200).optional(),
+    all: z.literal('true', { message: 'all must be "true" (to delete every entry)' }).optional(),
+  })
+  .strict();
+const waitQuery = z.object({ wait: z.enum(['true', 'false', '1', '0']).optional() }).strict();
+const recordsBody = z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]);
+const recordPatchBody = z.record(z.string(), z.unknown());
 
 /** Every /v1 route, with the schemas that validate it: the OpenAPI document is made from this list. */
 export const ROUTES: RouteDoc[] = [
@@ -93,9 +105,9 @@ export const ROUTES: RouteDoc[] = [
   { method: 'get', path: '/entities', summary: 'List entities', success: { status: 200, description: '{entities}' } },
   { method: 'get', path: '/entities/:name', summary: 'Read an entity', success: { status: 200, description: 'the entity' } },
   { method: 'patch', path: '/entities/:name', summary: 'Add fields or change embedFields (starts a reindex)', body: entityPatchSchema, success: { status: 200, description: 'the entity and its reindex run' } },
-  { method: 'post', path: '/entities/:name/records', summary: 'Insert one record, a JSON array or NDJSON (application/x-ndjson); an Idempotency-Key header makes retries safe', query: waitQuery, body: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]), success: { status: 202, description: '{count, ids, jobs}; 200 with counts when wait=true' } },
+  { method: 'post', path: '/entities/:name/records', summary: 'Insert one record, a JSON array or NDJSON (application/x-ndjson); an Idempotency-Key header makes retries safe', query: waitQuery, body: recordsBody, success: { status: 202, description: '{count, ids, jobs}; 200 with counts when wait=true' } },
   { method: 'get', path: '/entities/:name/records/:id', summary: 'Read a record and its embedding status', success: { status: 200, description: 'the record' } },
-  { method: 'patch', path: '/entities/:name/records/:id', summary: 'Merge fields into a record', body: z.record(z.string(), z.unknown()), success: { status: 200, description: 'the record and whether it is re-embedded' } },
+  { method: 'patch', path: '/entities/:name/records/:id', summary: 'Merge fields into a record', body: recordPatchBody, success: { status: 200, description: 'the record and whether it is re-embedded' } },
   { method: 'delete', path: '/entities/:name/records/:id', summary: 'Delete a record', success: { status: 204, description: 'deleted' } },
   { method: 'get', path: '/embeddings/status', summary: 'Provider, per-entity counts, active runs, vector index segments', success: { status: 200, description: 'status' } },
   { method: 'post', path: '/reindex', summary: 'Start a reindex run, or a dry run', body: reindexBodySchema, success: { status: 202, description: 'the run (200 with the report for a dry run)' } },
@@ -105,18 +117,22 @@ export const ROUTES: RouteDoc[] = [
   { method: 'get', path: '/search', summary: 'Hybrid, vector or keyword search', query: searchSchema, success: { status: 200, description: '{results, count, mode, took_ms}' } },
   { method: 'post', path: '/search', summary: 'Search with a JSON body', body: searchSchema, success: { status: 200, description: '{results, count, mode, took_ms}' } },
   { method: 'get', path: '/cache', summary: 'Embedding cache summary', success: { status: 200, description: 'entries, bytes, per model, hit rate' } },
-  { method: 'delete', path: '/cache', summary: 'Delete cache entries by last use and model', query: cacheDeleteQuery, success: { status: 200, description: '{deleted}' } },
+  { method: 'delete', path: '/cache', summary: 'Delete cache entries by last use and model; all=true (alone) deletes every entry', query: cacheDeleteQuery, success: { status: 200, description: '{deleted}' } },
   { method: 'get', path: '/openapi.json', summary: 'This document', success: { status: 200, description: 'OpenAPI 3.1' } },
 ];
 
 export function createApp(deps: AppDeps): express.Express {
   const { pool, queue, provider } = deps;
+  const limit = sizeInBytes(deps.maxBody);
+  const badKeys = deps.badKeys ?? new BadKeyLimiter();
+  const take = (spec: Accepts): RequestHandler => accepts(spec, limit);
   const app = express();
   app.disable('x-powered-by');
   // No ETag: answers carry took_ms, so one never matches a second time, and hashing
   // each body cost ~0.03 ms at p50 and ~0.08 ms at p95 per search (BENCHMARKS.md).
   app.set('etag', false);
   app.set('query parser', 'simple');
+  app.use(requestId());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -126,55 +142,66 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'unavailable', ...r });
   });
   // Prometheus metrics, behind the same key as /v1.
-  app.get('/metrics', ...(deps.apiKey ? [requireApiKey(deps.apiKey)] : []), async (_req, res) => {
+  app.get('/metrics', ...(deps.apiKey ? [requireApiKey(deps.apiKey, badKeys)] : []), async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
   // Never open by default: without an API key (KDB_AUTH=disabled) there is no dashboard.
   if (deps.apiKey) {
-    app.use('/admin/queues', requireDashboardAuth(deps.apiKey), createDashboard(deps.dashboardQueues, { basePath: '/admin/queues', readOnly: deps.dashboardReadOnly }));
+    app.use(
+      '/admin/queues',
+      requireDashboardAuth(deps.apiKey, badKeys),
+      sameOriginMutations(),
+      createDashboard(deps.dashboardQueues, { basePath: '/admin/queues', readOnly: deps.dashboardReadOnly }),
+    );
   } else {
     deps.logger.warn('dashboard /admin/queues is off: it needs an API key (authentication is disabled)');
   }
 
   const v1 = express.Router();
-  if (deps.apiKey) v1.use(requireApiKey(deps.apiKey));
-  v1.use(express.json({ limit: deps.maxBody }));
+  if (deps.apiKey) v1.use(requireApiKey(deps.apiKey, badKeys));
 
-  v1.post('/entities', async (req, res) => {
-    const input = parseBody(entityInputSchema, req.body);
+  v1.post('/entities', take({ body: 'json' }), async (_req, res) => {
+    const input = parseBody(entityInputSchema, res.locals.body, 'body');
     res.status(201).json(await createEntity(pool, input));
   });
-  v1.get('/entities', async (_req, res) => {
+  v1.get('/entities', take({ body: 'none' }), async (_req, res) => {
     res.json({ entities: await listEntities(pool) });
   });
-  v1.get('/entities/:name', async (req, res) => {
-    res.json(await getEntity(pool, req.params.name));
+  v1.get('/entities/:name', take({ body: 'none' }), async (req, res) => {
+    res.json(await getEntity(pool, params(req).name));
   });
   // Changing embedFields recomputes every row's text and reindexes the entity.
-  v1.patch('/entities/:name', async (req, res) => {
-    const patch = parseBody(entityPatchSchema, req.body);
+  v1.patch('/entities/:name', take({ body: 'json' }), async (req, res) => {
+    const patch = parseBody(entityPatchSchema, res.locals.body, 'body');
     // Only an embedFields change needs the runs (Redis): adding fields works while Redis is away.
-    const active = patch.embedFields ? (await deps.runs.active()).find((r) => r.entity === req.params.name || r.entity === null) : undefined;
+    const active = patch.embedFields ? (await deps.runs.active()).find((r) => r.entity === params(req).name || r.entity === null) : undefined;
     if (patch.embedFields && active) {
-      throw new ConflictError(`a reindex run is active for this entity (${active.id}); cancel it or wait before changing embedFields`, {
-        activeRunId: active.id,
-      });
+      throw new ConflictError(
+        `a reindex run is active for ${active.entity === null ? 'all entities' : `entity "${active.entity}"`} (${active.id}); cancel it or wait before changing embedFields`,
+        { activeRunId: active.id, activeEntity: active.entity },
+      );
     }
-    const { entity, embedFieldsChanged } = await updateEntity(pool, req.params.name, patch);
+    const { entity, embedFieldsChanged } = await updateEntity(pool, params(req).name, patch);
     const reindex = embedFieldsChanged
-      ? await startReindex({ pool, runs: deps.runs, reindexQueue: deps.reindexQueue }, { entity: entity.name, force: false, recompute: true })
+      ? await startReindexNamingConflict({ pool, runs: deps.runs, reindexQueue: deps.reindexQueue }, { entity: entity.name, force: false, recompute: true })
       : null;
     res.json({ ...entity, reindex });
   });
 
-  v1.post('/entities/:name/records', async (req, res) => {
-    const entity = await getEntity(pool, req.params.name);
-    const wait = req.query.wait === 'true' || req.query.wait === '1';
+  v1.post('/entities/:name/records', take({ query: waitQuery, body: 'records' }), async (req, res) => {
+    const entity = await getEntity(pool, params(req).name);
+    const { wait: waitParam } = res.locals.query as z.infer<typeof waitQuery>;
+    const wait = waitParam === 'true' || waitParam === '1';
     let records;
-    if (isNdjson(req)) records = readNdjson(req);
-    else if (req.body === undefined) throw new ValidationError('send records as application/json (one object or an array) or application/x-ndjson');
-    else records = fromJsonBody(req.body);
+    if (res.locals.ndjson) records = cleanValues(readNdjson(decodedBody(req, limit), { maxLineLength: limit }));
+    else {
+      const body = res.locals.body as unknown;
+      if (body === null || typeof body !== 'object') {
+        throw new ValidationError(`body must be a JSON object (one record) or an array of objects; got ${body === null ? 'null' : typeof body}`);
+      }
+      records = fromJsonBody(body);
+    }
     const result = await ingestRecords({ pool, queue, entity, records, jobSize: deps.jobSize, idempotencyKey: req.get('idempotency-key') });
     if (result.replayed) res.set('Idempotent-Replayed', 'true');
     const body = {
@@ -196,22 +223,26 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(counts.pending > 0 ? 202 : 200).json({ ...body, counts, done: counts.pending === 0 });
   });
 
-  v1.get('/entities/:name/records/:id', async (req, res) => {
-    res.json(await getRecord(pool, req.params.name, req.params.id));
+  v1.get('/entities/:name/records/:id', take({ body: 'none' }), async (req, res) => {
+    res.json(await getRecord(pool, params(req).name, params(req).id));
   });
-  v1.patch('/entities/:name/records/:id', async (req, res) => {
-    const entity = await getEntity(pool, req.params.name);
-    const { record, reembed } = await patchRecord(pool, entity, req.params.id, req.body);
+  v1.patch('/entities/:name/records/:id', take({ body: 'json' }), async (req, res) => {
+    const patch = res.locals.body as unknown;
+    if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) {
+      throw new ValidationError(`body must be a JSON object of the fields to change; got ${patch === null ? 'null' : Array.isArray(patch) ? 'an array' : typeof patch}`);
+    }
+    const entity = await getEntity(pool, params(req).name);
+    const { record, reembed } = await patchRecord(pool, entity, params(req).id, patch as Record<string, unknown>);
     // The change is committed and the row pending: a failed enqueue leaves it to the sweeper, as an ingest does.
     const enqueueError = reembed ? await enqueueEmbed(queue, [record.id], { chunkSize: 1 }).then(() => null, (err: Error) => err.message) : null;
     res.json({ ...record, reembed, ...(enqueueError ? { warning: `the change is stored but enqueueing failed (${enqueueError}); the record stays pending until the sweeper enqueues it` } : {}) });
   });
-  v1.delete('/entities/:name/records/:id', async (req, res) => {
-    await deleteRecord(pool, req.params.name, req.params.id);
+  v1.delete('/entities/:name/records/:id', take({ body: 'none' }), async (req, res) => {
+    await deleteRecord(pool, params(req).name, params(req).id);
     res.status(204).end();
   });
 
-  v1.get('/embeddings/status', async (_req, res) => {
+  v1.get('/embeddings/status', take({ body: 'none' }), async (_req, res) => {
     // Runs live in Redis; the store bounds its wait, and without Redis the answer is what Postgres knows.
     const [entities, runs, vectorIndex] = await Promise.all([
       embeddingStatusByEntity(pool, provider.modelKey),
@@ -235,56 +266,63 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
-  v1.post('/reindex', async (req, res) => {
-    const body = parseBody(reindexBodySchema, req.body ?? {});
+  v1.post('/reindex', take({ body: 'optional-json' }), async (_req, res) => {
+    const body = parseBody(reindexBodySchema, res.locals.body ?? {}, 'body');
     const entity = body.entity ?? null;
     if (body.dryRun) {
       if (entity) await getEntity(pool, entity);
       res.json(await dryRunReindex(pool, provider, { entity, force: body.force, pricePerMillionTokens: deps.pricePerMillionTokens }));
       return;
     }
-    const run = await startReindex({ pool, runs: deps.runs, reindexQueue: deps.reindexQueue }, { entity, force: body.force });
+    const run = await startReindexNamingConflict({ pool, runs: deps.runs, reindexQueue: deps.reindexQueue }, { entity, force: body.force });
     res.status(202).json(run);
   });
-  v1.get('/reindex', async (req, res) => {
-    const limit = parseBody(listQuery, req.query).limit ?? 20;
+  v1.get('/reindex', take({ query: listQuery, body: 'none' }), async (_req, res) => {
+    const limit = (res.locals.query as z.infer<typeof listQuery>).limit ?? 20;
     res.json({ runs: await deps.runs.list(limit) });
   });
-  v1.get('/reindex/:id', async (req, res) => {
-    res.json(await getRun(deps.runs, req.params.id));
+  v1.get('/reindex/:id', take({ body: 'none' }), async (req, res) => {
+    res.json(await getRun(deps.runs, params(req).id));
   });
-  v1.post('/reindex/:id/cancel', async (req, res) => {
-    await getRun(deps.runs, req.params.id);
-    res.json(await deps.runs.finish(req.params.id, 'cancelled'));
+  v1.post('/reindex/:id/cancel', take({ body: 'none' }), async (req, res) => {
+    await getRun(deps.runs, params(req).id);
+    res.json(await deps.runs.finish(params(req).id, 'cancelled'));
   });
 
-  const runSearch = async (input: unknown) => {
-    const params = toSearchParams(parseBody(searchSchema, input));
+  const runSearch = async (input: z.infer<typeof searchSchema>) => {
+    const params = toSearchParams(input);
     const end = deps.metrics.searchSeconds.startTimer({ mode: params.mode });
     const answer = await deps.search.search(params);
     end();
     return answer;
   };
-  v1.get('/search', async (req, res) => {
-    res.json(await runSearch(req.query));
+  v1.get('/search', take({ query: searchSchema, body: 'none' }), async (_req, res) => {
+    res.json(await runSearch(res.locals.query as z.infer<typeof searchSchema>));
   });
-  v1.post('/search', async (req, res) => {
-    res.json(await runSearch(req.body ?? {}));
+  v1.post('/search', take({ body: 'json' }), async (_req, res) => {
+    res.json(await runSearch(parseBody(searchSchema, res.locals.body, 'body')));
   });
 
   const openapi = openApiDocument(ROUTES);
-  v1.get('/openapi.json', (_req, res) => {
+  v1.get('/openapi.json', take({ body: 'none' }), (_req, res) => {
     res.json(openapi);
   });
 
-  v1.get('/cache', async (_req, res) => {
+  v1.get('/cache', take({ body: 'none' }), async (_req, res) => {
     const [summary, stats] = await Promise.all([cacheSummary(pool), deps.cacheStats.read()]);
     res.json({ ...summary, hits: stats.hits, misses: stats.misses, hitRate: stats.hitRate, statsSince: stats.since });
   });
-  v1.delete('/cache', async (req, res) => {
-    const { olderThan, model: modelKey } = parseBody(cacheDeleteQuery, req.query);
-    const model = modelKey || undefined;
+  // Deleting everything is never a default: it takes all=true, alone.
+  v1.delete('/cache', take({ query: cacheDeleteQuery, body: 'none' }), async (_req, res) => {
+    const { olderThan, model, all } = res.locals.query as z.infer<typeof cacheDeleteQuery>;
+    if (all && (olderThan !== undefined || model !== undefined)) throw new ValidationError('all=true deletes every entry: give it alone, or give olderThan and/or model instead');
+    if (!all && olderThan === undefined && model === undefined) {
+      throw new ValidationError('say what to delete: olderThan (30d, 12h, 90m), model (a model key), or all=true for every entry');
+    }
     const olderThanMs = olderThan === undefined ? undefined : parseDuration(olderThan, 'olderThan');
+    if (olderThanMs !== undefined && olderThanMs > MAX_OLDER_THAN_MS) {
+      throw new ValidationError(`olderThan "${olderThan}" is longer than the most allowed, 36500d (a century)`);
+    }
     const deleted = await clearCache(pool, { ...(olderThanMs !== undefined ? { olderThanMs } : {}), ...(model ? { modelKey: model } : {}) });
     res.json({ deleted, olderThan: olderThan ?? null, model: model ?? null });
   });
@@ -292,8 +330,19 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/v1', v1);
   app.locals.v1Router = v1;
   app.use((_req, res) => {
-    res.status(404).json({ error: { code: 'not_found', message: 'no such route', details: null } });
+    res.status(404).json({ error: { code: 'not_found', message: 'no such route', details: null, requestId: res.locals.requestId } });
   });
   app.use(errorHandler(deps.logger));
   return app;
 }
+
+/** NDJSON lines pass the same checks as a JSON body (no NUL, no lone surrogate, no __proto__). */
+async function* cleanValues(source: AsyncIterable<SourcedValue>): AsyncGenerator<SourcedValue> {
+  for await (const v of source) {
+    assertCleanJson(v.value, v.where);
+    yield v;
+  }
+}
+
+/** Path parameters by name (the route-level middleware before each handler hides their names from the types). */
+const params = (req: Request) => req.params as { name: string; id: string };

@@ -3,14 +3,16 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import type { RequestHandler, Router } from 'express';
-import { keyMatcher } from './auth.js';
+import { limitedMatcher } from './auth.js';
+import type { BadKeyLimiter } from './BadKeyLimiter.js';
 
 /**
  * Access to the dashboard: HTTP Basic with the API key as password (any
- * user name), which browsers prompt for, or the API's Bearer token.
+ * user name), which browsers prompt for, or the API's Bearer token. Wrong
+ * keys count in the same limiter as /v1's.
  */
-export function requireDashboardAuth(apiKey: string): RequestHandler {
-  const matches = keyMatcher(apiKey);
+export function requireDashboardAuth(apiKey: string, limiter: BadKeyLimiter): RequestHandler {
+  const check = limitedMatcher(apiKey, limiter);
   return (req, res, next) => {
     const header = req.get('authorization') ?? '';
     let given = '';
@@ -20,7 +22,7 @@ export function requireDashboardAuth(apiKey: string): RequestHandler {
       const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
       given = decoded.slice(decoded.indexOf(':') + 1);
     } else if (bearer) given = bearer[1]!.trim();
-    if (matches(given)) {
+    if (check(req, given)) {
       next();
       return;
     }

@@ -7,7 +7,12 @@ const schema = z
     /** HTTP port. */
     KDB_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     /** Bearer token for /v1. Required unless KDB_AUTH=disabled. */
-    KDB_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+    KDB_API_KEY: z
+      .string()
+      .min(16, 'must be at least 16 characters')
+      // Surrounding whitespace is trimmed from presented keys, so a key that is mostly blank can never match.
+      .refine((k) => k.trim().length >= 16, 'must have at least 16 characters that are not whitespace')
+      .optional(),
     /** `disabled` turns authentication off; it must be said explicitly. */
     KDB_AUTH: z.enum(['enabled', 'disabled']).default('enabled'),
     /** Largest request body (JSON or NDJSON), in bytes or with a unit (`256mb`). */
@@ -16,8 +21,8 @@ const schema = z
     KDB_JOB_SIZE: z.coerce.number().int().min(1).max(100_000).default(2048),
     /** How long `?wait=true` waits before answering with what is still pending, in ms. */
     KDB_WAIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(600_000),
-    /** Bull Board at /admin/queues without retry/remove/clean buttons. */
-    KDB_DASHBOARD_READ_ONLY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    /** Bull Board at /admin/queues without retry/remove/clean/add buttons; `false` to allow them. */
+    KDB_DASHBOARD_READ_ONLY: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
     /** HNSW candidate list size for vector search (recall vs latency); a search asking more rows raises it for itself. */
     KDB_EF_SEARCH: z.coerce.number().int().min(1).max(1000).default(DEFAULT_EF_SEARCH),
     /** Postgres connections of the API process. */

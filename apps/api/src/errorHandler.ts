@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { isConnectionLoss, KdbError, type ErrorCode } from '@kameleondb/core';
+import { isConnectionLoss, KdbError, printable, type ErrorCode } from '@kameleondb/core';
+import { HttpError } from './HttpError.js';
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_input: 400,
@@ -13,29 +14,48 @@ const STATUS: Record<ErrorCode, number> = {
   unavailable: 503,
 };
 
-/** The one place errors become HTTP answers: `{error: {code, message, details}}`. */
+/**
+ * The one place errors become HTTP answers: `{error: {code, message,
+ * details, requestId}}`. Anything not known to be the client's fault is a
+ * 500, logged with the request id the answer carries.
+ */
 export function errorHandler(log: Logger): ErrorRequestHandler {
-  return (err, _req, res, _next) => {
+  return (err, req, res, _next) => {
+    const requestId = String(res.locals.requestId ?? '');
+    const send = (status: number, code: string, message: string, details: unknown = null) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.status(status).json({ error: { code, message, details: details ?? null, requestId } });
+    };
+    // Drop what is left of an unread body, so the client reads this answer.
+    if (!req.complete && !req.readableFlowing) req.resume();
     if (err instanceof KdbError) {
-      res.status(STATUS[err.code]).json({ error: { code: err.code, message: err.message, details: err.details ?? null } });
+      if (STATUS[err.code] >= 500) log.error({ err, requestId }, 'server-side error');
+      send(STATUS[err.code], err.code, err.message, err.details);
       return;
     }
-    const e = err as { type?: string; status?: number; message?: string; limit?: number };
-    if (e.type === 'entity.too.large') {
-      res.status(413).json({ error: { code: 'too_large', message: `request body over the limit of ${e.limit} bytes (KDB_MAX_BODY)`, details: { limit: e.limit } } });
+    if (err instanceof HttpError) {
+      res.set(err.headers);
+      send(err.status, err.code, err.message, err.details);
       return;
     }
-    if (e.type === 'entity.parse.failed') {
-      res.status(400).json({ error: { code: 'invalid_input', message: `body is not valid JSON: ${e.message}`, details: null } });
+    // Express's own client errors (a path parameter with a bad %-escape, say) carry a 4xx status.
+    const e = err as { status?: unknown; statusCode?: unknown; message?: unknown; expose?: unknown };
+    const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
+    if (status >= 400 && status < 500) {
+      send(status, status === 400 ? 'invalid_input' : 'client_error', printable(String(e.message ?? 'bad request'), 200));
       return;
     }
     if (isConnectionLoss(err)) {
       // A lost or refused connection (Postgres restarting): nothing committed, the same request may be sent again.
-      log.warn({ err }, 'database unavailable: answered 503');
-      res.set('Retry-After', '2').status(503).json({ error: { code: 'unavailable', message: 'database unavailable (connection lost or refused); retry after Retry-After seconds', details: null } });
+      log.warn({ err, requestId }, 'database unavailable: answered 503');
+      res.set('Retry-After', '2');
+      send(503, 'unavailable', 'database unavailable (connection lost or refused); retry after Retry-After seconds');
       return;
     }
-    log.error({ err }, 'unhandled error');
-    res.status(500).json({ error: { code: 'internal', message: 'internal error', details: null } });
+    log.error({ err, requestId, method: req.method, path: req.path }, 'unhandled error');
+    send(500, 'internal', `internal error (request id ${requestId})`);
   };
 }

@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import { SEARCH_MODES, ValidationError, type SearchParams } from '@kameleondb/core';
+import { printable, SEARCH_MODES, ValidationError, type SearchParams } from '@kameleondb/core';
+import { assertCleanJson } from './assertCleanJson.js';
+
+/** Longest search text, in characters: longer is a 400 naming this limit. */
+export const MAX_QUERY_LENGTH = 4096;
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
@@ -7,7 +11,11 @@ const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform
 /** `GET /v1/search` query parameters and `POST /v1/search` body (same names). */
 export const searchSchema = z
   .object({
-    q: z.string({ message: 'q is required' }).trim().min(1, 'q must not be empty'),
+    q: z
+      .string({ message: 'q is required (a string)' })
+      .max(MAX_QUERY_LENGTH, `q must be at most ${MAX_QUERY_LENGTH} characters`)
+      .trim()
+      .min(1, 'q must not be empty'),
     entity: z.string().min(1).optional(),
     entities: z.union([z.string(), z.array(z.string().min(1))]).optional(),
     mode: z.enum(SEARCH_MODES, { message: `mode must be one of ${SEARCH_MODES.join(', ')}` }).default('hybrid'),
@@ -27,8 +35,9 @@ export function toSearchParams(input: z.infer<typeof searchSchema>): SearchParam
     try {
       parsed = JSON.parse(where);
     } catch (err) {
-      throw new ValidationError(`where is not valid JSON: ${(err as Error).message}`);
+      throw new ValidationError(`where is not valid JSON: ${printable((err as Error).message)}`);
     }
+    assertCleanJson(parsed, 'where');
     const r = z.record(z.string(), scalar).safeParse(parsed);
     if (!r.success || Array.isArray(parsed)) {
       throw new ValidationError('where must be a JSON object of field: value pairs (string, number, boolean or null values)');

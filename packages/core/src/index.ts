@@ -33,7 +33,8 @@ export {
 export { EMBED_QUEUE, EMBED_JOB_OPTIONS, ENQUEUE_TIMEOUT_MS, createRedis, createEmbedQueue, enqueueEmbed, type EmbedJobData } from './jobs/embedQueue.js';
 export { embedBatch, EMPTY_TEXT_ERROR, type EmbedBatchResult } from './batching/embedBatch.js';
 export { startEmbedWorker, type EmbedWorker, type EmbedWorkerOptions } from './batching/EmbedWorker.js';
-export { readNdjson, fromJsonBody, type SourcedValue } from './ingest/readNdjson.js';
+export { readNdjson, fromJsonBody, type SourcedValue, type ReadNdjsonOptions } from './ingest/readNdjson.js';
+export { printable } from './http/printable.js';
 export { ingestRecords, type IngestResult } from './ingest/ingestRecords.js';
 export { REINDEX_JOB_PRIORITY } from './jobs/embedQueue.js';
 export { REINDEX_QUEUE, createReindexQueue, type ReindexJobData } from './jobs/reindexQueue.js';

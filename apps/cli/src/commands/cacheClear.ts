@@ -5,7 +5,9 @@ export async function cacheClear(api: ApiClient, opts: { olderThan?: string; mod
   const q = new URLSearchParams();
   if (opts.olderThan) q.set('olderThan', opts.olderThan);
   if (opts.model) q.set('model', opts.model);
-  const data = await api.request<{ deleted: number; olderThan: string | null; model: string | null }>('DELETE', `v1/cache${q.size ? `?${q}` : ''}`);
+  // The API deletes everything only when told so explicitly.
+  if (q.size === 0) q.set('all', 'true');
+  const data = await api.request<{ deleted: number; olderThan: string | null; model: string | null }>('DELETE', `v1/cache?${q}`);
   return {
     data,
     human: (d) => `deleted ${d.deleted} cache entries${d.olderThan ? ` not used for ${d.olderThan}` : ''}${d.model ? ` of ${d.model}` : ''}`,

@@ -1,0 +1,42 @@
+import { ValidationError } from '@kameleondb/core';
+
+/** Deeper JSON than this is refused: later steps (validation, serialization) recurse. */
+export const MAX_JSON_DEPTH = 64;
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const isArrayIndex = (k: string) => /^\d+$/.test(k);
+const join = (path: string, key: string) => (isArrayIndex(key) ? `${path}[${key}]` : `${path}.${key}`);
+
+/**
+ * Refuses what Postgres cannot store or what would change an object's
+ * prototype, wherever it sits in a parsed body or query value:
+ * - `\u0000` (text and jsonb cannot hold it: error 22P05) and lone
+ *   surrogates (not Unicode text), in values and keys;
+ * - the key `__proto__` (JSON.parse makes it an own key; spread, zod
+ *   records and plain assignment then drop it or replace the prototype);
+ * - nesting deeper than MAX_JSON_DEPTH.
+ * Iterative, so a deeply nested body cannot overflow the stack here.
+ */
+export function assertCleanJson(value: unknown, where: string): void {
+  const stack: { v: unknown; path: string; depth: number }[] = [{ v: value, path: where, depth: 0 }];
+  while (stack.length > 0) {
+    const { v, path, depth } = stack.pop()!;
+    if (typeof v === 'string') {
+      checkText(v, path);
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= MAX_JSON_DEPTH) throw new ValidationError(`${path}: nested deeper than ${MAX_JSON_DEPTH} levels, the most allowed`, { at: path });
+    for (const key of Object.keys(v)) {
+      if (key === '__proto__') throw new ValidationError(`${path}: the key "__proto__" is not allowed`, { at: path, key });
+      checkText(key, `${path} (a key)`);
+      stack.push({ v: (v as Record<string, unknown>)[key], path: join(path, key), depth: depth + 1 });
+    }
+  }
+}
+
+/** `\u0000` and lone surrogates are refused in any text a client sends. */
+export function checkText(s: string, where: string): void {
+  if (s.includes('\u0000')) throw new ValidationError(`${where}: contains \\u0000 (NUL), which is not allowed in text`, { at: where });
+  if (LONE_SURROGATE.test(s)) throw new ValidationError(`${where}: contains a lone UTF-16 surrogate (\\ud800–\\udfff), which is not valid Unicode text`, { at: where });
+}
