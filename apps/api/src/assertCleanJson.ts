@@ -1,9 +1,5 @@
-import { ValidationError } from '@kameleondb/core';
+import { MAX_JSON_DEPTH, unstorableText, ValidationError } from '@kameleondb/core';
 
-/** Deeper JSON than this is refused: later steps (validation, serialization) recurse. */
-export const MAX_JSON_DEPTH = 64;
-
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const isArrayIndex = (k: string) => /^\d+$/.test(k);
 const join = (path: string, key: string) => (isArrayIndex(key) ? `${path}[${key}]` : `${path}.${key}`);
 
@@ -37,6 +33,6 @@ export function assertCleanJson(value: unknown, where: string): void {
 
 /** `\u0000` and lone surrogates are refused in any text a client sends. */
 export function checkText(s: string, where: string): void {
-  if (s.includes('\u0000')) throw new ValidationError(`${where}: contains \\u0000 (NUL), which is not allowed in text`, { at: where });
-  if (LONE_SURROGATE.test(s)) throw new ValidationError(`${where}: contains a lone UTF-16 surrogate (\\ud800–\\udfff), which is not valid Unicode text`, { at: where });
+  const why = unstorableText(s);
+  if (why) throw new ValidationError(`${where}: holds ${why}`, { at: where });
 }

@@ -3,6 +3,7 @@ export { createLogger } from './createLogger.js';
 export { pipelineEnvShape, parseEnv, providerConfigFromEnv } from './config/pipelineEnv.js';
 export { normalizeText } from './content/normalizeText.js';
 export { textHash } from './content/textHash.js';
+export { unstorableText } from './content/unstorableText.js';
 export { composeContent, type ComposedContent } from './content/composeContent.js';
 export { entityInputSchema, FIELD_TYPES, type Entity, type EntityInput, type FieldType } from './entities/entitySchema.js';
 export { MAX_FIELD_CHARS, MAX_JSON_DEPTH, validateRecord } from './entities/validateRecord.js';
