@@ -18,6 +18,8 @@ export interface BadKeyLimiterOptions {
  * that makes the limiter forget the oldest ones (they get a fresh window),
  * it cannot grow the map. IPv6 clients count per /64, the block one host
  * usually holds, so one host cannot rotate through its own addresses.
+ * Not express-rate-limit: its memory store keeps every address seen in a
+ * window (no cap), and it counts requests, where only wrong keys may count.
  */
 export class BadKeyLimiter {
   private readonly maxFailures: number;
