@@ -45,9 +45,11 @@ export interface KeywordRetrieval {
 }
 
 export interface KeywordRequest {
+  /** The query text. Required. */
   q: string;
+  /** Entities searched, as one collection. Required. */
   entities: readonly string[];
-  /** Hits wanted. */
+  /** Hits wanted. Required. */
   k: number;
   /** The `where` filter (non-empty, checked against the entities), or undefined. */
   where: Readonly<Record<string, unknown>> | undefined;

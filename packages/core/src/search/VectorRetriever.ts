@@ -67,9 +67,11 @@ export interface VectorRetrieverOptions {
 }
 
 export interface VectorRequest {
+  /** The query text. Required. */
   q: string;
+  /** Entities searched, as one collection. Required. */
   entities: readonly string[];
-  /** Rows wanted. */
+  /** Rows wanted. Required. */
   k: number;
   /** The `where` filter (non-empty, checked against the entities), or undefined. */
   where: Readonly<Record<string, unknown>> | undefined;

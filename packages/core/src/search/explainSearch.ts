@@ -26,17 +26,23 @@ export function resultExplain(f: FusedHit): ResultExplain {
 }
 
 export interface ExplainRequest {
+  /** Runs the keyword plans and reads the session's ef_search. Required. */
   pool: pg.Pool;
-  /** Runs the vector plan under the settings its statement ran with. */
+  /** Runs the vector plan under the settings its statement ran with. Required. */
   vectorRetriever: VectorRetriever;
-  /** The retrievals of the search; absent for a retriever its mode does not use. */
+  /** The keyword retrieval of the search. Default none (the mode did not use it). */
   keyword?: KeywordRetrieval | undefined;
+  /** The vector retrieval of the search. Default none (the mode did not use it). */
   vector?: VectorRetrieval | undefined;
+  /** Whether the search had a `where` filter. Required. */
   filtered: boolean;
-  /** Hits taken from each retriever. */
+  /** Hits taken from each retriever. Required. */
   k: number;
+  /** The hybrid window the search used. Required. */
   window: number;
+  /** The RRF constant of the fusion. Required. */
   rrfK: number;
+  /** The steps' durations so far. Required. */
   timings: Timings;
 }
 
