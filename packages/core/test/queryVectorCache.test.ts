@@ -74,4 +74,17 @@ describe('query vectors: cached in process and through the embedding cache', () 
     while ((await cached(modelKey, [d.hash])).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(await cached(modelKey, [d.hash])).toHaveLength(1);
   });
+
+  it('close() writes the pending query vectors; a search after it still answers, without queueing a write', async () => {
+    const provider = new CountingProvider();
+    const engine = new SearchEngine({ pool, provider });
+    await engine.search({ q: 'closing words', entities: ['docs'], mode: 'vector', limit: 5 });
+    await engine.close();
+    const written = textHash(normalizeText('closing words'));
+    expect(await cached(provider.modelKey, [written])).toHaveLength(1);
+
+    await engine.search({ q: 'after the close', entities: ['docs'], mode: 'hybrid', limit: 5 });
+    await new Promise((r) => setTimeout(r, 400)); // past the write-behind delay
+    expect(await cached(provider.modelKey, [textHash(normalizeText('after the close'))])).toEqual([]);
+  });
 });

@@ -43,3 +43,13 @@ export async function insertCacheEntries(client: pg.ClientBase, modelKey: string
   );
   return rowCount ?? 0;
 }
+
+/** The cached vector of one text, if any (a read: a search's query vector counts no hit). */
+export async function readCachedVector(db: pg.ClientBase | pg.Pool, modelKey: string, hash: string): Promise<number[] | undefined> {
+  const { rows } = await db.query<{ embedding: number[] }>({
+    name: 'kdb_query_vector',
+    text: 'SELECT embedding FROM kdb_embedding_cache WHERE model_key = $1 AND text_hash = $2',
+    values: [modelKey, hash],
+  });
+  return rows[0]?.embedding;
+}

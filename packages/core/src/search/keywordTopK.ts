@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { BM25_STATISTICS_CTES, type Bm25Statistics } from './bm25Statistics.js';
 
 export interface KeywordTerm {
   term: string;
@@ -8,15 +9,21 @@ export interface KeywordTerm {
 }
 
 export interface KeywordTopKOptions {
+  /** Entities searched, as one collection. Required. */
   entities: readonly string[];
+  /** Query terms some document holds, with their idf. Required. */
   terms: readonly KeywordTerm[];
+  /** Hits wanted. Required. */
   k: number;
+  /** BM25 k1 (BM25_K1 in the engine). Required. */
   k1: number;
+  /** BM25 b (BM25_B in the engine). Required. */
   b: number;
+  /** Average document length over the searched entities. Required. */
   avgdl: number;
   /** Deepest read per (entity, term, tf) group before giving up on pruning. Default 4096. */
   maxDepth?: number;
-  /** Terms in at most this many documents are read whole at once (no bound left to beat). Default 1024. */
+  /** Terms in at most this many documents are read whole at once (no bound left to beat; docs/decisions/keyword-topk-full-read.md). Default 1024. */
   fullReadDf?: number;
   /** The first round's postings, already read by readStatsAndHeads (same k and fullReadDf). */
   firstRound?: readonly HeadRow[];
@@ -79,22 +86,14 @@ const DEFAULT_FULL_READ_DF = 1024;
  * depth follows its df as in keywordTopK.
  */
 const STATS_HEADS_SQL = `
-  WITH st AS (SELECT coalesce(sum(n_docs), 0)::float8 AS n, coalesce(sum(total_len), 0)::float8 AS len
-                FROM kdb_bm25_stats WHERE entity = ANY($1::text[])),
-       d AS (SELECT term, sum(df)::int AS df FROM kdb_bm25_terms
-              WHERE entity = ANY($1::text[]) AND term = ANY($2::text[]) GROUP BY term),
+  WITH ${BM25_STATISTICS_CTES},
        q AS (SELECT term, CASE WHEN df <= $3 THEN $3 + 1 ELSE $4 + 1 END AS lim FROM d WHERE df > 0)
   SELECT NULL::text AS entity, d.term, d.df AS tf, NULL::uuid AS id, NULL::int AS doc_len, st.n, st.len
     FROM st LEFT JOIN d ON true
   UNION ALL
   SELECT heads.*, NULL, NULL FROM (${headsOf('q')}) heads`;
 
-export interface StatsAndHeads {
-  /** Documents in the searched entities. */
-  documents: number;
-  totalLength: number;
-  /** Documents holding each query term (0 when none does). */
-  df: Map<string, number>;
+export interface StatsAndHeads extends Bm25Statistics {
   /** keywordTopK's first round for these terms at this k. */
   heads: HeadRow[];
   query: { text: string; values: unknown[] };

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import pgvector from 'pgvector';
+import type pg from 'pg';
+import { withTransaction } from '../store/withTransaction.js';
+import { reuseFor } from '../util/reuseFor.js';
+import { listVectorSegments, sealedUpTo, seqLiteral, type VectorSegment } from '../segments/vectorSegmentStore.js';
+import type { QueryVectorCache } from './QueryVectorCache.js';
+import type { RankedHit } from './rrf.js';
+import type { Latch } from './Latch.js';
+import type { Timings } from './Timings.js';
+
+/**
+ * HNSW candidate list of the vector retriever: the hybrid window of a 10-row
+ * search, enough for the segments' build settings (HNSW_BUILD) to find the
+ * true top 10 nearly always (docs/decisions/hnsw-settings.md). A query asking
+ * more rows than this raises it for its own transaction (an HNSW scan returns
+ * at most ef_search rows).
+ */
+export const DEFAULT_EF_SEARCH = 40;
+
+/**
+ * Session settings for the pool that serves searches. Iterative index scans
+ * stay off here: they slow every query and only filtered queries need them,
+ * so those turn them on for their own transaction
+ * (docs/decisions/iterative-scan-filtered-only.md).
+ */
+export function vectorSessionSql(efSearch = DEFAULT_EF_SEARCH): string[] {
+  return [`SET hnsw.ef_search = ${Math.trunc(efSearch)}`];
+}
+
+/**
+ * The vector retriever's statement over the segments (sql/000004_vector_segments.sql):
+ * one HNSW scan per sealed segment, whose `vector_seq BETWEEN lo AND hi`
+ * matches that segment's partial index, plus an exact scan of the hot rows
+ * above the last sealed seq; the best `limit` of their union. Whatever
+ * catalog version a search saw, every vector is in exactly one of its ranges.
+ * Parameters: $1 the query vector, $2 the entities, $3 the `where` filter
+ * (jsonb) when `filtered`. `limit` is written into the text, not passed: with
+ * `LIMIT $n` PostgreSQL re-plans the prepared statement on every execution
+ * (its generic plan's estimate, without the limit, is always the costlier);
+ * with the number in the text it keeps one generic plan
+ * (docs/decisions/vector-limit-in-text.md).
+ */
+export function vectorSql(segments: readonly VectorSegment[], filtered: boolean, limit: number): string {
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`vector limit must be a positive integer; got ${limit}`);
+  const part = (range: string) => `(
+    SELECT s.record_id AS id, s.entity, s.embedding <=> $1::vector AS distance
+      FROM kdb_search s
+     WHERE ${range} AND s.entity = ANY($2::text[]) AND s.embedding IS NOT NULL
+       ${filtered ? 'AND EXISTS (SELECT 1 FROM kdb_records r WHERE r.id = s.record_id AND r.data @> $3::jsonb)' : ''}
+     ORDER BY s.embedding <=> $1::vector
+     LIMIT ${limit})`;
+  const parts = segments.map((seg) => part(`s.vector_seq BETWEEN ${seqLiteral(seg.lo)} AND ${seqLiteral(seg.hi)}`));
+  parts.push(part(`s.vector_seq > ${seqLiteral(sealedUpTo(segments))}`));
+  return `SELECT id, entity, distance FROM (${parts.join('\n  UNION ALL ')}) u ORDER BY distance, id LIMIT ${limit}`;
+}
+
+export interface VectorRetrieverOptions {
+  /** The search pool, whose sessions ran vectorSessionSql(efSearch). Required. */
+  pool: pg.Pool;
+  /** Where query texts become vectors. Required. */
+  queryVectors: QueryVectorCache;
+  /** `hnsw.ef_search` the pool's sessions use. Default DEFAULT_EF_SEARCH. */
+  efSearch?: number | undefined;
+  /** How long the segment catalog is reused, in ms (any version finds every vector). Default 1000. */
+  segmentCacheMs?: number | undefined;
+}
+
+export interface VectorRequest {
+  /** The query text. Required. */
+  q: string;
+  /** Entities searched, as one collection. Required. */
+  entities: readonly string[];
+  /** Rows wanted. Required. */
+  k: number;
+  /** The `where` filter (non-empty, checked against the entities), or undefined. */
+  where: Readonly<Record<string, unknown>> | undefined;
+  /** Opened once the statement is on its way, or when the retriever failed before sending it. */
+  sent: Latch;
+  /** Gets the `embed_query` and `vector` steps. */
+  timings: Timings;
+}
+
+export interface VectorRetrieval {
+  hits: RankedHit[];
+  /** The statement that found the hits (for explain's plan). */
+  query: { text: string; values: unknown[] };
+  /** The segment catalog it searched. */
+  segments: VectorSegment[];
+}
+
+/** Cosine distance over the sealed segments' HNSW indexes and the hot rows. */
+export class VectorRetriever {
+  /** The segment catalog, reused for segmentCacheMs: any version finds every vector. */
+  private readonly segments: () => Promise<VectorSegment[]>;
+
+  constructor(private readonly opts: VectorRetrieverOptions) {
+    this.segments = reuseFor(opts.segmentCacheMs ?? 1000, () => listVectorSegments(opts.pool));
+  }
+
+  async retrieve({ q, entities, k, where, sent, timings }: VectorRequest): Promise<VectorRetrieval> {
+    let t = performance.now();
+    let pending: Promise<{ id: string; entity: string; distance: number }[]>;
+    let query: VectorRetrieval['query'];
+    let segments: VectorSegment[];
+    try {
+      let vector: number[];
+      [vector, segments] = await Promise.all([this.opts.queryVectors.get(q), this.segments()]);
+      timings.lap('embed_query', t);
+      t = performance.now();
+      const values: unknown[] = [pgvector.toSql(vector), entities];
+      if (where) values.push(JSON.stringify(where));
+      query = { text: vectorSql(segments, !!where, k), values };
+      // One prepared statement per segment layout and row count (the text changes with either).
+      const name = `kdb_vector_${createHash('sha1').update(query.text).digest('hex').slice(0, 12)}`;
+      pending = this.run<{ id: string; entity: string; distance: number }>({ name, ...query }, !!where, k);
+    } finally {
+      sent.open();
+    }
+    const rows = await pending;
+    timings.lap('vector', t);
+    // relaxed_order iterative scans (filtered queries) may return rows slightly out of order.
+    rows.sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : 1));
+    return { hits: rows.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: 1 - Number(r.distance) })), query, segments };
+  }
+
+  /**
+   * Runs a vector statement asking `rows` rows. With a `where` filter, inside
+   * a transaction with `hnsw.iterative_scan = relaxed_order`, so the HNSW scan
+   * goes on past ef_search candidates until `rows` rows pass the filter; when
+   * `rows` exceeds the session's ef_search, inside a transaction that raises
+   * it to `rows` (an HNSW scan returns at most ef_search rows).
+   */
+  async run<R extends pg.QueryResultRow>(query: pg.QueryConfig, filtered: boolean, rows: number): Promise<R[]> {
+    const ef = this.opts.efSearch ?? DEFAULT_EF_SEARCH;
+    if (!filtered && rows <= ef) return (await this.opts.pool.query<R>(query)).rows;
+    return withTransaction(this.opts.pool, async (client) => {
+      if (filtered) await client.query('SET LOCAL hnsw.iterative_scan = relaxed_order');
+      if (rows > ef) await client.query(`SET LOCAL hnsw.ef_search = ${Math.trunc(rows)}`);
+      return (await client.query<R>(query)).rows;
+    });
+  }
+}
