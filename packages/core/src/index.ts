@@ -55,7 +55,7 @@ export { updateEntity } from './store/entityStore.js';
 export { recomputeContent } from './store/recordStore.js';
 export type { Outcome } from './batching/embedBatch.js';
 export { waitForEmbedded } from './ingest/waitForEmbedded.js';
-export { tokenize, termFrequencies } from './search/tokenize.js';
+export { tokenize, termFrequencies } from './content/tokenize.js';
 export { fuseRrf, type FusedHit, type RankedHit } from './search/rrf.js';
 export { SearchEngine, vectorSql, SEARCH_MODES, BM25_B, BM25_K1, bm25Idf, RRF_K, DEFAULT_EF_SEARCH, type SearchMode, type SearchParams, type SearchAnswer, type SearchResult } from './search/SearchEngine.js';
 export { PipelineMetrics } from './metrics/PipelineMetrics.js';

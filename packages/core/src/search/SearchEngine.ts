@@ -8,7 +8,7 @@ import { normalizeText } from '../content/normalizeText.js';
 import { textHash } from '../content/textHash.js';
 import { listEntities } from '../store/entityStore.js';
 import type { Entity } from '../entities/entitySchema.js';
-import { tokenize } from './tokenize.js';
+import { tokenize } from '../content/tokenize.js';
 import { reuseFor } from '../util/reuseFor.js';
 import { withTransaction } from '../store/withTransaction.js';
 import { CacheWriteBehind } from '../cache/CacheWriteBehind.js';
