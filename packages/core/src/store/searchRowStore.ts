@@ -191,6 +191,24 @@ export async function pendingIds(db: pg.Pool | pg.ClientBase, ids: readonly stri
   return rows.map((r) => r.record_id);
 }
 
+/**
+ * Claims up to `limit` rows pending for longer than `olderThanMs`, oldest
+ * first, by giving them a new `updated_at`: concurrent claimers skip each
+ * other's rows (SKIP LOCKED) and never take the same ones. Returns their ids.
+ */
+export async function claimStrandedRows(db: pg.Pool | pg.ClientBase, olderThanMs: number, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ record_id: string }>(
+    `WITH stranded AS (
+       SELECT record_id FROM kdb_search
+        WHERE status = 'pending' AND updated_at < now() - make_interval(secs => $1::float8 / 1000)
+        ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+     UPDATE kdb_search s SET updated_at = now() FROM stranded WHERE s.record_id = stranded.record_id
+     RETURNING s.record_id`,
+    [olderThanMs, limit],
+  );
+  return rows.map((r) => r.record_id);
+}
+
 export interface StatusCounts {
   pending: number;
   ready: number;
