@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEntity, withTransaction } from '@kameleondb/core';
-import { insertRecordChunk } from '../../../packages/core/src/store/recordStore.js';
+import { createEntity } from '@kameleondb/core';
+import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
@@ -49,7 +49,7 @@ describe('operations: sweeper, metrics, probes', () => {
   it('sweeps rows whose enqueue was lost: they still end ready', async () => {
     // Records committed with no embed job, as when the API dies between commit and enqueue.
     const entity = await createEntity(db.pool, { name: 'lost', fields: { t: 'text' }, embedFields: ['t'] });
-    const ids = await withTransaction(db.pool, (c) => insertRecordChunk(c, entity, Array.from({ length: 500 }, (_, i) => ({ t: `stranded ${i}` }))));
+    const ids = await ingestTestRecords(db.pool, entity, Array.from({ length: 500 }, (_, i) => ({ t: `stranded ${i}` })));
     await until(async () => {
       const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM kdb_search WHERE record_id = ANY($1::uuid[]) AND status = 'ready'`, [ids]);
       return rows[0].n === 500;

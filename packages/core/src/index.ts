@@ -21,16 +21,8 @@ export { isConnectionLoss } from './store/isConnectionLoss.js';
 export { encodeCopyBinary, type CopyValue } from './store/encodeCopyBinary.js';
 export { copyInto } from './store/copyInto.js';
 export { createEntity, getEntity, listEntities } from './store/entityStore.js';
-export {
-  getRecord,
-  patchRecord,
-  deleteRecord,
-  countStatuses,
-  embeddingStatusByEntity,
-  type StoredRecord,
-  type StatusCounts,
-  type EntityEmbeddingStatus,
-} from './store/recordStore.js';
+export { getRecord, patchRecord, deleteRecord, type StoredRecord } from './store/recordStore.js';
+export { countStatuses, embeddingStatusByEntity, type StatusCounts, type EntityEmbeddingStatus } from './store/searchRowStore.js';
 export { EMBED_QUEUE, EMBED_JOB_OPTIONS, ENQUEUE_TIMEOUT_MS, createRedis, createEmbedQueue, enqueueEmbed, type EmbedJobData } from './jobs/embedQueue.js';
 export { embedBatch, EMPTY_TEXT_ERROR, type EmbedBatchResult } from './batching/embedBatch.js';
 export { startEmbedWorker, type EmbedWorker, type EmbedWorkerOptions } from './batching/EmbedWorker.js';
@@ -42,7 +34,8 @@ export { REINDEX_QUEUE, createReindexQueue, type ReindexJobData } from './jobs/r
 export { MAINTENANCE_QUEUE, SCHEDULE_CHECK_EVERY_MS, startMaintenance } from './jobs/startMaintenance.js';
 export { ReindexRunStore, RUN_STATES, LOST_IN_REDIS, isFinished, type ReindexRun, type RunState } from './reindex/ReindexRunStore.js';
 export { startCancelWatcher, type CancelWatcher } from './reindex/CancelWatcher.js';
-export { planReindex, countRunRows } from './reindex/planReindex.js';
+export { planReindex } from './reindex/planReindex.js';
+export { countRunRows } from './store/searchRowStore.js';
 export { startReindex, getRun } from './reindex/startReindex.js';
 export { startReindexPlanner } from './reindex/startReindexPlanner.js';
 export { dryRunReindex, PRICE_PER_MILLION_TOKENS, type DryRunReport } from './reindex/dryRunReindex.js';
@@ -55,7 +48,7 @@ export { updateEntity } from './store/entityStore.js';
 export { recomputeContent } from './store/recordStore.js';
 export type { Outcome } from './batching/embedBatch.js';
 export { waitForEmbedded } from './ingest/waitForEmbedded.js';
-export { tokenize, termFrequencies } from './search/tokenize.js';
+export { tokenize, termFrequencies } from './content/tokenize.js';
 export { fuseRrf, type FusedHit, type RankedHit } from './search/rrf.js';
 export { SearchEngine, SEARCH_MODES, RRF_K, type SearchMode, type SearchParams, type SearchAnswer, type SearchResult } from './search/SearchEngine.js';
 export { vectorSql, DEFAULT_EF_SEARCH } from './search/VectorRetriever.js';

@@ -5,12 +5,11 @@ import {
   enqueueEmbed,
   HashProvider,
   startEmbedWorker,
-  withTransaction,
   type EmbedJobData,
   type Entity,
 } from '@kameleondb/core';
 import type { Queue } from 'bullmq';
-import { insertRecordChunk } from '../src/store/recordStore.js';
+import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { createTestDatabase, readVectors, type TestDatabase } from '../../../test-support/testDatabase.js';
 import { createTestEmbedQueue } from '../../../test-support/testEmbedQueue.js';
 import { redisUrl } from '../../../test-support/urls.js';
@@ -44,9 +43,7 @@ describe('startEmbedWorker', () => {
   });
 
   it('coalesces many small jobs into provider-sized batches and completes them after the write', async () => {
-    const ids = await withTransaction(db.pool, (c) =>
-      insertRecordChunk(c, entity, Array.from({ length: 300 }, (_, i) => ({ text: `message number ${i}` }))),
-    );
+    const ids = await ingestTestRecords(db.pool, entity, Array.from({ length: 300 }, (_, i) => ({ text: `message number ${i}` })));
     // 300 single-record jobs, as 300 separate inserts would make.
     await enqueueEmbed(queue, ids, { chunkSize: 1 });
     const provider = new CountingProvider({ maxInputs: 128 });
@@ -67,7 +64,7 @@ describe('startEmbedWorker', () => {
     const provider = new CountingProvider({ maxInputs: 10 });
     const worker = await startEmbedWorker({ pool: db.pool, provider, redisUrl: redisUrl(), prefix, logger });
     await worker.close();
-    const ids = await withTransaction(db.pool, (c) => insertRecordChunk(c, entity, [{ text: 'after close' }]));
+    const ids = await ingestTestRecords(db.pool, entity, [{ text: 'after close' }]);
     await enqueueEmbed(queue, ids, { chunkSize: 1 });
     await new Promise((r) => setTimeout(r, 300));
     expect(provider.calls).toEqual([]);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEntity, deleteRecord, HashProvider, patchRecord, SearchEngine, tokenize, withTransaction, type Entity } from '@kameleondb/core';
-import { insertRecordChunk } from '../src/store/recordStore.js';
+import { createEntity, deleteRecord, HashProvider, patchRecord, SearchEngine, tokenize, type Entity } from '@kameleondb/core';
+import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { createPool } from '@kameleondb/core';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 
@@ -56,8 +56,8 @@ describe('keyword search is Okapi BM25, exactly', () => {
     engine = new SearchEngine({ pool, provider: new HashProvider() });
     entity = await createEntity(db.pool, { name: 'docs', fields: { text: 'text' }, embedFields: ['text'] });
     await createEntity(db.pool, { name: 'other', fields: { text: 'text' }, embedFields: ['text'] });
-    ids = await withTransaction(db.pool, (c) => insertRecordChunk(c, entity, CORPUS.map((text) => ({ text }))));
-    await withTransaction(db.pool, (c) => insertRecordChunk(c, { ...entity, name: 'other' }, [{ text: 'quick quick fox in another entity' }]));
+    ids = await ingestTestRecords(db.pool, entity, CORPUS.map((text) => ({ text })));
+    await ingestTestRecords(db.pool, { ...entity, name: 'other' }, [{ text: 'quick quick fox in another entity' }]);
     texts = new Map(ids.map((id, i) => [id, `text: ${CORPUS[i]}`]));
   });
   afterAll(async () => {

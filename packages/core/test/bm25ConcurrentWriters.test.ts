@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
+import pg from 'pg';
 import { createEntity, type Entity } from '@kameleondb/core';
-import { insertRecordChunk } from '../src/store/recordStore.js';
 import { analyze, indexKeywords } from '../src/store/keywordIndex.js';
+import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 
 /** Documents, total length and every term's df as stored, against the same figures counted from the rows. */
@@ -26,20 +26,15 @@ describe('BM25 statistics under concurrent writers', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     entity = await createEntity(db.pool, { name: 'notes', fields: { text: 'text' }, embedFields: ['text'] });
-    const c = await db.pool.connect();
-    try {
-      await c.query('BEGIN');
-      ids = await insertRecordChunk(c, entity, [{ text: 'shared words alpha' }, { text: 'shared words beta' }, { text: 'shared gamma' }]);
-      await c.query('COMMIT');
-    } finally {
-      c.release();
-    }
+    ids = await ingestTestRecords(db.pool, entity, [{ text: 'shared words alpha' }, { text: 'shared words beta' }, { text: 'shared gamma' }]);
   });
   afterAll(() => db.close());
 
   it('lets an ingest, a DELETE and another re-index commit while a re-index of shared words is still open, and stays exact', async () => {
     const open = await db.pool.connect();
     const other = await db.pool.connect();
+    // An ingest's own transaction, under the same lock timeout as `write`.
+    const ingestPool = new pg.Pool({ connectionString: db.url, max: 1, options: '-c lock_timeout=3s' });
     try {
       // A PATCH in flight: old postings removed, length and new postings written, not committed.
       await open.query('BEGIN');
@@ -58,7 +53,7 @@ describe('BM25 statistics under concurrent writers', () => {
           throw err;
         }
       };
-      await write((c) => insertRecordChunk(c, entity, [{ text: 'shared words delta' }, { text: 'words epsilon' }]));
+      await ingestTestRecords(ingestPool, entity, [{ text: 'shared words delta' }, { text: 'words epsilon' }]);
       await write((c) => c.query('DELETE FROM kdb_records WHERE id = $1', [ids[1]]));
       await write((c) => indexKeywords(c, entity.name, [analyze({ id: ids[2]!, content: 'text: shared gamma words words' })], { replace: true }));
 
@@ -67,6 +62,7 @@ describe('BM25 statistics under concurrent writers', () => {
       await open.query('ROLLBACK').catch(() => undefined);
       open.release();
       other.release();
+      await ingestPool.end();
     }
     const drift = await statisticsDrift(db.pool);
     expect(drift).toEqual({ docs: ['4', '4'], length: [drift.length[1], drift.length[1]], wrongDf: '0' });
@@ -80,15 +76,8 @@ describe('BM25 statistics under concurrent writers', () => {
   });
 
   it('keeps no row for a term whose last document in that slot went away', async () => {
-    const c = await db.pool.connect();
-    try {
-      await c.query('BEGIN');
-      const [id] = await insertRecordChunk(c, entity, [{ text: 'zeta once' }]);
-      await c.query('COMMIT');
-      await c.query('DELETE FROM kdb_records WHERE id = $1', [id]);
-    } finally {
-      c.release();
-    }
+    const [id] = await ingestTestRecords(db.pool, entity, [{ text: 'zeta once' }]);
+    await db.pool.query('DELETE FROM kdb_records WHERE id = $1', [id]);
     const { rows } = await db.pool.query(`SELECT slot, df FROM kdb_bm25_terms WHERE entity = 'notes' AND term = 'zeta'`);
     expect(rows).toEqual([]);
   });

@@ -6,10 +6,9 @@ import {
   HashProvider,
   ProviderError,
   patchRecord,
-  withTransaction,
   type Entity,
 } from '@kameleondb/core';
-import { insertRecordChunk } from '../src/store/recordStore.js';
+import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { createTestDatabase, readVectors, type TestDatabase } from '../../../test-support/testDatabase.js';
 
 /** The real hash provider, counting what it is asked. */
@@ -28,7 +27,7 @@ class CountingProvider extends HashProvider {
 describe('embedBatch', () => {
   let db: TestDatabase;
   let entity: Entity;
-  const insert = (records: Record<string, unknown>[]) => withTransaction(db.pool, (c) => insertRecordChunk(c, entity, records));
+  const insert = (records: Record<string, unknown>[]) => ingestTestRecords(db.pool, entity, records);
 
   beforeAll(async () => {
     db = await createTestDatabase();

@@ -12,11 +12,10 @@ import {
   ReindexRunStore,
   startEmbedWorker,
   startReindex,
-  withTransaction,
   type EmbedJobData,
   type Entity,
 } from '@kameleondb/core';
-import { insertRecordChunk } from '../src/store/recordStore.js';
+import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { createTestDatabase, readVectors, type TestDatabase } from '../../../test-support/testDatabase.js';
 import { createTestEmbedQueue } from '../../../test-support/testEmbedQueue.js';
 import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
@@ -53,7 +52,7 @@ describe('malformed jobs', () => {
     await db.close();
   });
 
-  const insert = (texts: string[]) => withTransaction(db.pool, (c) => insertRecordChunk(c, entity, texts.map((text) => ({ text }))));
+  const insert = (texts: string[]) => ingestTestRecords(db.pool, entity, texts.map((text) => ({ text })));
 
   it('fail alone without retries in the embed worker, while the good jobs coalesced with them are embedded', async () => {
     const { queue, prefix, close } = createTestEmbedQueue();

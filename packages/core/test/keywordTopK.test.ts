@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BM25_B, BM25_K1, createEntity, keywordTopK, readStatsAndHeads, tokenize, withTransaction, type Entity } from '@kameleondb/core';
-import { insertRecordChunk } from '../src/store/recordStore.js';
+import { BM25_B, BM25_K1, createEntity, keywordTopK, readStatsAndHeads, tokenize, type Entity } from '@kameleondb/core';
+import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 
 /**
@@ -31,7 +31,7 @@ describe('keywordTopK: exact top-k without reading every posting', () => {
       while (words.length < (rand() < 0.8 ? 6 : 5 + Math.floor(rand() * 4))) words.push(`w${Math.floor(rand() * 400)}`);
       return { body: words.join(' ') };
     });
-    await withTransaction(db.pool, (c) => insertRecordChunk(c, entity, records));
+    await ingestTestRecords(db.pool, entity, records);
     const { rows } = await db.pool.query<{ record_id: string; content: string }>('SELECT record_id, content FROM kdb_search');
     for (const r of rows) docs.set(r.record_id, tokenize(r.content));
     n = docs.size;

@@ -11,14 +11,13 @@ import {
   planSegmentWork,
   SearchEngine,
   SegmentManager,
-  withTransaction,
   type Entity,
   type SegmentPolicy,
   type VectorSegment,
   vectorSql,
   vectorIndexStatus,
 } from '@kameleondb/core';
-import { insertRecordChunk } from '../src/store/recordStore.js';
+import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 
 const seg = (lo: number, hi: number, rows = hi - lo + 1): VectorSegment => ({
@@ -80,7 +79,7 @@ describe('vector segments', () => {
   const ids: string[] = [];
   const write = async (n: number) => {
     const batch = Array.from({ length: n }, (_, i) => ({ title: `doc ${texts.length + i} ${['alpha', 'beta', 'gamma', 'delta'][i % 4]} topic${(texts.length + i) % 37}` }));
-    const newIds = await withTransaction(db.pool, (c) => insertRecordChunk(c, entity, batch));
+    const newIds = await ingestTestRecords(db.pool, entity, batch);
     await embedBatch({ pool: db.pool, provider, ids: newIds });
     texts.push(...batch.map((b) => b.title));
     ids.push(...newIds);
@@ -231,7 +230,7 @@ describe('vector segments', () => {
   it('a filtered vector search over an HNSW segment scans on until limit rows pass the filter', async () => {
     const tickets = await createEntity(db.pool, { name: 'tickets', fields: { title: 'text', status: 'string' }, embedFields: ['title'] });
     const rows = Array.from({ length: 600 }, (_, i) => ({ title: `ticket ${i} about the engine`, status: i % 30 === 0 ? 'open' : 'closed' }));
-    const newIds = await withTransaction(db.pool, (c) => insertRecordChunk(c, tickets, rows));
+    const newIds = await ingestTestRecords(db.pool, tickets, rows);
     await embedBatch({ pool: db.pool, provider, ids: newIds });
     expect(await manager({ sealRows: 100 }).step()).toMatchObject({ kind: 'seal', rows: 600 });
     // A small candidate list, and the exact paths off so the segment's HNSW index answers.

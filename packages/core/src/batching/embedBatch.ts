@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
 import { ProviderError } from '../errors.js';
 import { insertCacheEntries, touchCachedHashes, type CacheEntry } from '../cache/embeddingCache.js';
-import { applyCachedVectors, markRowsFailed, selectRowsNeedingWork, type RowToEmbed } from '../store/searchRowStore.js';
+import { writeRowVectors, markRowsFailed, selectRowsNeedingWork, type RowToEmbed } from '../store/searchRowStore.js';
 import { withTransaction } from '../store/withTransaction.js';
 
 /** What happened to one record id of a batch. */
@@ -138,7 +138,7 @@ export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchRes
     for (const id of chunk) {
       outcomes.set(id, !allowedSet.has(id) ? 'cancelled' : missed.has(hashOf.get(id)!) ? 'embedded' : 'cached');
     }
-    result.written += await applyCachedVectors(pool, allowed, modelKey, forceIds);
+    result.written += await writeRowVectors(pool, allowed, modelKey, forceIds);
   }
 
   for (const failure of failures) {

@@ -6,7 +6,8 @@ import type { Entity } from '../entities/entitySchema.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { enqueueEmbed, type EmbedJobData } from '../jobs/embedQueue.js';
 import { writeRecordChunk } from '../store/recordStore.js';
-import { PostingsBuffer } from '../store/PostingsBuffer.js';
+import { KeywordIndexWriter, POSTINGS_BATCH_DOCS } from '../store/keywordIndex.js';
+import { pendingIds } from '../store/searchRowStore.js';
 import { withTransaction } from '../store/withTransaction.js';
 import { CpuSlice } from '../util/CpuSlice.js';
 import type { SourcedValue } from './readNdjson.js';
@@ -17,20 +18,19 @@ export interface IngestOptions {
   entity: Entity;
   records: Iterable<SourcedValue> | AsyncIterable<SourcedValue>;
   /**
-   * Rows per INSERT statement. Default 5000 (1000-row statements made a 30k
-   * ingest 12–20% slower here). Preparing a chunk (JSON, text hashes, terms)
-   * yields to the event loop every 2 ms of work, so searches served by the
-   * same process are not held up for a whole chunk (~120 ms at 5000 rows).
+   * Rows per INSERT statement. Default 5000: smaller statements made ingests
+   * slower (docs/decisions/ingest-chunk-size.md). Preparing a chunk (JSON,
+   * text hashes, terms) yields to the event loop every 2 ms of work, so
+   * searches served by the same process are not held up for a whole chunk.
    */
   chunkSize?: number;
   /**
-   * Documents whose postings are written by one COPY. Default 50,000: the
-   * statement's trigger updates each term's document frequency once, where
-   * per-chunk postings updated the common terms 20 times in a 100k ingest,
-   * each time slower (one transaction keeps every version): the 100k ingest
-   * took 23.1 s with postings per 5,000-row chunk, 16.1 s by 50,000
-   * (measured by hand 2026-12-01, BENCHMARKS.md). Bounds the analyzed text
-   * held in memory.
+   * Documents whose postings are written by one COPY. Default 50,000
+   * (POSTINGS_BATCH_DOCS): the statement's trigger updates each term's
+   * document frequency once per batch, where per-chunk postings update the
+   * common terms once per chunk, each time slower since one transaction
+   * keeps every version (docs/decisions/postings-batches.md). Bounds the
+   * analyzed text held in memory.
    */
   postingsBatch?: number;
   /** Ids per embed job. Default 2048 (one full provider request). */
@@ -75,7 +75,6 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
  */
 export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> {
   const chunkSize = opts.chunkSize ?? 5000;
-  const postingsBatch = opts.postingsBatch ?? 50_000;
   const maxRecords = opts.maxRecords ?? 1_000_000;
   const key = opts.idempotencyKey;
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
@@ -119,23 +118,20 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
       }
     }
     const out: string[] = [];
-    // Postings go in by postingsBatch documents (one COPY each): the df trigger then
-    // updates each term once per batch instead of once per chunk.
-    const postings = new PostingsBuffer(opts.entity.name);
+    const keywords = new KeywordIndexWriter(opts.entity.name, { batchDocs: opts.postingsBatch ?? POSTINGS_BATCH_DOCS });
     for (let i = 0; i < valid.length; i += chunkSize) {
       const chunk = await writeRecordChunk(client, opts.entity, valid.slice(i, i + chunkSize));
       out.push(...chunk.ids);
-      postings.add(chunk.docs);
-      if (postings.documents >= postingsBatch || i + chunkSize >= valid.length) await postings.write(client);
+      await keywords.add(client, chunk.docs);
     }
+    await keywords.flush(client);
     if (key !== undefined) await client.query('UPDATE kdb_ingest_keys SET ids = $3 WHERE entity = $1 AND key = $2', [opts.entity.name, key, out]);
     return { ids: out, replayed: false };
   });
   let toEnqueue = written.ids;
   if (written.replayed) {
     // The first attempt may have died between its commit and its enqueue.
-    const { rows } = await opts.pool.query<{ record_id: string }>(`SELECT record_id FROM kdb_search WHERE record_id = ANY($1::uuid[]) AND status = 'pending'`, [written.ids]);
-    toEnqueue = rows.map((r) => r.record_id);
+    toEnqueue = await pendingIds(opts.pool, written.ids);
   }
   const replayed = written.replayed ? { replayed: true } : {};
   try {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { countStatuses, type StatusCounts } from '../store/recordStore.js';
+import { countStatuses, pendingIds, type StatusCounts } from '../store/searchRowStore.js';
 
 /**
  * Waits until none of `ids` is pending (or the deadline passes, or `signal`
@@ -17,11 +17,7 @@ export async function waitForEmbedded(
   const every = ids.length > 10_000 ? 250 : 100;
   while (pending.length && Date.now() < deadline && !opts.signal?.aborted) {
     await new Promise((r) => setTimeout(r, every));
-    const { rows } = await pool.query<{ record_id: string }>(
-      `SELECT record_id FROM kdb_search WHERE record_id = ANY($1::uuid[]) AND status = 'pending'`,
-      [pending],
-    );
-    pending = rows.map((r) => r.record_id);
+    pending = await pendingIds(pool, pending);
   }
   return countStatuses(pool, ids);
 }

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
+import { claimStrandedRows } from '../store/searchRowStore.js';
 import { enqueueEmbed, type EmbedJobData } from './embedQueue.js';
 
 export interface SweepOptions {
@@ -24,16 +25,7 @@ export async function sweepPending(pool: pg.Pool, queue: Queue<EmbedJobData>, op
   const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
   const busy = Object.values(c).some((n) => n > 0);
   const after = busy ? opts.afterMs * 6 : opts.afterMs;
-  const { rows } = await pool.query<{ record_id: string }>(
-    `WITH stranded AS (
-       SELECT record_id FROM kdb_search
-        WHERE status = 'pending' AND updated_at < now() - make_interval(secs => $1::float8 / 1000)
-        ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-     UPDATE kdb_search s SET updated_at = now() FROM stranded WHERE s.record_id = stranded.record_id
-     RETURNING s.record_id`,
-    [after, opts.limit ?? 20_000],
-  );
-  const ids = rows.map((r) => r.record_id);
+  const ids = await claimStrandedRows(pool, after, opts.limit ?? 20_000);
   await enqueueEmbed(queue, ids, { chunkSize: opts.jobSize });
   return ids.length;
 }

@@ -1,6 +1,7 @@
 import { countTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import type pg from 'pg';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
+import { summarizeRunRows, uncachedRunTexts } from '../store/searchRowStore.js';
 
 /** USD per million input tokens, for providers with a known list price. */
 export const PRICE_PER_MILLION_TOKENS: Record<string, number> = {
@@ -35,33 +36,19 @@ export async function dryRunReindex(
   provider: EmbeddingProvider,
   opts: { entity: string | null; force: boolean; pricePerMillionTokens?: number | undefined },
 ): Promise<DryRunReport> {
-  const scope = `($2::text IS NULL OR s.entity = $2) AND ($3 OR s.status = 'pending' OR s.embedded_hash IS DISTINCT FROM s.content_hash OR s.model IS DISTINCT FROM $1)`;
-  const counts = await pool.query<{ rows: string; distinct: string; cached: string }>(
-    `WITH t AS (SELECT s.content_hash FROM kdb_search s WHERE ${scope} AND s.content <> ''),
-          d AS (SELECT DISTINCT content_hash FROM t)
-     SELECT (SELECT count(*) FROM kdb_search s WHERE ${scope}) AS rows,
-            (SELECT count(*) FROM d) AS distinct,
-            (SELECT count(*) FROM d JOIN kdb_embedding_cache c ON c.model_key = $1 AND c.text_hash = d.content_hash) AS cached`,
-    [provider.modelKey, opts.entity, opts.force],
-  );
-  const texts = await pool.query<{ content: string }>(
-    `SELECT DISTINCT ON (s.content_hash) s.content FROM kdb_search s
-      WHERE ${scope} AND s.content <> ''
-        AND NOT EXISTS (SELECT 1 FROM kdb_embedding_cache c WHERE c.model_key = $1 AND c.text_hash = s.content_hash)`,
-    [provider.modelKey, opts.entity, opts.force],
-  );
+  const counts = await summarizeRunRows(pool, provider.modelKey, opts.entity, opts.force);
+  const texts = await uncachedRunTexts(pool, provider.modelKey, opts.entity, opts.force);
   let tokens = 0;
-  for (const { content } of texts.rows) tokens += countTokens(content);
-  const toEmbed = texts.rows.length;
+  for (const content of texts) tokens += countTokens(content);
+  const toEmbed = texts.length;
   const price = opts.pricePerMillionTokens ?? PRICE_PER_MILLION_TOKENS[`${provider.name}:${provider.model}`] ?? null;
-  const r = counts.rows[0]!;
   return {
     entity: opts.entity,
     force: opts.force,
     modelKey: provider.modelKey,
-    rows: Number(r.rows),
-    distinctTexts: Number(r.distinct),
-    cachedTexts: Number(r.cached),
+    rows: counts.rows,
+    distinctTexts: counts.distinctTexts,
+    cachedTexts: counts.cachedTexts,
     textsToEmbed: toEmbed,
     estimatedTokens: tokens,
     providerRequests: Math.ceil(toEmbed / provider.limits.maxInputs),

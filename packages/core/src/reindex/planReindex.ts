@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { REINDEX_JOB_PRIORITY, type EmbedJobData } from '../jobs/embedQueue.js';
 import { getEntity } from '../store/entityStore.js';
 import { recomputeContent } from '../store/recordStore.js';
+import { countRunRows, idsNeedingWork, pageRows } from '../store/searchRowStore.js';
 import { isFinished, type ReindexRunStore } from './ReindexRunStore.js';
 
 export interface PlannerOptions {
@@ -17,23 +18,6 @@ export interface PlannerOptions {
   pageSize?: number;
   /** Planned-but-unprocessed rows above which the planner waits. Default 16 pages. */
   maxOutstanding?: number;
-}
-
-const NEEDS_WORK = `(status = 'pending' OR embedded_hash IS DISTINCT FROM content_hash OR model IS DISTINCT FROM $1)`;
-// Keyset pagination over the primary key (all) or (entity, record_id).
-const PAGE_ALL = `SELECT record_id, ${NEEDS_WORK} AS needs FROM kdb_search
-  WHERE ($2::uuid IS NULL OR record_id > $2) ORDER BY record_id LIMIT $3`;
-const PAGE_ENTITY = `SELECT record_id, ${NEEDS_WORK} AS needs FROM kdb_search
-  WHERE entity = $4 AND ($2::uuid IS NULL OR record_id > $2) ORDER BY record_id LIMIT $3`;
-const NEEDS_OF = `SELECT record_id FROM kdb_search WHERE record_id = ANY($2::uuid[]) AND ${NEEDS_WORK}`;
-
-/** Rows a run would process now: all of the scope when forced, else those needing work. */
-export async function countRunRows(pool: pg.Pool, modelKey: string, entity: string | null, force: boolean): Promise<number> {
-  const { rows } = await pool.query<{ n: string }>(
-    `SELECT count(*) AS n FROM kdb_search WHERE ($2::text IS NULL OR entity = $2) AND ($3 OR ${NEEDS_WORK})`,
-    [modelKey, entity, force],
-  );
-  return Number(rows[0]!.n);
 }
 
 /**
@@ -68,15 +52,13 @@ export async function planReindex(opts: PlannerOptions, runId: string): Promise<
       if (now.planned - now.processed <= maxOutstanding) break;
       await sleep(100);
     }
-    const { rows } = run.entity
-      ? await pool.query<{ record_id: string; needs: boolean }>(PAGE_ENTITY, [modelKey, cursor, pageSize, run.entity])
-      : await pool.query<{ record_id: string; needs: boolean }>(PAGE_ALL, [modelKey, cursor, pageSize]);
+    const rows = await pageRows(pool, { modelKey, entity: run.entity, after: cursor, limit: pageSize });
     if (rows.length === 0) break;
     let ids = rows.filter((r) => run.force || r.needs).map((r) => r.record_id);
     if (entity) {
       const all = rows.map((r) => r.record_id);
       await recomputeContent(pool, entity, all);
-      ids = run.force ? all : (await pool.query<{ record_id: string }>(NEEDS_OF, [modelKey, all])).rows.map((r) => r.record_id);
+      ids = run.force ? all : await idsNeedingWork(pool, all, modelKey);
     }
     let planned = 0;
     if (ids.length) {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { tokenize } from './tokenize.js';
+import { tokenize } from '../content/tokenize.js';
 import { BM25_B, BM25_K1, bm25Idf, readBm25Statistics } from './bm25Statistics.js';
 import { keywordTopK, readStatsAndHeads, type KeywordHit } from './keywordTopK.js';
 import type { RankedHit } from './rrf.js';

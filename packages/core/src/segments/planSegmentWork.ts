@@ -1,3 +1,4 @@
+import type { VectorSeq } from '../store/searchRowStore.js';
 import type { HotSegment, VectorSegment } from './vectorSegmentStore.js';
 
 export interface SegmentPolicy {
@@ -12,8 +13,8 @@ export interface SegmentPolicy {
 }
 
 export type SegmentWork =
-  | { kind: 'seal'; lo: string; hi: string; rows: number }
-  | { kind: 'merge'; lo: string; hi: string; rows: number; segments: VectorSegment[] };
+  | { kind: 'seal'; lo: VectorSeq; hi: VectorSeq; rows: number }
+  | { kind: 'merge'; lo: VectorSeq; hi: VectorSeq; rows: number; segments: VectorSegment[] };
 
 /** Size class: 0 below `sealRows`, then one class per factor of `mergeFactor`. */
 export function segmentLevel(rows: number, policy: SegmentPolicy): number {

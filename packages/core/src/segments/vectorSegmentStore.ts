@@ -1,11 +1,12 @@
 import type pg from 'pg';
+import type { VectorSeq } from '../store/searchRowStore.js';
 
 /** A sealed range of vector writes with its own HNSW index (see sql/000004_vector_segments.sql). */
 export interface VectorSegment {
   indexName: string;
-  /** First and last `vector_seq` of the range (bigint, kept as decimal strings). */
-  lo: string;
-  hi: string;
+  /** First and last `vector_seq` of the range. */
+  lo: VectorSeq;
+  hi: VectorSeq;
   /** Rows with a vector in the range when the index was built. */
   rows: number;
   kind: 'seal' | 'merge' | 'migration';
@@ -17,7 +18,7 @@ export interface VectorSegment {
 export interface HotSegment {
   rows: number;
   /** Highest `vector_seq` among them, or null when there are none. */
-  hi: string | null;
+  hi: VectorSeq | null;
 }
 
 /** The sealed segments in seq order. */
@@ -37,11 +38,11 @@ export async function listVectorSegments(db: pg.Pool | pg.ClientBase): Promise<V
 }
 
 /** The last sealed seq (0 when nothing is sealed): rows above it are hot. */
-export function sealedUpTo(segments: readonly VectorSegment[]): string {
+export function sealedUpTo(segments: readonly VectorSegment[]): VectorSeq {
   return segments.length ? segments[segments.length - 1]!.hi : '0';
 }
 
-export async function hotSegment(db: pg.Pool | pg.ClientBase, above: string): Promise<HotSegment> {
+export async function hotSegment(db: pg.Pool | pg.ClientBase, above: VectorSeq): Promise<HotSegment> {
   const { rows } = await db.query<{ n: string; hi: string | null }>(
     'SELECT count(*) AS n, max(vector_seq)::text AS hi FROM kdb_search WHERE vector_seq > $1::bigint',
     [above],
@@ -55,12 +56,12 @@ export async function hotSegment(db: pg.Pool | pg.ClientBase, above: string): Pr
  * to a partial index); they come from our own bigint columns and are checked
  * to be plain integers before they are written into SQL.
  */
-export function seqLiteral(v: string): string {
+export function seqLiteral(v: VectorSeq): string {
   if (!/^\d{1,19}$/.test(v)) throw new Error(`vector_seq bound must be a non-negative integer, got "${v}"`);
   return v;
 }
 
-export function segmentIndexName(lo: string, hi: string): string {
+export function segmentIndexName(lo: VectorSeq, hi: VectorSeq): string {
   return `kdb_vseg_${seqLiteral(lo)}_${seqLiteral(hi)}`;
 }
 

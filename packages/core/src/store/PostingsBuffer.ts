@@ -1,15 +1,23 @@
 import type pg from 'pg';
-import type { AnalyzedDoc } from './keywordIndex.js';
 import { copyText } from './copyText.js';
+
+/** What the postings of one document are made of (keywordIndex's AnalyzedDoc is one). */
+export interface PostingsDoc {
+  id: string;
+  /** Term frequencies of the document. */
+  tf: ReadonlyMap<string, number>;
+  /** Number of terms of the document. */
+  length: number;
+}
 
 /**
  * Postings of analyzed documents, grouped by term as documents are added,
  * then written by one COPY into kdb_postings. Grouped by term, the postings
  * of one term go to the same pages of the impact index (entity, term, …) one
- * after another (measured here: 500k postings into that index in 1.5 s
- * instead of 2.3 s in random order; a whole 100k ingest 18.2–20.5 s against
- * 19.1–21.4 s with the postings in document order, BENCHMARKS.md). Grouping as documents arrive, in compact arrays, keeps the
- * event loop free: the COPY's lines are made as the stream asks for them.
+ * after another instead of to random pages (docs/decisions/postings-grouped-by-term.md).
+ * Grouping as documents arrive, in compact arrays, keeps the event loop
+ * free: the COPY's lines are made as the stream asks for them.
+ * Only keywordIndex.ts drives it: every postings write goes through there.
  */
 export class PostingsBuffer {
   private ids: string[] = [];
@@ -24,7 +32,7 @@ export class PostingsBuffer {
     return this.ids.length;
   }
 
-  add(docs: readonly AnalyzedDoc[]): void {
+  add(docs: readonly PostingsDoc[]): void {
     for (const doc of docs) {
       const index = this.ids.push(doc.id) - 1;
       this.lengths.push(doc.length);

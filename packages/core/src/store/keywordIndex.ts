@@ -1,28 +1,76 @@
 import type pg from 'pg';
-import { termFrequencies } from '../search/tokenize.js';
+import { termFrequencies } from '../content/tokenize.js';
 import { PostingsBuffer } from './PostingsBuffer.js';
+
+/**
+ * The keyword index: every write of postings and of document lengths goes
+ * through this module (ingest through KeywordIndexWriter, PATCH and
+ * recompute through indexKeywords with `replace`). Document counts and term
+ * document frequencies follow through the table triggers. Every statistics
+ * write goes to the transaction's own slot (`kdb_bm25_slot()`, sql/000008):
+ * concurrent writers never wait on each other's statistics rows, so they
+ * cannot deadlock on them whatever order their statements come in.
+ */
 
 export interface KeywordDoc {
   id: string;
   content: string;
 }
 
+export type AnalyzedDoc = KeywordDoc & { tf: Map<string, number>; length: number };
+
 /** Terms of a document, computed once: its length goes into kdb_search.doc_len, its postings into kdb_postings. */
 export function analyze(doc: KeywordDoc): AnalyzedDoc {
   return { ...doc, ...termFrequencies(doc.content) };
 }
 
-export type AnalyzedDoc = KeywordDoc & { tf: Map<string, number>; length: number };
+/** Default of KeywordIndexWriter's `batchDocs`. */
+export const POSTINGS_BATCH_DOCS = 50_000;
+
+export interface KeywordIndexWriterOptions {
+  /**
+   * Documents whose postings are written by one COPY. Default
+   * POSTINGS_BATCH_DOCS (50,000): the statement's trigger then updates each
+   * term's document frequency once per batch instead of once per chunk,
+   * which a long transaction makes dearer each time
+   * (docs/decisions/postings-batches.md). Bounds the analyzed text held in
+   * memory.
+   */
+  batchDocs?: number;
+}
 
 /**
- * Writes the postings of documents; with `replace`, first removes their old
- * postings and sets their new length (adjusting the entity's total length in
- * the same statement). Run it in the transaction that wrote the text: text
- * and keyword index commit together. Document counts and term document
- * frequencies follow through the table triggers. Every statistics write goes
- * to the transaction's own slot (`kdb_bm25_slot()`, sql/000008): concurrent
- * writers never wait on each other's statistics rows, so they cannot deadlock
- * on them whatever order their statements come in.
+ * Postings of new documents (an ingest), buffered across chunks and written
+ * by batches of `batchDocs`, grouped by term. Use it inside the transaction
+ * that writes the documents, and `flush` before that transaction commits:
+ * text and keyword index commit together.
+ */
+export class KeywordIndexWriter {
+  private readonly buffer: PostingsBuffer;
+  private readonly batchDocs: number;
+
+  constructor(entity: string, opts: KeywordIndexWriterOptions = {}) {
+    this.buffer = new PostingsBuffer(entity);
+    this.batchDocs = opts.batchDocs ?? POSTINGS_BATCH_DOCS;
+  }
+
+  /** Buffers the postings of `docs`; writes them with `client` once a batch is full. */
+  async add(client: pg.ClientBase, docs: readonly AnalyzedDoc[]): Promise<void> {
+    this.buffer.add(docs);
+    if (this.buffer.documents >= this.batchDocs) await this.buffer.write(client);
+  }
+
+  /** Writes whatever is buffered. */
+  async flush(client: pg.ClientBase): Promise<void> {
+    await this.buffer.write(client);
+  }
+}
+
+/**
+ * Writes the postings of documents in one statement; with `replace`, first
+ * removes their old postings and sets their new length (adjusting the
+ * entity's total length in the same statement). Run it in the transaction
+ * that wrote the text: text and keyword index commit together.
  */
 export async function indexKeywords(
   client: pg.ClientBase,

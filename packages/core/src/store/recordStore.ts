@@ -7,8 +7,7 @@ import { composeContent } from '../content/composeContent.js';
 import { withTransaction } from './withTransaction.js';
 import { mapYielding } from '../util/mapYielding.js';
 import { analyze, indexKeywords, type AnalyzedDoc } from './keywordIndex.js';
-
-export type SearchStatus = 'pending' | 'ready' | 'failed';
+import { insertSearchRows, setRowContent, type SearchStatus } from './searchRowStore.js';
 
 export interface StoredRecord {
   id: string;
@@ -23,17 +22,13 @@ const INSERT_RECORDS = `
   INSERT INTO kdb_records (id, entity, data)
   SELECT id, $2, data FROM unnest($1::uuid[], $3::jsonb[]) AS t(id, data)`;
 
-const INSERT_SEARCH_ROWS = `
-  INSERT INTO kdb_search (record_id, entity, content, content_hash, doc_len)
-  SELECT id, $2, content, hash, len FROM unnest($1::uuid[], $3::text[], $4::text[], $5::int[]) AS t(id, content, hash, len)`;
-
 /**
  * Writes validated records and their pending search rows, and returns their
- * analyzed text for the keyword index (indexKeywords), which the caller
+ * analyzed text for the keyword index (KeywordIndexWriter), which the caller
  * writes in the same transaction, for this chunk or for several at once.
  * Ids are UUIDv7 (time-ordered): consecutive records land side by side in
- * every index keyed by record id, instead of on random pages (a 100k ingest
- * through the API: 16.1 s, against 20.1 s with random v4 ids; BENCHMARKS.md).
+ * every index keyed by record id, instead of on random pages
+ * (docs/decisions/ingest-ids-v7.md).
  */
 export async function writeRecordChunk(
   client: pg.ClientBase,
@@ -48,19 +43,13 @@ export async function writeRecordChunk(
   });
   const ids = prepared.map((p) => p.id);
   await client.query(INSERT_RECORDS, [ids, entity.name, prepared.map((p) => p.data)]);
-  await client.query(INSERT_SEARCH_ROWS, [ids, entity.name, prepared.map((p) => p.content.content), prepared.map((p) => p.content.hash), prepared.map((p) => p.doc.length)]);
+  await insertSearchRows(client, entity.name, {
+    ids,
+    contents: prepared.map((p) => p.content.content),
+    hashes: prepared.map((p) => p.content.hash),
+    lengths: prepared.map((p) => p.doc.length),
+  });
   return { ids, docs: prepared.map((p) => p.doc) };
-}
-
-/**
- * Writes validated records, their pending search rows and their postings.
- * Call it inside a transaction (`withTransaction`): a process dying mid-way
- * then leaves no record without its search row and keyword index.
- */
-export async function insertRecordChunk(client: pg.ClientBase, entity: Entity, records: readonly Record<string, unknown>[]): Promise<string[]> {
-  const { ids, docs } = await writeRecordChunk(client, entity, records);
-  await indexKeywords(client, entity.name, docs, { replace: false });
-  return ids;
 }
 
 interface RecordRow {
@@ -125,11 +114,7 @@ export async function patchRecord(
     const reembed = composed.hash !== current.content_hash;
     await client.query('UPDATE kdb_records SET data = $2, updated_at = now() WHERE id = $1', [id, JSON.stringify(data)]);
     if (reembed) {
-      await client.query(
-        `UPDATE kdb_search SET content = $2, content_hash = $3, status = 'pending', error = NULL, updated_at = now()
-          WHERE record_id = $1`,
-        [id, composed.content, composed.hash],
-      );
+      await setRowContent(client, [{ id, content: composed.content, hash: composed.hash }]);
       await indexKeywords(client, entity.name, [analyze({ id, content: composed.content })], { replace: true });
     }
     const after = await client.query<RecordRow>(SELECT_RECORD, [id, entity.name]);
@@ -144,56 +129,6 @@ export async function deleteRecord(db: pg.Pool, entity: string, id: string): Pro
   if (!rowCount) throw notFound(entity, id);
 }
 
-export interface StatusCounts {
-  pending: number;
-  ready: number;
-  failed: number;
-}
-
-/** Status counts of the search rows of the given records (missing ids are not counted). */
-export async function countStatuses(db: pg.Pool, ids: readonly string[]): Promise<StatusCounts> {
-  const { rows } = await db.query<{ status: SearchStatus; n: string }>(
-    'SELECT status, count(*) AS n FROM kdb_search WHERE record_id = ANY($1::uuid[]) GROUP BY status',
-    [ids],
-  );
-  const counts: StatusCounts = { pending: 0, ready: 0, failed: 0 };
-  for (const r of rows) counts[r.status] = Number(r.n);
-  return counts;
-}
-
-export interface EntityEmbeddingStatus {
-  entity: string;
-  total: number;
-  /** Ready with a vector of the current model key. */
-  indexed: number;
-  pending: number;
-  failed: number;
-  /** Ready, but embedded by another model key or from an older text: a reindex redoes them. */
-  stale: number;
-}
-
-export async function embeddingStatusByEntity(db: pg.Pool, modelKey: string): Promise<EntityEmbeddingStatus[]> {
-  const { rows } = await db.query<{ entity: string; total: string; indexed: string; pending: string; failed: string; stale: string }>(
-    `SELECT e.name AS entity,
-            count(s.record_id) AS total,
-            count(*) FILTER (WHERE s.status = 'ready' AND s.model = $1 AND s.embedded_hash = s.content_hash) AS indexed,
-            count(*) FILTER (WHERE s.status = 'pending') AS pending,
-            count(*) FILTER (WHERE s.status = 'failed') AS failed,
-            count(*) FILTER (WHERE s.status = 'ready' AND (s.model IS DISTINCT FROM $1 OR s.embedded_hash IS DISTINCT FROM s.content_hash)) AS stale
-       FROM kdb_entities e LEFT JOIN kdb_search s ON s.entity = e.name
-      GROUP BY e.name ORDER BY e.name`,
-    [modelKey],
-  );
-  return rows.map((r) => ({
-    entity: r.entity,
-    total: Number(r.total),
-    indexed: Number(r.indexed),
-    pending: Number(r.pending),
-    failed: Number(r.failed),
-    stale: Number(r.stale),
-  }));
-}
-
 /**
  * Recomposes the text of the given records from the entity's current embed
  * fields; rows whose text changed go back to `pending`. Returns how many changed.
@@ -206,13 +141,8 @@ export async function recomputeContent(db: pg.Pool, entity: Entity, ids: readonl
   const changed = rows.map((r) => ({ id: r.id, ...composeContent(r.data, entity.embedFields), old: r.content_hash })).filter((r) => r.hash !== r.old);
   if (changed.length === 0) return 0;
   return withTransaction(db, async (client) => {
-    const { rowCount } = await client.query(
-      `UPDATE kdb_search s SET content = t.content, content_hash = t.hash, status = 'pending', error = NULL, updated_at = clock_timestamp()
-         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t(id, content, hash)
-        WHERE s.record_id = t.id AND s.content_hash IS DISTINCT FROM t.hash`,
-      [changed.map((r) => r.id), changed.map((r) => r.content), changed.map((r) => r.hash)],
-    );
+    const n = await setRowContent(client, changed);
     await indexKeywords(client, entity.name, changed.map((r) => analyze({ id: r.id, content: r.content })), { replace: true });
-    return rowCount ?? 0;
+    return n;
   });
 }
