@@ -18,6 +18,12 @@ export const DEFAULTS = {
   modelDir: '/var/lib/kameleondb/models',
   /** fastembed: tokens per input; longer texts are truncated (KDB_MODEL_MAX_LENGTH). */
   modelMaxLength: 256,
+  /** Ingest idempotency keys are remembered this long, in ms (KDB_IDEMPOTENCY_TTL): a day. */
+  ingestKeyTtlMs: 86_400_000,
+  /** How often cache eviction runs, in ms (KDB_CACHE_EVICT_EVERY): an hour. */
+  cacheEvictEveryMs: 3_600_000,
+  /** Vector writes quiet this long, in ms, make the segment manager seal whatever is hot and merge (KDB_SEGMENT_IDLE). */
+  segmentIdleMs: 3_000,
   /** maintenance_work_mem of segment builds (KDB_SEGMENT_BUILD_MEMORY). */
   segmentBuildMemory: '1GB',
 } as const;

@@ -152,7 +152,7 @@ export class SegmentManager {
     const hot = await hotSegment(client, sealedUpTo(segments));
     const now = Date.now();
     if (hot.hi !== this.lastHot.hi) this.lastHot = { hi: hot.hi, since: now };
-    const idle = now - this.lastHot.since >= (this.opts.idleMs ?? 3000);
+    const idle = now - this.lastHot.since >= (this.opts.idleMs ?? DEFAULTS.segmentIdleMs);
     const work = planSegmentWork(segments, hot, this.policy, { idle, busy });
     if (!work) return { kind: 'nothing', hotRows: hot.rows };
     return this.build(client, work);
