@@ -1,41 +1,15 @@
 import express, { type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
-import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type pg from 'pg';
 import type { Logger } from 'pino';
 import {
-  vectorIndexStatus,
-  cacheSummary,
-  clearCache,
-  waitForEmbedded,
-  dryRunReindex,
   entityPatchSchema,
-  getRun,
   parseDuration,
-  updateEntity,
-  type CacheStats,
-  type ReindexJobData,
-  type ReindexRunStore,
-  type SearchEngine,
+  type Pipeline,
   type PipelineMetrics,
-  checkReadiness,
-  createEntity,
-  deleteRecord,
-  embeddingStatusByEntity,
   entityInputSchema,
-  enqueueEmbed,
   fromJsonBody,
-  getEntity,
-  getRecord,
-  ingestRecords,
-  listEntities,
-  patchRecord,
   readNdjson,
-  ConflictError,
   ValidationError,
-  type EmbedJobData,
-  type EmbeddingProvider,
   type SourcedValue,
 } from '@kameleondb/core';
 import { requireApiKey } from './auth.js';
@@ -46,7 +20,6 @@ import { requestId } from './requestId.js';
 import { decodedBody } from './requestBody.js';
 import { sameOriginMutations } from './sameOriginMutations.js';
 import { sizeInBytes } from './sizeInBytes.js';
-import { startReindexNamingConflict } from './startReindexNamingConflict.js';
 import { assertCleanJson } from './assertCleanJson.js';
 import { errorHandler } from './errorHandler.js';
 import { searchSchema, toSearchParams } from './searchSchema.js';
@@ -54,25 +27,18 @@ import { openApiDocument, type RouteDoc } from './openapi.js';
 import { createDashboard, requireDashboardAuth } from './dashboard.js';
 
 export interface AppDeps {
-  pool: pg.Pool;
-  redis: Redis;
-  queue: Queue<EmbedJobData>;
-  provider: EmbeddingProvider;
+  /** Every domain step; the app maps HTTP to its calls. */
+  pipeline: Pipeline;
   logger: Logger;
   /** null: authentication disabled (KDB_AUTH=disabled). */
   apiKey: string | null;
+  /** Largest request body, in bytes or with a unit (`256mb`). */
   maxBody: string;
-  jobSize: number;
+  /** How long `?wait=true` waits, in ms. */
   waitTimeoutMs: number;
-  runs: ReindexRunStore;
-  reindexQueue: Queue<ReindexJobData>;
-  cacheStats: CacheStats;
-  search: SearchEngine;
   metrics: PipelineMetrics;
-  /** Queues shown in the dashboard (embed, reindex, maintenance). */
-  dashboardQueues: Queue[];
+  /** Bull Board without retry/remove/clean/add buttons. */
   dashboardReadOnly: boolean;
-  pricePerMillionTokens?: number | undefined;
   /** Wrong-key limiter of /v1, /metrics and the dashboard; one per process by default. */
   badKeys?: BadKeyLimiter;
 }
@@ -122,14 +88,15 @@ export const ROUTES: RouteDoc[] = [
 ];
 
 export function createApp(deps: AppDeps): express.Express {
-  const { pool, queue, provider } = deps;
+  const { pipeline } = deps;
+  const { entities, records, reindex, cache, provider } = pipeline;
   const limit = sizeInBytes(deps.maxBody);
   const badKeys = deps.badKeys ?? new BadKeyLimiter();
   const take = (spec: Accepts): RequestHandler => accepts(spec, limit);
   const app = express();
   app.disable('x-powered-by');
   // No ETag: answers carry took_ms, so one never matches a second time, and hashing
-  // each body cost ~0.03 ms at p50 and ~0.08 ms at p95 per search (BENCHMARKS.md).
+  // each body costs every search time for nothing (docs/decisions/no-etag.md).
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.use(requestId());
@@ -138,7 +105,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const r = await checkReadiness(pool, deps.redis);
+    const r = await pipeline.ready();
     res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'unavailable', ...r });
   });
   // Prometheus metrics, behind the same key as /v1.
@@ -152,7 +119,7 @@ export function createApp(deps: AppDeps): express.Express {
       '/admin/queues',
       requireDashboardAuth(deps.apiKey, badKeys),
       sameOriginMutations(),
-      createDashboard(deps.dashboardQueues, { basePath: '/admin/queues', readOnly: deps.dashboardReadOnly }),
+      createDashboard([pipeline.queues.embed, pipeline.queues.reindex, pipeline.queues.maintenance], { basePath: '/admin/queues', readOnly: deps.dashboardReadOnly }),
     );
   } else {
     deps.logger.warn('dashboard /admin/queues is off: it needs an API key (authentication is disabled)');
@@ -163,46 +130,34 @@ export function createApp(deps: AppDeps): express.Express {
 
   v1.post('/entities', take({ body: 'json' }), async (_req, res) => {
     const input = parseBody(entityInputSchema, res.locals.body, 'body');
-    res.status(201).json(await createEntity(pool, input));
+    res.status(201).json(await entities.create(input));
   });
   v1.get('/entities', take({ body: 'none' }), async (_req, res) => {
-    res.json({ entities: await listEntities(pool) });
+    res.json({ entities: await entities.list() });
   });
   v1.get('/entities/:name', take({ body: 'none' }), async (req, res) => {
-    res.json(await getEntity(pool, params(req).name));
+    res.json(await entities.get(params(req).name));
   });
   // Changing embedFields recomputes every row's text and reindexes the entity.
   v1.patch('/entities/:name', take({ body: 'json' }), async (req, res) => {
     const patch = parseBody(entityPatchSchema, res.locals.body, 'body');
-    // Only an embedFields change needs the runs (Redis): adding fields works while Redis is away.
-    const active = patch.embedFields ? (await deps.runs.active()).find((r) => r.entity === params(req).name || r.entity === null) : undefined;
-    if (patch.embedFields && active) {
-      throw new ConflictError(
-        `a reindex run is active for ${active.entity === null ? 'all entities' : `entity "${active.entity}"`} (${active.id}); cancel it or wait before changing embedFields`,
-        { activeRunId: active.id, activeEntity: active.entity },
-      );
-    }
-    const { entity, embedFieldsChanged } = await updateEntity(pool, params(req).name, patch);
-    const reindex = embedFieldsChanged
-      ? await startReindexNamingConflict({ pool, runs: deps.runs, reindexQueue: deps.reindexQueue }, { entity: entity.name, force: false, recompute: true })
-      : null;
-    res.json({ ...entity, reindex });
+    res.json(await entities.update(params(req).name, patch));
   });
 
   v1.post('/entities/:name/records', take({ query: waitQuery, body: 'records' }), async (req, res) => {
-    const entity = await getEntity(pool, params(req).name);
+    const entity = await entities.get(params(req).name);
     const { wait: waitParam } = res.locals.query as z.infer<typeof waitQuery>;
     const wait = waitParam === 'true' || waitParam === '1';
-    let records;
-    if (res.locals.ndjson) records = cleanValues(readNdjson(decodedBody(req, limit), { maxLineLength: limit }));
+    let input;
+    if (res.locals.ndjson) input = cleanValues(readNdjson(decodedBody(req, limit), { maxLineLength: limit }));
     else {
       const body = res.locals.body as unknown;
       if (body === null || typeof body !== 'object') {
         throw new ValidationError(`body must be a JSON object (one record) or an array of objects; got ${body === null ? 'null' : typeof body}`);
       }
-      records = fromJsonBody(body);
+      input = fromJsonBody(body);
     }
-    const result = await ingestRecords({ pool, queue, entity, records, jobSize: deps.jobSize, idempotencyKey: req.get('idempotency-key') });
+    const result = await records.ingest({ entity, records: input, idempotencyKey: req.get('idempotency-key') });
     if (result.replayed) res.set('Idempotent-Replayed', 'true');
     const body = {
       count: result.ids.length,
@@ -219,38 +174,35 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const gone = new AbortController();
     res.on('close', () => gone.abort());
-    const counts = await waitForEmbedded(pool, result.ids, { timeoutMs: deps.waitTimeoutMs, signal: gone.signal });
+    const counts = await records.waitForEmbedded(result.ids, { timeoutMs: deps.waitTimeoutMs, signal: gone.signal });
     res.status(counts.pending > 0 ? 202 : 200).json({ ...body, counts, done: counts.pending === 0 });
   });
 
   v1.get('/entities/:name/records/:id', take({ body: 'none' }), async (req, res) => {
-    res.json(await getRecord(pool, params(req).name, params(req).id));
+    res.json(await records.get(params(req).name, params(req).id));
   });
   v1.patch('/entities/:name/records/:id', take({ body: 'json' }), async (req, res) => {
     const patch = res.locals.body as unknown;
     if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) {
       throw new ValidationError(`body must be a JSON object of the fields to change; got ${patch === null ? 'null' : Array.isArray(patch) ? 'an array' : typeof patch}`);
     }
-    const entity = await getEntity(pool, params(req).name);
-    const { record, reembed } = await patchRecord(pool, entity, params(req).id, patch as Record<string, unknown>);
-    // The change is committed and the row pending: a failed enqueue leaves it to the sweeper, as an ingest does.
-    const enqueueError = reembed ? await enqueueEmbed(queue, [record.id], { chunkSize: 1 }).then(() => null, (err: Error) => err.message) : null;
+    const { record, reembed, enqueueError } = await records.patch(params(req).name, params(req).id, patch as Record<string, unknown>);
     res.json({ ...record, reembed, ...(enqueueError ? { warning: `the change is stored but enqueueing failed (${enqueueError}); the record stays pending until the sweeper enqueues it` } : {}) });
   });
   v1.delete('/entities/:name/records/:id', take({ body: 'none' }), async (req, res) => {
-    await deleteRecord(pool, params(req).name, params(req).id);
+    await records.delete(params(req).name, params(req).id);
     res.status(204).end();
   });
 
   v1.get('/embeddings/status', take({ body: 'none' }), async (_req, res) => {
     // Runs live in Redis; the store bounds its wait, and without Redis the answer is what Postgres knows.
     const [entities, runs, vectorIndex] = await Promise.all([
-      embeddingStatusByEntity(pool, provider.modelKey),
-      deps.runs.active().then(
+      records.statusByEntity(),
+      reindex.active().then(
         (active) => ({ active, warning: null }),
         (err: Error) => ({ active: null, warning: `active reindex runs are unknown: ${err.message}` }),
       ),
-      vectorIndexStatus(pool),
+      pipeline.search.vectorIndex(),
     ]);
     const activeRuns = runs.active;
     res.json({
@@ -270,29 +222,27 @@ export function createApp(deps: AppDeps): express.Express {
     const body = parseBody(reindexBodySchema, res.locals.body ?? {}, 'body');
     const entity = body.entity ?? null;
     if (body.dryRun) {
-      if (entity) await getEntity(pool, entity);
-      res.json(await dryRunReindex(pool, provider, { entity, force: body.force, pricePerMillionTokens: deps.pricePerMillionTokens }));
+      res.json(await reindex.dryRun({ entity, force: body.force }));
       return;
     }
-    const run = await startReindexNamingConflict({ pool, runs: deps.runs, reindexQueue: deps.reindexQueue }, { entity, force: body.force });
+    const run = await reindex.start({ entity, force: body.force });
     res.status(202).json(run);
   });
   v1.get('/reindex', take({ query: listQuery, body: 'none' }), async (_req, res) => {
     const limit = (res.locals.query as z.infer<typeof listQuery>).limit ?? 20;
-    res.json({ runs: await deps.runs.list(limit) });
+    res.json({ runs: await reindex.list(limit) });
   });
   v1.get('/reindex/:id', take({ body: 'none' }), async (req, res) => {
-    res.json(await getRun(deps.runs, params(req).id));
+    res.json(await reindex.get(params(req).id));
   });
   v1.post('/reindex/:id/cancel', take({ body: 'none' }), async (req, res) => {
-    await getRun(deps.runs, params(req).id);
-    res.json(await deps.runs.finish(params(req).id, 'cancelled'));
+    res.json(await reindex.cancel(params(req).id));
   });
 
   const runSearch = async (input: z.infer<typeof searchSchema>) => {
     const params = toSearchParams(input);
     const end = deps.metrics.searchSeconds.startTimer({ mode: params.mode });
-    const answer = await deps.search.search(params);
+    const answer = await pipeline.search.search(params);
     end();
     return answer;
   };
@@ -309,8 +259,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   v1.get('/cache', take({ body: 'none' }), async (_req, res) => {
-    const [summary, stats] = await Promise.all([cacheSummary(pool), deps.cacheStats.read()]);
-    res.json({ ...summary, hits: stats.hits, misses: stats.misses, hitRate: stats.hitRate, statsSince: stats.since });
+    res.json(await cache.summary());
   });
   // Deleting everything is never a default: it takes all=true, alone.
   v1.delete('/cache', take({ query: cacheDeleteQuery, body: 'none' }), async (_req, res) => {
@@ -323,7 +272,7 @@ export function createApp(deps: AppDeps): express.Express {
     if (olderThanMs !== undefined && olderThanMs > MAX_OLDER_THAN_MS) {
       throw new ValidationError(`olderThan "${olderThan}" is longer than the most allowed, 36500d (a century)`);
     }
-    const deleted = await clearCache(pool, { ...(olderThanMs !== undefined ? { olderThanMs } : {}), ...(model ? { modelKey: model } : {}) });
+    const deleted = await cache.clear({ ...(olderThanMs !== undefined ? { olderThanMs } : {}), ...(model ? { modelKey: model } : {}) });
     res.json({ deleted, olderThan: olderThan ?? null, model: model ?? null });
   });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_EF_SEARCH, parseEnv, pipelineEnvShape } from '@kameleondb/core';
+import { DEFAULT_EF_SEARCH, DEFAULTS, parseEnv, pipelineEnvShape } from '@kameleondb/core';
 
 const schema = z
   .object({
@@ -18,7 +18,7 @@ const schema = z
     /** Largest request body (JSON or NDJSON), in bytes or with a unit (`256mb`). */
     KDB_MAX_BODY: z.string().regex(/^\d+(b|kb|mb|gb)?$/i, 'a size like 262144 or 256mb').default('512mb'),
     /** Ids per embed job. */
-    KDB_JOB_SIZE: z.coerce.number().int().min(1).max(100_000).default(2048),
+    KDB_JOB_SIZE: z.coerce.number().int().min(1).max(100_000).default(DEFAULTS.jobSize),
     /** How long `?wait=true` waits before answering with what is still pending, in ms. */
     KDB_WAIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(600_000),
     /** Bull Board at /admin/queues without retry/remove/clean/add buttons; `false` to allow them. */

@@ -1,14 +1,9 @@
-import { Queue } from 'bullmq';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  CacheStats,
-  createEmbedQueue,
-  createReindexQueue,
-  ReindexRunStore,
+  createPipeline,
   SearchEngine,
   PipelineMetrics,
-  MAINTENANCE_QUEUE,
   createLogger,
   createPool,
   createProvider,
@@ -39,29 +34,23 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     sessionSql: SearchEngine.sessionSql(env.KDB_EF_SEARCH),
   });
   const redis = createRedis(env.KDB_REDIS_URL);
-  const queue = createEmbedQueue({ redisUrl: env.KDB_REDIS_URL, prefix: env.KDB_QUEUE_PREFIX, connection: redis });
-  const reindexQueue = createReindexQueue({ redisUrl: env.KDB_REDIS_URL, prefix: env.KDB_QUEUE_PREFIX, connection: redis });
-  const runs = new ReindexRunStore(redis, pool, env.KDB_QUEUE_PREFIX);
-  const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: redis, prefix: env.KDB_QUEUE_PREFIX });
-  const search = new SearchEngine({ pool, provider, efSearch: env.KDB_EF_SEARCH });
-  const metrics = new PipelineMetrics({ process: 'api', queues: [queue, reindexQueue], activeRuns: () => runs.active() });
-  const app = createApp({
-    metrics,
-    dashboardQueues: [queue, reindexQueue, maintenanceQueue],
-    dashboardReadOnly: env.KDB_DASHBOARD_READ_ONLY,
-    runs,
-    reindexQueue,
-    cacheStats: new CacheStats(redis, env.KDB_QUEUE_PREFIX),
-    search,
-    pricePerMillionTokens: env.KDB_PRICE_PER_MILLION_TOKENS,
+  const pipeline = createPipeline({
     pool,
     redis,
-    queue,
     provider,
+    prefix: env.KDB_QUEUE_PREFIX,
+    jobSize: env.KDB_JOB_SIZE,
+    efSearch: env.KDB_EF_SEARCH,
+    pricePerMillionTokens: env.KDB_PRICE_PER_MILLION_TOKENS,
+  });
+  const metrics = new PipelineMetrics({ process: 'api', queues: [pipeline.queues.embed, pipeline.queues.reindex], activeRuns: () => pipeline.reindex.active() });
+  const app = createApp({
+    pipeline,
+    metrics,
+    dashboardReadOnly: env.KDB_DASHBOARD_READ_ONLY,
     logger,
     apiKey: env.KDB_AUTH === 'disabled' ? null : env.KDB_API_KEY!,
     maxBody: env.KDB_MAX_BODY,
-    jobSize: env.KDB_JOB_SIZE,
     waitTimeoutMs: env.KDB_WAIT_TIMEOUT_MS,
   });
   if (env.KDB_AUTH === 'disabled') logger.warn('authentication is DISABLED (KDB_AUTH=disabled): every client may read and write');
@@ -82,11 +71,8 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
       const grace = setTimeout(() => server.closeAllConnections(), env.KDB_SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(grace);
-      await queue.close();
-      await reindexQueue.close();
-      await maintenanceQueue.close();
+      await pipeline.close();
       await redis.quit().catch(() => undefined);
-      await search.flushQueryVectors();
       await pool.end();
     },
   };

@@ -41,7 +41,7 @@ describe('query vectors: cached in process and through the embedding cache', () 
     await api1.search({ q: '  Where is Order #12345? ', entities: ['docs'], mode: 'hybrid', limit: 5 }); // the same normal form
     expect(first.texts).toBe(1);
 
-    await api1.flushQueryVectors();
+    await api1.close();
     const key = textHash(normalizeText(q));
     const [row] = await cached(first.modelKey, [key]);
     expect(JSON.parse(row!.embedding)).toEqual(Array.from(first.embedOne(normalizeText(q))).map((x) => expect.closeTo(x, 6)));

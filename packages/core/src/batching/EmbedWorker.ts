@@ -4,6 +4,7 @@ import { Worker, type Job } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { createRedis, EMBED_QUEUE, embedJobDataSchema, type EmbedJobData } from '../jobs/embedQueue.js';
 import { parseJobData } from '../jobs/parseJobData.js';
 import { markRowsFailed, selectRowsNeedingWork } from '../store/searchRowStore.js';
@@ -60,12 +61,12 @@ interface HeldJob {
 export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedWorker> {
   const log = opts.logger;
   const maxIds = Math.min(opts.maxBatchIds ?? opts.provider.limits.maxInputs, opts.provider.limits.maxInputs);
-  const lingerMs = opts.lingerMs ?? 25;
-  const lockMs = opts.lockMs ?? 30_000;
+  const lingerMs = opts.lingerMs ?? DEFAULTS.batchLingerMs;
+  const lockMs = opts.lockMs ?? DEFAULTS.jobLockMs;
   const workerId = randomUUID().slice(0, 8);
   const worker = new Worker(EMBED_QUEUE, null, {
     connection: createRedis(opts.redisUrl),
-    prefix: opts.prefix ?? '{kdb}',
+    prefix: opts.prefix ?? DEFAULTS.queuePrefix,
     lockDuration: lockMs,
     stalledInterval: Math.max(1000, Math.floor(lockMs / 2)),
     maxStalledCount: 10,
@@ -198,7 +199,7 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
         ids,
         forceIds,
         signal: abort.signal,
-        ...(beforeWrite ? { beforeWrite, writeChunkSize: opts.runWriteChunk ?? 256 } : {}),
+        ...(beforeWrite ? { beforeWrite, writeChunkSize: opts.runWriteChunk ?? DEFAULTS.runWriteChunk } : {}),
       });
       clearInterval(renew);
       await finish(held, result);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { PROVIDER_NAMES, type ProviderConfig } from '../embedding/createProvider.js';
+import { DEFAULTS } from './defaults.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -14,7 +15,7 @@ export const pipelineEnvShape = {
   /** Redis connection string. */
   KDB_REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   /** BullMQ key prefix; braces make it a Redis Cluster hash tag. */
-  KDB_QUEUE_PREFIX: z.string().min(1).default('{kdb}'),
+  KDB_QUEUE_PREFIX: z.string().min(1).default(DEFAULTS.queuePrefix),
   /** fastembed (local ONNX model, the default), openai (or a compatible server), hash (offline, lexical: tests and demos). */
   KDB_EMBEDDING_PROVIDER: z.enum(PROVIDER_NAMES).default('fastembed'),
   KDB_EMBEDDING_MODEL: z.string().min(1).optional(),
@@ -23,11 +24,11 @@ export const pipelineEnvShape = {
   KDB_EMBEDDING_MAX_INPUTS: int(1, 2048).optional(),
   KDB_PROVIDER_TIMEOUT_MS: int(100, 600_000).default(60_000),
   /** fastembed: folder of model folders (never the working directory). */
-  KDB_MODEL_DIR: z.string().min(1).default('/var/lib/kameleondb/models'),
+  KDB_MODEL_DIR: z.string().min(1).default(DEFAULTS.modelDir),
   /** fastembed: a folder holding `<model>/` to copy a missing model from (offline mirror). */
   KDB_MODEL_SOURCE: z.string().min(1).optional(),
   /** fastembed: tokens per input; longer texts are truncated. */
-  KDB_MODEL_MAX_LENGTH: int(8, 8192).default(256),
+  KDB_MODEL_MAX_LENGTH: int(8, 8192).default(DEFAULTS.modelMaxLength),
   /** fastembed: onnxruntime threads per process (scale further with worker processes). */
   KDB_EMBEDDING_THREADS: int(1, 64).default(1),
   OPENAI_API_KEY: z.string().min(1).optional(),

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { DEFAULTS } from '../config/defaults.js';
 import { ConfigError, ProviderError } from '../errors.js';
 import { modelKeyOf, type EmbedOptions, type EmbeddingProvider, type ProviderLimits } from './EmbeddingProvider.js';
 import { ensureModel } from './ensureModel.js';
@@ -106,10 +107,10 @@ export class FastEmbedProvider implements EmbeddingProvider {
     this.thread ??= (async () => {
       await ensureModel({ modelDir: this.opts.modelDir, model: this.model, source: this.opts.source });
       const n = this.opts.threads ?? 1;
-      const key = `${this.opts.modelDir}\u0000${this.model}\u0000${this.opts.maxLength ?? 256}\u0000${n}`;
+      const key = `${this.opts.modelDir}\u0000${this.model}\u0000${this.opts.maxLength ?? DEFAULTS.modelMaxLength}\u0000${n}`;
       let t = threads.get(key);
       if (!t) {
-        t = startThread(this.opts.modelDir, this.model, this.opts.maxLength ?? 256, n);
+        t = startThread(this.opts.modelDir, this.model, this.opts.maxLength ?? DEFAULTS.modelMaxLength, n);
         threads.set(key, t);
         t.catch(() => threads.delete(key));
       }

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { DEFAULTS } from '../config/defaults.js';
 import type { EmbeddingProvider } from './EmbeddingProvider.js';
 import { HashProvider } from './HashProvider.js';
 import { OpenAIProvider } from './OpenAIProvider.js';
@@ -39,7 +40,7 @@ export function createProvider(cfg: ProviderConfig): EmbeddingProvider {
         throw new ConfigError('KDB_EMBEDDING_DIMENSIONS is fixed by the fastembed model; leave it unset (or pick another KDB_EMBEDDING_MODEL)');
       }
       return new FastEmbedProvider({
-        modelDir: cfg.modelDir ?? '/var/lib/kameleondb/models',
+        modelDir: cfg.modelDir ?? DEFAULTS.modelDir,
         ...(cfg.model ? { model: cfg.model } : {}),
         ...(cfg.modelSource ? { source: cfg.modelSource } : {}),
         ...(cfg.maxLength ? { maxLength: cfg.maxLength } : {}),

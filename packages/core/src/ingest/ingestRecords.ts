@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import type pg from 'pg';
 import { ConflictError, ValidationError } from '../errors.js';
 import type { Entity } from '../entities/entitySchema.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { enqueueEmbed, type EmbedJobData } from '../jobs/embedQueue.js';
 import { writeRecordChunk } from '../store/recordStore.js';
@@ -135,7 +136,7 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
   }
   const replayed = written.replayed ? { replayed: true } : {};
   try {
-    const jobs = toEnqueue.length ? await enqueueEmbed(opts.queue, toEnqueue, { chunkSize: opts.jobSize ?? 2048 }) : 0;
+    const jobs = toEnqueue.length ? await enqueueEmbed(opts.queue, toEnqueue, { chunkSize: opts.jobSize ?? DEFAULTS.jobSize }) : 0;
     return { ids: written.ids, jobs, ...replayed };
   } catch (err) {
     return { ids: written.ids, jobs: 0, enqueueError: (err as Error).message, ...replayed };

@@ -2,6 +2,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { withTimeout } from '../util/withTimeout.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 export const EMBED_QUEUE = 'embed';
 
@@ -31,10 +32,7 @@ export const REINDEX_JOB_PRIORITY = 10;
 export interface QueueOptions {
   /** Redis URL, e.g. redis://127.0.0.1:6379. */
   redisUrl: string;
-  /**
-   * BullMQ key prefix. Default `{kdb}`: the braces are a Redis Cluster hash
-   * tag, so all keys of a queue live in one slot.
-   */
+  /** BullMQ key prefix. Default DEFAULTS.queuePrefix, `{kdb}` (a Redis Cluster hash tag). */
   prefix?: string;
 }
 
@@ -54,7 +52,7 @@ export function createRedis(url: string): Redis {
 export function createEmbedQueue(opts: QueueOptions & { connection?: Redis }): Queue<EmbedJobData> {
   return new Queue<EmbedJobData>(EMBED_QUEUE, {
     connection: opts.connection ?? createRedis(opts.redisUrl),
-    prefix: opts.prefix ?? '{kdb}',
+    prefix: opts.prefix ?? DEFAULTS.queuePrefix,
     defaultJobOptions: EMBED_JOB_OPTIONS,
     streams: { events: { maxLen: 10_000 } },
   });

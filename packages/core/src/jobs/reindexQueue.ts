@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { createRedis } from './embedQueue.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 export const REINDEX_QUEUE = 'reindex';
 
@@ -14,7 +15,7 @@ export type ReindexJobData = z.infer<typeof reindexJobDataSchema>;
 export function createReindexQueue(opts: { redisUrl: string; prefix?: string; connection?: Redis }): Queue<ReindexJobData> {
   return new Queue<ReindexJobData>(REINDEX_QUEUE, {
     connection: opts.connection ?? createRedis(opts.redisUrl),
-    prefix: opts.prefix ?? '{kdb}',
+    prefix: opts.prefix ?? DEFAULTS.queuePrefix,
     defaultJobOptions: {
       attempts: 10,
       backoff: { type: 'exponential', delay: 1000 },

@@ -2,6 +2,7 @@ import { Queue, Worker } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { evictCache } from '../cache/cacheAdmin.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { createRedis, type EmbedJobData } from './embedQueue.js';
 import { sweepPending } from './sweepPending.js';
 import { maintenanceJobSchema } from './maintenanceJobSchema.js';
@@ -16,13 +17,13 @@ export interface MaintenanceOptions {
   redisUrl: string;
   prefix: string;
   logger: Logger;
-  /** How often eviction runs, in ms. Default 1 hour. */
+  /** How often eviction runs, in ms. Default DEFAULTS.cacheEvictEveryMs (1 hour). */
   everyMs?: number;
   /** Evict cache entries unused for longer than this. Default: never. */
   cacheMaxAgeMs?: number | undefined;
   /** Keep at most this many cache entries (least recently used go first). Default: no cap. */
   cacheMaxEntries?: number | undefined;
-  /** Idempotency keys of ingest requests are kept this long. Default 24 hours. */
+  /** Idempotency keys of ingest requests are kept this long, in ms. Default DEFAULTS.ingestKeyTtlMs (24 hours). */
   ingestKeyTtlMs?: number;
   /** The sweeper: re-enqueues rows stranded in `pending`. */
   sweep?: { embedQueue: Queue<EmbedJobData>; everyMs: number; afterMs: number; jobSize: number; onSwept?: (n: number) => void };
@@ -58,9 +59,9 @@ export async function startMaintenance(opts: MaintenanceOptions): Promise<{ clos
     defaultJobOptions: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
   });
   const enabled = opts.cacheMaxAgeMs !== undefined || opts.cacheMaxEntries !== undefined;
-  const keyTtl = opts.ingestKeyTtlMs ?? 86_400_000;
+  const keyTtl = opts.ingestKeyTtlMs ?? DEFAULTS.ingestKeyTtlMs;
   const schedules = new Map<string, number>([['ingest-key-expiry', Math.min(600_000, Math.max(1000, Math.floor(keyTtl / 10)))]]);
-  if (enabled) schedules.set('cache-eviction', opts.everyMs ?? 3_600_000);
+  if (enabled) schedules.set('cache-eviction', opts.everyMs ?? DEFAULTS.cacheEvictEveryMs);
   else await queue.removeJobScheduler('cache-eviction');
   if (opts.sweep) schedules.set('sweeper', opts.sweep.everyMs);
   else await queue.removeJobScheduler('sweeper');

@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type pg from 'pg';
 import { claimStrandedRows } from '../store/searchRowStore.js';
 import { enqueueEmbed, type EmbedJobData } from './embedQueue.js';
+import { queueIsBusy } from './queueIsBusy.js';
 
 export interface SweepOptions {
   /** A row pending this long while the embed queue is idle is stranded. */
@@ -22,9 +23,7 @@ export interface SweepOptions {
  * concurrent sweepers (every worker runs one) never take the same rows.
  */
 export async function sweepPending(pool: pg.Pool, queue: Queue<EmbedJobData>, opts: SweepOptions): Promise<number> {
-  const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-  const busy = Object.values(c).some((n) => n > 0);
-  const after = busy ? opts.afterMs * 6 : opts.afterMs;
+  const after = (await queueIsBusy(queue)) ? opts.afterMs * 6 : opts.afterMs;
   const ids = await claimStrandedRows(pool, after, opts.limit ?? 20_000);
   await enqueueEmbed(queue, ids, { chunkSize: opts.jobSize });
   return ids.length;

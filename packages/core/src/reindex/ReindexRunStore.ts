@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { KdbError } from '../errors.js';
 import { TimeoutError, withTimeout } from '../util/withTimeout.js';
+import { withTransaction } from '../store/withTransaction.js';
 
 export const RUN_STATES = ['queued', 'planning', 'running', 'completed', 'cancelled', 'failed'] as const;
 export type RunState = (typeof RUN_STATES)[number];
@@ -44,6 +45,34 @@ export interface ReindexRun {
  * the rows it did not reach keep their state, and a new run picks them up.
  */
 export const LOST_IN_REDIS = 'lost in Redis: its live state vanished (FLUSHALL or a restart without persistence); start a new run for the rows it did not reach';
+
+/** The error of a run whose creating transaction rolled back or never ended (its process died): nothing it was created for changed. */
+export const NEVER_COMMITTED = 'its creation never committed (the request failed or its process died before the commit); nothing was changed: start a new run if still wanted';
+
+/**
+ * Advisory lock (transaction-scoped) held by every run creation from its
+ * check to its commit: creators take turns, so the check of live runs in
+ * `kdb_reindex_runs` and the claim are one step, and a planner waiting on it
+ * knows that its run's creation has committed or never will.
+ */
+const RUN_CREATION_LOCK = 4_206_921_018;
+
+export interface RunOptions {
+  /** null: every entity. */
+  entity: string | null;
+  force: boolean;
+  /** Recompute each row's text first (an entity's embedFields changed); default false. */
+  recompute?: boolean;
+}
+
+/** A transaction in which runs are created (ReindexRunStore.inCreation); other writes made on `client` commit or roll back with them. */
+export interface RunCreation {
+  client: pg.PoolClient;
+  /** The live run that a run of `entity`'s scope would conflict with (an entity's run and a run for all block each other), or null. */
+  conflict(entity: string | null): Promise<ReindexRun | null>;
+  /** Creates a queued run, or returns the live run in the way. */
+  claim(opts: RunOptions): Promise<{ run: ReindexRun } | { conflict: ReindexRun }>;
+}
 
 export interface ProgressCounts {
   processed: number;
@@ -181,9 +210,64 @@ export class ReindexRunStore {
     }
   }
 
-  /** Creates a queued run, or returns `{ conflict }` with the id of the active run of that scope. */
-  async create(opts: { entity: string | null; force: boolean; recompute?: boolean }): Promise<{ run: ReindexRun } | { conflict: string }> {
+  /** Creates a queued run in its own transaction, or returns `{ conflict }` with the id of the live run in the way. */
+  async create(opts: RunOptions): Promise<{ run: ReindexRun } | { conflict: string }> {
+    return this.inCreation(async (tx) => {
+      const claimed = await tx.claim(opts);
+      return 'conflict' in claimed ? { conflict: claimed.conflict.id } : claimed;
+    });
+  }
+
+  /**
+   * Runs `fn` in one Postgres transaction holding the run-creation lock.
+   * A run is claimed in it in this order: the check of live rows in
+   * `kdb_reindex_runs`, the Redis hash and slot, the Postgres row; the
+   * commit makes it real. Readers meanwhile see the hash without the row,
+   * never the row without its hash (which means lost). A run claimed in a
+   * transaction that fails is ended failed with NEVER_COMMITTED; if the
+   * process dies instead, its planner (awaitCreation) or the next claim of
+   * its scope ends it so.
+   */
+  async inCreation<T>(fn: (tx: RunCreation) => Promise<T>): Promise<T> {
     await this.requireConnected('start a reindex run');
+    const claimed: string[] = [];
+    try {
+      return await withTransaction(this.pool, async (client) => {
+        await client.query('SELECT pg_advisory_xact_lock($1)', [RUN_CREATION_LOCK]);
+        return fn({
+          client,
+          conflict: (entity) => this.liveConflict(client, entity),
+          claim: async (opts) => {
+            const r = await this.claim(client, opts);
+            if ('run' in r) claimed.push(r.run.id);
+            return r;
+          },
+        });
+      });
+    } catch (err) {
+      for (const id of claimed) await withTimeout(this.finish(id, 'failed', NEVER_COMMITTED), this.redisTimeoutMs, 'Redis (end of the run)').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async liveConflict(client: pg.PoolClient, entity: string | null): Promise<ReindexRun | null> {
+    const { rows } = await client.query<{ id: string }>(
+      `SELECT id FROM kdb_reindex_runs
+        WHERE finished_at IS NULL AND ($1::text IS NULL OR entity IS NULL OR entity = $1) ORDER BY created_at`,
+      [entity],
+    );
+    for (const { id } of rows) {
+      // Redis has the last word on a live row: it may have been lost there (get ends it) or ended with its mirror behind.
+      const run = await this.get(id);
+      if (run && !isFinished(run.state)) return run;
+      if (run && run.finishedAt && run.error !== LOST_IN_REDIS) await this.persist(id);
+    }
+    return null;
+  }
+
+  private async claim(client: pg.PoolClient, opts: RunOptions): Promise<{ run: ReindexRun } | { conflict: ReindexRun }> {
+    const live = await this.liveConflict(client, opts.entity);
+    if (live) return { conflict: live };
     const id = randomUUID();
     const now = Date.now();
     const fields = {
@@ -205,22 +289,32 @@ export class ReindexRunStore {
       createdAt: String(now),
       updatedAt: String(now),
     };
-    const conflict = (await this.redisRead(this.redis.eval(
-      SCRIPTS.create,
-      4,
-      this.activeKey(),
-      this.runKey(id),
-      `${this.base}:runs`,
-      `${this.base}:run:`,
-      fields.scope,
-      id,
-      String(now),
-      JSON.stringify(Object.entries(fields).flat()),
-    ))) as string;
-    if (conflict) return { conflict };
-    // Written after the Redis slot is taken, so a row without its hash is always a lost run.
+    const takeSlot = async () =>
+      (await this.redisRead(this.redis.eval(
+        SCRIPTS.create,
+        4,
+        this.activeKey(),
+        this.runKey(id),
+        `${this.base}:runs`,
+        `${this.base}:run:`,
+        fields.scope,
+        id,
+        String(now),
+        JSON.stringify(Object.entries(fields).flat()),
+      ))) as string;
+    let holder = await takeSlot();
+    // Creators take turns under the lock, so a slot holder without its row is a run whose creation died before the commit.
+    if (holder && !(await client.query('SELECT 1 FROM kdb_reindex_runs WHERE id = $1', [holder])).rowCount) {
+      await this.finish(holder, 'failed', NEVER_COMMITTED);
+      holder = await takeSlot();
+    }
+    if (holder) {
+      const run = await this.get(holder);
+      if (run) return { conflict: run };
+      throw new KdbError('unavailable', `reindex run ${holder} holds the slot of ${opts.entity ? `entity "${opts.entity}"` : 'all entities'} but cannot be read; try again`);
+    }
     try {
-      await this.pool.query(
+      await client.query(
         `INSERT INTO kdb_reindex_runs (id, entity, force, recompute, state, total, processed, embedded, cached, failed, created_at, updated_at)
          VALUES ($1, $2, $3, $4, 'queued', 0, 0, 0, 0, 0, $5, $5)`,
         [id, opts.entity, opts.force, opts.recompute ?? false, new Date(now).toISOString()],
@@ -229,7 +323,20 @@ export class ReindexRunStore {
       await this.finish(id, 'failed', `could not record the run in Postgres: ${(err as Error).message}`).catch(() => undefined);
       throw err;
     }
-    return { run: (await this.get(id))! };
+    return { run: this.toRun(await this.redis.hgetall(this.runKey(id))) };
+  }
+
+  /**
+   * Waits until the transaction that created run `id` has ended and tells
+   * whether it committed. One that did not is ended failed here: what it was
+   * created for (an entity's embedFields) rolled back with it.
+   */
+  async awaitCreation(id: string): Promise<boolean> {
+    // A statement of its own: the lock is released when it ends, and the next statement's snapshot sees the commit.
+    await this.pool.query('SELECT pg_advisory_xact_lock_shared($1)', [RUN_CREATION_LOCK]);
+    if ((await this.pool.query('SELECT 1 FROM kdb_reindex_runs WHERE id = $1', [id])).rowCount) return true;
+    await this.finish(id, 'failed', NEVER_COMMITTED);
+    return false;
   }
 
   private redisRead<T>(p: Promise<T>): Promise<T> {

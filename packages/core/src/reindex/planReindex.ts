@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { REINDEX_JOB_PRIORITY, type EmbedJobData } from '../jobs/embedQueue.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { getEntity } from '../store/entityStore.js';
 import { recomputeContent } from '../store/recordStore.js';
 import { countRunRows, idsNeedingWork, pageRows } from '../store/searchRowStore.js';
@@ -31,10 +32,12 @@ export interface PlannerOptions {
  */
 export async function planReindex(opts: PlannerOptions, runId: string): Promise<void> {
   const { pool, runs, embedQueue, modelKey } = opts;
-  const pageSize = opts.pageSize ?? 2048;
+  const pageSize = opts.pageSize ?? DEFAULTS.jobSize;
   const maxOutstanding = opts.maxOutstanding ?? pageSize * 16;
   const run = await runs.get(runId);
   if (!run || isFinished(run.state)) return;
+  // Enqueued before its creation commits: wait for the commit, so a recompute reads the entity as changed.
+  if (!(await runs.awaitCreation(runId))) return;
   const log = opts.logger.child({ runId });
   if (run.state === 'queued') await runs.markPlanning(runId, await countRunRows(pool, modelKey, run.entity, run.force));
   log.info({ entity: run.entity, force: run.force, recompute: run.recompute, pid: process.pid }, 'reindex planner started');

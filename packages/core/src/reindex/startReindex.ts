@@ -5,30 +5,41 @@ import type { ReindexJobData } from '../jobs/reindexQueue.js';
 import { ENQUEUE_TIMEOUT_MS } from '../jobs/embedQueue.js';
 import { withTimeout } from '../util/withTimeout.js';
 import { getEntity } from '../store/entityStore.js';
-import type { ReindexRun, ReindexRunStore } from './ReindexRunStore.js';
+import type { ReindexRun, ReindexRunStore, RunCreation, RunOptions } from './ReindexRunStore.js';
 
-export interface StartReindexOptions {
-  entity: string | null;
-  force: boolean;
-  recompute?: boolean;
+export type StartReindexOptions = RunOptions;
+
+export interface StartReindexDeps {
+  pool: pg.Pool;
+  runs: ReindexRunStore;
+  reindexQueue: Queue<ReindexJobData>;
+}
+
+/** The 409 of a run in the way, naming its scope (an entity's run blocks a run for all, and the reverse), with its id in the details. */
+export function runConflict(active: ReindexRun): ConflictError {
+  const scope = active.entity === null ? 'all entities' : `entity "${active.entity}"`;
+  return new ConflictError(`a reindex run is already active for ${scope}: ${active.id}; cancel it or wait for it to end`, { activeRunId: active.id, activeEntity: active.entity });
 }
 
 /**
- * Creates a run (one active run per entity, or for all) and enqueues its
- * planner job. A second request for a busy scope gets a ConflictError whose
- * details carry the active run's id.
+ * Creates a run (one live run per entity, or for all) and enqueues its
+ * planner job, in one run-creation transaction. A second request for a busy
+ * scope gets runConflict.
  */
-export async function startReindex(
-  deps: { pool: pg.Pool; runs: ReindexRunStore; reindexQueue: Queue<ReindexJobData> },
-  opts: StartReindexOptions,
-): Promise<ReindexRun> {
-  if (opts.entity !== null) await getEntity(deps.pool, opts.entity);
-  const created = await deps.runs.create(opts);
-  if ('conflict' in created) {
-    throw new ConflictError(`a reindex run is already active for ${opts.entity ? `entity "${opts.entity}"` : 'all entities'}: ${created.conflict}`, {
-      activeRunId: created.conflict,
-    });
-  }
+export async function startReindex(deps: StartReindexDeps, opts: StartReindexOptions): Promise<ReindexRun> {
+  return deps.runs.inCreation((tx) => startReindexIn(tx, deps, opts));
+}
+
+/**
+ * startReindex inside a caller's run-creation transaction (its other writes
+ * commit with the run). The planner job is enqueued before the commit; the
+ * planner waits for the commit (ReindexRunStore.awaitCreation), and ends the
+ * run if the transaction rolls back.
+ */
+export async function startReindexIn(tx: RunCreation, deps: Pick<StartReindexDeps, 'runs' | 'reindexQueue'>, opts: StartReindexOptions): Promise<ReindexRun> {
+  if (opts.entity !== null) await getEntity(tx.client, opts.entity);
+  const created = await tx.claim(opts);
+  if ('conflict' in created) throw runConflict(created.conflict);
   try {
     await withTimeout(deps.reindexQueue.add('plan', { runId: created.run.id }, { jobId: created.run.id }), ENQUEUE_TIMEOUT_MS, 'Redis (enqueue of the reindex planner)');
   } catch (err) {

@@ -1,4 +1,5 @@
 import { UnrecoverableError, Worker } from 'bullmq';
+import { DEFAULTS } from '../config/defaults.js';
 import { createRedis } from '../jobs/embedQueue.js';
 import { parseJobData } from '../jobs/parseJobData.js';
 import { REINDEX_QUEUE, reindexJobDataSchema } from '../jobs/reindexQueue.js';
@@ -11,9 +12,14 @@ import { planReindex, type PlannerOptions } from './planReindex.js';
  * run's saved cursor. After its last attempt the run is marked failed.
  */
 export async function startReindexPlanner(
-  opts: PlannerOptions & { redisUrl: string; prefix: string; lockMs?: number },
+  opts: PlannerOptions & {
+    redisUrl: string;
+    prefix: string;
+    /** Job lock of the planner job in ms. Default DEFAULTS.jobLockMs (30,000). */
+    lockMs?: number;
+  },
 ): Promise<{ close(): Promise<void> }> {
-  const lockMs = opts.lockMs ?? 30_000;
+  const lockMs = opts.lockMs ?? DEFAULTS.jobLockMs;
   const worker = new Worker(REINDEX_QUEUE, async (job) => planReindex(opts, parseJobData(REINDEX_QUEUE, reindexJobDataSchema, job).runId), {
     connection: createRedis(opts.redisUrl),
     prefix: opts.prefix,

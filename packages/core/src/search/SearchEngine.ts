@@ -103,11 +103,6 @@ export class SearchEngine {
     return this.queryVectors.close();
   }
 
-  /** @deprecated An alias of close(), kept until every caller calls close(). */
-  flushQueryVectors(): Promise<void> {
-    return this.close();
-  }
-
   private async resolveEntities(params: SearchParams): Promise<Entity[]> {
     let all = await this.entityList();
     if (params.entities.some((name) => !all.some((e) => e.name === name))) all = await this.entityList(true);

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { BUILD_MEMORY_PATTERN, DEFAULTS } from '../config/defaults.js';
 import { planSegmentWork, type SegmentPolicy, type SegmentWork } from './planSegmentWork.js';
 import { hotSegment, listVectorSegments, segmentIndexName, sealedUpTo, seqLiteral } from './vectorSegmentStore.js';
 
@@ -87,7 +88,7 @@ export class SegmentManager {
       throw new Error(`HNSW ef_construction must be an integer from 4 to 1000 and at least 2 × m (${2 * m}), got ${String(efc)}`);
     }
     this.withClause = `WITH (m = ${m}, ef_construction = ${efc})`;
-    if (!/^\d+\s*(kB|MB|GB)$/.test(opts.buildMemory ?? '1GB')) {
+    if (!BUILD_MEMORY_PATTERN.test(opts.buildMemory ?? DEFAULTS.segmentBuildMemory)) {
       throw new Error(`segment build memory must look like 512MB or 1GB, got "${opts.buildMemory}"`);
     }
   }
@@ -116,7 +117,7 @@ export class SegmentManager {
     client.on('error', () => undefined); // surfaced by the next query
     try {
       await client.connect();
-      await client.query(`SET maintenance_work_mem = '${this.opts.buildMemory ?? '1GB'}'`);
+      await client.query(`SET maintenance_work_mem = '${this.opts.buildMemory ?? DEFAULTS.segmentBuildMemory}'`);
     } catch (err) {
       // Not kept, so not ended by disconnect(): end it here (the server may be restarting).
       await client.end().catch(() => undefined);
@@ -151,7 +152,7 @@ export class SegmentManager {
     const hot = await hotSegment(client, sealedUpTo(segments));
     const now = Date.now();
     if (hot.hi !== this.lastHot.hi) this.lastHot = { hi: hot.hi, since: now };
-    const idle = now - this.lastHot.since >= (this.opts.idleMs ?? 3000);
+    const idle = now - this.lastHot.since >= (this.opts.idleMs ?? DEFAULTS.segmentIdleMs);
     const work = planSegmentWork(segments, hot, this.policy, { idle, busy });
     if (!work) return { kind: 'nothing', hotRows: hot.rows };
     return this.build(client, work);

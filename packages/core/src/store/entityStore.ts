@@ -54,33 +54,36 @@ export async function listEntities(db: pg.Pool | pg.ClientBase): Promise<Entity[
  * to recompute texts and reindex.
  */
 export async function updateEntity(pool: pg.Pool, name: string, patch: EntityPatch): Promise<{ entity: Entity; embedFieldsChanged: boolean }> {
-  return withTransaction(pool, async (client) => {
-    const { rows } = await client.query<EntityRow>('SELECT * FROM kdb_entities WHERE name = $1 FOR UPDATE', [name]);
-    if (!rows[0]) throw new NotFoundError(`entity "${name}" does not exist`, { name });
-    const current = toEntity(rows[0]);
-    const fields = ownFields(current.fields);
-    for (const [field, type] of Object.entries(patch.fields ?? {})) {
-      // Also checked by entityPatchSchema; repeated here because nothing may be written with such a name.
-      if (isBuiltinName(field)) throw new ValidationError(`fields: ${builtinNameMessage('field name', field)}`, { field });
-      if (fields[field] !== undefined && fields[field] !== type) {
-        throw new ValidationError(`field "${field}" is ${fields[field]}; a field's type cannot change (add a new field instead)`, { field });
-      }
-      fields[field] = type;
+  return withTransaction(pool, (client) => updateEntityIn(client, name, patch));
+}
+
+/** updateEntity inside the caller's transaction (the entity row stays locked until it ends). */
+export async function updateEntityIn(client: pg.ClientBase, name: string, patch: EntityPatch): Promise<{ entity: Entity; embedFieldsChanged: boolean }> {
+  const { rows } = await client.query<EntityRow>('SELECT * FROM kdb_entities WHERE name = $1 FOR UPDATE', [name]);
+  if (!rows[0]) throw new NotFoundError(`entity "${name}" does not exist`, { name });
+  const current = toEntity(rows[0]);
+  const fields = ownFields(current.fields);
+  for (const [field, type] of Object.entries(patch.fields ?? {})) {
+    // Also checked by entityPatchSchema; repeated here because nothing may be written with such a name.
+    if (isBuiltinName(field)) throw new ValidationError(`fields: ${builtinNameMessage('field name', field)}`, { field });
+    if (fields[field] !== undefined && fields[field] !== type) {
+      throw new ValidationError(`field "${field}" is ${fields[field]}; a field's type cannot change (add a new field instead)`, { field });
     }
-    const embedFields = patch.embedFields ?? current.embedFields;
-    if (patch.embedFields) {
-      const builtin = patch.embedFields.findIndex(isBuiltinName);
-      if (builtin >= 0) throw new ValidationError(`embedFields.${builtin}: ${builtinNameMessage('embed field', patch.embedFields[builtin]!)}`, { field: patch.embedFields[builtin] });
-    }
-    embedFields.forEach((f, i) => {
-      if (!Object.hasOwn(fields, f)) throw new ValidationError(`embedFields.${i}: embed field "${f}" is not one of the entity's fields (${Object.keys(fields).join(', ')})`);
-      if (embedFields.indexOf(f) !== i) throw new ValidationError(`embedFields.${i}: embed field "${f}" is listed twice`);
-    });
-    const changed = embedFields.join('\u0000') !== current.embedFields.join('\u0000');
-    const updated = await client.query<EntityRow>(
-      'UPDATE kdb_entities SET fields = $2, embed_fields = $3, updated_at = now() WHERE name = $1 RETURNING *',
-      [name, JSON.stringify(fields), embedFields],
-    );
-    return { entity: toEntity(updated.rows[0]!), embedFieldsChanged: changed };
+    fields[field] = type;
+  }
+  const embedFields = patch.embedFields ?? current.embedFields;
+  if (patch.embedFields) {
+    const builtin = patch.embedFields.findIndex(isBuiltinName);
+    if (builtin >= 0) throw new ValidationError(`embedFields.${builtin}: ${builtinNameMessage('embed field', patch.embedFields[builtin]!)}`, { field: patch.embedFields[builtin] });
+  }
+  embedFields.forEach((f, i) => {
+    if (!Object.hasOwn(fields, f)) throw new ValidationError(`embedFields.${i}: embed field "${f}" is not one of the entity's fields (${Object.keys(fields).join(', ')})`);
+    if (embedFields.indexOf(f) !== i) throw new ValidationError(`embedFields.${i}: embed field "${f}" is listed twice`);
   });
+  const changed = embedFields.join('\u0000') !== current.embedFields.join('\u0000');
+  const updated = await client.query<EntityRow>(
+    'UPDATE kdb_entities SET fields = $2, embed_fields = $3, updated_at = now() WHERE name = $1 RETURNING *',
+    [name, JSON.stringify(fields), embedFields],
+  );
+  return { entity: toEntity(updated.rows[0]!), embedFieldsChanged: changed };
 }

@@ -1,0 +1,138 @@
+import {
+  CacheStats,
+  checkReadiness,
+  createEmbedQueue,
+  createLogger,
+  createPool,
+  createProvider,
+  createRedis,
+  createWorkerProvider,
+  migrate,
+  observeBatch,
+  PipelineMetrics,
+  providerConfigFromEnv,
+  queueIsBusy,
+  ReindexRunStore,
+  SegmentManager,
+  startCancelWatcher,
+  startEmbedWorker,
+  startMaintenance,
+  startProbeServer,
+  startReindexPlanner,
+} from '@kameleondb/core';
+import type { Logger } from 'pino';
+import type { WorkerEnv } from './env.js';
+
+export interface RunningWorker {
+  /** Base URL of /metrics, /healthz and /readyz. */
+  probesUrl: string;
+  logger: Logger;
+  /** Takes no new job, lets the batch in hand finish, then closes queues, connections and pools. */
+  close(): Promise<void>;
+}
+
+export async function startWorker(env: WorkerEnv, logger: Logger = createLogger('kameleondb-worker', env.KDB_LOG_LEVEL)): Promise<RunningWorker> {
+  const baseProvider = createProvider(providerConfigFromEnv(env));
+  // A local model is loaded (or fetched) before any job is taken.
+  await baseProvider.init?.();
+  await migrate({ connectionString: env.KDB_DATABASE_URL, dimensions: baseProvider.dimensions });
+  const pool = createPool({ connectionString: env.KDB_DATABASE_URL, applicationName: 'kameleondb-worker', max: env.KDB_WORKER_CONCURRENCY * 2 + 4 });
+  const redis = createRedis(env.KDB_REDIS_URL);
+  const prefix = env.KDB_QUEUE_PREFIX;
+  const runs = new ReindexRunStore(redis, pool, prefix);
+  const cacheStats = new CacheStats(redis, prefix);
+  const cancelWatcher = await startCancelWatcher(env.KDB_REDIS_URL, runs.cancelChannel);
+  const embedQueue = createEmbedQueue({ redisUrl: env.KDB_REDIS_URL, prefix, connection: redis });
+  const metrics = new PipelineMetrics({ process: 'worker', queues: [embedQueue], activeRuns: () => runs.active() });
+  const provider = createWorkerProvider(baseProvider, {
+    redis,
+    prefix,
+    metrics,
+    logger,
+    requestsPerMinute: env.KDB_PROVIDER_RPM,
+    tokensPerMinute: env.KDB_PROVIDER_TPM,
+  });
+  const planner = await startReindexPlanner({
+    pool,
+    runs,
+    embedQueue,
+    modelKey: provider.modelKey,
+    logger,
+    redisUrl: env.KDB_REDIS_URL,
+    prefix,
+    lockMs: env.KDB_JOB_LOCK_MS,
+    pageSize: env.KDB_PLANNER_PAGE_SIZE ?? provider.limits.maxInputs,
+    ...(env.KDB_PLANNER_MAX_OUTSTANDING ? { maxOutstanding: env.KDB_PLANNER_MAX_OUTSTANDING } : {}),
+  });
+  const maintenance = await startMaintenance({
+    pool,
+    redisUrl: env.KDB_REDIS_URL,
+    prefix,
+    logger,
+    everyMs: env.KDB_CACHE_EVICT_EVERY,
+    cacheMaxAgeMs: env.KDB_CACHE_MAX_AGE,
+    cacheMaxEntries: env.KDB_CACHE_MAX_ENTRIES,
+    ingestKeyTtlMs: env.KDB_IDEMPOTENCY_TTL,
+    checkEveryMs: env.KDB_SCHEDULE_CHECK_EVERY,
+    runs,
+    sweep: {
+      embedQueue,
+      everyMs: env.KDB_SWEEP_EVERY,
+      afterMs: env.KDB_SWEEP_AFTER,
+      jobSize: provider.limits.maxInputs,
+      onSwept: (n) => metrics.swept.inc(n),
+    },
+  });
+  const workers = await Promise.all(
+    Array.from({ length: env.KDB_WORKER_CONCURRENCY }, () =>
+      startEmbedWorker({
+        pool,
+        provider,
+        redisUrl: env.KDB_REDIS_URL,
+        prefix,
+        logger,
+        lingerMs: env.KDB_BATCH_LINGER_MS,
+        lockMs: env.KDB_JOB_LOCK_MS,
+        runs,
+        cancelWatcher,
+        cacheStats,
+        runWriteChunk: env.KDB_RUN_WRITE_CHUNK,
+        onBatch: observeBatch(metrics),
+        ...(env.KDB_BATCH_MAX_IDS ? { maxBatchIds: env.KDB_BATCH_MAX_IDS } : {}),
+      }),
+    ),
+  );
+  const segments =
+    env.KDB_SEGMENTS === 'on'
+      ? new SegmentManager({
+          connectionString: env.KDB_DATABASE_URL,
+          logger,
+          sealRows: env.KDB_SEGMENT_SEAL_ROWS,
+          maxHotRows: env.KDB_SEGMENT_MAX_HOT_ROWS,
+          // An ingest is under way while embed jobs wait or run: a seal then would take CPU from
+          // its last batches (and build the load in two pieces); the idle rule seals after it.
+          // Delayed jobs (retries after a provider error) are no ingest under way.
+          busy: () => queueIsBusy(embedQueue, ['waiting', 'prioritized', 'active']),
+          mergeFactor: env.KDB_SEGMENT_MERGE_FACTOR,
+          idleMs: env.KDB_SEGMENT_IDLE,
+          buildMemory: env.KDB_SEGMENT_BUILD_MEMORY,
+          hnswM: env.KDB_HNSW_M,
+          hnswEfConstruction: env.KDB_HNSW_EF_CONSTRUCTION,
+          onBuild: (work, ms) => metrics.segmentBuilds.labels(work.kind).observe(ms / 1000),
+        }).start()
+      : null;
+  const probes = await startProbeServer({ port: env.KDB_METRICS_PORT, metrics, readiness: () => checkReadiness(pool, redis) });
+  logger.info({ url: probes.url }, 'metrics and probes listening');
+  return {
+    probesUrl: probes.url,
+    logger,
+    async close() {
+      await Promise.all([...workers.map((w) => w.close()), planner.close(), maintenance.close(), segments?.close()]);
+      await embedQueue.close();
+      await cancelWatcher.close();
+      await probes.close();
+      await redis.quit().catch(() => undefined);
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,187 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { CacheStats } from '../cache/CacheStats.js';
+import { cacheSummary, clearCache, type CacheSummary } from '../cache/cacheAdmin.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { ConflictError } from '../errors.js';
+import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
+import type { Entity, EntityInput, EntityPatch } from '../entities/entitySchema.js';
+import { ingestRecords, type IngestResult } from '../ingest/ingestRecords.js';
+import type { SourcedValue } from '../ingest/readNdjson.js';
+import { waitForEmbedded } from '../ingest/waitForEmbedded.js';
+import { createEmbedQueue, enqueueEmbed, type EmbedJobData } from '../jobs/embedQueue.js';
+import { createReindexQueue, type ReindexJobData } from '../jobs/reindexQueue.js';
+import { MAINTENANCE_QUEUE } from '../jobs/startMaintenance.js';
+import { checkReadiness, type Readiness } from '../metrics/checkReadiness.js';
+import { dryRunReindex, type DryRunReport } from '../reindex/dryRunReindex.js';
+import { ReindexRunStore, type ReindexRun } from '../reindex/ReindexRunStore.js';
+import { getRun, startReindex, startReindexIn } from '../reindex/startReindex.js';
+import { SearchEngine, type SearchAnswer, type SearchParams } from '../search/SearchEngine.js';
+import { vectorIndexStatus, type VectorIndexStatus } from '../segments/vectorSegmentStore.js';
+import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn } from '../store/entityStore.js';
+import { deleteRecord, getRecord, patchRecord, type StoredRecord } from '../store/recordStore.js';
+import { embeddingStatusByEntity, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
+
+export interface PipelineOptions {
+  pool: pg.Pool;
+  /** A BullMQ-ready connection (createRedis); the queues share it, and close() leaves it open for its owner. */
+  redis: Redis;
+  /** Embeds search queries; its modelKey is the model of the status counts. */
+  provider: EmbeddingProvider;
+  /** BullMQ key prefix of every queue and run key. Default DEFAULTS.queuePrefix (`{kdb}`). */
+  prefix?: string;
+  /** Ids per embed job of an ingest. Default DEFAULTS.jobSize (2048). */
+  jobSize?: number;
+  /** `hnsw.ef_search` of vector search (the pool's sessions use SearchEngine.sessionSql of it). Default DEFAULT_EF_SEARCH. */
+  efSearch?: number;
+  /** Price in USD per million tokens of dry-run estimates. Default: the built-in table. */
+  pricePerMillionTokens?: number | undefined;
+}
+
+export interface RecordsIngest {
+  /** The entity, or its name (then read first: a missing one is a NotFoundError before any record is read). */
+  entity: string | Entity;
+  records: Iterable<SourcedValue> | AsyncIterable<SourcedValue>;
+  idempotencyKey?: string | undefined;
+}
+
+/** The core as the apps use it: each call one domain step, the apps only mapping HTTP and CLI to them. */
+export interface Pipeline {
+  entities: {
+    create(input: EntityInput): Promise<Entity>;
+    list(): Promise<Entity[]>;
+    get(name: string): Promise<Entity>;
+    /**
+     * Adds fields or changes embedFields. A change of embedFields checks for a
+     * live run, updates the entity and creates the recompute run in one
+     * transaction: a 409 leaves the entity as it was.
+     */
+    update(name: string, patch: EntityPatch): Promise<Entity & { reindex: ReindexRun | null }>;
+  };
+  records: {
+    ingest(o: RecordsIngest): Promise<IngestResult>;
+    /** Waits until none of `ids` is pending, up to `timeoutMs` or the abort of `signal`. */
+    waitForEmbedded(ids: readonly string[], o: { timeoutMs: number; signal?: AbortSignal }): Promise<StatusCounts>;
+    get(entity: string, id: string): Promise<StoredRecord>;
+    /** Merges fields; a changed text is enqueued after the commit, and a failed enqueue leaves it to the sweeper (`enqueueError`). */
+    patch(entity: string, id: string, patch: Record<string, unknown>): Promise<{ record: StoredRecord; reembed: boolean; enqueueError: string | null }>;
+    delete(entity: string, id: string): Promise<void>;
+    /** Per-entity counts by status for the provider's model. */
+    statusByEntity(): Promise<EntityEmbeddingStatus[]>;
+  };
+  reindex: {
+    start(o: { entity: string | null; force: boolean }): Promise<ReindexRun>;
+    dryRun(o: { entity: string | null; force: boolean }): Promise<DryRunReport>;
+    list(limit?: number): Promise<ReindexRun[]>;
+    get(id: string): Promise<ReindexRun>;
+    cancel(id: string): Promise<ReindexRun | null>;
+    /** Live runs; throws when Redis does not answer within its bound. */
+    active(): Promise<ReindexRun[]>;
+  };
+  cache: {
+    summary(): Promise<CacheSummary & { hits: number; misses: number; hitRate: number | null; statsSince: string | null }>;
+    clear(o: { olderThanMs?: number; modelKey?: string }): Promise<number>;
+  };
+  search: {
+    search(params: SearchParams): Promise<SearchAnswer>;
+    vectorIndex(): Promise<VectorIndexStatus>;
+  };
+  /** Postgres, Redis and migrations answer. */
+  ready(): Promise<Readiness>;
+  provider: EmbeddingProvider;
+  /** The run store (workers and metrics read live runs from it). */
+  runs: ReindexRunStore;
+  /** The queues, for the dashboard and queue metrics. */
+  queues: { embed: Queue<EmbedJobData>; reindex: Queue<ReindexJobData>; maintenance: Queue };
+  /** Closes the queues and flushes the query-vector cache; the pool and the Redis connection stay with their owner. */
+  close(): Promise<void>;
+}
+
+export function createPipeline(o: PipelineOptions): Pipeline {
+  const { pool, redis, provider } = o;
+  const prefix = o.prefix ?? DEFAULTS.queuePrefix;
+  // The connection is given, so the URL is never used to connect.
+  const embed = createEmbedQueue({ redisUrl: '', prefix, connection: redis });
+  const reindexQueue = createReindexQueue({ redisUrl: '', prefix, connection: redis });
+  const maintenance = new Queue(MAINTENANCE_QUEUE, { connection: redis, prefix });
+  const runs = new ReindexRunStore(redis, pool, prefix);
+  const cacheStats = new CacheStats(redis, prefix);
+  const engine = new SearchEngine({ pool, provider, ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}) });
+
+  return {
+    entities: {
+      create: (input) => createEntity(pool, input),
+      list: () => listEntities(pool),
+      get: (name) => getEntity(pool, name),
+      async update(name, patch) {
+        // Only an embedFields change needs the runs (Redis): adding fields works while Redis is away.
+        if (!patch.embedFields) return { ...(await updateEntity(pool, name, patch)).entity, reindex: null };
+        return runs.inCreation(async (tx) => {
+          const active = await tx.conflict(name);
+          if (active) {
+            throw new ConflictError(
+              `a reindex run is active for ${active.entity === null ? 'all entities' : `entity "${active.entity}"`} (${active.id}); cancel it or wait before changing embedFields`,
+              { activeRunId: active.id, activeEntity: active.entity },
+            );
+          }
+          const { entity, embedFieldsChanged } = await updateEntityIn(tx.client, name, patch);
+          const reindex = embedFieldsChanged ? await startReindexIn(tx, { runs, reindexQueue }, { entity: entity.name, force: false, recompute: true }) : null;
+          return { ...entity, reindex };
+        });
+      },
+    },
+    records: {
+      async ingest(i) {
+        const entity = typeof i.entity === 'string' ? await getEntity(pool, i.entity) : i.entity;
+        return ingestRecords({ pool, queue: embed, entity, records: i.records, jobSize: o.jobSize ?? DEFAULTS.jobSize, idempotencyKey: i.idempotencyKey });
+      },
+      waitForEmbedded: (ids, w) => waitForEmbedded(pool, ids, w),
+      get: (entity, id) => getRecord(pool, entity, id),
+      async patch(entityName, id, patch) {
+        const entity = await getEntity(pool, entityName);
+        const { record, reembed } = await patchRecord(pool, entity, id, patch);
+        // The change is committed and the row pending: a failed enqueue leaves it to the sweeper, as an ingest does.
+        const enqueueError = reembed ? await enqueueEmbed(embed, [record.id], { chunkSize: 1 }).then(() => null, (err: Error) => err.message) : null;
+        return { record, reembed, enqueueError };
+      },
+      delete: (entity, id) => deleteRecord(pool, entity, id),
+      statusByEntity: () => embeddingStatusByEntity(pool, provider.modelKey),
+    },
+    reindex: {
+      start: (s) => startReindex({ pool, runs, reindexQueue }, s),
+      async dryRun(d) {
+        if (d.entity) await getEntity(pool, d.entity);
+        return dryRunReindex(pool, provider, { ...d, pricePerMillionTokens: o.pricePerMillionTokens });
+      },
+      list: (limit) => runs.list(limit),
+      get: (id) => getRun(runs, id),
+      async cancel(id) {
+        await getRun(runs, id);
+        return runs.finish(id, 'cancelled');
+      },
+      active: () => runs.active(),
+    },
+    cache: {
+      async summary() {
+        const [summary, stats] = await Promise.all([cacheSummary(pool), cacheStats.read()]);
+        return { ...summary, hits: stats.hits, misses: stats.misses, hitRate: stats.hitRate, statsSince: stats.since };
+      },
+      clear: (c) => clearCache(pool, c),
+    },
+    search: {
+      search: (params) => engine.search(params),
+      vectorIndex: () => vectorIndexStatus(pool),
+    },
+    ready: () => checkReadiness(pool, redis),
+    provider,
+    runs,
+    queues: { embed, reindex: reindexQueue, maintenance },
+    async close() {
+      await embed.close();
+      await reindexQueue.close();
+      await maintenance.close();
+      await engine.close();
+    },
+  };
+}
