@@ -25,8 +25,7 @@ fi
 # A 100k-record ingest writes more WAL than the default max_wal_size (1GB)
 # lets pass between checkpoints (~540 MB): each checkpoint in a load makes
 # the next change of every page log a full page image. 8GB keeps a load
-# between two checkpoints (measured: 100k records' 202 after 19.0 / 19.8 s
-# against 20.8 / 24.7 s with 1GB; BENCHMARKS.md). It only needs a reload.
+# between two checkpoints (docs/decisions/max-wal-size.md). It only needs a reload.
 PG_SHARED_BUFFERS_MB=${KDB_PG_SHARED_BUFFERS_MB:-1024}
 PG_MAX_WAL_SIZE=${KDB_PG_MAX_WAL_SIZE:-8GB}
 if ! [[ "$PG_MAX_WAL_SIZE" =~ ^[1-9][0-9]*(MB|GB|TB)$ ]]; then

@@ -1,5 +1,5 @@
 /**
- * A hand measurement (BENCHMARKS.md, "Measured by hand"), not a benchmark:
+ * A hand measurement behind a design decision (docs/decisions/), not a benchmark:
  * `node --conditions=source --import tsx scripts/bench/measureIngestRequest.ts [records]`
  * starts an API process (no workers) on a fresh database and times one NDJSON
  * request of the `bench:ingest` records until its 202.

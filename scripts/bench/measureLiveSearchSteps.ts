@@ -1,5 +1,5 @@
 /**
- * A hand measurement (BENCHMARKS.md, "Measured by hand"), not a benchmark:
+ * A hand measurement behind a design decision (docs/decisions/), not a benchmark:
  * `KDB_BENCH_DB=<a KDB_BENCH_LOAD_ONLY=1 pnpm bench:search database> node --conditions=source --import tsx scripts/bench/measureLiveSearchSteps.ts [--split] [--workers=N] [--explain]`
  * copies that database, starts an API and N workers (default 2) on the copy,
  * sends hybrid searches on its `bench` entity one at a time (15 s warm-up,

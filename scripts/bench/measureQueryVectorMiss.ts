@@ -1,5 +1,5 @@
 /**
- * A hand measurement (BENCHMARKS.md, "Measured by hand"), not a benchmark:
+ * A hand measurement behind a design decision (docs/decisions/), not a benchmark:
  * `KDB_BENCH_DB=<a database of KDB_BENCH_KEEP=1 pnpm bench:ingest> node --conditions=source --import tsx scripts/bench/measureQueryVectorMiss.ts <run number>`
  * starts an API process on that database (its `bench` entity, records of
  * ingestRecord.ts) and sends hybrid searches one at a time, 10 s per phase:

@@ -1,5 +1,5 @@
 /**
- * A hand measurement (BENCHMARKS.md, "Measured by hand"), not a benchmark:
+ * A hand measurement behind a design decision (docs/decisions/), not a benchmark:
  * `KDB_BENCH_DB=<a KDB_BENCH_LOAD_ONLY=1 pnpm bench:search database> node --conditions=source --import tsx scripts/bench/measureSearchBesideIngest.ts [--split] [records]`
  * sends hybrid searches on its `bench` entity one at a time for 4 s (idle),
  * then while one NDJSON request of `records` (default 30,000) goes into a new

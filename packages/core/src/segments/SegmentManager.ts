@@ -11,11 +11,8 @@ const SEGMENT_LOCK_KEY = 727_311_002;
  * Build settings of segment indexes. Clustered data needs the links of a
  * larger m than pgvector's 16 (a sparse graph cannot reach isolated
  * clusters), and a wider ef_construction gives the graph the quality that
- * lets search use a small ef_search. `pnpm bench:hnsw` (BENCHMARKS.md,
- * 2026-11-30, 100k vectors, topic queries): m=24, ef_construction=192 built
- * in 134 s and gave recall@10 0.977 at ef_search 40 (p50 4.0 ms); m=32,
- * ef_construction=128 built in 126 s and gave 0.946 at ef_search 40 (p50
- * 5.3 ms), 0.966 at 64 (p50 6.8 ms).
+ * lets search use a small ef_search. Chosen with `pnpm bench:hnsw`
+ * (docs/decisions/hnsw-settings.md).
  */
 export const HNSW_BUILD = { m: 24, efConstruction: 192 } as const;
 
@@ -34,10 +31,9 @@ export interface SegmentManagerOptions extends Partial<SegmentPolicy> {
   hnswEfConstruction?: number;
   /**
    * Segments of fewer rows are built by one backend, larger ones with
-   * PostgreSQL's parallel maintenance workers. Default 50,000: measured here
-   * (2 cores, m=32, ef_construction=128) 10k rows 9.2 s alone vs 15.0 s in
-   * parallel, 30k 41 vs 59 s, 100k 335 vs 197 s. A build alone also leaves a
-   * core to ingest and search.
+   * PostgreSQL's parallel maintenance workers, which only pay off on large
+   * builds (docs/decisions/segment-build-parallelism.md). Default 50,000. A
+   * build alone also leaves a core to ingest and search.
    */
   parallelBuildRows?: number;
   onBuild?: (work: SegmentWork, ms: number) => void;
@@ -172,8 +168,8 @@ export class SegmentManager {
     );
     // Fresh statistics before search sees the segment: planned from statistics that
     // predate its rows, a segment's range looks empty and the planner picks an
-    // exact scan over it instead of its HNSW index (measured: 170 ms instead of 3 ms
-    // at 100k rows after a bulk load that autovacuum had not analyzed yet).
+    // exact scan over it instead of its HNSW index, many times slower after a bulk
+    // load that autovacuum had not analyzed yet.
     await client.query('ANALYZE kdb_search');
     const ms = Math.round(performance.now() - t);
     const merged = work.kind === 'merge' ? work.segments.map((s) => s.indexName) : [];
