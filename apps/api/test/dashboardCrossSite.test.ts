@@ -6,7 +6,7 @@ import { startApi, type RunningApi } from '../src/startApi.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
 import { redisUrl } from '../../../test-support/urls.js';
-import { send } from './writeCounts.js';
+import { send } from '../../../test-support/http.js';
 
 const KEY = 'dashboard-csrf-key-0123456789';
 const BASIC = { authorization: `Basic ${Buffer.from(`ops:${KEY}`).toString('base64')}` };

@@ -7,7 +7,8 @@ import { startApi, type RunningApi } from '../src/startApi.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
 import { redisUrl } from '../../../test-support/urls.js';
-import { send, writeCounts } from './writeCounts.js';
+import { send } from '../../../test-support/http.js';
+import { writeCounts } from './writeCounts.js';
 
 const KEY = 'strict-key-0123456789abcdef';
 const AUTH = { authorization: `Bearer ${KEY}` };
