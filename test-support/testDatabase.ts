@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { createPool } from '@kameleondb/core';
+import { track } from './leaks.js';
 import { adminUrl, dbUrl } from './urls.js';
 
 export interface TestDatabase {
@@ -20,6 +21,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await admin.end();
   const url = dbUrl(name);
   const pool = createPool({ connectionString: url, max: 8 });
+  let closed = false;
+  track(`test database ${name} (its pool and the database)`, () => !closed);
   return {
     name,
     url,
@@ -30,6 +33,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
+      closed = true;
     },
   };
 }
