@@ -3,7 +3,8 @@
  * a Redis server, a child process or a listening server it opened, and a file
  * that leaves any of them open after its afterAll hooks. Registered first, so
  * its after-hooks run last (vitest runs after-hooks in reverse order) and see
- * what the file's own hooks closed.
+ * what the file's own hooks closed. What a vitest fixture opened is vitest's
+ * to close (after every hook) and is not checked here.
  */
 import type net from 'node:net';
 import { afterAll, afterEach, beforeEach } from 'vitest';
@@ -15,15 +16,16 @@ let fileServers = new Set<net.Server>();
 // The servers already listening when the file starts (none in a fresh fork) are not the file's.
 fileServers = listeningServers();
 
-beforeEach((ctx) => {
+// vitest hands hooks the fixtures by destructuring: the parameter must be a pattern.
+beforeEach(({ task }) => {
   serversBefore = listeningServers();
-  enterTest(ctx.task.id);
+  enterTest(task.id);
 });
 
-afterEach(async (ctx) => {
+afterEach(async ({ task }) => {
   enterTest(undefined);
-  const leaks = await findLeaks({ test: ctx.task.id, serversBefore });
-  if (leaks.length) throw new Error(`test "${ctx.task.name}" left open: ${leaks.join('; ')} (close them in the test or its afterEach)`);
+  const leaks = await findLeaks({ test: task.id, serversBefore });
+  if (leaks.length) throw new Error(`test "${task.name}" left open: ${leaks.join('; ')} (close them in the test or its afterEach)`);
 });
 
 afterAll(async () => {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import net from 'node:net';
 
 /**
@@ -17,10 +18,29 @@ export interface Tracked {
 
 const tracked = new Set<Tracked>();
 let currentTest: string | undefined;
+/** Set while a vitest fixture opens something: vitest closes it after the file, past any hook of ours. */
+const inFixture = new AsyncLocalStorage<true>();
+const fixtureServers = new Set<net.Server>();
 
-/** Registers something a fixture opened; it counts against the test running now. */
-export function track(what: string, isOpen: () => boolean): void {
-  tracked.add({ what, test: currentTest, isOpen });
+/**
+ * Registers something a fixture opened; it counts against the test running
+ * now, or with `scope: 'file'` against the file only (a process a test starts
+ * and hands to the file's afterAll, as crash tests do).
+ */
+export function track(what: string, isOpen: () => boolean, opts: { scope?: 'test' | 'file' } = {}): void {
+  if (inFixture.getStore()) return;
+  tracked.add({ what, test: opts.scope === 'file' ? undefined : currentTest, isOpen });
+}
+
+/**
+ * Opens what a vitest fixture owns: vitest's fixture cleanup closes it after
+ * the file's hooks, so the checks leave it (and the servers it started) alone.
+ */
+export async function openedByFixture<T>(open: () => Promise<T>): Promise<T> {
+  const before = listeningServers();
+  const value = await inFixture.run(true, open);
+  for (const s of listeningServers()) if (!before.has(s)) fixtureServers.add(s);
+  return value;
 }
 
 /** Called by the check around each test: resources opened from now on belong to `name`. */
@@ -49,7 +69,7 @@ export async function findLeaks(opts: { test?: string; serversBefore?: Set<net.S
   const deadline = Date.now() + (opts.graceMs ?? 2000);
   for (;;) {
     const open = [...tracked].filter((t) => (opts.test === undefined || t.test === opts.test) && t.isOpen());
-    const servers = [...listeningServers()].filter((s) => !opts.serversBefore?.has(s));
+    const servers = [...listeningServers()].filter((s) => !opts.serversBefore?.has(s) && !fixtureServers.has(s));
     if ((open.length === 0 && servers.length === 0) || Date.now() > deadline) {
       for (const t of tracked) if (!t.isOpen()) tracked.delete(t);
       return [...open.map((t) => t.what), ...servers.map(describeServer)];
