@@ -1,13 +1,14 @@
 /**
  * The tests' vitest fixtures (`test.extend`): a database, a queue prefix, an
  * embed queue and an in-process API, each made once per file the first time
- * a test or a suite hook asks for it, and closed after the file. A file that
+ * a test or a suite hook asks for it, and closed after the file. Queue
+ * handles (`queues`) read the jobs under the file's prefix. A file that
  * needs the API with other settings overrides `apiEnv` at its top:
  * `test.override('apiEnv', { KDB_API_KEY: KEY })`.
  */
-import type { Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import { test as base } from 'vitest';
-import type { EmbedJobData } from '@kameleondb/core';
+import { createRedis, EMBED_QUEUE, MAINTENANCE_QUEUE, REINDEX_QUEUE, type EmbedJobData } from '@kameleondb/core';
 import { readEnv } from '../apps/api/src/env.js';
 import { startApi, type RunningApi } from '../apps/api/src/startApi.js';
 import { jsonClient } from './http.js';
@@ -37,6 +38,17 @@ export const test = base
     const q = await openedByFixture(async () => createTestEmbedQueue());
     onCleanup(() => q.close());
     return { queue: q.queue, prefix: q.prefix };
+  })
+  /** Handles on the embed, reindex and maintenance queues under `prefix` (one Redis connection), to count and read jobs. */
+  .extend('queues', { scope: 'file' }, async ({ prefix }, { onCleanup }): Promise<{ embed: Queue; reindex: Queue; maintenance: Queue }> => {
+    const redis = createRedis(redisUrl());
+    const queues = { embed: new Queue(EMBED_QUEUE, { connection: redis, prefix }), reindex: new Queue(REINDEX_QUEUE, { connection: redis, prefix }), maintenance: new Queue(MAINTENANCE_QUEUE, { connection: redis, prefix }) };
+    // BullMQ leaves a connection it was given open: it is ours to quit.
+    onCleanup(async () => {
+      for (const q of Object.values(queues)) await q.close();
+      await redis.quit();
+    });
+    return queues;
   })
   /** The API in this process (startApi) on `db` and `prefix`, listening on a free port. */
   .extend('api', { scope: 'file' }, async ({ db, prefix, apiEnv }, { onCleanup }): Promise<RunningApi> => {
