@@ -30,7 +30,9 @@ export const test = base
   /** A BullMQ prefix of the file's own; its keys are removed after the file. */
   .extend('prefix', { scope: 'file' }, async ({}, { onCleanup }): Promise<string> => {
     const prefix = testPrefix();
-    onCleanup(() => obliterateQueues(prefix));
+    onCleanup(async () => {
+      await obliterateQueues(prefix);
+    });
     return prefix;
   })
   /** An embed queue under a prefix of its own (createTestEmbedQueue). */
