@@ -4,7 +4,8 @@
  * a test or a suite hook asks for it, and closed after the file. Queue
  * handles (`queues`) read the jobs under the file's prefix. A file that
  * needs the API with other settings overrides `apiEnv` at its top:
- * `test.override('apiEnv', { KDB_API_KEY: KEY })`.
+ * `test.override('apiEnv', { KDB_API_KEY: KEY })`. The `pipeline` fixture is
+ * the same for processes: an API process and workers (`pipelineOptions`).
  */
 import { Queue } from 'bullmq';
 import { test as base } from 'vitest';
@@ -13,6 +14,7 @@ import { readEnv } from '../apps/api/src/env.js';
 import { startApi, type RunningApi } from '../apps/api/src/startApi.js';
 import { jsonClient } from './http.js';
 import { openedByFixture } from './leaks.js';
+import { startPipeline, type Pipeline } from './startPipeline.js';
 import { obliterateQueues, testPrefix } from './queuePrefix.js';
 import { createTestDatabase, type TestDatabase } from './testDatabase.js';
 import { createTestEmbedQueue } from './testEmbedQueue.js';
@@ -70,6 +72,14 @@ export const test = base
     );
     onCleanup(() => api.close());
     return api;
+  })
+  /** Options of the `pipeline` fixture (startPipeline's); default: no worker, the hash provider. */
+  .extend('pipelineOptions', { scope: 'file' }, {} as Parameters<typeof startPipeline>[0])
+  /** An API process and worker processes on a database and prefix of their own (startPipeline). */
+  .extend('pipeline', { scope: 'file' }, async ({ pipelineOptions }, { onCleanup }): Promise<Pipeline> => {
+    const p = await openedByFixture(() => startPipeline(pipelineOptions));
+    onCleanup(() => p.close());
+    return p;
   })
   /** The JSON client of `api`, with its API key when `apiEnv` sets one. */
   .extend('call', { scope: 'file' }, ({ api, apiEnv }) => jsonClient(api.url, apiEnv.KDB_API_KEY));
