@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { expireIngestKeys } from '@kameleondb/core';
+import { expireIngestKeys } from '../../../packages/core/src/ingest/expireIngestKeys.js';
 import { readEnv } from '../src/env.js';
 import type { RunningApi } from '../src/startApi.js';
 import { test } from '../../../test-support/fixtures.js';

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { createRedis, LOST_IN_REDIS, ReindexRunStore } from '@kameleondb/core';
+import { createRedis, ReindexRunStore } from '@kameleondb/core';
+import { LOST_IN_REDIS } from '../src/reindex/ReindexRunStore.js';
 import { test } from '../../../test-support/fixtures.js';
 import { obliterateQueues } from '../../../test-support/queuePrefix.js';
 import type { TestDatabase } from '../../../test-support/testDatabase.js';
