@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command, for a new machine and for CI: services and pgvector,
-# dependencies from the frozen lockfile, type checks, then the whole suite
-# against real PostgreSQL and Redis. Extra arguments go to vitest.
+# dependencies from the frozen lockfile, type checks, lint and the
+# circular-import check (both at zero findings), then the whole suite against
+# real PostgreSQL and Redis. Extra arguments go to vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-services.sh
@@ -11,5 +12,6 @@ bash scripts/ensure-compose-validator.sh  # the docker-compose.yml test
 bash scripts/ensure-onnx.sh               # the generated model of the fastembed tests
 pnpm install --frozen-lockfile --reporter=append-only
 pnpm run typecheck
+pnpm run lint      # eslint, then madge --circular on every src folder
 pnpm run build   # the same build the Dockerfile runs
 pnpm exec vitest run "$@"

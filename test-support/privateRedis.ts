@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { track } from './leaks.js';
 
 const run = promisify(execFile);
 
@@ -71,5 +72,6 @@ export async function startPrivateRedis(slot = 0): Promise<PrivateRedis> {
     },
   };
   await r.start();
+  track(`private redis-server on port ${port}`, () => running);
   return r;
 }

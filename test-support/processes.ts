@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { track } from './leaks.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -22,6 +23,7 @@ export async function startChild(app: 'api' | 'worker', env: Record<string, stri
     env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', KDB_EMBEDDING_PROVIDER: 'hash', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  track(`${app} process ${proc.pid}`, () => proc.exitCode === null && proc.signalCode === null, { scope: 'file' });
   let out = '';
   const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   await new Promise<void>((resolve, reject) => {

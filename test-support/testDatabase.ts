@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { createPool } from '@kameleondb/core';
-import { adminUrl, dbUrl } from './urls.js';
+import { track } from './leaks.js';
+import { adminUrl, dbUrl, withDatabase } from './urls.js';
 
 export interface TestDatabase {
   name: string;
@@ -11,25 +12,45 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
+/** One statement on the server's maintenance database (CREATE and DROP DATABASE cannot run inside a pool's transaction). */
+export async function adminQuery(sql: string, serverUrl = adminUrl()): Promise<void> {
+  const c = new pg.Client({ connectionString: serverUrl });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Drops the database `name` if it exists (closing its sessions); `serverUrl` defaults to the tests' server. */
+export async function dropDatabase(name: string, serverUrl = adminUrl()): Promise<void> {
+  await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`, serverUrl);
+}
+
+/** An empty database `name` (no schema), replacing one of that name; returns its URL. */
+export async function recreateDatabase(name: string, serverUrl = adminUrl()): Promise<string> {
+  await dropDatabase(name, serverUrl);
+  await adminQuery(`CREATE DATABASE ${name}`, serverUrl);
+  return withDatabase(serverUrl, name);
+}
+
 /** A fresh database cloned from the run's migrated template. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `kdb_t_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDb')}`);
-  await admin.end();
+  await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDb')}`);
   const url = dbUrl(name);
   const pool = createPool({ connectionString: url, max: 8 });
+  let closed = false;
+  track(`test database ${name} (its pool and the database)`, () => !closed);
   return {
     name,
     url,
     pool,
     async close() {
       await pool.end();
-      const c = new pg.Client({ connectionString: adminUrl() });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await dropDatabase(name);
+      closed = true;
     },
   };
 }
@@ -37,19 +58,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 /** An empty database (no schema), for migration tests. */
 export async function createEmptyDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `kdb_e_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  return {
-    url: dbUrl(name),
-    async drop() {
-      const c = new pg.Client({ connectionString: adminUrl() });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  await adminQuery(`CREATE DATABASE ${name}`);
+  return { url: dbUrl(name), drop: () => dropDatabase(name) };
 }
 
 /**

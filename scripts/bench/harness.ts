@@ -1,59 +1,50 @@
-/** Shared pieces of the benchmarks: processes, databases, machine line, BENCHMARKS.md sections. */
+/**
+ * Shared pieces of the benchmarks: processes, databases, machine line,
+ * BENCHMARKS.md sections. The processes, databases and Redis keys are
+ * test-support's; what is the bench's own is that it remembers what it made,
+ * to remove it when interrupted.
+ */
 import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { Redis } from 'ioredis';
 import { vectorIndexStatus } from '@kameleondb/core';
 import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../test-support/processes.js';
+import { obliterateQueues } from '../../test-support/queuePrefix.js';
+import { adminQuery, dropDatabase as dropTestDatabase, recreateDatabase } from '../../test-support/testDatabase.js';
+import { adminUrl, redisUrl, withDatabase } from '../../test-support/urls.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const PG = process.env.KDB_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const REDIS = process.env.KDB_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The PostgreSQL server of the benches: KDB_BENCH_PG_URL, else the tests' server. */
+export const PG = process.env.KDB_BENCH_PG_URL ?? adminUrl();
+/** The Redis of the benches: KDB_BENCH_REDIS_URL, else the tests' Redis. */
+export const REDIS = process.env.KDB_BENCH_REDIS_URL ?? redisUrl();
 
-export const dbUrl = (name: string) => Object.assign(new URL(PG), { pathname: `/${name}` }).toString();
+export const dbUrl = (name: string) => withDatabase(PG, name);
 
-export async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG });
-  await c.connect();
-  await c.query(sql);
-  await c.end();
-}
+/** One statement on the bench server's maintenance database. */
+export const admin = (sql: string): Promise<void> => adminQuery(sql, PG);
 
 /** What a bench made and has not cleaned up yet: removed by the signal handlers below when the bench is interrupted. */
 const made = { databases: new Set<string>(), prefixes: new Set<string>(), children: new Set<ChildApp>() };
 
+/** An empty database `name`, replacing one of that name; returns its URL. */
 export async function freshDatabase(name: string): Promise<string> {
-  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   made.databases.add(name);
-  await admin(`CREATE DATABASE ${name}`);
-  return dbUrl(name);
+  return recreateDatabase(name, PG);
 }
 
 export async function dropDatabase(name: string): Promise<void> {
-  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await dropTestDatabase(name, PG);
   made.databases.delete(name);
 }
 
 /** Deletes every Redis key under a queue prefix; returns how many there were and their memory. */
 export async function deleteRedisKeys(prefix: string): Promise<{ keys: number; bytes: number }> {
-  const redis = new Redis(REDIS);
-  let keys = 0;
-  let bytes = 0;
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    for (const k of found) {
-      keys += 1;
-      bytes += (await redis.memory('USAGE', k)) ?? 0;
-      await redis.del(k);
-    }
-    cursor = next;
-  } while (cursor !== '0');
-  await redis.quit();
+  const left = await obliterateQueues(prefix, { url: REDIS, measure: true });
   made.prefixes.delete(prefix);
-  return { keys, bytes };
+  return left;
 }
 
 /** An API and `workers` worker processes on one database (the test suite's launchers); `url` is the API's. */
@@ -86,8 +77,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 // The load client's connection: node:http with keep-alive, as HTTP load generators (wrk, autocannon)
-// hold theirs. Global fetch (undici's WHATWG streams) added 0.2–0.8 ms at p50 and 0.6–2.1 ms at p95 per request
-// in the client itself (BENCHMARKS.md, measured by hand 2026-11-30).
+// hold theirs. Global fetch costs enough in the client itself to blur the server's latencies
+// (docs/decisions/bench-load-client.md).
 const keepAlive = new http.Agent({ keepAlive: true });
 
 /** GET `url` over a kept-alive connection; the parsed JSON body, or an error naming the status and body. */

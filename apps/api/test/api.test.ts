@@ -1,44 +1,26 @@
-import { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, EMBED_QUEUE, expireIngestKeys } from '@kameleondb/core';
+import type { Queue } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import { expireIngestKeys } from '../../../packages/core/src/ingest/expireIngestKeys.js';
 import { readEnv } from '../src/env.js';
-import { startApi, type RunningApi } from '../src/startApi.js';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
-import { redisUrl } from '../../../test-support/urls.js';
+import type { RunningApi } from '../src/startApi.js';
+import { test } from '../../../test-support/fixtures.js';
+import type { jsonClient } from '../../../test-support/http.js';
+import type { TestDatabase } from '../../../test-support/testDatabase.js';
 
 const KEY = 'test-key-0123456789abcdef';
+
+test.override('apiEnv', { KDB_API_KEY: KEY });
 
 describe('API', () => {
   let db: TestDatabase;
   let api: RunningApi;
-  let prefix: string;
   let queue: Queue;
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(api.url + path, {
-      method,
-      headers: { authorization: `Bearer ${KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
+  let call: ReturnType<typeof jsonClient>;
   const waiting = async () => (await queue.getJobCounts('waiting')).waiting ?? 0;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    api = await startApi(
-      readEnv({ KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_API_KEY: KEY, KDB_PORT: '0', KDB_LOG_LEVEL: 'silent', KDB_EMBEDDING_PROVIDER: 'hash' }),
-    );
-    queue = new Queue(EMBED_QUEUE, { connection: createRedis(redisUrl()), prefix });
+  test.beforeAll(async ({ db: d, api: a, call: c, queues }) => {
+    [db, api, call, queue] = [d, a, c, queues.embed];
     await call('POST', '/v1/entities', { name: 'tickets', fields: { title: 'text', body: 'text', priority: 'integer', open: 'boolean' }, embedFields: ['title', 'body'] });
-  });
-  afterAll(async () => {
-    await api.close();
-    await queue.close();
-    await obliterateQueues(prefix);
-    await db.close();
   });
 
   it('refuses to start without an API key unless auth is disabled explicitly', () => {

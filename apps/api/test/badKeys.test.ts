@@ -1,11 +1,9 @@
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BadKeyLimiter } from '../src/BadKeyLimiter.js';
 import { readEnv } from '../src/env.js';
-import { startApi, type RunningApi } from '../src/startApi.js';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
-import { redisUrl } from '../../../test-support/urls.js';
+import type { RunningApi } from '../src/startApi.js';
+import { test } from '../../../test-support/fixtures.js';
 
 const KEY = 'limiter-key-0123456789abcdef';
 
@@ -23,22 +21,13 @@ function from(localAddress: string, url: string, headers: Record<string, string>
   });
 }
 
-describe('bad API keys through real HTTP', () => {
-  let db: TestDatabase;
-  let api: RunningApi;
-  let prefix: string;
+test.override('apiEnv', { KDB_API_KEY: KEY });
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    api = await startApi(
-      readEnv({ KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_API_KEY: KEY, KDB_PORT: '0', KDB_LOG_LEVEL: 'silent', KDB_EMBEDDING_PROVIDER: 'hash' }),
-    );
-  });
-  afterAll(async () => {
-    await api?.close();
-    await obliterateQueues(prefix);
-    await db?.close();
+describe('bad API keys through real HTTP', () => {
+  let api: RunningApi;
+
+  test.beforeAll(({ api: a }) => {
+    api = a;
   });
 
   it('answers 401 on /v1 and /metrics with WWW-Authenticate: Bearer', async () => {

@@ -1,10 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
+import { test } from '../../../test-support/fixtures.js';
+import type { TestDatabase } from '../../../test-support/testDatabase.js';
 import { jsonClient } from '../../../test-support/http.js';
 import { redisUrl } from '../../../test-support/urls.js';
 
@@ -18,9 +18,8 @@ describe('Bull Board dashboard in a real browser (Debian Chromium)', () => {
   let apiUrl: string;
   let browser: Browser;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
+  test.beforeAll(async ({ db: d, prefix: p }) => {
+    [db, prefix] = [d, p];
     const env = { KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_API_KEY: KEY };
     const api = await startApiProcess(env);
     apiUrl = api.url;
@@ -36,8 +35,6 @@ describe('Bull Board dashboard in a real browser (Debian Chromium)', () => {
   afterAll(async () => {
     await browser?.close();
     await stopAll(children);
-    await obliterateQueues(prefix);
-    await db.close();
   });
 
   const context = async (credentials?: { username: string; password: string }) => {

@@ -1,12 +1,10 @@
-import { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, EMBED_QUEUE } from '@kameleondb/core';
+import type { Queue } from 'bullmq';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readEnv } from '../src/env.js';
 import { startApi, type RunningApi } from '../src/startApi.js';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
+import { test } from '../../../test-support/fixtures.js';
 import { redisUrl } from '../../../test-support/urls.js';
-import { send } from './writeCounts.js';
+import { send } from '../../../test-support/http.js';
 
 const KEY = 'dashboard-csrf-key-0123456789';
 const BASIC = { authorization: `Basic ${Buffer.from(`ops:${KEY}`).toString('base64')}` };
@@ -14,27 +12,20 @@ const ADD = '/admin/queues/api/queues/embed/add';
 const JOB = JSON.stringify({ name: 'junk', data: { nothing: true } });
 
 describe('Bull Board mutations through real HTTP: same origin and JSON only', () => {
-  let db: TestDatabase;
-  let prefix: string;
   let writable: RunningApi;
   let byDefault: RunningApi;
   let queue: Queue;
   const jobs = async () => Object.values(await queue.getJobCounts()).reduce((a, b) => a + b, 0);
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
+  test.beforeAll(async ({ db, prefix, queues }) => {
     const env = { KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_API_KEY: KEY, KDB_PORT: '0', KDB_LOG_LEVEL: 'silent', KDB_EMBEDDING_PROVIDER: 'hash' };
     writable = await startApi(readEnv({ ...env, KDB_DASHBOARD_READ_ONLY: 'false' }));
     byDefault = await startApi(readEnv(env));
-    queue = new Queue(EMBED_QUEUE, { connection: createRedis(redisUrl()), prefix });
+    queue = queues.embed;
   });
   afterAll(async () => {
     await writable?.close();
     await byDefault?.close();
-    await queue?.close();
-    await obliterateQueues(prefix);
-    await db?.close();
   });
 
   it('refuses a cross-site add-job post with cached Basic credentials (403), whatever its content type', async () => {

@@ -1,14 +1,11 @@
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, EMBED_QUEUE, MAINTENANCE_QUEUE, REINDEX_QUEUE } from '@kameleondb/core';
+import { describe, expect, it } from 'vitest';
 import { ROUTES } from '../src/createApp.js';
-import { readEnv } from '../src/env.js';
-import { startApi, type RunningApi } from '../src/startApi.js';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
-import { redisUrl } from '../../../test-support/urls.js';
+import type { RunningApi } from '../src/startApi.js';
+import { test } from '../../../test-support/fixtures.js';
+import type { TestDatabase } from '../../../test-support/testDatabase.js';
 import { writeCounts } from './writeCounts.js';
 
 const KEY = 'fuzz-key-0123456789abcdef';
@@ -61,43 +58,21 @@ const queryPart = (allowed: string[]) =>
 
 const pathParam = (good: () => string) => fc.oneof(fc.constant(null).map(() => good()), fc.constantFrom('nope', '%zz', '%00', '%ED%A0%80', '%E0%A4%A', '__proto__', 'constructor', 'x'.repeat(300), '%2e%2e'), hostileString.map(enc));
 
+test.override('apiEnv', { KDB_API_KEY: KEY, KDB_MAX_BODY: '256kb', KDB_WAIT_TIMEOUT_MS: '100' });
+
 describe('fuzz: hostile requests to every /v1 route', () => {
   let db: TestDatabase;
   let api: RunningApi;
-  let prefix: string;
   let queues: Queue[];
   let recordId = '';
   let runId = '';
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    api = await startApi(
-      readEnv({
-        KDB_DATABASE_URL: db.url,
-        KDB_REDIS_URL: redisUrl(),
-        KDB_QUEUE_PREFIX: prefix,
-        KDB_API_KEY: KEY,
-        KDB_PORT: '0',
-        KDB_LOG_LEVEL: 'silent',
-        KDB_EMBEDDING_PROVIDER: 'hash',
-        KDB_MAX_BODY: '256kb',
-        KDB_WAIT_TIMEOUT_MS: '100',
-      }),
-    );
-    const redis = createRedis(redisUrl());
-    queues = [EMBED_QUEUE, REINDEX_QUEUE, MAINTENANCE_QUEUE].map((name) => new Queue(name, { connection: redis, prefix }));
-    const post = (path: string, b: unknown) =>
-      fetch(api.url + path, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(b) }).then((r) => r.json());
+  test.beforeAll(async ({ db: d, api: a, queues: q, call }) => {
+    [db, api, queues] = [d, a, [q.embed, q.reindex, q.maintenance]];
+    const post = async (path: string, b: unknown) => (await call('POST', path, b)).body;
     await post('/v1/entities', { name: 'fz', fields: { title: 'text', n: 'integer', ok: 'boolean' }, embedFields: ['title'] });
     recordId = (await post('/v1/entities/fz/records', [{ title: 'printer on fire', n: 1 }, { title: 'disk full', n: 2 }])).ids[0];
     runId = (await post('/v1/reindex', { entity: 'fz' })).id;
-  });
-  afterAll(async () => {
-    await api?.close();
-    for (const q of queues ?? []) await q.close();
-    await obliterateQueues(prefix);
-    await db?.close();
   });
 
   it('answers each with a 4xx or its documented 2xx, never a 500; a refused request writes nothing; /healthz stays fast', async () => {

@@ -1,8 +1,8 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startApiProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
+import { test } from '../../../test-support/fixtures.js';
+import type { TestDatabase } from '../../../test-support/testDatabase.js';
 import { redisUrl } from '../../../test-support/urls.js';
 
 /** Resolves once the API's ingest transaction has written a row (Postgres then gives it an xid). */
@@ -24,14 +24,11 @@ describe('API process killed in the middle of an ingest', () => {
   let prefix: string;
   const children: ChildApp[] = [];
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
+  test.beforeAll(async ({ db: d, prefix: p }) => {
+    [db, prefix] = [d, p];
   });
   afterAll(async () => {
     await stopAll(children);
-    await obliterateQueues(prefix);
-    await db.close();
   });
 
   it('leaves nothing half-written: the records of the request are all there or none', async () => {

@@ -1,13 +1,12 @@
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import { Queue } from 'bullmq';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createRedis, EMBED_QUEUE, readNdjson, REINDEX_QUEUE } from '@kameleondb/core';
-import { readEnv } from '../src/env.js';
-import { startApi, type RunningApi } from '../src/startApi.js';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
-import { redisUrl } from '../../../test-support/urls.js';
-import { send, writeCounts } from './writeCounts.js';
+import type { Queue } from 'bullmq';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { readNdjson } from '@kameleondb/core';
+import type { RunningApi } from '../src/startApi.js';
+import { test } from '../../../test-support/fixtures.js';
+import { send } from '../../../test-support/http.js';
+import type { TestDatabase } from '../../../test-support/testDatabase.js';
+import { writeCounts } from './writeCounts.js';
 
 const KEY = 'strict-key-0123456789abcdef';
 const AUTH = { authorization: `Bearer ${KEY}` };
@@ -16,42 +15,22 @@ const ND_H = { ...AUTH, 'content-type': 'application/x-ndjson' };
 const LIMIT = 64 * 1024;
 const PRINTABLE = /^[\x20-\x7e…–]*$/;
 
+test.override('apiEnv', { KDB_API_KEY: KEY, KDB_MAX_BODY: '64kb' });
+
 describe('HTTP requests: limits that hold, strict shapes, 4xx that name the problem', () => {
   let db: TestDatabase;
   let api: RunningApi;
-  let prefix: string;
   let queues: Queue[];
   let before: Record<string, number>;
   const counts = () => writeCounts(db.pool, queues);
   const call = (method: string, path: string, headers: Record<string, string> = AUTH, body?: Buffer | string) => send(api.url, method, path, { headers, ...(body === undefined ? {} : { body }) });
   const records = '/v1/entities/notes/records';
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
-    api = await startApi(
-      readEnv({
-        KDB_DATABASE_URL: db.url,
-        KDB_REDIS_URL: redisUrl(),
-        KDB_QUEUE_PREFIX: prefix,
-        KDB_API_KEY: KEY,
-        KDB_PORT: '0',
-        KDB_LOG_LEVEL: 'silent',
-        KDB_EMBEDDING_PROVIDER: 'hash',
-        KDB_MAX_BODY: '64kb',
-      }),
-    );
-    const redis = createRedis(redisUrl());
-    queues = [new Queue(EMBED_QUEUE, { connection: redis, prefix }), new Queue(REINDEX_QUEUE, { connection: redis, prefix })];
+  test.beforeAll(async ({ db: d, api: a, queues: q }) => {
+    [db, api, queues] = [d, a, [q.embed, q.reindex]];
     const made = await call('POST', '/v1/entities', JSON_H, JSON.stringify({ name: 'notes', fields: { title: 'text', n: 'integer' }, embedFields: ['title'] }));
     expect(made.status).toBe(201);
     await call('POST', '/v1/entities', JSON_H, JSON.stringify({ name: 'pp', fields: { t: 'text' }, embedFields: ['t'] }));
-  });
-  afterAll(async () => {
-    await api?.close();
-    for (const q of queues ?? []) await q.close();
-    await obliterateQueues(prefix);
-    await db?.close();
   });
   beforeEach(async () => {
     before = await counts();

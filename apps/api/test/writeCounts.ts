@@ -15,16 +15,3 @@ export async function writeCounts(pool: pg.Pool, queues: readonly Queue[]): Prom
   }
   return out;
 }
-
-/** Sends raw bytes with exactly the given headers (fetch adds only content-length). */
-export async function send(base: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: Buffer | string } = {}) {
-  const res = await fetch(base + path, { method, headers: opts.headers ?? {}, ...(opts.body === undefined ? {} : { body: typeof opts.body === 'string' ? opts.body : new Uint8Array(opts.body) }) });
-  const text = await res.text();
-  let body: any = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    body = text;
-  }
-  return { status: res.status, body, headers: res.headers };
-}

@@ -41,7 +41,7 @@ export class ApiClient {
       throw new CliError(`cannot reach the API at ${this.opts.url} (KDB_API_URL): ${cause?.code ?? cause?.message ?? (err as Error).message}`);
     }
     const text = await res.text();
-    let data: unknown = null;
+    let data: unknown;
     try {
       data = text ? JSON.parse(text) : null;
     } catch {

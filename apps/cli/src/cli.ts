@@ -28,11 +28,12 @@ export function buildCli(env: Record<string, string | undefined> = process.env):
     // Before the subcommands are added, so they inherit it: main.ts maps usage errors to exit code 2.
     .exitOverride();
 
-  const run = (fn: (api: ApiClient, cmd: Command, ...args: any[]) => Promise<CommandResult<any>>) =>
+  // Commander passes the declared arguments, then the options and the command: the action's own types are the declaration's.
+  const run = <A extends unknown[], T>(fn: (api: ApiClient, cmd: Command, ...args: A) => Promise<CommandResult<T>>) =>
     async function (this: Command, ...args: unknown[]) {
       const g = this.optsWithGlobals<{ apiUrl: string; apiKey?: string; json: boolean }>();
       const api = new ApiClient({ url: g.apiUrl ?? env.KDB_API_URL ?? 'http://127.0.0.1:8080', apiKey: g.apiKey });
-      print(await fn(api, this, ...args.slice(0, -2)), g.json);
+      print(await fn(api, this, ...(args.slice(0, -2) as A)), g.json);
     };
 
   const entities = program.command('entities').description('define the entities records belong to');

@@ -14,8 +14,7 @@ export function table(headers: readonly string[], rows: readonly (readonly (stri
 }
 
 /** The one place command results are printed: JSON for machines, text for people. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own data type
-export function print(result: CommandResult<any>, json: boolean): void {
+export function print<T>(result: CommandResult<T>, json: boolean): void {
   process.stdout.write(json ? `${JSON.stringify(result.data, null, 2)}\n` : `${result.human(result.data)}\n`);
   if (result.exitCode) process.exitCode = result.exitCode;
 }

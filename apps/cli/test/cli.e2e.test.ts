@@ -3,10 +3,10 @@ import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
+import { test } from '../../../test-support/fixtures.js';
+import type { TestDatabase } from '../../../test-support/testDatabase.js';
 import { redisUrl } from '../../../test-support/urls.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -29,9 +29,8 @@ describe('kameleondb CLI against a running API', () => {
       );
     });
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
+  test.beforeAll(async ({ db: d, prefix: p }) => {
+    [db, prefix] = [d, p];
     dir = await mkdtemp(join(tmpdir(), 'kdb-cli-'));
     const env = { KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_API_KEY: KEY };
     const api = await startApiProcess(env);
@@ -40,8 +39,6 @@ describe('kameleondb CLI against a running API', () => {
   });
   afterAll(async () => {
     await stopAll(children);
-    await obliterateQueues(prefix);
-    await db.close();
   });
 
   it('creates and lists entities, as text and as JSON', async () => {

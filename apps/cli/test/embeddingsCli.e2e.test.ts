@@ -1,12 +1,17 @@
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import { describe, expect, it } from 'vitest';
+import { test } from '../../../test-support/fixtures.js';
+import type { Pipeline } from '../../../test-support/startPipeline.js';
 import type { TestDatabase } from '../../../test-support/testDatabase.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const CLI = [process.execPath, '--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts'];
 const N = 4000;
+
+// The openai provider on the local wire-format server: its answer delay keeps
+// a run going long enough to be cancelled (vector writes themselves are fast).
+test.override('pipelineOptions', { workers: 1, openai: true, env: { KDB_EMBEDDING_MAX_INPUTS: '200' } });
 
 describe('kameleondb embeddings … against a running API and worker', () => {
   let p: Pipeline;
@@ -29,16 +34,13 @@ describe('kameleondb embeddings … against a running API and worker', () => {
     );
   };
 
-  beforeAll(async () => {
-    // The openai provider on the local wire-format server: its answer delay keeps
-    // a run going long enough to be cancelled (vector writes themselves are fast).
-    p = await startPipeline({ workers: 1, openai: true, env: { KDB_EMBEDDING_MAX_INPUTS: '200' } });
+  test.beforeAll(async ({ pipeline }) => {
+    p = pipeline;
     db = p.db;
     apiUrl = p.api.url;
     await p.call('POST', '/v1/entities', { name: 'docs', fields: { title: 'text' }, embedFields: ['title'] });
     expect((await p.call('POST', '/v1/entities/docs/records?wait=true', Array.from({ length: N }, (_, i) => ({ title: `document ${i}` })))).body.done).toBe(true);
   });
-  afterAll(() => p.close());
 
   it('dry-runs, starts a background run, and follows it with status --watch', async () => {
     await staleRows(300, ' x');

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeContent } from '@kameleondb/core';
+import { composeContent } from '../../../packages/core/src/content/composeContent.js';
 import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
 import { startApiProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
 import { until } from '../../../test-support/http.js';

@@ -1,33 +1,28 @@
 import { encode } from 'gpt-tokenizer/encoding/cl100k_base';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import { describe, expect, it } from 'vitest';
+import { test } from '../../../test-support/fixtures.js';
+import type { Pipeline } from '../../../test-support/startPipeline.js';
 import { readVectors } from '../../../test-support/testDatabase.js';
+
+test.override('pipelineOptions', { workers: 2, openai: true, env: { KDB_EMBEDDING_MODEL: 'text-embedding-3-small' } });
 
 describe('batching with the openai provider (real SDK, local wire-format server)', () => {
   let p: Pipeline;
   let db: Pipeline['db'];
   let fake: NonNullable<Pipeline['fake']>;
-  let url: string;
 
   const ingest = async (records: unknown[]) => {
-    const res = await fetch(`${url}/v1/entities/docs/records?wait=true`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(records),
-    });
-    const body = (await res.json()) as { ids: string[]; counts: Record<string, number> };
+    const { body } = await p.call<{ ids: string[]; counts: Record<string, number> }>('POST', '/v1/entities/docs/records?wait=true', records);
     expect(body.counts).toEqual({ ready: records.length, pending: 0, failed: 0 });
     return body.ids;
   };
 
-  beforeAll(async () => {
-    p = await startPipeline({ workers: 2, openai: true, env: { KDB_EMBEDDING_MODEL: 'text-embedding-3-small' } });
+  test.beforeAll(async ({ pipeline }) => {
+    p = pipeline;
     ({ db } = p);
     fake = p.fake!;
-    url = p.api.url;
     await p.call('POST', '/v1/entities', { name: 'docs', fields: { text: 'text' }, embedFields: ['text'] });
   });
-  afterAll(() => p.close());
 
   it('embeds 30,000 distinct texts in at most 16 requests of at most 2048 inputs, then 0 requests for the same texts again', async () => {
     const records = Array.from({ length: 30_000 }, (_, i) => ({ text: `distinct document number ${i}` }));

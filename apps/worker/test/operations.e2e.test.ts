@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createEntity } from '@kameleondb/core';
 import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
+import { test } from '../../../test-support/fixtures.js';
+import type { TestDatabase } from '../../../test-support/testDatabase.js';
 import { jsonClient, until } from '../../../test-support/http.js';
 import { redisUrl } from '../../../test-support/urls.js';
 
@@ -24,9 +24,8 @@ describe('operations: sweeper, metrics, probes', () => {
   let workers: (ChildApp & { probesUrl: string })[];
   let apiUrl: string;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
+  test.beforeAll(async ({ db: d, prefix: p }) => {
+    [db, prefix] = [d, p];
     const env = {
       KDB_DATABASE_URL: db.url,
       KDB_REDIS_URL: redisUrl(),
@@ -42,8 +41,6 @@ describe('operations: sweeper, metrics, probes', () => {
   });
   afterAll(async () => {
     await stopAll(children);
-    await obliterateQueues(prefix);
-    await db.close();
   });
 
   it('sweeps rows whose enqueue was lost: they still end ready', async () => {

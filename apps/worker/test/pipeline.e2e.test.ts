@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import { describe, expect, it } from 'vitest';
+import { test } from '../../../test-support/fixtures.js';
+import type { Pipeline } from '../../../test-support/startPipeline.js';
 import { readVectors } from '../../../test-support/testDatabase.js';
 import { HashProvider } from '@kameleondb/core';
+
+test.override('pipelineOptions', { workers: 2 });
 
 describe('pipeline: API and two worker processes', () => {
   let p: Pipeline;
@@ -9,13 +12,12 @@ describe('pipeline: API and two worker processes', () => {
   let db: Pipeline['db'];
   let children: Pipeline['workers'];
 
-  beforeAll(async () => {
-    p = await startPipeline({ workers: 2 });
+  test.beforeAll(async ({ pipeline }) => {
+    p = pipeline;
     ({ db } = p);
     url = p.api.url;
     children = [p.api as never, ...p.workers];
   });
-  afterAll(() => p.close());
 
   it('embeds 5,000 records inserted over HTTP with the vector the hash provider gives each text', async () => {
     const post = (path: string, body: unknown) =>

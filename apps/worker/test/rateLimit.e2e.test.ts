@@ -1,14 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import { describe, expect, it } from 'vitest';
+import { test } from '../../../test-support/fixtures.js';
+import type { Pipeline } from '../../../test-support/startPipeline.js';
+
+// Small batches and jobs so both workers have requests to make.
+test.override('pipelineOptions', { workers: 2, openai: { delayMs: 50 }, env: { KDB_EMBEDDING_MAX_INPUTS: '50' }, apiEnv: { KDB_JOB_SIZE: '50' } });
 
 describe('provider rate limits (429 with Retry-After) across two worker processes', () => {
   let p: Pipeline;
-  beforeAll(async () => {
-    // Small batches and jobs so both workers have requests to make.
-    p = await startPipeline({ workers: 2, openai: { delayMs: 50 }, env: { KDB_EMBEDDING_MAX_INPUTS: '50' }, apiEnv: { KDB_JOB_SIZE: '50' } });
+  test.beforeAll(async ({ pipeline }) => {
+    p = pipeline;
     await p.call('POST', '/v1/entities', { name: 'docs', fields: { text: 'text' }, embedFields: ['text'] });
   });
-  afterAll(() => p.close());
 
   it('pauses every worker for the Retry-After, retries in place, and embeds every row', async () => {
     const fake = p.fake!;

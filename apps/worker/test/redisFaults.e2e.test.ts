@@ -4,7 +4,7 @@ import { createRedis, MAINTENANCE_QUEUE } from '@kameleondb/core';
 import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
 import { startPrivateRedis, type PrivateRedis } from '../../../test-support/privateRedis.js';
 import { readVectors } from '../../../test-support/testDatabase.js';
-import { until } from '../../../test-support/http.js';
+import { send, until } from '../../../test-support/http.js';
 
 /**
  * Redis faults on real processes: one API and one worker against a
@@ -16,6 +16,7 @@ describe('Redis faults', () => {
   let redis: PrivateRedis;
   let p: Pipeline;
   let maintenance: Queue;
+  let connection: ReturnType<typeof createRedis>;
 
   beforeAll(async () => {
     redis = await startPrivateRedis();
@@ -35,7 +36,7 @@ describe('Redis faults', () => {
       },
       apiEnv: { KDB_JOB_SIZE: '64' },
     });
-    const connection = createRedis(redis.url);
+    connection = createRedis(redis.url);
     // This file stops its Redis on purpose: the refused reconnects are expected.
     connection.on('error', () => undefined);
     maintenance = new Queue(MAINTENANCE_QUEUE, { connection, prefix: p.prefix });
@@ -43,6 +44,8 @@ describe('Redis faults', () => {
   });
   afterAll(async () => {
     await maintenance?.close().catch(() => undefined);
+    // BullMQ leaves a connection it was given open.
+    connection?.disconnect();
     await p?.close();
     await redis?.close();
   });
@@ -50,12 +53,11 @@ describe('Redis faults', () => {
   /** A request with a deadline: a route that hangs on Redis fails the test instead of stalling it. */
   const timed = async (method: string, path: string, body?: unknown, ms = 10_000) => {
     const started = Date.now();
-    const res = await fetch(p.api.url + path, {
-      method,
+    const res = await send(p.api.url, method, path, {
       signal: AbortSignal.timeout(ms),
       ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
     });
-    return { status: res.status, body: (await res.json()) as any, ms: Date.now() - started };
+    return { status: res.status, body: res.body, ms: Date.now() - started };
   };
   const count = async (entity: string, status: string) =>
     Number((await p.db.pool.query(`SELECT count(*) AS n FROM kdb_search WHERE entity = $1 AND status = $2`, [entity, status])).rows[0].n);

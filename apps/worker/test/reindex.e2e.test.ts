@@ -1,7 +1,8 @@
 import { countTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import { describe, expect, it } from 'vitest';
+import { test } from '../../../test-support/fixtures.js';
+import type { Pipeline } from '../../../test-support/startPipeline.js';
 import { readVectors } from '../../../test-support/testDatabase.js';
 import { until } from '../../../test-support/http.js';
 import { redisUrl } from '../../../test-support/urls.js';
@@ -19,6 +20,8 @@ interface Run {
   failed: number;
   updatedAt: string;
 }
+
+test.override('pipelineOptions', { workers: 2, openai: true, env: { KDB_EMBEDDING_MAX_INPUTS: String(MAX_INPUTS), KDB_JOB_LOCK_MS: '3000' } });
 
 describe('reindex runs (API + 2 worker processes, openai provider on a local wire-format server)', () => {
   let p: Pipeline;
@@ -44,8 +47,8 @@ describe('reindex runs (API + 2 worker processes, openai provider on a local wir
     return rows.map((r) => r.content);
   }
 
-  beforeAll(async () => {
-    p = await startPipeline({ workers: 2, openai: true, env: { KDB_EMBEDDING_MAX_INPUTS: String(MAX_INPUTS), KDB_JOB_LOCK_MS: '3000' } });
+  test.beforeAll(async ({ pipeline }) => {
+    p = pipeline;
     ({ db, prefix, call } = p);
     fake = p.fake!;
     await call('POST', '/v1/entities', { name: 'docs', fields: { title: 'text', body: 'text' }, embedFields: ['title'] });
@@ -54,7 +57,6 @@ describe('reindex runs (API + 2 worker processes, openai provider on a local wir
     expect(res.body.counts).toEqual({ ready: N, pending: 0, failed: 0 });
     await call('POST', '/v1/entities/other/records?wait=true', [{ t: 'x' }]);
   });
-  afterAll(() => p.close());
 
   it('force-reindexes unchanged records entirely from the cache: zero provider calls', async () => {
     fake.requests.length = 0;

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { test } from '../../../test-support/fixtures.js';
+import type { TestDatabase } from '../../../test-support/testDatabase.js';
 import { redisUrl } from '../../../test-support/urls.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -48,14 +48,11 @@ describe('scripts/stack-local.sh', () => {
     }
   }
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    prefix = testPrefix();
+  test.beforeAll(async ({ db: d, prefix: p }) => {
+    [db, prefix] = [d, p];
   });
   afterAll(async () => {
     if (stack?.pid && stack.exitCode === null) process.kill(-stack.pid, 'SIGKILL');
-    await obliterateQueues(prefix);
-    await db.close();
   });
 
   it('starts a killed worker again (the API keeps serving), and Ctrl-C still stops everything', async () => {

@@ -1,7 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import { describe, expect, it } from 'vitest';
+import { test } from '../../../test-support/fixtures.js';
+import type { Pipeline } from '../../../test-support/startPipeline.js';
 import { readVectors } from '../../../test-support/testDatabase.js';
 import { HashProvider } from '@kameleondb/core';
+
+// Small batches so the ingest spans many of them; a short lock so the
+// dead worker's jobs come back quickly.
+test.override('pipelineOptions', { workers: 2, env: { KDB_EMBEDDING_MAX_INPUTS: '256', KDB_JOB_LOCK_MS: '3000' }, apiEnv: { KDB_JOB_SIZE: '256' } });
 
 describe('a worker killed with SIGKILL mid-ingest', () => {
   let p: Pipeline;
@@ -9,15 +14,12 @@ describe('a worker killed with SIGKILL mid-ingest', () => {
   let children: Pipeline['workers'];
   let url: string;
 
-  beforeAll(async () => {
-    // Small batches so the ingest spans many of them; a short lock so the
-    // dead worker's jobs come back quickly.
-    p = await startPipeline({ workers: 2, env: { KDB_EMBEDDING_MAX_INPUTS: '256', KDB_JOB_LOCK_MS: '3000' }, apiEnv: { KDB_JOB_SIZE: '256' } });
+  test.beforeAll(async ({ pipeline }) => {
+    p = pipeline;
     ({ db } = p);
     url = p.api.url;
     children = [p.api as never, ...p.workers];
   });
-  afterAll(() => p.close());
 
   it('loses nothing: all 20,000 rows end ready with correct vectors', async () => {
     const json = { 'content-type': 'application/json' };

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, ensureModel, FastEmbedProvider, MODEL_FILES } from '@kameleondb/core';
+import { ConfigError, FastEmbedProvider } from '@kameleondb/core';
+import { ensureModel, MODEL_FILES } from '../src/embedding/ensureModel.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));

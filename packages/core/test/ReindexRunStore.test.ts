@@ -1,8 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { createRedis, LOST_IN_REDIS, ReindexRunStore } from '@kameleondb/core';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
-import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
+import { createRedis, ReindexRunStore } from '@kameleondb/core';
+import { LOST_IN_REDIS } from '../src/reindex/ReindexRunStore.js';
+import { test } from '../../../test-support/fixtures.js';
+import { obliterateQueues } from '../../../test-support/queuePrefix.js';
+import type { TestDatabase } from '../../../test-support/testDatabase.js';
 import { redisUrl } from '../../../test-support/urls.js';
 
 /**
@@ -17,16 +19,13 @@ describe('ReindexRunStore when Redis loses or withholds a run', () => {
   let runs: ReindexRunStore;
   const row = async (id: string) => (await db.pool.query('SELECT state, error, finished_at FROM kdb_reindex_runs WHERE id = $1', [id])).rows[0];
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
+  test.beforeAll(({ db: d, prefix: p }) => {
+    [db, prefix] = [d, p];
     redis = createRedis(redisUrl());
-    prefix = testPrefix();
     runs = new ReindexRunStore(redis, db.pool, prefix);
   });
   afterAll(async () => {
-    await obliterateQueues(prefix);
     await redis.quit();
-    await db.close();
   });
 
   it('records a run in Postgres when it is created and mirrors its state while it is live', async () => {

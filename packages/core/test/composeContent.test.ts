@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { composeContent, normalizeText, textHash } from '@kameleondb/core';
+import { normalizeText, textHash } from '@kameleondb/core';
+import { composeContent } from '../src/content/composeContent.js';
 
 describe('normalizeText', () => {
   it('applies NFC, trims and collapses whitespace', () => {

@@ -1,8 +1,9 @@
 import { createServer } from 'node:net';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createPool, enqueueEmbed, HashProvider, isConnectionLoss, ProviderError, startEmbedWorker, withTransaction } from '@kameleondb/core';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
+import { test } from '../../../test-support/fixtures.js';
+import type { TestDatabase } from '../../../test-support/testDatabase.js';
 import { createTestEmbedQueue } from '../../../test-support/testEmbedQueue.js';
 import { redisUrl } from '../../../test-support/urls.js';
 
@@ -22,10 +23,9 @@ describe('isConnectionLoss', () => {
 
 describe('a Postgres session lost while a client is checked out', () => {
   let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase();
+  test.beforeAll(({ db: d }) => {
+    db = d;
   });
-  afterAll(() => db.close());
 
   it('rejects the transaction with a connection-loss error (no uncaught error event), and the pool replaces the client', async () => {
     const pool = createPool({ connectionString: db.url, max: 1, applicationName: 'kdb-loss-test' });

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
+import { describe, expect, it } from 'vitest';
+import { test } from '../../../test-support/fixtures.js';
+import type { Pipeline } from '../../../test-support/startPipeline.js';
 
 /** Bodies built by JSON.parse, so `__proto__` is a key as it is on the wire. */
 const wire = (json: string) => JSON.parse(json) as unknown;
@@ -7,15 +8,12 @@ const wire = (json: string) => JSON.parse(json) as unknown;
 describe('built-in names and unstorable strings through a real API', () => {
   let p: Pipeline;
 
-  beforeAll(async () => {
-    p = await startPipeline({});
+  test.beforeAll(async ({ pipeline }) => {
+    p = pipeline;
     await p.call('POST', '/v1/entities', { name: 'pp', fields: { title: 'text', meta: 'json' }, embedFields: ['title'] });
     // As an earlier version stored them: a declared `toString` embed field, and an undeclared `constructor` one.
     await p.db.pool.query(`INSERT INTO kdb_entities (name, fields, embed_fields) VALUES ('legacy', '{"toString":"text","title":"text"}', '{toString,constructor,title}')`);
   }, 60_000);
-  afterAll(async () => {
-    await p?.close();
-  });
 
   const records = async (entity: string) => Number((await p.db.pool.query('SELECT count(*) FROM kdb_records WHERE entity = $1', [entity])).rows[0].count);
 

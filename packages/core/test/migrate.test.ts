@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadMigrations, migrate, pendingMigrations, SchemaError } from '@kameleondb/core';
+import { migrate, SchemaError } from '@kameleondb/core';
+import { loadMigrations, pendingMigrations } from '../src/store/migrate.js';
 import { createEmptyDatabase } from '../../../test-support/testDatabase.js';
 import { adminUrl } from '../../../test-support/urls.js';
 

@@ -7,17 +7,16 @@ import {
   getEntity,
   getRecord,
   ingestRecords,
-  MAX_FIELD_CHARS,
   MAX_JSON_DEPTH,
   patchRecord,
   HashProvider,
   SearchEngine,
   updateEntity,
-  validateRecord,
   ValidationError,
   type EmbedJobData,
   type Entity,
 } from '@kameleondb/core';
+import { MAX_FIELD_CHARS, validateRecord } from '../src/entities/validateRecord.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 import { createTestEmbedQueue } from '../../../test-support/testEmbedQueue.js';
 

@@ -49,10 +49,9 @@ describe('a reindex run whose creation never commits', () => {
   it('frees its scope at the next claim when its process died before the commit (Redis slot, no Postgres row)', async () => {
     // A process dying mid-transaction: the Redis side is written, the Postgres row never commits.
     const client = await db.pool.connect();
-    let orphan = '';
     await client.query('BEGIN');
     const claim = (runs as unknown as { claim(c: typeof client, o: object): Promise<{ run: { id: string } }> }).claim.bind(runs);
-    orphan = (await claim(client, { entity: 'b', force: false })).run.id;
+    const orphan = (await claim(client, { entity: 'b', force: false })).run.id;
     await client.query('ROLLBACK');
     client.release();
     expect((await runs.get(orphan))?.state).toBe('queued');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fuseRrf, tokenize } from '@kameleondb/core';
+import { tokenize } from '@kameleondb/core';
+import { fuseRrf } from '../src/search/rrf.js';
 
 /** The tokenizer as it was written with regexes (quadratic on long words): the reference for its semantics on short texts. */
 function regexTokenize(text: string): string[] {

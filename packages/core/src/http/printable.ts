@@ -5,7 +5,6 @@
  */
 export function printable(text: string, max = 120): string {
   const cut = text.length > max ? text.slice(0, max) : text;
-  // eslint-disable-next-line no-control-regex
   const escaped = cut.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return text.length > max ? `${escaped}…` : escaped;
 }
