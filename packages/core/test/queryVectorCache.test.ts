@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEntity, createPool, HashProvider, normalizeText, SearchEngine, textHash } from '@kameleondb/core';
+import { createPool, HashProvider, normalizeText, SearchEngine, textHash } from '@kameleondb/core';
 import { CacheWriteBehind } from '../src/cache/CacheWriteBehind.js';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
+import type { TestDatabase } from '../../../test-support/testDatabase.js';
+import { createSearchDatabase, type SearchDatabase } from '../../../test-support/searchDatabase.js';
 
 /** The hash provider, counting the texts it is asked to embed. */
 class CountingProvider extends HashProvider {
@@ -23,15 +24,12 @@ describe('query vectors: cached in process and through the embedding cache', () 
       )
     ).rows;
 
+  let search: SearchDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createPool({ connectionString: db.url, sessionSql: SearchEngine.sessionSql() });
-    await createEntity(db.pool, { name: 'docs', fields: { text: 'text' }, embedFields: ['text'] });
+    search = await createSearchDatabase();
+    ({ db, pool } = search);
   });
-  afterAll(async () => {
-    await pool.end();
-    await db.close();
-  });
+  afterAll(() => search.close());
 
   it('embeds a query once per process, and another process takes it from the embedding cache', async () => {
     const q = 'Where is  Order #12345?';

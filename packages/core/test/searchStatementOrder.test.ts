@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createEntity, createPool, HashProvider, SearchEngine } from '@kameleondb/core';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
+import { createPool, HashProvider, SearchEngine } from '@kameleondb/core';
+import { createSearchDatabase, type SearchDatabase } from '../../../test-support/searchDatabase.js';
 
 class FailingProvider extends HashProvider {
   override async embed(): Promise<Float32Array[]> {
@@ -21,18 +21,14 @@ function recordStatements(pool: ReturnType<typeof createPool>): string[] {
 }
 
 describe('hybrid search sends the vector statement before the keyword statement', () => {
-  let db: TestDatabase;
   let pool: ReturnType<typeof createPool>;
 
+  let search: SearchDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createPool({ connectionString: db.url, sessionSql: SearchEngine.sessionSql() });
-    await createEntity(db.pool, { name: 'docs', fields: { text: 'text' }, embedFields: ['text'] });
+    search = await createSearchDatabase();
+    ({ pool } = search);
   });
-  afterAll(async () => {
-    await pool.end();
-    await db.close();
-  });
+  afterAll(() => search.close());
 
   it('keyword waits for the vector statement, also when the query vector comes from the provider', async () => {
     const sent = recordStatements(pool);
