@@ -1,6 +1,8 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clearCache, evictCache, HashProvider, startMaintenance, withTransaction } from '@kameleondb/core';
+import { clearCache, HashProvider, startMaintenance } from '@kameleondb/core';
+import { evictCache } from '../src/cache/cacheAdmin.js';
+import { withTransaction } from '../src/store/withTransaction.js';
 import { insertCacheEntries } from '../src/cache/embeddingCache.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';

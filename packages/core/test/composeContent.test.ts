@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeText, textHash } from '@kameleondb/core';
+import { normalizeText } from '../src/content/normalizeText.js';
+import { textHash } from '../src/content/textHash.js';
 import { composeContent } from '../src/content/composeContent.js';
 
 describe('normalizeText', () => {

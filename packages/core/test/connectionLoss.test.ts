@@ -1,7 +1,8 @@
 import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createPool, enqueueEmbed, HashProvider, isConnectionLoss, ProviderError, startEmbedWorker, withTransaction } from '@kameleondb/core';
+import { createPool, enqueueEmbed, HashProvider, isConnectionLoss, ProviderError, startEmbedWorker } from '@kameleondb/core';
+import { withTransaction } from '../src/store/withTransaction.js';
 import { test } from '../../../test-support/fixtures.js';
 import type { TestDatabase } from '../../../test-support/testDatabase.js';
 import { createTestEmbedQueue } from '../../../test-support/testEmbedQueue.js';

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createEntity,
-  embedBatch,
-  EMPTY_TEXT_ERROR,
   HashProvider,
   ProviderError,
   patchRecord,
   type Entity,
 } from '@kameleondb/core';
+import { embedBatch, EMPTY_TEXT_ERROR } from '../src/batching/embedBatch.js';
 import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { createTestDatabase, readVectors, type TestDatabase } from '../../../test-support/testDatabase.js';
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import { validate as isUuid, version as uuidVersion } from 'uuid';
-import { createEntity, ingestRecords, termFrequencies, type EmbedJobData, type Entity } from '@kameleondb/core';
+import { createEntity, ingestRecords, type EmbedJobData, type Entity } from '@kameleondb/core';
+import { termFrequencies } from '../src/content/tokenize.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 import { createTestEmbedQueue } from '../../../test-support/testEmbedQueue.js';
 

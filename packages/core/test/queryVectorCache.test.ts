@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, HashProvider, normalizeText, SearchEngine, textHash } from '@kameleondb/core';
+import { createPool, HashProvider, SearchEngine } from '@kameleondb/core';
+import { normalizeText } from '../src/content/normalizeText.js';
+import { textHash } from '../src/content/textHash.js';
 import { CacheWriteBehind } from '../src/cache/CacheWriteBehind.js';
 import type { TestDatabase } from '../../../test-support/testDatabase.js';
 import { createSearchDatabase, type SearchDatabase } from '../../../test-support/searchDatabase.js';

@@ -4,19 +4,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createEntity,
   createPool,
-  embedBatch,
   HashProvider,
   listVectorSegments,
   patchRecord,
-  planSegmentWork,
   SearchEngine,
   SegmentManager,
   type Entity,
-  type SegmentPolicy,
-  type VectorSegment,
   vectorSql,
   vectorIndexStatus,
 } from '@kameleondb/core';
+import { embedBatch } from '../src/batching/embedBatch.js';
+import { planSegmentWork, type SegmentPolicy } from '../src/segments/planSegmentWork.js';
+import type { VectorSegment } from '../src/segments/vectorSegmentStore.js';
 import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 
