@@ -82,7 +82,7 @@ describe('kameleondb lines as KameleonDB writes them, against a running API and 
     expect(page.records.map((r) => r.id)).toEqual(all.records.slice(0, 2).map((r) => r.id));
     expect(page.next).toBe(all.records[1]!.id);
     expect(first.human.stdout).toMatch(new RegExp(`^ID\\s+EMBEDDING\\s+UPDATED\\s+DATA\\n${all.records[0]!.id}\\s+ready\\s+\\S+\\s+\\{"status":"open","subject":"customer complaint about billing"`));
-    expect(first.human.stdout).toMatch(new RegExp(`\\nmore: kameleondb records list tickets --limit 2 --after ${page.next}$`));
+    expect(first.human.stdout).toMatch(new RegExp(`\\nmore: kameleondb records list tickets --limit 2 --after ${page.next}\\n$`));
     const second = (await both(['records', 'list', 'tickets', '-n', '2', '--after', page.next])).data as { records: StoredRecord[] };
     expect(second.records.map((r) => r.id)).toEqual(all.records.slice(2, 4).map((r) => r.id));
     const missing = await both(['records', 'list', 'nosuch'], 1);
@@ -133,7 +133,7 @@ describe('kameleondb lines as KameleonDB writes them, against a running API and 
     expect(runs.map((r) => r.id)).toEqual([second.id, id]);
     expect(runs[1]).toMatchObject({ entity: 'tickets', state: 'completed', processed: 3, total: 3, startedAt: expect.any(String) as unknown });
     expect(human.stdout).toMatch(/^ID\s+ENTITY\s+STATE\s+PROGRESS\s+STARTED\s+DURATION\n/);
-    expect(human.stdout).toMatch(new RegExp(`\\n${id}\\s+tickets\\s+completed\\s+3/3 \\(100%\\)\\s+\\S+\\s+\\d+s$`));
+    expect(human.stdout).toMatch(new RegExp(`\\n${id}\\s+tickets\\s+completed\\s+3/3 \\(100%\\)\\s+\\S+\\s+\\d+s\\n`));
     expect(human.stdout).toMatch(new RegExp(`\\n${second.id}\\s+\\(all\\)\\s+completed\\s+`));
     expect(((await both(['embeddings', 'jobs', '-n', '1'])).data as { runs: unknown[] }).runs).toHaveLength(1);
   });
