@@ -85,6 +85,8 @@ describe('kameleondb lines as KameleonDB writes them, against a running API and 
     expect(first.human.stdout).toMatch(new RegExp(`\\nmore: kameleondb records list tickets --limit 2 --after ${page.next}\\n$`));
     const second = (await both(['records', 'list', 'tickets', '-n', '2', '--after', page.next])).data as { records: StoredRecord[] };
     expect(second.records.map((r) => r.id)).toEqual(all.records.slice(2, 4).map((r) => r.id));
+    const badCursor = await both(['records', 'list', 'tickets', '--after', 'nope'], 1);
+    expect(badCursor.data).toMatchObject({ status: 'error', code: 'invalid_input', error: expect.stringMatching(/after must be a record id \(a UUID\); got "nope"/) as unknown });
     const missing = await both(['records', 'list', 'nosuch'], 1);
     expect(missing.data).toMatchObject({ status: 'error', code: 'not_found', error: expect.stringMatching(/nosuch/) as unknown });
     expect(missing.human.stderr).toMatch(/^error: .*nosuch.*\(not_found, HTTP 404\)/);
