@@ -64,6 +64,7 @@ const cacheDeleteQuery = z
 const waitQuery = z.object({ wait: z.enum(['true', 'false', '1', '0']).optional() }).strict();
 const recordsBody = z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]);
 const recordPatchBody = z.record(z.string(), z.unknown());
+const recordListQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), after: z.string().max(40).optional() }).strict();
 
 /** Every /v1 route, with the schemas that validate it: the OpenAPI document is made from this list. */
 export const ROUTES: RouteDoc[] = [
@@ -84,6 +85,7 @@ export const ROUTES: RouteDoc[] = [
     errors: [409, 503],
     success: { status: 202, description: '{count, ids, jobs}; 200 with counts when wait=true' },
   },
+  { method: 'get', path: '/entities/:name/records', operationId: 'listRecords', summary: 'A page of records in id order (limit default 50); after= the last id of the previous page', query: recordListQuery, errors: [503], success: { status: 200, description: '{records, next}' } },
   { method: 'get', path: '/entities/:name/records/:id', operationId: 'getRecord', summary: 'Read a record and its embedding status', errors: [503], success: { status: 200, description: 'the record' } },
   { method: 'patch', path: '/entities/:name/records/:id', operationId: 'updateRecord', summary: 'Merge fields into a record', body: recordPatchBody, errors: [409, 503], success: { status: 200, description: 'the record and whether it is re-embedded' } },
   { method: 'delete', path: '/entities/:name/records/:id', operationId: 'deleteRecord', summary: 'Delete a record', errors: [503], success: { status: 204, description: 'deleted' } },
@@ -190,6 +192,13 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(counts.pending > 0 ? 202 : 200).json({ ...body, counts, done: counts.pending === 0 });
   });
 
+  v1.get('/entities/:name/records', take({ query: recordListQuery, body: 'none' }), async (req, res) => {
+    const entity = await entities.get(params(req).name);
+    const { limit = 50, after } = res.locals.query as z.infer<typeof recordListQuery>;
+    const page = await records.list(entity.name, { limit, after });
+    // A full page may have a successor; the client asks again with after=next.
+    res.json({ records: page, next: page.length === limit ? page[page.length - 1]!.id : null });
+  });
   v1.get('/entities/:name/records/:id', take({ body: 'none' }), async (req, res) => {
     res.json(await records.get(params(req).name, params(req).id));
   });

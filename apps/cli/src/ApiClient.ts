@@ -1,10 +1,15 @@
 import type { Readable } from 'node:stream';
 
-/** An error the CLI reports on stderr. Exit codes: 1 failure, 2 usage. */
+/**
+ * An error the CLI reports: on stderr, or as `{status: "error", error, code}`
+ * on stdout with --json. Exit codes: 1 failure, 2 usage.
+ */
 export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode = 1,
+    /** Stable code for machines: the API's error code, `usage`, `missing_api_key`, `unreachable` or `failed`. */
+    readonly code: string = exitCode === 2 ? 'usage' : 'failed',
   ) {
     super(message);
   }
@@ -38,7 +43,7 @@ export class ApiClient {
       res = await fetch(url, { method, headers, body: payload, ...(body && 'ndjson' in body ? { duplex: 'half' } : {}) } as RequestInit);
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliError(`cannot reach the API at ${this.opts.url} (KDB_API_URL): ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+      throw new CliError(`cannot reach the API at ${this.opts.url} (KDB_API_URL): ${cause?.code ?? cause?.message ?? (err as Error).message}`, 1, 'unreachable');
     }
     const text = await res.text();
     let data: unknown;
@@ -48,8 +53,12 @@ export class ApiClient {
       throw new CliError(`the API answered ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`);
     }
     if (!res.ok) {
+      // Without a key the server's 401 says "invalid API key"; the cause is the unset variable, a usage error.
+      if (res.status === 401 && !this.opts.apiKey) {
+        throw new CliError(`KDB_API_KEY is not set: the API at ${this.opts.url} requires an API key (set KDB_API_KEY or pass --api-key)`, 2, 'missing_api_key');
+      }
       const e = (data as { error?: { code?: string; message?: string } } | null)?.error;
-      throw new CliError(e ? `${e.message} (${e.code}, HTTP ${res.status})` : `the API answered HTTP ${res.status}`);
+      throw new CliError(e ? `${e.message} (${e.code}, HTTP ${res.status})` : `the API answered HTTP ${res.status}`, 1, e?.code ?? `http_${res.status}`);
     }
     return data as T;
   }

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { ApiClient } from './ApiClient.js';
 import { print, type CommandResult } from './output.js';
 import { entitiesCreate } from './commands/entitiesCreate.js';
@@ -10,22 +10,38 @@ import { embeddingsCancel } from './commands/embeddingsCancel.js';
 import { cacheStatus } from './commands/cacheStatus.js';
 import { cacheClear } from './commands/cacheClear.js';
 import { search } from './commands/search.js';
+import { embeddingsJobs } from './commands/embeddingsJobs.js';
+import { recordsGet } from './commands/recordsGet.js';
+import { recordsList } from './commands/recordsList.js';
+import { recordsUpdate } from './commands/recordsUpdate.js';
+import { recordsDelete } from './commands/recordsDelete.js';
+import { parseOption } from './parseOption.js';
 
-/** Durations like 30d, 12h, 90m; checked here so a typo is a usage error (exit 2). */
-function duration(value: string): string {
-  if (!/^\d+[smhdw]$/i.test(value.trim())) throw new InvalidArgumentError('use a number and a unit s, m, h, d or w, e.g. 30d, 12h, 90m');
-  return value.trim();
+/**
+ * Whether the command line asks for JSON. Read from argv, not from parsed
+ * options: a usage error can come before commander has parsed `--json`.
+ */
+export function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+export interface BuildCliOptions {
+  /** JSON output: commander then writes nothing to stderr, main.ts prints the error document (default false). */
+  json?: boolean;
 }
 
 /** Builds the `kameleondb` program: each action returns data, printed in one place. */
-export function buildCli(env: Record<string, string | undefined> = process.env): Command {
+export function buildCli(env: Record<string, string | undefined> = process.env, cliOpts: BuildCliOptions = {}): Command {
   const program = new Command('kameleondb')
     .description('Control the KameleonDB embedding pipeline through its HTTP API')
     .addOption(new Option('--api-url <url>', 'API base URL').env('KDB_API_URL').default('http://127.0.0.1:8080'))
     .addOption(new Option('--api-key <key>', 'API key (Bearer token)').env('KDB_API_KEY'))
     .option('--json', 'print results as JSON', false)
     .showHelpAfterError()
-    // Before the subcommands are added, so they inherit it: main.ts maps usage errors to exit code 2.
+    // Before the subcommands are added, so they inherit these: main.ts maps usage errors to exit code 2,
+    // and with --json prints them as the one document on stdout instead.
+    .configureOutput({ writeErr: (str) => (cliOpts.json ? undefined : process.stderr.write(str)) })
     .exitOverride();
 
   // Commander passes the declared arguments, then the options and the command: the action's own types are the declaration's.
@@ -46,7 +62,7 @@ export function buildCli(env: Record<string, string | undefined> = process.env):
     .action(run((api, cmd, name: string | undefined) => entitiesCreate(api, name, cmd.opts())));
   entities.command('list').description('list entities').action(run((api) => entitiesList(api)));
 
-  const records = program.command('records').description('write records');
+  const records = program.command('records').description('read and write records');
   records
     .command('insert <entity>')
     .description('stream records from an NDJSON file (one JSON object a line) to the API')
@@ -59,6 +75,26 @@ export function buildCli(env: Record<string, string | undefined> = process.env):
         return recordsInsert(api, entity, { file: o.file, wait: o.wait, idempotencyKey: o.idempotencyKey, progress: Boolean(process.stderr.isTTY) && !o.json });
       }),
     );
+
+  records
+    .command('get <entity> <id>')
+    .description('one record, its data and embedding status')
+    .action(run((api, _cmd, entity: string, id: string) => recordsGet(api, entity, id)));
+  records
+    .command('list <entity>')
+    .description('records in id order (oldest first), a page at a time')
+    .option('-n, --limit <n>', 'records per page, 1 to 1000 (default 50)', parseOption.integer(1, 1000))
+    .option('--after <id>', 'start after this id (the "more:" line of the previous page)')
+    .action(run((api, cmd, entity: string) => recordsList(api, entity, cmd.opts<{ limit?: number; after?: string }>())));
+  records
+    .command('update <entity> <id>')
+    .description('merge fields into a record; a changed text is re-embedded')
+    .requiredOption('--data <json>', 'the fields to change, e.g. \'{"status":"closed"}\'', parseOption.jsonObject)
+    .action(run((api, cmd, entity: string, id: string) => recordsUpdate(api, entity, id, cmd.opts<{ data: Record<string, unknown> }>().data)));
+  records
+    .command('delete <entity> <id>')
+    .description('delete a record and its embedding')
+    .action(run((api, _cmd, entity: string, id: string) => recordsDelete(api, entity, id)));
 
   const tty = (json: boolean) => Boolean(process.stderr.isTTY) && !json;
   const embeddings = program.command('embeddings').description('embedding status, reindex runs and the embedding cache');
@@ -88,21 +124,27 @@ export function buildCli(env: Record<string, string | undefined> = process.env):
     .command('cancel [runId]')
     .description('cancel a reindex run (default: the active one) and report its final counts')
     .action(run((api, _cmd, runId: string | undefined) => embeddingsCancel(api, runId)));
+  embeddings
+    .command('jobs')
+    .description('recent reindex runs, newest first: id, entity, state, progress, started, duration')
+    .option('-n, --limit <n>', 'runs to show, 1 to 200 (default 20)', parseOption.integer(1, 200))
+    .action(run((api, cmd) => embeddingsJobs(api, cmd.opts<{ limit?: number }>())));
   const cache = embeddings.command('cache').description('the embedding cache');
   cache.command('status').description('entries, size, per-model use, hit rate').action(run((api) => cacheStatus(api)));
   cache
     .command('clear')
     .description('delete cache entries (all, or those not used within --older-than)')
-    .option('--older-than <duration>', 'only entries not used for this long (30d, 12h, 90m)', duration)
+    .option('--older-than <duration>', 'only entries not used for this long (30d, 12h, 90m)', parseOption.duration)
     .option('--model <key>', 'only entries of this model key')
     .action(run((api, cmd) => cacheClear(api, cmd.opts<{ olderThan?: string; model?: string }>())));
   program
     .command('search <words...>')
-    .description('search records: kameleondb search [ENTITY] "query"')
-    .option('--mode <mode>', 'hybrid, vector or keyword (default hybrid)')
-    .option('--limit <n>', 'results, 1 to 100 (default 10)')
-    .option('--threshold <score>', 'drop results scoring under this (BM25, cosine similarity or RRF score by mode)')
-    .option('--where <json>', 'equality filter on record fields, e.g. \'{"status":"open"}\'')
+    .description('search records: kameleondb search "query" [-e ENTITY], or kameleondb search ENTITY "query"')
+    .option('-e, --entity <name>', 'only this entity (default: every entity)')
+    .addOption(new Option('--mode <mode>', 'retrievers (default hybrid)').choices(['hybrid', 'vector', 'keyword']))
+    .option('-n, --limit <n>', 'results, 1 to 100 (default 10)', parseOption.integer(1, 100))
+    .option('-t, --threshold <score>', 'drop results scoring under this (BM25, cosine similarity or RRF score by mode)', parseOption.number)
+    .option('-w, --where <json>', 'equality filter on record fields, e.g. \'{"status":"open"}\'', parseOption.jsonObject)
     .option('--explain', 'ranks and scores per retriever, timings and query plans', false)
     .action(run((api, cmd, words: string[]) => search(api, words, cmd.opts())));
   return program;

@@ -19,6 +19,15 @@ export function print<T>(result: CommandResult<T>, json: boolean): void {
   if (result.exitCode) process.exitCode = result.exitCode;
 }
 
+/**
+ * The one place errors are printed: `{status: "error", error, code}` on stdout
+ * with --json (an agent parses one document whatever happened), else a line on stderr.
+ */
+export function printError(message: string, code: string, json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify({ status: 'error', error: message, code })}\n`);
+  else process.stderr.write(`error: ${message}\n`);
+}
+
 /** `90`, `1m 30s`, `2h 5m`. */
 export function seconds(s: number | null): string {
   if (s === null) return '?';

@@ -83,8 +83,8 @@ describe('kameleondb CLI against a running API', () => {
     expect(explained.stdout).toMatch(/RANKS/);
     expect(explained.stdout).toMatch(/keyword plan:\n[\s\S]*Index Only Scan using kdb_postings_impact_idx/);
     const bad = await cli(['search', 'books', 'x', '--where', '{oops']);
-    expect(bad).toMatchObject({ code: 1, stdout: '' });
-    expect(bad.stderr).toMatch(/--where must be JSON/);
+    expect(bad).toMatchObject({ code: 2, stdout: '' });
+    expect(bad.stderr).toMatch(/--where <json>' argument '\{oops' is invalid. must be JSON/);
   });
 
   it('reports errors on stderr with a non-zero exit code', async () => {

@@ -97,7 +97,14 @@ describe('kameleondb embeddings … against a running API and worker', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     let stdout = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    await new Promise((r) => setTimeout(r, 1500));
+    // Ctrl-C once the CLI has created its run (it listens for SIGINT from then on):
+    // a fixed delay lost the race on a loaded machine.
+    const deadline = Date.now() + 30_000;
+    while (Number((await db.pool.query(`SELECT count(*) FROM kdb_reindex_runs WHERE finished_at IS NULL`)).rows[0].count) === 0) {
+      if (Date.now() > deadline) throw new Error('the CLI never created its run');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300));
     child.kill('SIGINT');
     const code = await exited;
     p.fake!.delayMs = 0;

@@ -3,10 +3,17 @@ import { CliError } from '../ApiClient.js';
 import { table, type CommandResult } from '../output.js';
 
 export interface SearchOptions {
+  /** `-e`: the entity to search (default: the first of two positional words, else every entity). */
+  entity?: string;
+  /** hybrid, vector or keyword (default: the API's, hybrid). */
   mode?: string;
-  limit?: string;
-  threshold?: string;
-  where?: string;
+  /** `-n`: results, 1 to 100 (default: the API's, 10). */
+  limit?: number;
+  /** `-t`: drop results scoring under this (default: none). */
+  threshold?: number;
+  /** `-w`: equality filter on record fields (default: none). */
+  where?: Record<string, unknown>;
+  /** Ranks, scores, timings and plans (default false). */
   explain: boolean;
 }
 
@@ -20,24 +27,20 @@ interface Answer {
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
-/** `search [ENTITY] QUERY`: one argument is the query; two are entity and query. */
+/**
+ * `search QUERY [-e ENTITY]`, KameleonDB's form, or `search ENTITY QUERY`: with
+ * -e every word is the query; without it, two or more words are entity and query.
+ */
 export async function search(api: ApiClient, args: string[], opts: SearchOptions): Promise<CommandResult<Answer>> {
-  const [entity, q] = args.length >= 2 ? [args[0], args.slice(1).join(' ')] : [undefined, args[0]];
-  if (!q) throw new CliError('missing query: kameleondb search [ENTITY] "query"');
-  if (opts.where) {
-    try {
-      JSON.parse(opts.where);
-    } catch {
-      throw new CliError(`--where must be JSON, for example '{"status":"open"}'; got ${opts.where}`);
-    }
-  }
+  const [entity, q] = opts.entity ? [opts.entity, args.join(' ')] : args.length >= 2 ? [args[0], args.slice(1).join(' ')] : [undefined, args[0]];
+  if (!q?.trim()) throw new CliError('missing query: kameleondb search "query" [-e ENTITY]', 2);
   const body = {
     q,
     ...(entity ? { entity } : {}),
     ...(opts.mode ? { mode: opts.mode } : {}),
-    ...(opts.limit ? { limit: Number(opts.limit) } : {}),
-    ...(opts.threshold ? { threshold: Number(opts.threshold) } : {}),
-    ...(opts.where ? { where: JSON.parse(opts.where) as unknown } : {}),
+    ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+    ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
+    ...(opts.where ? { where: opts.where } : {}),
     ...(opts.explain ? { explain: true } : {}),
   };
   const data = await api.request<Answer>('POST', 'v1/search', { json: body });

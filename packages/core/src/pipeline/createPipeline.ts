@@ -20,7 +20,7 @@ import { getRun, startReindex, startReindexIn } from '../reindex/startReindex.js
 import { SearchEngine, type SearchAnswer, type SearchParams } from '../search/SearchEngine.js';
 import { vectorIndexStatus, type VectorIndexStatus } from '../segments/vectorSegmentStore.js';
 import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn } from '../store/entityStore.js';
-import { deleteRecord, getRecord, patchRecord, type StoredRecord } from '../store/recordStore.js';
+import { deleteRecord, getRecord, listRecords, patchRecord, type StoredRecord } from '../store/recordStore.js';
 import { embeddingStatusByEntity, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
 
 export interface PipelineOptions {
@@ -64,6 +64,8 @@ export interface Pipeline {
     /** Waits until none of `ids` is pending, up to `timeoutMs` or the abort of `signal`. */
     waitForEmbedded(ids: readonly string[], o: { timeoutMs: number; signal?: AbortSignal }): Promise<StatusCounts>;
     get(entity: string, id: string): Promise<StoredRecord>;
+    /** One page in id order, after the cursor `after` (the previous page's last id). */
+    list(entity: string, o: { limit: number; after?: string | undefined }): Promise<StoredRecord[]>;
     /** Merges fields; a changed text is enqueued after the commit, and a failed enqueue leaves it to the sweeper (`enqueueError`). */
     patch(entity: string, id: string, patch: Record<string, unknown>): Promise<{ record: StoredRecord; reembed: boolean; enqueueError: string | null }>;
     delete(entity: string, id: string): Promise<void>;
@@ -138,6 +140,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       },
       waitForEmbedded: (ids, w) => waitForEmbedded(pool, ids, w),
       get: (entity, id) => getRecord(pool, entity, id),
+      list: (entity, l) => listRecords(pool, entity, l),
       async patch(entityName, id, patch) {
         const entity = await getEntity(pool, entityName);
         const { record, reembed } = await patchRecord(pool, entity, id, patch);

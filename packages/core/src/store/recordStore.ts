@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type pg from 'pg';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, ValidationError } from '../errors.js';
 import type { Entity } from '../entities/entitySchema.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { composeContent } from '../content/composeContent.js';
@@ -89,6 +89,24 @@ export async function getRecord(db: pg.Pool | pg.ClientBase, entity: string, id:
   const { rows } = await db.query<RecordRow>(SELECT_RECORD, [id, entity]);
   if (!rows[0]) throw notFound(entity, id);
   return toRecord(rows[0]);
+}
+
+const LIST_RECORDS = `
+  SELECT r.id, r.entity, r.data, r.created_at, r.updated_at, s.status, s.error, s.model, s.content_hash
+    FROM kdb_records r JOIN kdb_search s ON s.record_id = r.id
+   WHERE r.entity = $1 AND ($2::uuid IS NULL OR r.id > $2)
+   ORDER BY r.id
+   LIMIT $3`;
+
+/**
+ * One page of an entity's records in id order (UUIDv7: oldest first). The
+ * cursor is the last id of the previous page, so a page costs the same
+ * however deep it is, unlike an offset.
+ */
+export async function listRecords(db: pg.Pool | pg.ClientBase, entity: string, o: { limit: number; after?: string | undefined }): Promise<StoredRecord[]> {
+  if (o.after !== undefined && !UUID_RE.test(o.after)) throw new ValidationError(`after must be a record id (a UUID); got "${o.after}"`, { after: o.after });
+  const { rows } = await db.query<RecordRow>(LIST_RECORDS, [entity, o.after ?? null, o.limit]);
+  return rows.map(toRecord);
 }
 
 /**
