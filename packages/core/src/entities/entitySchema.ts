@@ -19,6 +19,13 @@ const constraints = {
 };
 const fieldSpec = z.object({ type: fieldType, ...constraints }).strict();
 
+/** A spec `{type, required, unique}` where a bare type may stand: the branch chosen by the shape, as for fieldsSchema below. */
+const fieldValue = z.preprocess((raw, ctx) => {
+  const parsed = (typeof raw === 'string' ? fieldType : fieldSpec).safeParse(raw);
+  if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, input: raw, message: issue.message });
+  return raw;
+}, z.union([fieldType, fieldSpec]));
+
 // Checked on the raw object (a preprocess keeps the record's JSON Schema in the OpenAPI document): z.record drops a `__proto__` key without a word.
 const fieldsMap = z.preprocess(
   (raw, ctx) => {
@@ -29,7 +36,7 @@ const fieldsMap = z.preprocess(
     }
     return raw;
   },
-  z.record(fieldName, z.union([fieldType, fieldSpec])),
+  z.record(fieldName, fieldValue),
 );
 
 /** KameleonDB's form: `[{"name": "email", "type": "string", "required": true, "unique": true}]`. */
@@ -51,8 +58,19 @@ const fieldsList = z
     });
   });
 
-/** A map `{field: type | {type, required, unique}}` or KameleonDB's list; both are stored alike. */
-const fieldsSchema = z.union([fieldsList, fieldsMap]);
+/**
+ * A map `{field: type | {type, required, unique}}` or KameleonDB's list; both
+ * are stored alike. The branch is chosen by the input's shape and its own
+ * issues reported (a plain union would answer only "Invalid input"); the
+ * union stays for the JSON Schema of the OpenAPI document.
+ */
+const fieldsSchema = z.preprocess((raw, ctx) => {
+  const branch = Array.isArray(raw) ? fieldsList : fieldsMap;
+  const parsed = branch.safeParse(raw);
+  if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, input: raw, message: issue.message });
+  return raw;
+}, z.union([fieldsList, fieldsMap]));
+
 
 const embedFieldName = z
   .string()
