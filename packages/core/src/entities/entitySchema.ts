@@ -26,18 +26,17 @@ const fieldValue = z.preprocess((raw, ctx) => {
   return raw;
 }, z.union([fieldType, fieldSpec]));
 
-// Checked on the raw object (a preprocess keeps the record's JSON Schema in the OpenAPI document): z.record drops a `__proto__` key without a word.
-const fieldsMap = z.preprocess(
-  (raw, ctx) => {
-    if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-      for (const key of Object.keys(raw)) {
-        if (isBuiltinName(key)) ctx.addIssue({ code: 'custom', path: [key], input: key, message: builtinNameMessage('field name', key) });
-      }
+const fieldsMap = z.record(fieldName, fieldValue);
+
+// Checked on the raw object: z.record drops a `__proto__` key without a word.
+const checkedFieldsMap = z.preprocess((raw, ctx) => {
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    for (const key of Object.keys(raw)) {
+      if (isBuiltinName(key)) ctx.addIssue({ code: 'custom', path: [key], input: key, message: builtinNameMessage('field name', key) });
     }
-    return raw;
-  },
-  z.record(fieldName, fieldValue),
-);
+  }
+  return raw;
+}, fieldsMap);
 
 /** KameleonDB's form: `[{"name": "email", "type": "string", "required": true, "unique": true}]`. */
 const fieldsList = z
@@ -62,15 +61,15 @@ const fieldsList = z
  * A map `{field: type | {type, required, unique}}` or KameleonDB's list; both
  * are stored alike. The branch is chosen by the input's shape and its own
  * issues reported (a plain union would answer only "Invalid input"); the
- * union stays for the JSON Schema of the OpenAPI document.
+ * union stays for the JSON Schema of the OpenAPI document, and holds no
+ * preprocess itself (that would make `fields` optional in it).
  */
 const fieldsSchema = z.preprocess((raw, ctx) => {
-  const branch = Array.isArray(raw) ? fieldsList : fieldsMap;
+  const branch = Array.isArray(raw) ? fieldsList : checkedFieldsMap;
   const parsed = branch.safeParse(raw);
   if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, input: raw, message: issue.message });
   return raw;
 }, z.union([fieldsList, fieldsMap]));
-
 
 const embedFieldName = z
   .string()
