@@ -160,7 +160,7 @@ describe('API', () => {
     // The entity body schema is the zod schema that validates it.
     const create = doc.paths['/v1/entities'].post.requestBody.content['application/json'].schema;
     expect(create.required).toEqual(['name', 'fields', 'embedFields']);
-    expect(create.properties.name.pattern).toBe('^[a-z][a-z0-9_]{0,62}$');
+    expect(create.properties.name.pattern).toBe('^[A-Za-z][A-Za-z0-9_]{0,62}$');
     const search = doc.paths['/v1/search'].get.parameters.map((p: { name: string }) => p.name);
     expect(search).toEqual(expect.arrayContaining(['q', 'entity', 'entities', 'mode', 'limit', 'threshold', 'where', 'explain']));
   });

@@ -1,6 +1,7 @@
 import { unstorableText } from '../content/unstorableText.js';
 import { ValidationError } from '../errors.js';
-import type { Entity, FieldType } from './entitySchema.js';
+import type { Entity } from './entitySchema.js';
+import type { FieldType } from './fieldTypes.js';
 
 /**
  * Longest value of one field, in characters (UTF-16 code units): a string's
@@ -13,17 +14,38 @@ export const MAX_FIELD_CHARS = 1_000_000;
 /** Deepest nesting of a `json` field value (arrays and objects). */
 export const MAX_JSON_DEPTH = 64;
 
+/**
+ * Longest value of a `unique` field, in characters: its btree index entry
+ * must fit Postgres's limit (a third of a page), at up to 3 UTF-8 bytes a
+ * character with room to spare.
+ */
+export const MAX_UNIQUE_CHARS = 512;
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A calendar date `YYYY-MM-DD` that exists (no 2026-02-30). */
+function isDate(value: string): boolean {
+  const m = DATE_RE.exec(value);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const t = new Date(Date.UTC(y, mo - 1, d));
+  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d;
+}
+
 function matches(type: FieldType, value: unknown): boolean {
   switch (type) {
     case 'text':
     case 'string':
       return typeof value === 'string';
     case 'number':
+    case 'float':
       return typeof value === 'number' && Number.isFinite(value);
     case 'integer':
       return typeof value === 'number' && Number.isSafeInteger(value);
     case 'boolean':
       return typeof value === 'boolean';
+    case 'date':
+      return typeof value === 'string' && isDate(value);
     case 'datetime':
       return typeof value === 'string' && !Number.isNaN(Date.parse(value));
     case 'json':
@@ -101,13 +123,16 @@ function checkJson(where: string, field: string, root: unknown): void {
 
 /**
  * Checks one record against its entity: an object whose keys are declared
- * fields with values of the declared type (null allowed), strings Postgres
- * can store, each value at most MAX_FIELD_CHARS long. `where` names the
- * record in the error (`records[12]`, `line 13`). Returns the record's own
- * fields in a prototype-less object, so no field name can reach
- * `Object.prototype`.
+ * fields with values of the declared type (null allowed, except in a
+ * required field), strings Postgres can store, each value at most
+ * MAX_FIELD_CHARS long (MAX_UNIQUE_CHARS in a unique field). `mode`
+ * `insert` (the default) also wants every required field present; a
+ * `patch` merges into a stored record, so it may leave them out but not set
+ * them to null. `where` names the record in the error (`records[12]`,
+ * `line 13`). Returns the record's own fields in a prototype-less object,
+ * so no field name can reach `Object.prototype`.
  */
-export function validateRecord(entity: Entity, value: unknown, where: string): Record<string, unknown> {
+export function validateRecord(entity: Entity, value: unknown, where: string, mode: 'insert' | 'patch' = 'insert'): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ValidationError(`${where}: a record must be a JSON object of fields, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`, {
       at: where,
@@ -134,14 +159,28 @@ export function validateRecord(entity: Entity, value: unknown, where: string): R
       if (why) throw new ValidationError(`${where}: field "${key}" holds ${why}`, { at: where, field: key });
     }
     if (v !== null && !matches(type, v)) {
-      throw new ValidationError(`${where}: field "${key}" must be ${type}, got ${describe(v)}`, {
+      throw new ValidationError(`${where}: field "${key}" must be ${type === 'date' ? 'a date (YYYY-MM-DD)' : type}, got ${describe(v)}`, {
         at: where,
         field: key,
         expected: type,
       });
     }
     if (type === 'json' && typeof v === 'object' && v !== null) checkJson(where, key, v);
+    if (v === null && entity.required.includes(key)) {
+      throw new ValidationError(`${where}: field "${key}" is required and cannot be null`, { at: where, field: key });
+    }
+    if (typeof v === 'string' && v.length > MAX_UNIQUE_CHARS && entity.unique.includes(key)) {
+      throw new ValidationError(`${where}: field "${key}" is unique and too long: ${v.length} characters, the limit for a unique field is ${MAX_UNIQUE_CHARS}`, {
+        at: where,
+        field: key,
+        limit: MAX_UNIQUE_CHARS,
+      });
+    }
     record[key] = v;
+  }
+  if (mode === 'insert') {
+    const missing = entity.required.find((f) => !Object.hasOwn(record, f));
+    if (missing !== undefined) throw new ValidationError(`${where}: required field "${missing}" is missing`, { at: where, field: missing });
   }
   return record;
 }

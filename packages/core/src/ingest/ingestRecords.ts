@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { ConflictError, ValidationError } from '../errors.js';
 import type { Entity } from '../entities/entitySchema.js';
 import { DEFAULTS } from '../config/defaults.js';
+import { uniqueViolation } from '../entities/uniqueFieldIndex.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { enqueueEmbed, type EmbedJobData } from '../jobs/embedQueue.js';
 import { writeRecordChunk } from '../store/recordStore.js';
@@ -128,6 +129,9 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
     await keywords.flush(client);
     if (key !== undefined) await client.query('UPDATE kdb_ingest_keys SET ids = $3 WHERE entity = $1 AND key = $2', [opts.entity.name, key, out]);
     return { ids: out, replayed: false };
+  }).catch((err: unknown) => {
+    // A unique field's value taken by a stored record or repeated in this request: rolled back, 409.
+    throw uniqueViolation(err, opts.entity) ?? err;
   });
   let toEnqueue = written.ids;
   if (written.replayed) {

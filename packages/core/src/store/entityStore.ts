@@ -1,13 +1,18 @@
 import type pg from 'pg';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { Entity, EntityInput, EntityPatch } from '../entities/entitySchema.js';
+import { canonicalType } from '../entities/fieldTypes.js';
 import { builtinNameMessage, isBuiltinName } from '../entities/isBuiltinName.js';
+import { normalizeFields, type FieldsInput } from '../entities/normalizeFields.js';
+import { createUniqueIndex } from '../entities/uniqueFieldIndex.js';
 import { withTransaction } from './withTransaction.js';
 
 interface EntityRow {
   name: string;
   fields: Entity['fields'];
   embed_fields: string[];
+  required_fields: string[];
+  unique_fields: string[];
   created_at: Date;
   updated_at: Date;
 }
@@ -23,23 +28,60 @@ const toEntity = (r: EntityRow): Entity => ({
   name: r.name,
   fields: ownFields(r.fields),
   embedFields: r.embed_fields,
+  required: r.required_fields,
+  unique: r.unique_fields,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
 
-export async function createEntity(db: pg.Pool | pg.ClientBase, input: EntityInput): Promise<Entity> {
-  const { rows } = await db.query<EntityRow>(
-    `INSERT INTO kdb_entities (name, fields, embed_fields) VALUES ($1, $2, $3)
-     ON CONFLICT (name) DO NOTHING RETURNING *`,
-    [input.name, JSON.stringify(input.fields), input.embedFields],
-  );
-  if (!rows[0]) throw new ConflictError(`entity "${input.name}" already exists`, { name: input.name });
-  return toEntity(rows[0]);
+/** A unique field's values are compared as text by a btree index: a json value has no one text form. */
+function checkUniqueTypes(fields: Entity['fields'], unique: readonly string[]): void {
+  for (const f of unique) {
+    if (fields[f] === 'json') throw new ValidationError(`field "${f}": a json field cannot be unique (use string, text, integer, float, boolean, date or datetime)`, { field: f });
+  }
+}
+
+/** The entity whose name differs from `name` only by case, if any. */
+async function sameNameOtherCase(db: pg.Pool | pg.ClientBase, name: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ name: string }>('SELECT name FROM kdb_entities WHERE lower(name) = lower($1) AND name <> $1', [name]);
+  return rows[0]?.name;
+}
+
+/** Creates the entity and the unique index of each unique field, in one transaction. */
+export async function createEntity(pool: pg.Pool, input: EntityInput): Promise<Entity> {
+  const { fields, required, unique } = normalizeFields(input.fields as FieldsInput);
+  checkUniqueTypes(fields, unique);
+  return withTransaction(pool, async (client) => {
+    // No conflict target: a name taken in another case (kdb_entities_name_lower_idx) is a conflict too.
+    const { rows } = await client.query<EntityRow>(
+      `INSERT INTO kdb_entities (name, fields, embed_fields, required_fields, unique_fields) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT DO NOTHING RETURNING *`,
+      [input.name, JSON.stringify(fields), input.embedFields, required, unique],
+    );
+    if (!rows[0]) {
+      const other = await sameNameOtherCase(client, input.name);
+      if (other !== undefined) {
+        throw new ConflictError(`entity "${other}" already exists; entity names are unique regardless of case, so "${input.name}" cannot be created`, { name: input.name, existing: other });
+      }
+      throw new ConflictError(`entity "${input.name}" already exists`, { name: input.name });
+    }
+    for (const f of unique) await createUniqueIndex(client, input.name, f);
+    return toEntity(rows[0]);
+  });
+}
+
+async function notFound(db: pg.Pool | pg.ClientBase, name: string): Promise<NotFoundError> {
+  // Lookups are exact; a name differing only by case gets a pointer to the right one.
+  const other = await sameNameOtherCase(db, name);
+  return new NotFoundError(`entity "${name}" does not exist${other === undefined ? '' : ` (names are exact: did you mean "${other}"?)`}`, {
+    name,
+    ...(other === undefined ? {} : { didYouMean: other }),
+  });
 }
 
 export async function getEntity(db: pg.Pool | pg.ClientBase, name: string): Promise<Entity> {
   const { rows } = await db.query<EntityRow>('SELECT * FROM kdb_entities WHERE name = $1', [name]);
-  if (!rows[0]) throw new NotFoundError(`entity "${name}" does not exist`, { name });
+  if (!rows[0]) throw await notFound(db, name);
   return toEntity(rows[0]);
 }
 
@@ -60,16 +102,43 @@ export async function updateEntity(pool: pg.Pool, name: string, patch: EntityPat
 /** updateEntity inside the caller's transaction (the entity row stays locked until it ends). */
 export async function updateEntityIn(client: pg.ClientBase, name: string, patch: EntityPatch): Promise<{ entity: Entity; embedFieldsChanged: boolean }> {
   const { rows } = await client.query<EntityRow>('SELECT * FROM kdb_entities WHERE name = $1 FOR UPDATE', [name]);
-  if (!rows[0]) throw new NotFoundError(`entity "${name}" does not exist`, { name });
+  if (!rows[0]) throw await notFound(client, name);
   const current = toEntity(rows[0]);
   const fields = ownFields(current.fields);
-  for (const [field, type] of Object.entries(patch.fields ?? {})) {
+  const added = normalizeFields((patch.fields ?? {}) as FieldsInput);
+  const required = [...current.required];
+  const unique = [...current.unique];
+  const newUnique: string[] = [];
+  let newRequired: string | undefined;
+  for (const [field, type] of Object.entries(added.fields)) {
     // Also checked by entityPatchSchema; repeated here because nothing may be written with such a name.
     if (isBuiltinName(field)) throw new ValidationError(`fields: ${builtinNameMessage('field name', field)}`, { field });
-    if (fields[field] !== undefined && fields[field] !== type) {
-      throw new ValidationError(`field "${field}" is ${fields[field]}; a field's type cannot change (add a new field instead)`, { field });
+    const wantRequired = added.required.includes(field);
+    const wantUnique = added.unique.includes(field);
+    if (fields[field] !== undefined) {
+      if (canonicalType(fields[field]) !== type) {
+        throw new ValidationError(`field "${field}" is ${fields[field]}; a field's type cannot change (add a new field instead)`, { field });
+      }
+      if (wantRequired !== required.includes(field) || wantUnique !== unique.includes(field)) {
+        throw new ValidationError(`field "${field}" exists; its required and unique settings cannot change (add a new field instead)`, { field });
+      }
+      continue;
     }
     fields[field] = type;
+    if (wantRequired) {
+      required.push(field);
+      newRequired ??= field;
+    }
+    if (wantUnique) {
+      unique.push(field);
+      newUnique.push(field);
+    }
+  }
+  checkUniqueTypes(fields, newUnique);
+  if (newRequired !== undefined) {
+    // Existing records cannot hold a field that did not exist.
+    const { rowCount } = await client.query('SELECT 1 FROM kdb_records WHERE entity = $1 LIMIT 1', [name]);
+    if (rowCount) throw new ValidationError(`field "${newRequired}" cannot be added as required: entity "${name}" already has records, which lack it`, { field: newRequired });
   }
   const embedFields = patch.embedFields ?? current.embedFields;
   if (patch.embedFields) {
@@ -82,8 +151,9 @@ export async function updateEntityIn(client: pg.ClientBase, name: string, patch:
   });
   const changed = embedFields.join('\u0000') !== current.embedFields.join('\u0000');
   const updated = await client.query<EntityRow>(
-    'UPDATE kdb_entities SET fields = $2, embed_fields = $3, updated_at = now() WHERE name = $1 RETURNING *',
-    [name, JSON.stringify(fields), embedFields],
+    'UPDATE kdb_entities SET fields = $2, embed_fields = $3, required_fields = $4, unique_fields = $5, updated_at = now() WHERE name = $1 RETURNING *',
+    [name, JSON.stringify(fields), embedFields, required, unique],
   );
+  for (const f of newUnique) await createUniqueIndex(client, name, f);
   return { entity: toEntity(updated.rows[0]!), embedFieldsChanged: changed };
 }

@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type pg from 'pg';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { Entity } from '../entities/entitySchema.js';
+import { uniqueViolation } from '../entities/uniqueFieldIndex.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { composeContent } from '../content/composeContent.js';
 import { withTransaction } from './withTransaction.js';
@@ -122,8 +123,8 @@ export async function patchRecord(
   patch: unknown,
 ): Promise<{ record: StoredRecord; reembed: boolean }> {
   if (!UUID_RE.test(id)) throw notFound(entity.name, id);
-  const changes = validateRecord(entity, patch, 'body');
-  return withTransaction(pool, async (client) => {
+  const changes = validateRecord(entity, patch, 'body', 'patch');
+  const write = withTransaction(pool, async (client) => {
     const { rows } = await client.query<RecordRow>(`${SELECT_RECORD} FOR UPDATE OF r, s`, [id, entity.name]);
     const current = rows[0];
     if (!current) throw notFound(entity.name, id);
@@ -137,6 +138,9 @@ export async function patchRecord(
     }
     const after = await client.query<RecordRow>(SELECT_RECORD, [id, entity.name]);
     return { record: toRecord(after.rows[0]!), reembed };
+  });
+  return write.catch((err: unknown) => {
+    throw uniqueViolation(err, entity) ?? err;
   });
 }
 
