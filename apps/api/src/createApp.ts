@@ -70,7 +70,7 @@ const recordListQuery = z.object({ limit: z.coerce.number().int().min(1).max(100
 export const ROUTES: RouteDoc[] = [
   { method: 'post', path: '/entities', operationId: 'createEntity', summary: 'Create an entity', body: entityInputSchema, errors: [409, 503], success: { status: 201, description: 'the entity' } },
   { method: 'get', path: '/entities', operationId: 'listEntities', summary: 'List entities', errors: [503], success: { status: 200, description: '{entities}' } },
-  { method: 'get', path: '/entities/:name', operationId: 'getEntity', summary: 'Read an entity', errors: [503], success: { status: 200, description: 'the entity' } },
+  { method: 'get', path: '/entities/:name', operationId: 'getEntity', summary: 'Describe an entity: its fields, record count and embedding counts', errors: [503], success: { status: 200, description: 'the entity with records (count) and embedding {total, indexed, pending, failed, stale}' } },
   { method: 'patch', path: '/entities/:name', operationId: 'updateEntity', summary: 'Add fields or change embedFields (starts a reindex)', description: 'A 409 while a reindex run is active and embedFields change.', body: entityPatchSchema, errors: [409, 503], success: { status: 200, description: 'the entity and its reindex run' } },
   {
     method: 'post',
@@ -150,7 +150,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ entities: await entities.list() });
   });
   v1.get('/entities/:name', take({ body: 'none' }), async (req, res) => {
-    res.json(await entities.get(params(req).name));
+    res.json(await entities.describe(params(req).name));
   });
   // Changing embedFields recomputes every row's text and reindexes the entity.
   v1.patch('/entities/:name', take({ body: 'json' }), async (req, res) => {

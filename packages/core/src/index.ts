@@ -2,7 +2,7 @@ export * from './errors.js';
 export { createLogger } from './createLogger.js';
 export { pipelineEnvShape, parseEnv, providerConfigFromEnv } from './config/pipelineEnv.js';
 export { DEFAULTS, BUILD_MEMORY_PATTERN } from './config/defaults.js';
-export { createPipeline, type Pipeline, type PipelineOptions, type RecordsIngest } from './pipeline/createPipeline.js';
+export { createPipeline, type Pipeline, type PipelineOptions, type RecordsIngest, type EntityDescription } from './pipeline/createPipeline.js';
 export { createWorkerProvider, type WorkerProviderOptions } from './pipeline/createWorkerProvider.js';
 export { observeBatch } from './pipeline/observeBatch.js';
 export { queueIsBusy, BUSY_STATES } from './jobs/queueIsBusy.js';

@@ -20,7 +20,7 @@ import { getRun, startReindex, startReindexIn } from '../reindex/startReindex.js
 import { SearchEngine, type SearchAnswer, type SearchParams } from '../search/SearchEngine.js';
 import { vectorIndexStatus, type VectorIndexStatus } from '../segments/vectorSegmentStore.js';
 import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn } from '../store/entityStore.js';
-import { deleteRecord, getRecord, listRecords, patchRecord, type StoredRecord } from '../store/recordStore.js';
+import { countRecords, deleteRecord, getRecord, listRecords, patchRecord, type StoredRecord } from '../store/recordStore.js';
 import { embeddingStatusByEntity, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
 
 export interface PipelineOptions {
@@ -46,12 +46,21 @@ export interface RecordsIngest {
   idempotencyKey?: string | undefined;
 }
 
+/** An entity as `GET /v1/entities/:name` shows it. */
+export type EntityDescription = Entity & {
+  /** Records the entity holds. */
+  records: number;
+  embedding: Omit<EntityEmbeddingStatus, 'entity'>;
+};
+
 /** The core as the apps use it: each call one domain step, the apps only mapping HTTP and CLI to them. */
 export interface Pipeline {
   entities: {
     create(input: EntityInput): Promise<Entity>;
     list(): Promise<Entity[]>;
     get(name: string): Promise<Entity>;
+    /** The entity with its record count and its embedding counts for the provider's model. */
+    describe(name: string): Promise<EntityDescription>;
     /**
      * Adds fields or changes embedFields. A change of embedFields checks for a
      * live run, updates the entity and creates the recompute run in one
@@ -116,6 +125,12 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       create: (input) => createEntity(pool, input),
       list: () => listEntities(pool),
       get: (name) => getEntity(pool, name),
+      async describe(name) {
+        const entity = await getEntity(pool, name);
+        const [records, statuses] = await Promise.all([countRecords(pool, entity.name), embeddingStatusByEntity(pool, provider.modelKey)]);
+        const { entity: _name, ...embedding } = statuses.find((s) => s.entity === entity.name) ?? { entity: entity.name, total: 0, indexed: 0, pending: 0, failed: 0, stale: 0 };
+        return { ...entity, records, embedding };
+      },
       async update(name, patch) {
         // Only an embedFields change needs the runs (Redis): adding fields works while Redis is away.
         if (!patch.embedFields) return { ...(await updateEntity(pool, name, patch)).entity, reindex: null };

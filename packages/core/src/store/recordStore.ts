@@ -144,6 +144,12 @@ export async function patchRecord(
   });
 }
 
+/** How many records `entity` holds (one index-only count over kdb_records_entity_idx). */
+export async function countRecords(db: pg.Pool | pg.ClientBase, entity: string): Promise<number> {
+  const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM kdb_records WHERE entity = $1', [entity]);
+  return Number(rows[0]!.n);
+}
+
 export async function deleteRecord(db: pg.Pool, entity: string, id: string): Promise<void> {
   if (!UUID_RE.test(id)) throw notFound(entity, id);
   // kdb_search rows go with their record (ON DELETE CASCADE).
