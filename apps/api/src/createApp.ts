@@ -61,6 +61,9 @@ const cacheDeleteQuery = z
     all: z.literal('true', { message: 'all must be "true" (to delete every entry)' }).optional(),
   })
   .strict();
+const reindexCleanQuery = z
+  .object({ olderThan: z.string({ error: 'olderThan is required: how long ago a run must have ended to be deleted (7d, 12h, 90m)' }).max(40, 'olderThan must be a duration such as 7d') })
+  .strict();
 const waitQuery = z.object({ wait: z.enum(['true', 'false', '1', '0']).optional() }).strict();
 const recordsBody = z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]);
 const recordPatchBody = z.record(z.string(), z.unknown());
@@ -92,6 +95,7 @@ export const ROUTES: RouteDoc[] = [
   { method: 'get', path: '/embeddings/status', operationId: 'getEmbeddingStatus', summary: 'Provider, per-entity counts, active runs, vector index segments', errors: [503], success: { status: 200, description: 'status' } },
   { method: 'post', path: '/reindex', operationId: 'startReindex', summary: 'Start a reindex run, or a dry run', description: 'The body may be left out: it reindexes every entity.', body: reindexBodySchema, bodyOptional: true, errors: [404, 409, 503], success: { status: 202, description: 'the run (200 with the report for a dry run)' } },
   { method: 'get', path: '/reindex', operationId: 'listReindexRuns', summary: 'Recent reindex runs, newest first', query: listQuery, errors: [503], success: { status: 200, description: '{runs}' } },
+  { method: 'delete', path: '/reindex', operationId: 'cleanReindexRuns', summary: 'Delete finished runs (completed, cancelled, failed) that ended more than olderThan ago; live runs are kept', query: reindexCleanQuery, errors: [503], success: { status: 200, description: '{deleted}' } },
   { method: 'get', path: '/reindex/:id', operationId: 'getReindexRun', summary: 'One reindex run with live progress', errors: [503], success: { status: 200, description: 'the run' } },
   { method: 'post', path: '/reindex/:id/cancel', operationId: 'cancelReindexRun', summary: 'Cancel a reindex run', errors: [503], success: { status: 200, description: 'the run as it ended' } },
   { method: 'get', path: '/search', operationId: 'search', summary: 'Hybrid, vector or keyword search', query: searchSchema, errors: [503], success: { status: 200, description: '{results, count, mode, took_ms}' } },
@@ -253,6 +257,10 @@ export function createApp(deps: AppDeps): express.Express {
     const limit = (res.locals.query as z.infer<typeof listQuery>).limit ?? 20;
     res.json({ runs: await reindex.list(limit) });
   });
+  v1.delete('/reindex', take({ query: reindexCleanQuery, body: 'none' }), async (_req, res) => {
+    const { olderThan } = res.locals.query as z.infer<typeof reindexCleanQuery>;
+    res.json({ deleted: await reindex.clean({ olderThanMs: olderThanMs(olderThan) }) });
+  });
   v1.get('/reindex/:id', take({ body: 'none' }), async (req, res) => {
     res.json(await reindex.get(params(req).id));
   });
@@ -289,11 +297,8 @@ export function createApp(deps: AppDeps): express.Express {
     if (!all && olderThan === undefined && model === undefined) {
       throw new ValidationError('say what to delete: olderThan (30d, 12h, 90m), model (a model key), or all=true for every entry');
     }
-    const olderThanMs = olderThan === undefined ? undefined : parseDuration(olderThan, 'olderThan');
-    if (olderThanMs !== undefined && olderThanMs > MAX_OLDER_THAN_MS) {
-      throw new ValidationError(`olderThan "${olderThan}" is longer than the most allowed, 36500d (a century)`);
-    }
-    const deleted = await cache.clear({ ...(olderThanMs !== undefined ? { olderThanMs } : {}), ...(model ? { modelKey: model } : {}) });
+    const olderMs = olderThan === undefined ? undefined : olderThanMs(olderThan);
+    const deleted = await cache.clear({ ...(olderMs !== undefined ? { olderThanMs: olderMs } : {}), ...(model ? { modelKey: model } : {}) });
     res.json({ deleted, olderThan: olderThan ?? null, model: model ?? null });
   });
 
@@ -312,6 +317,13 @@ async function* cleanValues(source: AsyncIterable<SourcedValue>): AsyncGenerator
     assertCleanJson(v.value, v.where);
     yield v;
   }
+}
+
+/** An `olderThan` query parameter (30d, 12h) in ms, at most a century. */
+function olderThanMs(olderThan: string): number {
+  const ms = parseDuration(olderThan, 'olderThan');
+  if (ms > MAX_OLDER_THAN_MS) throw new ValidationError(`olderThan "${olderThan}" is longer than the most allowed, 36500d (a century)`);
+  return ms;
 }
 
 /** Path parameters by name (the route-level middleware before each handler hides their names from the types). */

@@ -89,6 +89,8 @@ export interface Pipeline {
     cancel(id: string): Promise<ReindexRun | null>;
     /** Live runs; throws when Redis does not answer within its bound. */
     active(): Promise<ReindexRun[]>;
+    /** Deletes finished runs that ended more than `olderThanMs` ago (never live ones); returns how many. */
+    clean(o: { olderThanMs: number }): Promise<number>;
   };
   cache: {
     summary(): Promise<CacheSummary & { hits: number; misses: number; hitRate: number | null; statsSince: string | null }>;
@@ -179,6 +181,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         return runs.finish(id, 'cancelled');
       },
       active: () => runs.active(),
+      clean: (c) => runs.clean(c.olderThanMs),
     },
     cache: {
       async summary() {
