@@ -20,7 +20,7 @@ import { getRun, startReindex, startReindexIn } from '../reindex/startReindex.js
 import { SearchEngine, type SearchAnswer, type SearchParams } from '../search/SearchEngine.js';
 import { vectorIndexStatus, type VectorIndexStatus } from '../segments/vectorSegmentStore.js';
 import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn } from '../store/entityStore.js';
-import { countRecords, deleteRecord, getRecord, listRecords, patchRecord, type StoredRecord } from '../store/recordStore.js';
+import { countRecords, deleteRecord, getRecord, listRecords, patchRecord, resolveRecordId, type StoredRecord } from '../store/recordStore.js';
 import { embeddingStatusByEntity, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
 
 export interface PipelineOptions {
@@ -72,6 +72,7 @@ export interface Pipeline {
     ingest(o: RecordsIngest): Promise<IngestResult>;
     /** Waits until none of `ids` is pending, up to `timeoutMs` or the abort of `signal`. */
     waitForEmbedded(ids: readonly string[], o: { timeoutMs: number; signal?: AbortSignal }): Promise<StatusCounts>;
+    /** `id`, here and in patch and delete: a whole id or a unique prefix of one (resolveRecordIds). */
     get(entity: string, id: string): Promise<StoredRecord>;
     /** One page in id order, after the cursor `after` (the previous page's last id). */
     list(entity: string, o: { limit: number; after?: string | undefined }): Promise<StoredRecord[]>;
@@ -156,16 +157,16 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         return ingestRecords({ pool, queue: embed, entity, records: i.records, jobSize: o.jobSize ?? DEFAULTS.jobSize, idempotencyKey: i.idempotencyKey });
       },
       waitForEmbedded: (ids, w) => waitForEmbedded(pool, ids, w),
-      get: (entity, id) => getRecord(pool, entity, id),
+      get: async (entity, id) => getRecord(pool, entity, await resolveRecordId(pool, entity, id)),
       list: (entity, l) => listRecords(pool, entity, l),
       async patch(entityName, id, patch) {
         const entity = await getEntity(pool, entityName);
-        const { record, reembed } = await patchRecord(pool, entity, id, patch);
+        const { record, reembed } = await patchRecord(pool, entity, await resolveRecordId(pool, entity.name, id), patch);
         // The change is committed and the row pending: a failed enqueue leaves it to the sweeper, as an ingest does.
         const enqueueError = reembed ? await enqueueEmbed(embed, [record.id], { chunkSize: 1 }).then(() => null, (err: Error) => err.message) : null;
         return { record, reembed, enqueueError };
       },
-      delete: (entity, id) => deleteRecord(pool, entity, id),
+      delete: async (entity, id) => deleteRecord(pool, entity, await resolveRecordId(pool, entity, id)),
       statusByEntity: () => embeddingStatusByEntity(pool, provider.modelKey),
     },
     reindex: {
