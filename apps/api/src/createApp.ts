@@ -10,6 +10,7 @@ import {
   fromJsonBody,
   readNdjson,
   ValidationError,
+  MAX_DELETE_IDS,
   type SourcedValue,
 } from '@kameleondb/core';
 import { requireApiKey } from './auth.js';
@@ -67,6 +68,14 @@ const reindexCleanQuery = z
 const waitQuery = z.object({ wait: z.enum(['true', 'false', '1', '0']).optional() }).strict();
 const recordsBody = z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]);
 const recordPatchBody = z.record(z.string(), z.unknown());
+const recordsDeleteBody = z
+  .object({
+    ids: z
+      .array(z.string().min(1).max(36, 'an id is at most 36 characters (a UUID) or a shorter prefix'))
+      .min(1, 'ids must name at least one record')
+      .max(MAX_DELETE_IDS, `ids may name at most ${MAX_DELETE_IDS} records per request`),
+  })
+  .strict();
 const recordListQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), after: z.string().max(40).optional() }).strict();
 
 /** Every /v1 route, with the schemas that validate it: the OpenAPI document is made from this list. */
@@ -89,6 +98,16 @@ export const ROUTES: RouteDoc[] = [
     success: { status: 202, description: '{count, ids, jobs}; 200 with counts when wait=true' },
   },
   { method: 'get', path: '/entities/:name/records', operationId: 'listRecords', summary: 'A page of records in id order (limit default 50); after= the last id of the previous page', query: recordListQuery, errors: [503], success: { status: 200, description: '{records, next}' } },
+  {
+    method: 'post',
+    path: '/entities/:name/records/delete',
+    operationId: 'deleteRecords',
+    summary: 'Delete records by id (or unique id prefix), all or nothing',
+    description: 'One transaction: every id must match one record of the entity, else nothing is deleted (404 naming the ones that match none; 409 ambiguous_id for a prefix of several records; 400 for an id given twice).',
+    body: recordsDeleteBody,
+    errors: [409, 503],
+    success: { status: 200, description: '{deleted, ids}' },
+  },
   { method: 'get', path: '/entities/:name/records/:id', operationId: 'getRecord', summary: 'Read a record and its embedding status', errors: [503], success: { status: 200, description: 'the record' } },
   { method: 'patch', path: '/entities/:name/records/:id', operationId: 'updateRecord', summary: 'Merge fields into a record', body: recordPatchBody, errors: [409, 503], success: { status: 200, description: 'the record and whether it is re-embedded' } },
   { method: 'delete', path: '/entities/:name/records/:id', operationId: 'deleteRecord', summary: 'Delete a record', errors: [503], success: { status: 204, description: 'deleted' } },
@@ -202,6 +221,11 @@ export function createApp(deps: AppDeps): express.Express {
     const page = await records.list(entity.name, { limit, after });
     // A full page may have a successor; the client asks again with after=next.
     res.json({ records: page, next: page.length === limit ? page[page.length - 1]!.id : null });
+  });
+  v1.post('/entities/:name/records/delete', take({ body: 'json' }), async (req, res) => {
+    const { ids } = parseBody(recordsDeleteBody, res.locals.body, 'body');
+    const deleted = await records.deleteMany(params(req).name, ids);
+    res.json({ deleted: deleted.length, ids: deleted });
   });
   v1.get('/entities/:name/records/:id', take({ body: 'none' }), async (req, res) => {
     res.json(await records.get(params(req).name, params(req).id));

@@ -18,7 +18,7 @@ export { migrate } from './store/migrate.js';
 export { isConnectionLoss } from './store/isConnectionLoss.js';
 export { copyInto } from './store/copyInto.js';
 export { createEntity, getEntity, listEntities } from './store/entityStore.js';
-export { getRecord, patchRecord, deleteRecord, type StoredRecord } from './store/recordStore.js';
+export { getRecord, patchRecord, deleteRecord, MAX_DELETE_IDS, type StoredRecord } from './store/recordStore.js';
 export { embeddingStatusByEntity, type StatusCounts, type EntityEmbeddingStatus } from './store/searchRowStore.js';
 export { EMBED_QUEUE, createRedis, createEmbedQueue, enqueueEmbed, type EmbedJobData } from './jobs/embedQueue.js';
 export type { EmbedBatchResult } from './batching/embedBatch.js';

@@ -20,7 +20,7 @@ import { getRun, startReindex, startReindexIn } from '../reindex/startReindex.js
 import { SearchEngine, type SearchAnswer, type SearchParams } from '../search/SearchEngine.js';
 import { vectorIndexStatus, type VectorIndexStatus } from '../segments/vectorSegmentStore.js';
 import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn } from '../store/entityStore.js';
-import { countRecords, deleteRecord, getRecord, listRecords, patchRecord, resolveRecordId, type StoredRecord } from '../store/recordStore.js';
+import { countRecords, deleteRecord, deleteRecords, getRecord, listRecords, patchRecord, resolveRecordId, type StoredRecord } from '../store/recordStore.js';
 import { embeddingStatusByEntity, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
 
 export interface PipelineOptions {
@@ -79,6 +79,8 @@ export interface Pipeline {
     /** Merges fields; a changed text is enqueued after the commit, and a failed enqueue leaves it to the sweeper (`enqueueError`). */
     patch(entity: string, id: string, patch: Record<string, unknown>): Promise<{ record: StoredRecord; reembed: boolean; enqueueError: string | null }>;
     delete(entity: string, id: string): Promise<void>;
+    /** Deletes every record `ids` names (ids or unique prefixes, 1..10,000) in one transaction, or none (404 naming the unknown ones). */
+    deleteMany(entity: string, ids: readonly string[]): Promise<string[]>;
     /** Per-entity counts by status for the provider's model. */
     statusByEntity(): Promise<EntityEmbeddingStatus[]>;
   };
@@ -167,6 +169,10 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         return { record, reembed, enqueueError };
       },
       delete: async (entity, id) => deleteRecord(pool, entity, await resolveRecordId(pool, entity, id)),
+      async deleteMany(entityName, ids) {
+        const entity = await getEntity(pool, entityName);
+        return deleteRecords(pool, entity.name, ids);
+      },
       statusByEntity: () => embeddingStatusByEntity(pool, provider.modelKey),
     },
     reindex: {

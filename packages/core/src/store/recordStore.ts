@@ -230,6 +230,47 @@ export async function deleteRecord(db: pg.Pool, entity: string, id: string): Pro
   if (!rowCount) throw notFound(entity, id);
 }
 
+/** Most ids one batch delete may name. */
+export const MAX_DELETE_IDS = 10_000;
+
+/** The first id resolved twice, as a 400 naming both references. */
+export function duplicateIds(ids: readonly string[], refs: readonly string[], where: (i: number) => string): ValidationError | undefined {
+  const first = new Map<string, number>();
+  for (const [i, id] of ids.entries()) {
+    const j = first.get(id);
+    if (j !== undefined) {
+      const same = refs[i] === refs[j] ? `${shown(refs[i]!)}` : `${shown(refs[i]!)} (record ${id})`;
+      return new ValidationError(`${where(i)}: id ${same} is also at ${where(j)}; each record may appear once per request`, { id, at: [where(j), where(i)] });
+    }
+    first.set(id, i);
+  }
+  return undefined;
+}
+
+/**
+ * Deletes the records `refs` name (whole ids or unique prefixes) in one
+ * transaction: every reference must match one record of `entity`, else
+ * nothing is deleted (404 naming the ones that match nothing). Search rows
+ * and postings go by cascade and trigger, as for one record.
+ */
+export async function deleteRecords(pool: pg.Pool, entity: string, refs: readonly string[]): Promise<string[]> {
+  if (refs.length === 0 || refs.length > MAX_DELETE_IDS) throw new ValidationError(`ids must list 1 to ${MAX_DELETE_IDS} record ids; got ${refs.length}`, { limit: MAX_DELETE_IDS });
+  const where = (i: number) => `ids[${i}]`;
+  return withTransaction(pool, async (client) => {
+    const ids = await resolveRecordIds(client, entity, refs, where);
+    const dup = duplicateIds(ids, refs, where);
+    if (dup) throw dup;
+    const { rows } = await client.query<{ id: string }>('DELETE FROM kdb_records WHERE entity = $1 AND id = ANY($2::uuid[]) RETURNING id', [entity, ids]);
+    if (rows.length < ids.length) {
+      // Deleted by another request between the lookup and here: this one changes nothing.
+      const gone = new Set(rows.map((r) => r.id));
+      const missing = ids.filter((id) => !gone.has(id));
+      throw new NotFoundError(`${missing.length} of the ids were deleted meanwhile by another request: ${missing.slice(0, 20).join(', ')}; nothing was deleted`, { entity, missing: missing.slice(0, 100) });
+    }
+    return ids;
+  });
+}
+
 /**
  * Recomposes the text of the given records from the entity's current embed
  * fields; rows whose text changed go back to `pending`. Returns how many changed.
