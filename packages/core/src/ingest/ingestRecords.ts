@@ -7,6 +7,7 @@ import { DEFAULTS } from '../config/defaults.js';
 import { uniqueViolation } from '../entities/uniqueFieldIndex.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { enqueueEmbed, type EmbedJobData } from '../jobs/embedQueue.js';
+import { lockEntityUnchanged } from '../store/lockEntityUnchanged.js';
 import { writeRecordChunk } from '../store/recordStore.js';
 import { KeywordIndexWriter, POSTINGS_BATCH_DOCS } from '../store/keywordIndex.js';
 import { pendingIds } from '../store/searchRowStore.js';
@@ -37,7 +38,7 @@ export interface IngestOptions {
   postingsBatch?: number;
   /** Ids per embed job. Default 2048 (one full provider request). */
   jobSize?: number;
-  /** Most records one request may carry. Default 1,000,000. */
+  /** Most records one request may carry. Default MAX_REQUEST_RECORDS. */
   maxRecords?: number;
   /**
    * The client's `Idempotency-Key`: a retry of a committed request with the
@@ -56,6 +57,9 @@ export interface IngestResult {
   /** True when an earlier request with this idempotency key had written the records. */
   replayed?: boolean;
 }
+
+/** Most records one request may carry by default, in an ingest and in a batch update. */
+export const MAX_REQUEST_RECORDS = 1_000_000;
 
 /** Keys are opaque to the server: printable ASCII, 1–200 characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -77,7 +81,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
  */
 export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> {
   const chunkSize = opts.chunkSize ?? 5000;
-  const maxRecords = opts.maxRecords ?? 1_000_000;
+  const maxRecords = opts.maxRecords ?? MAX_REQUEST_RECORDS;
   const key = opts.idempotencyKey;
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
     throw new ValidationError(`Idempotency-Key must be 1–200 printable ASCII characters without spaces; got ${JSON.stringify(key.slice(0, 40))}${key.length > 40 ? '…' : ''} (${key.length} characters)`, { header: 'Idempotency-Key' });
@@ -99,6 +103,8 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
 
   const hash = key !== undefined ? requestHash.digest('hex') : '';
   const written = await withTransaction(opts.pool, async (client) => {
+    // The records were validated against the entity as read before: it must still be that entity.
+    await lockEntityUnchanged(client, opts.entity);
     if (key !== undefined) {
       // Waits while another transaction holds this key; then either it is ours or it was committed.
       const claimed = await client.query(
