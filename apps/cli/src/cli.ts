@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { ApiClient } from './ApiClient.js';
+import { KameleonClient } from '@kameleondb/client';
+import { toCliError } from './CliError.js';
 import { print, type CommandResult } from './output.js';
 import { entitiesCreate } from './commands/entitiesCreate.js';
 import { entitiesList } from './commands/entitiesList.js';
@@ -45,11 +46,18 @@ export function buildCli(env: Record<string, string | undefined> = process.env, 
     .exitOverride();
 
   // Commander passes the declared arguments, then the options and the command: the action's own types are the declaration's.
-  const run = <A extends unknown[], T>(fn: (api: ApiClient, cmd: Command, ...args: A) => Promise<CommandResult<T>>) =>
+  const run = <A extends unknown[], T>(fn: (api: KameleonClient, cmd: Command, ...args: A) => Promise<CommandResult<T>>) =>
     async function (this: Command, ...args: unknown[]) {
       const g = this.optsWithGlobals<{ apiUrl: string; apiKey?: string; json: boolean }>();
-      const api = new ApiClient({ url: g.apiUrl ?? env.KDB_API_URL ?? 'http://127.0.0.1:8080', apiKey: g.apiKey });
-      print(await fn(api, this, ...(args.slice(0, -2) as A)), g.json);
+      // No limit on a streamed upload: a file may take long to send, and Ctrl-C stops it.
+      const api = new KameleonClient({ url: g.apiUrl ?? env.KDB_API_URL ?? 'http://127.0.0.1:8080', apiKey: g.apiKey, uploadTimeoutMs: 0 });
+      let result: CommandResult<T>;
+      try {
+        result = await fn(api, this, ...(args.slice(0, -2) as A));
+      } catch (err) {
+        throw toCliError(err, api);
+      }
+      print(result, g.json);
     };
 
   const entities = program.command('entities').description('define the entities records belong to');

@@ -30,6 +30,12 @@ describe('@kameleondb/client dependencies', () => {
     expect(closure.some((n) => n === '@kameleondb/core' || n.startsWith('onnxruntime'))).toBe(false);
   });
 
+  it('keeps the CLI, built on it, free of @kameleondb/core and onnxruntime too', () => {
+    const closure = [...runtimeClosure(fileURLToPath(new URL('../../../apps/cli', import.meta.url)))];
+    expect(closure).toContain('@kameleondb/client');
+    expect(closure.filter((n) => n === '@kameleondb/core' || n.startsWith('onnxruntime') || n === 'fastembed' || n === 'pg')).toEqual([]);
+  });
+
   it('imports nothing but its own files, node: modules, zod and @kameleondb/schemas', () => {
     const src = join(PKG_DIR, 'src');
     const specifiers = readdirSync(src)

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
-import type { ApiClient } from '../ApiClient.js';
+import type { InsertAnswer, KameleonClient } from '@kameleondb/client';
 import type { CommandResult } from '../output.js';
 
 export interface RecordsInsertOptions {
@@ -13,18 +13,8 @@ export interface RecordsInsertOptions {
   progress: boolean;
 }
 
-interface InsertAnswer {
-  count: number;
-  ids: string[];
-  jobs: number;
-  counts?: { ready: number; pending: number; failed: number };
-  done?: boolean;
-  warning?: string;
-  replayed?: boolean;
-}
-
 /** Streams an NDJSON file (or `-` for stdin) to the API without loading it in memory. */
-export async function recordsInsert(api: ApiClient, entity: string, opts: RecordsInsertOptions): Promise<CommandResult<Omit<InsertAnswer, 'ids'> & { ids?: string[] }>> {
+export async function recordsInsert(api: KameleonClient, entity: string, opts: RecordsInsertOptions): Promise<CommandResult<Omit<InsertAnswer, 'ids'> & { ids?: string[] }>> {
   const source: Readable = opts.file === '-' ? process.stdin : createReadStream(opts.file);
   const total = opts.file === '-' ? 0 : (await stat(opts.file)).size;
   let sent = 0;
@@ -48,9 +38,10 @@ export async function recordsInsert(api: ApiClient, entity: string, opts: Record
       cb();
     },
   });
-  const answer = await api.request<InsertAnswer>('POST', `v1/entities/${encodeURIComponent(entity)}/records${opts.wait ? '?wait=true' : ''}`, {
-    ndjson: source.pipe(counter),
-  }, opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {});
+  const answer = await api.records.insertNdjson(entity, source.pipe(counter), {
+    wait: opts.wait,
+    ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
+  });
   return {
     data: answer,
     human: (a) => {

@@ -1,13 +1,10 @@
-import type { StoredRecord } from '@kameleondb/core';
-import type { ApiClient } from '../ApiClient.js';
+import type { KameleonClient, RecordUpdate } from '@kameleondb/client';
 import type { CommandResult } from '../output.js';
 import { describeRecord } from './recordsGet.js';
 
-type Updated = StoredRecord & { reembed: boolean; warning?: string };
-
 /** `records update ENTITY ID --data JSON`: merges the fields into the record (PATCH). */
-export async function recordsUpdate(api: ApiClient, entity: string, id: string, data: Record<string, unknown>): Promise<CommandResult<Updated>> {
-  const answer = await api.request<Updated>('PATCH', `v1/entities/${encodeURIComponent(entity)}/records/${encodeURIComponent(id)}`, { json: data });
+export async function recordsUpdate(api: KameleonClient, entity: string, id: string, data: Record<string, unknown>): Promise<CommandResult<RecordUpdate>> {
+  const answer = await api.records.update(entity, id, data);
   return {
     data: answer,
     human: (r) =>
