@@ -11,6 +11,7 @@ import {
   fromJsonBody,
   readNdjson,
   ValidationError,
+  MAX_DELETE_IDS,
   type SourcedValue,
 } from '@kameleondb/core';
 import { requireApiKey } from './auth.js';
@@ -50,16 +51,27 @@ const listQuery = schemas.runListQuerySchema;
 /** Longest olderThan: a century; longer durations are a typo (and overflow a timestamp). */
 const MAX_OLDER_THAN_MS = 100 * 365 * 86_400_000;
 const cacheDeleteQuery = schemas.cacheDeleteQuerySchema;
+const reindexCleanQuery = z
+  .object({ olderThan: z.string({ error: 'olderThan is required: how long ago a run must have ended to be deleted (7d, 12h, 90m)' }).max(40, 'olderThan must be a duration such as 7d') })
+  .strict();
 const waitQuery = schemas.waitQuerySchema;
 const recordsBody = z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]);
 const recordPatchBody = z.record(z.string(), z.unknown());
+const recordsDeleteBody = z
+  .object({
+    ids: z
+      .array(z.string().min(1).max(36, 'an id is at most 36 characters (a UUID) or a shorter prefix'))
+      .min(1, 'ids must name at least one record')
+      .max(MAX_DELETE_IDS, `ids may name at most ${MAX_DELETE_IDS} records per request`),
+  })
+  .strict();
 const recordListQuery = schemas.recordListQuerySchema;
 
 /** Every /v1 route, with the schemas that validate it: the OpenAPI document is made from this list. */
 export const ROUTES: RouteDoc[] = [
   { method: 'post', path: '/entities', operationId: 'createEntity', summary: 'Create an entity', body: entityInputSchema, errors: [409, 503], success: { status: 201, description: 'the entity' } },
   { method: 'get', path: '/entities', operationId: 'listEntities', summary: 'List entities', errors: [503], success: { status: 200, description: '{entities}' } },
-  { method: 'get', path: '/entities/:name', operationId: 'getEntity', summary: 'Read an entity', errors: [503], success: { status: 200, description: 'the entity' } },
+  { method: 'get', path: '/entities/:name', operationId: 'getEntity', summary: 'Describe an entity: its fields, record count and embedding counts', errors: [503], success: { status: 200, description: 'the entity with records (count) and embedding {total, indexed, pending, failed, stale}' } },
   { method: 'patch', path: '/entities/:name', operationId: 'updateEntity', summary: 'Add fields or change embedFields (starts a reindex)', description: 'A 409 while a reindex run is active and embedFields change.', body: entityPatchSchema, errors: [409, 503], success: { status: 200, description: 'the entity and its reindex run' } },
   {
     method: 'post',
@@ -75,12 +87,23 @@ export const ROUTES: RouteDoc[] = [
     success: { status: 202, description: '{count, ids, jobs}; 200 with counts when wait=true' },
   },
   { method: 'get', path: '/entities/:name/records', operationId: 'listRecords', summary: 'A page of records in id order (limit default 50); after= the last id of the previous page', query: recordListQuery, errors: [503], success: { status: 200, description: '{records, next}' } },
+  {
+    method: 'post',
+    path: '/entities/:name/records/delete',
+    operationId: 'deleteRecords',
+    summary: 'Delete records by id (or unique id prefix), all or nothing',
+    description: 'One transaction: every id must match one record of the entity, else nothing is deleted (404 naming the ones that match none; 409 ambiguous_id for a prefix of several records; 400 for an id given twice).',
+    body: recordsDeleteBody,
+    errors: [409, 503],
+    success: { status: 200, description: '{deleted, ids}' },
+  },
   { method: 'get', path: '/entities/:name/records/:id', operationId: 'getRecord', summary: 'Read a record and its embedding status', errors: [503], success: { status: 200, description: 'the record' } },
   { method: 'patch', path: '/entities/:name/records/:id', operationId: 'updateRecord', summary: 'Merge fields into a record', body: recordPatchBody, errors: [409, 503], success: { status: 200, description: 'the record and whether it is re-embedded' } },
   { method: 'delete', path: '/entities/:name/records/:id', operationId: 'deleteRecord', summary: 'Delete a record', errors: [503], success: { status: 204, description: 'deleted' } },
   { method: 'get', path: '/embeddings/status', operationId: 'getEmbeddingStatus', summary: 'Provider, per-entity counts, active runs, vector index segments', errors: [503], success: { status: 200, description: 'status' } },
   { method: 'post', path: '/reindex', operationId: 'startReindex', summary: 'Start a reindex run, or a dry run', description: 'The body may be left out: it reindexes every entity.', body: reindexBodySchema, bodyOptional: true, errors: [404, 409, 503], success: { status: 202, description: 'the run (200 with the report for a dry run)' } },
   { method: 'get', path: '/reindex', operationId: 'listReindexRuns', summary: 'Recent reindex runs, newest first', query: listQuery, errors: [503], success: { status: 200, description: '{runs}' } },
+  { method: 'delete', path: '/reindex', operationId: 'cleanReindexRuns', summary: 'Delete finished runs (completed, cancelled, failed) that ended more than olderThan ago; live runs are kept', query: reindexCleanQuery, errors: [503], success: { status: 200, description: '{deleted}' } },
   { method: 'get', path: '/reindex/:id', operationId: 'getReindexRun', summary: 'One reindex run with live progress', errors: [503], success: { status: 200, description: 'the run' } },
   { method: 'post', path: '/reindex/:id/cancel', operationId: 'cancelReindexRun', summary: 'Cancel a reindex run', errors: [503], success: { status: 200, description: 'the run as it ended' } },
   { method: 'get', path: '/search', operationId: 'search', summary: 'Hybrid, vector or keyword search', query: searchSchema, errors: [503], success: { status: 200, description: '{results, count, mode, took_ms}' } },
@@ -139,7 +162,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ entities: await entities.list() });
   });
   v1.get('/entities/:name', take({ body: 'none' }), async (req, res) => {
-    res.json(await entities.get(params(req).name));
+    res.json(await entities.describe(params(req).name));
   });
   // Changing embedFields recomputes every row's text and reindexes the entity.
   v1.patch('/entities/:name', take({ body: 'json' }), async (req, res) => {
@@ -187,6 +210,11 @@ export function createApp(deps: AppDeps): express.Express {
     const page = await records.list(entity.name, { limit, after });
     // A full page may have a successor; the client asks again with after=next.
     res.json({ records: page, next: page.length === limit ? page[page.length - 1]!.id : null });
+  });
+  v1.post('/entities/:name/records/delete', take({ body: 'json' }), async (req, res) => {
+    const { ids } = parseBody(recordsDeleteBody, res.locals.body, 'body');
+    const deleted = await records.deleteMany(params(req).name, ids);
+    res.json({ deleted: deleted.length, ids: deleted });
   });
   v1.get('/entities/:name/records/:id', take({ body: 'none' }), async (req, res) => {
     res.json(await records.get(params(req).name, params(req).id));
@@ -242,6 +270,10 @@ export function createApp(deps: AppDeps): express.Express {
     const limit = (res.locals.query as z.infer<typeof listQuery>).limit ?? 20;
     res.json({ runs: await reindex.list(limit) });
   });
+  v1.delete('/reindex', take({ query: reindexCleanQuery, body: 'none' }), async (_req, res) => {
+    const { olderThan } = res.locals.query as z.infer<typeof reindexCleanQuery>;
+    res.json({ deleted: await reindex.clean({ olderThanMs: olderThanMs(olderThan) }) });
+  });
   v1.get('/reindex/:id', take({ body: 'none' }), async (req, res) => {
     res.json(await reindex.get(params(req).id));
   });
@@ -278,11 +310,8 @@ export function createApp(deps: AppDeps): express.Express {
     if (!all && olderThan === undefined && model === undefined) {
       throw new ValidationError('say what to delete: olderThan (30d, 12h, 90m), model (a model key), or all=true for every entry');
     }
-    const olderThanMs = olderThan === undefined ? undefined : parseDuration(olderThan, 'olderThan');
-    if (olderThanMs !== undefined && olderThanMs > MAX_OLDER_THAN_MS) {
-      throw new ValidationError(`olderThan "${olderThan}" is longer than the most allowed, 36500d (a century)`);
-    }
-    const deleted = await cache.clear({ ...(olderThanMs !== undefined ? { olderThanMs } : {}), ...(model ? { modelKey: model } : {}) });
+    const olderMs = olderThan === undefined ? undefined : olderThanMs(olderThan);
+    const deleted = await cache.clear({ ...(olderMs !== undefined ? { olderThanMs: olderMs } : {}), ...(model ? { modelKey: model } : {}) });
     res.json({ deleted, olderThan: olderThan ?? null, model: model ?? null });
   });
 
@@ -301,6 +330,13 @@ async function* cleanValues(source: AsyncIterable<SourcedValue>): AsyncGenerator
     assertCleanJson(v.value, v.where);
     yield v;
   }
+}
+
+/** An `olderThan` query parameter (30d, 12h) in ms, at most a century. */
+function olderThanMs(olderThan: string): number {
+  const ms = parseDuration(olderThan, 'olderThan');
+  if (ms > MAX_OLDER_THAN_MS) throw new ValidationError(`olderThan "${olderThan}" is longer than the most allowed, 36500d (a century)`);
+  return ms;
 }
 
 /** Path parameters by name (the route-level middleware before each handler hides their names from the types). */

@@ -20,7 +20,7 @@ import { getRun, startReindex, startReindexIn } from '../reindex/startReindex.js
 import { SearchEngine, type SearchAnswer, type SearchParams } from '../search/SearchEngine.js';
 import { vectorIndexStatus, type VectorIndexStatus } from '../segments/vectorSegmentStore.js';
 import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn } from '../store/entityStore.js';
-import { deleteRecord, getRecord, listRecords, patchRecord, type StoredRecord } from '../store/recordStore.js';
+import { countRecords, deleteRecord, deleteRecords, getRecord, listRecords, patchRecord, resolveRecordId, type StoredRecord } from '../store/recordStore.js';
 import { embeddingStatusByEntity, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
 
 export interface PipelineOptions {
@@ -46,12 +46,21 @@ export interface RecordsIngest {
   idempotencyKey?: string | undefined;
 }
 
+/** An entity as `GET /v1/entities/:name` shows it. */
+export type EntityDescription = Entity & {
+  /** Records the entity holds. */
+  records: number;
+  embedding: Omit<EntityEmbeddingStatus, 'entity'>;
+};
+
 /** The core as the apps use it: each call one domain step, the apps only mapping HTTP and CLI to them. */
 export interface Pipeline {
   entities: {
     create(input: EntityInput): Promise<Entity>;
     list(): Promise<Entity[]>;
     get(name: string): Promise<Entity>;
+    /** The entity with its record count and its embedding counts for the provider's model. */
+    describe(name: string): Promise<EntityDescription>;
     /**
      * Adds fields or changes embedFields. A change of embedFields checks for a
      * live run, updates the entity and creates the recompute run in one
@@ -63,12 +72,15 @@ export interface Pipeline {
     ingest(o: RecordsIngest): Promise<IngestResult>;
     /** Waits until none of `ids` is pending, up to `timeoutMs` or the abort of `signal`. */
     waitForEmbedded(ids: readonly string[], o: { timeoutMs: number; signal?: AbortSignal }): Promise<StatusCounts>;
+    /** `id`, here and in patch and delete: a whole id or a unique prefix of one (resolveRecordIds). */
     get(entity: string, id: string): Promise<StoredRecord>;
     /** One page in id order, after the cursor `after` (the previous page's last id). */
     list(entity: string, o: { limit: number; after?: string | undefined }): Promise<StoredRecord[]>;
     /** Merges fields; a changed text is enqueued after the commit, and a failed enqueue leaves it to the sweeper (`enqueueError`). */
     patch(entity: string, id: string, patch: Record<string, unknown>): Promise<{ record: StoredRecord; reembed: boolean; enqueueError: string | null }>;
     delete(entity: string, id: string): Promise<void>;
+    /** Deletes every record `ids` names (ids or unique prefixes, 1..10,000) in one transaction, or none (404 naming the unknown ones). */
+    deleteMany(entity: string, ids: readonly string[]): Promise<string[]>;
     /** Per-entity counts by status for the provider's model. */
     statusByEntity(): Promise<EntityEmbeddingStatus[]>;
   };
@@ -80,6 +92,8 @@ export interface Pipeline {
     cancel(id: string): Promise<ReindexRun | null>;
     /** Live runs; throws when Redis does not answer within its bound. */
     active(): Promise<ReindexRun[]>;
+    /** Deletes finished runs that ended more than `olderThanMs` ago (never live ones); returns how many. */
+    clean(o: { olderThanMs: number }): Promise<number>;
   };
   cache: {
     summary(): Promise<CacheSummary & { hits: number; misses: number; hitRate: number | null; statsSince: string | null }>;
@@ -116,6 +130,12 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       create: (input) => createEntity(pool, input),
       list: () => listEntities(pool),
       get: (name) => getEntity(pool, name),
+      async describe(name) {
+        const entity = await getEntity(pool, name);
+        const [records, statuses] = await Promise.all([countRecords(pool, entity.name), embeddingStatusByEntity(pool, provider.modelKey)]);
+        const { entity: _name, ...embedding } = statuses.find((s) => s.entity === entity.name) ?? { entity: entity.name, total: 0, indexed: 0, pending: 0, failed: 0, stale: 0 };
+        return { ...entity, records, embedding };
+      },
       async update(name, patch) {
         // Only an embedFields change needs the runs (Redis): adding fields works while Redis is away.
         if (!patch.embedFields) return { ...(await updateEntity(pool, name, patch)).entity, reindex: null };
@@ -139,16 +159,20 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         return ingestRecords({ pool, queue: embed, entity, records: i.records, jobSize: o.jobSize ?? DEFAULTS.jobSize, idempotencyKey: i.idempotencyKey });
       },
       waitForEmbedded: (ids, w) => waitForEmbedded(pool, ids, w),
-      get: (entity, id) => getRecord(pool, entity, id),
+      get: async (entity, id) => getRecord(pool, entity, await resolveRecordId(pool, entity, id)),
       list: (entity, l) => listRecords(pool, entity, l),
       async patch(entityName, id, patch) {
         const entity = await getEntity(pool, entityName);
-        const { record, reembed } = await patchRecord(pool, entity, id, patch);
+        const { record, reembed } = await patchRecord(pool, entity, await resolveRecordId(pool, entity.name, id), patch);
         // The change is committed and the row pending: a failed enqueue leaves it to the sweeper, as an ingest does.
         const enqueueError = reembed ? await enqueueEmbed(embed, [record.id], { chunkSize: 1 }).then(() => null, (err: Error) => err.message) : null;
         return { record, reembed, enqueueError };
       },
-      delete: (entity, id) => deleteRecord(pool, entity, id),
+      delete: async (entity, id) => deleteRecord(pool, entity, await resolveRecordId(pool, entity, id)),
+      async deleteMany(entityName, ids) {
+        const entity = await getEntity(pool, entityName);
+        return deleteRecords(pool, entity.name, ids);
+      },
       statusByEntity: () => embeddingStatusByEntity(pool, provider.modelKey),
     },
     reindex: {
@@ -164,6 +188,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         return runs.finish(id, 'cancelled');
       },
       active: () => runs.active(),
+      clean: (c) => runs.clean(c.olderThanMs),
     },
     cache: {
       async summary() {

@@ -465,6 +465,32 @@ export class ReindexRunStore {
       .slice(0, limit);
   }
 
+  /**
+   * Deletes finished runs (completed, cancelled, failed) that ended more
+   * than `olderThanMs` ago, from Redis and `kdb_reindex_runs`; live runs are
+   * never touched (a live row has no `finished_at`). Redis goes first: a
+   * process dying in between leaves rows that read as finished history
+   * and the next clean deletes. Returns how many runs it deleted.
+   */
+  async clean(olderThanMs: number): Promise<number> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT id FROM kdb_reindex_runs WHERE finished_at IS NOT NULL AND finished_at < now() - make_interval(secs => $1 / 1000.0)`,
+      [olderThanMs],
+    );
+    const ids = rows.map((r) => r.id);
+    if (ids.length === 0) return 0;
+    await this.requireConnected('delete reindex runs');
+    for (let i = 0; i < ids.length; i += 500) {
+      const slice = ids.slice(i, i + 500);
+      const pipe = this.redis.pipeline();
+      pipe.zrem(`${this.base}:runs`, ...slice);
+      pipe.del(...slice.flatMap((id) => [this.runKey(id), this.jobsKey(id)]));
+      await this.redisRead(pipe.exec());
+    }
+    const deleted = await this.pool.query('DELETE FROM kdb_reindex_runs WHERE id = ANY($1::uuid[]) AND finished_at IS NOT NULL', [ids]);
+    return deleted.rowCount ?? 0;
+  }
+
   /** Runs not ended, from Redis' active slots and the live rows of Postgres. Throws a TimeoutError when Redis does not answer. */
   async active(): Promise<ReindexRun[]> {
     const slots = Object.values(await this.redisRead(this.redis.hgetall(this.activeKey())));
