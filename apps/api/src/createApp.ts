@@ -57,6 +57,9 @@ const reindexCleanQuery = z
 const waitQuery = schemas.waitQuerySchema;
 const recordsBody = z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]);
 const recordPatchBody = z.record(z.string(), z.unknown());
+/** One item of a batch update: the record's id (or a unique prefix) and the fields to merge. */
+const recordPatchItem = z.object({ id: z.string().min(1).max(36) }).catchall(z.unknown());
+const recordsPatchBody = z.array(recordPatchItem);
 const recordsDeleteBody = z
   .object({
     ids: z
@@ -87,6 +90,18 @@ export const ROUTES: RouteDoc[] = [
     success: { status: 202, description: '{count, ids, jobs}; 200 with counts when wait=true' },
   },
   { method: 'get', path: '/entities/:name/records', operationId: 'listRecords', summary: 'A page of records in id order (limit default 50); after= the last id of the previous page', query: recordListQuery, errors: [503], success: { status: 200, description: '{records, next}' } },
+  {
+    method: 'patch',
+    path: '/entities/:name/records',
+    operationId: 'updateRecords',
+    summary: 'Batch update: merge fields into many records, all or nothing; a JSON array or NDJSON of {id, ...fields}',
+    description:
+      'Each item merges into its record as PATCH /entities/{name}/records/{id} does; `id` may be a unique prefix. Every item is validated (types, required, unique) and all are written in one transaction: a bad item, an unknown id (404), an ambiguous prefix (409 ambiguous_id), an id given twice (400) or a unique value taken (409) writes nothing, and the error names the line or index and the id. Records whose embedded text changed are re-embedded (`reembed`).',
+    body: recordsPatchBody,
+    ndjson: true,
+    errors: [409, 503],
+    success: { status: 200, description: '{count, ids, reembed, jobs}; a warning when enqueueing failed' },
+  },
   {
     method: 'post',
     path: '/entities/:name/records/delete',
@@ -210,6 +225,26 @@ export function createApp(deps: AppDeps): express.Express {
     const page = await records.list(entity.name, { limit, after });
     // A full page may have a successor; the client asks again with after=next.
     res.json({ records: page, next: page.length === limit ? page[page.length - 1]!.id : null });
+  });
+  v1.patch('/entities/:name/records', take({ body: 'records' }), async (req, res) => {
+    const name = params(req).name;
+    let input;
+    if (res.locals.ndjson) input = cleanValues(readNdjson(decodedBody(req, limit), { maxLineLength: limit }));
+    else {
+      const body = res.locals.body as unknown;
+      if (!Array.isArray(body)) {
+        throw new ValidationError(`body must be a JSON array of {"id": ..., ...fields} (or NDJSON of them); got ${body === null ? 'null' : typeof body === 'object' ? 'an object' : typeof body}`);
+      }
+      input = fromJsonBody(body);
+    }
+    const result = await records.patchMany(name, input);
+    res.json({
+      count: result.ids.length,
+      ids: result.ids,
+      reembed: result.reembed,
+      jobs: result.jobs,
+      ...(result.enqueueError ? { warning: `the changes are stored but enqueueing failed (${result.enqueueError}); the records stay pending until the sweeper enqueues them` } : {}),
+    });
   });
   v1.post('/entities/:name/records/delete', take({ body: 'json' }), async (req, res) => {
     const { ids } = parseBody(recordsDeleteBody, res.locals.body, 'body');

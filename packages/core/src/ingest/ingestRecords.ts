@@ -37,7 +37,7 @@ export interface IngestOptions {
   postingsBatch?: number;
   /** Ids per embed job. Default 2048 (one full provider request). */
   jobSize?: number;
-  /** Most records one request may carry. Default 1,000,000. */
+  /** Most records one request may carry. Default MAX_REQUEST_RECORDS. */
   maxRecords?: number;
   /**
    * The client's `Idempotency-Key`: a retry of a committed request with the
@@ -56,6 +56,9 @@ export interface IngestResult {
   /** True when an earlier request with this idempotency key had written the records. */
   replayed?: boolean;
 }
+
+/** Most records one request may carry by default, in an ingest and in a batch update. */
+export const MAX_REQUEST_RECORDS = 1_000_000;
 
 /** Keys are opaque to the server: printable ASCII, 1–200 characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -77,7 +80,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
  */
 export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> {
   const chunkSize = opts.chunkSize ?? 5000;
-  const maxRecords = opts.maxRecords ?? 1_000_000;
+  const maxRecords = opts.maxRecords ?? MAX_REQUEST_RECORDS;
   const key = opts.idempotencyKey;
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
     throw new ValidationError(`Idempotency-Key must be 1–200 printable ASCII characters without spaces; got ${JSON.stringify(key.slice(0, 40))}${key.length > 40 ? '…' : ''} (${key.length} characters)`, { header: 'Idempotency-Key' });

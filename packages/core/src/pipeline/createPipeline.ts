@@ -8,6 +8,7 @@ import { ConflictError } from '../errors.js';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
 import type { Entity, EntityInput, EntityPatch } from '@kameleondb/schemas';
 import { ingestRecords, type IngestResult } from '../ingest/ingestRecords.js';
+import { patchRecords, type PatchRecordsResult } from '../ingest/patchRecords.js';
 import type { SourcedValue } from '../ingest/readNdjson.js';
 import { waitForEmbedded } from '../ingest/waitForEmbedded.js';
 import { createEmbedQueue, enqueueEmbed, type EmbedJobData } from '../jobs/embedQueue.js';
@@ -78,6 +79,8 @@ export interface Pipeline {
     list(entity: string, o: { limit: number; after?: string | undefined }): Promise<StoredRecord[]>;
     /** Merges fields; a changed text is enqueued after the commit, and a failed enqueue leaves it to the sweeper (`enqueueError`). */
     patch(entity: string, id: string, patch: Record<string, unknown>): Promise<{ record: StoredRecord; reembed: boolean; enqueueError: string | null }>;
+    /** A batch update (`{id, ...fields}` items), validated all-or-nothing and written in one transaction; jobs after the commit. */
+    patchMany(entity: string, records: Iterable<SourcedValue> | AsyncIterable<SourcedValue>): Promise<PatchRecordsResult>;
     delete(entity: string, id: string): Promise<void>;
     /** Deletes every record `ids` names (ids or unique prefixes, 1..10,000) in one transaction, or none (404 naming the unknown ones). */
     deleteMany(entity: string, ids: readonly string[]): Promise<string[]>;
@@ -167,6 +170,10 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         // The change is committed and the row pending: a failed enqueue leaves it to the sweeper, as an ingest does.
         const enqueueError = reembed ? await enqueueEmbed(embed, [record.id], { chunkSize: 1 }).then(() => null, (err: Error) => err.message) : null;
         return { record, reembed, enqueueError };
+      },
+      async patchMany(entityName, items) {
+        const entity = await getEntity(pool, entityName);
+        return patchRecords({ pool, queue: embed, entity, records: items, jobSize: o.jobSize ?? DEFAULTS.jobSize });
       },
       delete: async (entity, id) => deleteRecord(pool, entity, await resolveRecordId(pool, entity, id)),
       async deleteMany(entityName, ids) {

@@ -230,6 +230,51 @@ export async function deleteRecord(db: pg.Pool, entity: string, id: string): Pro
   if (!rowCount) throw notFound(entity, id);
 }
 
+/**
+ * Merges each patch into its record, in the caller's transaction, in
+ * chunks of statements: rows locked in id order (two batches touching the
+ * same records cannot deadlock), data written, and the search row and
+ * postings of every record whose composed text changed, as a single PATCH
+ * does. Returns the ids whose text changed (to enqueue after the commit).
+ * An id missing here (deleted since it was resolved) is a 404.
+ */
+export async function writeRecordPatches(
+  client: pg.ClientBase,
+  entity: Entity,
+  patches: readonly { id: string; changes: Record<string, unknown> }[],
+  chunkSize = 5000,
+): Promise<string[]> {
+  const reembed: string[] = [];
+  for (let start = 0; start < patches.length; start += chunkSize) {
+    const chunk = patches.slice(start, start + chunkSize);
+    const { rows } = await client.query<{ id: string; data: Record<string, unknown>; content_hash: string }>(
+      `SELECT r.id, r.data, s.content_hash FROM kdb_records r JOIN kdb_search s ON s.record_id = r.id
+        WHERE r.entity = $1 AND r.id = ANY($2::uuid[]) ORDER BY r.id FOR UPDATE OF r, s`,
+      [entity.name, chunk.map((p) => p.id)],
+    );
+    const current = new Map(rows.map((r) => [r.id, r]));
+    const gone = chunk.find((p) => !current.has(p.id));
+    if (gone) throw new NotFoundError(`record "${gone.id}" of entity "${entity.name}" was deleted meanwhile by another request; nothing was changed`, { entity: entity.name, id: gone.id });
+    const merged = await mapYielding(chunk, (p) => {
+      const before = current.get(p.id)!;
+      const data = { ...before.data, ...p.changes };
+      const composed = composeContent(data, entity.embedFields);
+      return { id: p.id, data: JSON.stringify(data), ...composed, changed: composed.hash !== before.content_hash };
+    });
+    await client.query('UPDATE kdb_records r SET data = t.data, updated_at = now() FROM unnest($1::uuid[], $2::jsonb[]) AS t(id, data) WHERE r.id = t.id', [
+      merged.map((m) => m.id),
+      merged.map((m) => m.data),
+    ]);
+    const changed = merged.filter((m) => m.changed);
+    if (changed.length) {
+      await setRowContent(client, changed);
+      await indexKeywords(client, entity.name, changed.map((m) => analyze({ id: m.id, content: m.content })), { replace: true });
+      reembed.push(...changed.map((m) => m.id));
+    }
+  }
+  return reembed;
+}
+
 /** Most ids one batch delete may name. */
 export const MAX_DELETE_IDS = 10_000;
 
