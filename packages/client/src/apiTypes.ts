@@ -46,8 +46,8 @@ export interface EmbeddingCounts {
   stale: number;
 }
 
-/** `GET /v1/entities/:name`: the entity, with its record and embedding counts when the server reports them. */
-export type EntityDescription = Entity & { records?: number; embedding?: Omit<EmbeddingCounts, 'entity'> };
+/** `GET /v1/entities/:name`: the entity, its record count and embedding counts. */
+export type EntityDescription = Entity & { records: number; embedding: Omit<EmbeddingCounts, 'entity'> };
 
 export type RunState = 'queued' | 'planning' | 'running' | 'completed' | 'cancelled' | 'failed';
 

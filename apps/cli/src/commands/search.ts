@@ -1,4 +1,4 @@
-import type { KameleonClient, SearchAnswer, SearchMode } from '@kameleondb/client';
+import type { KameleonClient, SearchAnswer, SearchMode, SearchRequest } from '@kameleondb/client';
 import { CliError } from '../CliError.js';
 import { table, type CommandResult } from '../output.js';
 
@@ -22,13 +22,13 @@ type Answer = SearchAnswer;
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 /**
- * `search QUERY [-e ENTITY]`, KameleonDB's form, or `search ENTITY QUERY`: with
- * -e every word is the query; without it, two or more words are entity and query.
+ * The request of `search QUERY [-e ENTITY]`, KameleonDB's form, or `search ENTITY QUERY`:
+ * with -e every word is the query; without it, two or more words are entity and query.
  */
-export async function search(api: KameleonClient, args: string[], opts: SearchOptions): Promise<CommandResult<Answer>> {
+export function searchRequest(args: string[], opts: SearchOptions): SearchRequest {
   const [entity, q] = opts.entity ? [opts.entity, args.join(' ')] : args.length >= 2 ? [args[0], args.slice(1).join(' ')] : [undefined, args[0]];
   if (!q?.trim()) throw new CliError('missing query: kameleondb search "query" [-e ENTITY]', 2);
-  const body = {
+  return {
     q,
     ...(entity ? { entity } : {}),
     ...(opts.mode ? { mode: opts.mode as SearchMode } : {}),
@@ -37,6 +37,11 @@ export async function search(api: KameleonClient, args: string[], opts: SearchOp
     ...(opts.where ? { where: opts.where as Record<string, string | number | boolean | null> } : {}),
     ...(opts.explain ? { explain: true } : {}),
   };
+}
+
+/** `search QUERY [-e ENTITY] [-n N] [-t T] [-w JSON] [--mode M] [--explain]`. */
+export async function search(api: KameleonClient, args: string[], opts: SearchOptions): Promise<CommandResult<Answer>> {
+  const body = searchRequest(args, opts);
   const data = await api.search(body);
   return {
     data,
