@@ -75,7 +75,9 @@ export const ROUTES: RouteDoc[] = [
   { method: 'post', path: '/entities', operationId: 'createEntity', summary: 'Create an entity', body: entityInputSchema, errors: [409, 503], success: { status: 201, description: 'the entity' } },
   { method: 'get', path: '/entities', operationId: 'listEntities', summary: 'List entities', errors: [503], success: { status: 200, description: '{entities}' } },
   { method: 'get', path: '/entities/:name', operationId: 'getEntity', summary: 'Describe an entity: its fields, record count and embedding counts', errors: [503], success: { status: 200, description: 'the entity with records (count) and embedding {total, indexed, pending, failed, stale}' } },
-  { method: 'patch', path: '/entities/:name', operationId: 'updateEntity', summary: 'Add fields or change embedFields (starts a reindex)', description: 'A 409 while a reindex run is active and embedFields change.', body: entityPatchSchema, errors: [409, 503], success: { status: 200, description: 'the entity and its reindex run' } },
+  { method: 'patch', path: '/entities/:name', operationId: 'updateEntity', summary: 'Add, rename (renameFields) or drop (dropFields) fields, or change embedFields',
+    description:
+      'One transaction: renamed and dropped fields are renamed or removed in every record, in required, unique (their indexes) and embedFields. When an embedded field is renamed or dropped, the texts are recomputed (search sees them at once) and a reindex run starts; a change of embedFields starts a recompute run. A 409 while a reindex run is active for the entity and embedded texts would change.', body: entityPatchSchema, errors: [409, 503], success: { status: 200, description: 'the entity and its reindex run' } },
   {
     method: 'post',
     path: '/entities/:name/records',

@@ -29,7 +29,7 @@ export async function entitiesAlter(api: KameleonClient, name: string, opts: Ent
   }
   const renames = opts.rename.map(parseRename);
   // The types are the API's to check: it names the allowed ones.
-  const patch: EntityPatch & { renameFields?: Record<string, string>; dropFields?: string[] } = {
+  const patch: EntityPatch = {
     ...(opts.add.length ? { fields: opts.add.map(parseFieldSpec) as NonNullable<EntityPatch['fields']> } : {}),
     ...(renames.length ? { renameFields: Object.fromEntries(renames) } : {}),
     ...(opts.drop.length ? { dropFields: opts.drop } : {}),

@@ -30,6 +30,11 @@ export async function createUniqueIndex(client: pg.ClientBase, entity: string, f
   );
 }
 
+/** Drops the unique index of `field` (renamed or dropped), in the caller's transaction: it commits with the entity's change. */
+export async function dropUniqueIndex(client: pg.ClientBase, entity: string, field: string): Promise<void> {
+  await client.query(`DROP INDEX IF EXISTS ${uniqueIndexName(entity, field)}`);
+}
+
 /**
  * A unique violation of one of `entity`'s unique fields as a 409 naming the
  * field and the value (read from Postgres's detail, `Key (…)=(value) already

@@ -21,7 +21,7 @@ import { getRun, startReindex, startReindexIn } from '../reindex/startReindex.js
 import { SearchEngine, type SearchAnswer, type SearchParams } from '../search/SearchEngine.js';
 import { vectorIndexStatus, type VectorIndexStatus } from '../segments/vectorSegmentStore.js';
 import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn } from '../store/entityStore.js';
-import { countRecords, deleteRecord, deleteRecords, getRecord, listRecords, patchRecord, resolveRecordId, type StoredRecord } from '../store/recordStore.js';
+import { countRecords, deleteRecord, deleteRecords, getRecord, listRecords, patchRecord, recomputeEntityContent, resolveRecordId, type StoredRecord } from '../store/recordStore.js';
 import { embeddingStatusByEntity, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
 
 export interface PipelineOptions {
@@ -63,9 +63,10 @@ export interface Pipeline {
     /** The entity with its record count and its embedding counts for the provider's model. */
     describe(name: string): Promise<EntityDescription>;
     /**
-     * Adds fields or changes embedFields. A change of embedFields checks for a
-     * live run, updates the entity and creates the recompute run in one
-     * transaction: a 409 leaves the entity as it was.
+     * Adds, renames or drops fields, or changes embedFields. A change of
+     * embedFields, or a rename or drop of an embedded field, checks for a
+     * live run, updates the entity (and records, texts and postings) and
+     * creates the run in one transaction: a 409 leaves all as it was.
      */
     update(name: string, patch: EntityPatch): Promise<Entity & { reindex: ReindexRun | null }>;
   };
@@ -140,17 +141,27 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         return { ...entity, records, embedding };
       },
       async update(name, patch) {
-        // Only an embedFields change needs the runs (Redis): adding fields works while Redis is away.
-        if (!patch.embedFields) return { ...(await updateEntity(pool, name, patch)).entity, reindex: null };
+        // Adding fields alone needs no run (nor Redis): it works while Redis is away.
+        if (!patch.embedFields && !patch.renameFields && !patch.dropFields) return { ...(await updateEntity(pool, name, patch)).entity, reindex: null };
+        // One transaction under the run-creation lock: the entity, its records' data, their texts and postings, the run. A crash or an error before the commit leaves all as it was.
         return runs.inCreation(async (tx) => {
-          const active = await tx.conflict(name);
-          if (active) {
-            throw new ConflictError(
-              `a reindex run is active for ${active.entity === null ? 'all entities' : `entity "${active.entity}"`} (${active.id}); cancel it or wait before changing embedFields`,
-              { activeRunId: active.id, activeEntity: active.entity },
-            );
+          const refuseIfBusy = async () => {
+            const active = await tx.conflict(name);
+            if (active) {
+              throw new ConflictError(
+                `a reindex run is active for ${active.entity === null ? 'all entities' : `entity "${active.entity}"`} (${active.id}); cancel it or wait before changing embedFields or renaming or dropping embedded fields`,
+                { activeRunId: active.id, activeEntity: active.entity },
+              );
+            }
+          };
+          if (patch.embedFields) await refuseIfBusy();
+          const { entity, embedFieldsChanged, embedTextChanged } = await updateEntityIn(tx.client, name, patch);
+          if (embedTextChanged) {
+            if (!patch.embedFields) await refuseIfBusy();
+            // Texts hold field names: they are recomputed now, so search sees the new text from the commit on; the run embeds them.
+            await recomputeEntityContent(tx.client, entity);
+            return { ...entity, reindex: await startReindexIn(tx, { runs, reindexQueue }, { entity: entity.name, force: false }) };
           }
-          const { entity, embedFieldsChanged } = await updateEntityIn(tx.client, name, patch);
           const reindex = embedFieldsChanged ? await startReindexIn(tx, { runs, reindexQueue }, { entity: entity.name, force: false, recompute: true }) : null;
           return { ...entity, reindex };
         });

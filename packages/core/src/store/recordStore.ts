@@ -317,6 +317,54 @@ export async function deleteRecords(pool: pg.Pool, entity: string, refs: readonl
 }
 
 /**
+ * Renames keys (`renames`: old → new) and removes keys (`drops`) in the data
+ * of every record of `entity` holding one of them, in one statement of the
+ * caller's transaction (the entity's PATCH). `updated_at` stays: the values
+ * did not change, only the entity's field names.
+ */
+export async function renameRecordFields(client: pg.ClientBase, entity: string, renames: Record<string, string>, drops: readonly string[]): Promise<number> {
+  const olds = Object.keys(renames);
+  const { rowCount } = await client.query(
+    `UPDATE kdb_records SET data = (
+       SELECT COALESCE(jsonb_object_agg(COALESCE(m.new_key, e.key), e.value), '{}'::jsonb)
+         FROM jsonb_each(data) e LEFT JOIN unnest($2::text[], $3::text[]) AS m(old_key, new_key) ON m.old_key = e.key
+        WHERE e.key <> ALL($4::text[]))
+      WHERE entity = $1 AND data ?| $5::text[]`,
+    [entity, olds, olds.map((k) => renames[k]), drops, [...olds, ...drops]],
+  );
+  return rowCount ?? 0;
+}
+
+/** Records per page of recomputeEntityContent. */
+const RECOMPUTE_PAGE = 2000;
+
+/**
+ * Recomposes the text of every record of `entity` from its data and the
+ * entity's embed fields, in the caller's transaction, page by page in id
+ * order: rows whose text changed get the new text and hash, go back to
+ * `pending` and get their postings replaced (as a record PATCH). Returns
+ * how many changed.
+ */
+export async function recomputeEntityContent(client: pg.ClientBase, entity: Entity): Promise<number> {
+  let after: string | null = null;
+  let changedCount = 0;
+  for (;;) {
+    const { rows }: { rows: { id: string; data: Record<string, unknown>; content_hash: string }[] } = await client.query(
+      `SELECT r.id, r.data, s.content_hash FROM kdb_records r JOIN kdb_search s ON s.record_id = r.id
+        WHERE r.entity = $1 AND ($2::uuid IS NULL OR r.id > $2) ORDER BY r.id LIMIT $3`,
+      [entity.name, after, RECOMPUTE_PAGE],
+    );
+    if (rows.length === 0) return changedCount;
+    const changed = (await mapYielding(rows, (r) => ({ id: r.id, ...composeContent(r.data, entity.embedFields), old: r.content_hash }))).filter((r) => r.hash !== r.old);
+    if (changed.length) {
+      changedCount += await setRowContent(client, changed);
+      await indexKeywords(client, entity.name, changed.map((r) => analyze({ id: r.id, content: r.content })), { replace: true });
+    }
+    after = rows[rows.length - 1]!.id;
+  }
+}
+
+/**
  * Recomposes the text of the given records from the entity's current embed
  * fields; rows whose text changed go back to `pending`. Returns how many changed.
  */
