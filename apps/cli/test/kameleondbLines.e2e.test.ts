@@ -446,4 +446,36 @@ describe('KameleonDB docs/CLI.md lines, as the docs write them', () => {
     await line('kameleondb embeddings jobs --older-than 7d', 2);
     await line('kameleondb embeddings jobs --clean --older-than soon', 2);
   });
+
+  it('entities describe NAME; schema alter NAME --add F:T, --drop F, --rename OLD:NEW (or OLD=NEW)', async () => {
+    const described = await line('kameleondb entities describe Contact');
+    expect(described.data).toMatchObject({ name: 'Contact', records: 4, required: ['name'], unique: ['email'], embedding: { total: 4, failed: 0 } });
+    expect(described.human.stdout).toMatch(/^entity Contact: 4 records; embeddings \d+ indexed/);
+    expect(described.human.stdout).toMatch(/\n\nFIELD\s+TYPE\s+FLAGS\n/);
+    expect(described.human.stdout).toMatch(/\nname\s+string\s+required, embedded\n/);
+    expect(described.human.stdout).toMatch(/\nemail\s+string\s+unique\n/);
+
+    // Each alter runs once per form: the second run of the same change would find it done.
+    const added = await once('kameleondb schema alter Contact --add "phone:string"');
+    expect(added.stdout).toMatch(/^altered entity Contact: fields .*phone:string/);
+    const addedJson = JSON.parse((await once('kameleondb --json schema alter Contact --add "mobile:string:unique"')).stdout);
+    expect(addedJson).toMatchObject({ fields: { phone: 'string', mobile: 'string' }, unique: ['email', 'mobile'], reindex: null });
+
+    const dropped = JSON.parse((await once('kameleondb schema alter Contact --drop "fax" --json')).stdout);
+    expect(Object.keys(dropped.fields)).not.toContain('fax');
+    const renamed = await once('kameleondb schema alter Contact --rename "name:full_name"');
+    expect(renamed.stdout).toMatch(/^altered entity Contact: fields .*\bfull_name:string\b.*; embedded: full_name, notes\n/);
+    expect(renamed.stdout).toMatch(/\nsearch texts changed: reindex run \S+ started/);
+    const after = (await line('kameleondb entities describe Contact')).data;
+    expect(after).toMatchObject({ required: ['full_name'], embedFields: ['full_name', 'notes'] });
+    expect((await ids('Contact')).map((r) => r.data.full_name)).toEqual(['John', 'Jane', 'Carol', 'Dan']);
+    const back = JSON.parse((await once('kameleondb entities alter Contact --rename full_name=name --json')).stdout);
+    expect(back).toMatchObject({ required: ['name'], embedFields: ['name', 'notes'] });
+
+    const unknown = await line('kameleondb schema alter Contact --drop "nosuch"', 1);
+    expect(unknown.data).toMatchObject({ status: 'error', code: 'invalid_input', error: expect.stringMatching(/nosuch/) });
+    await line('kameleondb schema alter Contact', 2);
+    await line('kameleondb schema alter Contact --rename name', 2);
+    await line('kameleondb schema alter Contact --add phone', 2);
+  });
 });
