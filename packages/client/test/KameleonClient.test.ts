@@ -173,4 +173,35 @@ describe('KameleonClient against a running API and worker', () => {
     expect(await kdb.cache.clear({ all: true })).toMatchObject({ deleted: summary.entries });
     expect((await kdb.cache.summary()).entries).toBe(0);
   });
+
+  it('describes an entity, updates and deletes records in batches (all or nothing), by id prefix, and cleans old runs', async () => {
+    const described = await kdb.entities.get('Ticket');
+    expect(described).toMatchObject({ name: 'Ticket', records: 20_002, embedding: { total: 20_002 } });
+
+    const page = (await kdb.records.list('Ticket', { limit: 3 })).records;
+    const updated = await kdb.records.batchUpdate('Ticket', page.map((r) => ({ id: r.id, status: 'triaged' })));
+    expect(updated).toMatchObject({ count: 3, reembed: 0, ids: page.map((r) => r.id) });
+    async function* changes() {
+      for (const r of page) yield { id: r.id, subject: `${String(r.data.subject)} (reworded)` };
+    }
+    expect(await kdb.records.batchUpdate('Ticket', changes())).toMatchObject({ count: 3, reembed: 3 });
+    const unknown = await apiError(kdb.records.batchUpdate('Ticket', [{ id: page[0]!.id, status: 'x' }, { id: '0000aaaa-0000-7000-8000-000000000000', status: 'x' }]));
+    expect(unknown).toMatchObject({ status: 404, code: 'not_found' });
+    expect((await kdb.records.get('Ticket', page[0]!.id)).data.status).toBe('triaged');
+
+    // uuidv7 ids of one insert share their leading (time) characters: a short prefix matches several.
+    const ambiguous = await apiError(kdb.records.get('Ticket', page[0]!.id.slice(0, 8)));
+    expect(ambiguous).toMatchObject({ status: 409, code: 'ambiguous_id' });
+    expect(ambiguous.details).toBeTruthy();
+    const unique = page[0]!.id.slice(0, 34);
+    expect((await kdb.records.get('Ticket', unique)).id).toBe(page[0]!.id);
+
+    const missing = await apiError(kdb.records.batchDelete('Ticket', [page[0]!.id, '0000aaaa-0000-7000-8000-000000000000']));
+    expect(missing).toMatchObject({ status: 404, code: 'not_found' });
+    expect(await kdb.records.batchDelete('Ticket', page.map((r) => r.id))).toEqual({ deleted: 3, ids: page.map((r) => r.id) });
+    expect((await kdb.entities.get('Ticket')).records).toBe(20_002 - 3);
+
+    expect(await kdb.reindex.clean({ olderThan: '7d' })).toEqual({ deleted: 0 });
+    expect(await apiError(kdb.reindex.clean({ olderThan: 'soon' }))).toMatchObject({ status: 400, code: 'invalid_input' });
+  });
 });
