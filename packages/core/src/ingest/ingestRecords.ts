@@ -7,6 +7,7 @@ import { DEFAULTS } from '../config/defaults.js';
 import { uniqueViolation } from '../entities/uniqueFieldIndex.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { enqueueEmbed, type EmbedJobData } from '../jobs/embedQueue.js';
+import { lockEntityUnchanged } from '../store/lockEntityUnchanged.js';
 import { writeRecordChunk } from '../store/recordStore.js';
 import { KeywordIndexWriter, POSTINGS_BATCH_DOCS } from '../store/keywordIndex.js';
 import { pendingIds } from '../store/searchRowStore.js';
@@ -102,6 +103,8 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
 
   const hash = key !== undefined ? requestHash.digest('hex') : '';
   const written = await withTransaction(opts.pool, async (client) => {
+    // The records were validated against the entity as read before: it must still be that entity.
+    await lockEntityUnchanged(client, opts.entity);
     if (key !== undefined) {
       // Waits while another transaction holds this key; then either it is ours or it was committed.
       const claimed = await client.query(

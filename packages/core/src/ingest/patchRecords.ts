@@ -6,6 +6,7 @@ import { uniqueViolation } from '../entities/uniqueFieldIndex.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { enqueueEmbed, type EmbedJobData } from '../jobs/embedQueue.js';
+import { lockEntityUnchanged } from '../store/lockEntityUnchanged.js';
 import { duplicateIds, resolveRecordIds, writeRecordPatches } from '../store/recordStore.js';
 import { withTransaction } from '../store/withTransaction.js';
 import { CpuSlice } from '../util/CpuSlice.js';
@@ -68,6 +69,7 @@ export async function patchRecords(opts: PatchRecordsOptions): Promise<PatchReco
 
   const where = (i: number) => items[i]!.where;
   const written = await withTransaction(opts.pool, async (client) => {
+    await lockEntityUnchanged(client, opts.entity);
     const refs = items.map((it) => it.ref);
     const ids = await resolveRecordIds(client, opts.entity.name, refs, where);
     const dup = duplicateIds(ids, refs, where);

@@ -6,6 +6,7 @@ import type { Entity } from '@kameleondb/schemas';
 import { uniqueViolation } from '../entities/uniqueFieldIndex.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { composeContent } from '../content/composeContent.js';
+import { lockEntityUnchanged } from './lockEntityUnchanged.js';
 import { withTransaction } from './withTransaction.js';
 import { mapYielding } from '../util/mapYielding.js';
 import { analyze, indexKeywords, type AnalyzedDoc } from './keywordIndex.js';
@@ -198,6 +199,7 @@ export async function patchRecord(
   if (!UUID_RE.test(id)) throw notFound(entity.name, id);
   const changes = validateRecord(entity, patch, 'body', 'patch');
   const write = withTransaction(pool, async (client) => {
+    await lockEntityUnchanged(client, entity);
     const { rows } = await client.query<RecordRow>(`${SELECT_RECORD} FOR UPDATE OF r, s`, [id, entity.name]);
     const current = rows[0];
     if (!current) throw notFound(entity.name, id);
