@@ -34,6 +34,8 @@ export interface KameleonClientOptions {
   timeoutMs?: number;
   /** Longest a call with a streamed body (insertStream, batchUpdate of an iterable) may take, in ms; 0 for no limit. Default 600,000. */
   uploadTimeoutMs?: number;
+  /** Longest an insert with `wait` may take, in ms (the API waits up to KDB_WAIT_TIMEOUT_MS, 10 min by default); 0 for no limit. Default 660,000. */
+  waitTimeoutMs?: number;
   /** Largest answer read, in bytes; a longer one fails with `response_too_large`. Default 64 MiB. */
   maxResponseBytes?: number;
   /** The fetch to use (a proxy agent, a test double of the network). Default globalThis.fetch. */
@@ -96,13 +98,13 @@ export class KameleonClient {
   readonly records = {
     /** One record or an array, as one JSON body. */
     insert: (entity: string, records: Record<string, unknown> | readonly Record<string, unknown>[], o: InsertOptions = {}) =>
-      this.call<InsertAnswer>('POST', `v1/entities/${seg(entity)}/records`, { ...o, query: { wait: o.wait || undefined }, headers: idem(o), body: { json: records } }),
+      this.call<InsertAnswer>('POST', `v1/entities/${seg(entity)}/records`, { ...this.waiting(o), query: { wait: o.wait || undefined }, headers: idem(o), body: { json: records } }),
     /** Records from an (async) iterable, sent as NDJSON while they are produced: memory stays bounded whatever the count. */
     insertStream: (entity: string, records: AsyncIterable<Record<string, unknown>> | Iterable<Record<string, unknown>>, o: InsertOptions = {}) =>
-      this.upload<InsertAnswer>('POST', `v1/entities/${seg(entity)}/records`, ndjsonStream(records), { ...o, query: { wait: o.wait || undefined }, headers: idem(o) }),
+      this.upload<InsertAnswer>('POST', `v1/entities/${seg(entity)}/records`, ndjsonStream(records), { ...this.waiting(o, true), query: { wait: o.wait || undefined }, headers: idem(o) }),
     /** Bytes already in NDJSON form (a file or stdin stream), passed through with backpressure. */
     insertNdjson: (entity: string, bytes: AsyncIterable<Uint8Array | string>, o: InsertOptions = {}) =>
-      this.upload<InsertAnswer>('POST', `v1/entities/${seg(entity)}/records`, byteStream(bytes), { ...o, query: { wait: o.wait || undefined }, headers: idem(o) }),
+      this.upload<InsertAnswer>('POST', `v1/entities/${seg(entity)}/records`, byteStream(bytes), { ...this.waiting(o, true), query: { wait: o.wait || undefined }, headers: idem(o) }),
     /** Inserts and answers once every record is embedded or failed; see `done` and `counts`. */
     insertAndWait: (entity: string, records: Record<string, unknown> | readonly Record<string, unknown>[], o: Omit<InsertOptions, 'wait'> = {}) =>
       this.records.insert(entity, records, { ...o, wait: true }),
@@ -175,6 +177,15 @@ export class KameleonClient {
       if (!page.next) return;
       after = page.next;
     }
+  }
+
+  /** An insert that waits for embeddings is given the wait's longer timeout, unless the call names one. */
+  private waiting(o: InsertOptions, upload = false): InsertOptions {
+    if (!o.wait || o.timeoutMs !== undefined) return o;
+    const wait = this.opts.waitTimeoutMs ?? 660_000;
+    const up = upload ? (this.opts.uploadTimeoutMs ?? 600_000) : 0;
+    // 0 is no limit: a wait after an unlimited upload is unlimited too.
+    return { ...o, timeoutMs: wait === 0 || (upload && up === 0) ? 0 : Math.max(wait, up) };
   }
 
   private upload<T>(method: string, path: string, stream: ReadableStream<Uint8Array>, r: Omit<Request, 'body'>): Promise<T> {

@@ -85,6 +85,16 @@ describe('KameleonClient against a running API and worker', () => {
     await reader.cancel();
   });
 
+  it('gives an insert with wait the wait timeout (the API waits up to minutes), not the short one of other calls', async () => {
+    const quick = new KameleonClient({ url: p.api.url, apiKey: KEY, timeoutMs: 200 });
+    const records = Array.from({ length: 10_000 }, (_, i) => ({ subject: `waited ticket ${i}`, seq: 100_000 + i }));
+    const started = Date.now();
+    const answer = await quick.records.insertAndWait('Ticket', records);
+    expect(Date.now() - started).toBeGreaterThan(200);
+    expect(answer).toMatchObject({ count: 10_000, done: true });
+    await kdb.records.batchDelete('Ticket', answer.ids);
+  });
+
   it('inserts one record or an array, gets, updates and deletes by id, with an idempotency key', async () => {
     const one = await kdb.records.insert('Ticket', { subject: 'printer on fire', seq: -1 }, { idempotencyKey: 'client-one' });
     expect(one).toMatchObject({ count: 1, jobs: expect.any(Number) as unknown });
@@ -162,7 +172,7 @@ describe('KameleonClient against a running API and worker', () => {
     expect((await kdb.reindex.cancel(run.id)).id).toBe(run.id);
     const ended = await until(async () => {
       const r = await kdb.reindex.get(run.id);
-      return r.finishedAt ? r : null;
+      return ['cancelled', 'completed', 'failed'].includes(r.state) ? r : null;
     });
     expect(['cancelled', 'completed']).toContain(ended.state);
     const status = await kdb.embeddings.status();
