@@ -229,7 +229,8 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ records: page, next: page.length === limit ? page[page.length - 1]!.id : null });
   });
   v1.patch('/entities/:name/records', take({ body: 'records' }), async (req, res) => {
-    const name = params(req).name;
+    // The entity first: a body stream opened and never read would report its errors to nobody.
+    const entity = await entities.get(params(req).name);
     let input;
     if (res.locals.ndjson) input = cleanValues(readNdjson(decodedBody(req, limit), { maxLineLength: limit }));
     else {
@@ -239,7 +240,7 @@ export function createApp(deps: AppDeps): express.Express {
       }
       input = fromJsonBody(body);
     }
-    const result = await records.patchMany(name, input);
+    const result = await records.patchMany(entity, input);
     res.json({
       count: result.ids.length,
       ids: result.ids,

@@ -78,4 +78,18 @@ describe('batch update', () => {
     expect(await keyword('shiny')).toHaveLength(100);
     expect((await db.pool.query(`SELECT count(*)::int AS n FROM kdb_postings p WHERE p.entity = 'Item' AND p.term = 'plain'`)).rows[0].n).toBe(2500);
   });
+
+  it('answers 404 for an unknown entity before reading the body, even a broken gzip one', async () => {
+    const errors: unknown[] = [];
+    const onError = (err: unknown) => errors.push(err);
+    process.on('uncaughtException', onError);
+    try {
+      const r = await call('PATCH', '/v1/entities/Nope/records', Buffer.from('not gzip at all'), { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' });
+      expect(r.status).toBe(404);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+    expect(errors).toEqual([]);
+  });
 });

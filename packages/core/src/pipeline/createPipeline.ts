@@ -81,7 +81,7 @@ export interface Pipeline {
     /** Merges fields; a changed text is enqueued after the commit, and a failed enqueue leaves it to the sweeper (`enqueueError`). */
     patch(entity: string, id: string, patch: Record<string, unknown>): Promise<{ record: StoredRecord; reembed: boolean; enqueueError: string | null }>;
     /** A batch update (`{id, ...fields}` items), validated all-or-nothing and written in one transaction; jobs after the commit. */
-    patchMany(entity: string, records: Iterable<SourcedValue> | AsyncIterable<SourcedValue>): Promise<PatchRecordsResult>;
+    patchMany(entity: string | Entity, records: Iterable<SourcedValue> | AsyncIterable<SourcedValue>): Promise<PatchRecordsResult>;
     delete(entity: string, id: string): Promise<void>;
     /** Deletes every record `ids` names (ids or unique prefixes, 1..10,000) in one transaction, or none (404 naming the unknown ones). */
     deleteMany(entity: string, ids: readonly string[]): Promise<string[]>;
@@ -182,8 +182,8 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         const enqueueError = reembed ? await enqueueEmbed(embed, [record.id], { chunkSize: 1 }).then(() => null, (err: Error) => err.message) : null;
         return { record, reembed, enqueueError };
       },
-      async patchMany(entityName, items) {
-        const entity = await getEntity(pool, entityName);
+      async patchMany(e, items) {
+        const entity = typeof e === 'string' ? await getEntity(pool, e) : e;
         return patchRecords({ pool, queue: embed, entity, records: items, jobSize: o.jobSize ?? DEFAULTS.jobSize });
       },
       delete: async (entity, id) => deleteRecord(pool, entity, await resolveRecordId(pool, entity, id)),
