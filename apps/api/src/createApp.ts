@@ -1,6 +1,7 @@
 import express, { type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Logger } from 'pino';
+import * as schemas from '@kameleondb/schemas';
 import {
   entityPatchSchema,
   parseDuration,
@@ -23,7 +24,7 @@ import { sameOriginMutations } from './sameOriginMutations.js';
 import { sizeInBytes } from './sizeInBytes.js';
 import { assertCleanJson } from './assertCleanJson.js';
 import { errorHandler } from './errorHandler.js';
-import { searchSchema, toSearchParams } from './searchSchema.js';
+import { toSearchParams } from './toSearchParams.js';
 import { openApiDocument, type RouteDoc } from './openapi.js';
 import { createDashboard, requireDashboardAuth } from './dashboard.js';
 
@@ -44,28 +45,16 @@ export interface AppDeps {
   badKeys?: BadKeyLimiter;
 }
 
-const reindexBodySchema = z
-  .object({
-    entity: z.string().min(1).optional(),
-    force: z.boolean().default(false),
-    dryRun: z.boolean().default(false),
-  })
-  .strict();
-
-const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).optional() }).strict();
+// Request schemas the typed client shares live in @kameleondb/schemas.
+const { searchSchema, reindexBodySchema } = schemas;
+const listQuery = schemas.runListQuerySchema;
 /** Longest olderThan: a century; longer durations are a typo (and overflow a timestamp). */
 const MAX_OLDER_THAN_MS = 100 * 365 * 86_400_000;
-const cacheDeleteQuery = z
-  .object({
-    olderThan: z.string().max(40).optional(),
-    model: z.string().min(1).max(200).optional(),
-    all: z.literal('true', { message: 'all must be "true" (to delete every entry)' }).optional(),
-  })
-  .strict();
+const cacheDeleteQuery = schemas.cacheDeleteQuerySchema;
 const reindexCleanQuery = z
   .object({ olderThan: z.string({ error: 'olderThan is required: how long ago a run must have ended to be deleted (7d, 12h, 90m)' }).max(40, 'olderThan must be a duration such as 7d') })
   .strict();
-const waitQuery = z.object({ wait: z.enum(['true', 'false', '1', '0']).optional() }).strict();
+const waitQuery = schemas.waitQuerySchema;
 const recordsBody = z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]);
 const recordPatchBody = z.record(z.string(), z.unknown());
 /** One item of a batch update: the record's id (or a unique prefix) and the fields to merge. */
@@ -79,7 +68,7 @@ const recordsDeleteBody = z
       .max(MAX_DELETE_IDS, `ids may name at most ${MAX_DELETE_IDS} records per request`),
   })
   .strict();
-const recordListQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), after: z.string().max(40).optional() }).strict();
+const recordListQuery = schemas.recordListQuerySchema;
 
 /** Every /v1 route, with the schemas that validate it: the OpenAPI document is made from this list. */
 export const ROUTES: RouteDoc[] = [

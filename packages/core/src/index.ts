@@ -7,7 +7,7 @@ export { createWorkerProvider, type WorkerProviderOptions } from './pipeline/cre
 export { observeBatch } from './pipeline/observeBatch.js';
 export { queueIsBusy, BUSY_STATES } from './jobs/queueIsBusy.js';
 export { unstorableText } from './content/unstorableText.js';
-export { entityInputSchema, FIELD_TYPES, type Entity, type EntityInput, type FieldType } from './entities/entitySchema.js';
+export { entityInputSchema, FIELD_TYPES, type Entity, type EntityInput, type FieldType } from '@kameleondb/schemas';
 export { MAX_JSON_DEPTH } from './entities/validateRecord.js';
 export type { EmbeddingProvider, ProviderLimits, EmbedOptions } from './embedding/EmbeddingProvider.js';
 export { HashProvider } from './embedding/HashProvider.js';
@@ -38,7 +38,7 @@ export { CacheStats } from './cache/CacheStats.js';
 export { cacheSummary, clearCache, type CacheSummary } from './cache/cacheAdmin.js';
 export { parseDuration } from './util/parseDuration.js';
 export { TimeoutError } from './util/withTimeout.js';
-export { entityPatchSchema, type EntityPatch } from './entities/entitySchema.js';
+export { entityPatchSchema, type EntityPatch } from '@kameleondb/schemas';
 export { updateEntity, updateEntityIn } from './store/entityStore.js';
 export type { Outcome } from './batching/embedBatch.js';
 export { waitForEmbedded } from './ingest/waitForEmbedded.js';

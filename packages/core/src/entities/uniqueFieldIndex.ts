@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { ConflictError } from '../errors.js';
-import type { Entity } from './entitySchema.js';
+import type { Entity } from '@kameleondb/schemas';
 
 const PREFIX = 'kdb_records_uq_';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
 import { ConflictError, ValidationError } from '../errors.js';
-import type { Entity } from '../entities/entitySchema.js';
+import type { Entity } from '@kameleondb/schemas';
 import { DEFAULTS } from '../config/defaults.js';
 import { uniqueViolation } from '../entities/uniqueFieldIndex.js';
 import { validateRecord } from '../entities/validateRecord.js';

@@ -6,7 +6,7 @@ import { cacheSummary, clearCache, type CacheSummary } from '../cache/cacheAdmin
 import { DEFAULTS } from '../config/defaults.js';
 import { ConflictError } from '../errors.js';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
-import type { Entity, EntityInput, EntityPatch } from '../entities/entitySchema.js';
+import type { Entity, EntityInput, EntityPatch } from '@kameleondb/schemas';
 import { ingestRecords, type IngestResult } from '../ingest/ingestRecords.js';
 import { patchRecords, type PatchRecordsResult } from '../ingest/patchRecords.js';
 import type { SourcedValue } from '../ingest/readNdjson.js';

@@ -3,7 +3,7 @@ import { unstorableText } from '../content/unstorableText.js';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
 import { ValidationError } from '../errors.js';
 import { listEntities } from '../store/entityStore.js';
-import type { Entity } from '../entities/entitySchema.js';
+import type { Entity } from '@kameleondb/schemas';
 import { reuseFor } from '../util/reuseFor.js';
 import { fuseRrf, type FusedHit, type RankedHit } from './rrf.js';
 import { KeywordRetriever, type KeywordRetrieval } from './KeywordRetriever.js';

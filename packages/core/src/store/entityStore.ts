@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import type { Entity, EntityInput, EntityPatch } from '../entities/entitySchema.js';
-import { canonicalType } from '../entities/fieldTypes.js';
-import { builtinNameMessage, isBuiltinName } from '../entities/isBuiltinName.js';
-import { normalizeFields, type FieldsInput } from '../entities/normalizeFields.js';
+import type { Entity, EntityInput, EntityPatch } from '@kameleondb/schemas';
+import { canonicalType } from '@kameleondb/schemas';
+import { builtinNameMessage, isBuiltinName } from '@kameleondb/schemas';
+import { normalizeFields, type FieldsInput } from '@kameleondb/schemas';
 import { createUniqueIndex, dropUniqueIndex } from '../entities/uniqueFieldIndex.js';
 import { renameRecordFields } from './recordStore.js';
 import { withTransaction } from './withTransaction.js';

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ConflictError, NotFoundError } from '../errors.js';
-import type { Entity } from '../entities/entitySchema.js';
+import type { Entity } from '@kameleondb/schemas';
 
 /**
  * In a record write's transaction: locks the entity row FOR SHARE (an

@@ -2,7 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type pg from 'pg';
 import { AmbiguousIdError, NotFoundError, ValidationError } from '../errors.js';
 import { MIN_ID_PREFIX, recordIdRange, type RecordIdRange } from '../entities/recordIdPrefix.js';
-import type { Entity } from '../entities/entitySchema.js';
+import type { Entity } from '@kameleondb/schemas';
 import { uniqueViolation } from '../entities/uniqueFieldIndex.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { composeContent } from '../content/composeContent.js';
