@@ -94,8 +94,9 @@ export const ROUTES: RouteDoc[] = [
   { method: 'get', path: '/reindex', operationId: 'listReindexRuns', summary: 'Recent reindex runs, newest first', query: listQuery, errors: [503], success: { status: 200, description: '{runs}' } },
   { method: 'get', path: '/reindex/:id', operationId: 'getReindexRun', summary: 'One reindex run with live progress', errors: [503], success: { status: 200, description: 'the run' } },
   { method: 'post', path: '/reindex/:id/cancel', operationId: 'cancelReindexRun', summary: 'Cancel a reindex run', errors: [503], success: { status: 200, description: 'the run as it ended' } },
-  { method: 'get', path: '/search', operationId: 'search', summary: 'Hybrid, vector or keyword search', query: searchSchema, errors: [503], success: { status: 200, description: '{results, count, mode, took_ms}' } },
-  { method: 'post', path: '/search', operationId: 'searchWithBody', summary: 'Search with a JSON body', body: searchSchema, errors: [503], success: { status: 200, description: '{results, count, mode, took_ms}' } },
+  { method: 'get', path: '/search', operationId: 'search', summary: 'Hybrid, vector or keyword search', query: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms}' } },
+  { method: 'post', path: '/search', operationId: 'searchWithBody', summary: 'Search with a JSON body', body: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms}' } },
+  { method: 'get', path: '/spaces', operationId: 'listSpaces', summary: 'Embedding spaces: state, rows embedded / total, build run', errors: [503], success: { status: 200, description: '{spaces, active}' } },
   { method: 'get', path: '/cache', operationId: 'getCacheSummary', summary: 'Embedding cache summary', errors: [503], success: { status: 200, description: 'entries, bytes, per model, hit rate' } },
   { method: 'delete', path: '/cache', operationId: 'clearCache', summary: 'Delete cache entries by last use and model; all=true (alone) deletes every entry', query: cacheDeleteQuery, errors: [503], success: { status: 200, description: '{deleted}' } },
   { method: 'get', path: '/openapi.json', operationId: 'getOpenApiDocument', summary: 'This document', success: { status: 200, description: 'OpenAPI 3.1' } },
@@ -103,7 +104,7 @@ export const ROUTES: RouteDoc[] = [
 
 export function createApp(deps: AppDeps): express.Express {
   const { pipeline } = deps;
-  const { entities, records, reindex, cache, provider } = pipeline;
+  const { entities, records, reindex, cache, provider, spaces } = pipeline;
   const limit = sizeInBytes(deps.maxBody);
   const badKeys = deps.badKeys ?? new BadKeyLimiter();
   const take = (spec: Accepts): RequestHandler => accepts(spec, limit);
@@ -217,22 +218,28 @@ export function createApp(deps: AppDeps): express.Express {
 
   v1.get('/embeddings/status', take({ body: 'none' }), async (_req, res) => {
     // Runs live in Redis; the store bounds its wait, and without Redis the answer is what Postgres knows.
-    const [entities, runs, vectorIndex] = await Promise.all([
+    const [entities, runs, vectorIndex, active, problems] = await Promise.all([
       records.statusByEntity(),
       reindex.active().then(
         (active) => ({ active, warning: null }),
         (err: Error) => ({ active: null, warning: `active reindex runs are unknown: ${err.message}` }),
       ),
       pipeline.search.vectorIndex(),
+      spaces.active(),
+      spaces.problems(),
     ]);
     const activeRuns = runs.active;
+    // What search serves is the active space, whatever this process's KDB_EMBEDDING_* say.
+    const served = active ?? { provider: provider.name, model: provider.model, dimensions: provider.dimensions, modelKey: provider.modelKey };
     res.json({
       ...(runs.warning ? { warning: runs.warning } : {}),
-      provider: provider.name,
-      model: provider.model,
-      dimensions: provider.dimensions,
-      modelKey: provider.modelKey,
-      maxInputs: provider.limits.maxInputs,
+      provider: served.provider,
+      model: served.model,
+      dimensions: served.dimensions,
+      modelKey: served.modelKey,
+      maxInputs: served.modelKey === provider.modelKey ? provider.limits.maxInputs : null,
+      space: served.modelKey,
+      spaceProblems: problems,
       entities,
       activeRuns,
       vectorIndex,
@@ -258,6 +265,11 @@ export function createApp(deps: AppDeps): express.Express {
   });
   v1.post('/reindex/:id/cancel', take({ body: 'none' }), async (req, res) => {
     res.json(await reindex.cancel(params(req).id));
+  });
+
+  v1.get('/spaces', take({ body: 'none' }), async (_req, res) => {
+    const all = await spaces.list();
+    res.json({ spaces: all, active: all.find((s) => s.state === 'active')?.modelKey ?? null });
   });
 
   const runSearch = async (input: z.infer<typeof searchSchema>) => {

@@ -21,14 +21,18 @@ import { SearchEngine, type SearchAnswer, type SearchParams } from '../search/Se
 import { vectorIndexStatus, type VectorIndexStatus } from '../segments/vectorSegmentStore.js';
 import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn } from '../store/entityStore.js';
 import { deleteRecord, getRecord, listRecords, patchRecord, type StoredRecord } from '../store/recordStore.js';
-import { embeddingStatusByEntity, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
+import { embeddingStatusByEntity, spaceCoverage, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
+import { SpaceProviders } from '../spaces/SpaceProviders.js';
+import type { EmbeddingSpace } from '../store/embeddingSpaceStore.js';
 
 export interface PipelineOptions {
   pool: pg.Pool;
   /** A BullMQ-ready connection (createRedis); the queues share it, and close() leaves it open for its owner. */
   redis: Redis;
-  /** Embeds search queries; its modelKey is the model of the status counts. */
+  /** The provider this process was configured with (KDB_EMBEDDING_*); the provider of the default `spaces`. */
   provider: EmbeddingProvider;
+  /** The embedding spaces and a provider per space (search embeds queries with the active one's). Default: `provider` alone. */
+  spaces?: SpaceProviders;
   /** BullMQ key prefix of every queue and run key. Default DEFAULTS.queuePrefix (`{kdb}`). */
   prefix?: string;
   /** Ids per embed job of an ingest. Default DEFAULTS.jobSize (2048). */
@@ -87,7 +91,16 @@ export interface Pipeline {
   };
   search: {
     search(params: SearchParams): Promise<SearchAnswer>;
+    /** The active space's vector index. */
     vectorIndex(): Promise<VectorIndexStatus>;
+  };
+  spaces: {
+    /** Every space with its rows embedded / total and its build run. */
+    list(): Promise<SpaceView[]>;
+    /** The active space (read fresh), or null before one is seeded. */
+    active(): Promise<EmbeddingSpace | null>;
+    /** Spaces (active or building) whose provider this process cannot build, and why. */
+    problems(): Promise<{ space: string; error: string }[]>;
   };
   /** Postgres, Redis and migrations answer. */
   ready(): Promise<Readiness>;
@@ -100,8 +113,18 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
+/** A space as GET /v1/spaces shows it. */
+export interface SpaceView extends EmbeddingSpace {
+  /** Rows holding a vector of their current text in this space (or a settled empty text). */
+  embedded: number;
+  total: number;
+  buildRun: ReindexRun | null;
+}
+
 export function createPipeline(o: PipelineOptions): Pipeline {
   const { pool, redis, provider } = o;
+  const spaces = o.spaces ?? SpaceProviders.single(pool, provider);
+  const buildingSpaces = async () => (await spaces.spaces()).filter((s) => s.state === 'building').map((s) => s.modelKey);
   const prefix = o.prefix ?? DEFAULTS.queuePrefix;
   // The connection is given, so the URL is never used to connect.
   const embed = createEmbedQueue({ redisUrl: '', prefix, connection: redis });
@@ -109,7 +132,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   const maintenance = new Queue(MAINTENANCE_QUEUE, { connection: redis, prefix });
   const runs = new ReindexRunStore(redis, pool, prefix);
   const cacheStats = new CacheStats(redis, prefix);
-  const engine = new SearchEngine({ pool, provider, ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}) });
+  const engine = new SearchEngine({ pool, spaces, ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}) });
 
   return {
     entities: {
@@ -136,7 +159,15 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     records: {
       async ingest(i) {
         const entity = typeof i.entity === 'string' ? await getEntity(pool, i.entity) : i.entity;
-        return ingestRecords({ pool, queue: embed, entity, records: i.records, jobSize: o.jobSize ?? DEFAULTS.jobSize, idempotencyKey: i.idempotencyKey });
+        return ingestRecords({
+          pool,
+          queue: embed,
+          buildingSpaces: await buildingSpaces(),
+          entity,
+          records: i.records,
+          jobSize: o.jobSize ?? DEFAULTS.jobSize,
+          idempotencyKey: i.idempotencyKey,
+        });
       },
       waitForEmbedded: (ids, w) => waitForEmbedded(pool, ids, w),
       get: (entity, id) => getRecord(pool, entity, id),
@@ -145,17 +176,23 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         const entity = await getEntity(pool, entityName);
         const { record, reembed } = await patchRecord(pool, entity, id, patch);
         // The change is committed and the row pending: a failed enqueue leaves it to the sweeper, as an ingest does.
-        const enqueueError = reembed ? await enqueueEmbed(embed, [record.id], { chunkSize: 1 }).then(() => null, (err: Error) => err.message) : null;
+        const enqueueError = reembed
+          ? await enqueueEmbed(embed, [record.id], { chunkSize: 1, buildingSpaces: await buildingSpaces() }).then(
+              () => null,
+              (err: Error) => err.message,
+            )
+          : null;
         return { record, reembed, enqueueError };
       },
       delete: (entity, id) => deleteRecord(pool, entity, id),
-      statusByEntity: () => embeddingStatusByEntity(pool, provider.modelKey),
+      statusByEntity: async () => embeddingStatusByEntity(pool, await spaces.activeNow()),
     },
     reindex: {
       start: (s) => startReindex({ pool, runs, reindexQueue }, s),
       async dryRun(d) {
         if (d.entity) await getEntity(pool, d.entity);
-        return dryRunReindex(pool, provider, { ...d, pricePerMillionTokens: o.pricePerMillionTokens });
+        const active = await spaces.active();
+        return dryRunReindex(pool, active.provider, active.space, { ...d, pricePerMillionTokens: o.pricePerMillionTokens });
       },
       list: (limit) => runs.list(limit),
       get: (id) => getRun(runs, id),
@@ -174,9 +211,25 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     },
     search: {
       search: (params) => engine.search(params),
-      vectorIndex: () => vectorIndexStatus(pool),
+      async vectorIndex() {
+        const active = await spaces.space(null);
+        return vectorIndexStatus(pool, active.id);
+      },
     },
-    ready: () => checkReadiness(pool, redis),
+    spaces: {
+      async list() {
+        const all = await spaces.spaces(true);
+        return Promise.all(
+          all.map(async (s) => {
+            const [coverage, buildRun] = await Promise.all([spaceCoverage(pool, s.id), s.buildRunId ? runs.get(s.buildRunId) : Promise.resolve(null)]);
+            return { ...s, ...coverage, buildRun };
+          }),
+        );
+      },
+      active: () => spaces.activeNow(),
+      problems: () => spaces.problems(),
+    },
+    ready: () => checkReadiness(pool, redis, { spaces: () => spaces.problems() }),
     provider,
     runs,
     queues: { embed, reindex: reindexQueue, maintenance },

@@ -1,0 +1,133 @@
+import type pg from 'pg';
+import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
+import { ConfigError, KdbError } from '../errors.js';
+import { activeSpace, listSpaces, seedSpace, type EmbeddingSpace } from '../store/embeddingSpaceStore.js';
+import { withTransaction } from '../store/withTransaction.js';
+import { reuseFor } from '../util/reuseFor.js';
+
+/** Makes the provider of a space from its row and the secrets of the process's environment. */
+export type ProviderFactory = (space: EmbeddingSpace) => EmbeddingProvider | Promise<EmbeddingProvider>;
+
+export interface SpaceProvidersOptions {
+  pool: pg.Pool;
+  build: ProviderFactory;
+  /** How long the spaces read from Postgres are reused, in ms: a new active space is served within this (plus a search). Default 300. */
+  refreshMs?: number;
+  /** A failed provider build is tried again after this, in ms (model files copied in, a key added to a new process). Default 30,000. */
+  retryBuildMs?: number;
+  /** Made the active space on a database without any (an embedded pipeline, tests); processes seed at start-up (migrate). */
+  seed?: EmbeddingProvider;
+}
+
+/** A space whose provider this process cannot build, and why (readiness names it). */
+export interface SpaceProblem {
+  space: string;
+  error: string;
+}
+
+/**
+ * The embedding spaces as a process sees them: the spaces re-read from
+ * Postgres at most every `refreshMs` (so every API process serves a new
+ * active space within a second of the switch, without a restart), and one
+ * provider per space, built once from the space's row (`build`) and kept.
+ * A space whose provider cannot be built is remembered with the reason
+ * (`problems`), never skipped silently: its work fails and is retried.
+ */
+export class SpaceProviders {
+  private readonly read: (fresh?: boolean) => Promise<EmbeddingSpace[]>;
+  private readonly providers = new Map<string, Promise<EmbeddingProvider>>();
+  private readonly failed = new Map<string, { error: string; at: number }>();
+
+  constructor(private readonly opts: SpaceProvidersOptions) {
+    this.read = reuseFor(opts.refreshMs ?? 300, async () => {
+      let spaces = await listSpaces(opts.pool);
+      if (spaces.length === 0 && opts.seed) {
+        const seed = opts.seed;
+        await withTransaction(opts.pool, (c) => seedSpace(c, { provider: seed.name, model: seed.model, dimensions: seed.dimensions }));
+        spaces = await listSpaces(opts.pool);
+      }
+      return spaces;
+    });
+  }
+
+  /** Spaces served by one provider: the space of its model key (seeded on an empty database); no other space's provider can be built. */
+  static single(pool: pg.Pool, provider: EmbeddingProvider): SpaceProviders {
+    return new SpaceProviders({
+      pool,
+      seed: provider,
+      build: (space) => {
+        if (space.modelKey === provider.modelKey) return provider;
+        throw new ConfigError(`this process has the provider of "${provider.modelKey}" only, not of space "${space.modelKey}"`);
+      },
+    });
+  }
+
+  /** Every space (reused for refreshMs; `fresh` reads again). */
+  spaces(fresh = false): Promise<EmbeddingSpace[]> {
+    return this.read(fresh);
+  }
+
+  /** The active space now, read fresh from Postgres (an operator's question, not a search's). */
+  async activeNow(): Promise<EmbeddingSpace | null> {
+    return activeSpace(this.opts.pool);
+  }
+
+  /** The space of `modelKey` (null: the active one). */
+  async space(modelKey: string | null | undefined): Promise<EmbeddingSpace> {
+    const spaces = await this.read();
+    const found = modelKey ? spaces.find((s) => s.modelKey === modelKey) ?? (await this.read(true)).find((s) => s.modelKey === modelKey) : spaces.find((s) => s.state === 'active');
+    if (found) return found;
+    if (modelKey) throw new KdbError('not_found', `embedding space "${modelKey}" does not exist; spaces: ${spaces.map((s) => s.modelKey).join(', ') || '(none)'}`, { details: { space: modelKey } });
+    throw new KdbError('unavailable', 'no embedding space is active yet: start a worker or the API with KDB_EMBEDDING_* set, which seeds the first one');
+  }
+
+  /** The active space and its provider. */
+  async active(): Promise<{ space: EmbeddingSpace; provider: EmbeddingProvider }> {
+    const space = await this.space(null);
+    return { space, provider: await this.providerFor(space) };
+  }
+
+  /** The provider of `space`, built on first use; throws (and remembers why) when it cannot be built. */
+  providerFor(space: EmbeddingSpace): Promise<EmbeddingProvider> {
+    const kept = this.providers.get(space.modelKey);
+    if (kept) return kept;
+    const fail = this.failed.get(space.modelKey);
+    if (fail && Date.now() - fail.at < (this.opts.retryBuildMs ?? 30_000)) {
+      return Promise.reject(new ConfigError(`embedding space "${space.modelKey}": ${fail.error}`, { space: space.modelKey }));
+    }
+    const built = (async () => {
+      const p = await this.opts.build(space);
+      await p.init?.();
+      if (p.modelKey !== space.modelKey) {
+        throw new ConfigError(`the provider made for space "${space.modelKey}" has model key "${p.modelKey}"`);
+      }
+      return p;
+    })();
+    this.providers.set(space.modelKey, built);
+    built.then(
+      () => this.failed.delete(space.modelKey),
+      (err: unknown) => {
+        this.providers.delete(space.modelKey);
+        this.failed.set(space.modelKey, { error: (err as Error).message, at: Date.now() });
+      },
+    );
+    return built;
+  }
+
+  /**
+   * Tries to build the provider of every active or building space and
+   * returns those that fail, with the reason.
+   */
+  async problems(): Promise<SpaceProblem[]> {
+    const spaces = (await this.read()).filter((s) => s.state !== 'retired');
+    const out: SpaceProblem[] = [];
+    for (const space of spaces) {
+      try {
+        await this.providerFor(space);
+      } catch (err) {
+        out.push({ space: space.modelKey, error: (err as Error).message });
+      }
+    }
+    return out;
+  }
+}
