@@ -3,6 +3,9 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import {
   entityPatchSchema,
+  checkedModelKey,
+  PROVIDER_NAMES,
+  ACTIVATE_MODES,
   parseDuration,
   type Pipeline,
   type PipelineMetrics,
@@ -47,6 +50,27 @@ const reindexBodySchema = z
   .object({
     entity: z.string().min(1).optional(),
     force: z.boolean().default(false),
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+
+/** A new embedding space. The base URL is a provider option, never a secret: one carrying credentials is refused. */
+const spaceBodySchema = z
+  .object({
+    provider: z.enum(PROVIDER_NAMES),
+    model: z.string().min(1).max(200),
+    dimensions: z.number().int().min(1).max(2000, 'dimensions may be at most 2000 (the most an HNSW index takes)'),
+    baseUrl: z
+      .string()
+      .max(500)
+      .url()
+      .refine((u) => /^https?:\/\//i.test(u), 'baseUrl must be an http or https URL')
+      .refine((u) => {
+        const url = new URL(u);
+        return url.username === '' && url.password === '';
+      }, 'baseUrl must not carry credentials: secrets stay in the environment (OPENAI_API_KEY)')
+      .optional(),
+    activate: z.enum(ACTIVATE_MODES).default('auto'),
     dryRun: z.boolean().default(false),
   })
   .strict();
@@ -97,6 +121,18 @@ export const ROUTES: RouteDoc[] = [
   { method: 'get', path: '/search', operationId: 'search', summary: 'Hybrid, vector or keyword search', query: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms}' } },
   { method: 'post', path: '/search', operationId: 'searchWithBody', summary: 'Search with a JSON body', body: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms}' } },
   { method: 'get', path: '/spaces', operationId: 'listSpaces', summary: 'Embedding spaces: state, rows embedded / total, build run', errors: [503], success: { status: 200, description: '{spaces, active}' } },
+  {
+    method: 'post',
+    path: '/spaces',
+    operationId: 'createSpace',
+    summary: 'Build a new embedding space (a reindex run into it), or a dry run of it',
+    description: 'Search keeps using the active space during the build; with activate=auto the build switches to the new space when every row has a vector in it.',
+    body: spaceBodySchema,
+    errors: [409, 503],
+    success: { status: 202, description: '{space, run} (200 with the report for a dry run)' },
+  },
+  { method: 'post', path: '/spaces/:key/activate', operationId: 'activateSpace', summary: 'Switch search to a space (a retired one, or one built with activate=manual); key is a URL-encoded model key', errors: [404, 409, 503], success: { status: 200, description: 'the space' } },
+  { method: 'delete', path: '/spaces/:key', operationId: 'dropSpace', summary: 'Drop a space that is not the active one: its vectors and segments', errors: [404, 409, 503], success: { status: 200, description: '{dropped}' } },
   { method: 'get', path: '/cache', operationId: 'getCacheSummary', summary: 'Embedding cache summary', errors: [503], success: { status: 200, description: 'entries, bytes, per model, hit rate' } },
   { method: 'delete', path: '/cache', operationId: 'clearCache', summary: 'Delete cache entries by last use and model; all=true (alone) deletes every entry', query: cacheDeleteQuery, errors: [503], success: { status: 200, description: '{deleted}' } },
   { method: 'get', path: '/openapi.json', operationId: 'getOpenApiDocument', summary: 'This document', success: { status: 200, description: 'OpenAPI 3.1' } },
@@ -271,6 +307,20 @@ export function createApp(deps: AppDeps): express.Express {
     const all = await spaces.list();
     res.json({ spaces: all, active: all.find((s) => s.state === 'active')?.modelKey ?? null });
   });
+  v1.post('/spaces', take({ body: 'json' }), async (_req, res) => {
+    const { dryRun, activate, ...seed } = parseBody(spaceBodySchema, res.locals.body, 'body');
+    if (dryRun) {
+      res.json(await spaces.dryRun(seed));
+      return;
+    }
+    res.status(202).json(await spaces.create({ ...seed, activate }));
+  });
+  v1.post('/spaces/:key/activate', take({ body: 'none' }), async (req, res) => {
+    res.json(await spaces.activate(checkedModelKey(spaceKey(req))));
+  });
+  v1.delete('/spaces/:key', take({ body: 'none' }), async (req, res) => {
+    res.json(await spaces.drop(checkedModelKey(spaceKey(req))));
+  });
 
   const runSearch = async (input: z.infer<typeof searchSchema>) => {
     const params = toSearchParams(input);
@@ -325,6 +375,9 @@ async function* cleanValues(source: AsyncIterable<SourcedValue>): AsyncGenerator
     yield v;
   }
 }
+
+/** The model key of a spaces route (Express has decoded it). */
+const spaceKey = (req: Request) => (req.params as { key: string }).key;
 
 /** Path parameters by name (the route-level middleware before each handler hides their names from the types). */
 const params = (req: Request) => req.params as { name: string; id: string };

@@ -1,6 +1,8 @@
 import {
   CacheStats,
   checkReadiness,
+  completeBuilds,
+  DEFAULTS,
   createEmbedQueue,
   createLogger,
   createPool,
@@ -130,12 +132,23 @@ export async function startWorker(env: WorkerEnv, logger: Logger = createLogger(
           onBuild: (work, ms) => metrics.segmentBuilds.labels(work.kind).observe(ms / 1000),
         }).start()
       : null;
+  // Every worker checks the builds; the switch transaction makes the second one a no-op.
+  const lastCatchUp = new Map<string, number>();
+  let checking = false;
+  const builds = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    completeBuilds({ pool, runs, spaces, embedQueue, logger, jobSize: provider.limits.maxInputs }, lastCatchUp)
+      .catch((err: unknown) => logger.warn({ err }, 'embedding space build check failed; trying again'))
+      .finally(() => (checking = false));
+  }, DEFAULTS.spaceBuildCheckMs);
   const probes = await startProbeServer({ port: env.KDB_METRICS_PORT, metrics, readiness: () => checkReadiness(pool, redis, { spaces: () => spaces.problems() }) });
   logger.info({ url: probes.url }, 'metrics and probes listening');
   return {
     probesUrl: probes.url,
     logger,
     async close() {
+      clearInterval(builds);
       await Promise.all([...workers.map((w) => w.close()), planner.close(), maintenance.close(), segments?.close()]);
       await embedQueue.close();
       await cancelWatcher.close();

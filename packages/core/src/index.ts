@@ -16,6 +16,7 @@ export { createProvider, PROVIDER_NAMES, type ProviderConfig, type ProviderName 
 export { createPool, type PoolOptions } from './store/createPool.js';
 export { migrate, type MigrateResult } from './store/migrate.js';
 export { SpaceProviders, type ProviderFactory, type SpaceProblem } from './spaces/SpaceProviders.js';
+export { completeBuilds, checkedModelKey, type NewSpace } from './spaces/spaceAdmin.js';
 export {
   listSpaces,
   activeSpace,

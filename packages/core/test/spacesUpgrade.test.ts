@@ -18,9 +18,9 @@ import { createEmptyDatabase } from '../../../test-support/testDatabase.js';
 describe('upgrade to embedding spaces', () => {
   const hash = new HashProvider();
   let calls = 0;
-  const counting: EmbeddingProvider = withEmbed(hash, async (texts, o) => {
+  const counting: EmbeddingProvider = withEmbed(hash, async (texts) => {
     calls += texts.length;
-    return hash.embed(texts, o);
+    return hash.embed(texts);
   });
   let drop: () => Promise<void>;
   let url: string;

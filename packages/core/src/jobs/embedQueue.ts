@@ -84,6 +84,8 @@ export async function enqueueEmbed(
     timeoutMs?: number;
     /** Spaces being built (model keys): each gets the same jobs too, at a lower priority. */
     buildingSpaces?: readonly string[];
+    /** Only the jobs of `buildingSpaces` (a build's catch-up), none for the active space. */
+    onlyBuilding?: boolean;
   },
 ): Promise<number> {
   if (ids.length === 0) return 0;
@@ -91,7 +93,7 @@ export async function enqueueEmbed(
   for (let i = 0; i < ids.length; i += opts.chunkSize) {
     const data: EmbedJobData = { ids: ids.slice(i, i + opts.chunkSize) };
     if (opts.runId) data.runId = opts.runId;
-    jobs.push({ name: 'embed', data });
+    if (!opts.onlyBuilding) jobs.push({ name: 'embed', data });
     for (const space of opts.buildingSpaces ?? []) jobs.push({ name: 'embed', data: { ...data, space }, opts: { priority: BUILDING_SPACE_JOB_PRIORITY } });
   }
   // On a timeout the jobs may still be added once Redis returns (ioredis'

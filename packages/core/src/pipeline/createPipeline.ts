@@ -23,6 +23,8 @@ import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn } f
 import { deleteRecord, getRecord, listRecords, patchRecord, type StoredRecord } from '../store/recordStore.js';
 import { embeddingStatusByEntity, spaceCoverage, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
 import { SpaceProviders } from '../spaces/SpaceProviders.js';
+import { activateSpace, createSpace, dropSpace, dryRunSpace, type NewSpace } from '../spaces/spaceAdmin.js';
+import type { SpaceSeed } from '../store/embeddingSpaceStore.js';
 import type { EmbeddingSpace } from '../store/embeddingSpaceStore.js';
 
 export interface PipelineOptions {
@@ -101,6 +103,14 @@ export interface Pipeline {
     active(): Promise<EmbeddingSpace | null>;
     /** Spaces (active or building) whose provider this process cannot build, and why. */
     problems(): Promise<{ space: string; error: string }[]>;
+    /** A new space being built (its build run embeds every row), or a build of it resumed. */
+    create(input: NewSpace): Promise<{ space: EmbeddingSpace; run: ReindexRun }>;
+    /** What building a space would cost, changing nothing. */
+    dryRun(seed: SpaceSeed): Promise<DryRunReport & { space: string; exists: boolean }>;
+    /** Switches search to a space (a retired one, or a built one of activate=manual). */
+    activate(key: string): Promise<EmbeddingSpace>;
+    /** Drops a space that is not the active one. */
+    drop(key: string): Promise<{ dropped: string }>;
   };
   /** Postgres, Redis and migrations answer. */
   ready(): Promise<Readiness>;
@@ -132,6 +142,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   const maintenance = new Queue(MAINTENANCE_QUEUE, { connection: redis, prefix });
   const runs = new ReindexRunStore(redis, pool, prefix);
   const cacheStats = new CacheStats(redis, prefix);
+  const admin = { pool, runs, reindexQueue, spaces, pricePerMillionTokens: o.pricePerMillionTokens };
   const engine = new SearchEngine({ pool, spaces, ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}) });
 
   return {
@@ -228,6 +239,10 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       },
       active: () => spaces.activeNow(),
       problems: () => spaces.problems(),
+      create: (input) => createSpace(admin, input),
+      dryRun: (seed) => dryRunSpace(admin, seed),
+      activate: (key) => activateSpace(admin, key),
+      drop: (key) => dropSpace(admin, key),
     },
     ready: () => checkReadiness(pool, redis, { spaces: () => spaces.problems() }),
     provider,

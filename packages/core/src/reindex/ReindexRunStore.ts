@@ -420,10 +420,15 @@ export class ReindexRunStore {
     };
   }
 
-  /** Planner position: the last record id enqueued and the next page number. */
-  async plannerPosition(id: string): Promise<{ cursor: string | null; page: number }> {
-    const [cursor, page] = await this.redis.hmget(this.runKey(id), 'cursor', 'page');
-    return { cursor: cursor || null, page: Number(page ?? 0) };
+  /** Planner position: the last record id enqueued, the next page number, and the last id the run covers (null: all). */
+  async plannerPosition(id: string): Promise<{ cursor: string | null; page: number; upTo: string | null }> {
+    const [cursor, page, upTo] = await this.redis.hmget(this.runKey(id), 'cursor', 'page', 'upTo');
+    return { cursor: cursor || null, page: Number(page ?? 0), upTo: upTo || null };
+  }
+
+  /** Fixes the last record id the run's planner covers (a space build: later rows are enqueued for the space by their writes). */
+  async setPlannerBound(id: string, upTo: string): Promise<void> {
+    await this.redis.hset(this.runKey(id), 'upTo', upTo);
   }
 
   async get(id: string): Promise<ReindexRun | null> {

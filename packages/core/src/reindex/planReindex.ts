@@ -6,7 +6,7 @@ import { REINDEX_JOB_PRIORITY, type EmbedJobData } from '../jobs/embedQueue.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { getEntity } from '../store/entityStore.js';
 import { recomputeContent } from '../store/recordStore.js';
-import { countRunRows, idsNeedingWork, pageRows } from '../store/searchRowStore.js';
+import { countRunRows, idsNeedingWork, lastRowId, pageRows } from '../store/searchRowStore.js';
 import { activeSpace, spaceByKey } from '../store/embeddingSpaceStore.js';
 import { isFinished, type ReindexRunStore } from './ReindexRunStore.js';
 
@@ -45,10 +45,19 @@ export async function planReindex(opts: PlannerOptions, runId: string): Promise<
     await runs.finish(runId, 'failed', run.space ? `embedding space "${run.space}" no longer exists` : 'no embedding space is active');
     return;
   }
-  if (run.state === 'queued') await runs.markPlanning(runId, await countRunRows(pool, space, run.entity, run.force));
+  if (run.state === 'queued') {
+    // A space build covers the rows there are now: every later insert or PATCH is enqueued for the
+    // space by its own write (at a lower priority), so paging it as well would embed its text twice.
+    if (run.space) {
+      const last = await lastRowId(pool);
+      if (last) await runs.setPlannerBound(runId, last);
+    }
+    await runs.markPlanning(runId, await countRunRows(pool, space, run.entity, run.force));
+  }
   log.info({ entity: run.entity, force: run.force, recompute: run.recompute, pid: process.pid }, 'reindex planner started');
   const entity = run.recompute && run.entity ? await getEntity(pool, run.entity) : null;
   let { cursor, page } = await runs.plannerPosition(runId);
+  const { upTo } = await runs.plannerPosition(runId);
 
   for (;;) {
     // Back-pressure, and the cancel check between pages.
@@ -61,7 +70,7 @@ export async function planReindex(opts: PlannerOptions, runId: string): Promise<
       if (now.planned - now.processed <= maxOutstanding) break;
       await sleep(100);
     }
-    const rows = await pageRows(pool, { space, entity: run.entity, after: cursor, limit: pageSize });
+    const rows = await pageRows(pool, { space, entity: run.entity, after: cursor, limit: pageSize, upTo });
     if (rows.length === 0) break;
     let ids = rows.filter((r) => run.force || r.needs).map((r) => r.record_id);
     if (entity) {

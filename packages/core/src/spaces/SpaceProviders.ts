@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
-import { ConfigError, KdbError } from '../errors.js';
-import { activeSpace, listSpaces, seedSpace, type EmbeddingSpace } from '../store/embeddingSpaceStore.js';
+import { ConfigError, KdbError, ValidationError } from '../errors.js';
+import { activeSpace, listSpaces, seedKey, seedSpace, type EmbeddingSpace, type SpaceSeed } from '../store/embeddingSpaceStore.js';
 import { withTransaction } from '../store/withTransaction.js';
 import { reuseFor } from '../util/reuseFor.js';
 
@@ -112,6 +112,42 @@ export class SpaceProviders {
       },
     );
     return built;
+  }
+
+  /**
+   * The provider a new space of `seed` would get, built but not initialised
+   * (no model loaded) nor kept: its settings are checked (a key missing from
+   * this environment, a dimension the model does not have) before the space
+   * exists. Throws a ValidationError naming the problem.
+   */
+  async check(seed: SpaceSeed): Promise<EmbeddingProvider> {
+    const key = seedKey(seed);
+    let p: EmbeddingProvider;
+    try {
+      p = await this.opts.build({
+        id: 0,
+        modelKey: key,
+        provider: seed.provider,
+        model: seed.model,
+        dimensions: seed.dimensions,
+        baseUrl: seed.baseUrl ?? null,
+        state: 'building',
+        activate: 'auto',
+        buildRunId: null,
+        createdAt: new Date().toISOString(),
+        activatedAt: null,
+        retiredAt: null,
+      });
+    } catch (err) {
+      throw new ValidationError(`this process cannot make the provider of "${key}": ${(err as Error).message}`, { space: key });
+    }
+    if (p.modelKey !== key) {
+      throw new ValidationError(`${seed.provider} model "${seed.model}" makes vectors of ${p.dimensions} dimensions, not ${seed.dimensions}: ask for dimensions ${p.dimensions}`, {
+        space: key,
+        dimensions: p.dimensions,
+      });
+    }
+    return p;
   }
 
   /**

@@ -158,3 +158,45 @@ export async function spaceForSeed(pool: pg.Pool, seed: SpaceSeed): Promise<Embe
   if (again) return again;
   throw new NotFoundError(`embedding space "${key}" does not exist; create it with POST /v1/spaces`, { space: key });
 }
+
+/** Records the reindex run building space `id` (in the transaction that creates the run). */
+export async function setBuildRun(client: pg.ClientBase, id: number, runId: string): Promise<void> {
+  await client.query('UPDATE kdb_embedding_spaces SET build_run_id = $2 WHERE id = $1', [id, runId]);
+}
+
+/**
+ * Makes space `id` the active one in the caller's transaction: the active
+ * space is retired first (the partial unique index allows one active), then
+ * `id` activated. Both rows are locked exclusively before anything else, so
+ * vector writes in flight (lockSpaceShared) commit first and later ones see
+ * the switch. Returns the retired space's id, or null when `id` was active
+ * already or is gone.
+ */
+export async function switchActive(client: pg.ClientBase, id: number): Promise<{ retired: number | null; switched: boolean }> {
+  await client.query('SELECT pg_advisory_xact_lock($1)', [SPACE_LOCK_KEY]);
+  const { rows } = await client.query<{ id: number; state: SpaceState }>(
+    `SELECT id, state FROM kdb_embedding_spaces WHERE id = $1 OR state = 'active' ORDER BY id FOR UPDATE`,
+    [id],
+  );
+  const target = rows.find((r) => r.id === id);
+  if (!target || target.state === 'active') return { retired: null, switched: false };
+  const old = rows.find((r) => r.state === 'active');
+  if (old) await client.query(`UPDATE kdb_embedding_spaces SET state = 'retired', retired_at = now() WHERE id = $1`, [old.id]);
+  await client.query(`UPDATE kdb_embedding_spaces SET state = 'active', activated_at = now(), retired_at = NULL WHERE id = $1`, [id]);
+  return { retired: old?.id ?? null, switched: true };
+}
+
+/**
+ * Removes space `id` (never the active one) and its vector table with its
+ * segment indexes, in the caller's transaction: a process dying midway
+ * leaves the space whole. Its catalog rows go by cascade; the embedding
+ * cache keeps its entries (a space made again later finds them).
+ */
+export async function deleteSpaceIn(client: pg.ClientBase, id: number): Promise<boolean> {
+  await client.query('SELECT pg_advisory_xact_lock($1)', [SPACE_LOCK_KEY]);
+  const { rows } = await client.query<{ state: SpaceState }>('SELECT state FROM kdb_embedding_spaces WHERE id = $1 FOR UPDATE', [id]);
+  if (!rows[0] || rows[0].state === 'active') return false;
+  await client.query('DELETE FROM kdb_embedding_spaces WHERE id = $1', [id]);
+  await client.query(`DROP TABLE IF EXISTS ${vectorTable(id)}`);
+  return true;
+}

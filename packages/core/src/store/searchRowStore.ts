@@ -19,6 +19,12 @@ export interface VectorSpaceRef {
   modelKey: string;
 }
 
+/** A space that may not exist yet (a dry run for a new one): id null, every row needs embedding. */
+export interface PlannedSpaceRef {
+  id: number | null;
+  modelKey: string;
+}
+
 /**
  * The rule "a row needs embedding in space `spaceId`": the space's table has
  * no vector row (record_id, chunk 0) computed from the row's current text;
@@ -39,7 +45,7 @@ function needsEmbedding(row: string, spaceId: number): string {
  * ($1 model key, $2 entity or null for all, $3 force): all of the scope when
  * forced, else those needing embedding in the space.
  */
-const runScope = (spaceId: number) => `($2::text IS NULL OR s.entity = $2) AND ($3 OR ${needsEmbedding('s', spaceId)})`;
+const runScope = (spaceId: number | null) => `($2::text IS NULL OR s.entity = $2) AND ($3 OR ${spaceId === null ? 'true' : needsEmbedding('s', spaceId)})`;
 
 /**
  * A `vector_seq` value of a space's vector table (a bigint, kept as its
@@ -327,20 +333,20 @@ export async function countRunRows(db: pg.Pool | pg.ClientBase, space: VectorSpa
  */
 export async function pageRows(
   db: pg.Pool | pg.ClientBase,
-  opts: { space: VectorSpaceRef; entity: string | null; after: string | null; limit: number },
+  opts: { space: VectorSpaceRef; entity: string | null; after: string | null; limit: number; upTo?: string | null },
 ): Promise<{ record_id: string; needs: boolean }[]> {
   const needs = needsEmbedding('s', opts.space.id);
   const { rows } =
     opts.entity === null
       ? await db.query<{ record_id: string; needs: boolean }>(
           `SELECT s.record_id, ${needs} AS needs FROM kdb_search s
-            WHERE ($1::uuid IS NULL OR s.record_id > $1) ORDER BY s.record_id LIMIT $2`,
-          [opts.after, opts.limit],
+            WHERE ($1::uuid IS NULL OR s.record_id > $1) AND ($3::uuid IS NULL OR s.record_id <= $3) ORDER BY s.record_id LIMIT $2`,
+          [opts.after, opts.limit, opts.upTo ?? null],
         )
       : await db.query<{ record_id: string; needs: boolean }>(
           `SELECT s.record_id, ${needs} AS needs FROM kdb_search s
-            WHERE s.entity = $3 AND ($1::uuid IS NULL OR s.record_id > $1) ORDER BY s.record_id LIMIT $2`,
-          [opts.after, opts.limit, opts.entity],
+            WHERE s.entity = $3 AND ($1::uuid IS NULL OR s.record_id > $1) AND ($4::uuid IS NULL OR s.record_id <= $4) ORDER BY s.record_id LIMIT $2`,
+          [opts.after, opts.limit, opts.entity, opts.upTo ?? null],
         );
   return rows;
 }
@@ -348,7 +354,7 @@ export async function pageRows(
 /** Rows of a reindex run's scope (RUN_SCOPE), their distinct non-empty texts, and how many of those are cached. */
 export async function summarizeRunRows(
   db: pg.Pool | pg.ClientBase,
-  space: VectorSpaceRef,
+  space: PlannedSpaceRef,
   entity: string | null,
   force: boolean,
 ): Promise<{ rows: number; distinctTexts: number; cachedTexts: number }> {
@@ -366,7 +372,7 @@ export async function summarizeRunRows(
 }
 
 /** The distinct non-empty texts of a reindex run's scope that the embedding cache lacks for the space's model key. */
-export async function uncachedRunTexts(db: pg.Pool | pg.ClientBase, space: VectorSpaceRef, entity: string | null, force: boolean): Promise<string[]> {
+export async function uncachedRunTexts(db: pg.Pool | pg.ClientBase, space: PlannedSpaceRef, entity: string | null, force: boolean): Promise<string[]> {
   const { rows } = await db.query<{ content: string }>(
     `SELECT DISTINCT ON (s.content_hash) s.content FROM kdb_search s
       WHERE ${runScope(space.id)} AND s.content <> ''
@@ -404,4 +410,20 @@ export async function recomputeStatuses(client: pg.ClientBase, spaceId: number, 
     [emptyError],
   );
   return rowCount ?? 0;
+}
+
+/** Up to `limit` ids of rows needing a vector in `space` (needsEmbedding), and how many need one in all. */
+export async function rowsNeedingWork(db: pg.Pool | pg.ClientBase, space: VectorSpaceRef, limit: number): Promise<{ count: number; ids: string[] }> {
+  const needs = needsEmbedding('s', space.id);
+  const [count, ids] = await Promise.all([
+    db.query<{ n: string }>(`SELECT count(*) AS n FROM kdb_search s WHERE ${needs}`),
+    db.query<{ record_id: string }>(`SELECT s.record_id FROM kdb_search s WHERE ${needs} ORDER BY s.record_id LIMIT $1`, [limit]),
+  ]);
+  return { count: Number(count.rows[0]!.n), ids: ids.rows.map((r) => r.record_id) };
+}
+
+/** The highest record id of the search rows (null when there are none). */
+export async function lastRowId(db: pg.Pool | pg.ClientBase): Promise<string | null> {
+  const { rows } = await db.query<{ id: string | null }>('SELECT max(record_id::text)::uuid AS id FROM kdb_search');
+  return rows[0]?.id ?? null;
 }
