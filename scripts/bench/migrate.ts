@@ -117,6 +117,8 @@ await writeSection('migrate', [
   row('the same space rebuilt after a drop, through the cache', cached),
   row('the same space rebuilt with its cache entries deleted', forced),
   '',
+  'Texts sent include the one query the first search after the switch embeds with the new space\'s provider.',
+  '',
   `Switch back to the kept old space (\`POST /v1/spaces/${HASH}/activate\`, until every row is ready): ${backMs.toFixed(0)} ms, 0 provider requests. Search p95 during the first build is ${(percentile(first.during, 95) / percentile(idle, 95)).toFixed(1)}× idle.`,
 ]);
 process.exit(0);

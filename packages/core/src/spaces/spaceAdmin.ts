@@ -10,6 +10,7 @@ import { dryRunReindex, type DryRunReport } from '../reindex/dryRunReindex.js';
 import { isFinished, type ReindexRun, type ReindexRunStore } from '../reindex/ReindexRunStore.js';
 import { startReindexIn } from '../reindex/startReindex.js';
 import {
+  cancelSegmentBuilds,
   deleteSpaceIn,
   insertSpace,
   listSpaces,
@@ -145,6 +146,7 @@ export async function dropSpace(deps: SpaceAdminDeps, key: string): Promise<{ dr
     const run = await deps.runs.get(space.buildRunId);
     if (run && !isFinished(run.state)) await deps.runs.finish(run.id, 'cancelled');
   }
+  await cancelSegmentBuilds(deps.pool, space.id);
   if (!(await withTransaction(deps.pool, (c) => deleteSpaceIn(c, space.id)))) {
     throw new ConflictError(`embedding space "${space.modelKey}" became the active one meanwhile; nothing was dropped`, { space: space.modelKey });
   }

@@ -187,6 +187,20 @@ export async function switchActive(client: pg.ClientBase, id: number): Promise<{
 }
 
 /**
+ * Cancels segment builds running on space `id`'s table (a drop would wait
+ * for them: an HNSW build takes minutes on a large space). The segment
+ * manager retries its step; the table goes with what it had built.
+ */
+export async function cancelSegmentBuilds(db: pg.Pool | pg.ClientBase, id: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(pg_cancel_backend(p.pid))::int AS n FROM pg_stat_progress_create_index p
+      WHERE p.relid = to_regclass($1) AND p.datid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [vectorTable(id)],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/**
  * Removes space `id` (never the active one) and its vector table with its
  * segment indexes, in the caller's transaction: a process dying midway
  * leaves the space whole. Its catalog rows go by cascade; the embedding
