@@ -46,9 +46,9 @@ export async function planReindex(opts: PlannerOptions, runId: string): Promise<
     return;
   }
   if (run.state === 'queued') {
-    // A space build covers the rows there are now: every later insert or PATCH is enqueued for the
-    // space by its own write (at a lower priority), so paging it as well would embed its text twice.
-    if (run.space) {
+    // A space build covers the rows there were at its creation (bound set then, spaceAdmin.createSpace);
+    // one made without a bound gets the rows there are now.
+    if (run.space && !(await runs.plannerPosition(runId)).upTo) {
       const last = await lastRowId(pool);
       if (last) await runs.setPlannerBound(runId, last);
     }

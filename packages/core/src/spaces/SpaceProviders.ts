@@ -93,15 +93,21 @@ export class SpaceProviders {
     if (kept) return kept;
     const fail = this.failed.get(space.modelKey);
     if (fail && Date.now() - fail.at < (this.opts.retryBuildMs ?? 30_000)) {
-      return Promise.reject(new ConfigError(`embedding space "${space.modelKey}": ${fail.error}`, { space: space.modelKey }));
+      return Promise.reject(new KdbError('unavailable', fail.error, { details: { space: space.modelKey } }));
     }
     const built = (async () => {
-      const p = await this.opts.build(space);
-      await p.init?.();
-      if (p.modelKey !== space.modelKey) {
-        throw new ConfigError(`the provider made for space "${space.modelKey}" has model key "${p.modelKey}"`);
+      try {
+        const p = await this.opts.build(space);
+        await p.init?.();
+        if (p.modelKey !== space.modelKey) throw new ConfigError(`the provider made for it has model key "${p.modelKey}"`);
+        return p;
+      } catch (err) {
+        // Unavailable (503) rather than a server error: this process lacks what the space needs, another may not.
+        throw new KdbError('unavailable', `this process cannot make the provider of embedding space "${space.modelKey}": ${(err as Error).message}`, {
+          details: { space: space.modelKey },
+          cause: err,
+        });
       }
-      return p;
     })();
     this.providers.set(space.modelKey, built);
     built.then(

@@ -21,9 +21,12 @@ import {
   type EmbeddingSpace,
   type SpaceSeed,
 } from '../store/embeddingSpaceStore.js';
-import { recomputeStatuses, rowsNeedingWork } from '../store/searchRowStore.js';
+import { lastRowId, recomputeStatuses, rowsNeedingWork } from '../store/searchRowStore.js';
 import { withTransaction } from '../store/withTransaction.js';
 import type { SpaceProviders } from './SpaceProviders.js';
+
+/** A bound below every record id: a build on an empty database pages nothing. */
+const NO_ROWS = '00000000-0000-0000-0000-000000000000';
 
 export interface SpaceAdminDeps {
   pool: pg.Pool;
@@ -96,6 +99,10 @@ export async function createSpace(deps: SpaceAdminDeps, input: NewSpace): Promis
     }
     space ??= await insertSpace(tx.client, { ...input, provider: provider.name, model: provider.model, dimensions: provider.dimensions }, 'building', input.activate);
     const run = await startReindexIn(tx, deps, { entity: null, force: false, space: key });
+    // The build covers the rows there are now: every later insert or PATCH is enqueued for the space by
+    // its own write (once the API processes see the space), so the planner paging it too would embed
+    // its text twice. Fixed here, before the commit the planner waits for.
+    await deps.runs.setPlannerBound(run.id, (await lastRowId(tx.client)) ?? NO_ROWS);
     await setBuildRun(tx.client, space.id, run.id);
     return { space: { ...space, buildRunId: run.id }, run };
   });
