@@ -260,15 +260,16 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
         ...(beforeWrite ? { beforeWrite, writeChunkSize: opts.runWriteChunk ?? DEFAULTS.runWriteChunk } : {}),
       });
       clearInterval(renew);
-      await finish(held, result);
-      await reportRuns(held, (id) => result.outcomes.get(id) ?? 'skipped');
-      await opts.cacheStats?.add(result.cached, result.misses).catch(() => undefined);
+      // Counted as soon as the rows are written: a client waiting on their status sees it change at that commit.
       totals.batches += 1;
       totals.jobs += held.length;
       for (const k of ['rows', 'written', 'embedded', 'cached', 'misses', 'failed', 'requests'] as const) totals[k] += result[k];
       const ms = Date.now() - started;
-      log.debug({ jobs: held.length, ids: ids.length, ...result, outcomes: undefined, ms }, 'embed batch');
+      log.debug({ space: space.modelKey, jobs: held.length, ids: ids.length, ...result, outcomes: undefined, ms }, 'embed batch');
       opts.onBatch?.({ ...result, jobs: held.length, ids: ids.length, ms });
+      await finish(held, result);
+      await reportRuns(held, (id) => result.outcomes.get(id) ?? 'skipped');
+      await opts.cacheStats?.add(result.cached, result.misses).catch(() => undefined);
     } catch (err) {
       clearInterval(renew);
       if (abort.signal.aborted) {
