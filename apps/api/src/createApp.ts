@@ -4,6 +4,9 @@ import type { Logger } from 'pino';
 import * as schemas from '@kameleondb/schemas';
 import {
   entityPatchSchema,
+  checkedModelKey,
+  PROVIDER_NAMES,
+  ACTIVATE_MODES,
   parseDuration,
   type Pipeline,
   type PipelineMetrics,
@@ -48,6 +51,28 @@ export interface AppDeps {
 // Request schemas the typed client shares live in @kameleondb/schemas.
 const { searchSchema, reindexBodySchema } = schemas;
 const listQuery = schemas.runListQuerySchema;
+
+/** A new embedding space. The base URL is a provider option, never a secret: one carrying credentials is refused. */
+const spaceBodySchema = z
+  .object({
+    provider: z.enum(PROVIDER_NAMES),
+    model: z.string().min(1).max(200),
+    dimensions: z.number().int().min(1).max(2000, 'dimensions may be at most 2000 (the most an HNSW index takes)'),
+    baseUrl: z
+      .string()
+      .max(500)
+      .url()
+      .refine((u) => /^https?:\/\//i.test(u), 'baseUrl must be an http or https URL')
+      .refine((u) => {
+        const url = new URL(u);
+        return url.username === '' && url.password === '';
+      }, 'baseUrl must not carry credentials: secrets stay in the environment (OPENAI_API_KEY)')
+      .optional(),
+    activate: z.enum(ACTIVATE_MODES).default('auto'),
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+
 /** Longest olderThan: a century; longer durations are a typo (and overflow a timestamp). */
 const MAX_OLDER_THAN_MS = 100 * 365 * 86_400_000;
 const cacheDeleteQuery = schemas.cacheDeleteQuerySchema;
@@ -123,8 +148,21 @@ export const ROUTES: RouteDoc[] = [
   { method: 'delete', path: '/reindex', operationId: 'cleanReindexRuns', summary: 'Delete finished runs (completed, cancelled, failed) that ended more than olderThan ago; live runs are kept', query: reindexCleanQuery, errors: [503], success: { status: 200, description: '{deleted}' } },
   { method: 'get', path: '/reindex/:id', operationId: 'getReindexRun', summary: 'One reindex run with live progress', errors: [503], success: { status: 200, description: 'the run' } },
   { method: 'post', path: '/reindex/:id/cancel', operationId: 'cancelReindexRun', summary: 'Cancel a reindex run', errors: [503], success: { status: 200, description: 'the run as it ended' } },
-  { method: 'get', path: '/search', operationId: 'search', summary: 'Hybrid, vector or keyword search', query: searchSchema, errors: [503], success: { status: 200, description: '{results, count, mode, took_ms}' } },
-  { method: 'post', path: '/search', operationId: 'searchWithBody', summary: 'Search with a JSON body', body: searchSchema, errors: [503], success: { status: 200, description: '{results, count, mode, took_ms}' } },
+  { method: 'get', path: '/search', operationId: 'search', summary: 'Hybrid, vector or keyword search', query: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms}' } },
+  { method: 'post', path: '/search', operationId: 'searchWithBody', summary: 'Search with a JSON body', body: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms}' } },
+  { method: 'get', path: '/spaces', operationId: 'listSpaces', summary: 'Embedding spaces: state, rows embedded / total, build run', errors: [503], success: { status: 200, description: '{spaces, active}' } },
+  {
+    method: 'post',
+    path: '/spaces',
+    operationId: 'createSpace',
+    summary: 'Build a new embedding space (a reindex run into it), or a dry run of it',
+    description: 'Search keeps using the active space during the build; with activate=auto the build switches to the new space when every row has a vector in it.',
+    body: spaceBodySchema,
+    errors: [409, 503],
+    success: { status: 202, description: '{space, run} (200 with the report for a dry run)' },
+  },
+  { method: 'post', path: '/spaces/:key/activate', operationId: 'activateSpace', summary: 'Switch search to a space (a retired one, or one built with activate=manual); key is a URL-encoded model key', errors: [404, 409, 503], success: { status: 200, description: 'the space' } },
+  { method: 'delete', path: '/spaces/:key', operationId: 'dropSpace', summary: 'Drop a space that is not the active one: its vectors and segments', errors: [404, 409, 503], success: { status: 200, description: '{dropped}' } },
   { method: 'get', path: '/cache', operationId: 'getCacheSummary', summary: 'Embedding cache summary', errors: [503], success: { status: 200, description: 'entries, bytes, per model, hit rate' } },
   { method: 'delete', path: '/cache', operationId: 'clearCache', summary: 'Delete cache entries by last use and model; all=true (alone) deletes every entry', query: cacheDeleteQuery, errors: [503], success: { status: 200, description: '{deleted}' } },
   { method: 'get', path: '/openapi.json', operationId: 'getOpenApiDocument', summary: 'This document', success: { status: 200, description: 'OpenAPI 3.1' } },
@@ -132,7 +170,7 @@ export const ROUTES: RouteDoc[] = [
 
 export function createApp(deps: AppDeps): express.Express {
   const { pipeline } = deps;
-  const { entities, records, reindex, cache, provider } = pipeline;
+  const { entities, records, reindex, cache, provider, spaces } = pipeline;
   const limit = sizeInBytes(deps.maxBody);
   const badKeys = deps.badKeys ?? new BadKeyLimiter();
   const take = (spec: Accepts): RequestHandler => accepts(spec, limit);
@@ -272,22 +310,28 @@ export function createApp(deps: AppDeps): express.Express {
 
   v1.get('/embeddings/status', take({ body: 'none' }), async (_req, res) => {
     // Runs live in Redis; the store bounds its wait, and without Redis the answer is what Postgres knows.
-    const [entities, runs, vectorIndex] = await Promise.all([
+    const [entities, runs, vectorIndex, active, problems] = await Promise.all([
       records.statusByEntity(),
       reindex.active().then(
         (active) => ({ active, warning: null }),
         (err: Error) => ({ active: null, warning: `active reindex runs are unknown: ${err.message}` }),
       ),
       pipeline.search.vectorIndex(),
+      spaces.active(),
+      spaces.problems(),
     ]);
     const activeRuns = runs.active;
+    // What search serves is the active space, whatever this process's KDB_EMBEDDING_* say.
+    const served = active ?? { provider: provider.name, model: provider.model, dimensions: provider.dimensions, modelKey: provider.modelKey };
     res.json({
       ...(runs.warning ? { warning: runs.warning } : {}),
-      provider: provider.name,
-      model: provider.model,
-      dimensions: provider.dimensions,
-      modelKey: provider.modelKey,
-      maxInputs: provider.limits.maxInputs,
+      provider: served.provider,
+      model: served.model,
+      dimensions: served.dimensions,
+      modelKey: served.modelKey,
+      maxInputs: served.modelKey === provider.modelKey ? provider.limits.maxInputs : null,
+      space: served.modelKey,
+      spaceProblems: problems,
       entities,
       activeRuns,
       vectorIndex,
@@ -317,6 +361,25 @@ export function createApp(deps: AppDeps): express.Express {
   });
   v1.post('/reindex/:id/cancel', take({ body: 'none' }), async (req, res) => {
     res.json(await reindex.cancel(params(req).id));
+  });
+
+  v1.get('/spaces', take({ body: 'none' }), async (_req, res) => {
+    const all = await spaces.list();
+    res.json({ spaces: all, active: all.find((s) => s.state === 'active')?.modelKey ?? null });
+  });
+  v1.post('/spaces', take({ body: 'json' }), async (_req, res) => {
+    const { dryRun, activate, ...seed } = parseBody(spaceBodySchema, res.locals.body, 'body');
+    if (dryRun) {
+      res.json(await spaces.dryRun(seed));
+      return;
+    }
+    res.status(202).json(await spaces.create({ ...seed, activate }));
+  });
+  v1.post('/spaces/:key/activate', take({ body: 'none' }), async (req, res) => {
+    res.json(await spaces.activate(checkedModelKey(spaceKey(req))));
+  });
+  v1.delete('/spaces/:key', take({ body: 'none' }), async (req, res) => {
+    res.json(await spaces.drop(checkedModelKey(spaceKey(req))));
   });
 
   const runSearch = async (input: z.infer<typeof searchSchema>) => {
@@ -376,6 +439,8 @@ function olderThanMs(olderThan: string): number {
   if (ms > MAX_OLDER_THAN_MS) throw new ValidationError(`olderThan "${olderThan}" is longer than the most allowed, 36500d (a century)`);
   return ms;
 }
+/** The model key of a spaces route (Express has decoded it). */
+const spaceKey = (req: Request) => (req.params as { key: string }).key;
 
 /** Path parameters by name (the route-level middleware before each handler hides their names from the types). */
 const params = (req: Request) => req.params as { name: string; id: string };

@@ -1,8 +1,8 @@
 export * from './errors.js';
 export { createLogger } from './createLogger.js';
-export { pipelineEnvShape, parseEnv, providerConfigFromEnv } from './config/pipelineEnv.js';
+export { pipelineEnvShape, parseEnv, providerConfigFromEnv, providerConfigForSpace, spaceSeedOf } from './config/pipelineEnv.js';
 export { DEFAULTS, BUILD_MEMORY_PATTERN } from './config/defaults.js';
-export { createPipeline, type Pipeline, type PipelineOptions, type RecordsIngest, type EntityDescription } from './pipeline/createPipeline.js';
+export { createPipeline, type Pipeline, type PipelineOptions, type RecordsIngest, type EntityDescription, type SpaceView } from './pipeline/createPipeline.js';
 export { createWorkerProvider, type WorkerProviderOptions } from './pipeline/createWorkerProvider.js';
 export { observeBatch } from './pipeline/observeBatch.js';
 export { queueIsBusy, BUSY_STATES } from './jobs/queueIsBusy.js';
@@ -14,7 +14,21 @@ export { HashProvider } from './embedding/HashProvider.js';
 export { OpenAIProvider, OPENAI_MAX_INPUTS } from './embedding/OpenAIProvider.js';
 export { createProvider, PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './embedding/createProvider.js';
 export { createPool, type PoolOptions } from './store/createPool.js';
-export { migrate } from './store/migrate.js';
+export { migrate, type MigrateResult } from './store/migrate.js';
+export { SpaceProviders, type ProviderFactory, type SpaceProblem } from './spaces/SpaceProviders.js';
+export { completeBuilds, checkedModelKey, type NewSpace } from './spaces/spaceAdmin.js';
+export {
+  listSpaces,
+  activeSpace,
+  spaceByKey,
+  vectorTable,
+  SPACE_STATES,
+  ACTIVATE_MODES,
+  type EmbeddingSpace,
+  type SpaceSeed,
+  type SpaceState,
+  type ActivateMode,
+} from './store/embeddingSpaceStore.js';
 export { isConnectionLoss } from './store/isConnectionLoss.js';
 export { copyInto } from './store/copyInto.js';
 export { createEntity, getEntity, listEntities } from './store/entityStore.js';

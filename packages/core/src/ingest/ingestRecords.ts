@@ -18,6 +18,8 @@ import type { SourcedValue } from './readNdjson.js';
 export interface IngestOptions {
   pool: pg.Pool;
   queue: Queue<EmbedJobData>;
+  /** Model keys of the embedding spaces being built: the new rows are enqueued for each too, at a lower priority. */
+  buildingSpaces?: readonly string[];
   entity: Entity;
   records: Iterable<SourcedValue> | AsyncIterable<SourcedValue>;
   /**
@@ -146,7 +148,7 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
   }
   const replayed = written.replayed ? { replayed: true } : {};
   try {
-    const jobs = toEnqueue.length ? await enqueueEmbed(opts.queue, toEnqueue, { chunkSize: opts.jobSize ?? DEFAULTS.jobSize }) : 0;
+    const jobs = toEnqueue.length ? await enqueueEmbed(opts.queue, toEnqueue, { chunkSize: opts.jobSize ?? DEFAULTS.jobSize, buildingSpaces: opts.buildingSpaces ?? [] }) : 0;
     return { ids: written.ids, jobs, ...replayed };
   } catch (err) {
     return { ids: written.ids, jobs: 0, enqueueError: (err as Error).message, ...replayed };

@@ -16,6 +16,8 @@ import type { SourcedValue } from './readNdjson.js';
 export interface PatchRecordsOptions {
   pool: pg.Pool;
   queue: Queue<EmbedJobData>;
+  /** Model keys of spaces being built: changed texts are embedded into them too (at lower priority). */
+  buildingSpaces?: readonly string[];
   entity: Entity;
   /** `{id, ...fields}` each: `id` a record id or a unique prefix of one. */
   records: Iterable<SourcedValue> | AsyncIterable<SourcedValue>;
@@ -84,7 +86,7 @@ export async function patchRecords(opts: PatchRecordsOptions): Promise<PatchReco
   const result = { ids: written.ids, reembed: written.reembed.length };
   if (written.reembed.length === 0) return { ...result, jobs: 0 };
   try {
-    return { ...result, jobs: await enqueueEmbed(opts.queue, written.reembed, { chunkSize: opts.jobSize ?? DEFAULTS.jobSize }) };
+    return { ...result, jobs: await enqueueEmbed(opts.queue, written.reembed, { chunkSize: opts.jobSize ?? DEFAULTS.jobSize, buildingSpaces: opts.buildingSpaces ?? [] }) };
   } catch (err) {
     return { ...result, jobs: 0, enqueueError: (err as Error).message };
   }

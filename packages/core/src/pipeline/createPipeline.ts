@@ -22,14 +22,20 @@ import { SearchEngine, type SearchAnswer, type SearchParams } from '../search/Se
 import { vectorIndexStatus, type VectorIndexStatus } from '../segments/vectorSegmentStore.js';
 import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn } from '../store/entityStore.js';
 import { countRecords, deleteRecord, deleteRecords, getRecord, listRecords, patchRecord, recomputeEntityContent, resolveRecordId, type StoredRecord } from '../store/recordStore.js';
-import { embeddingStatusByEntity, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
+import { embeddingStatusByEntity, spaceCoverage, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
+import { SpaceProviders } from '../spaces/SpaceProviders.js';
+import { activateSpace, createSpace, dropSpace, dryRunSpace, type NewSpace } from '../spaces/spaceAdmin.js';
+import type { SpaceSeed } from '../store/embeddingSpaceStore.js';
+import type { EmbeddingSpace } from '../store/embeddingSpaceStore.js';
 
 export interface PipelineOptions {
   pool: pg.Pool;
   /** A BullMQ-ready connection (createRedis); the queues share it, and close() leaves it open for its owner. */
   redis: Redis;
-  /** Embeds search queries; its modelKey is the model of the status counts. */
+  /** The provider this process was configured with (KDB_EMBEDDING_*); the provider of the default `spaces`. */
   provider: EmbeddingProvider;
+  /** The embedding spaces and a provider per space (search embeds queries with the active one's). Default: `provider` alone. */
+  spaces?: SpaceProviders;
   /** BullMQ key prefix of every queue and run key. Default DEFAULTS.queuePrefix (`{kdb}`). */
   prefix?: string;
   /** Ids per embed job of an ingest. Default DEFAULTS.jobSize (2048). */
@@ -105,7 +111,24 @@ export interface Pipeline {
   };
   search: {
     search(params: SearchParams): Promise<SearchAnswer>;
+    /** The active space's vector index. */
     vectorIndex(): Promise<VectorIndexStatus>;
+  };
+  spaces: {
+    /** Every space with its rows embedded / total and its build run. */
+    list(): Promise<SpaceView[]>;
+    /** The active space (read fresh), or null before one is seeded. */
+    active(): Promise<EmbeddingSpace | null>;
+    /** Spaces (active or building) whose provider this process cannot build, and why. */
+    problems(): Promise<{ space: string; error: string }[]>;
+    /** A new space being built (its build run embeds every row), or a build of it resumed. */
+    create(input: NewSpace): Promise<{ space: EmbeddingSpace; run: ReindexRun }>;
+    /** What building a space would cost, changing nothing. */
+    dryRun(seed: SpaceSeed): Promise<DryRunReport & { space: string; exists: boolean }>;
+    /** Switches search to a space (a retired one, or a built one of activate=manual). */
+    activate(key: string): Promise<EmbeddingSpace>;
+    /** Drops a space that is not the active one. */
+    drop(key: string): Promise<{ dropped: string }>;
   };
   /** Postgres, Redis and migrations answer. */
   ready(): Promise<Readiness>;
@@ -118,8 +141,18 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
+/** A space as GET /v1/spaces shows it. */
+export interface SpaceView extends EmbeddingSpace {
+  /** Rows holding a vector of their current text in this space (or a settled empty text). */
+  embedded: number;
+  total: number;
+  buildRun: ReindexRun | null;
+}
+
 export function createPipeline(o: PipelineOptions): Pipeline {
   const { pool, redis, provider } = o;
+  const spaces = o.spaces ?? SpaceProviders.single(pool, provider);
+  const buildingSpaces = async () => (await spaces.spaces()).filter((s) => s.state === 'building').map((s) => s.modelKey);
   const prefix = o.prefix ?? DEFAULTS.queuePrefix;
   // The connection is given, so the URL is never used to connect.
   const embed = createEmbedQueue({ redisUrl: '', prefix, connection: redis });
@@ -127,7 +160,8 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   const maintenance = new Queue(MAINTENANCE_QUEUE, { connection: redis, prefix });
   const runs = new ReindexRunStore(redis, pool, prefix);
   const cacheStats = new CacheStats(redis, prefix);
-  const engine = new SearchEngine({ pool, provider, ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}) });
+  const admin = { pool, runs, reindexQueue, spaces, pricePerMillionTokens: o.pricePerMillionTokens };
+  const engine = new SearchEngine({ pool, spaces, ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}) });
 
   return {
     entities: {
@@ -136,7 +170,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       get: (name) => getEntity(pool, name),
       async describe(name) {
         const entity = await getEntity(pool, name);
-        const [records, statuses] = await Promise.all([countRecords(pool, entity.name), embeddingStatusByEntity(pool, provider.modelKey)]);
+        const [records, statuses] = await Promise.all([countRecords(pool, entity.name), embeddingStatusByEntity(pool, await spaces.activeNow())]);
         const { entity: _name, ...embedding } = statuses.find((s) => s.entity === entity.name) ?? { entity: entity.name, total: 0, indexed: 0, pending: 0, failed: 0, stale: 0 };
         return { ...entity, records, embedding };
       },
@@ -170,7 +204,15 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     records: {
       async ingest(i) {
         const entity = typeof i.entity === 'string' ? await getEntity(pool, i.entity) : i.entity;
-        return ingestRecords({ pool, queue: embed, entity, records: i.records, jobSize: o.jobSize ?? DEFAULTS.jobSize, idempotencyKey: i.idempotencyKey });
+        return ingestRecords({
+          pool,
+          queue: embed,
+          buildingSpaces: await buildingSpaces(),
+          entity,
+          records: i.records,
+          jobSize: o.jobSize ?? DEFAULTS.jobSize,
+          idempotencyKey: i.idempotencyKey,
+        });
       },
       waitForEmbedded: (ids, w) => waitForEmbedded(pool, ids, w),
       get: async (entity, id) => getRecord(pool, entity, await resolveRecordId(pool, entity, id)),
@@ -179,25 +221,31 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         const entity = await getEntity(pool, entityName);
         const { record, reembed } = await patchRecord(pool, entity, await resolveRecordId(pool, entity.name, id), patch);
         // The change is committed and the row pending: a failed enqueue leaves it to the sweeper, as an ingest does.
-        const enqueueError = reembed ? await enqueueEmbed(embed, [record.id], { chunkSize: 1 }).then(() => null, (err: Error) => err.message) : null;
+        const enqueueError = reembed
+          ? await enqueueEmbed(embed, [record.id], { chunkSize: 1, buildingSpaces: await buildingSpaces() }).then(
+              () => null,
+              (err: Error) => err.message,
+            )
+          : null;
         return { record, reembed, enqueueError };
       },
       async patchMany(e, items) {
         const entity = typeof e === 'string' ? await getEntity(pool, e) : e;
-        return patchRecords({ pool, queue: embed, entity, records: items, jobSize: o.jobSize ?? DEFAULTS.jobSize });
+        return patchRecords({ pool, queue: embed, buildingSpaces: await buildingSpaces(), entity, records: items, jobSize: o.jobSize ?? DEFAULTS.jobSize });
       },
       delete: async (entity, id) => deleteRecord(pool, entity, await resolveRecordId(pool, entity, id)),
       async deleteMany(entityName, ids) {
         const entity = await getEntity(pool, entityName);
         return deleteRecords(pool, entity.name, ids);
       },
-      statusByEntity: () => embeddingStatusByEntity(pool, provider.modelKey),
+      statusByEntity: async () => embeddingStatusByEntity(pool, await spaces.activeNow()),
     },
     reindex: {
       start: (s) => startReindex({ pool, runs, reindexQueue }, s),
       async dryRun(d) {
         if (d.entity) await getEntity(pool, d.entity);
-        return dryRunReindex(pool, provider, { ...d, pricePerMillionTokens: o.pricePerMillionTokens });
+        const active = await spaces.active();
+        return dryRunReindex(pool, active.provider, active.space, { ...d, pricePerMillionTokens: o.pricePerMillionTokens });
       },
       list: (limit) => runs.list(limit),
       get: (id) => getRun(runs, id),
@@ -217,9 +265,29 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     },
     search: {
       search: (params) => engine.search(params),
-      vectorIndex: () => vectorIndexStatus(pool),
+      async vectorIndex() {
+        const active = await spaces.space(null);
+        return vectorIndexStatus(pool, active.id);
+      },
     },
-    ready: () => checkReadiness(pool, redis),
+    spaces: {
+      async list() {
+        const all = await spaces.spaces(true);
+        return Promise.all(
+          all.map(async (s) => {
+            const [coverage, buildRun] = await Promise.all([spaceCoverage(pool, s.id), s.buildRunId ? runs.get(s.buildRunId) : Promise.resolve(null)]);
+            return { ...s, ...coverage, buildRun };
+          }),
+        );
+      },
+      active: () => spaces.activeNow(),
+      problems: () => spaces.problems(),
+      create: (input) => createSpace(admin, input),
+      dryRun: (seed) => dryRunSpace(admin, seed),
+      activate: (key) => activateSpace(admin, key),
+      drop: (key) => dropSpace(admin, key),
+    },
+    ready: () => checkReadiness(pool, redis, { spaces: () => spaces.problems() }),
     provider,
     runs,
     queues: { embed, reindex: reindexQueue, maintenance },

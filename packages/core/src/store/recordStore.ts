@@ -67,8 +67,11 @@ interface RecordRow {
   content_hash: string;
 }
 
+/** The model key of the row's state: the active space's once it is no longer pending (vectors live per space, embeddingSpaceStore.ts). */
+const MODEL_OF_ROW = `CASE WHEN s.status <> 'pending' THEN (SELECT model_key FROM kdb_embedding_spaces WHERE state = 'active') END`;
+
 const SELECT_RECORD = `
-  SELECT r.id, r.entity, r.data, r.created_at, r.updated_at, s.status, s.error, s.model, s.content_hash
+  SELECT r.id, r.entity, r.data, r.created_at, r.updated_at, s.status, s.error, ${MODEL_OF_ROW} AS model, s.content_hash
     FROM kdb_records r JOIN kdb_search s ON s.record_id = r.id
    WHERE r.id = $1 AND r.entity = $2`;
 
@@ -167,7 +170,7 @@ export async function getRecord(db: pg.Pool | pg.ClientBase, entity: string, id:
 }
 
 const LIST_RECORDS = `
-  SELECT r.id, r.entity, r.data, r.created_at, r.updated_at, s.status, s.error, s.model, s.content_hash
+  SELECT r.id, r.entity, r.data, r.created_at, r.updated_at, s.status, s.error, ${MODEL_OF_ROW} AS model, s.content_hash
     FROM kdb_records r JOIN kdb_search s ON s.record_id = r.id
    WHERE r.entity = $1 AND ($2::uuid IS NULL OR r.id > $2)
    ORDER BY r.id
