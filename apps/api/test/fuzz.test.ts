@@ -148,7 +148,9 @@ describe('fuzz: hostile requests to every /v1 route', () => {
     }
     if (process.env.KDB_FUZZ_REPORT) console.log([...seen].sort().join('\n'), slowest);
     expect(failures).toEqual([]);
-    expect(slowest.ms, `slowest /healthz during ${slowest.during}`).toBeLessThan(200);
+    // A request that blocks the event loop stalls /healthz for seconds (the old tokenizer: 19 s); scheduling
+    // noise on a loaded 2-core machine reaches a few hundred ms, so the bound sits between the two.
+    expect(slowest.ms, `slowest /healthz during ${slowest.during}`).toBeLessThan(1000);
     // Every route was reached with requests its checks refused and with some it took.
     expect(seen.size).toBeGreaterThan(ROUTES.length);
   });
