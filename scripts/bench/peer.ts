@@ -131,7 +131,7 @@ for (const delay of delays) {
           results.push({ ...base, system: peer, error: String(err).split('\n')[0] });
         } finally {
           await dropDatabase(db).catch(() => undefined);
-          // The child removes its cache keys; an interrupted child's are removed here.
+          // The child removes its cache keys (`NAMESPACE:…`); a failed child's are removed here.
           if (cacheNamespace) await deleteRedisKeys(cacheNamespace).catch(() => undefined);
         }
         fake.requests.length = 0;

@@ -36,7 +36,7 @@ const openai = new OpenAIEmbeddings({
 });
 const redis = input.cacheNamespace ? new Redis(input.redisUrl) : undefined;
 const embeddings: EmbeddingsInterface = redis
-  ? CacheBackedEmbeddings.fromBytesStore(openai, new RedisByteStore({ client: redis }), { namespace: `${input.cacheNamespace}/` })
+  ? CacheBackedEmbeddings.fromBytesStore(openai, new RedisByteStore({ client: redis }), { namespace: `${input.cacheNamespace}:` })
   : openai;
 
 const pool = new pg.Pool({ connectionString: input.dbUrl });
@@ -97,7 +97,7 @@ if (redis) {
   // The cache's keys are this turn's: remove them.
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${input.cacheNamespace}/*`, 'COUNT', 1000);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${input.cacheNamespace}:*`, 'COUNT', 1000);
     if (keys.length) await redis.del(...keys);
     cursor = next;
   } while (cursor !== '0');
