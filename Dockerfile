@@ -8,6 +8,8 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 RUN npm install -g pnpm@12.4.2
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
+COPY packages/schemas/package.json packages/schemas/
+COPY packages/client/package.json packages/client/
 COPY packages/core/package.json packages/core/
 COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
@@ -20,6 +22,8 @@ FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
+COPY packages/schemas/package.json packages/schemas/
+COPY packages/client/package.json packages/client/
 COPY packages/core/package.json packages/core/
 COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
@@ -28,6 +32,8 @@ RUN npm install -g pnpm@12.4.2 \
  && pnpm install --frozen-lockfile --prod \
  && npm uninstall -g pnpm && npm cache clean --force
 COPY packages/core/sql packages/core/sql
+COPY --from=build /app/packages/schemas/dist packages/schemas/dist
+COPY --from=build /app/packages/client/dist packages/client/dist
 COPY --from=build /app/packages/core/dist packages/core/dist
 COPY --from=build /app/apps/api/dist apps/api/dist
 COPY --from=build /app/apps/worker/dist apps/worker/dist

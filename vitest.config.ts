@@ -4,7 +4,13 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   // Tests run the TypeScript sources of the workspace package (what the
   // `source` export condition gives node/tsx), not its build.
-  resolve: { alias: { '@kameleondb/core': fileURLToPath(new URL('./packages/core/src/index.ts', import.meta.url)) } },
+  resolve: {
+    alias: {
+      '@kameleondb/core': fileURLToPath(new URL('./packages/core/src/index.ts', import.meta.url)),
+      '@kameleondb/schemas': fileURLToPath(new URL('./packages/schemas/src/index.ts', import.meta.url)),
+      '@kameleondb/client': fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url)),
+    },
+  },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test-support/test/**/*.test.ts'],
     globalSetup: ['./test-support/globalSetup.ts'],

@@ -14,7 +14,7 @@ export default async function setup(project: TestProject) {
   await admin.query(`DROP DATABASE IF EXISTS ${template}`);
   await admin.query(`CREATE DATABASE ${template}`);
   await admin.end();
-  await migrate({ connectionString: dbUrl(template), dimensions: 384 });
+  await migrate({ connectionString: dbUrl(template) });
   project.provide('templateDb', template);
   return async () => {
     const c = new pg.Client({ connectionString: adminUrl() });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createPool } from '@kameleondb/core';
+import { createPool, vectorTable } from '@kameleondb/core';
 import { track } from './leaks.js';
 import { adminUrl, dbUrl, withDatabase } from './urls.js';
 
@@ -63,12 +63,22 @@ export async function createEmptyDatabase(): Promise<{ url: string; drop(): Prom
 }
 
 /**
- * Reads rows' vectors as numbers. pgvector prints the shortest decimal that
- * round-trips a float4, so Math.fround gives back the exact stored float.
+ * Reads rows' vectors as numbers, from the active embedding space (or space
+ * `spaceId`). pgvector prints the shortest decimal that round-trips a
+ * float4, so Math.fround gives back the exact stored float.
  */
-export async function readVectors(pool: pg.Pool, ids: readonly string[]): Promise<Map<string, { status: string; vector: number[] | null; content: string; error: string | null }>> {
+export async function readVectors(
+  pool: pg.Pool,
+  ids: readonly string[],
+  spaceId?: number,
+): Promise<Map<string, { status: string; vector: number[] | null; content: string; error: string | null }>> {
+  const id = spaceId ?? (await pool.query<{ id: number }>(`SELECT id FROM kdb_embedding_spaces WHERE state = 'active'`)).rows[0]?.id;
+  const table = id === undefined ? null : vectorTable(id);
   const { rows } = await pool.query<{ record_id: string; status: string; embedding: number[] | null; content: string; error: string | null }>(
-    'SELECT record_id, status, embedding, content, error FROM kdb_search WHERE record_id = ANY($1::uuid[])',
+    table
+      ? `SELECT s.record_id, s.status, v.embedding, s.content, s.error FROM kdb_search s LEFT JOIN ${table} v ON v.record_id = s.record_id AND v.chunk = 0
+          WHERE s.record_id = ANY($1::uuid[])`
+      : 'SELECT record_id, status, NULL::vector AS embedding, content, error FROM kdb_search WHERE record_id = ANY($1::uuid[])',
     [ids],
   );
   return new Map(rows.map((r) => [r.record_id, { status: r.status, vector: r.embedding ? r.embedding.map(Math.fround) : null, content: r.content, error: r.error }]));

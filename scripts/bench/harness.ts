@@ -143,7 +143,7 @@ export async function writeSection(name: string, lines: string[]): Promise<void>
 export async function waitCompacted(c: pg.Client): Promise<number> {
   let quietSince = 0;
   for (;;) {
-    const status = await vectorIndexStatus(c);
+    const status = await vectorIndexStatus(c, 1);
     if (status.hotRows === 0 && !status.building) {
       quietSince ||= Date.now();
       if (Date.now() - quietSince > 8000) {

@@ -42,12 +42,12 @@ await c.query('BEGIN');
 await c.query('SET LOCAL enable_indexscan = off');
 await c.query('SET LOCAL enable_bitmapscan = off');
 const tenth: number[] = [];
-for (const v of vectors) tenth.push(Number((await c.query(`SELECT embedding <=> $1::vector AS d FROM kdb_search ORDER BY 1 LIMIT 10`, [v])).rows[9].d));
+for (const v of vectors) tenth.push(Number((await c.query(`SELECT embedding <=> $1::vector AS d FROM kdb_vectors_1 ORDER BY 1 LIMIT 10`, [v])).rows[9].d));
 await c.query('COMMIT');
 
-const [segment] = await listVectorSegments(c);
+const [segment] = await listVectorSegments(c, 1);
 if (!segment) throw new Error('the corpus has no sealed segment');
-const sql = vectorSql([segment], false, 40);
+const sql = vectorSql([segment], false, 40, 1);
 const rows: string[] = [];
 let current = segment.indexName;
 for (const [m, efc] of [[16, 64], [24, 96], [24, 192], [32, 128]] as const) {
@@ -55,7 +55,7 @@ for (const [m, efc] of [[16, 64], [24, 96], [24, 192], [32, 128]] as const) {
   process.stderr.write(`building m=${m} ef_construction=${efc}…\n`);
   const t = performance.now();
   await c.query(
-    `CREATE INDEX ${name} ON kdb_search USING hnsw (embedding vector_cosine_ops) WITH (m = ${m}, ef_construction = ${efc})
+    `CREATE INDEX ${name} ON kdb_vectors_1 USING hnsw (embedding vector_cosine_ops) WITH (m = ${m}, ef_construction = ${efc})
       WHERE vector_seq BETWEEN ${segment.lo} AND ${segment.hi}`,
   );
   const buildS = (performance.now() - t) / 1000;

@@ -39,7 +39,7 @@ async function waitReady(c: pg.Client, total: number): Promise<void> {
 }
 
 async function segments(c: pg.Client): Promise<string> {
-  const list = await listVectorSegments(c);
+  const list = await listVectorSegments(c, 1);
   return list.map((s) => `${s.rows} (built in ${(s.buildMs / 1000).toFixed(1)} s)`).join(' + ') || 'none';
 }
 
@@ -77,7 +77,7 @@ async function recallAt10(url: string, c: pg.Client, total: number, queries = 10
     const subject = (i * 7) % SUBJECTS;
     const text = [3, 11, 17].map((k) => subjectWord(subject, (k * (q + 1)) % 20)).join(' ');
     const v = `[${Array.from(provider.embedOne(text)).join(',')}]`;
-    const exact = await c.query<{ d: number }>('SELECT embedding <=> $1::vector AS d FROM kdb_search WHERE embedding IS NOT NULL ORDER BY 1 LIMIT 10', [v]);
+    const exact = await c.query<{ d: number }>('SELECT embedding <=> $1::vector AS d FROM kdb_vectors_1 WHERE embedding IS NOT NULL ORDER BY 1 LIMIT 10', [v]);
     const d10 = exact.rows[exact.rows.length - 1]!.d;
     const got = await search(url, 'vector', text);
     hits += got.filter((h) => 1 - h.score <= d10 + 1e-6).length;
@@ -209,7 +209,7 @@ async function pipelineRuns(): Promise<{ empty: EmptyRow[]; live: LiveRow | null
 async function rawBaselines(n: number): Promise<{ copyIndexedS: number; copyS: number; buildS: number }> {
   const db = `kdb_bench_raw_${process.pid}`;
   await freshDatabase(db);
-  await migrate({ connectionString: dbUrl(db), dimensions: 384 });
+  await migrate({ connectionString: dbUrl(db), space: { provider: 'hash', model: 'feature-hash-v1', dimensions: 384 } });
   const provider = new HashProvider();
   const rows = Array.from({ length: n }, (_, i) => {
     const r = ingestRecord(i);

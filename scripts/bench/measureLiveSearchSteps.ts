@@ -60,7 +60,7 @@ const poller = (async () => {
   const p = new pg.Client({ connectionString: url });
   await p.connect();
   while (polling) {
-    const { rows } = await p.query<{ n: number }>('SELECT count(*)::int AS n FROM kdb_search WHERE vector_seq > coalesce((SELECT max(hi) FROM kdb_vector_segments), 0)');
+    const { rows } = await p.query<{ n: number }>('SELECT count(*)::int AS n FROM kdb_vectors_1 WHERE vector_seq > coalesce((SELECT max(hi) FROM kdb_vector_segments), 0)');
     hot.push({ at: performance.now(), rows: rows[0]!.n });
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -51,7 +51,7 @@ await db.query('VACUUM ANALYZE');
 // As pgbench does before a run: the load's dirty pages are written now, not by a checkpoint
 // spread over the measurement (with shared_buffers at 1 GB it writes for minutes).
 await db.query('CHECKPOINT');
-const segmentRows = (await listVectorSegments(db)).map((s) => s.rows);
+const segmentRows = (await listVectorSegments(db, 1)).map((s) => s.rows);
 if (process.env.KDB_BENCH_LOAD_ONLY) {
   // For investigations: the loaded database stays, nothing is measured.
   process.stderr.write(`loaded ${url}\n`);
@@ -108,9 +108,9 @@ raw.on('connect', (c) => void SearchEngine.sessionSql(DEFAULT_EF_SEARCH).reduce(
 const stats = (await raw.query('SELECT sum(n_docs) AS n_docs, sum(total_len) AS total_len FROM kdb_bm25_stats WHERE entity = $1', ['bench'])).rows[0];
 const n = Number(stats.n_docs);
 const avgdl = Number(stats.total_len) / n;
-const segments = await listVectorSegments(raw);
-const VECTOR = vectorSql(segments, false, 40);
-const VECTOR_10 = vectorSql(segments, false, 10);
+const segments = await listVectorSegments(raw, 1);
+const VECTOR = vectorSql(segments, false, 40, 1);
+const VECTOR_10 = vectorSql(segments, false, 10, 1);
 // The full sum's terms with their document frequency and IDF.
 const termCache = new Map<string, { term: string; df: number; idf: number }[]>();
 async function termsOf(q: string) {
@@ -205,7 +205,7 @@ for (const [kind, q] of [
   await c.query('BEGIN');
   await c.query('SET LOCAL enable_indexscan = off');
   await c.query('SET LOCAL enable_bitmapscan = off');
-  const exact = (await c.query(`SELECT embedding <=> $1::vector AS d FROM kdb_search WHERE entity = 'bench' ORDER BY 1 LIMIT 10`, [v])).rows.map((r) => Number(r.d));
+  const exact = (await c.query(`SELECT embedding <=> $1::vector AS d FROM kdb_vectors_1 WHERE entity = 'bench' ORDER BY 1 LIMIT 10`, [v])).rows.map((r) => Number(r.d));
   await c.query('COMMIT');
   const kth = exact[exact.length - 1]!;
   recall[kind].hits += approx.filter((d) => d <= kth + 1e-9).length;

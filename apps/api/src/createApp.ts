@@ -1,8 +1,12 @@
 import express, { type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Logger } from 'pino';
+import * as schemas from '@kameleondb/schemas';
 import {
   entityPatchSchema,
+  checkedModelKey,
+  PROVIDER_NAMES,
+  ACTIVATE_MODES,
   parseDuration,
   type Pipeline,
   type PipelineMetrics,
@@ -10,6 +14,7 @@ import {
   fromJsonBody,
   readNdjson,
   ValidationError,
+  MAX_DELETE_IDS,
   type SourcedValue,
 } from '@kameleondb/core';
 import { requireApiKey } from './auth.js';
@@ -22,7 +27,7 @@ import { sameOriginMutations } from './sameOriginMutations.js';
 import { sizeInBytes } from './sizeInBytes.js';
 import { assertCleanJson } from './assertCleanJson.js';
 import { errorHandler } from './errorHandler.js';
-import { searchSchema, toSearchParams } from './searchSchema.js';
+import { toSearchParams } from './toSearchParams.js';
 import { openApiDocument, type RouteDoc } from './openapi.js';
 import { createDashboard, requireDashboardAuth } from './dashboard.js';
 
@@ -43,35 +48,61 @@ export interface AppDeps {
   badKeys?: BadKeyLimiter;
 }
 
-const reindexBodySchema = z
+// Request schemas the typed client shares live in @kameleondb/schemas.
+const { searchSchema, reindexBodySchema } = schemas;
+const listQuery = schemas.runListQuerySchema;
+
+/** A new embedding space. The base URL is a provider option, never a secret: one carrying credentials is refused. */
+const spaceBodySchema = z
   .object({
-    entity: z.string().min(1).optional(),
-    force: z.boolean().default(false),
+    provider: z.enum(PROVIDER_NAMES),
+    model: z.string().min(1).max(200),
+    dimensions: z.number().int().min(1).max(2000, 'dimensions may be at most 2000 (the most an HNSW index takes)'),
+    baseUrl: z
+      .string()
+      .max(500)
+      .url()
+      .refine((u) => /^https?:\/\//i.test(u), 'baseUrl must be an http or https URL')
+      .refine((u) => {
+        const url = new URL(u);
+        return url.username === '' && url.password === '';
+      }, 'baseUrl must not carry credentials: secrets stay in the environment (OPENAI_API_KEY)')
+      .optional(),
+    activate: z.enum(ACTIVATE_MODES).default('auto'),
     dryRun: z.boolean().default(false),
   })
   .strict();
 
-const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).optional() }).strict();
 /** Longest olderThan: a century; longer durations are a typo (and overflow a timestamp). */
 const MAX_OLDER_THAN_MS = 100 * 365 * 86_400_000;
-const cacheDeleteQuery = z
-  .object({
-    olderThan: z.string().max(40).optional(),
-    model: z.string().min(1).max(200).optional(),
-    all: z.literal('true', { message: 'all must be "true" (to delete every entry)' }).optional(),
-  })
+const cacheDeleteQuery = schemas.cacheDeleteQuerySchema;
+const reindexCleanQuery = z
+  .object({ olderThan: z.string({ error: 'olderThan is required: how long ago a run must have ended to be deleted (7d, 12h, 90m)' }).max(40, 'olderThan must be a duration such as 7d') })
   .strict();
-const waitQuery = z.object({ wait: z.enum(['true', 'false', '1', '0']).optional() }).strict();
+const waitQuery = schemas.waitQuerySchema;
 const recordsBody = z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]);
 const recordPatchBody = z.record(z.string(), z.unknown());
-const recordListQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), after: z.string().max(40).optional() }).strict();
+/** One item of a batch update: the record's id (or a unique prefix) and the fields to merge. */
+const recordPatchItem = z.object({ id: z.string().min(1).max(36) }).catchall(z.unknown());
+const recordsPatchBody = z.array(recordPatchItem);
+const recordsDeleteBody = z
+  .object({
+    ids: z
+      .array(z.string().min(1).max(36, 'an id is at most 36 characters (a UUID) or a shorter prefix'))
+      .min(1, 'ids must name at least one record')
+      .max(MAX_DELETE_IDS, `ids may name at most ${MAX_DELETE_IDS} records per request`),
+  })
+  .strict();
+const recordListQuery = schemas.recordListQuerySchema;
 
 /** Every /v1 route, with the schemas that validate it: the OpenAPI document is made from this list. */
 export const ROUTES: RouteDoc[] = [
   { method: 'post', path: '/entities', operationId: 'createEntity', summary: 'Create an entity', body: entityInputSchema, errors: [409, 503], success: { status: 201, description: 'the entity' } },
   { method: 'get', path: '/entities', operationId: 'listEntities', summary: 'List entities', errors: [503], success: { status: 200, description: '{entities}' } },
-  { method: 'get', path: '/entities/:name', operationId: 'getEntity', summary: 'Read an entity', errors: [503], success: { status: 200, description: 'the entity' } },
-  { method: 'patch', path: '/entities/:name', operationId: 'updateEntity', summary: 'Add fields or change embedFields (starts a reindex)', description: 'A 409 while a reindex run is active and embedFields change.', body: entityPatchSchema, errors: [409, 503], success: { status: 200, description: 'the entity and its reindex run' } },
+  { method: 'get', path: '/entities/:name', operationId: 'getEntity', summary: 'Describe an entity: its fields, record count and embedding counts', errors: [503], success: { status: 200, description: 'the entity with records (count) and embedding {total, indexed, pending, failed, stale}' } },
+  { method: 'patch', path: '/entities/:name', operationId: 'updateEntity', summary: 'Add, rename (renameFields) or drop (dropFields) fields, or change embedFields',
+    description:
+      'One transaction: renamed and dropped fields are renamed or removed in every record, in required, unique (their indexes) and embedFields. When an embedded field is renamed or dropped, the texts are recomputed (search sees them at once) and a reindex run starts; a change of embedFields starts a recompute run. A 409 while a reindex run is active for the entity and embedded texts would change.', body: entityPatchSchema, errors: [409, 503], success: { status: 200, description: 'the entity and its reindex run' } },
   {
     method: 'post',
     path: '/entities/:name/records',
@@ -86,16 +117,52 @@ export const ROUTES: RouteDoc[] = [
     success: { status: 202, description: '{count, ids, jobs}; 200 with counts when wait=true' },
   },
   { method: 'get', path: '/entities/:name/records', operationId: 'listRecords', summary: 'A page of records in id order (limit default 50); after= the last id of the previous page', query: recordListQuery, errors: [503], success: { status: 200, description: '{records, next}' } },
+  {
+    method: 'patch',
+    path: '/entities/:name/records',
+    operationId: 'updateRecords',
+    summary: 'Batch update: merge fields into many records, all or nothing; a JSON array or NDJSON of {id, ...fields}',
+    description:
+      'Each item merges into its record as PATCH /entities/{name}/records/{id} does; `id` may be a unique prefix. Every item is validated (types, required, unique) and all are written in one transaction: a bad item, an unknown id (404), an ambiguous prefix (409 ambiguous_id), an id given twice (400) or a unique value taken (409) writes nothing, and the error names the line or index and the id. Records whose embedded text changed are re-embedded (`reembed`).',
+    body: recordsPatchBody,
+    ndjson: true,
+    errors: [409, 503],
+    success: { status: 200, description: '{count, ids, reembed, jobs}; a warning when enqueueing failed' },
+  },
+  {
+    method: 'post',
+    path: '/entities/:name/records/delete',
+    operationId: 'deleteRecords',
+    summary: 'Delete records by id (or unique id prefix), all or nothing',
+    description: 'One transaction: every id must match one record of the entity, else nothing is deleted (404 naming the ones that match none; 409 ambiguous_id for a prefix of several records; 400 for an id given twice).',
+    body: recordsDeleteBody,
+    errors: [409, 503],
+    success: { status: 200, description: '{deleted, ids}' },
+  },
   { method: 'get', path: '/entities/:name/records/:id', operationId: 'getRecord', summary: 'Read a record and its embedding status', errors: [503], success: { status: 200, description: 'the record' } },
   { method: 'patch', path: '/entities/:name/records/:id', operationId: 'updateRecord', summary: 'Merge fields into a record', body: recordPatchBody, errors: [409, 503], success: { status: 200, description: 'the record and whether it is re-embedded' } },
   { method: 'delete', path: '/entities/:name/records/:id', operationId: 'deleteRecord', summary: 'Delete a record', errors: [503], success: { status: 204, description: 'deleted' } },
   { method: 'get', path: '/embeddings/status', operationId: 'getEmbeddingStatus', summary: 'Provider, per-entity counts, active runs, vector index segments', errors: [503], success: { status: 200, description: 'status' } },
   { method: 'post', path: '/reindex', operationId: 'startReindex', summary: 'Start a reindex run, or a dry run', description: 'The body may be left out: it reindexes every entity.', body: reindexBodySchema, bodyOptional: true, errors: [404, 409, 503], success: { status: 202, description: 'the run (200 with the report for a dry run)' } },
   { method: 'get', path: '/reindex', operationId: 'listReindexRuns', summary: 'Recent reindex runs, newest first', query: listQuery, errors: [503], success: { status: 200, description: '{runs}' } },
+  { method: 'delete', path: '/reindex', operationId: 'cleanReindexRuns', summary: 'Delete finished runs (completed, cancelled, failed) that ended more than olderThan ago; live runs are kept', query: reindexCleanQuery, errors: [503], success: { status: 200, description: '{deleted}' } },
   { method: 'get', path: '/reindex/:id', operationId: 'getReindexRun', summary: 'One reindex run with live progress', errors: [503], success: { status: 200, description: 'the run' } },
   { method: 'post', path: '/reindex/:id/cancel', operationId: 'cancelReindexRun', summary: 'Cancel a reindex run', errors: [503], success: { status: 200, description: 'the run as it ended' } },
-  { method: 'get', path: '/search', operationId: 'search', summary: 'Hybrid, vector or keyword search', query: searchSchema, errors: [503], success: { status: 200, description: '{results, count, mode, took_ms}' } },
-  { method: 'post', path: '/search', operationId: 'searchWithBody', summary: 'Search with a JSON body', body: searchSchema, errors: [503], success: { status: 200, description: '{results, count, mode, took_ms}' } },
+  { method: 'get', path: '/search', operationId: 'search', summary: 'Hybrid, vector or keyword search', query: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms}' } },
+  { method: 'post', path: '/search', operationId: 'searchWithBody', summary: 'Search with a JSON body', body: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms}' } },
+  { method: 'get', path: '/spaces', operationId: 'listSpaces', summary: 'Embedding spaces: state, rows embedded / total, build run', errors: [503], success: { status: 200, description: '{spaces, active}' } },
+  {
+    method: 'post',
+    path: '/spaces',
+    operationId: 'createSpace',
+    summary: 'Build a new embedding space (a reindex run into it), or a dry run of it',
+    description: 'Search keeps using the active space during the build; with activate=auto the build switches to the new space when every row has a vector in it.',
+    body: spaceBodySchema,
+    errors: [409, 503],
+    success: { status: 202, description: '{space, run} (200 with the report for a dry run)' },
+  },
+  { method: 'post', path: '/spaces/:key/activate', operationId: 'activateSpace', summary: 'Switch search to a space (a retired one, or one built with activate=manual); key is a URL-encoded model key', errors: [404, 409, 503], success: { status: 200, description: 'the space' } },
+  { method: 'delete', path: '/spaces/:key', operationId: 'dropSpace', summary: 'Drop a space that is not the active one: its vectors and segments', errors: [404, 409, 503], success: { status: 200, description: '{dropped}' } },
   { method: 'get', path: '/cache', operationId: 'getCacheSummary', summary: 'Embedding cache summary', errors: [503], success: { status: 200, description: 'entries, bytes, per model, hit rate' } },
   { method: 'delete', path: '/cache', operationId: 'clearCache', summary: 'Delete cache entries by last use and model; all=true (alone) deletes every entry', query: cacheDeleteQuery, errors: [503], success: { status: 200, description: '{deleted}' } },
   { method: 'get', path: '/openapi.json', operationId: 'getOpenApiDocument', summary: 'This document', success: { status: 200, description: 'OpenAPI 3.1' } },
@@ -103,7 +170,7 @@ export const ROUTES: RouteDoc[] = [
 
 export function createApp(deps: AppDeps): express.Express {
   const { pipeline } = deps;
-  const { entities, records, reindex, cache, provider } = pipeline;
+  const { entities, records, reindex, cache, provider, spaces } = pipeline;
   const limit = sizeInBytes(deps.maxBody);
   const badKeys = deps.badKeys ?? new BadKeyLimiter();
   const take = (spec: Accepts): RequestHandler => accepts(spec, limit);
@@ -150,7 +217,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ entities: await entities.list() });
   });
   v1.get('/entities/:name', take({ body: 'none' }), async (req, res) => {
-    res.json(await entities.get(params(req).name));
+    res.json(await entities.describe(params(req).name));
   });
   // Changing embedFields recomputes every row's text and reindexes the entity.
   v1.patch('/entities/:name', take({ body: 'json' }), async (req, res) => {
@@ -199,6 +266,32 @@ export function createApp(deps: AppDeps): express.Express {
     // A full page may have a successor; the client asks again with after=next.
     res.json({ records: page, next: page.length === limit ? page[page.length - 1]!.id : null });
   });
+  v1.patch('/entities/:name/records', take({ body: 'records' }), async (req, res) => {
+    // The entity first: a body stream opened and never read would report its errors to nobody.
+    const entity = await entities.get(params(req).name);
+    let input;
+    if (res.locals.ndjson) input = cleanValues(readNdjson(decodedBody(req, limit), { maxLineLength: limit }));
+    else {
+      const body = res.locals.body as unknown;
+      if (!Array.isArray(body)) {
+        throw new ValidationError(`body must be a JSON array of {"id": ..., ...fields} (or NDJSON of them); got ${body === null ? 'null' : typeof body === 'object' ? 'an object' : typeof body}`);
+      }
+      input = fromJsonBody(body);
+    }
+    const result = await records.patchMany(entity, input);
+    res.json({
+      count: result.ids.length,
+      ids: result.ids,
+      reembed: result.reembed,
+      jobs: result.jobs,
+      ...(result.enqueueError ? { warning: `the changes are stored but enqueueing failed (${result.enqueueError}); the records stay pending until the sweeper enqueues them` } : {}),
+    });
+  });
+  v1.post('/entities/:name/records/delete', take({ body: 'json' }), async (req, res) => {
+    const { ids } = parseBody(recordsDeleteBody, res.locals.body, 'body');
+    const deleted = await records.deleteMany(params(req).name, ids);
+    res.json({ deleted: deleted.length, ids: deleted });
+  });
   v1.get('/entities/:name/records/:id', take({ body: 'none' }), async (req, res) => {
     res.json(await records.get(params(req).name, params(req).id));
   });
@@ -217,22 +310,28 @@ export function createApp(deps: AppDeps): express.Express {
 
   v1.get('/embeddings/status', take({ body: 'none' }), async (_req, res) => {
     // Runs live in Redis; the store bounds its wait, and without Redis the answer is what Postgres knows.
-    const [entities, runs, vectorIndex] = await Promise.all([
+    const [entities, runs, vectorIndex, active, problems] = await Promise.all([
       records.statusByEntity(),
       reindex.active().then(
         (active) => ({ active, warning: null }),
         (err: Error) => ({ active: null, warning: `active reindex runs are unknown: ${err.message}` }),
       ),
       pipeline.search.vectorIndex(),
+      spaces.active(),
+      spaces.problems(),
     ]);
     const activeRuns = runs.active;
+    // What search serves is the active space, whatever this process's KDB_EMBEDDING_* say.
+    const served = active ?? { provider: provider.name, model: provider.model, dimensions: provider.dimensions, modelKey: provider.modelKey };
     res.json({
       ...(runs.warning ? { warning: runs.warning } : {}),
-      provider: provider.name,
-      model: provider.model,
-      dimensions: provider.dimensions,
-      modelKey: provider.modelKey,
-      maxInputs: provider.limits.maxInputs,
+      provider: served.provider,
+      model: served.model,
+      dimensions: served.dimensions,
+      modelKey: served.modelKey,
+      maxInputs: served.modelKey === provider.modelKey ? provider.limits.maxInputs : null,
+      space: served.modelKey,
+      spaceProblems: problems,
       entities,
       activeRuns,
       vectorIndex,
@@ -253,11 +352,34 @@ export function createApp(deps: AppDeps): express.Express {
     const limit = (res.locals.query as z.infer<typeof listQuery>).limit ?? 20;
     res.json({ runs: await reindex.list(limit) });
   });
+  v1.delete('/reindex', take({ query: reindexCleanQuery, body: 'none' }), async (_req, res) => {
+    const { olderThan } = res.locals.query as z.infer<typeof reindexCleanQuery>;
+    res.json({ deleted: await reindex.clean({ olderThanMs: olderThanMs(olderThan) }) });
+  });
   v1.get('/reindex/:id', take({ body: 'none' }), async (req, res) => {
     res.json(await reindex.get(params(req).id));
   });
   v1.post('/reindex/:id/cancel', take({ body: 'none' }), async (req, res) => {
     res.json(await reindex.cancel(params(req).id));
+  });
+
+  v1.get('/spaces', take({ body: 'none' }), async (_req, res) => {
+    const all = await spaces.list();
+    res.json({ spaces: all, active: all.find((s) => s.state === 'active')?.modelKey ?? null });
+  });
+  v1.post('/spaces', take({ body: 'json' }), async (_req, res) => {
+    const { dryRun, activate, ...seed } = parseBody(spaceBodySchema, res.locals.body, 'body');
+    if (dryRun) {
+      res.json(await spaces.dryRun(seed));
+      return;
+    }
+    res.status(202).json(await spaces.create({ ...seed, activate }));
+  });
+  v1.post('/spaces/:key/activate', take({ body: 'none' }), async (req, res) => {
+    res.json(await spaces.activate(checkedModelKey(spaceKey(req))));
+  });
+  v1.delete('/spaces/:key', take({ body: 'none' }), async (req, res) => {
+    res.json(await spaces.drop(checkedModelKey(spaceKey(req))));
   });
 
   const runSearch = async (input: z.infer<typeof searchSchema>) => {
@@ -289,11 +411,8 @@ export function createApp(deps: AppDeps): express.Express {
     if (!all && olderThan === undefined && model === undefined) {
       throw new ValidationError('say what to delete: olderThan (30d, 12h, 90m), model (a model key), or all=true for every entry');
     }
-    const olderThanMs = olderThan === undefined ? undefined : parseDuration(olderThan, 'olderThan');
-    if (olderThanMs !== undefined && olderThanMs > MAX_OLDER_THAN_MS) {
-      throw new ValidationError(`olderThan "${olderThan}" is longer than the most allowed, 36500d (a century)`);
-    }
-    const deleted = await cache.clear({ ...(olderThanMs !== undefined ? { olderThanMs } : {}), ...(model ? { modelKey: model } : {}) });
+    const olderMs = olderThan === undefined ? undefined : olderThanMs(olderThan);
+    const deleted = await cache.clear({ ...(olderMs !== undefined ? { olderThanMs: olderMs } : {}), ...(model ? { modelKey: model } : {}) });
     res.json({ deleted, olderThan: olderThan ?? null, model: model ?? null });
   });
 
@@ -313,6 +432,15 @@ async function* cleanValues(source: AsyncIterable<SourcedValue>): AsyncGenerator
     yield v;
   }
 }
+
+/** An `olderThan` query parameter (30d, 12h) in ms, at most a century. */
+function olderThanMs(olderThan: string): number {
+  const ms = parseDuration(olderThan, 'olderThan');
+  if (ms > MAX_OLDER_THAN_MS) throw new ValidationError(`olderThan "${olderThan}" is longer than the most allowed, 36500d (a century)`);
+  return ms;
+}
+/** The model key of a spaces route (Express has decoded it). */
+const spaceKey = (req: Request) => (req.params as { key: string }).key;
 
 /** Path parameters by name (the route-level middleware before each handler hides their names from the types). */
 const params = (req: Request) => req.params as { name: string; id: string };

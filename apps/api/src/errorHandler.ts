@@ -8,6 +8,7 @@ const STATUS: Record<ErrorCode, number> = {
   unauthorized: 401,
   not_found: 404,
   conflict: 409,
+  ambiguous_id: 409,
   config: 500,
   schema: 500,
   provider: 502,

@@ -9,7 +9,10 @@ import {
   createProvider,
   createRedis,
   migrate,
+  providerConfigForSpace,
   providerConfigFromEnv,
+  spaceSeedOf,
+  SpaceProviders,
 } from '@kameleondb/core';
 import { createApp } from './createApp.js';
 import type { ApiEnv } from './env.js';
@@ -23,10 +26,16 @@ export interface RunningApi {
 
 export async function startApi(env: ApiEnv): Promise<RunningApi> {
   const logger = createLogger('kameleondb-api', env.KDB_LOG_LEVEL);
+  // The configured provider seeds the first space of a new database; afterwards search embeds
+  // queries with the active space's provider, built from its row and this environment's secrets.
   const provider = createProvider(providerConfigFromEnv(env));
-  // Search embeds queries with the same model as the workers.
-  await provider.init?.();
-  await migrate({ connectionString: env.KDB_DATABASE_URL, dimensions: provider.dimensions });
+  const migrated = await migrate({ connectionString: env.KDB_DATABASE_URL, space: spaceSeedOf(provider, env.OPENAI_BASE_URL) });
+  if (migrated.configured) {
+    logger.warn(
+      { active: migrated.active?.modelKey, configured: migrated.configured },
+      'KDB_EMBEDDING_* name another model than the active embedding space: serving the active space. To migrate to the configured one: POST /v1/spaces {provider, model, dimensions} (kameleondb embeddings migrate)',
+    );
+  }
   const pool = createPool({
     connectionString: env.KDB_DATABASE_URL,
     applicationName: 'kameleondb-api',
@@ -34,10 +43,17 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     sessionSql: SearchEngine.sessionSql(env.KDB_EF_SEARCH),
   });
   const redis = createRedis(env.KDB_REDIS_URL);
+  const spaces = new SpaceProviders({
+    pool,
+    build: (space) => (space.modelKey === provider.modelKey ? provider : createProvider(providerConfigForSpace(env, space))),
+  });
+  // The active space's provider is loaded before the first search (a local model), and fails the start if it cannot be.
+  await spaces.active();
   const pipeline = createPipeline({
     pool,
     redis,
     provider,
+    spaces,
     prefix: env.KDB_QUEUE_PREFIX,
     jobSize: env.KDB_JOB_SIZE,
     efSearch: env.KDB_EF_SEARCH,
@@ -61,7 +77,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
   server.requestTimeout = 0;
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-  logger.info({ url, provider: provider.modelKey }, 'api listening');
+  logger.info({ url, space: migrated.active?.modelKey ?? null }, 'api listening');
   return {
     url,
     server,

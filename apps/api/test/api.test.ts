@@ -37,7 +37,7 @@ describe('API', () => {
     expect(none.status).toBe(401);
     expect(await none.json()).toMatchObject({ error: { code: 'unauthorized' } });
     expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`${api.url}/readyz`)).json()).toEqual({ status: 'ready', ready: true, postgres: true, redis: true, migrations: true });
+    expect(await (await fetch(`${api.url}/readyz`)).json()).toEqual({ status: 'ready', ready: true, postgres: true, redis: true, migrations: true, spaces: [] });
   });
 
   it('creates, lists and reads entities, validating names and embed fields', async () => {
@@ -128,7 +128,7 @@ describe('API', () => {
     const id = body.ids[0] as string;
     const got = await call('GET', `/v1/entities/tickets/records/${id}`);
     expect(got.body).toMatchObject({ id, data: { title: 'disk full', priority: 2 }, embedding: { status: 'pending' } });
-    await db.pool.query(`UPDATE kdb_search SET status = 'ready', embedded_hash = content_hash WHERE record_id = $1`, [id]);
+    await db.pool.query(`UPDATE kdb_search SET status = 'ready' WHERE record_id = $1`, [id]);
 
     let before = await waiting();
     const p1 = await call('PATCH', `/v1/entities/tickets/records/${id}`, { priority: 5 });

@@ -127,7 +127,9 @@ describe('fuzz: hostile requests to every /v1 route', () => {
             const after = res.status < 300 ? before : await writeCounts(db.pool, queues);
             const key = `${route.method} ${route.path} ${res.status}`;
             seen.set(key, (seen.get(key) ?? 0) + 1);
-            const documented = res.status === route.success.status || res.status === 200;
+            // A request sent with another method is answered by the route of that method on the same path, if there is one.
+            const answering = ROUTES.find((x) => x.path === route.path && x.method.toUpperCase() === r.method) ?? route;
+            const documented = res.status === answering.success.status || res.status === 200;
             const what = `${r.method} ${url.slice(0, 200)} [${r.contentType ?? '-'}; ${r.encoding}] ${payload ? JSON.stringify(payload.subarray(0, 120).toString('latin1')) : ''} → ${res.status} ${text.slice(0, 300)}`;
             if (res.status >= 500 || (res.status < 400 && !documented)) failures.push(what);
             else if (res.status >= 400 && JSON.stringify(after) !== JSON.stringify(before)) failures.push(`${what} wrote ${JSON.stringify(before)} → ${JSON.stringify(after)}`);

@@ -68,7 +68,7 @@ describe('hybrid search through the API', () => {
     expect(ex.bm25).toMatchObject({ k1: 1.2, b: 0.75, documents: 600 });
     expect(ex.plans.keyword).toMatch(/Index Only Scan using kdb_postings_impact_idx/);
     // On 600 rows the planner may prefer an exact scan to the HNSW index; bench:search shows the index at 100k.
-    expect(ex.plans.vector).toMatch(/on kdb_search s[\s\S]*Execution Time/);
+    expect(ex.plans.vector).toMatch(/on kdb_vectors_1 s[\s\S]*Execution Time/);
     expect(ex.plans.vector).toMatch(/Buffers: shared hit=/);
     expect(ex).toMatchObject({ window: 40, rrfK: 60, efSearch: 40 });
     // The keyword top-k was proved by pruning; the vector side says which segments it searched.

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
 import { buildCli, wantsJson } from './cli.js';
-import { CliError } from './ApiClient.js';
+import { CliError } from './CliError.js';
 import { printError } from './output.js';
 
 // One top-level catch. Exit codes, the same in every command: 0 ok, 1 failure

@@ -1,7 +1,8 @@
 /** What a command returns: its data, and how to show it to a person. */
 export interface CommandResult<T = unknown> {
   data: T;
-  human: (data: T) => string;
+  /** A method, so that a command answering one of two shapes still types as a CommandResult of either. */
+  human(data: T): string;
   /** Non-zero when the command did its job but the outcome is a failure (a cancelled run). */
   exitCode?: number;
 }

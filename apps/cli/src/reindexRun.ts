@@ -1,6 +1,5 @@
-import type { ReindexRun } from '@kameleondb/core';
+import type { KameleonClient, ReindexRun } from '@kameleondb/client';
 import { SingleBar } from 'cli-progress';
-import type { ApiClient } from './ApiClient.js';
 import { seconds } from './output.js';
 
 /** A reindex run as the API reports it (the type only: the CLI talks HTTP). */
@@ -23,7 +22,7 @@ export function describeRun(r: Run): string {
  * Polls a run until it ends. On a TTY a progress bar shows processed/total,
  * rate, ETA and cache hits; `stop()` (Ctrl-C) makes it return early.
  */
-export async function followRun(api: ApiClient, id: string, opts: { progress: boolean; intervalMs?: number; signal?: AbortSignal }): Promise<Run> {
+export async function followRun(api: KameleonClient, id: string, opts: { progress: boolean; intervalMs?: number; signal?: AbortSignal }): Promise<Run> {
   const bar = opts.progress
     ? new SingleBar({
         format: ' {bar} {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {eta_s} | cache hits {cached} | {state}',
@@ -33,11 +32,11 @@ export async function followRun(api: ApiClient, id: string, opts: { progress: bo
         barsize: 30,
       })
     : null;
-  let run = await api.request<Run>('GET', `v1/reindex/${id}`);
+  let run = await api.reindex.get(id);
   bar?.start(Math.max(run.total, 1), run.processed, { rate: run.rate, eta_s: seconds(run.etaSeconds), cached: run.cached, state: run.state });
   while (!isOver(run) && !opts.signal?.aborted) {
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
-    run = await api.request<Run>('GET', `v1/reindex/${id}`);
+    run = await api.reindex.get(id);
     bar?.setTotal(Math.max(run.total, 1));
     bar?.update(run.processed, { rate: run.rate, eta_s: seconds(run.etaSeconds), cached: run.cached, state: run.state });
   }

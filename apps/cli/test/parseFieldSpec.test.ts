@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CliError } from '../src/ApiClient.js';
+import { CliError } from '../src/CliError.js';
 import { parseFieldSpec } from '../src/commands/entitiesCreate.js';
 
 describe('entities create --field NAME:TYPE[:required][:unique]', () => {

@@ -1,6 +1,8 @@
 import {
   CacheStats,
   checkReadiness,
+  completeBuilds,
+  DEFAULTS,
   createEmbedQueue,
   createLogger,
   createPool,
@@ -10,7 +12,10 @@ import {
   migrate,
   observeBatch,
   PipelineMetrics,
+  providerConfigForSpace,
   providerConfigFromEnv,
+  spaceSeedOf,
+  SpaceProviders,
   queueIsBusy,
   ReindexRunStore,
   SegmentManager,
@@ -32,10 +37,16 @@ export interface RunningWorker {
 }
 
 export async function startWorker(env: WorkerEnv, logger: Logger = createLogger('kameleondb-worker', env.KDB_LOG_LEVEL)): Promise<RunningWorker> {
+  // The configured provider seeds the first space of a new database; afterwards each space's
+  // provider is built from its row and this environment's secrets.
   const baseProvider = createProvider(providerConfigFromEnv(env));
-  // A local model is loaded (or fetched) before any job is taken.
-  await baseProvider.init?.();
-  await migrate({ connectionString: env.KDB_DATABASE_URL, dimensions: baseProvider.dimensions });
+  const migrated = await migrate({ connectionString: env.KDB_DATABASE_URL, space: spaceSeedOf(baseProvider, env.OPENAI_BASE_URL) });
+  if (migrated.configured) {
+    logger.warn(
+      { active: migrated.active?.modelKey, configured: migrated.configured },
+      'KDB_EMBEDDING_* name another model than the active embedding space: embedding for the active space. To migrate to the configured one: POST /v1/spaces {provider, model, dimensions} (kameleondb embeddings migrate)',
+    );
+  }
   const pool = createPool({ connectionString: env.KDB_DATABASE_URL, applicationName: 'kameleondb-worker', max: env.KDB_WORKER_CONCURRENCY * 2 + 4 });
   const redis = createRedis(env.KDB_REDIS_URL);
   const prefix = env.KDB_QUEUE_PREFIX;
@@ -44,19 +55,19 @@ export async function startWorker(env: WorkerEnv, logger: Logger = createLogger(
   const cancelWatcher = await startCancelWatcher(env.KDB_REDIS_URL, runs.cancelChannel);
   const embedQueue = createEmbedQueue({ redisUrl: env.KDB_REDIS_URL, prefix, connection: redis });
   const metrics = new PipelineMetrics({ process: 'worker', queues: [embedQueue], activeRuns: () => runs.active() });
-  const provider = createWorkerProvider(baseProvider, {
-    redis,
-    prefix,
-    metrics,
-    logger,
-    requestsPerMinute: env.KDB_PROVIDER_RPM,
-    tokensPerMinute: env.KDB_PROVIDER_TPM,
+  const wrap = { redis, prefix, metrics, logger, requestsPerMinute: env.KDB_PROVIDER_RPM, tokensPerMinute: env.KDB_PROVIDER_TPM };
+  // One provider per space, each with the metrics, shared budget and backoff of a worker (keyed by its model key).
+  const spaces = new SpaceProviders({
+    pool,
+    build: (space) => createWorkerProvider(space.modelKey === baseProvider.modelKey ? baseProvider : createProvider(providerConfigForSpace(env, space)), wrap),
   });
+  // A local model of the active space is loaded (or fetched) before any job is taken.
+  await spaces.active();
+  const provider = baseProvider;
   const planner = await startReindexPlanner({
     pool,
     runs,
     embedQueue,
-    modelKey: provider.modelKey,
     logger,
     redisUrl: env.KDB_REDIS_URL,
     prefix,
@@ -87,7 +98,7 @@ export async function startWorker(env: WorkerEnv, logger: Logger = createLogger(
     Array.from({ length: env.KDB_WORKER_CONCURRENCY }, () =>
       startEmbedWorker({
         pool,
-        provider,
+        spaces,
         redisUrl: env.KDB_REDIS_URL,
         prefix,
         logger,
@@ -98,7 +109,7 @@ export async function startWorker(env: WorkerEnv, logger: Logger = createLogger(
         cacheStats,
         runWriteChunk: env.KDB_RUN_WRITE_CHUNK,
         onBatch: observeBatch(metrics),
-        ...(env.KDB_BATCH_MAX_IDS ? { maxBatchIds: env.KDB_BATCH_MAX_IDS } : {}),
+        maxBatchIds: env.KDB_BATCH_MAX_IDS ?? provider.limits.maxInputs,
       }),
     ),
   );
@@ -121,12 +132,23 @@ export async function startWorker(env: WorkerEnv, logger: Logger = createLogger(
           onBuild: (work, ms) => metrics.segmentBuilds.labels(work.kind).observe(ms / 1000),
         }).start()
       : null;
-  const probes = await startProbeServer({ port: env.KDB_METRICS_PORT, metrics, readiness: () => checkReadiness(pool, redis) });
+  // Every worker checks the builds; the switch transaction makes the second one a no-op.
+  const lastCatchUp = new Map<string, number>();
+  let checking = false;
+  const builds = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    completeBuilds({ pool, runs, spaces, embedQueue, logger, jobSize: provider.limits.maxInputs }, lastCatchUp)
+      .catch((err: unknown) => logger.warn({ err }, 'embedding space build check failed; trying again'))
+      .finally(() => (checking = false));
+  }, DEFAULTS.spaceBuildCheckMs);
+  const probes = await startProbeServer({ port: env.KDB_METRICS_PORT, metrics, readiness: () => checkReadiness(pool, redis, { spaces: () => spaces.problems() }) });
   logger.info({ url: probes.url }, 'metrics and probes listening');
   return {
     probesUrl: probes.url,
     logger,
     async close() {
+      clearInterval(builds);
       await Promise.all([...workers.map((w) => w.close()), planner.close(), maintenance.close(), segments?.close()]);
       await embedQueue.close();
       await cancelWatcher.close();

@@ -122,7 +122,7 @@ describe('50 concurrent clients inserting, patching and deleting in one entity',
     // Every live row ends ready, embedded from the text of its newest data.
     const { db } = p;
     await until(async () => {
-      const { rows } = await db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM kdb_search WHERE status <> 'ready' OR embedded_hash IS DISTINCT FROM content_hash`);
+      const { rows } = await db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM kdb_search s LEFT JOIN kdb_vectors_1 v ON v.record_id = s.record_id AND v.chunk = 0 WHERE s.status <> 'ready' OR v.embedded_hash IS DISTINCT FROM s.content_hash`);
       return rows[0]!.n === '0';
     }, 150_000, 500);
     const allReady = Date.now();

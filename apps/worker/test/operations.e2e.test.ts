@@ -77,7 +77,7 @@ describe('operations: sweeper, metrics, probes', () => {
     expect(api).toMatch(/kdb_queue_jobs\{queue="embed",state="completed",process="api"\} [1-9]/);
 
     for (const url of [workers[0]!.probesUrl, apiUrl]) {
-      expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready', ready: true, postgres: true, redis: true, migrations: true });
+      expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready', ready: true, postgres: true, redis: true, migrations: true, spaces: [] });
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
     }
   });

@@ -6,6 +6,8 @@ export type ErrorCode =
   | 'invalid_input'
   | 'not_found'
   | 'conflict'
+  /** An id prefix that matches several records (409; the candidates in details). */
+  | 'ambiguous_id'
   | 'unauthorized'
   | 'config'
   | 'schema'
@@ -40,6 +42,13 @@ export class NotFoundError extends KdbError {
 export class ConflictError extends KdbError {
   constructor(message: string, details?: unknown) {
     super('conflict', message, { details });
+  }
+}
+
+/** An id prefix matching more than one record: the caller must give more characters. */
+export class AmbiguousIdError extends KdbError {
+  constructor(message: string, details?: unknown) {
+    super('ambiguous_id', message, { details });
   }
 }
 

@@ -1,31 +1,46 @@
 export * from './errors.js';
 export { createLogger } from './createLogger.js';
-export { pipelineEnvShape, parseEnv, providerConfigFromEnv } from './config/pipelineEnv.js';
+export { pipelineEnvShape, parseEnv, providerConfigFromEnv, providerConfigForSpace, spaceSeedOf } from './config/pipelineEnv.js';
 export { DEFAULTS, BUILD_MEMORY_PATTERN } from './config/defaults.js';
-export { createPipeline, type Pipeline, type PipelineOptions, type RecordsIngest } from './pipeline/createPipeline.js';
+export { createPipeline, type Pipeline, type PipelineOptions, type RecordsIngest, type EntityDescription, type SpaceView } from './pipeline/createPipeline.js';
 export { createWorkerProvider, type WorkerProviderOptions } from './pipeline/createWorkerProvider.js';
 export { observeBatch } from './pipeline/observeBatch.js';
 export { queueIsBusy, BUSY_STATES } from './jobs/queueIsBusy.js';
 export { unstorableText } from './content/unstorableText.js';
-export { entityInputSchema, FIELD_TYPES, type Entity, type EntityInput, type FieldType } from './entities/entitySchema.js';
+export { entityInputSchema, FIELD_TYPES, type Entity, type EntityInput, type FieldType } from '@kameleondb/schemas';
 export { MAX_JSON_DEPTH } from './entities/validateRecord.js';
 export type { EmbeddingProvider, ProviderLimits, EmbedOptions } from './embedding/EmbeddingProvider.js';
 export { HashProvider } from './embedding/HashProvider.js';
 export { OpenAIProvider, OPENAI_MAX_INPUTS } from './embedding/OpenAIProvider.js';
 export { createProvider, PROVIDER_NAMES, type ProviderConfig, type ProviderName } from './embedding/createProvider.js';
 export { createPool, type PoolOptions } from './store/createPool.js';
-export { migrate } from './store/migrate.js';
+export { migrate, type MigrateResult } from './store/migrate.js';
+export { SpaceProviders, type ProviderFactory, type SpaceProblem } from './spaces/SpaceProviders.js';
+export { completeBuilds, checkedModelKey, type NewSpace } from './spaces/spaceAdmin.js';
+export {
+  listSpaces,
+  activeSpace,
+  spaceByKey,
+  vectorTable,
+  SPACE_STATES,
+  ACTIVATE_MODES,
+  type EmbeddingSpace,
+  type SpaceSeed,
+  type SpaceState,
+  type ActivateMode,
+} from './store/embeddingSpaceStore.js';
 export { isConnectionLoss } from './store/isConnectionLoss.js';
 export { copyInto } from './store/copyInto.js';
 export { createEntity, getEntity, listEntities } from './store/entityStore.js';
-export { getRecord, patchRecord, deleteRecord, type StoredRecord } from './store/recordStore.js';
+export { getRecord, patchRecord, deleteRecord, MAX_DELETE_IDS, type StoredRecord } from './store/recordStore.js';
 export { embeddingStatusByEntity, type StatusCounts, type EntityEmbeddingStatus } from './store/searchRowStore.js';
 export { EMBED_QUEUE, createRedis, createEmbedQueue, enqueueEmbed, type EmbedJobData } from './jobs/embedQueue.js';
 export type { EmbedBatchResult } from './batching/embedBatch.js';
 export { startEmbedWorker, type EmbedWorker, type EmbedWorkerOptions } from './batching/EmbedWorker.js';
 export { readNdjson, fromJsonBody, type SourcedValue, type ReadNdjsonOptions } from './ingest/readNdjson.js';
 export { printable } from './http/printable.js';
-export { ingestRecords, type IngestResult } from './ingest/ingestRecords.js';
+export { ingestRecords, MAX_REQUEST_RECORDS, type IngestResult } from './ingest/ingestRecords.js';
+export { patchRecords, type PatchRecordsResult, type PatchRecordsOptions } from './ingest/patchRecords.js';
 export { REINDEX_QUEUE, createReindexQueue, type ReindexJobData } from './jobs/reindexQueue.js';
 export { MAINTENANCE_QUEUE, SCHEDULE_CHECK_EVERY_MS, startMaintenance } from './jobs/startMaintenance.js';
 export { ReindexRunStore, NEVER_COMMITTED, type ReindexRun, type RunState, type RunCreation, type RunOptions } from './reindex/ReindexRunStore.js';
@@ -37,7 +52,7 @@ export { CacheStats } from './cache/CacheStats.js';
 export { cacheSummary, clearCache, type CacheSummary } from './cache/cacheAdmin.js';
 export { parseDuration } from './util/parseDuration.js';
 export { TimeoutError } from './util/withTimeout.js';
-export { entityPatchSchema, type EntityPatch } from './entities/entitySchema.js';
+export { entityPatchSchema, type EntityPatch } from '@kameleondb/schemas';
 export { updateEntity, updateEntityIn } from './store/entityStore.js';
 export type { Outcome } from './batching/embedBatch.js';
 export { waitForEmbedded } from './ingest/waitForEmbedded.js';

@@ -5,6 +5,8 @@ import { loadMigrations, pendingMigrations } from '../src/store/migrate.js';
 import { createEmptyDatabase } from '../../../test-support/testDatabase.js';
 import { adminUrl } from '../../../test-support/urls.js';
 
+const SEED_384 = { provider: 'hash', model: 'feature-hash-v1', dimensions: 384 };
+
 describe('migrate', () => {
   const drops: (() => Promise<void>)[] = [];
   afterAll(async () => {
@@ -14,9 +16,9 @@ describe('migrate', () => {
   it('applies the schema once when several processes start at the same time', async () => {
     const db = await createEmptyDatabase();
     drops.push(db.drop);
-    const results = await Promise.all([1, 2, 3, 4].map(() => migrate({ connectionString: db.url, dimensions: 384 })));
+    const results = await Promise.all([1, 2, 3, 4].map(() => migrate({ connectionString: db.url, space: SEED_384 })));
     // Exactly one of them applied each migration; the others found it done.
-    expect(results.flatMap((r) => r.applied).sort()).toEqual((await loadMigrations()).map((m) => m.version));
+    expect(results.flatMap((r) => r.applied).sort((a, b) => a - b)).toEqual((await loadMigrations()).map((m) => m.version));
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
     expect(await pendingMigrations(c)).toEqual([]);
@@ -27,11 +29,17 @@ describe('migrate', () => {
     // Vectors are indexed per segment (built in bulk by the segment manager), not by one table-wide graph.
     const idx = await c.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'kdb_search' AND indexdef LIKE '%USING hnsw%'`);
     expect(idx.rows).toEqual([]);
+    // Exactly one of them seeded the first embedding space, with its vector table.
+    expect(results.filter((r) => r.seeded)).toHaveLength(1);
+    const spaces = await c.query(`SELECT id, model_key, state FROM kdb_embedding_spaces`);
+    expect(spaces.rows).toEqual([{ id: 1, model_key: 'hash:feature-hash-v1:384', state: 'active' }]);
+    const col = await c.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'kdb_vectors_1'::regclass AND attname = 'embedding'`);
+    expect(col.rows[0].t).toBe('vector(384)');
     await c.end();
-    expect((await migrate({ connectionString: db.url, dimensions: 384 })).applied).toEqual([]);
+    expect((await migrate({ connectionString: db.url, space: SEED_384 })).applied).toEqual([]);
   });
 
-  it('turns the vectors of a database from before segments into one sealed segment', async () => {
+  it('carries the vectors of a database from before segments through to the first space', async () => {
     const db = await createEmptyDatabase();
     drops.push(db.drop);
     const c = new pg.Client({ connectionString: db.url });
@@ -46,24 +54,29 @@ describe('migrate', () => {
     await c.query(`INSERT INTO kdb_records (id, entity, data) SELECT gen_random_uuid(), 'e', '{}' FROM generate_series(1, 50)`);
     await c.query(`INSERT INTO kdb_search (record_id, entity, content, content_hash, embedding, status)
                    SELECT id, 'e', 'x', 'h', CASE WHEN row_number() OVER () <= 40 THEN '[1,2,3]'::vector END, 'ready' FROM kdb_records`);
+    await c.query(`UPDATE kdb_search SET embedded_hash = content_hash, model = 'hash:feature-hash-v1:3' WHERE embedding IS NOT NULL`);
     const later = (await loadMigrations()).filter((m) => m.version >= 4).map((m) => m.version);
-    expect((await migrate({ connectionString: db.url, dimensions: 3 })).applied).toEqual(later);
-    const seg = await c.query('SELECT index_name, lo::int, hi::int, rows::int, kind FROM kdb_vector_segments');
-    expect(seg.rows).toEqual([{ index_name: 'kdb_vseg_1_40', lo: 1, hi: 40, rows: 40, kind: 'migration' }]);
-    const idx = await c.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'kdb_vseg_1_40'`);
-    expect(idx.rows[0].indexdef).toMatch(/USING hnsw \(embedding vector_cosine_ops\) WHERE \(\(vector_seq >= 1\) AND \(vector_seq <= 40\)\)/);
-    const seqs = await c.query('SELECT count(vector_seq)::int AS n FROM kdb_search');
-    expect(seqs.rows[0].n).toBe(40);
+    const result = await migrate({ connectionString: db.url, space: SEED_384 });
+    expect(result.applied).toEqual(later);
+    // The vectors found make the first space (their model key, their column's dimension), not the configured provider.
+    expect(result).toMatchObject({ seeded: false, active: { id: 1, modelKey: 'hash:feature-hash-v1:3', dimensions: 3 }, configured: 'hash:feature-hash-v1:384' });
+    const moved = await c.query('SELECT count(*)::int AS n, count(DISTINCT vector_seq)::int AS seqs, max(vector_seq)::int AS hi FROM kdb_vectors_1 WHERE embedding IS NOT NULL');
+    expect(moved.rows[0]).toEqual({ n: 40, seqs: 40, hi: 40 });
+    // The 10 rows without a vector were "ready" with nothing: they are pending now, for the sweeper.
+    const st = await c.query(`SELECT status, count(*)::int AS n FROM kdb_search GROUP BY status ORDER BY status`);
+    expect(st.rows).toEqual([{ status: 'pending', n: 10 }, { status: 'ready', n: 40 }]);
+    // The old segment went with kdb_search.embedding; the segment manager seals the rows again.
+    expect((await c.query('SELECT count(*)::int AS n FROM kdb_vector_segments')).rows[0].n).toBe(0);
+    expect((await c.query(`SELECT count(*)::int AS n FROM pg_indexes WHERE indexname LIKE 'kdb_vseg%'`)).rows[0].n).toBe(0);
     await c.end();
   });
 
-  it('refuses a provider whose dimension differs from the column, saying how to migrate', async () => {
+  it('keeps the active space when the configured provider names another model, and says which', async () => {
     const db = await createEmptyDatabase();
     drops.push(db.drop);
-    await migrate({ connectionString: db.url, dimensions: 384 });
-    const err = await migrate({ connectionString: db.url, dimensions: 1536 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(SchemaError);
-    expect((err as Error).message).toMatch(/vector\(384\).*1536 dimensions.*KDB_EMBEDDING_DIMENSIONS=384.*ALTER TABLE kdb_search/s);
+    await migrate({ connectionString: db.url, space: SEED_384 });
+    const other = await migrate({ connectionString: db.url, space: { provider: 'openai', model: 'text-embedding-3-small', dimensions: 1536 } });
+    expect(other).toMatchObject({ seeded: false, active: { modelKey: 'hash:feature-hash-v1:384', state: 'active' }, configured: 'openai:text-embedding-3-small:1536' });
   });
 
   it('explains when the vector extension cannot be created', async () => {
@@ -75,12 +88,12 @@ describe('migrate', () => {
     await admin.end();
     const u = new URL(db.url);
     u.username = 'kdb_test_nopriv';
-    const err = await migrate({ connectionString: u.toString(), dimensions: 384 }).catch((e: unknown) => e);
+    const err = await migrate({ connectionString: u.toString(), space: SEED_384 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SchemaError);
     expect((err as Error).message).toMatch(/cannot create extension "vector"/);
   });
 
   it('rejects dimensions HNSW cannot index', async () => {
-    await expect(migrate({ connectionString: 'postgres://unused/x', dimensions: 3072 })).rejects.toThrow(/1 to 2000.*got 3072/);
+    await expect(migrate({ connectionString: 'postgres://unused/x', space: { ...SEED_384, dimensions: 3072 } })).rejects.toThrow(/1 to 2000.*got 3072/);
   });
 });

@@ -20,7 +20,8 @@ import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 
 const seg = (lo: number, hi: number, rows = hi - lo + 1): VectorSegment => ({
-  indexName: `kdb_vseg_${lo}_${hi}`,
+  indexName: `kdb_vseg_1_${lo}_${hi}`,
+  spaceId: 1,
   lo: String(lo),
   hi: String(hi),
   rows,
@@ -107,7 +108,7 @@ describe('vector segments', () => {
       await c.query('SET LOCAL enable_bitmapscan = off');
       await c.query('SET LOCAL enable_sort = off');
       const v = `[${Array.from(provider.embedOne(q)).join(',')}]`;
-      const sql = vectorSql(await listVectorSegments(c), false, 3);
+      const sql = vectorSql(await listVectorSegments(c, 1), false, 3, 1);
       const { rows } = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, [v, ['docs']]);
       await c.query('ROLLBACK');
       return rows.map((r) => r['QUERY PLAN']).join('\n');
@@ -148,14 +149,14 @@ describe('vector segments', () => {
     expect(await b.step()).toEqual({ kind: 'standby' });
     await write(100);
     expect(await a.step()).toMatchObject({ kind: 'seal', lo: '1', hi: '350', rows: 350 });
-    expect(await listVectorSegments(db.pool)).toMatchObject([{ lo: '1', hi: '350', rows: 350, kind: 'seal' }]);
-    expect(await vectorIndexStatus(db.pool)).toMatchObject({ segments: [{ lo: '1', hi: '350', rows: 350 }], hotRows: 0, building: false });
+    expect(await listVectorSegments(db.pool, 1)).toMatchObject([{ lo: '1', hi: '350', rows: 350, kind: 'seal' }]);
+    expect(await vectorIndexStatus(db.pool, 1)).toMatchObject({ segments: [{ lo: '1', hi: '350', rows: 350 }], hotRows: 0, building: false });
     const res = await engine.search({ q: texts[5]!, entities: ['docs'], mode: 'vector', limit: 3, explain: true });
     expect(res.explain!.vectorSegments).toEqual({ sealed: [{ lo: '1', hi: '350', rows: 350 }], hotAbove: '350' });
     // The segment's range matches its partial HNSW index (at 350 rows the planner may prefer
     // an exact sort, so the other paths are switched off to show the index is usable).
-    expect(await planWithoutExactPaths(texts[5]!)).toMatch(/Index Scan using kdb_vseg_1_350 on kdb_search/);
-    const def = await db.pool.query<{ d: string }>(`SELECT pg_get_indexdef('kdb_vseg_1_350'::regclass) AS d`);
+    expect(await planWithoutExactPaths(texts[5]!)).toMatch(/Index Scan using kdb_vseg_1_1_350 on kdb_vectors_1/);
+    const def = await db.pool.query<{ d: string }>(`SELECT pg_get_indexdef('kdb_vseg_1_1_350'::regclass) AS d`);
     expect(def.rows[0]!.d).toMatch(/USING hnsw \(embedding vector_cosine_ops\) WITH \(m='?24'?, ef_construction='?192'?\) WHERE \(\(vector_seq >= 1\) AND \(vector_seq <= 350\)\)/);
     expect(await selfFound([...sample, 300, 349])).toBe(6);
     await a.close();
@@ -179,15 +180,15 @@ describe('vector segments', () => {
     const m = manager();
     await write(320);
     expect(await m.step()).toMatchObject({ kind: 'seal', lo: '351' });
-    expect((await listVectorSegments(db.pool)).length).toBe(2);
+    expect((await listVectorSegments(db.pool, 1)).length).toBe(2);
     const merged = await m.step();
     expect(merged).toMatchObject({ kind: 'merge', lo: '1' });
-    const segments = await listVectorSegments(db.pool);
+    const segments = await listVectorSegments(db.pool, 1);
     expect(segments).toHaveLength(1);
     expect(segments[0]).toMatchObject({ lo: '1', kind: 'merge', rows: 670 });
     expect(await indexes()).toEqual([{ indexname: segments[0]!.indexName, valid: true }]);
     expect(await selfFound([0, 1, 200, 349, 400, 669])).toBe(6);
-    const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM kdb_search WHERE embedding IS NOT NULL`);
+    const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM kdb_vectors_1 WHERE embedding IS NOT NULL`);
     const all = await engine.search({ q: 'alpha', entities: ['docs'], mode: 'vector', limit: 100 });
     expect(all.count).toBe(100);
     expect(rows[0]!.n).toBe(670);
@@ -217,8 +218,8 @@ describe('vector segments', () => {
     }
     await m.close();
     // The catalog did not change: the 3000 new rows are still hot, found exactly.
-    expect((await listVectorSegments(db.pool)).map((s) => s.hi)).toEqual(['671']);
-    expect(await indexes()).toContainEqual({ indexname: 'kdb_vseg_672_3671', valid: false });
+    expect((await listVectorSegments(db.pool, 1)).map((s) => s.hi)).toEqual(['671']);
+    expect(await indexes()).toContainEqual({ indexname: 'kdb_vseg_1_672_3671', valid: false });
     expect(await selfFound([700, 1500, 3669])).toBe(3);
     const next = manager({ sealRows: 1000 });
     expect(await next.step()).toMatchObject({ kind: 'seal', lo: '672', hi: '3671', rows: 3000 });
@@ -240,14 +241,14 @@ describe('vector segments', () => {
     try {
       const search = new SearchEngine({ pool: narrow, provider, segmentCacheMs: 0 });
       const res = await search.search({ q: 'ticket about the engine', entities: ['tickets'], mode: 'vector', limit: 15, where: { status: 'open' }, explain: true });
-      expect(res.explain!.plans.vector).toMatch(/Index Scan using kdb_vseg_3672_4271 on kdb_search/);
+      expect(res.explain!.plans.vector).toMatch(/Index Scan using kdb_vseg_1_3672_4271 on kdb_vectors_1/);
       expect(res.results).toHaveLength(15);
       expect(res.results.every((r) => r.data.status === 'open')).toBe(true);
       // Without the iterative scan (the session default, kept for unfiltered searches), the same
       // statement stops after ef_search candidates: fewer than limit rows pass the filter.
       expect((await narrow.query('SHOW hnsw.iterative_scan')).rows[0]['hnsw.iterative_scan']).toBe('off');
       const v = `[${Array.from(provider.embedOne('ticket about the engine')).join(',')}]`;
-      const plain = await narrow.query(vectorSql(await listVectorSegments(narrow), true, 15), [v, ['tickets'], JSON.stringify({ status: 'open' })]);
+      const plain = await narrow.query(vectorSql(await listVectorSegments(narrow, 1), true, 15, 1), [v, ['tickets'], JSON.stringify({ status: 'open' })]);
       expect(plain.rows.length).toBeLessThan(15);
     } finally {
       await narrow.end();
@@ -263,12 +264,12 @@ describe('vector segments', () => {
     try {
       const search = new SearchEngine({ pool: narrow, provider, efSearch: 10, segmentCacheMs: 0 });
       const res = await search.search({ q: 'ticket about the engine', entities: ['tickets'], mode: 'vector', limit: 40, explain: true });
-      expect(res.explain!.plans.vector).toMatch(/Index Scan using kdb_vseg_3672_4271 on kdb_search/);
+      expect(res.explain!.plans.vector).toMatch(/Index Scan using kdb_vseg_1_3672_4271 on kdb_vectors_1/);
       expect(res.results).toHaveLength(40);
       expect(res.explain!.efSearch).toBe(40);
       // The same statement at the session's ef_search stops at 10 rows; the session keeps 10.
       const v = `[${Array.from(provider.embedOne('ticket about the engine')).join(',')}]`;
-      const plain = await narrow.query(vectorSql(await listVectorSegments(narrow), false, 40), [v, ['tickets']]);
+      const plain = await narrow.query(vectorSql(await listVectorSegments(narrow, 1), false, 40, 1), [v, ['tickets']]);
       expect(plain.rows).toHaveLength(10);
       expect((await narrow.query('SHOW hnsw.ef_search')).rows[0]['hnsw.ef_search']).toBe('10');
     } finally {
@@ -290,7 +291,7 @@ describe('vector segments', () => {
       expect(Number(rows[0]!.generic_plans)).toBeGreaterThanOrEqual(6);
       expect(Number(rows[0]!.custom_plans)).toBeLessThanOrEqual(6);
       // The contrast: the same statement with its limit as a parameter is planned on every execution.
-      const text = vectorSql(await listVectorSegments(one), false, 10).replace(/LIMIT 10\b/g, 'LIMIT $3');
+      const text = vectorSql(await listVectorSegments(one, 1), false, 10, 1).replace(/LIMIT 10\b/g, 'LIMIT $3');
       for (let i = 0; i < 12; i++) {
         const v = `[${Array.from(provider.embedOne(`ticket ${i} about the engine`)).join(',')}]`;
         await one.query({ name: 'limit_as_parameter', text, values: [v, ['tickets'], 10] });
@@ -302,7 +303,7 @@ describe('vector segments', () => {
     } finally {
       await one.end();
     }
-    expect(() => vectorSql([], false, 0)).toThrow('vector limit must be a positive integer; got 0');
+    expect(() => vectorSql([], false, 0, 1)).toThrow('vector limit must be a positive integer; got 0');
   });
 
   it('a hybrid search sends its vector statement before its keyword statement', async () => {
@@ -354,9 +355,9 @@ describe('vector segments', () => {
   });
 
   it('asks about the ingest backlog before reading the hot rows: a last batch finishing in between is sealed with the rest', async () => {
-    const hot0 = (await vectorIndexStatus(db.pool)).hotRows;
+    const hot0 = (await vectorIndexStatus(db.pool, 1)).hotRows;
     await write(400);
-    const sealed = (await listVectorSegments(db.pool)).length;
+    const sealed = (await listVectorSegments(db.pool, 1)).length;
     let last: string[] = [];
     // The load's last batch commits (and its job completes) just as the manager asks whether jobs remain.
     const m = manager({
@@ -367,8 +368,8 @@ describe('vector segments', () => {
       },
     });
     expect(await m.step()).toMatchObject({ kind: 'seal', rows: hot0 + 450 });
-    expect(await listVectorSegments(db.pool)).toHaveLength(sealed + 1);
-    expect(await vectorIndexStatus(db.pool)).toMatchObject({ hotRows: 0 });
+    expect(await listVectorSegments(db.pool, 1)).toHaveLength(sealed + 1);
+    expect(await vectorIndexStatus(db.pool, 1)).toMatchObject({ hotRows: 0 });
     expect(await selfFound([ids.length - 1, ids.length - 50])).toBe(2);
   });
 });

@@ -119,7 +119,8 @@ export async function runOurTurn(o: {
             const answer = await getJson<{ results: { score: number }[]; took_ms: number }>(`${api.url}/v1/search?mode=vector&entity=bench&limit=10&q=${encodeURIComponent(q)}`);
             return { distances: answer.results.map((r) => 1 - r.score), serverMs: answer.took_ms };
           },
-          exactKth: (q) => exactKthDistance(c, 'kdb_search', vectorOf(q)),
+          // A fresh database's first embedding space holds its vectors.
+          exactKth: (q) => exactKthDistance(c, 'kdb_vectors_1', vectorOf(q)),
         },
         queries,
         o.search.recallQueries,

@@ -1,18 +1,8 @@
-import type { ApiClient } from '../ApiClient.js';
+import type { CacheSummary, KameleonClient } from '@kameleondb/client';
 import { bytes, table, type CommandResult } from '../output.js';
 
-interface CacheStatus {
-  entries: number;
-  bytes: number;
-  models: { modelKey: string; entries: number; hits: number; oldestUse: string | null; newestUse: string | null }[];
-  hits: number;
-  misses: number;
-  hitRate: number | null;
-  statsSince: string | null;
-}
-
-export async function cacheStatus(api: ApiClient): Promise<CommandResult<CacheStatus>> {
-  const data = await api.request<CacheStatus>('GET', 'v1/cache');
+export async function cacheStatus(api: KameleonClient): Promise<CommandResult<CacheSummary>> {
+  const data = await api.cache.summary();
   return {
     data,
     human: (c) =>

@@ -1,4 +1,4 @@
-import type { ApiClient } from '../ApiClient.js';
+import type { KameleonClient } from '@kameleondb/client';
 import { seconds, table, type CommandResult } from '../output.js';
 import type { Run } from '../reindexRun.js';
 
@@ -9,9 +9,8 @@ function duration(r: Run, now: number): number | null {
 }
 
 /** `embeddings jobs [--limit N]`: recent reindex runs, newest first. */
-export async function embeddingsJobs(api: ApiClient, opts: { limit?: number | undefined }): Promise<CommandResult<{ runs: Run[] }>> {
-  const q = opts.limit === undefined ? '' : `?limit=${opts.limit}`;
-  const data = await api.request<{ runs: Run[] }>('GET', `v1/reindex${q}`);
+export async function embeddingsJobs(api: KameleonClient, opts: { limit?: number | undefined }): Promise<CommandResult<{ runs: Run[] }>> {
+  const data = { runs: await api.reindex.list({ limit: opts.limit }) };
   const now = Date.now();
   return {
     data,

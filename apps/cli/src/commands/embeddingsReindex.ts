@@ -1,5 +1,4 @@
-import type { DryRunReport } from '@kameleondb/core';
-import type { ApiClient } from '../ApiClient.js';
+import type { DryRunReport, KameleonClient } from '@kameleondb/client';
 import type { CommandResult } from '../output.js';
 import { describeRun, followRun, isOver, type Run } from '../reindexRun.js';
 
@@ -24,13 +23,13 @@ function describeDryRun(d: DryRun): string {
  * Starts a reindex run. In the foreground it follows the run; Ctrl-C
  * cancels it (and the command exits 1, as for any run that did not complete).
  */
-export async function embeddingsReindex(api: ApiClient, entity: string | undefined, opts: ReindexOptions): Promise<CommandResult<Run | DryRun>> {
-  const body = { ...(entity ? { entity } : {}), force: opts.force, dryRun: opts.dryRun };
+export async function embeddingsReindex(api: KameleonClient, entity: string | undefined, opts: ReindexOptions): Promise<CommandResult<Run | DryRun>> {
+  const body = { ...(entity ? { entity } : {}), force: opts.force };
   if (opts.dryRun) {
-    const report = await api.request<DryRun>('POST', 'v1/reindex', { json: body });
+    const report = await api.reindex.dryRun(body);
     return { data: report, human: (d) => describeDryRun(d as DryRun) };
   }
-  const run = await api.request<Run>('POST', 'v1/reindex', { json: body });
+  const run = await api.reindex.start(body);
   if (opts.background) {
     return {
       data: run,
@@ -48,7 +47,7 @@ export async function embeddingsReindex(api: ApiClient, entity: string | undefin
   }
   let note = '';
   if (interrupted.signal.aborted && !isOver(final)) {
-    final = await api.request<Run>('POST', `v1/reindex/${run.id}/cancel`);
+    final = await api.reindex.cancel(run.id);
     note = 'interrupted: the run was cancelled\n';
   }
   return { data: final, human: (r) => `${note}${describeRun(r as Run)}`, exitCode: final.state === 'completed' ? 0 : 1 };

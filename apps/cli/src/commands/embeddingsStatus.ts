@@ -1,26 +1,16 @@
-import type { ApiClient } from '../ApiClient.js';
+import type { EmbeddingStatus, KameleonClient } from '@kameleondb/client';
 import { table, type CommandResult } from '../output.js';
 import { describeRun, followRun, type Run } from '../reindexRun.js';
 
-interface Status {
-  provider: string;
-  model: string;
-  dimensions: number;
-  modelKey: string;
-  entities: { entity: string; total: number; indexed: number; pending: number; failed: number; stale: number }[];
-  /** null when Redis did not answer; `warning` then says so. */
-  activeRuns: Run[] | null;
-  warning?: string;
-  vectorIndex: { segments: { lo: string; hi: string; rows: number; buildMs: number }[]; hotRows: number; building: boolean };
-}
+type Status = EmbeddingStatus;
 
 /** Without a run id: provider, per-entity counts and active runs. With one: that run (`--watch` follows it). */
-export async function embeddingsStatus(api: ApiClient, runId: string | undefined, opts: { watch: boolean; progress: boolean }): Promise<CommandResult<Status | Run>> {
+export async function embeddingsStatus(api: KameleonClient, runId: string | undefined, opts: { watch: boolean; progress: boolean }): Promise<CommandResult<Status | Run>> {
   if (runId) {
-    const run = opts.watch ? await followRun(api, runId, { progress: opts.progress }) : await api.request<Run>('GET', `v1/reindex/${encodeURIComponent(runId)}`);
+    const run = opts.watch ? await followRun(api, runId, { progress: opts.progress }) : await api.reindex.get(runId);
     return { data: run, human: (r) => describeRun(r as Run) };
   }
-  const data = await api.request<Status>('GET', 'v1/embeddings/status');
+  const data = await api.embeddings.status();
   return {
     data,
     human: (d) => {

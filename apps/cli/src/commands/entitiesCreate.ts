@@ -1,20 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import type { ApiClient } from '../ApiClient.js';
-import { CliError } from '../ApiClient.js';
+import type { Entity, EntityInput, KameleonClient } from '@kameleondb/client';
+import { CliError } from '../CliError.js';
 import type { CommandResult } from '../output.js';
 
 export interface EntitiesCreateOptions {
   field?: string[];
   embed?: string;
   file?: string;
-}
-
-interface Entity {
-  name: string;
-  fields: Record<string, string>;
-  embedFields: string[];
-  required?: string[];
-  unique?: string[];
 }
 
 /** One field as KameleonDB's list form writes it (the body `fields` sends). */
@@ -51,7 +43,7 @@ function describeField(e: Entity, name: string, type: string): string {
 }
 
 /** `entities create NAME --field title:text --field email:string:required:unique --embed title` or `--file entity.json`. */
-export async function entitiesCreate(api: ApiClient, name: string | undefined, opts: EntitiesCreateOptions): Promise<CommandResult<Entity>> {
+export async function entitiesCreate(api: KameleonClient, name: string | undefined, opts: EntitiesCreateOptions): Promise<CommandResult<Entity>> {
   let body: Record<string, unknown>;
   if (opts.file) {
     body = JSON.parse(await readFile(opts.file, 'utf8')) as Record<string, unknown>;
@@ -62,7 +54,7 @@ export async function entitiesCreate(api: ApiClient, name: string | undefined, o
     const embedFields = opts.embed ? opts.embed.split(',').map((s) => s.trim()).filter(Boolean) : fields.filter((f) => f.type === 'text').map((f) => f.name);
     body = { name, fields, embedFields };
   }
-  const entity = await api.request<Entity>('POST', 'v1/entities', { json: body });
+  const entity = await api.entities.create(body as EntityInput);
   return {
     data: entity,
     human: (e) => `created entity ${e.name}: fields ${Object.entries(e.fields).map(([k, t]) => describeField(e, k, t)).join(', ')}; embedded: ${e.embedFields.join(', ')}`,

@@ -1,15 +1,8 @@
-import type { ApiClient } from '../ApiClient.js';
+import type { Entity, KameleonClient } from '@kameleondb/client';
 import { table, type CommandResult } from '../output.js';
 
-interface Entity {
-  name: string;
-  fields: Record<string, string>;
-  embedFields: string[];
-  createdAt: string;
-}
-
-export async function entitiesList(api: ApiClient): Promise<CommandResult<{ entities: Entity[] }>> {
-  const data = await api.request<{ entities: Entity[] }>('GET', 'v1/entities');
+export async function entitiesList(api: KameleonClient): Promise<CommandResult<{ entities: Entity[] }>> {
+  const data = { entities: await api.entities.list() };
   return {
     data,
     human: (d) =>

@@ -1,5 +1,4 @@
-import type { StoredRecord } from '@kameleondb/core';
-import type { ApiClient } from '../ApiClient.js';
+import type { KameleonClient, StoredRecord } from '@kameleondb/client';
 import type { CommandResult } from '../output.js';
 
 /** The text form of one record: its id line, embedding state and data. */
@@ -13,7 +12,7 @@ export function describeRecord(r: StoredRecord): string {
 }
 
 /** `records get ENTITY ID`. */
-export async function recordsGet(api: ApiClient, entity: string, id: string): Promise<CommandResult<StoredRecord>> {
-  const data = await api.request<StoredRecord>('GET', `v1/entities/${encodeURIComponent(entity)}/records/${encodeURIComponent(id)}`);
+export async function recordsGet(api: KameleonClient, entity: string, id: string): Promise<CommandResult<StoredRecord>> {
+  const data = await api.records.get(entity, id);
   return { data, human: describeRecord };
 }

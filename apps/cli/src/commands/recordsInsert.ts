@@ -1,11 +1,17 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
-import type { ApiClient } from '../ApiClient.js';
+import type { InsertAnswer, KameleonClient } from '@kameleondb/client';
+import { CliError } from '../CliError.js';
 import type { CommandResult } from '../output.js';
 
 export interface RecordsInsertOptions {
-  file: string;
+  /** NDJSON (`.jsonl`, `-` for stdin, or any file with --batch), or a `.json` file of one record or an array. */
+  file?: string | undefined;
+  /** Inline JSON: one record or an array (KameleonDB's `data insert Contact '{...}'`). */
+  data?: string | undefined;
+  /** The file is JSONL whatever its name (KameleonDB's --batch). */
+  batch?: boolean;
   wait?: boolean;
   /** Sent as `Idempotency-Key`: running the same command again never inserts twice. */
   idempotencyKey?: string | undefined;
@@ -13,20 +19,34 @@ export interface RecordsInsertOptions {
   progress: boolean;
 }
 
-interface InsertAnswer {
-  count: number;
-  ids: string[];
-  jobs: number;
-  counts?: { ready: number; pending: number; failed: number };
-  done?: boolean;
-  warning?: string;
-  replayed?: boolean;
+/** A JSON text of one record or an array of records; anything else is a usage error naming `where`. */
+function parseRecords(text: string, where: string): Record<string, unknown> | Record<string, unknown>[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`${where} is not JSON (${(err as Error).message}); give one record '{"name": "John"}' or an array '[{...}, {...}]'`, 2);
+  }
+  const isRecord = (x: unknown) => x !== null && typeof x === 'object' && !Array.isArray(x);
+  if (!isRecord(v) && !(Array.isArray(v) && v.every(isRecord))) throw new CliError(`${where} must be a JSON object (one record) or an array of objects`, 2);
+  return v as Record<string, unknown> | Record<string, unknown>[];
 }
 
-/** Streams an NDJSON file (or `-` for stdin) to the API without loading it in memory. */
-export async function recordsInsert(api: ApiClient, entity: string, opts: RecordsInsertOptions): Promise<CommandResult<Omit<InsertAnswer, 'ids'> & { ids?: string[] }>> {
-  const source: Readable = opts.file === '-' ? process.stdin : createReadStream(opts.file);
-  const total = opts.file === '-' ? 0 : (await stat(opts.file)).size;
+/**
+ * Inserts inline JSON, a `.json` file, or streams an NDJSON file (or `-` for
+ * stdin) to the API without loading it in memory.
+ */
+export async function recordsInsert(api: KameleonClient, entity: string, opts: RecordsInsertOptions): Promise<CommandResult<InsertAnswer>> {
+  const insertOpts = { wait: opts.wait ?? false, ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}) };
+  if (opts.data !== undefined && opts.file) throw new CliError('give the records inline or with --file, not both', 2);
+  if (opts.data !== undefined) return described(entity, await api.records.insert(entity, parseRecords(opts.data, 'the record JSON'), insertOpts));
+  if (!opts.file) throw new CliError(`give the records: kameleondb records insert ${entity} '{"field": "value"}', or --file records.jsonl (- for stdin)`, 2);
+  if (!opts.batch && /\.json$/i.test(opts.file)) {
+    return described(entity, await api.records.insert(entity, parseRecords(await readFile(opts.file, 'utf8'), opts.file), insertOpts));
+  }
+  const file = opts.file;
+  const source: Readable = file === '-' ? process.stdin : createReadStream(file);
+  const total = file === '-' ? 0 : (await stat(file)).size;
   let sent = 0;
   let lastDraw = 0;
   const draw = (final = false) => {
@@ -48,9 +68,10 @@ export async function recordsInsert(api: ApiClient, entity: string, opts: Record
       cb();
     },
   });
-  const answer = await api.request<InsertAnswer>('POST', `v1/entities/${encodeURIComponent(entity)}/records${opts.wait ? '?wait=true' : ''}`, {
-    ndjson: source.pipe(counter),
-  }, opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {});
+  return described(entity, await api.records.insertNdjson(entity, source.pipe(counter), insertOpts));
+}
+
+function described(entity: string, answer: InsertAnswer): CommandResult<InsertAnswer> {
   return {
     data: answer,
     human: (a) => {

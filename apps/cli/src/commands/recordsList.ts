@@ -1,19 +1,15 @@
-import type { StoredRecord } from '@kameleondb/core';
-import type { ApiClient } from '../ApiClient.js';
+import type { KameleonClient, RecordPage } from '@kameleondb/client';
 import { table, type CommandResult } from '../output.js';
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 /** `records list ENTITY [--limit N] [--after ID]`: one page in id order (oldest first). */
 export async function recordsList(
-  api: ApiClient,
+  api: KameleonClient,
   entity: string,
   opts: { limit?: number | undefined; after?: string | undefined },
-): Promise<CommandResult<{ records: StoredRecord[]; next: string | null }>> {
-  const q = new URLSearchParams();
-  if (opts.limit !== undefined) q.set('limit', String(opts.limit));
-  if (opts.after) q.set('after', opts.after);
-  const data = await api.request<{ records: StoredRecord[]; next: string | null }>('GET', `v1/entities/${encodeURIComponent(entity)}/records${q.size ? `?${q}` : ''}`);
+): Promise<CommandResult<RecordPage>> {
+  const data = await api.records.list(entity, { limit: opts.limit, after: opts.after });
   return {
     data,
     human: (d) =>

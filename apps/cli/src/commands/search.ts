@@ -1,5 +1,5 @@
-import type { ApiClient } from '../ApiClient.js';
-import { CliError } from '../ApiClient.js';
+import type { KameleonClient, SearchAnswer, SearchMode, SearchRequest } from '@kameleondb/client';
+import { CliError } from '../CliError.js';
 import { table, type CommandResult } from '../output.js';
 
 export interface SearchOptions {
@@ -17,39 +17,38 @@ export interface SearchOptions {
   explain: boolean;
 }
 
-interface Answer {
-  results: { entity: string; id: string; score: number; content: string; explain?: Record<string, { rank: number; score: number; rrf: number }> }[];
-  count: number;
-  mode: string;
-  took_ms: number;
-  explain?: { timings_ms: Record<string, number>; plans: Record<string, string> };
-}
+type Answer = SearchAnswer;
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 /**
- * `search QUERY [-e ENTITY]`, KameleonDB's form, or `search ENTITY QUERY`: with
- * -e every word is the query; without it, two or more words are entity and query.
+ * The request of `search QUERY [-e ENTITY]`, KameleonDB's form, or `search ENTITY QUERY`:
+ * with -e every word is the query; without it, two or more words are entity and query.
  */
-export async function search(api: ApiClient, args: string[], opts: SearchOptions): Promise<CommandResult<Answer>> {
+export function searchRequest(args: string[], opts: SearchOptions): SearchRequest {
   const [entity, q] = opts.entity ? [opts.entity, args.join(' ')] : args.length >= 2 ? [args[0], args.slice(1).join(' ')] : [undefined, args[0]];
   if (!q?.trim()) throw new CliError('missing query: kameleondb search "query" [-e ENTITY]', 2);
-  const body = {
+  return {
     q,
     ...(entity ? { entity } : {}),
-    ...(opts.mode ? { mode: opts.mode } : {}),
+    ...(opts.mode ? { mode: opts.mode as SearchMode } : {}),
     ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
     ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
-    ...(opts.where ? { where: opts.where } : {}),
+    ...(opts.where ? { where: opts.where as Record<string, string | number | boolean | null> } : {}),
     ...(opts.explain ? { explain: true } : {}),
   };
-  const data = await api.request<Answer>('POST', 'v1/search', { json: body });
+}
+
+/** `search QUERY [-e ENTITY] [-n N] [-t T] [-w JSON] [--mode M] [--explain]`. */
+export async function search(api: KameleonClient, args: string[], opts: SearchOptions): Promise<CommandResult<Answer>> {
+  const body = searchRequest(args, opts);
+  const data = await api.search(body);
   return {
     data,
     human: (a) => {
       if (a.count === 0) return `no results (${a.mode}, ${a.took_ms} ms)`;
       const rows = a.results.map((r, i) => {
-        const ranks = r.explain ? ['keyword', 'vector'].map((k) => (r.explain![k] ? `${k[0]}#${r.explain![k]!.rank}` : '')).filter(Boolean).join(' ') : '';
+        const ranks = r.explain ? (['keyword', 'vector'] as const).map((k) => (r.explain![k] ? `${k[0]}#${r.explain![k]!.rank}` : '')).filter(Boolean).join(' ') : '';
         return [i + 1, r.score.toFixed(4), r.entity, r.id, ...(opts.explain ? [ranks] : []), clip(r.content, 70)];
       });
       const lines = [table(['#', 'SCORE', 'ENTITY', 'ID', ...(opts.explain ? ['RANKS'] : []), 'CONTENT'], rows), '', `${a.count} results, ${a.mode}, ${a.took_ms} ms`];

@@ -8,6 +8,9 @@ import { DEFAULTS } from '../config/defaults.js';
 import { createRedis, EMBED_QUEUE, embedJobDataSchema, type EmbedJobData } from '../jobs/embedQueue.js';
 import { parseJobData } from '../jobs/parseJobData.js';
 import { markRowsFailed, selectRowsNeedingWork } from '../store/searchRowStore.js';
+import type { EmbeddingSpace } from '../store/embeddingSpaceStore.js';
+import { SpaceProviders } from '../spaces/SpaceProviders.js';
+import { KdbError } from '../errors.js';
 import { isConnectionLoss } from '../store/isConnectionLoss.js';
 import type { CacheStats } from '../cache/CacheStats.js';
 import type { CancelWatcher } from '../reindex/CancelWatcher.js';
@@ -16,12 +19,18 @@ import { embedBatch, type EmbedBatchResult, type Outcome } from './embedBatch.js
 
 export interface EmbedWorkerOptions {
   pool: pg.Pool;
-  provider: EmbeddingProvider;
+  /**
+   * The spaces and a provider per space (jobs name their space; absent: the
+   * active one). Default: `provider` alone, for the space of its model key.
+   */
+  spaces?: SpaceProviders;
+  /** The provider of the default `spaces`. Required without `spaces`. */
+  provider?: EmbeddingProvider;
   redisUrl: string;
   /** BullMQ key prefix. Default `{kdb}`. */
   prefix?: string;
   logger: Logger;
-  /** Most record ids coalesced into one batch. Default: the provider's maxInputs. */
+  /** Most record ids coalesced into one batch. Default: `provider`'s maxInputs, else 2048. */
   maxBatchIds?: number;
   /** How long to wait for more jobs once one is in hand, in ms. Default 25. */
   lingerMs?: number;
@@ -60,7 +69,10 @@ interface HeldJob {
  */
 export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedWorker> {
   const log = opts.logger;
-  const maxIds = Math.min(opts.maxBatchIds ?? opts.provider.limits.maxInputs, opts.provider.limits.maxInputs);
+  // With several spaces, embedBatch still cuts each provider's requests to its own limit.
+  const maxIds = opts.provider ? Math.min(opts.maxBatchIds ?? opts.provider.limits.maxInputs, opts.provider.limits.maxInputs) : (opts.maxBatchIds ?? 2048);
+  if (!opts.spaces && !opts.provider) throw new Error('startEmbedWorker needs `spaces` or a `provider`');
+  const spaces = opts.spaces ?? SpaceProviders.single(opts.pool, opts.provider!);
   const lingerMs = opts.lingerMs ?? DEFAULTS.batchLingerMs;
   const lockMs = opts.lockMs ?? DEFAULTS.jobLockMs;
   const workerId = randomUUID().slice(0, 8);
@@ -162,7 +174,52 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
     }
   }
 
+  /**
+   * Splits the jobs by the space they embed into and runs each group. A job
+   * naming a space that no longer exists (dropped) has nothing left to do;
+   * the jobs of a space whose provider this process cannot build wait and
+   * come back (never dropped), the reason in the log and in readiness.
+   */
   async function runBatch(all: HeldJob[]): Promise<void> {
+    const groups = new Map<string, { space: EmbeddingSpace; held: HeldJob[] }>();
+    const settled = new Set<HeldJob>();
+    for (const h of all) {
+      let space: EmbeddingSpace;
+      try {
+        space = await spaces.space(h.data.space ?? null);
+      } catch (err) {
+        if (err instanceof KdbError && err.code === 'not_found') {
+          await finish([h], 'cancelled');
+          settled.add(h);
+          continue;
+        }
+        if (isConnectionLoss(err as Error)) {
+          // As in a batch: Postgres away is not the jobs' fault (no attempt spent), one try a second.
+          log.warn({ err, jobs: all.length }, 'embedding spaces unreadable: Postgres is away');
+          await postpone(all.filter((x) => !settled.has(x)));
+          await sleep(1000);
+          return;
+        }
+        throw err;
+      }
+      const g = groups.get(space.modelKey) ?? { space, held: [] };
+      g.held.push(h);
+      groups.set(space.modelKey, g);
+    }
+    for (const { space, held } of groups.values()) {
+      let provider: EmbeddingProvider;
+      try {
+        provider = await spaces.providerFor(space);
+      } catch (err) {
+        log.error({ err, space: space.modelKey, jobs: held.length }, 'cannot build the provider of this embedding space: its jobs wait');
+        await postpone(held);
+        continue;
+      }
+      await runSpaceBatch(held, space, provider);
+    }
+  }
+
+  async function runSpaceBatch(all: HeldJob[], space: EmbeddingSpace, provider: EmbeddingProvider): Promise<void> {
     // Jobs of runs cancelled meanwhile are settled without work.
     const runIds = [...new Set(all.map((h) => h.data.runId).filter((r): r is string => !!r))];
     const over = runs && runIds.length ? await runs.finishedAmong(runIds) : new Set<string>();
@@ -195,22 +252,24 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
     try {
       const result = await embedBatch({
         pool: opts.pool,
-        provider: opts.provider,
+        provider,
+        space,
         ids,
         forceIds,
         signal: abort.signal,
         ...(beforeWrite ? { beforeWrite, writeChunkSize: opts.runWriteChunk ?? DEFAULTS.runWriteChunk } : {}),
       });
       clearInterval(renew);
-      await finish(held, result);
-      await reportRuns(held, (id) => result.outcomes.get(id) ?? 'skipped');
-      await opts.cacheStats?.add(result.cached, result.misses).catch(() => undefined);
+      // Counted as soon as the rows are written: a client waiting on their status sees it change at that commit.
       totals.batches += 1;
       totals.jobs += held.length;
       for (const k of ['rows', 'written', 'embedded', 'cached', 'misses', 'failed', 'requests'] as const) totals[k] += result[k];
       const ms = Date.now() - started;
-      log.debug({ jobs: held.length, ids: ids.length, ...result, outcomes: undefined, ms }, 'embed batch');
+      log.debug({ space: space.modelKey, jobs: held.length, ids: ids.length, ...result, outcomes: undefined, ms }, 'embed batch');
       opts.onBatch?.({ ...result, jobs: held.length, ids: ids.length, ms });
+      await finish(held, result);
+      await reportRuns(held, (id) => result.outcomes.get(id) ?? 'skipped');
+      await opts.cacheStats?.add(result.cached, result.misses).catch(() => undefined);
     } catch (err) {
       clearInterval(renew);
       if (abort.signal.aborted) {
@@ -235,8 +294,8 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
       const last = held.filter(({ job }) => job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
       if (last.length) {
         const lastIds = last.flatMap(({ data }) => data.ids);
-        const rows = await selectRowsNeedingWork(opts.pool, lastIds, opts.provider.modelKey).catch(() => []);
-        await markRowsFailed(opts.pool, rows.map((r) => r.record_id), rows.map((r) => r.content_hash), error.message).catch(() => 0);
+        const rows = await selectRowsNeedingWork(opts.pool, lastIds, space).catch(() => []);
+        await markRowsFailed(opts.pool, space, rows.map((r) => r.record_id), rows.map((r) => r.content_hash), error.message).catch(() => 0);
         const failedIds = new Set(rows.map((r) => r.record_id));
         await reportRuns(last, (id) => (failedIds.has(id) ? 'failed' : 'skipped'));
       }
@@ -269,7 +328,7 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
     }
   })();
 
-  log.info({ workerId, maxIds, lingerMs, provider: opts.provider.modelKey }, 'embed worker started');
+  log.info({ workerId, maxIds, lingerMs, provider: opts.provider?.modelKey }, 'embed worker started');
   return {
     totals,
     async close() {

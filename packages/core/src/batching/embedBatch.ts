@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
 import { ProviderError } from '../errors.js';
 import { insertCacheEntries, touchCachedHashes, type CacheEntry } from '../cache/embeddingCache.js';
-import { writeRowVectors, markRowsFailed, selectRowsNeedingWork, type RowToEmbed } from '../store/searchRowStore.js';
+import { writeRowVectors, markRowsFailed, selectRowsNeedingWork, type RowToEmbed, type VectorSpaceRef } from '../store/searchRowStore.js';
+import { spaceForSeed } from '../store/embeddingSpaceStore.js';
 import { withTransaction } from '../store/withTransaction.js';
 
 /** What happened to one record id of a batch. */
@@ -28,6 +29,8 @@ export interface EmbedBatchResult {
 export interface EmbedBatchOptions {
   pool: pg.Pool;
   provider: EmbeddingProvider;
+  /** The space written (its model key is the provider's). Default: the space of the provider's model key. */
+  space?: VectorSpaceRef;
   /** Record ids of the coalesced jobs. */
   ids: readonly string[];
   /** Ids processed even when up to date (forced reindex). */
@@ -59,10 +62,12 @@ export const EMPTY_TEXT_ERROR = 'nothing to embed: the embed fields of this reco
 export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchResult & { outcomes: Map<string, Outcome> }> {
   const { pool, provider } = opts;
   const modelKey = provider.modelKey;
+  const space = opts.space ?? (await spaceForSeed(pool, { provider: provider.name, model: provider.model, dimensions: provider.dimensions }));
+  if (space.modelKey !== modelKey) throw new Error(`embedBatch: provider "${modelKey}" cannot embed into space "${space.modelKey}"`);
   const forceIds = opts.forceIds ?? [];
   const result: EmbedBatchResult = { rows: 0, written: 0, embedded: 0, cached: 0, misses: 0, failed: 0, requests: 0 };
   const outcomes = new Map<string, Outcome>(opts.ids.map((id) => [id, 'skipped']));
-  const rows = await selectRowsNeedingWork(pool, opts.ids, modelKey, forceIds);
+  const rows = await selectRowsNeedingWork(pool, opts.ids, space, forceIds);
   result.rows = rows.length;
   if (rows.length === 0) return { ...result, outcomes };
 
@@ -75,10 +80,11 @@ export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchRes
   if (empty.length) {
     result.failed += await markRowsFailed(
       pool,
+      space,
       empty.map((r) => r.record_id),
       empty.map((r) => r.content_hash),
       EMPTY_TEXT_ERROR,
-      { settledFor: modelKey },
+      { settled: true },
     );
     for (const r of empty) outcomes.set(r.record_id, 'failed');
   }
@@ -138,12 +144,12 @@ export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchRes
     for (const id of chunk) {
       outcomes.set(id, !allowedSet.has(id) ? 'cancelled' : missed.has(hashOf.get(id)!) ? 'embedded' : 'cached');
     }
-    result.written += await writeRowVectors(pool, allowed, modelKey, forceIds);
+    result.written += await writeRowVectors(pool, allowed, space, forceIds);
   }
 
   for (const failure of failures) {
     const these = rows.filter((r) => failure.hashes.has(r.content_hash));
-    result.failed += await markRowsFailed(pool, these.map((r) => r.record_id), these.map((r) => r.content_hash), failure.message);
+    result.failed += await markRowsFailed(pool, space, these.map((r) => r.record_id), these.map((r) => r.content_hash), failure.message);
     for (const r of these) outcomes.set(r.record_id, 'failed');
   }
   return { ...result, outcomes };

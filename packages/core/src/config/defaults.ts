@@ -22,6 +22,8 @@ export const DEFAULTS = {
   ingestKeyTtlMs: 86_400_000,
   /** How often cache eviction runs, in ms (KDB_CACHE_EVICT_EVERY): an hour. */
   cacheEvictEveryMs: 3_600_000,
+  /** How often each worker looks for a finished embedding-space build to switch to, in ms. */
+  spaceBuildCheckMs: 1_000,
   /** Vector writes quiet this long, in ms, make the segment manager seal whatever is hot and merge (KDB_SEGMENT_IDLE). */
   segmentIdleMs: 3_000,
   /** maintenance_work_mem of segment builds (KDB_SEGMENT_BUILD_MEMORY). */

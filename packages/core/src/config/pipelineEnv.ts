@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { PROVIDER_NAMES, type ProviderConfig } from '../embedding/createProvider.js';
+import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from '../embedding/createProvider.js';
+import type { SpaceSeed } from '../store/embeddingSpaceStore.js';
 import { DEFAULTS } from './defaults.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -112,4 +113,29 @@ export function providerConfigFromEnv(env: {
     maxLength: env.KDB_MODEL_MAX_LENGTH,
     threads: env.KDB_EMBEDDING_THREADS,
   };
+}
+
+/**
+ * The provider settings of an embedding space: what the space's row says
+ * (provider, model, dimensions, base URL) with what only the environment
+ * holds (secrets, model folders, timeouts, threads).
+ */
+export function providerConfigForSpace(env: Parameters<typeof providerConfigFromEnv>[0], space: SpaceSeed): ProviderConfig {
+  if (!(PROVIDER_NAMES as readonly string[]).includes(space.provider)) {
+    throw new ConfigError(`embedding space provider "${space.provider}" is not known to this version; allowed: ${PROVIDER_NAMES.join(', ')}`);
+  }
+  const base = providerConfigFromEnv(env);
+  return {
+    ...base,
+    provider: space.provider as ProviderName,
+    model: space.model,
+    // A fastembed model fixes its own dimension (createProvider refuses one).
+    dimensions: space.provider === 'fastembed' ? undefined : space.dimensions,
+    openaiBaseUrl: space.baseUrl ?? base.openaiBaseUrl,
+  };
+}
+
+/** The space the environment's provider settings describe (seeds the first space of a new database). */
+export function spaceSeedOf(provider: { name: string; model: string; dimensions: number }, baseUrl?: string | undefined): SpaceSeed {
+  return { provider: provider.name, model: provider.model, dimensions: provider.dimensions, baseUrl: provider.name === 'openai' ? (baseUrl ?? null) : null };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { ConflictError } from '../errors.js';
-import type { Entity } from './entitySchema.js';
+import type { Entity } from '@kameleondb/schemas';
 
 const PREFIX = 'kdb_records_uq_';
 
@@ -28,6 +28,11 @@ export async function createUniqueIndex(client: pg.ClientBase, entity: string, f
   await client.query(
     `CREATE UNIQUE INDEX IF NOT EXISTS ${uniqueIndexName(entity, field)} ON kdb_records ((data->>${literal(field)})) WHERE entity = ${literal(entity)}`,
   );
+}
+
+/** Drops the unique index of `field` (renamed or dropped), in the caller's transaction: it commits with the entity's change. */
+export async function dropUniqueIndex(client: pg.ClientBase, entity: string, field: string): Promise<void> {
+  await client.query(`DROP INDEX IF EXISTS ${uniqueIndexName(entity, field)}`);
 }
 
 /**

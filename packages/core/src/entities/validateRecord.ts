@@ -1,7 +1,7 @@
 import { unstorableText } from '../content/unstorableText.js';
 import { ValidationError } from '../errors.js';
-import type { Entity } from './entitySchema.js';
-import type { FieldType } from './fieldTypes.js';
+import type { Entity } from '@kameleondb/schemas';
+import type { FieldType } from '@kameleondb/schemas';
 
 /**
  * Longest value of one field, in characters (UTF-16 code units): a string's

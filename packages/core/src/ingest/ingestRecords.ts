@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
 import { ConflictError, ValidationError } from '../errors.js';
-import type { Entity } from '../entities/entitySchema.js';
+import type { Entity } from '@kameleondb/schemas';
 import { DEFAULTS } from '../config/defaults.js';
 import { uniqueViolation } from '../entities/uniqueFieldIndex.js';
 import { validateRecord } from '../entities/validateRecord.js';
 import { enqueueEmbed, type EmbedJobData } from '../jobs/embedQueue.js';
+import { lockEntityUnchanged } from '../store/lockEntityUnchanged.js';
 import { writeRecordChunk } from '../store/recordStore.js';
 import { KeywordIndexWriter, POSTINGS_BATCH_DOCS } from '../store/keywordIndex.js';
 import { pendingIds } from '../store/searchRowStore.js';
@@ -17,6 +18,8 @@ import type { SourcedValue } from './readNdjson.js';
 export interface IngestOptions {
   pool: pg.Pool;
   queue: Queue<EmbedJobData>;
+  /** Model keys of the embedding spaces being built: the new rows are enqueued for each too, at a lower priority. */
+  buildingSpaces?: readonly string[];
   entity: Entity;
   records: Iterable<SourcedValue> | AsyncIterable<SourcedValue>;
   /**
@@ -37,7 +40,7 @@ export interface IngestOptions {
   postingsBatch?: number;
   /** Ids per embed job. Default 2048 (one full provider request). */
   jobSize?: number;
-  /** Most records one request may carry. Default 1,000,000. */
+  /** Most records one request may carry. Default MAX_REQUEST_RECORDS. */
   maxRecords?: number;
   /**
    * The client's `Idempotency-Key`: a retry of a committed request with the
@@ -56,6 +59,9 @@ export interface IngestResult {
   /** True when an earlier request with this idempotency key had written the records. */
   replayed?: boolean;
 }
+
+/** Most records one request may carry by default, in an ingest and in a batch update. */
+export const MAX_REQUEST_RECORDS = 1_000_000;
 
 /** Keys are opaque to the server: printable ASCII, 1–200 characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -77,7 +83,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
  */
 export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> {
   const chunkSize = opts.chunkSize ?? 5000;
-  const maxRecords = opts.maxRecords ?? 1_000_000;
+  const maxRecords = opts.maxRecords ?? MAX_REQUEST_RECORDS;
   const key = opts.idempotencyKey;
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
     throw new ValidationError(`Idempotency-Key must be 1–200 printable ASCII characters without spaces; got ${JSON.stringify(key.slice(0, 40))}${key.length > 40 ? '…' : ''} (${key.length} characters)`, { header: 'Idempotency-Key' });
@@ -99,6 +105,8 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
 
   const hash = key !== undefined ? requestHash.digest('hex') : '';
   const written = await withTransaction(opts.pool, async (client) => {
+    // The records were validated against the entity as read before: it must still be that entity.
+    await lockEntityUnchanged(client, opts.entity);
     if (key !== undefined) {
       // Waits while another transaction holds this key; then either it is ours or it was committed.
       const claimed = await client.query(
@@ -140,7 +148,7 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
   }
   const replayed = written.replayed ? { replayed: true } : {};
   try {
-    const jobs = toEnqueue.length ? await enqueueEmbed(opts.queue, toEnqueue, { chunkSize: opts.jobSize ?? DEFAULTS.jobSize }) : 0;
+    const jobs = toEnqueue.length ? await enqueueEmbed(opts.queue, toEnqueue, { chunkSize: opts.jobSize ?? DEFAULTS.jobSize, buildingSpaces: opts.buildingSpaces ?? [] }) : 0;
     return { ids: written.ids, jobs, ...replayed };
   } catch (err) {
     return { ids: written.ids, jobs: 0, enqueueError: (err as Error).message, ...replayed };

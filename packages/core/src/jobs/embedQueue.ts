@@ -21,6 +21,8 @@ export const embedJobDataSchema = z
     runId: z.guid('runId must be a reindex run id (a UUID)').optional(),
     /** Process the rows even when up to date (a forced reindex). */
     force: z.boolean().optional(),
+    /** Model key of the embedding space to embed into; absent: the active space when the job runs. */
+    space: z.string().min(1).max(500).optional(),
   })
   .strict();
 
@@ -28,6 +30,9 @@ export type EmbedJobData = z.infer<typeof embedJobDataSchema>;
 
 /** Reindex jobs yield to live inserts and updates (BullMQ: larger number, lower priority). */
 export const REINDEX_JOB_PRIORITY = 10;
+
+/** Inserts and updates embedded into a space being built yield to those of the active space. */
+export const BUILDING_SPACE_JOB_PRIORITY = 5;
 
 export interface QueueOptions {
   /** Redis URL, e.g. redis://127.0.0.1:6379. */
@@ -73,14 +78,23 @@ export const ENQUEUE_TIMEOUT_MS = 3000;
 export async function enqueueEmbed(
   queue: Queue<EmbedJobData>,
   ids: readonly string[],
-  opts: { chunkSize: number; runId?: string; timeoutMs?: number },
+  opts: {
+    chunkSize: number;
+    runId?: string;
+    timeoutMs?: number;
+    /** Spaces being built (model keys): each gets the same jobs too, at a lower priority. */
+    buildingSpaces?: readonly string[];
+    /** Only the jobs of `buildingSpaces` (a build's catch-up), none for the active space. */
+    onlyBuilding?: boolean;
+  },
 ): Promise<number> {
   if (ids.length === 0) return 0;
-  const jobs = [];
+  const jobs: { name: string; data: EmbedJobData; opts?: JobsOptions }[] = [];
   for (let i = 0; i < ids.length; i += opts.chunkSize) {
     const data: EmbedJobData = { ids: ids.slice(i, i + opts.chunkSize) };
     if (opts.runId) data.runId = opts.runId;
-    jobs.push({ name: 'embed', data });
+    if (!opts.onlyBuilding) jobs.push({ name: 'embed', data });
+    for (const space of opts.buildingSpaces ?? []) jobs.push({ name: 'embed', data: { ...data, space }, opts: { priority: BUILDING_SPACE_JOB_PRIORITY } });
   }
   // On a timeout the jobs may still be added once Redis returns (ioredis'
   // offline queue); a job for a row already ready is a skipped lookup.

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { pendingMigrations } from '../store/migrate.js';
 import { withClient } from '../store/withClient.js';
 import { withTimeout } from '../util/withTimeout.js';
+import type { SpaceProblem } from '../spaces/SpaceProviders.js';
 
 export interface Readiness {
   ready: boolean;
@@ -10,23 +11,33 @@ export interface Readiness {
   redis: boolean;
   /** False while migrations are pending (a newer version must migrate first). */
   migrations: boolean;
+  /** Embedding spaces (active or building) whose provider this process cannot build, and why: the process is not ready while any is listed. */
+  spaces?: SpaceProblem[];
 }
 
 /**
  * Ready = Postgres and Redis answer within `timeoutMs` and the schema is
  * fully migrated. Bounded, so a probe never hangs on Redis' offline queue.
  */
-export async function checkReadiness(pool: pg.Pool, redis: Redis, timeoutMs = 2000): Promise<Readiness> {
-  const [pgRes, redisRes] = await Promise.allSettled([
+export async function checkReadiness(
+  pool: pg.Pool,
+  redis: Redis,
+  opts: { timeoutMs?: number; spaces?: () => Promise<SpaceProblem[]> } = {},
+): Promise<Readiness> {
+  const timeoutMs = opts.timeoutMs ?? 2000;
+  const [pgRes, redisRes, spacesRes] = await Promise.allSettled([
     withTimeout(
       withClient(pool, async (client) => (await pendingMigrations(client)).length === 0),
       timeoutMs,
       'Postgres',
     ),
     withTimeout(redis.ping(), timeoutMs, 'Redis'),
+    opts.spaces ? withTimeout(opts.spaces(), timeoutMs, 'Postgres (embedding spaces)') : Promise.resolve(undefined),
   ]);
   const postgres = pgRes.status === 'fulfilled';
   const migrations = pgRes.status === 'fulfilled' && pgRes.value;
   const redisOk = redisRes.status === 'fulfilled';
-  return { ready: postgres && redisOk && migrations, postgres, redis: redisOk, migrations };
+  const spaces = spacesRes.status === 'fulfilled' ? spacesRes.value : undefined;
+  const spacesOk = !opts.spaces || (spaces !== undefined && spaces.length === 0);
+  return { ready: postgres && redisOk && migrations && spacesOk, postgres, redis: redisOk, migrations, ...(spaces ? { spaces } : {}) };
 }

@@ -6,8 +6,9 @@ import { cacheSummary, clearCache, type CacheSummary } from '../cache/cacheAdmin
 import { DEFAULTS } from '../config/defaults.js';
 import { ConflictError } from '../errors.js';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
-import type { Entity, EntityInput, EntityPatch } from '../entities/entitySchema.js';
+import type { Entity, EntityInput, EntityPatch } from '@kameleondb/schemas';
 import { ingestRecords, type IngestResult } from '../ingest/ingestRecords.js';
+import { patchRecords, type PatchRecordsResult } from '../ingest/patchRecords.js';
 import type { SourcedValue } from '../ingest/readNdjson.js';
 import { waitForEmbedded } from '../ingest/waitForEmbedded.js';
 import { createEmbedQueue, enqueueEmbed, type EmbedJobData } from '../jobs/embedQueue.js';
@@ -20,15 +21,21 @@ import { getRun, startReindex, startReindexIn } from '../reindex/startReindex.js
 import { SearchEngine, type SearchAnswer, type SearchParams } from '../search/SearchEngine.js';
 import { vectorIndexStatus, type VectorIndexStatus } from '../segments/vectorSegmentStore.js';
 import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn } from '../store/entityStore.js';
-import { deleteRecord, getRecord, listRecords, patchRecord, type StoredRecord } from '../store/recordStore.js';
-import { embeddingStatusByEntity, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
+import { countRecords, deleteRecord, deleteRecords, getRecord, listRecords, patchRecord, recomputeEntityContent, resolveRecordId, type StoredRecord } from '../store/recordStore.js';
+import { embeddingStatusByEntity, spaceCoverage, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
+import { SpaceProviders } from '../spaces/SpaceProviders.js';
+import { activateSpace, createSpace, dropSpace, dryRunSpace, type NewSpace } from '../spaces/spaceAdmin.js';
+import type { SpaceSeed } from '../store/embeddingSpaceStore.js';
+import type { EmbeddingSpace } from '../store/embeddingSpaceStore.js';
 
 export interface PipelineOptions {
   pool: pg.Pool;
   /** A BullMQ-ready connection (createRedis); the queues share it, and close() leaves it open for its owner. */
   redis: Redis;
-  /** Embeds search queries; its modelKey is the model of the status counts. */
+  /** The provider this process was configured with (KDB_EMBEDDING_*); the provider of the default `spaces`. */
   provider: EmbeddingProvider;
+  /** The embedding spaces and a provider per space (search embeds queries with the active one's). Default: `provider` alone. */
+  spaces?: SpaceProviders;
   /** BullMQ key prefix of every queue and run key. Default DEFAULTS.queuePrefix (`{kdb}`). */
   prefix?: string;
   /** Ids per embed job of an ingest. Default DEFAULTS.jobSize (2048). */
@@ -46,16 +53,26 @@ export interface RecordsIngest {
   idempotencyKey?: string | undefined;
 }
 
+/** An entity as `GET /v1/entities/:name` shows it. */
+export type EntityDescription = Entity & {
+  /** Records the entity holds. */
+  records: number;
+  embedding: Omit<EntityEmbeddingStatus, 'entity'>;
+};
+
 /** The core as the apps use it: each call one domain step, the apps only mapping HTTP and CLI to them. */
 export interface Pipeline {
   entities: {
     create(input: EntityInput): Promise<Entity>;
     list(): Promise<Entity[]>;
     get(name: string): Promise<Entity>;
+    /** The entity with its record count and its embedding counts for the provider's model. */
+    describe(name: string): Promise<EntityDescription>;
     /**
-     * Adds fields or changes embedFields. A change of embedFields checks for a
-     * live run, updates the entity and creates the recompute run in one
-     * transaction: a 409 leaves the entity as it was.
+     * Adds, renames or drops fields, or changes embedFields. A change of
+     * embedFields, or a rename or drop of an embedded field, checks for a
+     * live run, updates the entity (and records, texts and postings) and
+     * creates the run in one transaction: a 409 leaves all as it was.
      */
     update(name: string, patch: EntityPatch): Promise<Entity & { reindex: ReindexRun | null }>;
   };
@@ -63,12 +80,17 @@ export interface Pipeline {
     ingest(o: RecordsIngest): Promise<IngestResult>;
     /** Waits until none of `ids` is pending, up to `timeoutMs` or the abort of `signal`. */
     waitForEmbedded(ids: readonly string[], o: { timeoutMs: number; signal?: AbortSignal }): Promise<StatusCounts>;
+    /** `id`, here and in patch and delete: a whole id or a unique prefix of one (resolveRecordIds). */
     get(entity: string, id: string): Promise<StoredRecord>;
     /** One page in id order, after the cursor `after` (the previous page's last id). */
     list(entity: string, o: { limit: number; after?: string | undefined }): Promise<StoredRecord[]>;
     /** Merges fields; a changed text is enqueued after the commit, and a failed enqueue leaves it to the sweeper (`enqueueError`). */
     patch(entity: string, id: string, patch: Record<string, unknown>): Promise<{ record: StoredRecord; reembed: boolean; enqueueError: string | null }>;
+    /** A batch update (`{id, ...fields}` items), validated all-or-nothing and written in one transaction; jobs after the commit. */
+    patchMany(entity: string | Entity, records: Iterable<SourcedValue> | AsyncIterable<SourcedValue>): Promise<PatchRecordsResult>;
     delete(entity: string, id: string): Promise<void>;
+    /** Deletes every record `ids` names (ids or unique prefixes, 1..10,000) in one transaction, or none (404 naming the unknown ones). */
+    deleteMany(entity: string, ids: readonly string[]): Promise<string[]>;
     /** Per-entity counts by status for the provider's model. */
     statusByEntity(): Promise<EntityEmbeddingStatus[]>;
   };
@@ -80,6 +102,8 @@ export interface Pipeline {
     cancel(id: string): Promise<ReindexRun | null>;
     /** Live runs; throws when Redis does not answer within its bound. */
     active(): Promise<ReindexRun[]>;
+    /** Deletes finished runs that ended more than `olderThanMs` ago (never live ones); returns how many. */
+    clean(o: { olderThanMs: number }): Promise<number>;
   };
   cache: {
     summary(): Promise<CacheSummary & { hits: number; misses: number; hitRate: number | null; statsSince: string | null }>;
@@ -87,7 +111,24 @@ export interface Pipeline {
   };
   search: {
     search(params: SearchParams): Promise<SearchAnswer>;
+    /** The active space's vector index. */
     vectorIndex(): Promise<VectorIndexStatus>;
+  };
+  spaces: {
+    /** Every space with its rows embedded / total and its build run. */
+    list(): Promise<SpaceView[]>;
+    /** The active space (read fresh), or null before one is seeded. */
+    active(): Promise<EmbeddingSpace | null>;
+    /** Spaces (active or building) whose provider this process cannot build, and why. */
+    problems(): Promise<{ space: string; error: string }[]>;
+    /** A new space being built (its build run embeds every row), or a build of it resumed. */
+    create(input: NewSpace): Promise<{ space: EmbeddingSpace; run: ReindexRun }>;
+    /** What building a space would cost, changing nothing. */
+    dryRun(seed: SpaceSeed): Promise<DryRunReport & { space: string; exists: boolean }>;
+    /** Switches search to a space (a retired one, or a built one of activate=manual). */
+    activate(key: string): Promise<EmbeddingSpace>;
+    /** Drops a space that is not the active one. */
+    drop(key: string): Promise<{ dropped: string }>;
   };
   /** Postgres, Redis and migrations answer. */
   ready(): Promise<Readiness>;
@@ -100,8 +141,18 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
+/** A space as GET /v1/spaces shows it. */
+export interface SpaceView extends EmbeddingSpace {
+  /** Rows holding a vector of their current text in this space (or a settled empty text). */
+  embedded: number;
+  total: number;
+  buildRun: ReindexRun | null;
+}
+
 export function createPipeline(o: PipelineOptions): Pipeline {
   const { pool, redis, provider } = o;
+  const spaces = o.spaces ?? SpaceProviders.single(pool, provider);
+  const buildingSpaces = async () => (await spaces.spaces()).filter((s) => s.state === 'building').map((s) => s.modelKey);
   const prefix = o.prefix ?? DEFAULTS.queuePrefix;
   // The connection is given, so the URL is never used to connect.
   const embed = createEmbedQueue({ redisUrl: '', prefix, connection: redis });
@@ -109,25 +160,42 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   const maintenance = new Queue(MAINTENANCE_QUEUE, { connection: redis, prefix });
   const runs = new ReindexRunStore(redis, pool, prefix);
   const cacheStats = new CacheStats(redis, prefix);
-  const engine = new SearchEngine({ pool, provider, ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}) });
+  const admin = { pool, runs, reindexQueue, spaces, pricePerMillionTokens: o.pricePerMillionTokens };
+  const engine = new SearchEngine({ pool, spaces, ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}) });
 
   return {
     entities: {
       create: (input) => createEntity(pool, input),
       list: () => listEntities(pool),
       get: (name) => getEntity(pool, name),
+      async describe(name) {
+        const entity = await getEntity(pool, name);
+        const [records, statuses] = await Promise.all([countRecords(pool, entity.name), embeddingStatusByEntity(pool, await spaces.activeNow())]);
+        const { entity: _name, ...embedding } = statuses.find((s) => s.entity === entity.name) ?? { entity: entity.name, total: 0, indexed: 0, pending: 0, failed: 0, stale: 0 };
+        return { ...entity, records, embedding };
+      },
       async update(name, patch) {
-        // Only an embedFields change needs the runs (Redis): adding fields works while Redis is away.
-        if (!patch.embedFields) return { ...(await updateEntity(pool, name, patch)).entity, reindex: null };
+        // Adding fields alone needs no run (nor Redis): it works while Redis is away.
+        if (!patch.embedFields && !patch.renameFields && !patch.dropFields) return { ...(await updateEntity(pool, name, patch)).entity, reindex: null };
+        // One transaction under the run-creation lock: the entity, its records' data, their texts and postings, the run. A crash or an error before the commit leaves all as it was.
         return runs.inCreation(async (tx) => {
-          const active = await tx.conflict(name);
-          if (active) {
-            throw new ConflictError(
-              `a reindex run is active for ${active.entity === null ? 'all entities' : `entity "${active.entity}"`} (${active.id}); cancel it or wait before changing embedFields`,
-              { activeRunId: active.id, activeEntity: active.entity },
-            );
+          const refuseIfBusy = async () => {
+            const active = await tx.conflict(name);
+            if (active) {
+              throw new ConflictError(
+                `a reindex run is active for ${active.entity === null ? 'all entities' : `entity "${active.entity}"`} (${active.id}); cancel it or wait before changing embedFields or renaming or dropping embedded fields`,
+                { activeRunId: active.id, activeEntity: active.entity },
+              );
+            }
+          };
+          if (patch.embedFields) await refuseIfBusy();
+          const { entity, embedFieldsChanged, embedTextChanged } = await updateEntityIn(tx.client, name, patch);
+          if (embedTextChanged) {
+            if (!patch.embedFields) await refuseIfBusy();
+            // Texts hold field names: they are recomputed now, so search sees the new text from the commit on; the run embeds them.
+            await recomputeEntityContent(tx.client, entity);
+            return { ...entity, reindex: await startReindexIn(tx, { runs, reindexQueue }, { entity: entity.name, force: false }) };
           }
-          const { entity, embedFieldsChanged } = await updateEntityIn(tx.client, name, patch);
           const reindex = embedFieldsChanged ? await startReindexIn(tx, { runs, reindexQueue }, { entity: entity.name, force: false, recompute: true }) : null;
           return { ...entity, reindex };
         });
@@ -136,26 +204,48 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     records: {
       async ingest(i) {
         const entity = typeof i.entity === 'string' ? await getEntity(pool, i.entity) : i.entity;
-        return ingestRecords({ pool, queue: embed, entity, records: i.records, jobSize: o.jobSize ?? DEFAULTS.jobSize, idempotencyKey: i.idempotencyKey });
+        return ingestRecords({
+          pool,
+          queue: embed,
+          buildingSpaces: await buildingSpaces(),
+          entity,
+          records: i.records,
+          jobSize: o.jobSize ?? DEFAULTS.jobSize,
+          idempotencyKey: i.idempotencyKey,
+        });
       },
       waitForEmbedded: (ids, w) => waitForEmbedded(pool, ids, w),
-      get: (entity, id) => getRecord(pool, entity, id),
+      get: async (entity, id) => getRecord(pool, entity, await resolveRecordId(pool, entity, id)),
       list: (entity, l) => listRecords(pool, entity, l),
       async patch(entityName, id, patch) {
         const entity = await getEntity(pool, entityName);
-        const { record, reembed } = await patchRecord(pool, entity, id, patch);
+        const { record, reembed } = await patchRecord(pool, entity, await resolveRecordId(pool, entity.name, id), patch);
         // The change is committed and the row pending: a failed enqueue leaves it to the sweeper, as an ingest does.
-        const enqueueError = reembed ? await enqueueEmbed(embed, [record.id], { chunkSize: 1 }).then(() => null, (err: Error) => err.message) : null;
+        const enqueueError = reembed
+          ? await enqueueEmbed(embed, [record.id], { chunkSize: 1, buildingSpaces: await buildingSpaces() }).then(
+              () => null,
+              (err: Error) => err.message,
+            )
+          : null;
         return { record, reembed, enqueueError };
       },
-      delete: (entity, id) => deleteRecord(pool, entity, id),
-      statusByEntity: () => embeddingStatusByEntity(pool, provider.modelKey),
+      async patchMany(e, items) {
+        const entity = typeof e === 'string' ? await getEntity(pool, e) : e;
+        return patchRecords({ pool, queue: embed, buildingSpaces: await buildingSpaces(), entity, records: items, jobSize: o.jobSize ?? DEFAULTS.jobSize });
+      },
+      delete: async (entity, id) => deleteRecord(pool, entity, await resolveRecordId(pool, entity, id)),
+      async deleteMany(entityName, ids) {
+        const entity = await getEntity(pool, entityName);
+        return deleteRecords(pool, entity.name, ids);
+      },
+      statusByEntity: async () => embeddingStatusByEntity(pool, await spaces.activeNow()),
     },
     reindex: {
       start: (s) => startReindex({ pool, runs, reindexQueue }, s),
       async dryRun(d) {
         if (d.entity) await getEntity(pool, d.entity);
-        return dryRunReindex(pool, provider, { ...d, pricePerMillionTokens: o.pricePerMillionTokens });
+        const active = await spaces.active();
+        return dryRunReindex(pool, active.provider, active.space, { ...d, pricePerMillionTokens: o.pricePerMillionTokens });
       },
       list: (limit) => runs.list(limit),
       get: (id) => getRun(runs, id),
@@ -164,6 +254,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         return runs.finish(id, 'cancelled');
       },
       active: () => runs.active(),
+      clean: (c) => runs.clean(c.olderThanMs),
     },
     cache: {
       async summary() {
@@ -174,9 +265,29 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     },
     search: {
       search: (params) => engine.search(params),
-      vectorIndex: () => vectorIndexStatus(pool),
+      async vectorIndex() {
+        const active = await spaces.space(null);
+        return vectorIndexStatus(pool, active.id);
+      },
     },
-    ready: () => checkReadiness(pool, redis),
+    spaces: {
+      async list() {
+        const all = await spaces.spaces(true);
+        return Promise.all(
+          all.map(async (s) => {
+            const [coverage, buildRun] = await Promise.all([spaceCoverage(pool, s.id), s.buildRunId ? runs.get(s.buildRunId) : Promise.resolve(null)]);
+            return { ...s, ...coverage, buildRun };
+          }),
+        );
+      },
+      active: () => spaces.activeNow(),
+      problems: () => spaces.problems(),
+      create: (input) => createSpace(admin, input),
+      dryRun: (seed) => dryRunSpace(admin, seed),
+      activate: (key) => activateSpace(admin, key),
+      drop: (key) => dropSpace(admin, key),
+    },
+    ready: () => checkReadiness(pool, redis, { spaces: () => spaces.problems() }),
     provider,
     runs,
     queues: { embed, reindex: reindexQueue, maintenance },

@@ -17,6 +17,8 @@ export interface ReindexRun {
   force: boolean;
   /** The run first recomputes each row's text (an entity's embedFields changed). */
   recompute: boolean;
+  /** Model key of the embedding space the run embeds into; null: the active space. */
+  space: string | null;
   state: RunState;
   /** Rows the run processes: an estimate while planning, exact once planned. */
   total: number;
@@ -63,6 +65,8 @@ export interface RunOptions {
   force: boolean;
   /** Recompute each row's text first (an entity's embedFields changed); default false. */
   recompute?: boolean;
+  /** Model key of the space to embed into (the build of a space); default: the active space. */
+  space?: string | null;
 }
 
 /** A transaction in which runs are created (ReindexRunStore.inCreation); other writes made on `client` commit or roll back with them. */
@@ -276,6 +280,7 @@ export class ReindexRunStore {
       entity: opts.entity ?? '',
       force: opts.force ? '1' : '0',
       recompute: opts.recompute ? '1' : '0',
+      space: opts.space ?? '',
       state: 'queued',
       total: '0',
       planned: '0',
@@ -315,9 +320,9 @@ export class ReindexRunStore {
     }
     try {
       await client.query(
-        `INSERT INTO kdb_reindex_runs (id, entity, force, recompute, state, total, processed, embedded, cached, failed, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'queued', 0, 0, 0, 0, 0, $5, $5)`,
-        [id, opts.entity, opts.force, opts.recompute ?? false, new Date(now).toISOString()],
+        `INSERT INTO kdb_reindex_runs (id, entity, force, recompute, space, state, total, processed, embedded, cached, failed, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $6, 'queued', 0, 0, 0, 0, 0, $5, $5)`,
+        [id, opts.entity, opts.force, opts.recompute ?? false, new Date(now).toISOString(), opts.space ?? null],
       );
     } catch (err) {
       await this.finish(id, 'failed', `could not record the run in Postgres: ${(err as Error).message}`).catch(() => undefined);
@@ -397,6 +402,7 @@ export class ReindexRunStore {
       entity: h.entity || null,
       force: h.force === '1',
       recompute: h.recompute === '1',
+      space: h.space || null,
       state,
       total,
       planned: n('planned'),
@@ -414,10 +420,15 @@ export class ReindexRunStore {
     };
   }
 
-  /** Planner position: the last record id enqueued and the next page number. */
-  async plannerPosition(id: string): Promise<{ cursor: string | null; page: number }> {
-    const [cursor, page] = await this.redis.hmget(this.runKey(id), 'cursor', 'page');
-    return { cursor: cursor || null, page: Number(page ?? 0) };
+  /** Planner position: the last record id enqueued, the next page number, and the last id the run covers (null: all). */
+  async plannerPosition(id: string): Promise<{ cursor: string | null; page: number; upTo: string | null }> {
+    const [cursor, page, upTo] = await this.redis.hmget(this.runKey(id), 'cursor', 'page', 'upTo');
+    return { cursor: cursor || null, page: Number(page ?? 0), upTo: upTo || null };
+  }
+
+  /** Fixes the last record id the run's planner covers (a space build: later rows are enqueued for the space by their writes). */
+  async setPlannerBound(id: string, upTo: string): Promise<void> {
+    await this.redis.hset(this.runKey(id), 'upTo', upTo);
   }
 
   async get(id: string): Promise<ReindexRun | null> {
@@ -463,6 +474,32 @@ export class ReindexRunStore {
     return [...live, ...rows.map(fromHistory).filter((r) => !seen.has(r.id))]
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
       .slice(0, limit);
+  }
+
+  /**
+   * Deletes finished runs (completed, cancelled, failed) that ended more
+   * than `olderThanMs` ago, from Redis and `kdb_reindex_runs`; live runs are
+   * never touched (a live row has no `finished_at`). Redis goes first: a
+   * process dying in between leaves rows that read as finished history
+   * and the next clean deletes. Returns how many runs it deleted.
+   */
+  async clean(olderThanMs: number): Promise<number> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT id FROM kdb_reindex_runs WHERE finished_at IS NOT NULL AND finished_at < now() - make_interval(secs => $1 / 1000.0)`,
+      [olderThanMs],
+    );
+    const ids = rows.map((r) => r.id);
+    if (ids.length === 0) return 0;
+    await this.requireConnected('delete reindex runs');
+    for (let i = 0; i < ids.length; i += 500) {
+      const slice = ids.slice(i, i + 500);
+      const pipe = this.redis.pipeline();
+      pipe.zrem(`${this.base}:runs`, ...slice);
+      pipe.del(...slice.flatMap((id) => [this.runKey(id), this.jobsKey(id)]));
+      await this.redisRead(pipe.exec());
+    }
+    const deleted = await this.pool.query('DELETE FROM kdb_reindex_runs WHERE id = ANY($1::uuid[]) AND finished_at IS NOT NULL', [ids]);
+    return deleted.rowCount ?? 0;
   }
 
   /** Runs not ended, from Redis' active slots and the live rows of Postgres. Throws a TimeoutError when Redis does not answer. */
@@ -544,12 +581,12 @@ export class ReindexRunStore {
     if (!h.id) return;
     const r = this.toRun(h);
     await this.pool.query(
-      `INSERT INTO kdb_reindex_runs (id, entity, force, recompute, state, total, processed, embedded, cached, failed, error, created_at, started_at, finished_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+      `INSERT INTO kdb_reindex_runs (id, entity, force, recompute, state, total, processed, embedded, cached, failed, error, created_at, started_at, finished_at, updated_at, space)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)
        ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, total = EXCLUDED.total, processed = EXCLUDED.processed,
          embedded = EXCLUDED.embedded, cached = EXCLUDED.cached, failed = EXCLUDED.failed, error = EXCLUDED.error,
          started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, updated_at = EXCLUDED.updated_at`,
-      [r.id, r.entity, r.force, r.recompute, r.state, r.total, r.processed, r.embedded, r.cached, r.failed, r.error, r.createdAt, r.startedAt, r.finishedAt ?? new Date().toISOString()],
+      [r.id, r.entity, r.force, r.recompute, r.state, r.total, r.processed, r.embedded, r.cached, r.failed, r.error, r.createdAt, r.startedAt, r.finishedAt ?? new Date().toISOString(), r.space],
     );
   }
 }
@@ -559,6 +596,7 @@ interface HistoryRow {
   entity: string | null;
   force: boolean;
   recompute: boolean;
+  space: string | null;
   state: RunState;
   total: string;
   processed: string;
@@ -582,6 +620,7 @@ function fromHistory(r: HistoryRow): ReindexRun {
     entity: r.entity,
     force: r.force,
     recompute: r.recompute,
+    space: r.space,
     state: r.state,
     total: Number(r.total),
     planned: Number(r.total),

@@ -1,7 +1,7 @@
 import { countTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import type pg from 'pg';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
-import { summarizeRunRows, uncachedRunTexts } from '../store/searchRowStore.js';
+import { summarizeRunRows, uncachedRunTexts, type PlannedSpaceRef } from '../store/searchRowStore.js';
 
 /** USD per million input tokens, for providers with a known list price. */
 export const PRICE_PER_MILLION_TOKENS: Record<string, number> = {
@@ -33,11 +33,13 @@ export interface DryRunReport {
 /** What a reindex would do, computed without changing anything. */
 export async function dryRunReindex(
   pool: pg.Pool,
-  provider: EmbeddingProvider,
+  /** The space's provider settings (name, model, request size) and its model key. */
+  provider: Pick<EmbeddingProvider, 'name' | 'model' | 'modelKey' | 'limits'>,
+  space: PlannedSpaceRef,
   opts: { entity: string | null; force: boolean; pricePerMillionTokens?: number | undefined },
 ): Promise<DryRunReport> {
-  const counts = await summarizeRunRows(pool, provider.modelKey, opts.entity, opts.force);
-  const texts = await uncachedRunTexts(pool, provider.modelKey, opts.entity, opts.force);
+  const counts = await summarizeRunRows(pool, space, opts.entity, opts.force);
+  const texts = await uncachedRunTexts(pool, space, opts.entity, opts.force);
   let tokens = 0;
   for (const content of texts) tokens += countTokens(content);
   const toEmbed = texts.length;

@@ -6,14 +6,14 @@ import { REINDEX_JOB_PRIORITY, type EmbedJobData } from '../jobs/embedQueue.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { getEntity } from '../store/entityStore.js';
 import { recomputeContent } from '../store/recordStore.js';
-import { countRunRows, idsNeedingWork, pageRows } from '../store/searchRowStore.js';
+import { countRunRows, idsNeedingWork, lastRowId, pageRows } from '../store/searchRowStore.js';
+import { activeSpace, spaceByKey } from '../store/embeddingSpaceStore.js';
 import { isFinished, type ReindexRunStore } from './ReindexRunStore.js';
 
 export interface PlannerOptions {
   pool: pg.Pool;
   runs: ReindexRunStore;
   embedQueue: Queue<EmbedJobData>;
-  modelKey: string;
   logger: Logger;
   /** Rows per page (and per embed job). Default 2048. */
   pageSize?: number;
@@ -31,7 +31,7 @@ export interface PlannerOptions {
  * cancel leaves little queued work behind and live inserts are not starved.
  */
 export async function planReindex(opts: PlannerOptions, runId: string): Promise<void> {
-  const { pool, runs, embedQueue, modelKey } = opts;
+  const { pool, runs, embedQueue } = opts;
   const pageSize = opts.pageSize ?? DEFAULTS.jobSize;
   const maxOutstanding = opts.maxOutstanding ?? pageSize * 16;
   const run = await runs.get(runId);
@@ -39,10 +39,25 @@ export async function planReindex(opts: PlannerOptions, runId: string): Promise<
   // Enqueued before its creation commits: wait for the commit, so a recompute reads the entity as changed.
   if (!(await runs.awaitCreation(runId))) return;
   const log = opts.logger.child({ runId });
-  if (run.state === 'queued') await runs.markPlanning(runId, await countRunRows(pool, modelKey, run.entity, run.force));
+  // The run's space, or the active one now: a run without a space embeds for what search serves.
+  const space = run.space ? await spaceByKey(pool, run.space) : await activeSpace(pool);
+  if (!space) {
+    await runs.finish(runId, 'failed', run.space ? `embedding space "${run.space}" no longer exists` : 'no embedding space is active');
+    return;
+  }
+  if (run.state === 'queued') {
+    // A space build covers the rows there were at its creation (bound set then, spaceAdmin.createSpace);
+    // one made without a bound gets the rows there are now.
+    if (run.space && !(await runs.plannerPosition(runId)).upTo) {
+      const last = await lastRowId(pool);
+      if (last) await runs.setPlannerBound(runId, last);
+    }
+    await runs.markPlanning(runId, await countRunRows(pool, space, run.entity, run.force));
+  }
   log.info({ entity: run.entity, force: run.force, recompute: run.recompute, pid: process.pid }, 'reindex planner started');
   const entity = run.recompute && run.entity ? await getEntity(pool, run.entity) : null;
   let { cursor, page } = await runs.plannerPosition(runId);
+  const { upTo } = await runs.plannerPosition(runId);
 
   for (;;) {
     // Back-pressure, and the cancel check between pages.
@@ -55,13 +70,13 @@ export async function planReindex(opts: PlannerOptions, runId: string): Promise<
       if (now.planned - now.processed <= maxOutstanding) break;
       await sleep(100);
     }
-    const rows = await pageRows(pool, { modelKey, entity: run.entity, after: cursor, limit: pageSize });
+    const rows = await pageRows(pool, { space, entity: run.entity, after: cursor, limit: pageSize, upTo });
     if (rows.length === 0) break;
     let ids = rows.filter((r) => run.force || r.needs).map((r) => r.record_id);
     if (entity) {
       const all = rows.map((r) => r.record_id);
       await recomputeContent(pool, entity, all);
-      ids = run.force ? all : await idsNeedingWork(pool, all, modelKey);
+      ids = run.force ? all : await idsNeedingWork(pool, all, space);
     }
     let planned = 0;
     if (ids.length) {
@@ -69,7 +84,11 @@ export async function planReindex(opts: PlannerOptions, runId: string): Promise<
       const existing = await embedQueue.getJob(jobId);
       if (existing) planned = existing.data.ids.length;
       else {
-        await embedQueue.add('embed', { ids, runId, ...(run.force ? { force: true } : {}) }, { jobId, priority: REINDEX_JOB_PRIORITY });
+        await embedQueue.add(
+          'embed',
+          { ids, runId, ...(run.force ? { force: true } : {}), ...(run.space ? { space: run.space } : {}) },
+          { jobId, priority: REINDEX_JOB_PRIORITY },
+        );
         planned = ids.length;
       }
     }

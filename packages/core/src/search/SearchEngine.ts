@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import { unstorableText } from '../content/unstorableText.js';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
-import { ValidationError } from '../errors.js';
+import { ConfigError, ValidationError } from '../errors.js';
+import { SpaceProviders } from '../spaces/SpaceProviders.js';
 import { listEntities } from '../store/entityStore.js';
-import type { Entity } from '../entities/entitySchema.js';
+import type { Entity } from '@kameleondb/schemas';
 import { reuseFor } from '../util/reuseFor.js';
 import { fuseRrf, type FusedHit, type RankedHit } from './rrf.js';
 import { KeywordRetriever, type KeywordRetrieval } from './KeywordRetriever.js';
@@ -47,6 +48,8 @@ export interface SearchResult {
 
 export interface SearchAnswer {
   results: SearchResult[];
+  /** The model key of the embedding space that answered (the active one). */
+  space: string;
   count: number;
   mode: SearchMode;
   took_ms: number;
@@ -59,8 +62,14 @@ export const RRF_K = 60;
 export interface SearchEngineOptions {
   /** The search pool; its sessions run SearchEngine.sessionSql(efSearch). Required. */
   pool: pg.Pool;
-  /** Embeds query texts new to both caches. Required. */
-  provider: EmbeddingProvider;
+  /**
+   * The spaces and their providers (the active space's provider embeds
+   * query texts new to both caches). Default: spaces served by `provider`
+   * alone, which seeds the first space on an empty database.
+   */
+  spaces?: SpaceProviders;
+  /** The provider of the default `spaces`. Required without `spaces`. */
+  provider?: EmbeddingProvider;
   /** `hnsw.ef_search` the pool's sessions use (see sessionSql). Default DEFAULT_EF_SEARCH. */
   efSearch?: number;
   /** Query embeddings kept in process. Default 1000. */
@@ -82,15 +91,24 @@ export class SearchEngine {
    * so a new entity is searchable right after it is created.
    */
   private readonly entityList: (fresh?: boolean) => Promise<Entity[]>;
-  private readonly queryVectors: QueryVectorCache;
+  /** Query vectors per space (model key): a query's vector differs per model. */
+  private readonly queryVectors = new Map<string, QueryVectorCache>();
   private readonly keyword: KeywordRetriever;
   private readonly vector: VectorRetriever;
+  readonly spaces: SpaceProviders;
 
   constructor(private readonly opts: SearchEngineOptions) {
     this.entityList = reuseFor(1000, () => listEntities(opts.pool));
-    this.queryVectors = new QueryVectorCache({ pool: opts.pool, provider: opts.provider, size: opts.queryCacheSize });
+    if (!opts.spaces && !opts.provider) throw new ConfigError('SearchEngine needs `spaces` or a `provider`');
+    this.spaces = opts.spaces ?? SpaceProviders.single(opts.pool, opts.provider!);
     this.keyword = new KeywordRetriever(opts.pool);
-    this.vector = new VectorRetriever({ pool: opts.pool, queryVectors: this.queryVectors, efSearch: opts.efSearch, segmentCacheMs: opts.segmentCacheMs });
+    this.vector = new VectorRetriever({ pool: opts.pool, efSearch: opts.efSearch, segmentCacheMs: opts.segmentCacheMs });
+  }
+
+  private queryVectorsOf(provider: EmbeddingProvider): QueryVectorCache {
+    let c = this.queryVectors.get(provider.modelKey);
+    if (!c) this.queryVectors.set(provider.modelKey, (c = new QueryVectorCache({ pool: this.opts.pool, provider, size: this.opts.queryCacheSize })));
+    return c;
   }
 
   /** Session settings for the pool that serves searches (see vectorSessionSql). */
@@ -99,8 +117,8 @@ export class SearchEngine {
   }
 
   /** Writes the query vectors still on their way to the embedding cache; call before the pool ends. */
-  close(): Promise<void> {
-    return this.queryVectors.close();
+  async close(): Promise<void> {
+    await Promise.all([...this.queryVectors.values()].map((c) => c.close()));
   }
 
   private async resolveEntities(params: SearchParams): Promise<Entity[]> {
@@ -146,12 +164,16 @@ export class SearchEngine {
     // statement is on its way, or the vector side has failed.
     const vectorSent = new Latch();
     const request = { q: params.q, entities: names, k, where, timings };
+    // The keyword side needs no space; the answer names the active one whatever the mode.
+    const { space, provider } = await this.spaces.active();
     const keywordPromise = (async (): Promise<KeywordRetrieval | undefined> => {
       if (!useKeyword) return undefined;
       if (useVector) await vectorSent.wait();
       return this.keyword.retrieve(request);
     })();
-    const vectorPromise = useVector ? this.vector.retrieve({ ...request, sent: vectorSent }) : Promise.resolve(undefined);
+    const vectorPromise = useVector
+      ? this.vector.retrieve({ ...request, sent: vectorSent, space, queryVectors: this.queryVectorsOf(provider) })
+      : Promise.resolve(undefined);
     const [keyword, vector] = await Promise.all([keywordPromise, vectorPromise]);
 
     let t = performance.now();
@@ -161,7 +183,7 @@ export class SearchEngine {
     t = performance.now();
     const results = await this.fetchRows(fused, !!params.explain);
     timings.lap('fetch', t);
-    const answer: SearchAnswer = { results, count: results.length, mode: params.mode, took_ms: msSince(t0) };
+    const answer: SearchAnswer = { results, space: space.modelKey, count: results.length, mode: params.mode, took_ms: msSince(t0) };
     if (params.explain) {
       answer.explain = await explainSearch({ pool: this.opts.pool, vectorRetriever: this.vector, keyword, vector, filtered: !!where, k, window, rrfK: RRF_K, timings });
     }

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { withTransaction } from '../store/withTransaction.js';
 import { reuseFor } from '../util/reuseFor.js';
 import { listVectorSegments, sealedUpTo, seqLiteral, type VectorSegment } from '../segments/vectorSegmentStore.js';
+import { vectorTable, type EmbeddingSpace } from '../store/embeddingSpaceStore.js';
 import type { QueryVectorCache } from './QueryVectorCache.js';
 import type { RankedHit } from './rrf.js';
 import type { Latch } from './Latch.js';
@@ -29,7 +30,8 @@ export function vectorSessionSql(efSearch = DEFAULT_EF_SEARCH): string[] {
 }
 
 /**
- * The vector retriever's statement over the segments (sql/000004_vector_segments.sql):
+ * The vector retriever's statement over the segments of space `spaceId`'s
+ * vector table (sql/000004_vector_segments.sql, 000010):
  * one HNSW scan per sealed segment, whose `vector_seq BETWEEN lo AND hi`
  * matches that segment's partial index, plus an exact scan of the hot rows
  * above the last sealed seq; the best `limit` of their union. Whatever
@@ -41,11 +43,11 @@ export function vectorSessionSql(efSearch = DEFAULT_EF_SEARCH): string[] {
  * with the number in the text it keeps one generic plan
  * (docs/decisions/vector-limit-in-text.md).
  */
-export function vectorSql(segments: readonly VectorSegment[], filtered: boolean, limit: number): string {
+export function vectorSql(segments: readonly VectorSegment[], filtered: boolean, limit: number, spaceId: number): string {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`vector limit must be a positive integer; got ${limit}`);
   const part = (range: string) => `(
     SELECT s.record_id AS id, s.entity, s.embedding <=> $1::vector AS distance
-      FROM kdb_search s
+      FROM ${vectorTable(spaceId)} s
      WHERE ${range} AND s.entity = ANY($2::text[]) AND s.embedding IS NOT NULL
        ${filtered ? 'AND EXISTS (SELECT 1 FROM kdb_records r WHERE r.id = s.record_id AND r.data @> $3::jsonb)' : ''}
      ORDER BY s.embedding <=> $1::vector
@@ -58,8 +60,6 @@ export function vectorSql(segments: readonly VectorSegment[], filtered: boolean,
 export interface VectorRetrieverOptions {
   /** The search pool, whose sessions ran vectorSessionSql(efSearch). Required. */
   pool: pg.Pool;
-  /** Where query texts become vectors. Required. */
-  queryVectors: QueryVectorCache;
   /** `hnsw.ef_search` the pool's sessions use. Default DEFAULT_EF_SEARCH. */
   efSearch?: number | undefined;
   /** How long the segment catalog is reused, in ms (any version finds every vector). Default 1000. */
@@ -73,6 +73,9 @@ export interface VectorRequest {
   entities: readonly string[];
   /** Rows wanted. Required. */
   k: number;
+  /** The space searched (the active one) and where query texts become its vectors. Required. */
+  space: EmbeddingSpace;
+  queryVectors: QueryVectorCache;
   /** The `where` filter (non-empty, checked against the entities), or undefined. */
   where: Readonly<Record<string, unknown>> | undefined;
   /** Opened once the statement is on its way, or when the retriever failed before sending it. */
@@ -89,28 +92,32 @@ export interface VectorRetrieval {
   segments: VectorSegment[];
 }
 
-/** Cosine distance over the sealed segments' HNSW indexes and the hot rows. */
+/** Cosine distance over the sealed segments' HNSW indexes and the hot rows of one space. */
 export class VectorRetriever {
-  /** The segment catalog, reused for segmentCacheMs: any version finds every vector. */
-  private readonly segments: () => Promise<VectorSegment[]>;
+  /** The segment catalog per space, reused for segmentCacheMs: any version finds every vector. */
+  private readonly catalogs = new Map<number, () => Promise<VectorSegment[]>>();
 
-  constructor(private readonly opts: VectorRetrieverOptions) {
-    this.segments = reuseFor(opts.segmentCacheMs ?? 1000, () => listVectorSegments(opts.pool));
+  constructor(private readonly opts: VectorRetrieverOptions) {}
+
+  private segments(spaceId: number): Promise<VectorSegment[]> {
+    let load = this.catalogs.get(spaceId);
+    if (!load) this.catalogs.set(spaceId, (load = reuseFor(this.opts.segmentCacheMs ?? 1000, () => listVectorSegments(this.opts.pool, spaceId))));
+    return load();
   }
 
-  async retrieve({ q, entities, k, where, sent, timings }: VectorRequest): Promise<VectorRetrieval> {
+  async retrieve({ q, entities, k, where, sent, timings, space, queryVectors }: VectorRequest): Promise<VectorRetrieval> {
     let t = performance.now();
     let pending: Promise<{ id: string; entity: string; distance: number }[]>;
     let query: VectorRetrieval['query'];
     let segments: VectorSegment[];
     try {
       let vector: number[];
-      [vector, segments] = await Promise.all([this.opts.queryVectors.get(q), this.segments()]);
+      [vector, segments] = await Promise.all([queryVectors.get(q), this.segments(space.id)]);
       timings.lap('embed_query', t);
       t = performance.now();
       const values: unknown[] = [pgvector.toSql(vector), entities];
       if (where) values.push(JSON.stringify(where));
-      query = { text: vectorSql(segments, !!where, k), values };
+      query = { text: vectorSql(segments, !!where, k, space.id), values };
       // One prepared statement per segment layout and row count (the text changes with either).
       const name = `kdb_vector_${createHash('sha1').update(query.text).digest('hex').slice(0, 12)}`;
       pending = this.run<{ id: string; entity: string; distance: number }>({ name, ...query }, !!where, k);

@@ -2,7 +2,8 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { BUILD_MEMORY_PATTERN, DEFAULTS } from '../config/defaults.js';
 import { planSegmentWork, type SegmentPolicy, type SegmentWork } from './planSegmentWork.js';
-import { hotSegment, listVectorSegments, segmentIndexName, sealedUpTo, seqLiteral } from './vectorSegmentStore.js';
+import { listSpaces, vectorTable, type EmbeddingSpace } from '../store/embeddingSpaceStore.js';
+import { hotSegment, listVectorSegments, SEGMENT_INDEX_NAME, segmentIndexName, sealedUpTo, seqLiteral } from './vectorSegmentStore.js';
 
 /** Arbitrary constant: the session advisory lock of the one active segment manager. */
 const SEGMENT_LOCK_KEY = 727_311_002;
@@ -41,13 +42,15 @@ export interface SegmentManagerOptions extends Partial<SegmentPolicy> {
   busy?: () => Promise<boolean>;
 }
 
-export type SegmentStep = { kind: 'standby' } | { kind: 'nothing'; hotRows: number } | (SegmentWork & { ms: number; indexName: string });
+export type SegmentStep = { kind: 'standby' } | { kind: 'nothing'; hotRows: number } | (SegmentWork & { ms: number; indexName: string; spaceId: number });
 
 export const DEFAULT_SEGMENT_POLICY: SegmentPolicy = { sealRows: 10_000, maxHotRows: 100_000, mergeFactor: 4, maxSegments: 12 };
 
 /**
  * Builds the HNSW indexes of vector segments (sql/000004_vector_segments.sql)
- * in bulk: seals the hot segment and merges sealed neighbours. Every worker
+ * in bulk: seals the hot segment and merges sealed neighbours, per embedding
+ * space (the active one first, then one being built; retired spaces keep
+ * their segments as they are). Every worker
  * runs one; the one holding a session advisory lock works, the others wait
  * to take over when its connection goes.
  *
@@ -66,7 +69,8 @@ export class SegmentManager {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
   private closed = false;
-  private lastHot: { hi: string | null; since: number } = { hi: null, since: Date.now() };
+  /** Per space: the newest hot seq seen and since when (writes quiet for idleMs: idle). */
+  private readonly lastHot = new Map<number, { hi: string | null; since: number }>();
   readonly policy: SegmentPolicy;
   private readonly withClause: string;
 
@@ -144,18 +148,25 @@ export class SegmentManager {
     // order could read the hot range, then see no job left, and seal without that batch (it
     // would become a segment of its own, and every vector search would walk one graph more).
     const busy = (await this.opts.busy?.().catch(() => false)) ?? false;
-    const segments = await listVectorSegments(client);
-    const hot = await hotSegment(client, sealedUpTo(segments));
-    const now = Date.now();
-    if (hot.hi !== this.lastHot.hi) this.lastHot = { hi: hot.hi, since: now };
-    const idle = now - this.lastHot.since >= (this.opts.idleMs ?? DEFAULTS.segmentIdleMs);
-    const work = planSegmentWork(segments, hot, this.policy, { idle, busy });
-    if (!work) return { kind: 'nothing', hotRows: hot.rows };
-    return this.build(client, work);
+    const spaces = (await listSpaces(client)).filter((s) => s.state !== 'retired').sort((a, b) => (a.state === 'active' ? -1 : b.state === 'active' ? 1 : a.id - b.id));
+    let hotRows = 0;
+    for (const space of spaces) {
+      const segments = await listVectorSegments(client, space.id);
+      const hot = await hotSegment(client, space.id, sealedUpTo(segments));
+      const now = Date.now();
+      const last = this.lastHot.get(space.id);
+      if (!last || hot.hi !== last.hi) this.lastHot.set(space.id, { hi: hot.hi, since: now });
+      const idle = now - this.lastHot.get(space.id)!.since >= (this.opts.idleMs ?? DEFAULTS.segmentIdleMs);
+      const work = planSegmentWork(segments, hot, this.policy, { idle, busy });
+      if (work) return this.build(client, space, work);
+      if (space.state === 'active') hotRows = hot.rows;
+    }
+    return { kind: 'nothing', hotRows };
   }
 
-  private async build(client: pg.Client, work: SegmentWork): Promise<SegmentStep> {
-    const indexName = segmentIndexName(work.lo, work.hi);
+  private async build(client: pg.Client, space: EmbeddingSpace, work: SegmentWork): Promise<SegmentStep> {
+    const indexName = segmentIndexName(space.id, work.lo, work.hi);
+    const table = vectorTable(space.id);
     const t = performance.now();
     // A build of the same range that died half-way left an invalid index of this name.
     await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${indexName}`);
@@ -163,45 +174,53 @@ export class SegmentManager {
       work.rows < (this.opts.parallelBuildRows ?? 50_000) ? 'SET max_parallel_maintenance_workers = 0' : 'RESET max_parallel_maintenance_workers',
     );
     await client.query(
-      `CREATE INDEX CONCURRENTLY ${indexName} ON kdb_search USING hnsw (embedding vector_cosine_ops) ${this.withClause}
+      `CREATE INDEX CONCURRENTLY ${indexName} ON ${table} USING hnsw (embedding vector_cosine_ops) ${this.withClause}
         WHERE vector_seq BETWEEN ${seqLiteral(work.lo)} AND ${seqLiteral(work.hi)}`,
     );
     // Fresh statistics before search sees the segment: planned from statistics that
     // predate its rows, a segment's range looks empty and the planner picks an
     // exact scan over it instead of its HNSW index, many times slower after a bulk
     // load that autovacuum had not analyzed yet.
-    await client.query('ANALYZE kdb_search');
+    await client.query(`ANALYZE ${table}`);
     const ms = Math.round(performance.now() - t);
     const merged = work.kind === 'merge' ? work.segments.map((s) => s.indexName) : [];
     // The new segment replaces the merged ones in one commit.
     await client.query('BEGIN');
     try {
-      const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM kdb_search WHERE vector_seq BETWEEN $1::bigint AND $2::bigint', [work.lo, work.hi]);
-      await client.query('DELETE FROM kdb_vector_segments WHERE index_name = ANY($1::text[])', [merged]);
-      await client.query(
-        `INSERT INTO kdb_vector_segments (index_name, lo, hi, rows, kind, build_ms) VALUES ($1, $2::bigint, $3::bigint, $4, $5, $6)`,
-        [indexName, work.lo, work.hi, rows[0]!.n, work.kind, ms],
-      );
+      // A space dropped during the build took its table (and this index) with it: nothing to record.
+      const { rows: alive } = await client.query('SELECT 1 FROM kdb_embedding_spaces WHERE id = $1 FOR SHARE', [space.id]);
+      if (alive.length) {
+        const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE vector_seq BETWEEN $1::bigint AND $2::bigint`, [work.lo, work.hi]);
+        await client.query('DELETE FROM kdb_vector_segments WHERE index_name = ANY($1::text[])', [merged]);
+        await client.query(
+          `INSERT INTO kdb_vector_segments (index_name, space_id, lo, hi, rows, kind, build_ms) VALUES ($1, $2, $3::bigint, $4::bigint, $5, $6, $7)`,
+          [indexName, space.id, work.lo, work.hi, rows[0]!.n, work.kind, ms],
+        );
+      }
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     }
     for (const name of merged) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
-    this.opts.logger.info({ kind: work.kind, lo: work.lo, hi: work.hi, rows: work.rows, merged: merged.length, ms }, `vector segment ${work.kind === 'seal' ? 'sealed' : 'merged'}`);
+    this.opts.logger.info(
+      { space: space.modelKey, kind: work.kind, lo: work.lo, hi: work.hi, rows: work.rows, merged: merged.length, ms },
+      `vector segment ${work.kind === 'seal' ? 'sealed' : 'merged'}`,
+    );
     this.opts.onBuild?.(work, ms);
-    return { ...work, ms, indexName };
+    return { ...work, ms, indexName, spaceId: space.id };
   }
 
   /** Drops kdb_vseg_* indexes the catalog does not list: leftovers of builds or merges cut short. */
   private async dropUnlisted(client: pg.Client): Promise<void> {
     const { rows } = await client.query<{ name: string }>(
-      `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-        WHERE i.indrelid = 'kdb_search'::regclass AND c.relname LIKE 'kdb\\_vseg\\_%'
+      `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+        WHERE t.relname LIKE 'kdb\\_vectors\\_%' AND c.relname LIKE 'kdb\\_vseg\\_%'
+          AND c.relnamespace = current_schema()::regnamespace
           AND c.relname NOT IN (SELECT index_name FROM kdb_vector_segments)`,
     );
     for (const r of rows) {
-      if (!/^kdb_vseg_\d+_\d+$/.test(r.name)) continue;
+      if (!SEGMENT_INDEX_NAME.test(r.name)) continue;
       this.opts.logger.warn({ index: r.name }, 'dropping a vector segment index left by an interrupted build');
       await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${r.name}`);
     }

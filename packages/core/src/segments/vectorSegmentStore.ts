@@ -1,9 +1,11 @@
 import type pg from 'pg';
 import type { VectorSeq } from '../store/searchRowStore.js';
+import { vectorTable } from '../store/embeddingSpaceStore.js';
 
-/** A sealed range of vector writes with its own HNSW index (see sql/000004_vector_segments.sql). */
+/** A sealed range of one space's vector writes with its own HNSW index (see sql/000004_vector_segments.sql, 000010). */
 export interface VectorSegment {
   indexName: string;
+  spaceId: number;
   /** First and last `vector_seq` of the range. */
   lo: VectorSeq;
   hi: VectorSeq;
@@ -21,13 +23,15 @@ export interface HotSegment {
   hi: VectorSeq | null;
 }
 
-/** The sealed segments in seq order. */
-export async function listVectorSegments(db: pg.Pool | pg.ClientBase): Promise<VectorSegment[]> {
+/** The sealed segments of space `spaceId` in seq order. */
+export async function listVectorSegments(db: pg.Pool | pg.ClientBase, spaceId: number): Promise<VectorSegment[]> {
   const { rows } = await db.query<{ index_name: string; lo: string; hi: string; rows: string; kind: VectorSegment['kind']; build_ms: string; created_at: Date }>(
-    'SELECT index_name, lo, hi, rows, kind, build_ms, created_at FROM kdb_vector_segments ORDER BY lo',
+    'SELECT index_name, lo, hi, rows, kind, build_ms, created_at FROM kdb_vector_segments WHERE space_id = $1 ORDER BY lo',
+    [spaceId],
   );
   return rows.map((r) => ({
     indexName: r.index_name,
+    spaceId,
     lo: r.lo,
     hi: r.hi,
     rows: Number(r.rows),
@@ -42,9 +46,9 @@ export function sealedUpTo(segments: readonly VectorSegment[]): VectorSeq {
   return segments.length ? segments[segments.length - 1]!.hi : '0';
 }
 
-export async function hotSegment(db: pg.Pool | pg.ClientBase, above: VectorSeq): Promise<HotSegment> {
+export async function hotSegment(db: pg.Pool | pg.ClientBase, spaceId: number, above: VectorSeq): Promise<HotSegment> {
   const { rows } = await db.query<{ n: string; hi: string | null }>(
-    'SELECT count(*) AS n, max(vector_seq)::text AS hi FROM kdb_search WHERE vector_seq > $1::bigint',
+    `SELECT count(*) AS n, max(vector_seq)::text AS hi FROM ${vectorTable(spaceId)} WHERE vector_seq > $1::bigint`,
     [above],
   );
   return { rows: Number(rows[0]!.n), hi: rows[0]!.hi };
@@ -61,27 +65,32 @@ export function seqLiteral(v: VectorSeq): string {
   return v;
 }
 
-export function segmentIndexName(lo: VectorSeq, hi: VectorSeq): string {
-  return `kdb_vseg_${seqLiteral(lo)}_${seqLiteral(hi)}`;
+/** `kdb_vseg_<space>_<lo>_<hi>`: built from integers only. */
+export function segmentIndexName(spaceId: number, lo: VectorSeq, hi: VectorSeq): string {
+  return `${vectorTable(spaceId).replace('kdb_vectors_', 'kdb_vseg_')}_${seqLiteral(lo)}_${seqLiteral(hi)}`;
 }
+
+/** The names segmentIndexName makes (the segment manager drops only indexes of this shape). */
+export const SEGMENT_INDEX_NAME = /^kdb_vseg_\d+_\d+_\d+$/;
 
 export interface VectorIndexStatus {
   /** Sealed segments, oldest first (one HNSW index each). */
-  segments: Omit<VectorSegment, 'indexName'>[];
+  segments: Omit<VectorSegment, 'indexName' | 'spaceId'>[];
   /** Vectors above the last sealed seq, found by an exact scan until sealed. */
   hotRows: number;
   /** A segment index being built right now (CREATE INDEX CONCURRENTLY in progress). */
   building: boolean;
 }
 
-/** What operators see of the vector index: segments, hot rows, a build in progress. */
-export async function vectorIndexStatus(db: pg.Pool | pg.ClientBase): Promise<VectorIndexStatus> {
-  const segments = await listVectorSegments(db);
+/** What operators see of a space's vector index: segments, hot rows, a build in progress. */
+export async function vectorIndexStatus(db: pg.Pool | pg.ClientBase, spaceId: number): Promise<VectorIndexStatus> {
+  const segments = await listVectorSegments(db, spaceId);
   const [hot, building] = await Promise.all([
-    hotSegment(db, sealedUpTo(segments)),
+    hotSegment(db, spaceId, sealedUpTo(segments)),
     db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_stat_progress_create_index p JOIN pg_class c ON c.oid = p.index_relid
-        WHERE p.datid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND c.relname LIKE 'kdb\\_vseg\\_%'`,
+        WHERE p.datid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND c.relname LIKE $1`,
+      [`kdb\\_vseg\\_${vectorTable(spaceId).slice('kdb_vectors_'.length)}\\_%`],
     ),
   ]);
   return {

@@ -1,10 +1,11 @@
 import type pg from 'pg';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import type { Entity, EntityInput, EntityPatch } from '../entities/entitySchema.js';
-import { canonicalType } from '../entities/fieldTypes.js';
-import { builtinNameMessage, isBuiltinName } from '../entities/isBuiltinName.js';
-import { normalizeFields, type FieldsInput } from '../entities/normalizeFields.js';
-import { createUniqueIndex } from '../entities/uniqueFieldIndex.js';
+import type { Entity, EntityInput, EntityPatch } from '@kameleondb/schemas';
+import { canonicalType } from '@kameleondb/schemas';
+import { builtinNameMessage, isBuiltinName } from '@kameleondb/schemas';
+import { normalizeFields, type FieldsInput } from '@kameleondb/schemas';
+import { createUniqueIndex, dropUniqueIndex } from '../entities/uniqueFieldIndex.js';
+import { renameRecordFields } from './recordStore.js';
 import { withTransaction } from './withTransaction.js';
 
 interface EntityRow {
@@ -90,29 +91,74 @@ export async function listEntities(db: pg.Pool | pg.ClientBase): Promise<Entity[
   return rows.map(toEntity);
 }
 
+/** What an entity PATCH changed, for the caller to recompute texts and reindex. */
+export interface EntityUpdate {
+  entity: Entity;
+  /** The embedFields list differs (by name or order) from before. */
+  embedFieldsChanged: boolean;
+  /** Fields renamed or dropped: record data was rewritten in this transaction. */
+  reshaped: boolean;
+  /** A renamed or dropped field was embedded: composed texts change (they hold field names and values). */
+  embedTextChanged: boolean;
+}
+
 /**
- * Adds fields and/or replaces embedFields. Existing fields keep their type
- * (records already hold values of it). `embedFieldsChanged` tells the caller
- * to recompute texts and reindex.
+ * Adds, renames and drops fields and/or replaces embedFields. Existing
+ * fields keep their type (records already hold values of it).
  */
-export async function updateEntity(pool: pg.Pool, name: string, patch: EntityPatch): Promise<{ entity: Entity; embedFieldsChanged: boolean }> {
+export async function updateEntity(pool: pg.Pool, name: string, patch: EntityPatch): Promise<EntityUpdate> {
   return withTransaction(pool, (client) => updateEntityIn(client, name, patch));
 }
 
-/** updateEntity inside the caller's transaction (the entity row stays locked until it ends). */
-export async function updateEntityIn(client: pg.ClientBase, name: string, patch: EntityPatch): Promise<{ entity: Entity; embedFieldsChanged: boolean }> {
+/** The renames and drops of a patch checked against the entity's fields, as 400s naming the field. */
+function checkReshape(current: Entity, renames: Record<string, string>, drops: readonly string[]): void {
+  const known = (f: string) => Object.hasOwn(current.fields, f);
+  const list = Object.keys(current.fields).join(', ');
+  const targets = new Map<string, string>();
+  for (const [from, to] of Object.entries(renames)) {
+    if (!known(from)) throw new ValidationError(`renameFields: field "${from}" is not one of the entity's fields (${list})`, { field: from });
+    if (drops.includes(from)) throw new ValidationError(`field "${from}" is both renamed and dropped; do one of them`, { field: from });
+    if (from === to) throw new ValidationError(`renameFields: field "${from}" would be renamed to its own name`, { field: from });
+    if (known(to)) throw new ValidationError(`renameFields: new name "${to}" (for "${from}") is taken by an existing field; drop or rename that one in an earlier request`, { field: from, to });
+    const other = targets.get(to);
+    if (other !== undefined) throw new ValidationError(`renameFields: "${other}" and "${from}" would both be renamed to "${to}"`, { field: from, to });
+    targets.set(to, from);
+  }
+  drops.forEach((f, i) => {
+    if (!known(f)) throw new ValidationError(`dropFields.${i}: field "${f}" is not one of the entity's fields (${list})`, { field: f });
+    if (drops.indexOf(f) !== i) throw new ValidationError(`dropFields.${i}: field "${f}" is listed twice`, { field: f });
+  });
+}
+
+/**
+ * updateEntity inside the caller's transaction (the entity row stays locked
+ * until it ends). Renames and drops rewrite every record holding the
+ * fields (renameRecordFields) and move or drop their unique indexes; the
+ * caller recomputes texts when `embedTextChanged`.
+ */
+export async function updateEntityIn(client: pg.ClientBase, name: string, patch: EntityPatch): Promise<EntityUpdate> {
   const { rows } = await client.query<EntityRow>('SELECT * FROM kdb_entities WHERE name = $1 FOR UPDATE', [name]);
   if (!rows[0]) throw await notFound(client, name);
   const current = toEntity(rows[0]);
-  const fields = ownFields(current.fields);
+  const renames: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, patch.renameFields ?? {});
+  const drops = patch.dropFields ?? [];
+  checkReshape(current, renames, drops);
+  const rename = (f: string) => (Object.hasOwn(renames, f) ? renames[f]! : f);
+  const kept = (f: string) => !drops.includes(f);
+  const fields: Entity['fields'] = Object.create(null);
+  for (const [f, type] of Object.entries(current.fields)) if (kept(f)) fields[rename(f)] = type;
+  const required = current.required.filter(kept).map(rename);
+  const unique = current.unique.filter(kept).map(rename);
+  const reshaped = Object.keys(renames).length > 0 || drops.length > 0;
+  const touched = new Set([...Object.keys(renames), ...Object.values(renames), ...drops]);
+
   const added = normalizeFields((patch.fields ?? {}) as FieldsInput);
-  const required = [...current.required];
-  const unique = [...current.unique];
   const newUnique: string[] = [];
   let newRequired: string | undefined;
   for (const [field, type] of Object.entries(added.fields)) {
     // Also checked by entityPatchSchema; repeated here because nothing may be written with such a name.
     if (isBuiltinName(field)) throw new ValidationError(`fields: ${builtinNameMessage('field name', field)}`, { field });
+    if (touched.has(field)) throw new ValidationError(`fields: field "${field}" is renamed or dropped in this request; add it in another request`, { field });
     const wantRequired = added.required.includes(field);
     const wantUnique = added.unique.includes(field);
     if (fields[field] !== undefined) {
@@ -140,7 +186,12 @@ export async function updateEntityIn(client: pg.ClientBase, name: string, patch:
     const { rowCount } = await client.query('SELECT 1 FROM kdb_records WHERE entity = $1 LIMIT 1', [name]);
     if (rowCount) throw new ValidationError(`field "${newRequired}" cannot be added as required: entity "${name}" already has records, which lack it`, { field: newRequired });
   }
-  const embedFields = patch.embedFields ?? current.embedFields;
+  const embedFields = patch.embedFields ?? current.embedFields.filter(kept).map(rename);
+  if (embedFields.length === 0) {
+    throw new ValidationError(`dropFields: dropping ${current.embedFields.map((f) => `"${f}"`).join(', ')} would leave no embed field; send embedFields naming another field in the same request`, {
+      embedFields: current.embedFields,
+    });
+  }
   if (patch.embedFields) {
     const builtin = patch.embedFields.findIndex(isBuiltinName);
     if (builtin >= 0) throw new ValidationError(`embedFields.${builtin}: ${builtinNameMessage('embed field', patch.embedFields[builtin]!)}`, { field: patch.embedFields[builtin] });
@@ -149,11 +200,20 @@ export async function updateEntityIn(client: pg.ClientBase, name: string, patch:
     if (!Object.hasOwn(fields, f)) throw new ValidationError(`embedFields.${i}: embed field "${f}" is not one of the entity's fields (${Object.keys(fields).join(', ')})`);
     if (embedFields.indexOf(f) !== i) throw new ValidationError(`embedFields.${i}: embed field "${f}" is listed twice`);
   });
-  const changed = embedFields.join('\u0000') !== current.embedFields.join('\u0000');
+  const mapped = current.embedFields.filter(kept).map(rename);
+  const embedFieldsChanged = embedFields.join('\u0000') !== mapped.join('\u0000');
+  const embedTextChanged = current.embedFields.some((f) => touched.has(f));
   const updated = await client.query<EntityRow>(
     'UPDATE kdb_entities SET fields = $2, embed_fields = $3, required_fields = $4, unique_fields = $5, updated_at = now() WHERE name = $1 RETURNING *',
     [name, JSON.stringify(fields), embedFields, required, unique],
   );
+  if (reshaped) {
+    // The old indexes first: the rewrite then maintains none of them, and a renamed field's index is built once, on the new key.
+    const moved = current.unique.filter((f) => touched.has(f));
+    for (const f of moved) await dropUniqueIndex(client, name, f);
+    await renameRecordFields(client, name, renames, drops);
+    for (const f of moved) if (kept(f)) await createUniqueIndex(client, name, rename(f));
+  }
   for (const f of newUnique) await createUniqueIndex(client, name, f);
-  return { entity: toEntity(updated.rows[0]!), embedFieldsChanged: changed };
+  return { entity: toEntity(updated.rows[0]!), embedFieldsChanged, reshaped, embedTextChanged };
 }

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { SchemaError } from '../errors.js';
+import { seedKey, seedSpace, type EmbeddingSpace, type SpaceSeed } from './embeddingSpaceStore.js';
 
 const SQL_DIR = new URL('../../sql/', import.meta.url);
 /** Arbitrary constant: the advisory lock every migrating process takes. */
@@ -9,9 +10,30 @@ const MIGRATION_LOCK_KEY = 727_311_001;
 export interface MigrateOptions {
   /** Postgres connection string. */
   connectionString: string;
-  /** Dimension of `kdb_search.embedding`; fixed by the first migration, checked afterwards. */
-  dimensions: number;
+  /**
+   * The space of the configured provider (KDB_EMBEDDING_*). On a database
+   * without any space it becomes the active one; otherwise it changes
+   * nothing (see MigrateResult.configured).
+   */
+  space?: SpaceSeed;
 }
+
+export interface MigrateResult {
+  applied: number[];
+  /** The active space after migrating (null: none yet, no seed given). */
+  active: EmbeddingSpace | null;
+  /** The seed became the active space now. */
+  seeded: boolean;
+  /** The seed's model key, when it is not the active space's: the process serves the active space anyway. */
+  configured: string | null;
+}
+
+/**
+ * The vector column of the historical migrations (000001, 000004) needs a
+ * dimension; 000010 moves vectors into a table per space and drops that
+ * column, so on a new database the value is never used.
+ */
+const LEGACY_DIMENSIONS = 384;
 
 export interface Migration {
   version: number;
@@ -56,32 +78,23 @@ export async function pendingMigrations(client: pg.ClientBase): Promise<number[]
   return all.filter((m) => !done.has(m.version)).map((m) => m.version);
 }
 
-/** The dimension of `kdb_search.embedding`, or null before the first migration. */
-export async function embeddingColumnDimensions(client: pg.ClientBase): Promise<number | null> {
-  const { rows } = await client.query<{ typmod: number }>(
-    `SELECT atttypmod AS typmod FROM pg_attribute
-      WHERE attrelid = to_regclass('kdb_search') AND attname = 'embedding' AND NOT attisdropped`,
-  );
-  return rows[0] ? rows[0].typmod : null;
-}
-
 /**
  * Applies pending migrations, each in its own transaction, under a session
  * advisory lock so that processes starting together take turns: the second
- * finds the work done. Then checks that the vector column matches the
- * configured dimension.
+ * finds the work done. Then seeds the first embedding space from
+ * `opts.space` on a database without one.
  */
-export async function migrate(opts: MigrateOptions): Promise<{ applied: number[] }> {
-  if (!Number.isInteger(opts.dimensions) || opts.dimensions < 1 || opts.dimensions > 2000) {
-    throw new SchemaError(
-      `embedding dimensions must be an integer from 1 to 2000 (pgvector's HNSW limit), got ${String(opts.dimensions)}`,
-    );
+export async function migrate(opts: MigrateOptions): Promise<MigrateResult> {
+  const dims = opts.space?.dimensions;
+  if (dims !== undefined && (!Number.isInteger(dims) || dims < 1 || dims > 2000)) {
+    throw new SchemaError(`embedding dimensions must be an integer from 1 to 2000 (pgvector's HNSW limit), got ${String(dims)}`);
   }
   const client = new pg.Client({ connectionString: opts.connectionString, application_name: 'kameleondb-migrate' });
   // A lost connection rejects the query in flight; unheard, the 'error' event would end the process.
   client.on('error', () => undefined);
   await client.connect();
   const applied: number[] = [];
+  let spaces: { active: EmbeddingSpace | null; seeded: boolean } = { active: null, seeded: false };
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
@@ -91,7 +104,7 @@ export async function migrate(opts: MigrateOptions): Promise<{ applied: number[]
       const pending = new Set(await pendingMigrations(client));
       for (const m of await loadMigrations()) {
         if (!pending.has(m.version)) continue;
-        const sql = m.sql.replaceAll('{{dimensions}}', String(opts.dimensions));
+        const sql = m.sql.replaceAll('{{dimensions}}', String(LEGACY_DIMENSIONS));
         await client.query('BEGIN');
         try {
           await client.query(sql);
@@ -103,15 +116,15 @@ export async function migrate(opts: MigrateOptions): Promise<{ applied: number[]
         }
         applied.push(m.version);
       }
-      const dims = await embeddingColumnDimensions(client);
-      if (dims !== opts.dimensions) {
-        throw new SchemaError(
-          `kdb_search.embedding is vector(${String(dims)}) but the embedding provider is configured for ${opts.dimensions} dimensions. ` +
-            `Set KDB_EMBEDDING_DIMENSIONS=${String(dims)} (or a model of that size), or migrate the column: ` +
-            `stop the workers, drop the kdb_vseg_* indexes and DELETE FROM kdb_vector_segments, then ` +
-            `ALTER TABLE kdb_search ALTER embedding TYPE vector(${opts.dimensions}) USING NULL; UPDATE kdb_search SET vector_seq = NULL; then reindex.`,
-          { details: { column: dims, configured: opts.dimensions } },
-        );
+      if (opts.space) {
+        await client.query('BEGIN');
+        try {
+          spaces = await seedSpace(client, opts.space);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK');
+          throw err;
+        }
       }
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
@@ -119,5 +132,6 @@ export async function migrate(opts: MigrateOptions): Promise<{ applied: number[]
   } finally {
     await client.end();
   }
-  return { applied };
+  const key = opts.space ? seedKey(opts.space) : null;
+  return { applied, ...spaces, configured: key !== null && spaces.active !== null && spaces.active.modelKey !== key ? key : null };
 }

@@ -121,13 +121,26 @@ export interface Entity {
   updatedAt: string;
 }
 
-/** Body of `PATCH /v1/entities/:name`: new fields may be added, embedFields replaced. */
+const newFieldName = fieldName
+  .refine((n) => !isBuiltinName(n), { error: (i) => builtinNameMessage('field name', String(i.input)) })
+  .refine((n) => n !== 'id', 'field name "id" is reserved for the record id');
+
+/**
+ * Body of `PATCH /v1/entities/:name`: new fields may be added, fields
+ * renamed (`renameFields: {old: new}`) or dropped (`dropFields`), and
+ * embedFields replaced (named as they are after the renames).
+ */
 export const entityPatchSchema = z
   .object({
     fields: fieldsSchema.optional(),
     embedFields: z.array(embedFieldName).min(1, 'embedFields must name at least one field').optional(),
+    renameFields: z
+      .record(z.string().min(1).max(63), newFieldName)
+      .refine((m) => Object.keys(m).length > 0, 'renameFields must rename at least one field')
+      .optional(),
+    dropFields: z.array(z.string().min(1).max(63)).min(1, 'dropFields must name at least one field').max(1000).optional(),
   })
   .strict()
-  .refine((p) => p.fields !== undefined || p.embedFields !== undefined, 'send fields to add, embedFields, or both');
+  .refine((p) => p.fields !== undefined || p.embedFields !== undefined || p.renameFields !== undefined || p.dropFields !== undefined, 'send fields to add, embedFields, renameFields, dropFields, or several');
 
 export type EntityPatch = z.infer<typeof entityPatchSchema>;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { printable, SEARCH_MODES, ValidationError, type SearchParams } from '@kameleondb/core';
-import { assertCleanJson } from './assertCleanJson.js';
+
+/** Retrievers a search may use; hybrid fuses both with RRF. */
+export const SEARCH_MODES = ['hybrid', 'vector', 'keyword'] as const;
 
 /** Longest search text, in characters: longer is a 400 naming this limit. */
 export const MAX_QUERY_LENGTH = 4096;
@@ -27,33 +28,5 @@ export const searchSchema = z
   })
   .strict();
 
-/** Turns validated input into engine parameters; `where` may arrive as a JSON string (query string). */
-export function toSearchParams(input: z.infer<typeof searchSchema>): SearchParams {
-  let where = input.where;
-  if (typeof where === 'string') {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(where);
-    } catch (err) {
-      throw new ValidationError(`where is not valid JSON: ${printable((err as Error).message)}`);
-    }
-    assertCleanJson(parsed, 'where');
-    const r = z.record(z.string(), scalar).safeParse(parsed);
-    if (!r.success || Array.isArray(parsed)) {
-      throw new ValidationError('where must be a JSON object of field: value pairs (string, number, boolean or null values)');
-    }
-    where = r.data;
-  }
-  const list = typeof input.entities === 'string' ? input.entities.split(',').map((s) => s.trim()).filter(Boolean) : (input.entities ?? []);
-  const entities = [...new Set([...(input.entity ? [input.entity] : []), ...list])];
-  return {
-    q: input.q,
-    entities,
-    mode: input.mode,
-    limit: input.limit,
-    threshold: input.threshold,
-    where,
-    explain: input.explain ?? false,
-    window: input.window,
-  };
-}
+/** The JSON values `where` compares fields with. */
+export const whereValueSchema = scalar;

@@ -1,0 +1,171 @@
+import type { z } from 'zod';
+import type {
+  Entity,
+  EntityInput,
+  EntityPatch,
+  FieldType,
+  cacheDeleteQuerySchema,
+  recordListQuerySchema,
+  reindexBodySchema,
+  searchSchema,
+  SEARCH_MODES,
+} from '@kameleondb/schemas';
+
+// Requests: the types of the zod schemas the API validates them with.
+export type { Entity, EntityInput, EntityPatch, FieldType };
+type SearchBody = z.infer<typeof searchSchema>;
+/** `POST /v1/search` (or the GET query): `mode` and `limit` have defaults (hybrid, 10). */
+export type SearchRequest = Omit<SearchBody, 'mode' | 'limit'> & Partial<Pick<SearchBody, 'mode' | 'limit'>>;
+export type SearchMode = (typeof SEARCH_MODES)[number];
+/** Body of `POST /v1/reindex`: `entity` (default every entity), `force` (default false). */
+export type ReindexRequest = Omit<z.input<typeof reindexBodySchema>, 'dryRun'>;
+/** `GET /v1/entities/:name/records`: `limit` 1..1000 (default 50), `after` a record id. */
+export type RecordListQuery = z.infer<typeof recordListQuerySchema>;
+type CacheDeleteQuery = z.infer<typeof cacheDeleteQuerySchema>;
+/** What `DELETE /v1/cache` deletes: by last use (30d, 12h, 90m) and model key, or every entry. */
+export type CacheClearRequest = Pick<CacheDeleteQuery, 'olderThan' | 'model'> | { all: true };
+
+// Answers: what the API sends back.
+export type EmbeddingState = 'pending' | 'ready' | 'failed';
+
+export interface StoredRecord {
+  id: string;
+  entity: string;
+  data: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+  embedding: { status: EmbeddingState; error: string | null; model: string | null; contentHash: string };
+}
+
+export interface EmbeddingCounts {
+  entity: string;
+  total: number;
+  indexed: number;
+  pending: number;
+  failed: number;
+  stale: number;
+}
+
+/** `GET /v1/entities/:name`: the entity, its record count and embedding counts. */
+export type EntityDescription = Entity & { records: number; embedding: Omit<EmbeddingCounts, 'entity'> };
+
+export type RunState = 'queued' | 'planning' | 'running' | 'completed' | 'cancelled' | 'failed';
+
+export interface ReindexRun {
+  id: string;
+  /** null: every entity. */
+  entity: string | null;
+  force: boolean;
+  recompute: boolean;
+  state: RunState;
+  total: number;
+  planned: number;
+  processed: number;
+  embedded: number;
+  cached: number;
+  failed: number;
+  createdAt: string;
+  startedAt: string | null;
+  updatedAt: string;
+  finishedAt: string | null;
+  error: string | null;
+  rate: number;
+  etaSeconds: number | null;
+}
+
+export interface DryRunReport {
+  entity: string | null;
+  force: boolean;
+  modelKey: string;
+  rows: number;
+  distinctTexts: number;
+  cachedTexts: number;
+  textsToEmbed: number;
+  estimatedTokens: number;
+  providerRequests: number;
+  estimatedCostUsd: number | null;
+  pricePerMillionTokens: number | null;
+}
+
+/** `PATCH /v1/entities/:name`: the entity and the reindex run its change started (null when none). */
+export type EntityUpdate = Entity & { reindex: ReindexRun | null };
+
+export interface InsertAnswer {
+  count: number;
+  ids: string[];
+  jobs: number;
+  /** true: an earlier request with this Idempotency-Key inserted them; nothing was written. */
+  replayed?: boolean;
+  /** Set when the records are stored but their embed jobs could not be enqueued (the sweeper will). */
+  warning?: string;
+  /** With wait: the embedding states, and whether none is pending. */
+  counts?: { ready: number; pending: number; failed: number };
+  done?: boolean;
+}
+
+export type RecordUpdate = StoredRecord & { reembed: boolean; warning?: string };
+
+export interface BatchUpdateAnswer {
+  count: number;
+  ids: string[];
+  reembed: number;
+  jobs: number;
+  warning?: string;
+}
+
+export interface BatchDeleteAnswer {
+  deleted: number;
+  ids: string[];
+}
+
+export interface RecordPage {
+  records: StoredRecord[];
+  /** The `after` of the next page; null on the last one. */
+  next: string | null;
+}
+
+export interface SearchResult {
+  entity: string;
+  id: string;
+  score: number;
+  data: Record<string, unknown>;
+  content: string;
+  explain?: Partial<Record<'keyword' | 'vector', { rank: number; score: number; rrf: number }>>;
+}
+
+export interface SearchAnswer {
+  results: SearchResult[];
+  count: number;
+  mode: SearchMode;
+  took_ms: number;
+  explain?: { timings_ms: Record<string, number>; plans: { keyword?: string; vector?: string }; window: number; rrfK: number; efSearch: number } & Record<string, unknown>;
+}
+
+export interface EmbeddingStatus {
+  provider: string;
+  model: string;
+  dimensions: number;
+  modelKey: string;
+  maxInputs: number;
+  entities: EmbeddingCounts[];
+  /** null when Redis did not answer; `warning` then says so. */
+  activeRuns: ReindexRun[] | null;
+  warning?: string;
+  vectorIndex: { segments: { lo: string; hi: string; rows: number; buildMs: number }[]; hotRows: number; building: boolean };
+}
+
+export interface CacheSummary {
+  entries: number;
+  bytes: number;
+  models: { modelKey: string; entries: number; hits: number; oldestUse: string | null; newestUse: string | null }[];
+  hits: number;
+  misses: number;
+  hitRate: number | null;
+  statsSince: string | null;
+}
+
+export interface CacheClearAnswer {
+  deleted: number;
+  olderThan: string | null;
+  model: string | null;
+}
