@@ -57,6 +57,13 @@ export async function startStack(env: Record<string, string>, workers: number): 
   return { url: api.url, api, workers: ws };
 }
 
+/** One more API process on `env` (a restart with other settings); stopped with the others when the bench is interrupted. */
+export async function startApi(env: Record<string, string>): Promise<ChildApp & { url: string }> {
+  const api = await startApiProcess(env);
+  made.children.add(api);
+  return api;
+}
+
 // Interrupted (Ctrl-C, or a SIGTERM from a timeout): stop the processes the bench started, drop the
 // databases it created and delete its Redis keys, so an aborted run leaves nothing behind.
 // A database given with KDB_BENCH_DB was not created here and stays.

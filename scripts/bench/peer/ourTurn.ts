@@ -1,0 +1,148 @@
+/**
+ * One turn of our pipeline, measured through its HTTP API as a user would:
+ * an API and two worker processes on a fresh database, the openai provider
+ * against the bench's local OpenAI wire-format server. Load: one NDJSON
+ * request, timed until every row is `ready` (searchable). Search: after the
+ * vectors are in HNSW segments, ef_search (KDB_EF_SEARCH, an API restart per
+ * setting) stepped up to the target recall. Re-ingest: the same texts again
+ * as new records, into the now live entity.
+ */
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { DEFAULT_EF_SEARCH } from '@kameleondb/core';
+import type { FakeOpenAI } from '../../../test-support/fakeOpenAI.js';
+import { ndjsonOf } from '../ingestRecord.js';
+import { dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, getJson, REDIS, startApi, startStack, stop, waitCompacted } from '../harness.js';
+import { PEER_DIMENSIONS, peerQueries } from './corpus.js';
+import { exactKthDistance, searchAtRecall, type SearchAtRecall } from './searchAtRecall.js';
+
+export interface OurTurn {
+  loadS: number;
+  loadRequests: number;
+  /** Until every vector is in an HNSW segment (only when search was measured). */
+  compactS?: number;
+  reingestS?: number;
+  reingestRequests?: number;
+  search?: SearchAtRecall;
+  /** Peak RSS of the API and of each worker process (KB). */
+  rssKB: { api: number; workers: number[] };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Peak resident set of a live process (VmHWM), in KB; 0 when it cannot be read. */
+function peakRssKB(pid: number | undefined): number {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+async function waitReady(c: pg.Client, total: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await c.query(`SELECT count(*) FILTER (WHERE status = 'ready')::int AS ready, count(*) FILTER (WHERE status <> 'ready')::int AS other FROM kdb_search`);
+    if (rows[0].other === 0 && rows[0].ready === total) return;
+    if (Date.now() > deadline) throw new Error(`our pipeline: ${rows[0].ready} of ${total} records searchable after ${timeoutMs / 1000} s (${rows[0].other} not ready)`);
+    await sleep(25);
+  }
+}
+
+async function post(url: string, n: number): Promise<void> {
+  const res = await fetch(`${url}/v1/entities/bench/records`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: ndjsonOf(0, n) });
+  if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+}
+
+const requestsBetween = (fake: FakeOpenAI, start: number, end: number) => fake.requests.filter((r) => r.at >= start && r.at <= end).length;
+
+export async function runOurTurn(o: {
+  label: string;
+  fake: FakeOpenAI;
+  n: number;
+  reingest: boolean;
+  search?: { queries: number; recallQueries: number };
+  timeoutMs: number;
+}): Promise<OurTurn> {
+  const log = (s: string) => process.stderr.write(`  [ours ${o.label}] ${s}\n`);
+  const db = `kdb_peer_ours_${process.pid}_${o.label.replace(/\W+/g, '_')}`;
+  await freshDatabase(db);
+  const prefix = `{kdbpeer-${process.pid}-${o.label.replace(/\W+/g, '-')}}`;
+  const env: Record<string, string> = {
+    KDB_DATABASE_URL: dbUrl(db),
+    KDB_REDIS_URL: REDIS,
+    KDB_QUEUE_PREFIX: prefix,
+    KDB_AUTH: 'disabled',
+    KDB_EMBEDDING_PROVIDER: 'openai',
+    KDB_EMBEDDING_DIMENSIONS: String(PEER_DIMENSIONS),
+    OPENAI_API_KEY: 'sk-bench',
+    OPENAI_BASE_URL: o.fake.url,
+  };
+  const stack = await startStack(env, 2);
+  let api = stack.api;
+  let apiPeak = 0;
+  const c = new pg.Client({ connectionString: dbUrl(db) });
+  await c.connect();
+  try {
+    const created = await fetch(`${api.url}/v1/entities`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bench', fields: { title: 'text', body: 'text' }, embedFields: ['title', 'body'] }),
+    });
+    if (created.status !== 201) throw new Error(`entity create answered ${created.status}: ${await created.text()}`);
+
+    const start = Date.now();
+    const t0 = performance.now();
+    await post(api.url, o.n);
+    await waitReady(c, o.n, o.timeoutMs);
+    const out: OurTurn = { loadS: (performance.now() - t0) / 1000, loadRequests: requestsBetween(o.fake, start, Date.now()), rssKB: { api: 0, workers: [] } };
+    log(`load of ${o.n}: ${out.loadS.toFixed(2)} s, ${out.loadRequests} provider requests`);
+
+    if (o.search) {
+      const compacted = await Promise.race([waitCompacted(c), sleep(o.timeoutMs).then(() => Promise.reject(new Error(`our pipeline: vectors not all in HNSW segments after ${o.timeoutMs / 1000} s`)))]);
+      out.compactS = (compacted - start) / 1000;
+      log(`in HNSW segments after ${out.compactS.toFixed(2)} s`);
+      const queries = peerQueries(o.search.queries);
+      const vectorOf = (q: string) => `[${Array.from(o.fake.vectorOf(q, PEER_DIMENSIONS)).join(',')}]`;
+      // The API started with the default; each other setting is a restart with KDB_EF_SEARCH.
+      let ef = DEFAULT_EF_SEARCH;
+      out.search = await searchAtRecall(
+        {
+          async setEf(next) {
+            if (next === ef) return;
+            apiPeak = Math.max(apiPeak, peakRssKB(api.proc.pid));
+            await stop([api]);
+            api = await startApi({ ...env, KDB_EF_SEARCH: String(next) });
+            ef = next;
+          },
+          async search(q) {
+            const answer = await getJson<{ results: { score: number }[]; took_ms: number }>(`${api.url}/v1/search?mode=vector&entity=bench&limit=10&q=${encodeURIComponent(q)}`);
+            return { distances: answer.results.map((r) => 1 - r.score), serverMs: answer.took_ms };
+          },
+          // A fresh database's first embedding space holds its vectors.
+          exactKth: (q) => exactKthDistance(c, 'kdb_vectors_1', vectorOf(q)),
+        },
+        queries,
+        o.search.recallQueries,
+        log,
+      );
+    }
+
+    if (o.reingest) {
+      const again = Date.now();
+      const t1 = performance.now();
+      await post(api.url, o.n);
+      await waitReady(c, 2 * o.n, o.timeoutMs);
+      out.reingestS = (performance.now() - t1) / 1000;
+      out.reingestRequests = requestsBetween(o.fake, again, Date.now());
+      log(`re-ingest of the same ${o.n} texts: ${out.reingestS.toFixed(2)} s, ${out.reingestRequests} provider requests`);
+    }
+    out.rssKB = { api: Math.max(apiPeak, peakRssKB(api.proc.pid)), workers: stack.workers.map((w) => peakRssKB(w.proc.pid)) };
+    return out;
+  } finally {
+    await c.end();
+    await stop([api, ...stack.workers]);
+    await deleteRedisKeys(prefix);
+    await dropDatabase(db);
+  }
+}
