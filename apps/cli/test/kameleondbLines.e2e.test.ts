@@ -378,7 +378,7 @@ describe('KameleonDB docs/CLI.md lines, as the docs write them', () => {
   it('embeddings lines: status, reindex, reindex ENTITY, reindex ENTITY --force, reindex --background, cancel', async () => {
     const status = await line('kameleondb embeddings status');
     expect(status.data).toMatchObject({ provider: 'hash', entities: expect.arrayContaining([expect.objectContaining({ entity: 'Ticket', total: 5 })]) });
-    expect(status.human.stdout).toMatch(/^provider hash, model \S+, \d+ dimensions/);
+    expect(status.human.stdout).toMatch(/^active space \S+: provider hash, model \S+, \d+ dimensions/);
     expect(status.human.stdout).toMatch(/\nTicket\s+5\s+0\s+0\s+0\s+5\n/);
     expect((await line('kameleondb --json embeddings status')).data.provider).toBe('hash');
 
