@@ -126,4 +126,14 @@ describe('kameleondb embeddings spaces|migrate|activate|drop against a running A
     expect((await json(['embeddings', 'spaces'])).data).toMatchObject({ active: OLD, spaces: [{ modelKey: OLD, state: 'active' }] });
     expect(await searchSpace()).toBe(OLD);
   });
+
+  test('starts a build with --background and returns at once with the space and its run', async () => {
+    const bg = await json(['embeddings', 'migrate', '--provider', 'hash', '--model', 'feature-hash-v1', '--dimensions', '64', '--manual', '--background']);
+    expect(bg).toMatchObject({ code: 0, data: { space: { modelKey: 'hash:feature-hash-v1:64', state: 'building', activate: 'manual' }, run: { space: 'hash:feature-hash-v1:64' } } });
+    const runId = (bg.data.run as { id: string }).id;
+    const watched = await json(['embeddings', 'status', runId, '--watch']);
+    expect(watched).toMatchObject({ code: 0, data: { id: runId, state: 'completed', total: N } });
+    expect(await searchSpace()).toBe(OLD);
+    expect(await json(['embeddings', 'drop', 'hash:feature-hash-v1:64', '--yes'])).toMatchObject({ code: 0 });
+  });
 });
