@@ -39,7 +39,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * `embeddings migrate`: builds a new embedding space (search stays on the
  * active one meanwhile) and, in the foreground, follows its build run, then
  * waits for the switch unless --manual. Ctrl-C during the build cancels the
- * run: the space stays `building` and the same command resumes it.
+ * run: the space stays `building` and the same command resumes it. The
+ * build is the server's: if the CLI dies instead, it goes on and switches.
  */
 export async function embeddingsMigrate(api: KameleonClient, opts: MigrateOptions): Promise<CommandResult<SpaceDryRun | SpaceBuild | MigrateResult>> {
   const body: SpaceRequest = {
