@@ -5,8 +5,6 @@ import * as schemas from '@kameleondb/schemas';
 import {
   entityPatchSchema,
   checkedModelKey,
-  PROVIDER_NAMES,
-  ACTIVATE_MODES,
   parseDuration,
   type Pipeline,
   type PipelineMetrics,
@@ -49,29 +47,8 @@ export interface AppDeps {
 }
 
 // Request schemas the typed client shares live in @kameleondb/schemas.
-const { searchSchema, reindexBodySchema } = schemas;
+const { searchSchema, reindexBodySchema, spaceBodySchema } = schemas;
 const listQuery = schemas.runListQuerySchema;
-
-/** A new embedding space. The base URL is a provider option, never a secret: one carrying credentials is refused. */
-const spaceBodySchema = z
-  .object({
-    provider: z.enum(PROVIDER_NAMES),
-    model: z.string().min(1).max(200),
-    dimensions: z.number().int().min(1).max(2000, 'dimensions may be at most 2000 (the most an HNSW index takes)'),
-    baseUrl: z
-      .string()
-      .max(500)
-      .url()
-      .refine((u) => /^https?:\/\//i.test(u), 'baseUrl must be an http or https URL')
-      .refine((u) => {
-        const url = new URL(u);
-        return url.username === '' && url.password === '';
-      }, 'baseUrl must not carry credentials: secrets stay in the environment (OPENAI_API_KEY)')
-      .optional(),
-    activate: z.enum(ACTIVATE_MODES).default('auto'),
-    dryRun: z.boolean().default(false),
-  })
-  .strict();
 
 /** Longest olderThan: a century; longer durations are a typo (and overflow a timestamp). */
 const MAX_OLDER_THAN_MS = 100 * 365 * 86_400_000;

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { KameleonClient } from '@kameleondb/client';
+import { KameleonClient, PROVIDER_NAMES } from '@kameleondb/client';
 import { toCliError } from './CliError.js';
 import { print, type CommandResult } from './output.js';
 import { entitiesCreate } from './commands/entitiesCreate.js';
@@ -22,6 +22,10 @@ import { entitiesDescribe } from './commands/entitiesDescribe.js';
 import { entitiesAlter } from './commands/entitiesAlter.js';
 import { embeddingsJobsClean } from './commands/embeddingsJobsClean.js';
 import { searchBenchmark } from './commands/searchBenchmark.js';
+import { embeddingsSpaces } from './commands/embeddingsSpaces.js';
+import { embeddingsMigrate } from './commands/embeddingsMigrate.js';
+import { embeddingsActivate } from './commands/embeddingsActivate.js';
+import { embeddingsDrop } from './commands/embeddingsDrop.js';
 import { updateFields } from './commands/recordsUpdate.js';
 import { confirm } from './confirm.js';
 import { CliError } from './CliError.js';
@@ -168,7 +172,9 @@ export function buildCli(env: Record<string, string | undefined> = process.env, 
     .action(run((api, _cmd, name: string) => entitiesDescribe(api, name)));
 
   const tty = (json: boolean) => Boolean(process.stderr.isTTY) && !json;
-  const embeddings = program.command('embeddings').description('embedding status, reindex runs and the embedding cache');
+  // Only a person at a terminal can answer; a pipe or a script must say --yes.
+  const ask = () => (process.stdin.isTTY && process.stderr.isTTY ? (q: string) => confirm(q, { input: process.stdin, output: process.stderr }) : undefined);
+  const embeddings = program.command('embeddings').description('embedding status, reindex runs, embedding spaces and the embedding cache');
   embeddings
     .command('reindex [entity]')
     .description('re-embed rows that need it (all rows with --force); follows the run unless --background')
@@ -213,6 +219,35 @@ export function buildCli(env: Record<string, string | undefined> = process.env, 
         return embeddingsJobsClean(api, { olderThan: o.olderThan });
       }),
     );
+  embeddings
+    .command('spaces')
+    .description('embedding spaces: key, state, provider/model/dimensions, rows embedded/total, build run')
+    .action(run((api) => embeddingsSpaces(api)));
+  embeddings
+    .command('migrate')
+    .description('build an embedding space of another provider, model or size; search stays on the active one until the switch')
+    .addOption(new Option('--provider <name>', 'embedding provider').choices(PROVIDER_NAMES).makeOptionMandatory())
+    .requiredOption('--model <name>', 'model name of the provider')
+    .requiredOption('--dimensions <n>', 'vector size, 1 to 2000', parseOption.integer(1, 2000))
+    .option('--base-url <url>', 'an OpenAI-compatible server (never a secret: the key stays in OPENAI_API_KEY)')
+    .option('--manual', 'build only; switch later with kameleondb embeddings activate KEY', false)
+    .option('--dry-run', 'report rows, distinct texts, cached, tokens, requests and cost; change nothing', false)
+    .option('--background', 'print the space and its build run and return at once', false)
+    .action(
+      run((api, cmd) => {
+        const o = cmd.optsWithGlobals<{ provider: (typeof PROVIDER_NAMES)[number]; model: string; dimensions: number; baseUrl?: string; manual: boolean; dryRun: boolean; background: boolean; json: boolean }>();
+        return embeddingsMigrate(api, { ...o, progress: tty(o.json) });
+      }),
+    );
+  embeddings
+    .command('activate <key>')
+    .description('switch search to a space (a retired one, or one built with --manual), by its key provider:model:dimensions')
+    .action(run((api, _cmd, key: string) => embeddingsActivate(api, key)));
+  embeddings
+    .command('drop <key>')
+    .description('delete a space that is not active, with its vectors and segments: asks on a terminal, else needs --yes')
+    .option('-y, --yes', 'drop without asking', false)
+    .action(run((api, cmd, key: string) => embeddingsDrop(api, key, { yes: cmd.opts<{ yes: boolean }>().yes, confirm: ask() })));
   const cache = embeddings.command('cache').description('the embedding cache');
   cache.command('status').description('entries, size, per-model use, hit rate').action(run((api) => cacheStatus(api)));
   cache
@@ -225,9 +260,7 @@ export function buildCli(env: Record<string, string | undefined> = process.env, 
     .action(
       run((api, cmd) => {
         const o = cmd.opts<{ olderThan?: string; model?: string; all: boolean; yes: boolean }>();
-        // Only a person at a terminal can answer; a pipe or a script must say --yes.
-        const ask = process.stdin.isTTY && process.stderr.isTTY ? (q: string) => confirm(q, { input: process.stdin, output: process.stderr }) : undefined;
-        return cacheClear(api, { ...o, confirm: ask });
+        return cacheClear(api, { ...o, confirm: ask() });
       }),
     );
   program

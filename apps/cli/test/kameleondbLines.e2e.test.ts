@@ -333,7 +333,7 @@ describe('KameleonDB docs/CLI.md lines, as the docs write them', () => {
     // Hybrid scores are RRF sums (well under 0.7): the threshold drops every result.
     const threshold = await line('kameleondb search "Python tutorial" --threshold 0.7 --json');
     expect(threshold.data).toMatchObject({ count: 0, results: [], mode: 'hybrid' });
-    expect(threshold.human.stdout).toMatch(/^no results \(hybrid, [\d.]+ ms\)\n$/);
+    expect(threshold.human.stdout).toMatch(/^no results \(hybrid, [\d.]+ ms, space [\w:.-]+\)\n$/);
     const keyword = await line('kameleondb search "Python tutorial" --mode keyword --threshold 0.1');
     expect(keyword.data.results[0]).toMatchObject({ entity: 'Article', data: { title: 'Python tutorial' } });
 
@@ -378,7 +378,7 @@ describe('KameleonDB docs/CLI.md lines, as the docs write them', () => {
   it('embeddings lines: status, reindex, reindex ENTITY, reindex ENTITY --force, reindex --background, cancel', async () => {
     const status = await line('kameleondb embeddings status');
     expect(status.data).toMatchObject({ provider: 'hash', entities: expect.arrayContaining([expect.objectContaining({ entity: 'Ticket', total: 5 })]) });
-    expect(status.human.stdout).toMatch(/^provider hash, model \S+, \d+ dimensions/);
+    expect(status.human.stdout).toMatch(/^active space \S+: provider hash, model \S+, \d+ dimensions/);
     expect(status.human.stdout).toMatch(/\nTicket\s+5\s+0\s+0\s+0\s+5\n/);
     expect((await line('kameleondb --json embeddings status')).data.provider).toBe('hash');
 

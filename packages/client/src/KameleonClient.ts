@@ -22,6 +22,11 @@ import type {
   ReindexRun,
   SearchAnswer,
   SearchRequest,
+  SpaceBuild,
+  SpaceDryRun,
+  SpaceList,
+  SpaceRequest,
+  EmbeddingSpace,
   StoredRecord,
 } from './apiTypes.js';
 
@@ -160,6 +165,19 @@ export class KameleonClient {
   readonly embeddings = {
     /** Provider, per-entity counts, active runs, vector index segments. */
     status: (o?: CallOptions) => this.call<EmbeddingStatus>('GET', 'v1/embeddings/status', { ...o }),
+  };
+
+  readonly spaces = {
+    /** Every embedding space with its state, rows embedded / total and build run; `active` names the one search uses. */
+    list: (o?: CallOptions) => this.call<SpaceList>('GET', 'v1/spaces', { ...o }),
+    /** Starts building a space (202): search stays on the active one; with activate auto it switches when every row has a vector there. Again after a cancel, it resumes. */
+    create: (req: SpaceRequest, o?: CallOptions) => this.call<SpaceBuild>('POST', 'v1/spaces', { ...o, body: { json: { ...req, dryRun: false } } }),
+    /** What building a space would cost (rows, distinct texts, cached, tokens, requests, cost), changing nothing. */
+    dryRun: (req: SpaceRequest, o?: CallOptions) => this.call<SpaceDryRun>('POST', 'v1/spaces', { ...o, body: { json: { ...req, dryRun: true } } }),
+    /** Switches search to a space by model key (a retired one, or one built with activate manual). */
+    activate: (key: string, o?: CallOptions) => this.call<EmbeddingSpace>('POST', `v1/spaces/${seg(key)}/activate`, { ...o }),
+    /** Drops a space that is not active: its vectors and segments, nothing else. */
+    drop: (key: string, o?: CallOptions) => this.call<{ dropped: string }>('DELETE', `v1/spaces/${seg(key)}`, { ...o }),
   };
 
   readonly cache = {

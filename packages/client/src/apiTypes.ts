@@ -9,6 +9,8 @@ import type {
   reindexBodySchema,
   searchSchema,
   SEARCH_MODES,
+  spaceBodySchema,
+  ACTIVATE_MODES,
 } from '@kameleondb/schemas';
 
 // Requests: the types of the zod schemas the API validates them with.
@@ -21,6 +23,10 @@ export type SearchMode = (typeof SEARCH_MODES)[number];
 export type ReindexRequest = Omit<z.input<typeof reindexBodySchema>, 'dryRun'>;
 /** `GET /v1/entities/:name/records`: `limit` 1..1000 (default 50), `after` a record id. */
 export type RecordListQuery = z.infer<typeof recordListQuerySchema>;
+type SpaceBody = z.input<typeof spaceBodySchema>;
+/** `POST /v1/spaces`: provider, model, dimensions, `baseUrl` (never a secret), `activate` (default auto). */
+export type SpaceRequest = Omit<SpaceBody, 'dryRun'>;
+export type ActivateMode = (typeof ACTIVATE_MODES)[number];
 type CacheDeleteQuery = z.infer<typeof cacheDeleteQuerySchema>;
 /** What `DELETE /v1/cache` deletes: by last use (30d, 12h, 90m) and model key, or every entry. */
 export type CacheClearRequest = Pick<CacheDeleteQuery, 'olderThan' | 'model'> | { all: true };
@@ -57,6 +63,8 @@ export interface ReindexRun {
   entity: string | null;
   force: boolean;
   recompute: boolean;
+  /** Model key of the space the run embeds into (the build of a space); null: the active space. */
+  space: string | null;
   state: RunState;
   total: number;
   planned: number;
@@ -136,6 +144,8 @@ export interface SearchResult {
 export interface SearchAnswer {
   results: SearchResult[];
   count: number;
+  /** The model key of the embedding space that answered (the active one). */
+  space: string;
   mode: SearchMode;
   took_ms: number;
   explain?: { timings_ms: Record<string, number>; plans: { keyword?: string; vector?: string }; window: number; rrfK: number; efSearch: number } & Record<string, unknown>;
@@ -146,7 +156,12 @@ export interface EmbeddingStatus {
   model: string;
   dimensions: number;
   modelKey: string;
-  maxInputs: number;
+  /** null when the active space is not this API process's configured provider. */
+  maxInputs: number | null;
+  /** The model key of the active space: what search serves. */
+  space: string;
+  /** Spaces (active or building) whose provider the API process cannot build, and why. */
+  spaceProblems: { space: string; error: string }[];
   entities: EmbeddingCounts[];
   /** null when Redis did not answer; `warning` then says so. */
   activeRuns: ReindexRun[] | null;
@@ -169,3 +184,40 @@ export interface CacheClearAnswer {
   olderThan: string | null;
   model: string | null;
 }
+
+export type SpaceState = 'building' | 'active' | 'retired';
+
+export interface EmbeddingSpace {
+  id: number;
+  /** `provider:model:dimensions`: how the API names a space. */
+  modelKey: string;
+  provider: string;
+  model: string;
+  dimensions: number;
+  /** null: the provider's default (or the environment's). Never a secret. */
+  baseUrl: string | null;
+  state: SpaceState;
+  activate: ActivateMode;
+  buildRunId: string | null;
+  createdAt: string;
+  activatedAt: string | null;
+  retiredAt: string | null;
+}
+
+/** A space as `GET /v1/spaces` lists it: rows holding a vector of their current text there, of all rows, and its build run. */
+export type SpaceView = EmbeddingSpace & { embedded: number; total: number; buildRun: ReindexRun | null };
+
+export interface SpaceList {
+  spaces: SpaceView[];
+  /** The active space's model key; null before one is seeded. */
+  active: string | null;
+}
+
+/** `POST /v1/spaces`: the space (building) and the run that builds it. */
+export interface SpaceBuild {
+  space: EmbeddingSpace;
+  run: ReindexRun;
+}
+
+/** `POST /v1/spaces` with dryRun: what building the space would cost; `exists` when it is already known. */
+export type SpaceDryRun = DryRunReport & { space: string; exists: boolean };

@@ -10,3 +10,4 @@ export { runListQuerySchema } from './runListQuerySchema.js';
 export { cacheDeleteQuerySchema } from './cacheDeleteQuerySchema.js';
 export { waitQuerySchema } from './waitQuerySchema.js';
 export { recordListQuerySchema } from './recordListQuerySchema.js';
+export { spaceBodySchema, PROVIDER_NAMES, ACTIVATE_MODES } from './spaceBodySchema.js';

@@ -4,7 +4,7 @@ import { describeRun, followRun, type Run } from '../reindexRun.js';
 
 type Status = EmbeddingStatus;
 
-/** Without a run id: provider, per-entity counts and active runs. With one: that run (`--watch` follows it). */
+/** Without a run id: the active space, spaces this API cannot build, per-entity counts and active runs. With one: that run (`--watch` follows it). */
 export async function embeddingsStatus(api: KameleonClient, runId: string | undefined, opts: { watch: boolean; progress: boolean }): Promise<CommandResult<Status | Run>> {
   if (runId) {
     const run = opts.watch ? await followRun(api, runId, { progress: opts.progress }) : await api.reindex.get(runId);
@@ -16,7 +16,9 @@ export async function embeddingsStatus(api: KameleonClient, runId: string | unde
     human: (d) => {
       const s = d as Status;
       return [
-        `provider ${s.provider}, model ${s.model}, ${s.dimensions} dimensions (${s.modelKey})`,
+        `active space ${s.space}: provider ${s.provider}, model ${s.model}, ${s.dimensions} dimensions`,
+        // A process that cannot build a space's provider puts that space's jobs back: it must be seen.
+        ...s.spaceProblems.map((p) => `problem: space ${p.space}: ${p.error}`),
         '',
         table(
           ['ENTITY', 'INDEXED', 'PENDING', 'FAILED', 'STALE', 'TOTAL'],

@@ -46,12 +46,12 @@ export async function search(api: KameleonClient, args: string[], opts: SearchOp
   return {
     data,
     human: (a) => {
-      if (a.count === 0) return `no results (${a.mode}, ${a.took_ms} ms)`;
+      if (a.count === 0) return `no results (${a.mode}, ${a.took_ms} ms, space ${a.space})`;
       const rows = a.results.map((r, i) => {
         const ranks = r.explain ? (['keyword', 'vector'] as const).map((k) => (r.explain![k] ? `${k[0]}#${r.explain![k]!.rank}` : '')).filter(Boolean).join(' ') : '';
         return [i + 1, r.score.toFixed(4), r.entity, r.id, ...(opts.explain ? [ranks] : []), clip(r.content, 70)];
       });
-      const lines = [table(['#', 'SCORE', 'ENTITY', 'ID', ...(opts.explain ? ['RANKS'] : []), 'CONTENT'], rows), '', `${a.count} results, ${a.mode}, ${a.took_ms} ms`];
+      const lines = [table(['#', 'SCORE', 'ENTITY', 'ID', ...(opts.explain ? ['RANKS'] : []), 'CONTENT'], rows), '', `${a.count} results, ${a.mode}, ${a.took_ms} ms, space ${a.space}`];
       if (a.explain) {
         lines.push(`timings (ms): ${Object.entries(a.explain.timings_ms).map(([k, v]) => `${k} ${v}`).join(', ')}`);
         for (const [k, plan] of Object.entries(a.explain.plans)) lines.push('', `${k} plan:`, plan);

@@ -1,3 +1,4 @@
+import { PROVIDER_NAMES } from '@kameleondb/schemas';
 import { ConfigError } from '../errors.js';
 import { DEFAULTS } from '../config/defaults.js';
 import type { EmbeddingProvider } from './EmbeddingProvider.js';
@@ -5,7 +6,8 @@ import { HashProvider } from './HashProvider.js';
 import { OpenAIProvider } from './OpenAIProvider.js';
 import { FastEmbedProvider } from './FastEmbedProvider.js';
 
-export const PROVIDER_NAMES = ['hash', 'openai', 'fastembed'] as const;
+// One list of provider names, shared with the request schema of POST /v1/spaces.
+export { PROVIDER_NAMES };
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 export interface ProviderConfig {

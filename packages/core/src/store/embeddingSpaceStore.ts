@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { ACTIVATE_MODES } from '@kameleondb/schemas';
 import { modelKeyOf } from '../embedding/EmbeddingProvider.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { withTransaction } from './withTransaction.js';
@@ -12,7 +13,8 @@ import { withTransaction } from './withTransaction.js';
 
 export const SPACE_STATES = ['building', 'active', 'retired'] as const;
 export type SpaceState = (typeof SPACE_STATES)[number];
-export const ACTIVATE_MODES = ['auto', 'manual'] as const;
+// One list of activate modes, shared with the request schema of POST /v1/spaces.
+export { ACTIVATE_MODES };
 export type ActivateMode = (typeof ACTIVATE_MODES)[number];
 
 export interface EmbeddingSpace {
