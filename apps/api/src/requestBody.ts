@@ -80,6 +80,10 @@ export function decodedBody(req: Request, limit: number): Readable {
     });
   };
   const counted = counter();
+  // The route may read the stream only later (after its entity lookup or transaction start); an error
+  // before then stays on the stream (its reader's first read rejects with it) instead of being an
+  // 'error' with no listener, which would end the process.
+  counted.on('error', () => {});
   // The compressed bytes count too: empty gzip members decompress to nothing, forever.
   const raw = counter();
   raw.on('error', (err) => counted.destroy(err));
