@@ -11,7 +11,17 @@ import type {
   SEARCH_MODES,
   spaceBodySchema,
   ACTIVATE_MODES,
+  DryRunReport,
+  EmbeddingCounts,
+  EmbeddingSpace,
+  EmbeddingState,
+  ReindexRun,
+  RunState,
+  SpaceState,
+  StoredRecord,
 } from '@kameleondb/schemas';
+// Answers the server names too: one definition, in @kameleondb/schemas.
+export type { DryRunReport, EmbeddingCounts, EmbeddingSpace, EmbeddingState, ReindexRun, RunState, SpaceState, StoredRecord };
 
 // Requests: the types of the zod schemas the API validates them with.
 export type { Entity, EntityInput, EntityPatch, FieldType };
@@ -32,68 +42,14 @@ type CacheDeleteQuery = z.infer<typeof cacheDeleteQuerySchema>;
 export type CacheClearRequest = Pick<CacheDeleteQuery, 'olderThan' | 'model'> | { all: true };
 
 // Answers: what the API sends back.
-export type EmbeddingState = 'pending' | 'ready' | 'failed';
 
-export interface StoredRecord {
-  id: string;
-  entity: string;
-  data: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-  embedding: { status: EmbeddingState; error: string | null; model: string | null; contentHash: string };
-}
 
-export interface EmbeddingCounts {
-  entity: string;
-  total: number;
-  indexed: number;
-  pending: number;
-  failed: number;
-  stale: number;
-}
 
 /** `GET /v1/entities/:name`: the entity, its record count and embedding counts. */
 export type EntityDescription = Entity & { records: number; embedding: Omit<EmbeddingCounts, 'entity'> };
 
-export type RunState = 'queued' | 'planning' | 'running' | 'completed' | 'cancelled' | 'failed';
 
-export interface ReindexRun {
-  id: string;
-  /** null: every entity. */
-  entity: string | null;
-  force: boolean;
-  recompute: boolean;
-  /** Model key of the space the run embeds into (the build of a space); null: the active space. */
-  space: string | null;
-  state: RunState;
-  total: number;
-  planned: number;
-  processed: number;
-  embedded: number;
-  cached: number;
-  failed: number;
-  createdAt: string;
-  startedAt: string | null;
-  updatedAt: string;
-  finishedAt: string | null;
-  error: string | null;
-  rate: number;
-  etaSeconds: number | null;
-}
 
-export interface DryRunReport {
-  entity: string | null;
-  force: boolean;
-  modelKey: string;
-  rows: number;
-  distinctTexts: number;
-  cachedTexts: number;
-  textsToEmbed: number;
-  estimatedTokens: number;
-  providerRequests: number;
-  estimatedCostUsd: number | null;
-  pricePerMillionTokens: number | null;
-}
 
 /** `PATCH /v1/entities/:name`: the entity and the reindex run its change started (null when none). */
 export type EntityUpdate = Entity & { reindex: ReindexRun | null };
@@ -185,24 +141,7 @@ export interface CacheClearAnswer {
   model: string | null;
 }
 
-export type SpaceState = 'building' | 'active' | 'retired';
 
-export interface EmbeddingSpace {
-  id: number;
-  /** `provider:model:dimensions`: how the API names a space. */
-  modelKey: string;
-  provider: string;
-  model: string;
-  dimensions: number;
-  /** null: the provider's default (or the environment's). Never a secret. */
-  baseUrl: string | null;
-  state: SpaceState;
-  activate: ActivateMode;
-  buildRunId: string | null;
-  createdAt: string;
-  activatedAt: string | null;
-  retiredAt: string | null;
-}
 
 /** A space as `GET /v1/spaces` lists it: rows holding a vector of their current text there, of all rows, and its build run. */
 export type SpaceView = EmbeddingSpace & { embedded: number; total: number; buildRun: ReindexRun | null };

@@ -11,3 +11,8 @@ export { cacheDeleteQuerySchema } from './cacheDeleteQuerySchema.js';
 export { waitQuerySchema } from './waitQuerySchema.js';
 export { recordListQuerySchema } from './recordListQuerySchema.js';
 export { spaceBodySchema, PROVIDER_NAMES, ACTIVATE_MODES } from './spaceBodySchema.js';
+// Answers the server and the client both name.
+export { RUN_STATES, type RunState, type ReindexRun } from './reindexRun.js';
+export type { DryRunReport } from './dryRunReport.js';
+export type { EmbeddingState, StoredRecord, EmbeddingCounts } from './storedRecord.js';
+export { SPACE_STATES, type SpaceState, type EmbeddingSpace } from './embeddingSpace.js';

@@ -2,6 +2,8 @@ import { countTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import type pg from 'pg';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
 import { summarizeRunRows, uncachedRunTexts, type PlannedSpaceRef } from '../store/searchRowStore.js';
+import type { DryRunReport } from '@kameleondb/schemas';
+export type { DryRunReport };
 
 /** USD per million input tokens, for providers with a known list price. */
 export const PRICE_PER_MILLION_TOKENS: Record<string, number> = {
@@ -10,25 +12,6 @@ export const PRICE_PER_MILLION_TOKENS: Record<string, number> = {
   'openai:text-embedding-ada-002': 0.1,
 };
 
-export interface DryRunReport {
-  entity: string | null;
-  force: boolean;
-  modelKey: string;
-  /** Rows the run would process. */
-  rows: number;
-  /** Distinct texts among them. */
-  distinctTexts: number;
-  /** Distinct texts already in the embedding cache. */
-  cachedTexts: number;
-  /** Distinct texts the provider would embed. */
-  textsToEmbed: number;
-  /** Tokens of the texts to embed (cl100k_base, OpenAI's embedding tokenizer). */
-  estimatedTokens: number;
-  providerRequests: number;
-  /** null when the provider has no known or configured price. */
-  estimatedCostUsd: number | null;
-  pricePerMillionTokens: number | null;
-}
 
 /** What a reindex would do, computed without changing anything. */
 export async function dryRunReindex(

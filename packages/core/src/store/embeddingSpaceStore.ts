@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { ACTIVATE_MODES } from '@kameleondb/schemas';
+import { ACTIVATE_MODES, SPACE_STATES, type EmbeddingSpace, type SpaceState } from '@kameleondb/schemas';
+export { SPACE_STATES, type EmbeddingSpace, type SpaceState };
 import { modelKeyOf } from '../embedding/EmbeddingProvider.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { withTransaction } from './withTransaction.js';
@@ -11,28 +12,10 @@ import { withTransaction } from './withTransaction.js';
  * the active space's table only.
  */
 
-export const SPACE_STATES = ['building', 'active', 'retired'] as const;
-export type SpaceState = (typeof SPACE_STATES)[number];
 // One list of activate modes, shared with the request schema of POST /v1/spaces.
 export { ACTIVATE_MODES };
 export type ActivateMode = (typeof ACTIVATE_MODES)[number];
 
-export interface EmbeddingSpace {
-  id: number;
-  /** `provider:model:dimensions`, as EmbeddingProvider.modelKey. */
-  modelKey: string;
-  provider: string;
-  model: string;
-  dimensions: number;
-  /** Base URL of an OpenAI-compatible server; null: the provider's default (or the environment's). Never a secret. */
-  baseUrl: string | null;
-  state: SpaceState;
-  activate: ActivateMode;
-  buildRunId: string | null;
-  createdAt: string;
-  activatedAt: string | null;
-  retiredAt: string | null;
-}
 
 /** What a space is made of: the provider settings a process combines with the secrets of its environment. */
 export interface SpaceSeed {

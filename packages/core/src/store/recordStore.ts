@@ -11,15 +11,9 @@ import { withTransaction } from './withTransaction.js';
 import { mapYielding } from '../util/mapYielding.js';
 import { analyze, indexKeywords, type AnalyzedDoc } from './keywordIndex.js';
 import { insertSearchRows, setRowContent, type SearchStatus } from './searchRowStore.js';
+import type { StoredRecord } from '@kameleondb/schemas';
+export type { StoredRecord };
 
-export interface StoredRecord {
-  id: string;
-  entity: string;
-  data: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-  embedding: { status: SearchStatus; error: string | null; model: string | null; contentHash: string };
-}
 
 const INSERT_RECORDS = `
   INSERT INTO kdb_records (id, entity, data)

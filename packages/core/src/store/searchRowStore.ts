@@ -11,7 +11,8 @@ import { withTransaction } from './withTransaction.js';
  * document lengths are written by the keyword index (keywordIndex.ts).
  */
 
-export type SearchStatus = 'pending' | 'ready' | 'failed';
+import type { EmbeddingState as SearchStatus, EmbeddingCounts as EntityEmbeddingStatus } from '@kameleondb/schemas';
+export type { SearchStatus, EntityEmbeddingStatus };
 
 /** The space a statement reads or writes vectors of: its id names its table, its model key its cache entries. */
 export interface VectorSpaceRef {
@@ -282,16 +283,6 @@ export async function countStatuses(db: pg.Pool, ids: readonly string[]): Promis
   return counts;
 }
 
-export interface EntityEmbeddingStatus {
-  entity: string;
-  total: number;
-  /** Ready with a vector of the current model key. */
-  indexed: number;
-  pending: number;
-  failed: number;
-  /** Ready, but embedded by another model key or from an older text: a reindex redoes them. */
-  stale: number;
-}
 
 export async function embeddingStatusByEntity(db: pg.Pool, space: VectorSpaceRef | null): Promise<EntityEmbeddingStatus[]> {
   // No space yet (a database nothing has started on): every ready row is counted stale.
