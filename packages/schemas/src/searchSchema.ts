@@ -18,19 +18,24 @@ const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform
 const weight = z.number({ message: 'weights must be two non-negative numbers' }).min(0, 'weights must not be negative').max(1e6, 'weights must be at most 1e6');
 const quoted = (s: string) => JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);
 
+const weightsTextMessage = (text: string) => `weights must be two non-negative numbers KEYWORD,VECTOR (e.g. 0.3,0.7), got ${quoted(text)}`;
+
 /** GET: `weights=KEYWORD,VECTOR` (e.g. 0.3,0.7); POST: `{"keyword": 0.3, "vector": 0.7}`. */
-const weights = z.union([
-  z.string().transform((text, ctx) => {
-    const parts = text.split(',').map((p) => p.trim());
-    const nums = parts.map((p) => (p === '' ? NaN : Number(p)));
-    if (nums.length !== 2 || !nums.every((n) => Number.isFinite(n) && n >= 0 && n <= 1e6)) {
-      ctx.addIssue({ code: 'custom', message: `weights must be two non-negative numbers KEYWORD,VECTOR (e.g. 0.3,0.7), got ${quoted(text)}` });
-      return z.NEVER;
-    }
-    return { keyword: nums[0]!, vector: nums[1]! };
-  }),
-  z.object({ keyword: weight, vector: weight }).strict(),
-]);
+const weights = z.union(
+  [
+    z.string().transform((text, ctx) => {
+      const nums = text.split(',').map((p) => (p.trim() === '' ? NaN : Number(p)));
+      if (nums.length !== 2 || !nums.every((n) => Number.isFinite(n) && n >= 0 && n <= 1e6)) {
+        ctx.addIssue({ code: 'custom', message: weightsTextMessage(text) });
+        return z.NEVER;
+      }
+      return { keyword: nums[0]!, vector: nums[1]! };
+    }),
+    z.object({ keyword: weight, vector: weight }).strict(),
+  ],
+  // A failed union reports itself only: say what each shape needs.
+  { error: (iss) => (typeof iss.input === 'string' ? weightsTextMessage(iss.input) : 'weights must be {"keyword": K, "vector": V} (two non-negative numbers) or the text "K,V"') },
+);
 
 /** `GET /v1/search` query parameters and `POST /v1/search` body (same names). */
 export const searchSchema = z
