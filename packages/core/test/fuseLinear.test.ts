@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { checkedFusion } from '../src/search/Fusion.js';
 import { fuseLinear } from '../src/search/fuseLinear.js';
 import { l2, minmax, zscore } from '../src/search/normalizeScores.js';
 import type { RankedHit } from '../src/search/FusedHit.js';
@@ -74,5 +75,15 @@ describe('fuseLinear', () => {
     const single = fuseLinear(hits(['s', 0.4]), [], { keyword: 0.5, vector: 0.5 }, 'zscore');
     expect(single.map((f) => [f.id, f.score])).toEqual([['s', 0]]);
     expect(fuseLinear([], [], { keyword: 1, vector: 1 }, 'l2')).toEqual([]);
+  });
+});
+
+describe('checkedFusion', () => {
+  it('refuses, naming the value, what the API schema would refuse, for callers that skip it', () => {
+    expect(() => checkedFusion({ method: 'rrf', k: 0 })).toThrow(/rrfK must be an integer 1 to 1000, got 0/);
+    expect(() => checkedFusion({ method: 'linear', weights: { keyword: 0, vector: 0 }, normalization: 'minmax' })).toThrow(/not both 0, got 0,0/);
+    expect(() => checkedFusion({ method: 'linear', weights: { keyword: -1, vector: 1 }, normalization: 'l2' })).toThrow(/non-negative/);
+    expect(() => checkedFusion({ method: 'linear', weights: { keyword: NaN, vector: 1 }, normalization: 'l2' })).toThrow(/non-negative/);
+    expect(checkedFusion({ method: 'rrf', k: 1000 })).toEqual({ method: 'rrf', k: 1000 });
   });
 });
