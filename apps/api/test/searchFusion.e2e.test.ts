@@ -115,7 +115,7 @@ describe('hybrid fusion through the API: rrf (default) and linear', () => {
     expect(await bad(`${q}&normalization=l2`)).toMatch(/normalization applies only with fusion=linear, not fusion=rrf/);
     expect(await bad(`${q}&fusion=linear&weights=1,1&rrfK=10`)).toMatch(/rrfK applies only with fusion=rrf, not fusion=linear/);
     expect(await bad(`${q}&mode=vector&fusion=linear&weights=1,0`)).toMatch(/fusion, weights apply only to mode hybrid, not mode vector/);
-    expect(await bad(`${q}&mode=keyword&rrfK=10`)).toMatch(/rrfK apply only to mode hybrid, not mode keyword/);
+    expect(await bad(`${q}&mode=keyword&rrfK=10`)).toMatch(/rrfK applies only to mode hybrid, not mode keyword/);
     expect(await bad('/v1/search', { q: 'engine', fusion: 'linear', weights: [1, 0] })).toMatch(/weights/);
     expect(await bad('/v1/search', { q: 'engine', fusion: 'linear', weights: { keyword: 1, vector: -1 } })).toMatch(/weights must not be negative/);
     expect(await bad('/v1/search', { q: 'engine', fusion: 'linear', weights: { keyword: 1, vector: 0, extra: 1 } })).toMatch(/extra/);

@@ -62,7 +62,7 @@ export const searchSchema = z
   .superRefine((s, ctx) => {
     const given = (['fusion', 'rrfK', 'weights', 'normalization'] as const).filter((k) => s[k] !== undefined);
     if (given.length && s.mode !== 'hybrid') {
-      ctx.addIssue({ code: 'custom', path: [given[0]!], message: `${given.join(', ')} apply only to mode hybrid, not mode ${s.mode}` });
+      ctx.addIssue({ code: 'custom', path: [given[0]!], message: `${given.join(', ')} ${given.length > 1 ? 'apply' : 'applies'} only to mode hybrid, not mode ${s.mode}` });
       return;
     }
     const fusion = s.fusion ?? 'rrf';
