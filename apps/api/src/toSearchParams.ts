@@ -1,7 +1,14 @@
 import { z } from 'zod';
-import { printable, ValidationError, type SearchParams } from '@kameleondb/core';
+import { printable, RRF_K, ValidationError, type Fusion, type SearchParams } from '@kameleondb/core';
 import { searchSchema, whereValueSchema } from '@kameleondb/schemas';
 import { assertCleanJson } from './assertCleanJson.js';
+
+/** The fusion asked for, or none: the engine's default (RRF, k = 60). The schema allowed only hybrid mode's pairs. */
+function fusionOf(input: z.infer<typeof searchSchema>): Fusion | undefined {
+  if (input.fusion === 'linear') return { method: 'linear', weights: input.weights!, normalization: input.normalization ?? 'minmax' };
+  if (input.fusion === 'rrf' || input.rrfK !== undefined) return { method: 'rrf', k: input.rrfK ?? RRF_K };
+  return undefined;
+}
 
 /** Turns validated input into engine parameters; `where` may arrive as a JSON string (query string). */
 export function toSearchParams(input: z.infer<typeof searchSchema>): SearchParams {
@@ -31,5 +38,6 @@ export function toSearchParams(input: z.infer<typeof searchSchema>): SearchParam
     where,
     explain: input.explain ?? false,
     window: input.window,
+    fusion: fusionOf(input),
   };
 }

@@ -140,8 +140,9 @@ export class KameleonClient {
   /** Hybrid (default), vector or keyword search; `method: 'GET'` sends it as a query string. */
   search(req: SearchRequest, o: CallOptions & { method?: 'GET' | 'POST' } = {}): Promise<SearchAnswer> {
     if (o.method === 'GET') {
-      const { where, entities, ...rest } = req;
+      const { where, entities, weights, ...rest } = req;
       const query: Record<string, string | number | boolean | undefined> = { ...rest };
+      if (weights !== undefined) query.weights = typeof weights === 'string' ? weights : `${weights.keyword},${weights.vector}`;
       if (where !== undefined) query.where = typeof where === 'string' ? where : JSON.stringify(where);
       if (entities !== undefined) query.entities = Array.isArray(entities) ? entities.join(',') : entities;
       return this.call<SearchAnswer>('GET', 'v1/search', { ...o, query });

@@ -104,7 +104,7 @@ export interface SearchAnswer {
   space: string;
   mode: SearchMode;
   took_ms: number;
-  explain?: { timings_ms: Record<string, number>; plans: { keyword?: string; vector?: string }; window: number; rrfK: number; efSearch: number } & Record<string, unknown>;
+  explain?: { timings_ms: Record<string, number>; plans: { keyword?: string; vector?: string }; window: number; rrfK?: number; fusion?: Record<string, unknown>; efSearch: number } & Record<string, unknown>;
 }
 
 export interface EmbeddingStatus {

@@ -63,6 +63,11 @@ describe('KameleonClient against a running API and worker', () => {
     expect(found.results[0]).toMatchObject({ entity: 'Ticket', data: { seq: 12345 } });
     const viaGet = await kdb.search({ q: 'ticket 12345', entity: 'Ticket', mode: 'keyword', limit: 3, where: { seq: 12345 } }, { method: 'GET' });
     expect(viaGet.results.map((r) => r.id)).toEqual([found.results[0]!.id]);
+    // Linear fusion's weights go as {keyword, vector} in a body and as "K,V" in a query string.
+    const linear = { q: 'ticket 12345', entity: 'Ticket', limit: 3, fusion: 'linear', weights: { keyword: 1, vector: 0 } } as const;
+    const linearPost = await kdb.search(linear);
+    expect(linearPost.results[0]).toMatchObject({ data: { seq: 12345 } });
+    expect((await kdb.search(linear, { method: 'GET' })).results.map((r) => r.id)).toEqual(linearPost.results.map((r) => r.id));
   });
 
   it('reads no further ahead of the network than its buffer: the producer waits for the reader', async () => {

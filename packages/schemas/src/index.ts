@@ -4,7 +4,7 @@ export { entityInputSchema, entityPatchSchema, ENTITY_NAME_RE, type Entity, type
 export { FIELD_TYPES, canonicalType, type FieldType } from './fieldTypes.js';
 export { isBuiltinName, builtinNameMessage } from './isBuiltinName.js';
 export { fieldNames, normalizeFields, type FieldsInput, type NormalizedFields } from './normalizeFields.js';
-export { searchSchema, SEARCH_MODES, MAX_QUERY_LENGTH, whereValueSchema } from './searchSchema.js';
+export { searchSchema, SEARCH_MODES, FUSIONS, NORMALIZATIONS, MAX_QUERY_LENGTH, whereValueSchema } from './searchSchema.js';
 export { reindexBodySchema } from './reindexBodySchema.js';
 export { runListQuerySchema } from './runListQuerySchema.js';
 export { cacheDeleteQuerySchema } from './cacheDeleteQuerySchema.js';

@@ -6,7 +6,8 @@ import { SpaceProviders } from '../spaces/SpaceProviders.js';
 import { listEntities } from '../store/entityStore.js';
 import type { Entity } from '@kameleondb/schemas';
 import { reuseFor } from '../util/reuseFor.js';
-import { fuseRrf, type FusedHit, type RankedHit } from './rrf.js';
+import type { FusedHit, RankedHit } from './FusedHit.js';
+import { checkedFusion, DEFAULT_FUSION, fuse, type Fusion } from './Fusion.js';
 import { KeywordRetriever, type KeywordRetrieval } from './KeywordRetriever.js';
 import { VectorRetriever, vectorSessionSql } from './VectorRetriever.js';
 import { QueryVectorCache } from './QueryVectorCache.js';
@@ -27,7 +28,7 @@ export interface SearchParams {
   mode: SearchMode;
   /** Results wanted at most. Required. */
   limit: number;
-  /** keyword: BM25 ≥; vector: cosine similarity ≥; hybrid: RRF score ≥. Default none. */
+  /** keyword: BM25 ≥; vector: cosine similarity ≥; hybrid: fused (RRF or linear) score ≥. Default none. */
   threshold?: number | undefined;
   /** Field values every result's data holds (jsonb containment). Default none. */
   where?: Record<string, WhereValue> | undefined;
@@ -35,6 +36,8 @@ export interface SearchParams {
   explain?: boolean | undefined;
   /** Hits taken from each retriever before fusion. Default 4 × limit. */
   window?: number | undefined;
+  /** How hybrid mode fuses the two rankings; only with mode hybrid. Default RRF with k = RRF_K. */
+  fusion?: Fusion | undefined;
 }
 
 export interface SearchResult {
@@ -55,9 +58,6 @@ export interface SearchAnswer {
   took_ms: number;
   explain?: SearchExplain;
 }
-
-/** The RRF constant k of hybrid fusion. */
-export const RRF_K = 60;
 
 export interface SearchEngineOptions {
   /** The search pool; its sessions run SearchEngine.sessionSql(efSearch). Required. */
@@ -80,7 +80,8 @@ export interface SearchEngineOptions {
 
 /**
  * Hybrid search: BM25 over the keyword index and cosine distance over the
- * HNSW index run concurrently on two pooled connections, fused with RRF;
+ * HNSW index run concurrently on two pooled connections, fused with RRF
+ * (or linearly, see Fusion.ts);
  * the data of the top rows comes back in one query after fusion
  * (docs/decisions/row-fetch-after-fusion.md).
  */
@@ -153,6 +154,8 @@ export class SearchEngine {
     const entities = await this.resolveEntities(params);
     const names = entities.map((e) => e.name);
     const where = SearchEngine.checkedWhere(entities, params);
+    if (params.fusion && params.mode !== 'hybrid') throw new ValidationError(`fusion applies only to mode hybrid, not mode ${params.mode}`, { mode: params.mode });
+    const fusion = checkedFusion(params.fusion ?? DEFAULT_FUSION);
     const window = params.window ?? params.limit * 4;
     const k = params.mode === 'hybrid' ? window : params.limit;
     const useKeyword = params.mode !== 'vector';
@@ -177,7 +180,7 @@ export class SearchEngine {
     const [keyword, vector] = await Promise.all([keywordPromise, vectorPromise]);
 
     let t = performance.now();
-    const fused = this.fuse(params, keyword?.hits ?? [], vector?.hits ?? []);
+    const fused = SearchEngine.ranked(params, fusion, keyword?.hits ?? [], vector?.hits ?? []);
     timings.lap('fusion', t);
 
     t = performance.now();
@@ -185,15 +188,15 @@ export class SearchEngine {
     timings.lap('fetch', t);
     const answer: SearchAnswer = { results, space: space.modelKey, count: results.length, mode: params.mode, took_ms: msSince(t0) };
     if (params.explain) {
-      answer.explain = await explainSearch({ pool: this.opts.pool, vectorRetriever: this.vector, keyword, vector, filtered: !!where, k, window, rrfK: RRF_K, timings });
+      answer.explain = await explainSearch({ pool: this.opts.pool, vectorRetriever: this.vector, keyword, vector, filtered: !!where, k, window, fusion: params.mode === 'hybrid' ? fusion : undefined, timings });
     }
     return answer;
   }
 
-  /** The mode's ranking (RRF in hybrid mode), cut at the threshold and the limit. */
-  private fuse(params: SearchParams, keyword: readonly RankedHit[], vector: readonly RankedHit[]): FusedHit[] {
+  /** The mode's ranking (fused in hybrid mode), cut at the threshold and the limit. */
+  private static ranked(params: SearchParams, fusion: Fusion, keyword: readonly RankedHit[], vector: readonly RankedHit[]): FusedHit[] {
     let fused: FusedHit[];
-    if (params.mode === 'hybrid') fused = fuseRrf(keyword, vector, RRF_K);
+    if (params.mode === 'hybrid') fused = fuse(fusion, keyword, vector);
     else {
       const hits = params.mode === 'keyword' ? keyword : vector;
       fused = hits.map((h) => ({ id: h.id, entity: h.entity, score: h.score, [params.mode]: { rank: h.rank, score: h.score, rrf: 0 } }));

@@ -2,10 +2,14 @@ import type pg from 'pg';
 import { sealedUpTo } from '../segments/vectorSegmentStore.js';
 import type { Bm25Explain, KeywordPruning, KeywordRetrieval } from './KeywordRetriever.js';
 import type { VectorRetrieval, VectorRetriever } from './VectorRetriever.js';
-import type { FusedHit } from './rrf.js';
+import type { FusedHit } from './FusedHit.js';
+import { RRF_K, type Fusion } from './Fusion.js';
 import type { Timings } from './Timings.js';
 
-/** What a result shows with `explain`: its rank, raw score and RRF share in each retriever that found it. */
+/**
+ * What a result shows with `explain`: per retriever that found it, its rank and raw
+ * score, and its RRF share or (linear fusion) its normalized score and weight.
+ */
 export type ResultExplain = Omit<FusedHit, 'id' | 'entity' | 'score'>;
 
 /** What a search answer shows with `explain`. */
@@ -14,7 +18,10 @@ export interface SearchExplain {
   bm25?: Bm25Explain;
   plans: { keyword?: string; vector?: string };
   window: number;
-  rrfK: number;
+  /** The RRF constant, unless hybrid search fused linearly. */
+  rrfK?: number;
+  /** How hybrid search fused the rankings. */
+  fusion?: Fusion;
   efSearch: number;
   keywordPruning?: KeywordPruning;
   /** The sealed segments (one HNSW scan each) and the seq above which rows were scanned exactly. */
@@ -40,8 +47,8 @@ export interface ExplainRequest {
   k: number;
   /** The hybrid window the search used. Required. */
   window: number;
-  /** The RRF constant of the fusion. Required. */
-  rrfK: number;
+  /** The fusion of a hybrid search. Default none (another mode). */
+  fusion?: Fusion | undefined;
   /** The steps' durations so far. Required. */
   timings: Timings;
 }
@@ -74,7 +81,8 @@ export async function explainSearch(r: ExplainRequest): Promise<SearchExplain> {
     ...(keywordPruning ? { keywordPruning } : {}),
     plans: { ...(kp ? { keyword: kp } : {}), ...(vp ? { vector: vp } : {}) },
     window: r.window,
-    rrfK: r.rrfK,
+    ...(r.fusion?.method === 'linear' ? {} : { rrfK: r.fusion?.k ?? RRF_K }),
+    ...(r.fusion ? { fusion: r.fusion } : {}),
     efSearch: efUsed,
     ...(r.vector ? { vectorSegments: { sealed: r.vector.segments.map((x) => ({ lo: x.lo, hi: x.hi, rows: x.rows })), hotAbove: sealedUpTo(r.vector.segments) } } : {}),
   };

@@ -1,19 +1,7 @@
-/** One retriever's hit: its 1-based rank and raw score. */
-export interface RankedHit {
-  id: string;
-  entity: string;
-  rank: number;
-  score: number;
-}
+import type { FusedHit, RankedHit } from './FusedHit.js';
+import { fusedOrder } from './fusedOrder.js';
 
-export interface FusedHit {
-  id: string;
-  entity: string;
-  /** Sum of 1 / (k + rank) over the retrievers that found it. */
-  score: number;
-  keyword?: { rank: number; score: number; rrf: number };
-  vector?: { rank: number; score: number; rrf: number };
-}
+export type { FusedHit, FusedPart, RankedHit } from './FusedHit.js';
 
 /**
  * Reciprocal Rank Fusion. Ties are broken by the better single rank, then by
@@ -32,6 +20,5 @@ export function fuseRrf(keyword: readonly RankedHit[], vector: readonly RankedHi
   };
   add(keyword, 'keyword');
   add(vector, 'vector');
-  const best = (f: FusedHit) => Math.min(f.keyword?.rank ?? Infinity, f.vector?.rank ?? Infinity);
-  return [...byId.values()].sort((a, b) => b.score - a.score || best(a) - best(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return [...byId.values()].sort(fusedOrder());
 }
