@@ -255,6 +255,32 @@ describe('vector segments', () => {
     }
   });
 
+  it('an entity-filtered vector search over a segment shared with other entities scans on until limit rows of the entity pass', async () => {
+    const gadgets = await createEntity(db.pool, { name: 'gadgets', fields: { title: 'text' }, embedFields: ['title'] });
+    const parts = await createEntity(db.pool, { name: 'parts', fields: { title: 'text' }, embedFields: ['title'] });
+    const ids = [
+      ...(await ingestTestRecords(db.pool, gadgets, Array.from({ length: 20 }, (_, i) => ({ title: `gadget ${i} widget` })))),
+      ...(await ingestTestRecords(db.pool, parts, Array.from({ length: 600 }, (_, i) => ({ title: `part ${i} about the pump` })))),
+    ];
+    await embedBatch({ pool: db.pool, provider, ids });
+    // Both entities' vectors in one segment's HNSW graph.
+    expect(await manager({ sealRows: 100 }).step()).toMatchObject({ kind: 'seal', rows: 620 });
+    const narrow = createPool({
+      connectionString: db.url,
+      sessionSql: [...SearchEngine.sessionSql(10), 'SET enable_sort = off', 'SET enable_seqscan = off', 'SET enable_bitmapscan = off'],
+    });
+    try {
+      const search = new SearchEngine({ pool: narrow, provider, segmentCacheMs: 0 });
+      // The query is near the parts: the first ef_search candidates of the graph are all parts.
+      const res = await search.search({ q: 'part about the pump', entities: ['gadgets'], mode: 'vector', limit: 5, explain: true });
+      expect(res.explain!.plans.vector).toMatch(/Index Scan using kdb_vseg_/);
+      expect(res.results).toHaveLength(5);
+      expect(res.results.every((r) => r.entity === 'gadgets')).toBe(true);
+    } finally {
+      await narrow.end();
+    }
+  });
+
   it('a search asking more rows than ef_search raises it for its own statement', async () => {
     // The previous test's 600 tickets, sealed into one HNSW segment; the session's ef_search is 10.
     const narrow = createPool({
@@ -318,9 +344,11 @@ describe('vector segments', () => {
     try {
       const search = new SearchEngine({ pool: spy, provider, segmentCacheMs: 60_000 });
       // The first search embeds the query; the second finds its vector in the engine's cache.
-      await search.search({ q: 'ticket about the engine', entities: ['tickets'], mode: 'hybrid', limit: 10 });
+      // Every entity: no entity filter, so the vector statement goes through the pool (a narrowed
+      // search runs it in a transaction with an iterative scan, on a client this spy does not see).
+      await search.search({ q: 'ticket about the engine', entities: [], mode: 'hybrid', limit: 10 });
       sent.length = 0;
-      const res = await search.search({ q: 'ticket about the engine', entities: ['tickets'], mode: 'hybrid', limit: 10 });
+      const res = await search.search({ q: 'ticket about the engine', entities: [], mode: 'hybrid', limit: 10 });
       expect(res.results.length).toBeGreaterThan(0);
       expect(sent.slice(0, 2)).toEqual(['kdb_vector', 'kdb_keyword_stats_heads']);
     } finally {

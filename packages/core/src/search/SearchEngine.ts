@@ -166,6 +166,8 @@ export class SearchEngine {
     // later (docs/decisions/vector-statement-first.md). The keyword side waits until the vector
     // statement is on its way, or the vector side has failed.
     const vectorSent = new Latch();
+    // Fewer entities than all filter each HNSW scan: it then runs iteratively, as a `where` does.
+    const narrowed = names.length < (await this.entityList()).length;
     const request = { q: params.q, entities: names, k, where, timings };
     // The keyword side needs no space; the answer names the active one whatever the mode.
     const { space, provider } = await this.spaces.active();
@@ -175,7 +177,7 @@ export class SearchEngine {
       return this.keyword.retrieve(request);
     })();
     const vectorPromise = useVector
-      ? this.vector.retrieve({ ...request, sent: vectorSent, space, queryVectors: this.queryVectorsOf(provider) })
+      ? this.vector.retrieve({ ...request, narrowed, sent: vectorSent, space, queryVectors: this.queryVectorsOf(provider) })
       : Promise.resolve(undefined);
     const [keyword, vector] = await Promise.all([keywordPromise, vectorPromise]);
 
@@ -188,7 +190,7 @@ export class SearchEngine {
     timings.lap('fetch', t);
     const answer: SearchAnswer = { results, space: space.modelKey, count: results.length, mode: params.mode, took_ms: msSince(t0) };
     if (params.explain) {
-      answer.explain = await explainSearch({ pool: this.opts.pool, vectorRetriever: this.vector, keyword, vector, filtered: !!where, k, window, fusion: params.mode === 'hybrid' ? fusion : undefined, timings });
+      answer.explain = await explainSearch({ pool: this.opts.pool, vectorRetriever: this.vector, keyword, vector, filtered: !!where || narrowed, k, window, fusion: params.mode === 'hybrid' ? fusion : undefined, timings });
     }
     return answer;
   }

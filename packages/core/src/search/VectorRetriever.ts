@@ -78,6 +78,12 @@ export interface VectorRequest {
   queryVectors: QueryVectorCache;
   /** The `where` filter (non-empty, checked against the entities), or undefined. */
   where: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The entities are fewer than all: a segment's HNSW scan is then filtered by
+   * entity, and without an iterative scan its ef_search candidates may all be
+   * of other entities (a search answering no rows at all). Default false.
+   */
+  narrowed?: boolean;
   /** Opened once the statement is on its way, or when the retriever failed before sending it. */
   sent: Latch;
   /** Gets the `embed_query` and `vector` steps. */
@@ -105,11 +111,12 @@ export class VectorRetriever {
     return load();
   }
 
-  async retrieve({ q, entities, k, where, sent, timings, space, queryVectors }: VectorRequest): Promise<VectorRetrieval> {
+  async retrieve({ q, entities, k, where, narrowed = false, sent, timings, space, queryVectors }: VectorRequest): Promise<VectorRetrieval> {
     let t = performance.now();
     let pending: Promise<{ id: string; entity: string; distance: number }[]>;
     let query: VectorRetrieval['query'];
     let segments: VectorSegment[];
+    let handedOff = false;
     try {
       let vector: number[];
       [vector, segments] = await Promise.all([queryVectors.get(q), this.segments(space.id)]);
@@ -120,9 +127,10 @@ export class VectorRetriever {
       query = { text: vectorSql(segments, !!where, k, space.id), values };
       // One prepared statement per segment layout and row count (the text changes with either).
       const name = `kdb_vector_${createHash('sha1').update(query.text).digest('hex').slice(0, 12)}`;
-      pending = this.run<{ id: string; entity: string; distance: number }>({ name, ...query }, !!where, k);
+      handedOff = true;
+      pending = this.run<{ id: string; entity: string; distance: number }>({ name, ...query }, !!where || narrowed, k, () => sent.open());
     } finally {
-      sent.open();
+      if (!handedOff) sent.open();
     }
     const rows = await pending;
     timings.lap('vector', t);
@@ -138,13 +146,24 @@ export class VectorRetriever {
    * `rows` exceeds the session's ef_search, inside a transaction that raises
    * it to `rows` (an HNSW scan returns at most ef_search rows).
    */
-  async run<R extends pg.QueryResultRow>(query: pg.QueryConfig, filtered: boolean, rows: number): Promise<R[]> {
+  async run<R extends pg.QueryResultRow>(query: pg.QueryConfig, filtered: boolean, rows: number, onSent: () => void = () => undefined): Promise<R[]> {
     const ef = this.opts.efSearch ?? DEFAULT_EF_SEARCH;
-    if (!filtered && rows <= ef) return (await this.opts.pool.query<R>(query)).rows;
-    return withTransaction(this.opts.pool, async (client) => {
-      if (filtered) await client.query('SET LOCAL hnsw.iterative_scan = relaxed_order');
-      if (rows > ef) await client.query(`SET LOCAL hnsw.ef_search = ${Math.trunc(rows)}`);
-      return (await client.query<R>(query)).rows;
-    });
+    if (!filtered && rows <= ef) {
+      const answer = this.opts.pool.query<R>(query);
+      onSent();
+      return (await answer).rows;
+    }
+    try {
+      return await withTransaction(this.opts.pool, async (client) => {
+        if (filtered) await client.query('SET LOCAL hnsw.iterative_scan = relaxed_order');
+        if (rows > ef) await client.query(`SET LOCAL hnsw.ef_search = ${Math.trunc(rows)}`);
+        // Only now is the statement itself on its way (the settings before it took round trips).
+        const answer = client.query<R>(query);
+        onSent();
+        return (await answer).rows;
+      });
+    } finally {
+      onSent();
+    }
   }
 }
