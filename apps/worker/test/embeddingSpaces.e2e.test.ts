@@ -16,11 +16,11 @@ const LIVE = 1000;
  * provider (the local wire-format server) at 256, on real processes: two
  * API processes, two workers, a live ingest and PATCHes into another entity
  * during the build, searches polled on both APIs all along. The live ingest
- * is 1,000 records, not the issue's 20,000: at 20,000 one loaded run got
- * empty answers, from entity-filtered HNSW scans over segments shared with
- * the live entity (fixed since: packages/core/test/vectorSegments.test.ts);
- * raising it again waits for a green run at that size. A failing answer is
- * recorded with its status and body.
+ * is 1,000 records, not the issue's 20,000: at 20,000 it passes on a quiet
+ * machine but one run on a loaded one got empty answers. Entity-filtered
+ * HNSW scans could answer empty (fixed since: packages/core/test/vectorSegments.test.ts),
+ * but that run is not shown to come from it. A failing answer is recorded
+ * with its status and body.
  */
 describe('embedding spaces: a migration to another provider and dimension under live writes', () => {
   let db: TestDatabase;
