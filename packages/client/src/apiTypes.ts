@@ -13,6 +13,7 @@ import type {
   ACTIVATE_MODES,
   DryRunReport,
   EmbeddingCounts,
+  FusedPart,
   EmbeddingSpace,
   EmbeddingState,
   ReindexRun,
@@ -21,7 +22,7 @@ import type {
   StoredRecord,
 } from '@kameleondb/schemas';
 // Answers the server names too: one definition, in @kameleondb/schemas.
-export type { DryRunReport, EmbeddingCounts, EmbeddingSpace, EmbeddingState, ReindexRun, RunState, SpaceState, StoredRecord };
+export type { DryRunReport, EmbeddingCounts, FusedPart, EmbeddingSpace, EmbeddingState, ReindexRun, RunState, SpaceState, StoredRecord };
 
 // Requests: the types of the zod schemas the API validates them with.
 export type { Entity, EntityInput, EntityPatch, FieldType };
@@ -94,7 +95,7 @@ export interface SearchResult {
   score: number;
   data: Record<string, unknown>;
   content: string;
-  explain?: Partial<Record<'keyword' | 'vector', { rank: number; score: number; rrf: number }>>;
+  explain?: Partial<Record<'keyword' | 'vector', FusedPart>>;
 }
 
 export interface SearchAnswer {

@@ -16,3 +16,4 @@ export { RUN_STATES, type RunState, type ReindexRun } from './reindexRun.js';
 export type { DryRunReport } from './dryRunReport.js';
 export type { EmbeddingState, StoredRecord, EmbeddingCounts } from './storedRecord.js';
 export { SPACE_STATES, type SpaceState, type EmbeddingSpace } from './embeddingSpace.js';
+export type { FusedPart } from './fusedPart.js';

@@ -1,3 +1,7 @@
+// One retriever's part of a fused hit is shared with the typed client (explain answers): one definition.
+import type { FusedPart } from '@kameleondb/schemas';
+export type { FusedPart };
+
 /** One retriever's hit: its 1-based rank and raw score. */
 export interface RankedHit {
   id: string;
@@ -6,17 +10,6 @@ export interface RankedHit {
   score: number;
 }
 
-/**
- * One retriever's part of a fused hit: its rank and raw score, and either its
- * RRF share (rrf fusion) or its normalized score and the weight it had (linear).
- */
-export interface FusedPart {
-  rank: number;
-  score: number;
-  rrf?: number;
-  normalized?: number;
-  weight?: number;
-}
 
 export interface FusedHit {
   id: string;
