@@ -6,6 +6,7 @@ import type { Pipeline } from '../../../test-support/startPipeline.js';
 import { readVectors } from '../../../test-support/testDatabase.js';
 
 const N = 20_000;
+const KEY = 'cluster-failover-test-key-0123456789';
 
 // Small jobs so the ingest spans many batches on both sides of the failover; a
 // short lock so a job whose lock was lost comes back quickly; a quick sweeper
@@ -13,7 +14,7 @@ const N = 20_000;
 test.override('pipelineOptions', {
   workers: 2,
   redis: 'cluster',
-  env: { KDB_EMBEDDING_MAX_INPUTS: '256', KDB_JOB_LOCK_MS: '5000', KDB_SWEEP_AFTER: '5s', KDB_SWEEP_EVERY: '2s' },
+  env: { KDB_API_KEY: KEY, KDB_EMBEDDING_MAX_INPUTS: '256', KDB_JOB_LOCK_MS: '5000', KDB_SWEEP_AFTER: '5s', KDB_SWEEP_EVERY: '2s' },
   apiEnv: { KDB_JOB_SIZE: '256' },
 });
 
@@ -96,5 +97,12 @@ describe('a Redis Cluster master failover in the middle of an ingest', () => {
               (SELECT count(*)::int FROM ${vectorTable(space[0]!.id)}) AS vectors, (SELECT count(DISTINCT record_id)::int FROM ${vectorTable(space[0]!.id)}) AS distinct_vectors`,
     );
     expect(counts.rows[0]).toEqual({ records: N, search: N, vectors: N, distinct_vectors: N });
+
+    // The dashboard reads the queues through the Cluster client too, after the failover.
+    const board = await fetch(`${p.api.url}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(board.status).toBe(200);
+    const embed = ((await board.json()) as { queues: { name: string; counts: Record<string, number> }[] }).queues.find((q) => q.name === 'embed')!;
+    expect(embed.counts.completed).toBeGreaterThan(0);
+    expect(embed.counts.waiting + embed.counts.active).toBe(0);
   });
 });
