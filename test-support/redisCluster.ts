@@ -9,12 +9,16 @@ import { createRedis, type RedisClient, type RedisTarget } from '@kameleondb/cor
 import { track } from './leaks.js';
 
 const run = promisify(execFile);
-const SCRIPT = fileURLToPath(new URL('../scripts/redis-cluster.sh', import.meta.url));
+export const REDIS_CLUSTER_SCRIPT = fileURLToPath(new URL('../scripts/redis-cluster.sh', import.meta.url));
 /** The tests' port range: 16 clusters of 6 nodes from 7100. */
 const FIRST_PORT = 7100;
 const CLUSTERS = 16;
 
 export interface RedisClusterHandle {
+  /** First of its six ports. */
+  base: number;
+  /** The environment scripts/redis-cluster.sh ran with (its KDB_REDIS_CLUSTER_DIR). */
+  scriptEnv: NodeJS.ProcessEnv;
   /** The seed URLs (every node). */
   urls: string[];
   target: RedisTarget;
@@ -43,7 +47,7 @@ export async function startRedisCluster(slot = 0): Promise<RedisClusterHandle> {
   for (let i = 0; i < CLUSTERS && !base; i++) {
     const b = FIRST_PORT + 6 * ((process.pid + slot + i) % CLUSTERS);
     try {
-      const { stdout } = await run('bash', [SCRIPT, 'start', String(b)], { env, timeout: 60_000 });
+      const { stdout } = await run('bash', [REDIS_CLUSTER_SCRIPT, 'start', String(b)], { env, timeout: 60_000 });
       urls = stdout.trim().split('\n').pop()!.split(',');
       base = b;
     } catch (err) {
@@ -55,6 +59,8 @@ export async function startRedisCluster(slot = 0): Promise<RedisClusterHandle> {
   track(`redis cluster on ports ${base}-${base + 5}`, () => running);
   const target: RedisTarget = { mode: 'cluster', urls };
   return {
+    base,
+    scriptEnv: env,
     urls,
     target,
     env: { KDB_REDIS_MODE: 'cluster', KDB_REDIS_URL: urls.join(',') },
@@ -62,7 +68,7 @@ export async function startRedisCluster(slot = 0): Promise<RedisClusterHandle> {
     node: (port) => new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 }),
     async stop() {
       if (!running) return;
-      await run('bash', [SCRIPT, 'stop', String(base)], { env, timeout: 60_000 });
+      await run('bash', [REDIS_CLUSTER_SCRIPT, 'stop', String(base)], { env, timeout: 60_000 });
       await rm(`${dir}-${base}`, { recursive: true, force: true });
       running = false;
     },
