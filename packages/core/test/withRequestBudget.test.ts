@@ -13,6 +13,8 @@ describe.each(['single', 'cluster'] as const)('withRequestBudget (requests and t
   beforeAll(async () => {
     cluster = mode === 'cluster' ? await startRedisCluster() : undefined;
     redis = cluster ? cluster.client() : createRedis(redisUrl());
+    // Connected before the clock starts: a Cluster client first reads the slot map, and the windows are short.
+    await redis.ping();
   });
   afterAll(async () => {
     await redis.quit();
