@@ -4,6 +4,19 @@ import { createTestDatabase, type TestDatabase } from './testDatabase.js';
 import { obliterateQueues, testPrefix } from './queuePrefix.js';
 import { jsonClient } from './http.js';
 import { redisUrl } from './urls.js';
+import { startRedisCluster, type RedisClusterHandle } from './redisCluster.js';
+import type { RedisTarget } from '@kameleondb/core';
+
+let defaultRedis: 'single' | 'cluster' = 'single';
+
+/**
+ * Makes every pipeline this test file starts run on a 6-node Redis Cluster
+ * of its own: a file that calls it and then imports another test file runs
+ * that file's tests on the cluster (its `*.cluster.e2e.test.ts` variant).
+ */
+export function runOnRedisCluster(): void {
+  defaultRedis = 'cluster';
+}
 
 export interface Pipeline {
   db: TestDatabase;
@@ -12,6 +25,10 @@ export interface Pipeline {
   fake: FakeOpenAI | undefined;
   /** The environment every process got. */
   env: Record<string, string>;
+  /** The Redis the processes use (createRedis(p.redis) for a client of it). */
+  redis: RedisTarget;
+  /** The Redis Cluster of this pipeline, when it runs on one. */
+  cluster: RedisClusterHandle | undefined;
   api: ChildApp & { url: string };
   workers: (ChildApp & { probesUrl: string })[];
   /** JSON client of the API (with the API key when one is set). */
@@ -30,13 +47,16 @@ export async function startPipeline(opts: {
   openai?: { delayMs?: number } | boolean;
   env?: Record<string, string>;
   apiEnv?: Record<string, string>;
+  /** `cluster`: a 6-node Redis Cluster of its own (startRedisCluster). Default: the shared Redis, or the cluster after runOnRedisCluster(). */
+  redis?: 'single' | 'cluster';
 }): Promise<Pipeline> {
+  const cluster = (opts.redis ?? defaultRedis) === 'cluster' ? await startRedisCluster() : undefined;
   const db = await createTestDatabase();
   const prefix = testPrefix();
   const fake = opts.openai ? await startFakeOpenAI(typeof opts.openai === 'object' ? opts.openai : {}) : undefined;
   const env: Record<string, string> = {
     KDB_DATABASE_URL: db.url,
-    KDB_REDIS_URL: redisUrl(),
+    ...(cluster ? cluster.env : { KDB_REDIS_URL: redisUrl() }),
     KDB_QUEUE_PREFIX: prefix,
     ...(fake
       ? { KDB_EMBEDDING_PROVIDER: 'openai', KDB_EMBEDDING_DIMENSIONS: '384', OPENAI_API_KEY: 'sk-local-test', OPENAI_BASE_URL: fake.url }
@@ -51,13 +71,17 @@ export async function startPipeline(opts: {
     prefix,
     fake,
     env,
+    redis: cluster?.target ?? redisUrl(),
+    cluster,
     api,
     workers,
     call: jsonClient(api.url, env.KDB_API_KEY),
     async close() {
       await stopAll([api, ...workers]);
       await fake?.close();
-      await obliterateQueues(prefix);
+      // The cluster is this pipeline's own: stopping it removes every key.
+      if (cluster) await cluster.stop();
+      else await obliterateQueues(prefix);
       await db.close();
     },
   };

@@ -7,7 +7,7 @@ import { redisUrl } from './urls.js';
 /** An embed queue under a prefix of its own; `close` closes it and removes every key under the prefix. */
 export function createTestEmbedQueue(): { queue: Queue<EmbedJobData>; prefix: string; close(): Promise<void> } {
   const prefix = testPrefix();
-  const queue = createEmbedQueue({ redisUrl: redisUrl(), prefix });
+  const queue = createEmbedQueue({ redis: redisUrl(), prefix });
   let closed = false;
   track(`embed queue under ${prefix}`, () => !closed);
   return {

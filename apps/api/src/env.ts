@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_EF_SEARCH, DEFAULTS, parseEnv, pipelineEnvShape } from '@kameleondb/core';
+import { checkRedisEnv, DEFAULT_EF_SEARCH, DEFAULTS, parseEnv, pipelineEnvShape } from '@kameleondb/core';
 
 const schema = z
   .object({
@@ -33,6 +33,7 @@ const schema = z
     KDB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(25_000),
   })
   .superRefine((e, ctx) => {
+    checkRedisEnv(e, ctx);
     if (e.KDB_AUTH === 'enabled' && !e.KDB_API_KEY) {
       ctx.addIssue({
         code: 'custom',

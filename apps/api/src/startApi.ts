@@ -8,6 +8,7 @@ import {
   createPool,
   createProvider,
   createRedis,
+  redisTargetOf,
   migrate,
   providerConfigForSpace,
   providerConfigFromEnv,
@@ -42,7 +43,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     max: env.KDB_PG_POOL_SIZE,
     sessionSql: SearchEngine.sessionSql(env.KDB_EF_SEARCH),
   });
-  const redis = createRedis(env.KDB_REDIS_URL);
+  const redis = createRedis(redisTargetOf(env));
   const spaces = new SpaceProviders({
     pool,
     build: (space) => (space.modelKey === provider.modelKey ? provider : createProvider(providerConfigForSpace(env, space))),

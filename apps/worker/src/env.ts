@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BUILD_MEMORY_PATTERN, DEFAULT_SEGMENT_POLICY, DEFAULTS, HNSW_BUILD, parseDuration, parseEnv, pipelineEnvShape, SCHEDULE_CHECK_EVERY_MS } from '@kameleondb/core';
+import { BUILD_MEMORY_PATTERN, checkRedisEnv, DEFAULT_SEGMENT_POLICY, DEFAULTS, HNSW_BUILD, parseDuration, parseEnv, pipelineEnvShape, SCHEDULE_CHECK_EVERY_MS } from '@kameleondb/core';
 
 const duration = z.string().transform((v, ctx) => {
   try {
@@ -10,7 +10,8 @@ const duration = z.string().transform((v, ctx) => {
   }
 });
 
-const schema = z.object({
+const schema = z
+  .object({
   ...pipelineEnvShape,
   /** Embed loops in this process (each holds one batch at a time). */
   KDB_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
@@ -64,7 +65,8 @@ const schema = z.object({
   KDB_SEGMENT_BUILD_MEMORY: z.string().regex(BUILD_MEMORY_PATTERN, 'a size such as 512MB or 1GB').default(DEFAULTS.segmentBuildMemory),
   /** How often cache eviction runs (a duration; default 1h). */
   KDB_CACHE_EVICT_EVERY: duration.default(DEFAULTS.cacheEvictEveryMs),
-});
+  })
+  .superRefine(checkRedisEnv);
 
 export type WorkerEnv = z.infer<typeof schema>;
 

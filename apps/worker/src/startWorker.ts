@@ -8,6 +8,7 @@ import {
   createPool,
   createProvider,
   createRedis,
+  redisTargetOf,
   createWorkerProvider,
   migrate,
   observeBatch,
@@ -48,12 +49,13 @@ export async function startWorker(env: WorkerEnv, logger: Logger = createLogger(
     );
   }
   const pool = createPool({ connectionString: env.KDB_DATABASE_URL, applicationName: 'kameleondb-worker', max: env.KDB_WORKER_CONCURRENCY * 2 + 4 });
-  const redis = createRedis(env.KDB_REDIS_URL);
+  const target = redisTargetOf(env);
+  const redis = createRedis(target);
   const prefix = env.KDB_QUEUE_PREFIX;
   const runs = new ReindexRunStore(redis, pool, prefix);
   const cacheStats = new CacheStats(redis, prefix);
-  const cancelWatcher = await startCancelWatcher(env.KDB_REDIS_URL, runs.cancelChannel);
-  const embedQueue = createEmbedQueue({ redisUrl: env.KDB_REDIS_URL, prefix, connection: redis });
+  const cancelWatcher = await startCancelWatcher(target, runs.cancelChannel);
+  const embedQueue = createEmbedQueue({ prefix, connection: redis });
   const metrics = new PipelineMetrics({ process: 'worker', queues: [embedQueue], activeRuns: () => runs.active() });
   const wrap = { redis, prefix, metrics, logger, requestsPerMinute: env.KDB_PROVIDER_RPM, tokensPerMinute: env.KDB_PROVIDER_TPM };
   // One provider per space, each with the metrics, shared budget and backoff of a worker (keyed by its model key).
@@ -69,7 +71,7 @@ export async function startWorker(env: WorkerEnv, logger: Logger = createLogger(
     runs,
     embedQueue,
     logger,
-    redisUrl: env.KDB_REDIS_URL,
+    redis: target,
     prefix,
     lockMs: env.KDB_JOB_LOCK_MS,
     pageSize: env.KDB_PLANNER_PAGE_SIZE ?? provider.limits.maxInputs,
@@ -77,7 +79,7 @@ export async function startWorker(env: WorkerEnv, logger: Logger = createLogger(
   });
   const maintenance = await startMaintenance({
     pool,
-    redisUrl: env.KDB_REDIS_URL,
+    redis: target,
     prefix,
     logger,
     everyMs: env.KDB_CACHE_EVICT_EVERY,
@@ -99,7 +101,7 @@ export async function startWorker(env: WorkerEnv, logger: Logger = createLogger(
       startEmbedWorker({
         pool,
         spaces,
-        redisUrl: env.KDB_REDIS_URL,
+        redis: target,
         prefix,
         logger,
         lingerMs: env.KDB_BATCH_LINGER_MS,

@@ -1,11 +1,11 @@
 import { countTokens } from 'gpt-tokenizer/encoding/cl100k_base';
-import { Redis } from 'ioredis';
+import { createRedis } from '@kameleondb/core';
 import { describe, expect, it } from 'vitest';
 import { test } from '../../../test-support/fixtures.js';
 import type { Pipeline } from '../../../test-support/startPipeline.js';
 import { readVectors } from '../../../test-support/testDatabase.js';
 import { until } from '../../../test-support/http.js';
-import { redisUrl } from '../../../test-support/urls.js';
+import { keysMatching } from '../../../test-support/redisCluster.js';
 
 const N = 3000;
 const MAX_INPUTS = 100;
@@ -150,8 +150,8 @@ describe('reindex runs (API + 2 worker processes, openai provider on a local wir
 
   it('keeps finished runs in Postgres, so history survives losing Redis state', async () => {
     const run = await finished((await call<Run>('POST', '/v1/reindex', { entity: 'other', force: true })).body.id);
-    const redis = new Redis(redisUrl());
-    const keys = await redis.keys(`${prefix}:reindex-runs:*`);
+    const redis = createRedis(p.redis);
+    const keys = await keysMatching(redis, `${prefix}:reindex-runs:*`);
     expect(keys.length).toBeGreaterThan(0);
     await redis.del(...keys);
     await redis.quit();

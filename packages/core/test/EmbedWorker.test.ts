@@ -47,7 +47,7 @@ describe('startEmbedWorker', () => {
     // 300 single-record jobs, as 300 separate inserts would make.
     await enqueueEmbed(queue, ids, { chunkSize: 1 });
     const provider = new CountingProvider({ maxInputs: 128 });
-    const worker = await startEmbedWorker({ pool: db.pool, provider, redisUrl: redisUrl(), prefix, logger, lingerMs: 200 });
+    const worker = await startEmbedWorker({ pool: db.pool, provider, redis: redisUrl(), prefix, logger, lingerMs: 200 });
     try {
       await until(async () => (await queue.getJobCounts('completed')).completed === 300, 30_000);
       expect(provider.calls).toEqual([128, 128, 44]);
@@ -62,7 +62,7 @@ describe('startEmbedWorker', () => {
 
   it('stops taking jobs on close and leaves the rest waiting', async () => {
     const provider = new CountingProvider({ maxInputs: 10 });
-    const worker = await startEmbedWorker({ pool: db.pool, provider, redisUrl: redisUrl(), prefix, logger });
+    const worker = await startEmbedWorker({ pool: db.pool, provider, redis: redisUrl(), prefix, logger });
     await worker.close();
     const ids = await ingestTestRecords(db.pool, entity, [{ text: 'after close' }]);
     await enqueueEmbed(queue, ids, { chunkSize: 1 });

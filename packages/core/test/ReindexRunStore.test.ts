@@ -1,6 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { createRedis, ReindexRunStore } from '@kameleondb/core';
+import { createRedis, type RedisClient, ReindexRunStore } from '@kameleondb/core';
 import { LOST_IN_REDIS } from '../src/reindex/ReindexRunStore.js';
 import { test } from '../../../test-support/fixtures.js';
 import { obliterateQueues } from '../../../test-support/queuePrefix.js';
@@ -14,7 +13,7 @@ import { redisUrl } from '../../../test-support/urls.js';
  */
 describe('ReindexRunStore when Redis loses or withholds a run', () => {
   let db: TestDatabase;
-  let redis: Redis;
+  let redis: RedisClient;
   let prefix: string;
   let runs: ReindexRunStore;
   const row = async (id: string) => (await db.pool.query('SELECT state, error, finished_at FROM kdb_reindex_runs WHERE id = $1', [id])).rows[0];

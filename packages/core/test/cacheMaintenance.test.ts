@@ -45,7 +45,7 @@ describe('cache eviction', () => {
   it('runs as a repeatable maintenance job', async () => {
     await fill(20, (i) => i);
     const prefix = testPrefix();
-    const m = await startMaintenance({ pool: db.pool, redisUrl: redisUrl(), prefix, logger: pino({ level: 'silent' }), everyMs: 200, cacheMaxEntries: 5 });
+    const m = await startMaintenance({ pool: db.pool, redis: redisUrl(), prefix, logger: pino({ level: 'silent' }), everyMs: 200, cacheMaxEntries: 5 });
     try {
       await until(async () => (await remaining()).length === 5, 15_000);
       expect(await remaining()).toEqual(['h0000', 'h0001', 'h0002', 'h0003', 'h0004']);

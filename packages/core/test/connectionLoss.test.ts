@@ -67,7 +67,7 @@ describe('embed jobs while Postgres refuses connections', () => {
     });
     const pool = createPool({ connectionString: `postgres://postgres@127.0.0.1:${port}/none`, max: 2 });
     const { queue, prefix, close } = createTestEmbedQueue();
-    const worker = await startEmbedWorker({ pool, provider: new HashProvider(), redisUrl: redisUrl(), prefix, logger: pino({ level: 'silent' }) });
+    const worker = await startEmbedWorker({ pool, provider: new HashProvider(), redis: redisUrl(), prefix, logger: pino({ level: 'silent' }) });
     try {
       await enqueueEmbed(queue, ['00000000-0000-4000-8000-000000000001'], { chunkSize: 1 });
       const deadline = Date.now() + 30_000;

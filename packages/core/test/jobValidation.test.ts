@@ -56,7 +56,7 @@ describe('malformed jobs', () => {
 
   it('fail alone without retries in the embed worker, while the good jobs coalesced with them are embedded', async () => {
     const { queue, prefix, close } = createTestEmbedQueue();
-    const worker = await startEmbedWorker({ pool: db.pool, provider: new HashProvider({ maxInputs: 64 }), redisUrl: redisUrl(), prefix, logger, lingerMs: 300 });
+    const worker = await startEmbedWorker({ pool: db.pool, provider: new HashProvider({ maxInputs: 64 }), redis: redisUrl(), prefix, logger, lingerMs: 300 });
     try {
       const ids = await insert(['first good', 'second good', 'third good']);
       // Good and junk jobs interleaved, all waiting before the worker's first take completes its batch.
@@ -96,7 +96,7 @@ describe('malformed jobs', () => {
       prefix = testPrefix();
       const connection = { connection: createRedis(redisUrl()), prefix };
       embedQueue = new Queue('embed', connection);
-      reindexQueue = createReindexQueue({ redisUrl: redisUrl(), prefix });
+      reindexQueue = createReindexQueue({ redis: redisUrl(), prefix });
       maintenanceQueue = new Queue(MAINTENANCE_QUEUE, connection);
       child = await startWorkerProcess({ KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_LOG_LEVEL: 'info' });
     });

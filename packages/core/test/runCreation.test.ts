@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { createRedis, NEVER_COMMITTED, ReindexRunStore } from '@kameleondb/core';
+import { createRedis, type RedisClient, NEVER_COMMITTED, ReindexRunStore } from '@kameleondb/core';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
 import { redisUrl } from '../../../test-support/urls.js';
@@ -8,7 +7,7 @@ import { redisUrl } from '../../../test-support/urls.js';
 /** A run created in a transaction that does not commit: what its planner and the next claim of its scope do. */
 describe('a reindex run whose creation never commits', () => {
   let db: TestDatabase;
-  let redis: Redis;
+  let redis: RedisClient;
   let prefix: string;
   let runs: ReindexRunStore;
 

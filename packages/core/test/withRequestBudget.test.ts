@@ -1,14 +1,25 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { createRedis, HashProvider, withRequestBudget } from '@kameleondb/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis, HashProvider, withRequestBudget, type RedisClient } from '@kameleondb/core';
 import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
+import { startRedisCluster, type RedisClusterHandle } from '../../../test-support/redisCluster.js';
 import { redisUrl } from '../../../test-support/urls.js';
 
-describe('withRequestBudget (requests and tokens per window, shared in Redis)', () => {
-  const redis = createRedis(redisUrl());
+// On one server and on a 6-node Redis Cluster: the budget script reads and
+// writes window keys derived from its key, which a cluster allows only in its slot.
+describe.each(['single', 'cluster'] as const)('withRequestBudget (requests and tokens per window, shared in Redis: %s)', (mode) => {
+  let redis: RedisClient;
+  let cluster: RedisClusterHandle | undefined;
   const prefix = testPrefix();
+  beforeAll(async () => {
+    cluster = mode === 'cluster' ? await startRedisCluster() : undefined;
+    redis = cluster ? cluster.client() : createRedis(redisUrl());
+    // Connected before the clock starts: a Cluster client first reads the slot map, and the windows are short.
+    await redis.ping();
+  });
   afterAll(async () => {
     await redis.quit();
-    await obliterateQueues(prefix);
+    if (cluster) await cluster.stop();
+    else await obliterateQueues(prefix);
   });
 
   it('holds two providers (two workers) to one request budget together', async () => {

@@ -5,7 +5,8 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { createRedis, EMBED_QUEUE, embedJobDataSchema, type EmbedJobData } from '../jobs/embedQueue.js';
+import { EMBED_QUEUE, embedJobDataSchema, type EmbedJobData } from '../jobs/embedQueue.js';
+import { createRedis, type RedisTarget } from '../redis/createRedis.js';
 import { parseJobData } from '../jobs/parseJobData.js';
 import { markRowsFailed, selectRowsNeedingWork } from '../store/searchRowStore.js';
 import type { EmbeddingSpace } from '../store/embeddingSpaceStore.js';
@@ -26,7 +27,8 @@ export interface EmbedWorkerOptions {
   spaces?: SpaceProviders;
   /** The provider of the default `spaces`. Required without `spaces`. */
   provider?: EmbeddingProvider;
-  redisUrl: string;
+  /** Where Redis is (a URL or a cluster's seed nodes). */
+  redis: RedisTarget;
   /** BullMQ key prefix. Default `{kdb}`. */
   prefix?: string;
   logger: Logger;
@@ -77,7 +79,7 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
   const lockMs = opts.lockMs ?? DEFAULTS.jobLockMs;
   const workerId = randomUUID().slice(0, 8);
   const worker = new Worker(EMBED_QUEUE, null, {
-    connection: createRedis(opts.redisUrl),
+    connection: createRedis(opts.redis),
     prefix: opts.prefix ?? DEFAULTS.queuePrefix,
     lockDuration: lockMs,
     stalledInterval: Math.max(1000, Math.floor(lockMs / 2)),

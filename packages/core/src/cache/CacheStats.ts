@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/createRedis.js';
 
 /**
  * Cache hit/miss counters shared by all workers (one Redis hash, one
@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 export class CacheStats {
   private readonly key: string;
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** The BullMQ prefix, so the key shares its hash tag. */
     prefix: string,
   ) {

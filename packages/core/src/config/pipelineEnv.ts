@@ -3,6 +3,7 @@ import { ConfigError } from '../errors.js';
 import { PROVIDER_NAMES, type ProviderConfig, type ProviderName } from '../embedding/createProvider.js';
 import type { SpaceSeed } from '../store/embeddingSpaceStore.js';
 import { DEFAULTS } from './defaults.js';
+import { redisEnvShape } from './redisEnv.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -13,9 +14,8 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 export const pipelineEnvShape = {
   /** Postgres connection string. */
   KDB_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/kameleondb'),
-  /** Redis connection string. */
-  KDB_REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-  /** BullMQ key prefix; braces make it a Redis Cluster hash tag. */
+  ...redisEnvShape,
+  /** BullMQ key prefix; braces make it a Redis Cluster hash tag (required in cluster mode). */
   KDB_QUEUE_PREFIX: z.string().min(1).default(DEFAULTS.queuePrefix),
   /** fastembed (local ONNX model, the default), openai (or a compatible server), hash (offline, lexical: tests and demos). */
   KDB_EMBEDDING_PROVIDER: z.enum(PROVIDER_NAMES).default('fastembed'),

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/createRedis.js';
 import { withEmbed, type EmbeddingProvider } from './EmbeddingProvider.js';
 
 // Takes `requests` and `tokens` from the current window's budget, or says
@@ -24,7 +24,7 @@ const TAKE_LUA = `
   return 0`;
 
 export interface RequestBudgetOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Redis key prefix of the budget, shared by every worker of the deployment. */
   key: string;
   /** Requests per window (0: no limit). */

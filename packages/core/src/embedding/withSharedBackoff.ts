@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/createRedis.js';
 import { ProviderError } from '../errors.js';
 import { withEmbed, type EmbeddingProvider } from './EmbeddingProvider.js';
 
@@ -9,7 +9,7 @@ const PAUSE_LUA = `local left = redis.call('PTTL', KEYS[1])
   return redis.call('PTTL', KEYS[1])`;
 
 export interface SharedBackoffOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Redis key of the pause, shared by every worker of the deployment. */
   key: string;
   /** 429s retried in place before the error goes to BullMQ's retries. Default 8. */

@@ -1,8 +1,8 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { withTimeout } from '../util/withTimeout.js';
 import { DEFAULTS } from '../config/defaults.js';
+import { createRedis, type RedisClient, type RedisTarget } from '../redis/createRedis.js';
 
 export const EMBED_QUEUE = 'embed';
 
@@ -35,8 +35,8 @@ export const REINDEX_JOB_PRIORITY = 10;
 export const BUILDING_SPACE_JOB_PRIORITY = 5;
 
 export interface QueueOptions {
-  /** Redis URL, e.g. redis://127.0.0.1:6379. */
-  redisUrl: string;
+  /** Where Redis is: a URL (redis://127.0.0.1:6379) or a cluster's seed nodes; unused when `connection` is given. */
+  redis?: RedisTarget;
   /** BullMQ key prefix. Default DEFAULTS.queuePrefix, `{kdb}` (a Redis Cluster hash tag). */
   prefix?: string;
 }
@@ -49,14 +49,16 @@ export const EMBED_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
-/** An ioredis connection configured as BullMQ requires (no per-request retry limit). */
-export function createRedis(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
+/** The connection a queue uses: the one given (left open by close()), else a new one to `redis`. */
+export function queueConnection(opts: QueueOptions & { connection?: RedisClient }): RedisClient {
+  if (opts.connection) return opts.connection;
+  if (!opts.redis) throw new Error('a queue needs `connection` or `redis`');
+  return createRedis(opts.redis);
 }
 
-export function createEmbedQueue(opts: QueueOptions & { connection?: Redis }): Queue<EmbedJobData> {
+export function createEmbedQueue(opts: QueueOptions & { connection?: RedisClient }): Queue<EmbedJobData> {
   return new Queue<EmbedJobData>(EMBED_QUEUE, {
-    connection: opts.connection ?? createRedis(opts.redisUrl),
+    connection: queueConnection(opts),
     prefix: opts.prefix ?? DEFAULTS.queuePrefix,
     defaultJobOptions: EMBED_JOB_OPTIONS,
     streams: { events: { maxLen: 10_000 } },

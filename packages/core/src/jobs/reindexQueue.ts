@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { createRedis } from './embedQueue.js';
+import { queueConnection, type QueueOptions } from './embedQueue.js';
+import type { RedisClient } from '../redis/createRedis.js';
 import { DEFAULTS } from '../config/defaults.js';
 
 export const REINDEX_QUEUE = 'reindex';
@@ -12,9 +12,9 @@ export const reindexJobDataSchema = z.object({ runId: z.guid('runId must be a re
 export type ReindexJobData = z.infer<typeof reindexJobDataSchema>;
 
 /** The planner queue: one job per run (job id = run id), retried if the planner fails. */
-export function createReindexQueue(opts: { redisUrl: string; prefix?: string; connection?: Redis }): Queue<ReindexJobData> {
+export function createReindexQueue(opts: QueueOptions & { connection?: RedisClient }): Queue<ReindexJobData> {
   return new Queue<ReindexJobData>(REINDEX_QUEUE, {
-    connection: opts.connection ?? createRedis(opts.redisUrl),
+    connection: queueConnection(opts),
     prefix: opts.prefix ?? DEFAULTS.queuePrefix,
     defaultJobOptions: {
       attempts: 10,

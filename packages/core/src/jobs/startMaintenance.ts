@@ -3,7 +3,8 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { evictCache } from '../cache/cacheAdmin.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { createRedis, type EmbedJobData } from './embedQueue.js';
+import type { EmbedJobData } from './embedQueue.js';
+import { createRedis, type RedisTarget } from '../redis/createRedis.js';
 import { sweepPending } from './sweepPending.js';
 import { maintenanceJobSchema } from './maintenanceJobSchema.js';
 import { parseJobData } from './parseJobData.js';
@@ -14,7 +15,8 @@ export const MAINTENANCE_QUEUE = 'maintenance';
 
 export interface MaintenanceOptions {
   pool: pg.Pool;
-  redisUrl: string;
+  /** Where Redis is (a URL or a cluster's seed nodes). */
+  redis: RedisTarget;
   prefix: string;
   logger: Logger;
   /** How often eviction runs, in ms. Default DEFAULTS.cacheEvictEveryMs (1 hour). */
@@ -52,7 +54,7 @@ export const SCHEDULE_CHECK_EVERY_MS = 30_000;
  * since upserting a present one would push its next run back.
  */
 export async function startMaintenance(opts: MaintenanceOptions): Promise<{ close(): Promise<void> }> {
-  const connection = createRedis(opts.redisUrl);
+  const connection = createRedis(opts.redis);
   const queue = new Queue(MAINTENANCE_QUEUE, {
     connection,
     prefix: opts.prefix,
@@ -114,7 +116,7 @@ export async function startMaintenance(opts: MaintenanceOptions): Promise<{ clos
       opts.logger.info(evicted, 'cache eviction');
       return evicted;
     },
-    { connection: createRedis(opts.redisUrl), prefix: opts.prefix, concurrency: 1 },
+    { connection: createRedis(opts.redis), prefix: opts.prefix, concurrency: 1 },
   );
   worker.on('error', (err) => opts.logger.error({ err }, 'maintenance connection error'));
   return {

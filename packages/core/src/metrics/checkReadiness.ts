@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/createRedis.js';
 import type pg from 'pg';
 import { pendingMigrations } from '../store/migrate.js';
 import { withClient } from '../store/withClient.js';
@@ -21,7 +21,7 @@ export interface Readiness {
  */
 export async function checkReadiness(
   pool: pg.Pool,
-  redis: Redis,
+  redis: RedisClient,
   opts: { timeoutMs?: number; spaces?: () => Promise<SpaceProblem[]> } = {},
 ): Promise<Readiness> {
   const timeoutMs = opts.timeoutMs ?? 2000;

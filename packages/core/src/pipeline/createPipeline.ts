@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/createRedis.js';
 import type pg from 'pg';
 import { CacheStats } from '../cache/CacheStats.js';
 import { cacheSummary, clearCache, type CacheSummary } from '../cache/cacheAdmin.js';
@@ -31,7 +31,7 @@ import type { EmbeddingSpace } from '../store/embeddingSpaceStore.js';
 export interface PipelineOptions {
   pool: pg.Pool;
   /** A BullMQ-ready connection (createRedis); the queues share it, and close() leaves it open for its owner. */
-  redis: Redis;
+  redis: RedisClient;
   /** The provider this process was configured with (KDB_EMBEDDING_*); the provider of the default `spaces`. */
   provider: EmbeddingProvider;
   /** The embedding spaces and a provider per space (search embeds queries with the active one's). Default: `provider` alone. */
@@ -155,8 +155,8 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   const buildingSpaces = async () => (await spaces.spaces()).filter((s) => s.state === 'building').map((s) => s.modelKey);
   const prefix = o.prefix ?? DEFAULTS.queuePrefix;
   // The connection is given, so the URL is never used to connect.
-  const embed = createEmbedQueue({ redisUrl: '', prefix, connection: redis });
-  const reindexQueue = createReindexQueue({ redisUrl: '', prefix, connection: redis });
+  const embed = createEmbedQueue({ prefix, connection: redis });
+  const reindexQueue = createReindexQueue({ prefix, connection: redis });
   const maintenance = new Queue(MAINTENANCE_QUEUE, { connection: redis, prefix });
   const runs = new ReindexRunStore(redis, pool, prefix);
   const cacheStats = new CacheStats(redis, prefix);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/createRedis.js';
 import type { Logger } from 'pino';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
 import { instrumentProvider } from '../embedding/instrumentProvider.js';
@@ -7,7 +7,7 @@ import { withSharedBackoff } from '../embedding/withSharedBackoff.js';
 import type { PipelineMetrics } from '../metrics/PipelineMetrics.js';
 
 export interface WorkerProviderOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** BullMQ key prefix; the budget and pause keys share its hash tag. */
   prefix: string;
   metrics: PipelineMetrics;

@@ -1,4 +1,4 @@
-import { createRedis } from '../jobs/embedQueue.js';
+import { createRedis, type RedisTarget } from '../redis/createRedis.js';
 
 export interface CancelWatcher {
   /** Runs whose cancellation was announced since start. */
@@ -14,8 +14,9 @@ export interface CancelWatcher {
  * The flag in the run hash stays the source of truth: workers also check it
  * before every write, so a missed message only costs the abort.
  */
-export async function startCancelWatcher(redisUrl: string, channel: string): Promise<CancelWatcher> {
-  const sub = createRedis(redisUrl);
+export async function startCancelWatcher(redis: RedisTarget, channel: string): Promise<CancelWatcher> {
+  // Classic pub/sub: a Cluster delivers a PUBLISH on any node to subscribers on every node, and ioredis subscribes again after a failover.
+  const sub = createRedis(redis);
   const cancelled = new Set<string>();
   const listeners = new Set<(runId: string) => void>();
   sub.on('message', (_ch: string, runId: string) => {

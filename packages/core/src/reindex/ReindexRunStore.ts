@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/createRedis.js';
 import type pg from 'pg';
 import { KdbError } from '../errors.js';
 import { TimeoutError, withTimeout } from '../util/withTimeout.js';
@@ -147,7 +147,7 @@ export class ReindexRunStore {
   readonly cancelChannel: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly pool: pg.Pool,
     /** The BullMQ prefix, so the keys share its hash tag. */
     prefix: string,

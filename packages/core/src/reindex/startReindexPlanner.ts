@@ -1,6 +1,6 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import { DEFAULTS } from '../config/defaults.js';
-import { createRedis } from '../jobs/embedQueue.js';
+import { createRedis, type RedisTarget } from '../redis/createRedis.js';
 import { parseJobData } from '../jobs/parseJobData.js';
 import { REINDEX_QUEUE, reindexJobDataSchema } from '../jobs/reindexQueue.js';
 import { planReindex, type PlannerOptions } from './planReindex.js';
@@ -13,7 +13,8 @@ import { planReindex, type PlannerOptions } from './planReindex.js';
  */
 export async function startReindexPlanner(
   opts: PlannerOptions & {
-    redisUrl: string;
+    /** Where Redis is (a URL or a cluster's seed nodes). */
+    redis: RedisTarget;
     prefix: string;
     /** Job lock of the planner job in ms. Default DEFAULTS.jobLockMs (30,000). */
     lockMs?: number;
@@ -21,7 +22,7 @@ export async function startReindexPlanner(
 ): Promise<{ close(): Promise<void> }> {
   const lockMs = opts.lockMs ?? DEFAULTS.jobLockMs;
   const worker = new Worker(REINDEX_QUEUE, async (job) => planReindex(opts, parseJobData(REINDEX_QUEUE, reindexJobDataSchema, job).runId), {
-    connection: createRedis(opts.redisUrl),
+    connection: createRedis(opts.redis),
     prefix: opts.prefix,
     concurrency: 1,
     lockDuration: lockMs,
