@@ -61,7 +61,7 @@ BEGIN
   IF cardinality(entities) = 0 THEN RETURN; END IF;
   s := kdb_result_slot();
   INSERT INTO kdb_result_versions AS v (entity, slot, writes)
-  SELECT e, s, 1 FROM unnest(entities) AS e
+  SELECT DISTINCT e, s, 1 FROM unnest(entities) AS e
   ON CONFLICT (entity, slot) DO UPDATE SET writes = v.writes + 1;
 END $$;
 
