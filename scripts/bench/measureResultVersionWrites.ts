@@ -15,7 +15,7 @@ const turns = Number(process.argv[3] ?? 8);
 const db = `kdb_bench_rv_${process.pid}`;
 const prefix = `{kdbbench-rv-${process.pid}}`;
 const url = await freshDatabase(db);
-const api = await startApiProcess({ KDB_DATABASE_URL: url, KDB_REDIS_URL: REDIS, KDB_QUEUE_PREFIX: prefix, KDB_AUTH: 'disabled', KDB_LOG_LEVEL: 'warn' });
+const api = await startApiProcess({ KDB_DATABASE_URL: url, KDB_REDIS_URL: REDIS, KDB_QUEUE_PREFIX: prefix, KDB_AUTH: 'disabled' });
 const c = new pg.Client({ connectionString: url });
 await c.connect();
 const triggers = async (on: boolean) => {
