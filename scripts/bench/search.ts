@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import pgvector from 'pgvector';
-import { BM25_B, BM25_K1, bm25Idf, DEFAULT_EF_SEARCH, HashProvider, HNSW_BUILD, keywordTopK, listVectorSegments, readStatsAndHeads, SearchEngine, tokenize, vectorSql } from '@kameleondb/core';
+import { BM25_B, BM25_K1, bm25Idf, DEFAULT_EF_SEARCH, HashProvider, HNSW_BUILD, keywordTopK, listVectorSegments, readResultVersions, readStatsAndHeads, SearchEngine, tokenize, vectorSql } from '@kameleondb/core';
 import { dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, getJson, machine, now, p50p95, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -75,7 +75,8 @@ queries.push(...Array.from({ length: 20 }, (_, i) => `ORD-${(i + 1) * 997}`));
 // The server's own time of each API search (its took_ms), per mode and concurrency, beside what the client sees.
 const tookMs = new Map<string, number[]>();
 async function api(mode: string, q: string, concurrency = 1): Promise<void> {
-  const answer = await getJson<{ took_ms: number }>(`${stack.url}/v1/search?mode=${mode}&entity=bench&limit=10&q=${encodeURIComponent(q)}`);
+  // cache=false: these figures are of the search itself; the result cache is measured on its own below.
+  const answer = await getJson<{ took_ms: number }>(`${stack.url}/v1/search?mode=${mode}&entity=bench&limit=10&cache=false&q=${encodeURIComponent(q)}`);
   const key = `${mode}:${concurrency}`;
   if (!tookMs.has(key)) tookMs.set(key, []);
   tookMs.get(key)!.push(answer.took_ms);
@@ -190,6 +191,41 @@ for (const [name] of paths.slice(MODES.length)) {
 }
 process.stderr.write(`${rows.join('\n')}\n`);
 
+// The result cache, hybrid through the API at concurrency 1, every path on each of the
+// same 200 queries in turn (3 passes), so the machine's drift falls on all alike: answers from a warm cache against the same searches with cache=false; and a
+// miss (each request a new key: a threshold below every score, so the same results)
+// with the cache on against cache=false, which is the version check and keeping the answer.
+process.stderr.write('result cache…\n');
+const hybridWith = (q: string, extra: string) => getJson<{ cached: boolean }>(`${stack.url}/v1/search?mode=hybrid&entity=bench&limit=10&q=${encodeURIComponent(q)}${extra}`);
+const cacheQueries = queries.slice(0, 200);
+for (const q of cacheQueries) await hybridWith(q, '');
+let missKey = 0;
+let hits = 0;
+let misses = 0;
+const cachePaths: [string, (q: string) => Promise<unknown>][] = [
+  ['hybrid, warm result cache (hits)', async (q) => (hits += (await hybridWith(q, '')).cached ? 1 : 0)],
+  ['hybrid, cache=false', (q) => hybridWith(q, '&cache=false')],
+  ['hybrid, cache on, every request a miss', async (q) => (misses += (await hybridWith(q, `&threshold=-${1_000_000 + missKey++}`)).cached ? 0 : 1)],
+  ['version check alone (its statement, raw)', () => readResultVersions(raw, ['bench'])],
+];
+const cacheLat = new Map<string, number[]>(cachePaths.map(([name]) => [name, []]));
+for (let pass = 0; pass < 3; pass++) {
+  for (const q of cacheQueries) {
+    for (const [name, fn] of cachePaths) {
+      const t = performance.now();
+      await fn(q);
+      cacheLat.get(name)!.push(performance.now() - t);
+    }
+  }
+}
+const cacheRows = cachePaths.map(([name]) => `| ${name} | ${fmt(cacheLat.get(name)!)} |`);
+const p95Of = (name: string) => percentile(cacheLat.get(name)!, 95);
+const warmRatio = (p95Of('hybrid, warm result cache (hits)') / p95Of('hybrid, cache=false')).toFixed(2);
+const missRatio = (p95Of('hybrid, cache on, every request a miss') / p95Of('hybrid, cache=false')).toFixed(2);
+const p50Of = (name: string) => percentile(cacheLat.get(name)!, 50);
+const missCost = p50Of('hybrid, cache on, every request a miss') - p50Of('hybrid, cache=false');
+process.stderr.write(`${cacheRows.join('\n')}\nwarm/none p95 ${warmRatio}, miss/none p95 ${missRatio}; hits ${hits}/600, misses ${misses}/600\n`);
+
 // Recall@10 of the HNSW retriever against an exact scan, on 100 queries. Many
 // documents tie at the same distance, so a hit is any result no farther than
 // the exact 10th neighbour (tie-aware recall).
@@ -221,7 +257,8 @@ if (process.env.KDB_BENCH_KEEP || reuse) process.stderr.write(`kept database ${u
 else await dropDatabase(dbName);
 
 const ratio = (p95.get('hybrid:1')! / p95.get('raw:hybrid')!).toFixed(2);
-await writeSection('search', [
+// A run at another size gets a section of its own: the default size's figures stay.
+await writeSection(N === 100_000 ? 'search' : `search-${N}`, [
   '## Search (`pnpm bench:search`)',
   '',
   `Run ${now()} on ${await machine()}${reuse ? ` (measured with \`KDB_BENCH_DB=${reuse}\` on the database an earlier \`KDB_BENCH_LOAD_ONLY=1 pnpm bench:search\` loaded and compacted)` : ''}. ${N.toLocaleString('en')} records (hash provider, 384 dims, HNSW segments with m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}; ef_search=${DEFAULT_EF_SEARCH}); documents of 500 topics; queries: a third rare terms, a third with a term found in ~40% of documents, a third three words of a topic, plus order identifiers; limit 10, hybrid window 40. Each mode is measured after a warm-up pass over the same queries (prepared statements; the query vectors are then in the API's cache), on a database vacuumed, analyzed and checkpointed after the load. At concurrency 1 the API modes and the raw statements run in turns of the same 200 queries, so the machine's drift during the run falls on all alike. The client is node:http with kept-alive connections; "server took_ms" is the API's own time for each search (the answer's took_ms: the search engine's time, from the entity lookup to the rows fetched; without HTTP, routing, validation and JSON).`,
@@ -232,6 +269,14 @@ await writeSection('search', [
   '',
   `Hybrid p95 through the API at concurrency 1 is ${ratio}× the raw SQL of both retrievers run in parallel (which excludes HTTP, JSON, fusion and the fetch of the top rows).`,
   `Vector recall@10 against an exact scan (tie-aware; an answer as near as the exact 10th counts): ${(recall.topic.hits / recall.topic.total).toFixed(3)} on 50 topic queries, ${(recall.random.hits / recall.random.total).toFixed(3)} on 50 random-word queries (no neighbourhood: every document nearly equidistant).`,
+  '',
+  `Result cache (hybrid through the API, concurrency 1, each of the same 200 queries on every path in turn, 3 passes; ${hits} of 600 warm requests were hits, ${misses} of 600 miss requests were misses):`,
+  '',
+  '| path | p50 (ms) | p95 (ms) | p99 (ms) |',
+  '|---|---:|---:|---:|',
+  ...cacheRows,
+  '',
+  `p95 with a warm result cache is ${warmRatio}× the p95 without one (cache=false). On a miss (the version check, then the search, then keeping the answer) p95 is ${missRatio}× cache=false; at p50 a miss takes ${missCost >= 0 ? '+' : ''}${missCost.toFixed(2)} ms against cache=false.`,
   `Vector segments after the load: ${segmentRows.join(' + ')} rows; plan of the vector retriever: ${(plan.match(/Index Scan using kdb_vseg_\S+/g) ?? []).length} HNSW index scans (one per segment) + the hot range.`,
 ]);
 process.exit(0);

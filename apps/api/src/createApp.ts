@@ -125,8 +125,9 @@ export const ROUTES: RouteDoc[] = [
   { method: 'delete', path: '/reindex', operationId: 'cleanReindexRuns', summary: 'Delete finished runs (completed, cancelled, failed) that ended more than olderThan ago; live runs are kept', query: reindexCleanQuery, errors: [503], success: { status: 200, description: '{deleted}' } },
   { method: 'get', path: '/reindex/:id', operationId: 'getReindexRun', summary: 'One reindex run with live progress', errors: [503], success: { status: 200, description: 'the run' } },
   { method: 'post', path: '/reindex/:id/cancel', operationId: 'cancelReindexRun', summary: 'Cancel a reindex run', errors: [503], success: { status: 200, description: 'the run as it ended' } },
-  { method: 'get', path: '/search', operationId: 'search', summary: 'Hybrid, vector or keyword search', query: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms}' } },
-  { method: 'post', path: '/search', operationId: 'searchWithBody', summary: 'Search with a JSON body', body: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms}' } },
+  { method: 'get', path: '/search', operationId: 'search', summary: 'Hybrid, vector or keyword search (cache=false bypasses the result cache)', query: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms, cached}' } },
+  { method: 'post', path: '/search', operationId: 'searchWithBody', summary: 'Search with a JSON body', body: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms, cached}' } },
+  { method: 'get', path: '/search/metrics', operationId: 'searchMetrics', summary: "This API process's searches, result cache hit rate and p50/p95/p99 latency per mode and per retriever, since start and over the last 5 minutes", errors: [], success: { status: 200, description: '{since, sinceStart, last5m, resultCache}' } },
   { method: 'get', path: '/spaces', operationId: 'listSpaces', summary: 'Embedding spaces: state, rows embedded / total, build run', errors: [503], success: { status: 200, description: '{spaces, active}' } },
   {
     method: 'post',
@@ -359,13 +360,11 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(await spaces.drop(checkedModelKey(spaceKey(req))));
   });
 
-  const runSearch = async (input: z.infer<typeof searchSchema>) => {
-    const params = toSearchParams(input);
-    const end = deps.metrics.searchSeconds.startTimer({ mode: params.mode });
-    const answer = await pipeline.search.search(params);
-    end();
-    return answer;
-  };
+  // Latency metrics come from the engine's observations (startApi), the same ones GET /v1/search/metrics reports.
+  const runSearch = (input: z.infer<typeof searchSchema>) => pipeline.search.search(toSearchParams(input));
+  v1.get('/search/metrics', take({ body: 'none' }), (_req, res) => {
+    res.json(pipeline.search.metrics());
+  });
   v1.get('/search', take({ query: searchSchema, body: 'none' }), async (_req, res) => {
     res.json(await runSearch(res.locals.query as z.infer<typeof searchSchema>));
   });

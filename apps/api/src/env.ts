@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { checkRedisEnv, DEFAULT_EF_SEARCH, DEFAULTS, parseEnv, pipelineEnvShape } from '@kameleondb/core';
+import { checkRedisEnv, DEFAULT_EF_SEARCH, DEFAULT_RESULT_CACHE_ENTRIES, DEFAULTS, parseEnv, pipelineEnvShape } from '@kameleondb/core';
+import { sizeInBytes } from './sizeInBytes.js';
 
 const schema = z
   .object({
@@ -29,6 +30,15 @@ const schema = z
     KDB_PG_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(16),
     /** Price in USD per million tokens for dry-run cost estimates (overrides the built-in table). */
     KDB_PRICE_PER_MILLION_TOKENS: z.coerce.number().min(0).optional(),
+    /** Search answers the in-process result cache keeps at most; 0 turns the cache off. */
+    KDB_RESULT_CACHE_ENTRIES: z.coerce.number().int().min(0).max(1_000_000).default(DEFAULT_RESULT_CACHE_ENTRIES),
+    /** Bytes (the answers' JSON) the result cache keeps at most, as a number or with a unit (`64mb`); an answer larger than this is not kept. */
+    KDB_RESULT_CACHE_BYTES: z
+      .string()
+      .regex(/^\d+(b|kb|mb|gb)?$/i, 'a size like 67108864 or 64mb')
+      .default('64mb')
+      .transform((v) => sizeInBytes(v))
+      .refine((n) => n >= 1024 && n <= 64 * 1024 ** 3, 'must be 1kb to 64gb'),
     /** Time in-flight requests get after SIGTERM, in ms. */
     KDB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(25_000),
   })

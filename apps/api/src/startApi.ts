@@ -59,8 +59,16 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     jobSize: env.KDB_JOB_SIZE,
     efSearch: env.KDB_EF_SEARCH,
     pricePerMillionTokens: env.KDB_PRICE_PER_MILLION_TOKENS,
+    // Events and observations arrive only once searches run, after `metrics` below exists.
+    resultCache: env.KDB_RESULT_CACHE_ENTRIES > 0 ? { maxEntries: env.KDB_RESULT_CACHE_ENTRIES, maxBytes: env.KDB_RESULT_CACHE_BYTES, onEvent: (e) => metrics.resultCacheEvent(e) } : undefined,
+    observeSearch: (o) => metrics.observeSearch(o),
   });
-  const metrics = new PipelineMetrics({ process: 'api', queues: [pipeline.queues.embed, pipeline.queues.reindex], activeRuns: () => pipeline.reindex.active() });
+  const metrics = new PipelineMetrics({
+    process: 'api',
+    queues: [pipeline.queues.embed, pipeline.queues.reindex],
+    activeRuns: () => pipeline.reindex.active(),
+    resultCacheSize: () => pipeline.search.metrics().resultCache,
+  });
   const app = createApp({
     pipeline,
     metrics,

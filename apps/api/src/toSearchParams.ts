@@ -39,5 +39,6 @@ export function toSearchParams(input: z.infer<typeof searchSchema>): SearchParam
     explain: input.explain ?? false,
     window: input.window,
     fusion: fusionOf(input),
+    cache: input.cache ?? true,
   };
 }

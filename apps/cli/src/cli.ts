@@ -22,6 +22,7 @@ import { entitiesDescribe } from './commands/entitiesDescribe.js';
 import { entitiesAlter } from './commands/entitiesAlter.js';
 import { embeddingsJobsClean } from './commands/embeddingsJobsClean.js';
 import { searchBenchmark } from './commands/searchBenchmark.js';
+import { searchMetrics } from './commands/searchMetrics.js';
 import { embeddingsSpaces } from './commands/embeddingsSpaces.js';
 import { embeddingsMigrate } from './commands/embeddingsMigrate.js';
 import { embeddingsActivate } from './commands/embeddingsActivate.js';
@@ -265,18 +266,27 @@ export function buildCli(env: Record<string, string | undefined> = process.env, 
     );
   program
     .command('search <words...>')
-    .description('search records: kameleondb search "query" [-e ENTITY], or kameleondb search ENTITY "query"')
+    .description(
+      'search records: kameleondb search "query" [-e ENTITY], or kameleondb search ENTITY "query"; kameleondb search metrics: searches, cache hit rate and latency of the API process (to search for the word "metrics", give -e ENTITY)',
+    )
     .option('-e, --entity <name>', 'only this entity (default: every entity)')
     .addOption(new Option('--mode <mode>', 'retrievers (default hybrid)').choices(['hybrid', 'vector', 'keyword']))
     .option('-n, --limit <n>', 'results, 1 to 100 (default 10)', parseOption.integer(1, 100))
     .option('-t, --threshold <score>', 'drop results scoring under this (BM25, cosine similarity or RRF score by mode)', parseOption.number)
     .option('-w, --where <json>', 'equality filter on record fields, e.g. \'{"status":"open"}\'', parseOption.jsonObject)
     .option('--explain', 'ranks and scores per retriever, timings and query plans', false)
+    .addOption(new Option('--fusion <method>', 'hybrid: how the two rankings are fused (default rrf)').choices(['rrf', 'linear']))
+    .option('--rrf-k <k>', 'with rrf: the constant k, 1 to 1000 (default 60)', parseOption.integer(1, 1000))
+    .option('--weights <k,v>', 'with --fusion linear (required): keyword and vector weights, e.g. 0.3,0.7', parseOption.weights)
+    .addOption(new Option('--normalization <n>', 'with --fusion linear: how scores are normalized (default minmax)').choices(['minmax', 'l2', 'zscore']))
+    .option('--no-cache', 'bypass the result cache (the answer is computed now)')
     .option('--benchmark', 'run the search --runs times; print p50/p95/p99 of client time and of took_ms', false)
     .option('--runs <n>', 'with --benchmark: how many times, 1 to 10000 (default 100)', parseOption.integer(1, 10_000))
     .action(
       run((api, cmd, words: string[]): Promise<CommandResult<unknown>> => {
         const o = cmd.opts<SearchOptions & { benchmark: boolean; runs?: number }>();
+        const searchFlags = (['entity', 'mode', 'limit', 'threshold', 'where', 'fusion', 'rrfK', 'weights', 'normalization'] as const).some((k) => o[k] !== undefined);
+        if (words.length === 1 && words[0] === 'metrics' && !searchFlags && !o.explain && !o.benchmark && o.cache) return searchMetrics(api);
         if (o.runs !== undefined && !o.benchmark) throw new CliError('--runs goes with --benchmark: kameleondb search QUERY --benchmark --runs 100', 2);
         return o.benchmark ? searchBenchmark(api, words, { ...o, runs: o.runs ?? 100 }) : search(api, words, o);
       }),

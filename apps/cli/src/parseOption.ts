@@ -31,6 +31,15 @@ export const parseOption = {
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidArgumentError(`must be a JSON object, for example '{"status":"open"}'; got ${value}`);
     return parsed as Record<string, unknown>;
   },
+  /** Two non-negative weights KEYWORD,VECTOR, e.g. 0.3,0.7 (not both 0). */
+  weights(value: string): { keyword: number; vector: number } {
+    const parts = value.split(',').map((p) => p.trim());
+    const nums = parts.map((p) => (/^(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(p) ? Number(p) : NaN));
+    if (nums.length !== 2 || !nums.every((n) => Number.isFinite(n) && n <= 1e6) || nums[0]! + nums[1]! === 0) {
+      throw new InvalidArgumentError(`must be two non-negative numbers KEYWORD,VECTOR, not both 0, e.g. 0.3,0.7; got "${value}"`);
+    }
+    return { keyword: nums[0]!, vector: nums[1]! };
+  },
   /** Durations like 30d, 12h, 90m. */
   duration(value: string): string {
     if (!/^\d+[smhdw]$/i.test(value.trim())) throw new InvalidArgumentError('use a number and a unit s, m, h, d or w, e.g. 30d, 12h, 90m');

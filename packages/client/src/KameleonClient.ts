@@ -21,6 +21,7 @@ import type {
   ReindexRequest,
   ReindexRun,
   SearchAnswer,
+  SearchMetrics,
   SearchRequest,
   SpaceBuild,
   SpaceDryRun,
@@ -148,6 +149,11 @@ export class KameleonClient {
       return this.call<SearchAnswer>('GET', 'v1/search', { ...o, query });
     }
     return this.call<SearchAnswer>('POST', 'v1/search', { ...o, body: { json: req } });
+  }
+
+  /** The answering API process's searches, cache hit rate and latency quantiles (since start and the last 5 minutes). */
+  searchMetrics(o?: CallOptions): Promise<SearchMetrics> {
+    return this.call<SearchMetrics>('GET', 'v1/search/metrics', { ...o });
   }
 
   readonly reindex = {

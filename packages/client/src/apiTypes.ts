@@ -105,7 +105,37 @@ export interface SearchAnswer {
   space: string;
   mode: SearchMode;
   took_ms: number;
+  /** Served from the API process's result cache (no write changed the searched entities since it was kept). */
+  cached: boolean;
   explain?: { timings_ms: Record<string, number>; plans: { keyword?: string; vector?: string }; window: number; rrfK?: number; fusion?: Record<string, unknown>; efSearch: number } & Record<string, unknown>;
+}
+
+/** Nearest-rank quantiles of latencies in ms (within 2%: log-spaced buckets), null before the first. */
+export interface LatencyQuantiles {
+  count: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+export interface SearchMetricsPeriod {
+  searches: number;
+  cacheHits: number;
+  /** cacheHits / searches; null before the first search. */
+  cacheHitRate: number | null;
+  latencyMs: LatencyQuantiles;
+  byMode: Record<SearchMode, LatencyQuantiles>;
+  /** Each retriever's own time, when it ran (a cached answer runs none). */
+  byRetriever: Record<'keyword' | 'vector', LatencyQuantiles>;
+}
+
+/** `GET /v1/search/metrics`: one API process's numbers. */
+export interface SearchMetrics {
+  /** When the process started counting. */
+  since: string;
+  sinceStart: SearchMetricsPeriod;
+  last5m: SearchMetricsPeriod;
+  resultCache: { enabled: boolean; entries: number; bytes: number; maxEntries: number; maxBytes: number };
 }
 
 export interface EmbeddingStatus {

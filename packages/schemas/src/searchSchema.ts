@@ -57,6 +57,12 @@ export const searchSchema = z
     rrfK: z.coerce.number({ message: 'rrfK must be an integer 1 to 1000' }).int('rrfK must be an integer 1 to 1000').min(1, 'rrfK must be an integer 1 to 1000').max(1000, 'rrfK must be an integer 1 to 1000').optional(),
     weights: weights.optional(),
     normalization: z.enum(NORMALIZATIONS, { message: `normalization must be one of ${NORMALIZATIONS.join(', ')}` }).optional(),
+    /** false bypasses the result cache (explain always does). */
+    cache: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')], {
+        error: (iss) => `cache must be true or false (or 1, 0), got ${typeof iss.input === 'string' ? quoted(iss.input) : typeof iss.input}`,
+      })
+      .optional(),
   })
   .strict()
   .superRefine((s, ctx) => {

@@ -15,6 +15,16 @@ export interface SearchOptions {
   where?: Record<string, unknown>;
   /** Ranks, scores, timings and plans (default false). */
   explain: boolean;
+  /** `--fusion`: rrf or linear (hybrid only; default: the API's, rrf). */
+  fusion?: string;
+  /** `--rrf-k`: the RRF constant, 1 to 1000 (default: the API's, 60). */
+  rrfK?: number;
+  /** `--weights K,V`: keyword and vector weights of linear fusion. */
+  weights?: { keyword: number; vector: number };
+  /** `--normalization`: minmax, l2 or zscore (linear only; default: the API's, minmax). */
+  normalization?: string;
+  /** `--no-cache` sets it false: bypass the result cache (default true). */
+  cache: boolean;
 }
 
 type Answer = SearchAnswer;
@@ -36,6 +46,11 @@ export function searchRequest(args: string[], opts: SearchOptions): SearchReques
     ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
     ...(opts.where ? { where: opts.where as Record<string, string | number | boolean | null> } : {}),
     ...(opts.explain ? { explain: true } : {}),
+    ...(opts.fusion ? { fusion: opts.fusion as SearchRequest['fusion'] } : {}),
+    ...(opts.rrfK !== undefined ? { rrfK: opts.rrfK } : {}),
+    ...(opts.weights ? { weights: opts.weights } : {}),
+    ...(opts.normalization ? { normalization: opts.normalization as SearchRequest['normalization'] } : {}),
+    ...(opts.cache === false ? { cache: false } : {}),
   };
 }
 
@@ -46,12 +61,12 @@ export async function search(api: KameleonClient, args: string[], opts: SearchOp
   return {
     data,
     human: (a) => {
-      if (a.count === 0) return `no results (${a.mode}, ${a.took_ms} ms, space ${a.space})`;
+      if (a.count === 0) return `no results (${a.mode}, ${a.took_ms} ms, space ${a.space}${a.cached ? ', cached' : ''})`;
       const rows = a.results.map((r, i) => {
         const ranks = r.explain ? (['keyword', 'vector'] as const).map((k) => (r.explain![k] ? `${k[0]}#${r.explain![k]!.rank}` : '')).filter(Boolean).join(' ') : '';
         return [i + 1, r.score.toFixed(4), r.entity, r.id, ...(opts.explain ? [ranks] : []), clip(r.content, 70)];
       });
-      const lines = [table(['#', 'SCORE', 'ENTITY', 'ID', ...(opts.explain ? ['RANKS'] : []), 'CONTENT'], rows), '', `${a.count} results, ${a.mode}, ${a.took_ms} ms, space ${a.space}`];
+      const lines = [table(['#', 'SCORE', 'ENTITY', 'ID', ...(opts.explain ? ['RANKS'] : []), 'CONTENT'], rows), '', `${a.count} results, ${a.mode}, ${a.took_ms} ms, space ${a.space}${a.cached ? ', cached' : ''}`];
       if (a.explain) {
         lines.push(`timings (ms): ${Object.entries(a.explain.timings_ms).map(([k, v]) => `${k} ${v}`).join(', ')}`);
         for (const [k, plan] of Object.entries(a.explain.plans)) lines.push('', `${k} plan:`, plan);

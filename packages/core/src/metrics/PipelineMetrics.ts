@@ -59,7 +59,35 @@ export class PipelineMetrics {
     registers: [this.registry],
   });
 
-  constructor(opts: { process: 'api' | 'worker'; queues?: Queue[]; activeRuns?: () => Promise<{ id: string; total: number; processed: number }[]> }) {
+  readonly searchRetrieverSeconds = new Histogram({
+    name: 'kdb_search_retriever_seconds',
+    help: 'Time of each retriever inside a search that ran one (the vector retriever with its query embedding)',
+    labelNames: ['retriever'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly resultCacheHits = new Counter({ name: 'kdb_result_cache_hits_total', help: 'Searches answered from the result cache', registers: [this.registry] });
+  readonly resultCacheMisses = new Counter({ name: 'kdb_result_cache_misses_total', help: 'Cacheable searches that ran (not kept, or kept but out of date)', registers: [this.registry] });
+  readonly resultCacheEvictions = new Counter({ name: 'kdb_result_cache_evictions_total', help: 'Answers dropped from the result cache to stay within its entry or byte bound', registers: [this.registry] });
+  readonly resultCacheInvalidations = new Counter({
+    name: 'kdb_result_cache_invalidations_total',
+    help: 'Kept answers found out of date (a write to one of their entities committed since)',
+    registers: [this.registry],
+  });
+
+  /** Counts one result cache event. */
+  resultCacheEvent(event: 'hit' | 'miss' | 'eviction' | 'invalidation'): void {
+    ({ hit: this.resultCacheHits, miss: this.resultCacheMisses, eviction: this.resultCacheEvictions, invalidation: this.resultCacheInvalidations })[event].inc();
+  }
+
+  /** Observes one answered search (the same observations as GET /v1/search/metrics). */
+  observeSearch(o: { mode: string; ms: number; keywordMs?: number | undefined; vectorMs?: number | undefined }): void {
+    this.searchSeconds.observe({ mode: o.mode }, o.ms / 1000);
+    if (o.keywordMs !== undefined) this.searchRetrieverSeconds.observe({ retriever: 'keyword' }, o.keywordMs / 1000);
+    if (o.vectorMs !== undefined) this.searchRetrieverSeconds.observe({ retriever: 'vector' }, o.vectorMs / 1000);
+  }
+
+  constructor(opts: { process: 'api' | 'worker'; resultCacheSize?: () => { entries: number; bytes: number }; queues?: Queue[]; activeRuns?: () => Promise<{ id: string; total: number; processed: number }[]> }) {
     this.registry.setDefaultLabels({ process: opts.process });
     collectDefaultMetrics({ register: this.registry, prefix: 'kdb_process_' });
     const queues = opts.queues ?? [];
@@ -75,6 +103,25 @@ export class PipelineMetrics {
         }
       },
     });
+    const cacheSize = opts.resultCacheSize;
+    if (cacheSize) {
+      new Gauge({
+        name: 'kdb_result_cache_entries',
+        help: 'Answers in the result cache',
+        registers: [this.registry],
+        collect() {
+          this.set(cacheSize().entries);
+        },
+      });
+      new Gauge({
+        name: 'kdb_result_cache_bytes',
+        help: 'Bytes of the answers in the result cache (their JSON size)',
+        registers: [this.registry],
+        collect() {
+          this.set(cacheSize().bytes);
+        },
+      });
+    }
     const activeRuns = opts.activeRuns;
     if (activeRuns) {
       new Gauge({

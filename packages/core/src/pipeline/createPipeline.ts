@@ -19,6 +19,9 @@ import { dryRunReindex, type DryRunReport } from '../reindex/dryRunReindex.js';
 import { ReindexRunStore, type ReindexRun } from '../reindex/ReindexRunStore.js';
 import { getRun, startReindex, startReindexIn } from '../reindex/startReindex.js';
 import { SearchEngine, type SearchAnswer, type SearchParams } from '../search/SearchEngine.js';
+import { ResultCache, type ResultCacheOptions } from '../search/ResultCache.js';
+import type { SearchObservation } from '../search/SearchObservation.js';
+import { SearchMetrics, type SearchMetricsReport } from '../metrics/SearchMetrics.js';
 import { vectorIndexStatus, type VectorIndexStatus } from '../segments/vectorSegmentStore.js';
 import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn } from '../store/entityStore.js';
 import { countRecords, deleteRecord, deleteRecords, getRecord, listRecords, patchRecord, recomputeEntityContent, resolveRecordId, type StoredRecord } from '../store/recordStore.js';
@@ -44,6 +47,19 @@ export interface PipelineOptions {
   efSearch?: number;
   /** Price in USD per million tokens of dry-run estimates. Default: the built-in table. */
   pricePerMillionTokens?: number | undefined;
+  /** Keeps fused search answers in process, never stale (ResultCache: its bounds and event hook). Default none: every search runs. */
+  resultCache?: Omit<ResultCacheOptions, 'pool'> | undefined;
+  /** Told of every answered search, besides search.metrics(). Default none. */
+  observeSearch?: ((o: SearchObservation) => void) | undefined;
+}
+
+/** The result cache of this process: whether it is on, what it holds and its bounds. */
+export interface ResultCacheStatus {
+  enabled: boolean;
+  entries: number;
+  bytes: number;
+  maxEntries: number;
+  maxBytes: number;
 }
 
 export interface RecordsIngest {
@@ -111,6 +127,8 @@ export interface Pipeline {
   };
   search: {
     search(params: SearchParams): Promise<SearchAnswer>;
+    /** Searches, cache hit rate and latency quantiles of this process, and the result cache's size. */
+    metrics(): SearchMetricsReport & { resultCache: ResultCacheStatus };
     /** The active space's vector index. */
     vectorIndex(): Promise<VectorIndexStatus>;
   };
@@ -161,7 +179,18 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   const runs = new ReindexRunStore(redis, pool, prefix);
   const cacheStats = new CacheStats(redis, prefix);
   const admin = { pool, runs, reindexQueue, spaces, pricePerMillionTokens: o.pricePerMillionTokens };
-  const engine = new SearchEngine({ pool, spaces, ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}) });
+  const resultCache = o.resultCache ? new ResultCache<SearchAnswer>({ pool, ...o.resultCache }) : undefined;
+  const searchMetrics = new SearchMetrics();
+  const engine = new SearchEngine({
+    pool,
+    spaces,
+    ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}),
+    resultCache,
+    observe: (obs) => {
+      searchMetrics.record(obs);
+      o.observeSearch?.(obs);
+    },
+  });
 
   return {
     entities: {
@@ -265,6 +294,12 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     },
     search: {
       search: (params) => engine.search(params),
+      metrics: () => ({
+        ...searchMetrics.report(),
+        resultCache: resultCache
+          ? { enabled: true, ...resultCache.size, maxEntries: resultCache.maxEntries, maxBytes: resultCache.maxBytes }
+          : { enabled: false, entries: 0, bytes: 0, maxEntries: 0, maxBytes: 0 },
+      }),
       async vectorIndex() {
         const active = await spaces.space(null);
         return vectorIndexStatus(pool, active.id);

@@ -14,6 +14,9 @@ import { QueryVectorCache } from './QueryVectorCache.js';
 import { explainSearch, resultExplain, type ResultExplain, type SearchExplain } from './explainSearch.js';
 import { Latch } from './Latch.js';
 import { msSince, Timings } from './Timings.js';
+import { resultCacheKey } from './resultCacheKey.js';
+import type { ResultCache } from './ResultCache.js';
+import type { SearchObservation } from './SearchObservation.js';
 
 export const SEARCH_MODES = ['hybrid', 'vector', 'keyword'] as const;
 export type SearchMode = (typeof SEARCH_MODES)[number];
@@ -38,6 +41,8 @@ export interface SearchParams {
   window?: number | undefined;
   /** How hybrid mode fuses the two rankings; only with mode hybrid. Default RRF with k = RRF_K. */
   fusion?: Fusion | undefined;
+  /** false: bypass the result cache (neither read nor kept). Searches with explain always bypass it. Default true. */
+  cache?: boolean | undefined;
 }
 
 export interface SearchResult {
@@ -56,6 +61,8 @@ export interface SearchAnswer {
   count: number;
   mode: SearchMode;
   took_ms: number;
+  /** Served from the result cache (an answer kept since no write changed its entities). */
+  cached: boolean;
   explain?: SearchExplain;
 }
 
@@ -76,6 +83,10 @@ export interface SearchEngineOptions {
   queryCacheSize?: number;
   /** How long the segment catalog is reused, in ms (any version finds every vector). Default 1000. */
   segmentCacheMs?: number;
+  /** Fused answers kept in process, never stale (see ResultCache). Default none: every search runs. */
+  resultCache?: ResultCache<SearchAnswer> | undefined;
+  /** Told of every search that answered (latency metrics). Default none. */
+  observe?: ((o: SearchObservation) => void) | undefined;
 }
 
 /**
@@ -149,9 +160,24 @@ export class SearchEngine {
 
   async search(params: SearchParams): Promise<SearchAnswer> {
     const t0 = performance.now();
-    const timings = new Timings();
     if (params.q.trim() === '') throw new ValidationError('q must not be empty');
     const entities = await this.resolveEntities(params);
+    const timings = new Timings();
+    const cache = params.cache === false || params.explain ? undefined : this.opts.resultCache;
+    let answer: SearchAnswer;
+    if (cache) {
+      // The space is part of the key: a process may serve the old space for a moment after a switch.
+      const { space } = await this.spaces.active();
+      const key = resultCacheKey(params, entities, space.modelKey);
+      const r = await cache.through(key, entities.map((e) => e.name), () => this.run(params, entities, timings, t0));
+      answer = r.cached ? { ...r.answer, cached: true, took_ms: msSince(t0) } : r.answer;
+    } else answer = await this.run(params, entities, timings, t0);
+    this.opts.observe?.({ mode: params.mode, ms: answer.took_ms, cached: answer.cached, keywordMs: answer.cached ? undefined : timings.ms.keyword, vectorMs: answer.cached ? undefined : timings.ms.vector });
+    return answer;
+  }
+
+  /** The search itself, uncached. */
+  private async run(params: SearchParams, entities: Entity[], timings: Timings, t0: number): Promise<SearchAnswer> {
     const names = entities.map((e) => e.name);
     const where = SearchEngine.checkedWhere(entities, params);
     if (params.fusion && params.mode !== 'hybrid') throw new ValidationError(`fusion applies only to mode hybrid, not mode ${params.mode}`, { mode: params.mode });
@@ -188,7 +214,7 @@ export class SearchEngine {
     t = performance.now();
     const results = await this.fetchRows(fused, !!params.explain);
     timings.lap('fetch', t);
-    const answer: SearchAnswer = { results, space: space.modelKey, count: results.length, mode: params.mode, took_ms: msSince(t0) };
+    const answer: SearchAnswer = { results, space: space.modelKey, count: results.length, mode: params.mode, took_ms: msSince(t0), cached: false };
     if (params.explain) {
       answer.explain = await explainSearch({ pool: this.opts.pool, vectorRetriever: this.vector, keyword, vector, filtered: !!where || narrowed, k, window, fusion: params.mode === 'hybrid' ? fusion : undefined, timings });
     }

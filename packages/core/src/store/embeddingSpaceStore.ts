@@ -114,6 +114,8 @@ export async function insertSpace(client: pg.ClientBase, seed: SpaceSeed, state:
   );
   const space = toSpace(rows[0]!);
   await client.query('SELECT kdb_create_vector_table($1, $2)', [space.id, space.dimensions]);
+  // Vector writes change vector results: they bump the result versions (sql/000012_result_versions.sql).
+  await client.query('SELECT kdb_watch_result_versions($1::regclass)', [vectorTable(space.id)]);
   return space;
 }
 
