@@ -13,6 +13,7 @@ import {
   providerConfigFromEnv,
   spaceSeedOf,
   SpaceProviders,
+  PostingsRebuilder,
 } from '@kameleondb/core';
 import { createApp } from './createApp.js';
 import type { ApiEnv } from './env.js';
@@ -49,6 +50,8 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
   });
   // The active space's provider is loaded before the first search (a local model), and fails the start if it cannot be.
   await spaces.active();
+  // Every API process drives the analyzer rebuilds it can take: a run whose process died is resumed by another (or this one after a restart).
+  const rebuilder = new PostingsRebuilder({ pool, logger });
   const pipeline = createPipeline({
     pool,
     redis,
@@ -58,7 +61,9 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     jobSize: env.KDB_JOB_SIZE,
     efSearch: env.KDB_EF_SEARCH,
     pricePerMillionTokens: env.KDB_PRICE_PER_MILLION_TOKENS,
+    onAnalyzerRun: () => rebuilder.kick(),
   });
+  rebuilder.start();
   const metrics = new PipelineMetrics({ process: 'api', queues: [pipeline.queues.embed, pipeline.queues.reindex], activeRuns: () => pipeline.reindex.active() });
   const app = createApp({
     pipeline,
@@ -87,6 +92,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
       const grace = setTimeout(() => server.closeAllConnections(), env.KDB_SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(grace);
+      await rebuilder.close();
       await pipeline.close();
       await redis.quit().catch(() => undefined);
       await pool.end();
