@@ -29,6 +29,8 @@ const schema = z
     KDB_PG_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(16),
     /** Price in USD per million tokens for dry-run cost estimates (overrides the built-in table). */
     KDB_PRICE_PER_MILLION_TOKENS: z.coerce.number().min(0).optional(),
+    /** Records per transaction of an analyzer rebuild (a change of an entity's analyzer). */
+    KDB_ANALYZER_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
     /** Time in-flight requests get after SIGTERM, in ms. */
     KDB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(25_000),
   })

@@ -51,7 +51,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
   // The active space's provider is loaded before the first search (a local model), and fails the start if it cannot be.
   await spaces.active();
   // Every API process drives the analyzer rebuilds it can take: a run whose process died is resumed by another (or this one after a restart).
-  const rebuilder = new PostingsRebuilder({ pool, logger });
+  const rebuilder = new PostingsRebuilder({ pool, logger, batchSize: env.KDB_ANALYZER_BATCH });
   const pipeline = createPipeline({
     pool,
     redis,

@@ -46,6 +46,8 @@ CREATE TABLE kdb_analyzer_runs (
   processed       bigint NOT NULL DEFAULT 0,
   after_id        uuid,
   cancel_requested boolean NOT NULL DEFAULT false,
+  -- host:pid of the process that wrote the last batch.
+  driver          text,
   error           text,
   created_at      timestamptz NOT NULL DEFAULT now(),
   updated_at      timestamptz NOT NULL DEFAULT now(),

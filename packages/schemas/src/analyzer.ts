@@ -28,6 +28,8 @@ export interface AnalyzerRun {
   /** Records to rebuild (counted when the run starts; records written meanwhile are indexed by their writers). */
   total: number;
   processed: number;
+  /** `host:pid` of the process that wrote its last batch (another process resumes a run whose process died). */
+  driver: string | null;
   /** The run was asked to stop. */
   cancelRequested: boolean;
   error: string | null;

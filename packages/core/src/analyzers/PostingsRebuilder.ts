@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { analyze, indexNextGeneration } from '../store/keywordIndex.js';
@@ -170,7 +171,7 @@ export class PostingsRebuilder {
       }
       const docs = rows.map((r) => analyze({ id: r.record_id, content: r.content }, run.to));
       await indexNextGeneration(client, run.toKey, docs, { replace: true });
-      await recordAnalyzerProgress(client, run.id, rows[rows.length - 1]!.record_id, rows.length);
+      await recordAnalyzerProgress(client, run.id, rows[rows.length - 1]!.record_id, rows.length, `${hostname()}:${process.pid}`);
     });
   }
 

@@ -19,7 +19,7 @@ export type AnalyzeText = (text: string) => string[];
  * SKUs, order numbers, paths: chains of words joined by `. _ @ # : / + -`,
  * and `#12345`) are kept whole and unstemmed, so they are still found
  * exactly; a chain joined only by apostrophes (`customer's`) is a word with
- * a clitic, left to the stemmer through its parts.
+ * a clitic, not an identifier: its words are analyzed one by one.
  */
 function snowballAnalyzer(language: string, stopList: readonly string[]): AnalyzeText {
   const stemmer = snowball.newStemmer(language);
@@ -48,7 +48,8 @@ function snowballAnalyzer(language: string, stopList: readonly string[]): Analyz
 
 const BUILT: Record<Analyzer, () => AnalyzeText> = {
   simple: () => tokenize,
-  english: () => snowballAnalyzer('english', englishStopwords),
+  // The package's list is Snowball's English list without "a"; Snowball's and Lucene's lists have it.
+  english: () => snowballAnalyzer('english', [...englishStopwords, 'a']),
   german: () => snowballAnalyzer('german', germanStopwords),
 };
 const cache = new Map<Analyzer, AnalyzeText>();

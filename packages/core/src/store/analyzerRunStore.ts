@@ -18,6 +18,7 @@ interface RunRow {
   processed: string;
   after_id: string | null;
   cancel_requested: boolean;
+  driver: string | null;
   error: string | null;
   created_at: Date;
   updated_at: Date;
@@ -41,6 +42,7 @@ const toRun = (r: RunRow): AnalyzerRunRow => ({
   state: r.state,
   total: Number(r.total),
   processed: Number(r.processed),
+  driver: r.driver,
   cancelRequested: r.cancel_requested,
   error: r.error,
   createdAt: r.created_at.toISOString(),
@@ -121,8 +123,8 @@ export async function requestAnalyzerRunCancel(db: pg.Pool | pg.ClientBase, id: 
 }
 
 /** A batch's progress, in the batch's transaction: it commits with the postings it counts. */
-export async function recordAnalyzerProgress(client: pg.ClientBase, id: string, afterId: string, processed: number): Promise<void> {
-  await client.query('UPDATE kdb_analyzer_runs SET after_id = $2, processed = processed + $3, updated_at = now() WHERE id = $1', [id, afterId, processed]);
+export async function recordAnalyzerProgress(client: pg.ClientBase, id: string, afterId: string, processed: number, driver: string): Promise<void> {
+  await client.query('UPDATE kdb_analyzer_runs SET after_id = $2, processed = processed + $3, driver = $4, updated_at = now() WHERE id = $1', [id, afterId, processed, driver]);
 }
 
 /** Moves a run to `state` (dropping: postings of dropKey left to remove; finished states set finished_at). */
