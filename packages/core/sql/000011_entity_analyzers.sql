@@ -22,6 +22,12 @@ ALTER TABLE kdb_entities
   ADD COLUMN next_postings_key text,
   ADD COLUMN analyzer_run uuid;
 
+-- A record has postings under two keys during a rebuild: the lookup of a
+-- candidate's postings (keywordTopK's POSTINGS_SQL) filters on the key, and
+-- stays index-only with it in the index.
+DROP INDEX kdb_postings_record_idx;
+CREATE INDEX kdb_postings_record_idx ON kdb_postings (record_id, term) INCLUDE (tf, doc_len, entity);
+
 -- Each record's length under the next generation's analyzer, until the switch copies it to kdb_search.doc_len.
 CREATE TABLE kdb_postings_next_len (
   record_id  uuid PRIMARY KEY REFERENCES kdb_search(record_id) ON DELETE CASCADE,

@@ -152,6 +152,30 @@ describe('analyzers per entity', () => {
     await check('refunds', ['notes']);
   });
 
+  it('mid-rebuild, a search reads only the serving postings, also in the lookups of common terms', async () => {
+    const entity = await createEntity(db.pool, { name: 'orders', fields: { text: 'text' }, embedFields: ['text'] });
+    let seed = 3;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const pool_ = ['refund', 'refunds', 'policy', 'the', 'of', 'a', 'delivery', 'customer', 'late', 'early'];
+    // "order" is in every document (read by rounds, then looked up for the candidates of "refund").
+    const texts = Array.from({ length: 1500 }, () => ['order', ...Array.from({ length: 2 + (next() % 8) }, () => pool_[next() % pool_.length]!)].join(' '));
+    await add(entity, 'simple', texts);
+    await updateEntity(db.pool, 'orders', { analyzer: 'english' });
+    const r = new PostingsRebuilder({ pool: db.pool, batchSize: 200, dropGraceMs: 0, pollMs: 50 });
+    r.start();
+    const run = async () => (await db.pool.query<{ processed: number; state: string }>(`SELECT processed::int, state FROM kdb_analyzer_runs WHERE entity = 'orders'`)).rows[0]!;
+    await waitFor(async () => (await run()).processed >= 600);
+    await r.close();
+    expect((await run()).state).toBe('running');
+    for (const q of ['order refund', 'refund order policy', 'order']) await check(q, ['orders']);
+    const again = new PostingsRebuilder({ pool: db.pool, batchSize: 500, dropGraceMs: 0, pollMs: 50 });
+    again.start();
+    await waitFor(async () => (await run()).state === 'completed');
+    await again.close();
+    for (const d of docs) if (d.entity === 'orders') d.analyzer = 'english';
+    for (const q of ['order refund', 'refund order policy', 'order']) await check(q, ['orders']);
+  });
+
   async function leftover(key: string): Promise<number> {
     const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM kdb_postings WHERE entity = $1', [key]);
     return rows[0]!.n;

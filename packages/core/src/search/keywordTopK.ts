@@ -129,11 +129,15 @@ export async function readStatsAndHeads(
   return { documents, totalLength, df, stale, heads, query };
 }
 
-/** All postings of the candidates for the query terms (index-only on kdb_postings_record_idx). */
+/**
+ * All postings of the candidates for the query terms under the searched
+ * postings keys (index-only on kdb_postings_record_idx): during an analyzer
+ * rebuild a record also has postings under the next key, which must not count.
+ */
 const POSTINGS_SQL = `
   SELECT p.record_id AS id, p.term, p.tf, p.doc_len
     FROM kdb_postings p
-   WHERE p.record_id = ANY($1::uuid[]) AND p.term = ANY($2::text[])`;
+   WHERE p.record_id = ANY($1::uuid[]) AND p.term = ANY($2::text[]) AND p.entity = ANY($3::text[])`;
 
 const EPS = 1e-9;
 
@@ -226,7 +230,7 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
     const reachable = candidates.filter((id) => upper(id) >= kthLower - EPS);
     // Those with an open term not yet seen; the others' scores are already exact.
     const lookup = reachable.filter((id) => openIdx.some((i) => seen.get(id)![i] === 0));
-    const postings = { text: POSTINGS_SQL, values: [lookup, open] as unknown[] };
+    const postings = { text: POSTINGS_SQL, values: [lookup, open, opts.entities] as unknown[] };
     if (open.length && lookup.length) {
       const scored = await db.query<{ id: string; term: string; tf: number; doc_len: number }>({ name: 'kdb_keyword_postings', ...postings });
       for (const p of scored.rows) seen.get(p.id)![termIndex.get(p.term)!] = weight(p.term, p.tf, p.doc_len);
