@@ -127,6 +127,8 @@ describe('analyzers per entity', () => {
     // A change that completes, with writes to the entity in the middle of it.
     const second = await updateEntity(db.pool, 'notes', { analyzer: 'english' });
     expect(second.analyzerRun!.total).toBe(300);
+    // One rebuild at a time: another change while this one runs is a conflict naming it.
+    await expect(updateEntity(db.pool, 'notes', { analyzer: 'german' })).rejects.toThrow(`already being rebuilt for another analyzer (run ${second.analyzerRun!.id})`);
     const r2 = new PostingsRebuilder({ pool: db.pool, batchSize: 20, dropGraceMs: 0, pollMs: 50 });
     r2.start();
     const stale: Entity = { ...entity };
