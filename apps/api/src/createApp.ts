@@ -71,15 +71,16 @@ const recordsDeleteBody = z
   })
   .strict();
 const recordListQuery = schemas.recordListQuerySchema;
+const analyzerRunsQuery = z.object({ entity: z.string().regex(schemas.ENTITY_NAME_RE, 'entity must be an entity name').optional() }).strict();
 
 /** Every /v1 route, with the schemas that validate it: the OpenAPI document is made from this list. */
 export const ROUTES: RouteDoc[] = [
   { method: 'post', path: '/entities', operationId: 'createEntity', summary: 'Create an entity', body: entityInputSchema, errors: [409, 503], success: { status: 201, description: 'the entity' } },
   { method: 'get', path: '/entities', operationId: 'listEntities', summary: 'List entities', errors: [503], success: { status: 200, description: '{entities}' } },
   { method: 'get', path: '/entities/:name', operationId: 'getEntity', summary: 'Describe an entity: its fields, record count and embedding counts', errors: [503], success: { status: 200, description: 'the entity with records (count) and embedding {total, indexed, pending, failed, stale}' } },
-  { method: 'patch', path: '/entities/:name', operationId: 'updateEntity', summary: 'Add, rename (renameFields) or drop (dropFields) fields, or change embedFields',
+  { method: 'patch', path: '/entities/:name', operationId: 'updateEntity', summary: 'Add, rename (renameFields) or drop (dropFields) fields, change embedFields, or change the analyzer',
     description:
-      'One transaction: renamed and dropped fields are renamed or removed in every record, in required, unique (their indexes) and embedFields. When an embedded field is renamed or dropped, the texts are recomputed (search sees them at once) and a reindex run starts; a change of embedFields starts a recompute run. A 409 while a reindex run is active for the entity and embedded texts would change.', body: entityPatchSchema, errors: [409, 503], success: { status: 200, description: 'the entity and its reindex run' } },
+      'One transaction: renamed and dropped fields are renamed or removed in every record, in required, unique (their indexes) and embedFields. When an embedded field is renamed or dropped, the texts are recomputed (search sees them at once) and a reindex run starts; a change of embedFields starts a recompute run. A 409 while a reindex run is active for the entity and embedded texts would change. A new `analyzer` starts a rebuild of the postings in the background (analyzerRun): searches use the old analyzer until it switches; a 409 while another rebuild of the entity runs.', body: entityPatchSchema, errors: [409, 503], success: { status: 200, description: 'the entity and its reindex run' } },
   {
     method: 'post',
     path: '/entities/:name/records',
@@ -125,6 +126,9 @@ export const ROUTES: RouteDoc[] = [
   { method: 'delete', path: '/reindex', operationId: 'cleanReindexRuns', summary: 'Delete finished runs (completed, cancelled, failed) that ended more than olderThan ago; live runs are kept', query: reindexCleanQuery, errors: [503], success: { status: 200, description: '{deleted}' } },
   { method: 'get', path: '/reindex/:id', operationId: 'getReindexRun', summary: 'One reindex run with live progress', errors: [503], success: { status: 200, description: 'the run' } },
   { method: 'post', path: '/reindex/:id/cancel', operationId: 'cancelReindexRun', summary: 'Cancel a reindex run', errors: [503], success: { status: 200, description: 'the run as it ended' } },
+  { method: 'get', path: '/analyzer-runs', operationId: 'listAnalyzerRuns', summary: 'Recent rebuilds of postings for a new analyzer, newest first (entity= one entity\'s)', query: analyzerRunsQuery, errors: [503], success: { status: 200, description: '{runs}' } },
+  { method: 'get', path: '/analyzer-runs/:id', operationId: 'getAnalyzerRun', summary: 'One rebuild of postings for a new analyzer, with its progress', errors: [404, 503], success: { status: 200, description: 'the run' } },
+  { method: 'post', path: '/analyzer-runs/:id/cancel', operationId: 'cancelAnalyzerRun', summary: 'Cancel a running rebuild: its new postings are dropped and the old analyzer stays', errors: [404, 409, 503], success: { status: 200, description: 'the run (cancelRequested; state cancelled once its driver has stopped it)' } },
   { method: 'get', path: '/search', operationId: 'search', summary: 'Hybrid, vector or keyword search (cache=false bypasses the result cache)', query: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms, cached}' } },
   { method: 'post', path: '/search', operationId: 'searchWithBody', summary: 'Search with a JSON body', body: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms, cached}' } },
   { method: 'get', path: '/search/metrics', operationId: 'searchMetrics', summary: "This API process's searches, result cache hit rate and p50/p95/p99 latency per mode and per retriever, since start and over the last 5 minutes", errors: [], success: { status: 200, description: '{since, sinceStart, last5m, resultCache}' } },
@@ -336,6 +340,16 @@ export function createApp(deps: AppDeps): express.Express {
   });
   v1.get('/reindex/:id', take({ body: 'none' }), async (req, res) => {
     res.json(await reindex.get(params(req).id));
+  });
+  v1.get('/analyzer-runs', take({ query: analyzerRunsQuery, body: 'none' }), async (_req, res) => {
+    const { entity } = res.locals.query as z.infer<typeof analyzerRunsQuery>;
+    res.json({ runs: await pipeline.analyzerRuns.list(entity) });
+  });
+  v1.get('/analyzer-runs/:id', take({ body: 'none' }), async (req, res) => {
+    res.json(await pipeline.analyzerRuns.get(params(req).id));
+  });
+  v1.post('/analyzer-runs/:id/cancel', take({ body: 'none' }), async (req, res) => {
+    res.json(await pipeline.analyzerRuns.cancel(params(req).id));
   });
   v1.post('/reindex/:id/cancel', take({ body: 'none' }), async (req, res) => {
     res.json(await reindex.cancel(params(req).id));

@@ -39,6 +39,8 @@ const schema = z
       .default('64mb')
       .transform((v) => sizeInBytes(v))
       .refine((n) => n >= 1024 && n <= 64 * 1024 ** 3, 'must be 1kb to 64gb'),
+    /** Records per transaction of an analyzer rebuild (a change of an entity's analyzer). */
+    KDB_ANALYZER_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
     /** Time in-flight requests get after SIGTERM, in ms. */
     KDB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(25_000),
   })

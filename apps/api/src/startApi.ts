@@ -14,6 +14,7 @@ import {
   providerConfigFromEnv,
   spaceSeedOf,
   SpaceProviders,
+  PostingsRebuilder,
 } from '@kameleondb/core';
 import { createApp } from './createApp.js';
 import type { ApiEnv } from './env.js';
@@ -50,6 +51,8 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
   });
   // The active space's provider is loaded before the first search (a local model), and fails the start if it cannot be.
   await spaces.active();
+  // Every API process drives the analyzer rebuilds it can take: a run whose process died is resumed by another (or this one after a restart).
+  const rebuilder = new PostingsRebuilder({ pool, logger, batchSize: env.KDB_ANALYZER_BATCH });
   const pipeline = createPipeline({
     pool,
     redis,
@@ -62,7 +65,9 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     // Events and observations arrive only once searches run, after `metrics` below exists.
     resultCache: env.KDB_RESULT_CACHE_ENTRIES > 0 ? { maxEntries: env.KDB_RESULT_CACHE_ENTRIES, maxBytes: env.KDB_RESULT_CACHE_BYTES, onEvent: (e) => metrics.resultCacheEvent(e) } : undefined,
     observeSearch: (o) => metrics.observeSearch(o),
+    onAnalyzerRun: () => rebuilder.kick(),
   });
+  rebuilder.start();
   const metrics = new PipelineMetrics({
     process: 'api',
     queues: [pipeline.queues.embed, pipeline.queues.reindex],
@@ -96,6 +101,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
       const grace = setTimeout(() => server.closeAllConnections(), env.KDB_SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(grace);
+      await rebuilder.close();
       await pipeline.close();
       await redis.quit().catch(() => undefined);
       await pool.end();

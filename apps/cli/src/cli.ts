@@ -20,6 +20,7 @@ import { recordsBatchDelete } from './commands/recordsBatchDelete.js';
 import { recordsBatchUpdate } from './commands/recordsBatchUpdate.js';
 import { entitiesDescribe } from './commands/entitiesDescribe.js';
 import { entitiesAlter } from './commands/entitiesAlter.js';
+import { entitiesAnalyzerRun } from './commands/entitiesAnalyzerRun.js';
 import { embeddingsJobsClean } from './commands/embeddingsJobsClean.js';
 import { searchBenchmark } from './commands/searchBenchmark.js';
 import { searchMetrics } from './commands/searchMetrics.js';
@@ -83,6 +84,7 @@ export function buildCli(env: Record<string, string | undefined> = process.env, 
     .option('-f, --field <name:type>', 'a field NAME:TYPE[:required][:unique], repeatable (types: string, text, integer, float, boolean, date, datetime, json)', repeat, [])
     .option('--embed <fields>', 'comma-separated fields whose text is embedded (default: the text fields)')
     .option('--file <entity.json>', 'read {name, fields, embedFields} from a file')
+    .option('--analyzer <name>', 'keyword analyzer: simple (default: words as written), english or german (stemmed, stop words dropped, identifiers kept whole)')
     .action(run((api, cmd, name: string | undefined) => entitiesCreate(api, name, cmd.opts())));
   entities.command('list').description('list entities').action(run((api) => entitiesList(api)));
   entities
@@ -95,7 +97,13 @@ export function buildCli(env: Record<string, string | undefined> = process.env, 
     .option('--add <spec>', 'add a field NAME:TYPE[:required][:unique], repeatable', repeat, [])
     .option('--rename <old=new>', 'rename a field, OLD=NEW (or OLD:NEW), repeatable', repeat, [])
     .option('--drop <field>', 'drop a field and its values, repeatable', repeat, [])
-    .action(run((api, cmd, name: string) => entitiesAlter(api, name, cmd.opts<{ add: string[]; rename: string[]; drop: string[] }>())));
+    .option('--analyzer <name>', 'change the keyword analyzer (simple, english, german): postings are rebuilt in the background, searches use the old one until the switch')
+    .action(run((api, cmd, name: string) => entitiesAlter(api, name, cmd.opts<{ add: string[]; rename: string[]; drop: string[]; analyzer?: string }>())));
+  entities
+    .command('analyzer-run <id>')
+    .description('a postings rebuild for a new analyzer: state and progress (--cancel stops it; the old analyzer stays)')
+    .option('--cancel', 'cancel the run')
+    .action(run((api, cmd, id: string) => entitiesAnalyzerRun(api, id, cmd.opts<{ cancel?: boolean }>())));
 
   // `data` is KameleonDB's name for this group; its lines run as written.
   const records = program.command('records').alias('data').description('read and write records (alias: data)');

@@ -2,6 +2,7 @@ import { KameleonApiError } from './KameleonApiError.js';
 import { byteStream, ndjsonStream } from './ndjsonStream.js';
 import { readBoundedText } from './readBoundedText.js';
 import type {
+  AnalyzerRun,
   BatchDeleteAnswer,
   BatchUpdateAnswer,
   CacheClearAnswer,
@@ -167,6 +168,15 @@ export class KameleonClient {
     cancel: (id: string, o?: CallOptions) => this.call<ReindexRun>('POST', `v1/reindex/${seg(id)}/cancel`, { ...o }),
     /** Deletes finished runs older than `olderThan` (7d, 12h); active runs are never deleted. */
     clean: (q: { olderThan: string }, o?: CallOptions) => this.call<{ deleted: number }>('DELETE', 'v1/reindex', { ...o, query: { olderThan: q.olderThan } }),
+  };
+
+  /** Rebuilds of an entity's postings after a change of its analyzer (PATCH entity `analyzer`). */
+  readonly analyzerRuns = {
+    /** Recent runs, newest first; `entity` narrows to one entity's. */
+    list: async (q: { entity?: string } = {}, o?: CallOptions) => (await this.call<{ runs: AnalyzerRun[] }>('GET', 'v1/analyzer-runs', { ...o, query: { entity: q.entity } })).runs,
+    get: (id: string, o?: CallOptions) => this.call<AnalyzerRun>('GET', `v1/analyzer-runs/${seg(id)}`, { ...o }),
+    /** Asks a running rebuild to stop: the new postings are dropped and the old analyzer stays. */
+    cancel: (id: string, o?: CallOptions) => this.call<AnalyzerRun>('POST', `v1/analyzer-runs/${seg(id)}/cancel`, { ...o }),
   };
 
   readonly embeddings = {

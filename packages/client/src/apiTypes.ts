@@ -20,9 +20,11 @@ import type {
   RunState,
   SpaceState,
   StoredRecord,
+  Analyzer,
+  AnalyzerRun,
 } from '@kameleondb/schemas';
 // Answers the server names too: one definition, in @kameleondb/schemas.
-export type { DryRunReport, EmbeddingCounts, FusedPart, EmbeddingSpace, EmbeddingState, ReindexRun, RunState, SpaceState, StoredRecord };
+export type { Analyzer, AnalyzerRun, DryRunReport, EmbeddingCounts, FusedPart, EmbeddingSpace, EmbeddingState, ReindexRun, RunState, SpaceState, StoredRecord };
 
 // Requests: the types of the zod schemas the API validates them with.
 export type { Entity, EntityInput, EntityPatch, FieldType };
@@ -52,8 +54,8 @@ export type EntityDescription = Entity & { records: number; embedding: Omit<Embe
 
 
 
-/** `PATCH /v1/entities/:name`: the entity and the reindex run its change started (null when none). */
-export type EntityUpdate = Entity & { reindex: ReindexRun | null };
+/** `PATCH /v1/entities/:name`: the entity, the reindex run its change started and the postings rebuild a new analyzer started (null when none). */
+export type EntityUpdate = Entity & { reindex: ReindexRun | null; analyzerRun: AnalyzerRun | null };
 
 export interface InsertAnswer {
   count: number;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { builtinNameMessage, isBuiltinName } from './isBuiltinName.js';
 import { FIELD_TYPES, type FieldType } from './fieldTypes.js';
 import { fieldNames, type FieldsInput } from './normalizeFields.js';
+import { analyzerSchema, type Analyzer } from './analyzer.js';
 
 export { FIELD_TYPES, type FieldType } from './fieldTypes.js';
 
@@ -86,6 +87,8 @@ export const entityInputSchema = z
       .refine((f) => fieldNames(f).length > 0, 'fields must declare at least one field')
       .refine((f) => !fieldNames(f).includes('id'), 'field name "id" is reserved for the record id'),
     embedFields: z.array(embedFieldName).min(1, 'embedFields must name at least one field'),
+    /** Keyword analyzer of the entity's texts and of queries searching it. Default `simple`. */
+    analyzer: analyzerSchema.optional(),
   })
   .strict()
   .superRefine((e, ctx) => {
@@ -117,6 +120,10 @@ export interface Entity {
   required: string[];
   /** Fields whose non-null values are unique within the entity (a unique index each). */
   unique: string[];
+  /** Keyword analyzer its postings and queries use. */
+  analyzer: Analyzer;
+  /** While its postings are rebuilt for another analyzer: that analyzer and the run (searches use `analyzer` until the switch). */
+  analyzerChange: { to: Analyzer; runId: string } | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -139,8 +146,13 @@ export const entityPatchSchema = z
       .refine((m) => Object.keys(m).length > 0, 'renameFields must rename at least one field')
       .optional(),
     dropFields: z.array(z.string().min(1).max(63)).min(1, 'dropFields must name at least one field').max(1000).optional(),
+    /** Another analyzer: the postings are rebuilt in the background (a run); searches use the old ones until the switch. */
+    analyzer: analyzerSchema.optional(),
   })
   .strict()
-  .refine((p) => p.fields !== undefined || p.embedFields !== undefined || p.renameFields !== undefined || p.dropFields !== undefined, 'send fields to add, embedFields, renameFields, dropFields, or several');
+  .refine(
+    (p) => p.fields !== undefined || p.embedFields !== undefined || p.renameFields !== undefined || p.dropFields !== undefined || p.analyzer !== undefined,
+    'send fields to add, embedFields, renameFields, dropFields, analyzer, or several',
+  );
 
 export type EntityPatch = z.infer<typeof entityPatchSchema>;

@@ -1,6 +1,7 @@
 // The request schemas of the KameleonDB Pipeline API: the API validates with
 // them, the typed client takes its request types from them. zod only.
 export { entityInputSchema, entityPatchSchema, ENTITY_NAME_RE, type Entity, type EntityInput, type EntityPatch } from './entitySchema.js';
+export { ANALYZERS, analyzerSchema, ANALYZER_RUN_STATES, type Analyzer, type AnalyzerRun, type AnalyzerRunState } from './analyzer.js';
 export { FIELD_TYPES, canonicalType, type FieldType } from './fieldTypes.js';
 export { isBuiltinName, builtinNameMessage } from './isBuiltinName.js';
 export { fieldNames, normalizeFields, type FieldsInput, type NormalizedFields } from './normalizeFields.js';

@@ -10,6 +10,8 @@ export interface EntitiesAlterOptions {
   rename: string[];
   /** Field names, repeatable. */
   drop: string[];
+  /** A new keyword analyzer: the postings are rebuilt in the background. */
+  analyzer?: string;
 }
 
 /** `OLD=NEW` or `OLD:NEW` as a pair; anything else is a usage error. */
@@ -24,8 +26,8 @@ export function parseRename(spec: string): [string, string] {
  * one PATCH, applied by the API in one transaction (all or nothing).
  */
 export async function entitiesAlter(api: KameleonClient, name: string, opts: EntitiesAlterOptions): Promise<CommandResult<EntityUpdate>> {
-  if (!opts.add.length && !opts.rename.length && !opts.drop.length) {
-    throw new CliError('say what to change: --add F:T[:required][:unique], --rename OLD=NEW or --drop F (each repeatable)', 2);
+  if (!opts.add.length && !opts.rename.length && !opts.drop.length && !opts.analyzer) {
+    throw new CliError('say what to change: --add F:T[:required][:unique], --rename OLD=NEW or --drop F (each repeatable), or --analyzer NAME', 2);
   }
   const renames = opts.rename.map(parseRename);
   // The types are the API's to check: it names the allowed ones.
@@ -33,6 +35,7 @@ export async function entitiesAlter(api: KameleonClient, name: string, opts: Ent
     ...(opts.add.length ? { fields: opts.add.map(parseFieldSpec) as NonNullable<EntityPatch['fields']> } : {}),
     ...(renames.length ? { renameFields: Object.fromEntries(renames) } : {}),
     ...(opts.drop.length ? { dropFields: opts.drop } : {}),
+    ...(opts.analyzer ? { analyzer: opts.analyzer as NonNullable<EntityPatch['analyzer']> } : {}),
   };
   const data = await api.entities.update(name, patch);
   return {
@@ -40,6 +43,9 @@ export async function entitiesAlter(api: KameleonClient, name: string, opts: Ent
     human: (e) =>
       [
         `altered entity ${e.name}: fields ${Object.entries(e.fields).map(([f, t]) => `${f}:${t}`).join(', ')}; embedded: ${e.embedFields.join(', ')}`,
+        ...(e.analyzerRun
+          ? [`analyzer ${e.analyzerRun.from} -> ${e.analyzerRun.to}: postings rebuild ${e.analyzerRun.id} started; searches use ${e.analyzerRun.from} until it switches (kameleondb entities analyzer-run ${e.analyzerRun.id})`]
+          : []),
         ...(e.reindex ? [`search texts changed: reindex run ${e.reindex.id} started (kameleondb embeddings status ${e.reindex.id} --watch)`] : []),
       ].join('\n'),
   };

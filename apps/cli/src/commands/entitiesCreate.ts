@@ -7,6 +7,8 @@ export interface EntitiesCreateOptions {
   field?: string[];
   embed?: string;
   file?: string;
+  /** Keyword analyzer (simple, english, german); the API checks the name. */
+  analyzer?: string;
 }
 
 /** One field as KameleonDB's list form writes it (the body `fields` sends). */
@@ -54,9 +56,10 @@ export async function entitiesCreate(api: KameleonClient, name: string | undefin
     const embedFields = opts.embed ? opts.embed.split(',').map((s) => s.trim()).filter(Boolean) : fields.filter((f) => f.type === 'text').map((f) => f.name);
     body = { name, fields, embedFields };
   }
+  if (opts.analyzer) body.analyzer = opts.analyzer;
   const entity = await api.entities.create(body as EntityInput);
   return {
     data: entity,
-    human: (e) => `created entity ${e.name}: fields ${Object.entries(e.fields).map(([k, t]) => describeField(e, k, t)).join(', ')}; embedded: ${e.embedFields.join(', ')}`,
+    human: (e) => `created entity ${e.name}: fields ${Object.entries(e.fields).map(([k, t]) => describeField(e, k, t)).join(', ')}; embedded: ${e.embedFields.join(', ')}; analyzer: ${e.analyzer}`,
   };
 }

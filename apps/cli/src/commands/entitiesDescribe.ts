@@ -11,6 +11,7 @@ export async function entitiesDescribe(api: KameleonClient, name: string): Promi
       const c = e.embedding;
       return [
         `entity ${e.name}: ${e.records} records; embeddings ${c.indexed} indexed, ${c.pending} pending, ${c.failed} failed, ${c.stale} stale`,
+        `analyzer ${e.analyzer}${e.analyzerChange ? ` (rebuilding for ${e.analyzerChange.to}: run ${e.analyzerChange.runId})` : ''}`,
         `created ${e.createdAt}, updated ${e.updatedAt}`,
         '',
         table(['FIELD', 'TYPE', 'FLAGS'], Object.entries(e.fields).map(([f, t]) => [f, t, flags(f)])),

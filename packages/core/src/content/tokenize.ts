@@ -20,6 +20,19 @@ const JOINERS = new Set(['.', '_', '@', '#', ':', '/', '+', "'", '-']);
 const MAX_TERM = 100;
 
 export function tokenize(text: string): string[] {
+  const { words, identifiers } = tokenParts(text);
+  return [...words, ...identifiers];
+}
+
+/** The parts of tokenize's output: plain words, then whole identifiers (joined chains, then `#` terms); terms over 100 characters dropped. */
+export interface TokenParts {
+  words: string[];
+  identifiers: string[];
+  /** Per identifier: it is a chain joined only by apostrophes (`customer's`, `don't`): a word with a clitic, not an identifier, for a language analyzer. */
+  apostropheOnly: boolean[];
+}
+
+export function tokenParts(text: string): TokenParts {
   const t = text.normalize('NFC').toLowerCase();
   const words: string[] = [];
   const identifiers: string[] = [];
@@ -29,8 +42,13 @@ export function tokenize(text: string): string[] {
   let chainWords = 0;
   let hashStart = -1;
   let lastEnd = -1;
+  const apostrophes: boolean[] = [];
+  let onlyApostrophes = true;
   const closeChain = () => {
-    if (chainWords >= 2) identifiers.push(t.slice(chainStart, lastEnd));
+    if (chainWords >= 2) {
+      identifiers.push(t.slice(chainStart, lastEnd));
+      apostrophes.push(onlyApostrophes);
+    }
     if (hashStart >= 0) hashed.push(t.slice(hashStart, lastEnd));
   };
   for (const m of t.matchAll(WORD)) {
@@ -38,10 +56,12 @@ export function tokenize(text: string): string[] {
     const joined = chainWords > 0 && start === lastEnd + 1 && JOINERS.has(t[lastEnd]!);
     if (joined) {
       chainWords += 1;
+      if (t[lastEnd] !== "'") onlyApostrophes = false;
     } else {
       if (chainWords > 0) closeChain();
       chainStart = start;
       chainWords = 1;
+      onlyApostrophes = true;
       hashStart = -1;
     }
     // A `#` right before a word starts the chain's hashed term, unless one already started.
@@ -50,7 +70,17 @@ export function tokenize(text: string): string[] {
     lastEnd = start + m[0].length;
   }
   if (chainWords > 0) closeChain();
-  return [...words, ...identifiers, ...hashed].filter((term) => term.length <= MAX_TERM);
+  const kept = (term: string) => term.length <= MAX_TERM;
+  const ids: string[] = [];
+  const apostropheOnly: boolean[] = [];
+  const keep = (term: string, apostrophe: boolean) => {
+    if (!kept(term)) return;
+    ids.push(term);
+    apostropheOnly.push(apostrophe);
+  };
+  identifiers.forEach((term, i) => keep(term, apostrophes[i]!));
+  for (const term of hashed) keep(term, false);
+  return { words: words.filter(kept), identifiers: ids, apostropheOnly };
 }
 
 /** Term frequencies and length of one document. */

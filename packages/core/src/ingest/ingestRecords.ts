@@ -128,9 +128,9 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
       }
     }
     const out: string[] = [];
-    const keywords = new KeywordIndexWriter(opts.entity.name, { batchDocs: opts.postingsBatch ?? POSTINGS_BATCH_DOCS });
+    const keywords = await KeywordIndexWriter.open(client, opts.entity.name, { batchDocs: opts.postingsBatch ?? POSTINGS_BATCH_DOCS });
     for (let i = 0; i < valid.length; i += chunkSize) {
-      const chunk = await writeRecordChunk(client, opts.entity, valid.slice(i, i + chunkSize));
+      const chunk = await writeRecordChunk(client, opts.entity, valid.slice(i, i + chunkSize), keywords);
       out.push(...chunk.ids);
       await keywords.add(client, chunk.docs);
     }

@@ -6,7 +6,7 @@ import { cacheSummary, clearCache, type CacheSummary } from '../cache/cacheAdmin
 import { DEFAULTS } from '../config/defaults.js';
 import { ConflictError } from '../errors.js';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
-import type { Entity, EntityInput, EntityPatch } from '@kameleondb/schemas';
+import type { AnalyzerRun, Entity, EntityInput, EntityPatch } from '@kameleondb/schemas';
 import { ingestRecords, type IngestResult } from '../ingest/ingestRecords.js';
 import { patchRecords, type PatchRecordsResult } from '../ingest/patchRecords.js';
 import type { SourcedValue } from '../ingest/readNdjson.js';
@@ -23,7 +23,8 @@ import { ResultCache, type ResultCacheOptions } from '../search/ResultCache.js';
 import type { SearchObservation } from '../search/SearchObservation.js';
 import { SearchMetrics, type SearchMetricsReport } from '../metrics/SearchMetrics.js';
 import { vectorIndexStatus, type VectorIndexStatus } from '../segments/vectorSegmentStore.js';
-import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn } from '../store/entityStore.js';
+import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn, type EntityUpdate } from '../store/entityStore.js';
+import { getAnalyzerRun, listAnalyzerRuns, publicRun, requestAnalyzerRunCancel } from '../store/analyzerRunStore.js';
 import { countRecords, deleteRecord, deleteRecords, getRecord, listRecords, patchRecord, recomputeEntityContent, resolveRecordId, type StoredRecord } from '../store/recordStore.js';
 import { embeddingStatusByEntity, spaceCoverage, type EntityEmbeddingStatus, type StatusCounts } from '../store/searchRowStore.js';
 import { SpaceProviders } from '../spaces/SpaceProviders.js';
@@ -51,6 +52,8 @@ export interface PipelineOptions {
   resultCache?: Omit<ResultCacheOptions, 'pool'> | undefined;
   /** Told of every answered search, besides search.metrics(). Default none. */
   observeSearch?: ((o: SearchObservation) => void) | undefined;
+  /** Called after a change of analyzer committed a new run (to start driving it at once). */
+  onAnalyzerRun?: () => void;
 }
 
 /** The result cache of this process: whether it is on, what it holds and its bounds. */
@@ -90,7 +93,15 @@ export interface Pipeline {
      * live run, updates the entity (and records, texts and postings) and
      * creates the run in one transaction: a 409 leaves all as it was.
      */
-    update(name: string, patch: EntityPatch): Promise<Entity & { reindex: ReindexRun | null }>;
+    /** `analyzerRun`: the rebuild of the postings a change of analyzer started (searches keep the old analyzer until it switches). */
+    update(name: string, patch: EntityPatch): Promise<Entity & { reindex: ReindexRun | null; analyzerRun: AnalyzerRun | null }>;
+  };
+  /** Rebuilds of an entity's postings for a new analyzer (driven by a PostingsRebuilder in the API processes). */
+  analyzerRuns: {
+    get(id: string): Promise<AnalyzerRun>;
+    list(entity?: string): Promise<AnalyzerRun[]>;
+    /** Asks a running rebuild to stop: its new postings are dropped, the old analyzer stays. */
+    cancel(id: string): Promise<AnalyzerRun>;
   };
   records: {
     ingest(o: RecordsIngest): Promise<IngestResult>;
@@ -192,6 +203,40 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     },
   });
 
+  /** The entity PATCH; `seen` gets the update (with the analyzer run it started) before the commit. */
+  const updateIn = async (name: string, patch: EntityPatch, seen: (u: EntityUpdate) => void): Promise<Entity & { reindex: ReindexRun | null }> => {
+    // Adding fields or changing the analyzer alone needs no reindex run (nor Redis): it works while Redis is away.
+    if (!patch.embedFields && !patch.renameFields && !patch.dropFields) {
+      const u = await updateEntity(pool, name, patch);
+      seen(u);
+      return { ...u.entity, reindex: null };
+    }
+    // One transaction under the run-creation lock: the entity, its records' data, their texts and postings, the runs. A crash or an error before the commit leaves all as it was.
+    return runs.inCreation(async (tx) => {
+      const refuseIfBusy = async () => {
+        const active = await tx.conflict(name);
+        if (active) {
+          throw new ConflictError(
+            `a reindex run is active for ${active.entity === null ? 'all entities' : `entity "${active.entity}"`} (${active.id}); cancel it or wait before changing embedFields or renaming or dropping embedded fields`,
+            { activeRunId: active.id, activeEntity: active.entity },
+          );
+        }
+      };
+      if (patch.embedFields) await refuseIfBusy();
+      const u = await updateEntityIn(tx.client, name, patch);
+      seen(u);
+      const { entity, embedFieldsChanged, embedTextChanged } = u;
+      if (embedTextChanged) {
+        if (!patch.embedFields) await refuseIfBusy();
+        // Texts hold field names: they are recomputed now, so search sees the new text from the commit on; the run embeds them.
+        await recomputeEntityContent(tx.client, entity);
+        return { ...entity, reindex: await startReindexIn(tx, { runs, reindexQueue }, { entity: entity.name, force: false }) };
+      }
+      const reindex = embedFieldsChanged ? await startReindexIn(tx, { runs, reindexQueue }, { entity: entity.name, force: false, recompute: true }) : null;
+      return { ...entity, reindex };
+    });
+  };
+
   return {
     entities: {
       create: (input) => createEntity(pool, input),
@@ -204,30 +249,19 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         return { ...entity, records, embedding };
       },
       async update(name, patch) {
-        // Adding fields alone needs no run (nor Redis): it works while Redis is away.
-        if (!patch.embedFields && !patch.renameFields && !patch.dropFields) return { ...(await updateEntity(pool, name, patch)).entity, reindex: null };
-        // One transaction under the run-creation lock: the entity, its records' data, their texts and postings, the run. A crash or an error before the commit leaves all as it was.
-        return runs.inCreation(async (tx) => {
-          const refuseIfBusy = async () => {
-            const active = await tx.conflict(name);
-            if (active) {
-              throw new ConflictError(
-                `a reindex run is active for ${active.entity === null ? 'all entities' : `entity "${active.entity}"`} (${active.id}); cancel it or wait before changing embedFields or renaming or dropping embedded fields`,
-                { activeRunId: active.id, activeEntity: active.entity },
-              );
-            }
-          };
-          if (patch.embedFields) await refuseIfBusy();
-          const { entity, embedFieldsChanged, embedTextChanged } = await updateEntityIn(tx.client, name, patch);
-          if (embedTextChanged) {
-            if (!patch.embedFields) await refuseIfBusy();
-            // Texts hold field names: they are recomputed now, so search sees the new text from the commit on; the run embeds them.
-            await recomputeEntityContent(tx.client, entity);
-            return { ...entity, reindex: await startReindexIn(tx, { runs, reindexQueue }, { entity: entity.name, force: false }) };
-          }
-          const reindex = embedFieldsChanged ? await startReindexIn(tx, { runs, reindexQueue }, { entity: entity.name, force: false, recompute: true }) : null;
-          return { ...entity, reindex };
-        });
+        let started: EntityUpdate['analyzerRun'];
+        const answer = await updateIn(name, patch, (u) => (started = u.analyzerRun));
+        if (started) o.onAnalyzerRun?.();
+        return { ...answer, analyzerRun: started ? publicRun(started) : null };
+      },
+    },
+    analyzerRuns: {
+      get: async (id) => publicRun(await getAnalyzerRun(pool, id)),
+      list: async (entity) => (await listAnalyzerRuns(pool, entity)).map(publicRun),
+      async cancel(id) {
+        const run = publicRun(await requestAnalyzerRunCancel(pool, id));
+        o.onAnalyzerRun?.();
+        return run;
       },
     },
     records: {

@@ -1,7 +1,8 @@
 import type pg from 'pg';
-import { tokenize } from '../content/tokenize.js';
+import { analyzerOf, type Analyzer } from '../content/analyzers.js';
+import { reuseFor } from '../util/reuseFor.js';
 import { BM25_B, BM25_K1, bm25Idf, readBm25Statistics } from './bm25Statistics.js';
-import { keywordTopK, readStatsAndHeads, type KeywordHit } from './keywordTopK.js';
+import { byScoreThenId, keywordTopK, readStatsAndHeads, type KeywordHit } from './keywordTopK.js';
 import type { RankedHit } from './rrf.js';
 import type { Timings } from './Timings.js';
 
@@ -22,7 +23,8 @@ export interface Bm25Explain {
   b: number;
   documents: number;
   avgDocLength: number;
-  terms: { term: string; df: number; idf: number }[];
+  /** Query terms per analyzer of the searched entities (df over that analyzer's entities). */
+  terms: { term: string; df: number; idf: number; analyzer: Analyzer }[];
 }
 
 /** Exact top-k pruning of the keyword retriever: rounds, postings read per group, documents seen, those whose other terms were looked up; proved false = the full sum ran. */
@@ -47,7 +49,7 @@ export interface KeywordRetrieval {
 export interface KeywordRequest {
   /** The query text. Required. */
   q: string;
-  /** Entities searched, as one collection. Required. */
+  /** Entities searched (names), as one collection. Required. */
   entities: readonly string[];
   /** Hits wanted. Required. */
   k: number;
@@ -57,29 +59,93 @@ export interface KeywordRequest {
   timings: Timings;
 }
 
+/** An entity's analyzer and postings key, as search reads them. */
+interface EntityKeys {
+  name: string;
+  analyzer: Analyzer;
+  key: string;
+}
+
+/** One analyzer's share of a search: its entities, their postings keys, the query's terms under it. */
+interface Group {
+  analyzer: Analyzer;
+  names: string[];
+  keys: string[];
+  terms: string[];
+}
+
+/** Times a search reads the entities' keys again after an analyzer switch, before it answers with what it read. */
+const STALE_RETRIES = 3;
+
 /**
  * BM25 over the keyword index: the statistics over the searched entities,
  * then the exact top-k by pruning (keywordTopK) or, with a filter or when
  * pruning cannot prove the top k, the full sum.
+ *
+ * Each entity's postings are analyzed by its own analyzer, so the query is
+ * analyzed once per analyzer among the searched entities. The collection's
+ * terms are then (analyzer, term) pairs: N and the average length are over
+ * all searched documents (as with one analyzer), a term's df over the
+ * documents of its analyzer's entities. A document's score involves its
+ * own analyzer's terms alone, so the top k of the whole is the merge of the
+ * exact top k of each analyzer's entities: one keyword top-k per analyzer.
  */
 export class KeywordRetriever {
-  constructor(private readonly pool: pg.Pool) {}
+  /** Analyzer and postings key per entity, reused for a second; a switch seen by a statement reads them again (the `ck` check). */
+  private readonly keys: (fresh?: boolean) => Promise<Map<string, EntityKeys>>;
 
-  async retrieve({ q, entities, k, where, timings }: KeywordRequest): Promise<KeywordRetrieval> {
+  constructor(private readonly pool: pg.Pool) {
+    this.keys = reuseFor(1000, async () => {
+      const { rows } = await pool.query<EntityKeys>({ name: 'kdb_entity_keys', text: 'SELECT name, analyzer, coalesce(postings_key, name) AS key FROM kdb_entities' });
+      return new Map(rows.map((r) => [r.name, r]));
+    });
+  }
+
+  private async groups(q: string, entities: readonly string[], fresh: boolean): Promise<Group[]> {
+    let known = await this.keys(fresh);
+    if (entities.some((e) => !known.has(e))) known = await this.keys(true);
+    const groups = new Map<Analyzer, Group>();
+    for (const name of entities) {
+      // An entity deleted meanwhile keeps its name as key: it has no postings left either way.
+      const e = known.get(name) ?? { name, analyzer: 'simple' as const, key: name };
+      let g = groups.get(e.analyzer);
+      if (!g) groups.set(e.analyzer, (g = { analyzer: e.analyzer, names: [], keys: [], terms: [...new Set(analyzerOf(e.analyzer)(q))] }));
+      g.names.push(name);
+      g.keys.push(e.key);
+    }
+    return [...groups.values()];
+  }
+
+  async retrieve(req: KeywordRequest): Promise<KeywordRetrieval> {
     const t = performance.now();
-    const terms = [...new Set(tokenize(q))];
+    let out: KeywordRetrieval | 'stale' = 'stale';
+    for (let attempt = 0; attempt <= STALE_RETRIES && out === 'stale'; attempt++) {
+      const groups = await this.groups(req.q, req.entities, attempt > 0);
+      const parts = await Promise.all(groups.map((g) => this.retrieveGroup(req, g, attempt === STALE_RETRIES)));
+      out = parts.includes('stale') ? 'stale' : merge(parts as KeywordRetrieval[], req.k);
+    }
+    if (out === 'stale') throw new Error('unreachable: the last attempt accepts what it read');
+    if (out.hits.length || out.queries.length) req.timings.lap('keyword', t);
+    return out;
+  }
+
+  /** The keyword top-k over one analyzer's entities; 'stale' when one of their postings keys changed since they were read. */
+  private async retrieveGroup({ entities, k, where }: KeywordRequest, g: Group, last: boolean): Promise<KeywordRetrieval | 'stale'> {
+    const { terms } = g;
     if (terms.length === 0) return { hits: [], queries: [] };
+    const scope = { names: entities, keys: g.keys, keyNames: g.names };
     // Without a filter, the statistics come with the first round of the keyword top-k, in one
     // statement (docs/decisions/bm25-statistics-in-first-statement.md).
-    const first = where ? undefined : await readStatsAndHeads(this.pool, { entities, terms, k });
-    const counts = first ?? (await readBm25Statistics(this.pool, entities, terms));
+    const first = where ? undefined : await readStatsAndHeads(this.pool, { scope, terms, k });
+    const counts = first ?? (await readBm25Statistics(this.pool, scope, terms));
+    if (counts.stale && !last) return 'stale';
     const n = counts.documents;
     const avgdl = n ? counts.totalLength / n : 0;
     const stats = terms.map((term) => {
       const d = counts.df.get(term) ?? 0;
       return { term, df: d, idf: bm25Idf(n, d) };
     });
-    const bm25: Bm25Explain = { k1: BM25_K1, b: BM25_B, documents: n, avgDocLength: avgdl, terms: stats };
+    const bm25: Bm25Explain = { k1: BM25_K1, b: BM25_B, documents: n, avgDocLength: avgdl, terms: stats.map((s) => ({ ...s, analyzer: g.analyzer })) };
     const present = stats.filter((s) => s.df > 0);
     if (present.length === 0 || avgdl === 0) return { hits: [], queries: [], bm25 };
     let queries: KeywordRetrieval['queries'] = [];
@@ -88,7 +154,7 @@ export class KeywordRetriever {
     if (first) {
       // Exact top-k by pruning over impact-ordered postings; the full sum when it cannot prove it.
       const top = await keywordTopK(this.pool, {
-        entities,
+        entities: g.keys,
         terms: present,
         k,
         k1: BM25_K1,
@@ -102,7 +168,7 @@ export class KeywordRetriever {
       hits = top.hits;
     }
     if (!hits) {
-      const values: unknown[] = [present.map((s) => s.term), present.map((s) => s.idf), BM25_K1, BM25_B, avgdl, entities, k];
+      const values: unknown[] = [present.map((s) => s.term), present.map((s) => s.idf), BM25_K1, BM25_B, avgdl, g.keys, k];
       if (where) values.push(JSON.stringify(where));
       const full = { text: FULL_SUM_SQL(!!where), values };
       queries = [full];
@@ -112,7 +178,37 @@ export class KeywordRetriever {
       });
       hits = rows.map((r) => ({ id: r.id, entity: r.entity, score: Number(r.score) }));
     }
-    timings.lap('keyword', t);
-    return { hits: hits.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: r.score })), queries, bm25, ...(pruning ? { pruning } : {}) };
+    // Postings name their key; answers name the entity.
+    const nameOf = new Map(g.keys.map((key, i) => [key, g.names[i]!]));
+    return { hits: hits.map((r, i) => ({ id: r.id, entity: nameOf.get(r.entity) ?? r.entity, rank: i + 1, score: r.score })), queries, bm25, ...(pruning ? { pruning } : {}) };
   }
+}
+
+/** One analyzer's answer as is; several merged by score (then id) and cut at k, with their statistics and statements side by side. */
+function merge(parts: readonly KeywordRetrieval[], k: number): KeywordRetrieval {
+  if (parts.length === 1) return parts[0]!;
+  const hits = parts
+    .flatMap((p) => p.hits)
+    .sort(byScoreThenId)
+    .slice(0, k)
+    .map((h, i) => ({ ...h, rank: i + 1 }));
+  const queries = parts.flatMap((p) => p.queries);
+  const withStats = parts.filter((p) => p.bm25);
+  const bm25 = withStats.length
+    ? { ...withStats[0]!.bm25!, terms: withStats.flatMap((p) => p.bm25!.terms) }
+    : undefined;
+  const pruned = parts.filter((p) => p.pruning);
+  const pruning = pruned.length
+    ? pruned.reduce<KeywordPruning>(
+        (a, p) => ({
+          rounds: Math.max(a.rounds, p.pruning!.rounds),
+          depth: Math.max(a.depth, p.pruning!.depth),
+          candidates: a.candidates + p.pruning!.candidates,
+          lookedUp: a.lookedUp + p.pruning!.lookedUp,
+          proved: a.proved && p.pruning!.proved,
+        }),
+        { rounds: 0, depth: 0, candidates: 0, lookedUp: 0, proved: true },
+      )
+    : undefined;
+  return { hits, queries, ...(bm25 ? { bm25 } : {}), ...(pruning ? { pruning } : {}) };
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { BM25_STATISTICS_CTES, type Bm25Statistics } from './bm25Statistics.js';
+import { bm25StatisticsCtes, type Bm25Statistics, type StatisticsScope } from './bm25Statistics.js';
 
 export interface KeywordTerm {
   term: string;
@@ -9,7 +9,7 @@ export interface KeywordTerm {
 }
 
 export interface KeywordTopKOptions {
-  /** Entities searched, as one collection. Required. */
+  /** Postings keys searched, as one collection (entities of one analyzer; sql/000011). Required. */
   entities: readonly string[];
   /** Query terms some document holds, with their idf. Required. */
   terms: readonly KeywordTerm[];
@@ -86,12 +86,12 @@ const DEFAULT_FULL_READ_DF = 1024;
  * depth follows its df as in keywordTopK.
  */
 const STATS_HEADS_SQL = `
-  WITH ${BM25_STATISTICS_CTES},
+  WITH ${bm25StatisticsCtes({ names: '$5', keys: '$1', terms: '$2', checkNames: '$6', checkKeys: '$1' })},
        q AS (SELECT term, CASE WHEN df <= $3 THEN $3 + 1 ELSE $4 + 1 END AS lim FROM d WHERE df > 0)
-  SELECT NULL::text AS entity, d.term, d.df AS tf, NULL::uuid AS id, NULL::int AS doc_len, st.n, st.len
-    FROM st LEFT JOIN d ON true
+  SELECT NULL::text AS entity, d.term, d.df AS tf, NULL::uuid AS id, NULL::int AS doc_len, st.n, st.len, ck.cur
+    FROM st CROSS JOIN ck LEFT JOIN d ON true
   UNION ALL
-  SELECT heads.*, NULL, NULL FROM (${headsOf('q')}) heads`;
+  SELECT heads.*, NULL, NULL, NULL FROM (${headsOf('q')}) heads`;
 
 export interface StatsAndHeads extends Bm25Statistics {
   /** keywordTopK's first round for these terms at this k. */
@@ -99,15 +99,22 @@ export interface StatsAndHeads extends Bm25Statistics {
   query: { text: string; values: unknown[] };
 }
 
-/** The BM25 statistics of `terms` over `entities` and the first round of keywordTopK(k), in one statement. */
+/**
+ * The BM25 statistics of `terms` over `scope` and the first round of
+ * keywordTopK(k) over its postings keys, in one statement. `entities`
+ * alone: entity names that are their own postings keys (no analyzer
+ * change yet), searched as one collection.
+ */
 export async function readStatsAndHeads(
   db: pg.Pool | pg.ClientBase,
-  opts: { entities: readonly string[]; terms: readonly string[]; k: number; fullReadDf?: number },
+  opts: ({ scope: StatisticsScope } | { entities: readonly string[] }) & { terms: readonly string[]; k: number; fullReadDf?: number },
 ): Promise<StatsAndHeads> {
-  const query = { text: STATS_HEADS_SQL, values: [opts.entities, opts.terms, opts.fullReadDf ?? DEFAULT_FULL_READ_DF, firstDepth(opts.k)] as unknown[] };
-  const { rows } = await db.query<HeadRow & { id: string | null; n: number | null; len: number | null }>({ name: 'kdb_keyword_stats_heads', ...query });
+  const scope = 'scope' in opts ? opts.scope : { names: opts.entities, keys: opts.entities, keyNames: opts.entities };
+  const query = { text: STATS_HEADS_SQL, values: [scope.keys, opts.terms, opts.fullReadDf ?? DEFAULT_FULL_READ_DF, firstDepth(opts.k), scope.names, scope.keyNames] as unknown[] };
+  const { rows } = await db.query<HeadRow & { id: string | null; n: number | null; len: number | null; cur: number | null }>({ name: 'kdb_keyword_stats_heads', ...query });
   let documents = 0;
   let totalLength = 0;
+  let stale = false;
   const df = new Map(opts.terms.map((t) => [t, 0]));
   const heads: HeadRow[] = [];
   for (const r of rows) {
@@ -115,17 +122,22 @@ export async function readStatsAndHeads(
     else {
       documents = Number(r.n);
       totalLength = Number(r.len);
+      stale = Number(r.cur) !== scope.keys.length;
       if (r.term !== null) df.set(r.term, r.tf);
     }
   }
-  return { documents, totalLength, df, heads, query };
+  return { documents, totalLength, df, stale, heads, query };
 }
 
-/** All postings of the candidates for the query terms (index-only on kdb_postings_record_idx). */
+/**
+ * All postings of the candidates for the query terms under the searched
+ * postings keys (index-only on kdb_postings_record_idx): during an analyzer
+ * rebuild a record also has postings under the next key, which must not count.
+ */
 const POSTINGS_SQL = `
   SELECT p.record_id AS id, p.term, p.tf, p.doc_len
     FROM kdb_postings p
-   WHERE p.record_id = ANY($1::uuid[]) AND p.term = ANY($2::text[])`;
+   WHERE p.record_id = ANY($1::uuid[]) AND p.term = ANY($2::text[]) AND p.entity = ANY($3::text[])`;
 
 const EPS = 1e-9;
 
@@ -218,7 +230,7 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
     const reachable = candidates.filter((id) => upper(id) >= kthLower - EPS);
     // Those with an open term not yet seen; the others' scores are already exact.
     const lookup = reachable.filter((id) => openIdx.some((i) => seen.get(id)![i] === 0));
-    const postings = { text: POSTINGS_SQL, values: [lookup, open] as unknown[] };
+    const postings = { text: POSTINGS_SQL, values: [lookup, open, opts.entities] as unknown[] };
     if (open.length && lookup.length) {
       const scored = await db.query<{ id: string; term: string; tf: number; doc_len: number }>({ name: 'kdb_keyword_postings', ...postings });
       for (const p of scored.rows) seen.get(p.id)![termIndex.get(p.term)!] = weight(p.term, p.tf, p.doc_len);

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import type { Entity, EntityInput, EntityPatch } from '@kameleondb/schemas';
+import type { Analyzer, Entity, EntityInput, EntityPatch } from '@kameleondb/schemas';
+import { startAnalyzerRun, type AnalyzerRunRow } from './analyzerRunStore.js';
 import { canonicalType } from '@kameleondb/schemas';
 import { builtinNameMessage, isBuiltinName } from '@kameleondb/schemas';
 import { normalizeFields, type FieldsInput } from '@kameleondb/schemas';
@@ -14,6 +15,11 @@ interface EntityRow {
   embed_fields: string[];
   required_fields: string[];
   unique_fields: string[];
+  analyzer: Analyzer;
+  postings_key: string | null;
+  postings_gen: number;
+  next_analyzer: Analyzer | null;
+  analyzer_run: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -31,6 +37,8 @@ const toEntity = (r: EntityRow): Entity => ({
   embedFields: r.embed_fields,
   required: r.required_fields,
   unique: r.unique_fields,
+  analyzer: r.analyzer,
+  analyzerChange: r.next_analyzer && r.analyzer_run ? { to: r.next_analyzer, runId: r.analyzer_run } : null,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
@@ -55,9 +63,9 @@ export async function createEntity(pool: pg.Pool, input: EntityInput): Promise<E
   return withTransaction(pool, async (client) => {
     // No conflict target: a name taken in another case (kdb_entities_name_lower_idx) is a conflict too.
     const { rows } = await client.query<EntityRow>(
-      `INSERT INTO kdb_entities (name, fields, embed_fields, required_fields, unique_fields) VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO kdb_entities (name, fields, embed_fields, required_fields, unique_fields, analyzer) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT DO NOTHING RETURNING *`,
-      [input.name, JSON.stringify(fields), input.embedFields, required, unique],
+      [input.name, JSON.stringify(fields), input.embedFields, required, unique, input.analyzer ?? 'simple'],
     );
     if (!rows[0]) {
       const other = await sameNameOtherCase(client, input.name);
@@ -100,6 +108,8 @@ export interface EntityUpdate {
   reshaped: boolean;
   /** A renamed or dropped field was embedded: composed texts change (they hold field names and values). */
   embedTextChanged: boolean;
+  /** The rebuild of the postings for a new analyzer, started by this PATCH. */
+  analyzerRun?: AnalyzerRunRow;
 }
 
 /**
@@ -215,5 +225,15 @@ export async function updateEntityIn(client: pg.ClientBase, name: string, patch:
     for (const f of moved) if (kept(f)) await createUniqueIndex(client, name, rename(f));
   }
   for (const f of newUnique) await createUniqueIndex(client, name, f);
-  return { entity: toEntity(updated.rows[0]!), embedFieldsChanged, reshaped, embedTextChanged };
+  const row = updated.rows[0]!;
+  if (patch.analyzer !== undefined && (patch.analyzer !== row.analyzer || row.next_analyzer !== null)) {
+    const analyzerRun = await startAnalyzerRun(
+      client,
+      { name, analyzer: row.analyzer, postingsKey: row.postings_key ?? name, postingsGen: row.postings_gen, running: row.analyzer_run && row.next_analyzer ? row.analyzer_run : null },
+      patch.analyzer,
+    );
+    const again = await client.query<EntityRow>('SELECT * FROM kdb_entities WHERE name = $1', [name]);
+    return { entity: toEntity(again.rows[0]!), embedFieldsChanged, reshaped, embedTextChanged, analyzerRun };
+  }
+  return { entity: toEntity(row), embedFieldsChanged, reshaped, embedTextChanged };
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { termFrequencies } from '../content/tokenize.js';
+import { analyzedFrequencies, type Analyzer } from '../content/analyzers.js';
+import { NotFoundError } from '../errors.js';
 import { PostingsBuffer } from './PostingsBuffer.js';
 
 /**
@@ -10,7 +11,39 @@ import { PostingsBuffer } from './PostingsBuffer.js';
  * write goes to the transaction's own slot (`kdb_bm25_slot()`, sql/000008):
  * concurrent writers never wait on each other's statistics rows, so they
  * cannot deadlock on them whatever order their statements come in.
+ *
+ * An entity's postings live under its postings key, analyzed by its
+ * analyzer; while a rebuild for another analyzer runs (sql/000011), every
+ * write goes to the next key too, analyzed by the next analyzer, with the
+ * document's next length in kdb_postings_next_len.
  */
+
+/** Where an entity's postings are written: its current key, and the next one during a rebuild. */
+export interface PostingsTargets {
+  entity: string;
+  current: { key: string; analyzer: Analyzer };
+  next: { key: string; analyzer: Analyzer } | null;
+}
+
+/**
+ * The entity's postings targets, read with its row locked FOR SHARE until
+ * the transaction ends: a rebuild's start, switch or cancel (which update
+ * the row) waits for this write, and this write for them, so every write
+ * lands in each generation that serves or will serve searches.
+ */
+export async function postingsTargets(client: pg.ClientBase, entity: string): Promise<PostingsTargets> {
+  const { rows } = await client.query<{ analyzer: Analyzer; postings_key: string | null; next_analyzer: Analyzer | null; next_postings_key: string | null }>(
+    'SELECT analyzer, postings_key, next_analyzer, next_postings_key FROM kdb_entities WHERE name = $1 FOR SHARE',
+    [entity],
+  );
+  const r = rows[0];
+  if (!r) throw new NotFoundError(`entity "${entity}" does not exist (it was deleted while this request was being written)`, { name: entity });
+  return {
+    entity,
+    current: { key: r.postings_key ?? entity, analyzer: r.analyzer },
+    next: r.next_analyzer && r.next_postings_key ? { key: r.next_postings_key, analyzer: r.next_analyzer } : null,
+  };
+}
 
 export interface KeywordDoc {
   id: string;
@@ -19,9 +52,30 @@ export interface KeywordDoc {
 
 export type AnalyzedDoc = KeywordDoc & { tf: Map<string, number>; length: number };
 
-/** Terms of a document, computed once: its length goes into kdb_search.doc_len, its postings into kdb_postings. */
-export function analyze(doc: KeywordDoc): AnalyzedDoc {
-  return { ...doc, ...termFrequencies(doc.content) };
+/** Terms of a document under `analyzer` (default simple), computed once: its length goes into kdb_search.doc_len, its postings into kdb_postings. */
+export function analyze(doc: KeywordDoc, analyzer: Analyzer = 'simple'): AnalyzedDoc {
+  return { ...doc, ...analyzedFrequencies(analyzer, doc.content) };
+}
+
+/**
+ * The next generation's postings and lengths of documents (a rebuild's
+ * batch, or a writer during a rebuild); with `replace`, their postings under
+ * that key are removed first. The caller holds each document's kdb_search
+ * row locked (written, updated or FOR SHARE), so a rebuild batch and a
+ * writer never both add postings of one document.
+ */
+export async function indexNextGeneration(client: pg.ClientBase, key: string, docs: readonly AnalyzedDoc[], opts: { replace: boolean }): Promise<void> {
+  if (docs.length === 0) return;
+  const ids = docs.map((d) => d.id);
+  if (opts.replace) await client.query('DELETE FROM kdb_postings WHERE entity = $1 AND record_id = ANY($2::uuid[])', [key, ids]);
+  await client.query(
+    `INSERT INTO kdb_postings_next_len (record_id, key, doc_len) SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])
+     ON CONFLICT (record_id) DO UPDATE SET key = EXCLUDED.key, doc_len = EXCLUDED.doc_len`,
+    [ids, ids.map(() => key), docs.map((d) => d.length)],
+  );
+  const postings = new PostingsBuffer(key);
+  postings.add(docs);
+  await postings.write(client);
 }
 
 /** Default of KeywordIndexWriter's `batchDocs`. */
@@ -48,26 +102,50 @@ export interface KeywordIndexWriterOptions {
 export class KeywordIndexWriter {
   private readonly buffer: PostingsBuffer;
   private readonly batchDocs: number;
+  /** Documents for the next generation, written with each batch. */
+  private nextDocs: AnalyzedDoc[] = [];
 
-  constructor(entity: string, opts: KeywordIndexWriterOptions = {}) {
-    this.buffer = new PostingsBuffer(entity);
+  private constructor(
+    readonly targets: PostingsTargets,
+    opts: KeywordIndexWriterOptions,
+  ) {
+    this.buffer = new PostingsBuffer(targets.current.key);
     this.batchDocs = opts.batchDocs ?? POSTINGS_BATCH_DOCS;
   }
 
-  /** Buffers the postings of `docs`; writes them with `client` once a batch is full. */
+  /** A writer for `entity`'s postings in `client`'s transaction (its targets read and locked: postingsTargets). */
+  static async open(client: pg.ClientBase, entity: string, opts: KeywordIndexWriterOptions = {}): Promise<KeywordIndexWriter> {
+    return new KeywordIndexWriter(await postingsTargets(client, entity), opts);
+  }
+
+  /** A document analyzed by the entity's current analyzer (its length is the kdb_search.doc_len to write). */
+  analyze(doc: KeywordDoc): AnalyzedDoc {
+    return analyze(doc, this.targets.current.analyzer);
+  }
+
+  /** Buffers the postings of `docs` (from this.analyze); writes them with `client` once a batch is full. */
   async add(client: pg.ClientBase, docs: readonly AnalyzedDoc[]): Promise<void> {
     this.buffer.add(docs);
-    if (this.buffer.documents >= this.batchDocs) await this.buffer.write(client);
+    const next = this.targets.next;
+    if (next) for (const d of docs) this.nextDocs.push(analyze(d, next.analyzer));
+    if (this.buffer.documents >= this.batchDocs) await this.flush(client);
   }
 
   /** Writes whatever is buffered. */
   async flush(client: pg.ClientBase): Promise<void> {
     await this.buffer.write(client);
+    const next = this.targets.next;
+    if (next && this.nextDocs.length) {
+      const docs = this.nextDocs;
+      this.nextDocs = [];
+      await indexNextGeneration(client, next.key, docs, { replace: false });
+    }
   }
 }
 
 /**
- * Writes the postings of documents in one statement; with `replace`, first
+ * Analyzes documents as the entity's analyzer(s) say and writes their
+ * postings in one statement per generation; with `replace`, first
  * removes their old postings and sets their new length (adjusting the
  * entity's total length in the same statement). Run it in the transaction
  * that wrote the text: text and keyword index commit together.
@@ -75,13 +153,16 @@ export class KeywordIndexWriter {
 export async function indexKeywords(
   client: pg.ClientBase,
   entity: string,
-  docs: readonly AnalyzedDoc[],
+  texts: readonly KeywordDoc[],
   opts: { replace: boolean },
 ): Promise<void> {
-  if (docs.length === 0) return;
+  if (texts.length === 0) return;
+  const targets = await postingsTargets(client, entity);
+  const docs = texts.map((d) => analyze(d, targets.current.analyzer));
   const ids = docs.map((d) => d.id);
+  if (targets.next) await indexNextGeneration(client, targets.next.key, texts.map((d) => analyze(d, targets.next!.analyzer)), opts);
   if (opts.replace) {
-    await client.query('DELETE FROM kdb_postings WHERE record_id = ANY($1::uuid[])', [ids]);
+    await client.query('DELETE FROM kdb_postings WHERE entity = $1 AND record_id = ANY($2::uuid[])', [targets.current.key, ids]);
     await client.query(
       `WITH changed AS (
          UPDATE kdb_search s SET doc_len = t.len
@@ -94,7 +175,7 @@ export async function indexKeywords(
       [ids, docs.map((d) => d.length)],
     );
   }
-  const postings = new PostingsBuffer(entity);
+  const postings = new PostingsBuffer(targets.current.key);
   postings.add(docs);
   await postings.write(client);
 }

@@ -9,7 +9,7 @@ import { composeContent } from '../content/composeContent.js';
 import { lockEntityUnchanged } from './lockEntityUnchanged.js';
 import { withTransaction } from './withTransaction.js';
 import { mapYielding } from '../util/mapYielding.js';
-import { analyze, indexKeywords, type AnalyzedDoc } from './keywordIndex.js';
+import { indexKeywords, postingsTargets, type AnalyzedDoc, type KeywordIndexWriter } from './keywordIndex.js';
 import { insertSearchRows, setRowContent, type SearchStatus } from './searchRowStore.js';
 import type { StoredRecord } from '@kameleondb/schemas';
 export type { StoredRecord };
@@ -31,12 +31,13 @@ export async function writeRecordChunk(
   client: pg.ClientBase,
   entity: Entity,
   records: readonly Record<string, unknown>[],
+  keywords: Pick<KeywordIndexWriter, 'analyze'>,
 ): Promise<{ ids: string[]; docs: AnalyzedDoc[] }> {
   // Prepared in slices (JSON, text hash, terms): searches served by the same process run in between.
   const prepared = await mapYielding(records, (r) => {
     const id = uuidv7();
     const content = composeContent(r, entity.embedFields);
-    return { id, data: JSON.stringify(r), content, doc: analyze({ id, content: content.content }) };
+    return { id, data: JSON.stringify(r), content, doc: keywords.analyze({ id, content: content.content }) };
   });
   const ids = prepared.map((p) => p.id);
   await client.query(INSERT_RECORDS, [ids, entity.name, prepared.map((p) => p.data)]);
@@ -206,7 +207,7 @@ export async function patchRecord(
     await client.query('UPDATE kdb_records SET data = $2, updated_at = now() WHERE id = $1', [id, JSON.stringify(data)]);
     if (reembed) {
       await setRowContent(client, [{ id, content: composed.content, hash: composed.hash }]);
-      await indexKeywords(client, entity.name, [analyze({ id, content: composed.content })], { replace: true });
+      await indexKeywords(client, entity.name, [{ id, content: composed.content }], { replace: true });
     }
     const after = await client.query<RecordRow>(SELECT_RECORD, [id, entity.name]);
     return { record: toRecord(after.rows[0]!), reembed };
@@ -267,7 +268,7 @@ export async function writeRecordPatches(
     const changed = merged.filter((m) => m.changed);
     if (changed.length) {
       await setRowContent(client, changed);
-      await indexKeywords(client, entity.name, changed.map((m) => analyze({ id: m.id, content: m.content })), { replace: true });
+      await indexKeywords(client, entity.name, changed.map((m) => ({ id: m.id, content: m.content })), { replace: true });
       reembed.push(...changed.map((m) => m.id));
     }
   }
@@ -357,7 +358,7 @@ export async function recomputeEntityContent(client: pg.ClientBase, entity: Enti
     const changed = (await mapYielding(rows, (r) => ({ id: r.id, ...composeContent(r.data, entity.embedFields), old: r.content_hash }))).filter((r) => r.hash !== r.old);
     if (changed.length) {
       changedCount += await setRowContent(client, changed);
-      await indexKeywords(client, entity.name, changed.map((r) => analyze({ id: r.id, content: r.content })), { replace: true });
+      await indexKeywords(client, entity.name, changed.map((r) => ({ id: r.id, content: r.content })), { replace: true });
     }
     after = rows[rows.length - 1]!.id;
   }
@@ -375,8 +376,10 @@ export async function recomputeContent(db: pg.Pool, entity: Entity, ids: readonl
   const changed = rows.map((r) => ({ id: r.id, ...composeContent(r.data, entity.embedFields), old: r.content_hash })).filter((r) => r.hash !== r.old);
   if (changed.length === 0) return 0;
   return withTransaction(db, async (client) => {
+    // The entity row first, as every writer takes it: a rebuild's switch holds it while it updates these rows.
+    await postingsTargets(client, entity.name);
     const n = await setRowContent(client, changed);
-    await indexKeywords(client, entity.name, changed.map((r) => analyze({ id: r.id, content: r.content })), { replace: true });
+    await indexKeywords(client, entity.name, changed.map((r) => ({ id: r.id, content: r.content })), { replace: true });
     return n;
   });
 }
