@@ -51,38 +51,44 @@ export async function startPipeline(opts: {
   redis?: 'single' | 'cluster';
 }): Promise<Pipeline> {
   const cluster = (opts.redis ?? defaultRedis) === 'cluster' ? await startRedisCluster() : undefined;
-  const db = await createTestDatabase();
-  const prefix = testPrefix();
-  const fake = opts.openai ? await startFakeOpenAI(typeof opts.openai === 'object' ? opts.openai : {}) : undefined;
-  const env: Record<string, string> = {
-    KDB_DATABASE_URL: db.url,
-    ...(cluster ? cluster.env : { KDB_REDIS_URL: redisUrl() }),
-    KDB_QUEUE_PREFIX: prefix,
-    ...(fake
-      ? { KDB_EMBEDDING_PROVIDER: 'openai', KDB_EMBEDDING_DIMENSIONS: '384', OPENAI_API_KEY: 'sk-local-test', OPENAI_BASE_URL: fake.url }
-      : {}),
-    ...opts.env,
-  };
-  if (!env.KDB_API_KEY) env.KDB_AUTH = 'disabled';
-  const api = await startApiProcess({ ...env, ...opts.apiEnv });
-  const workers = await Promise.all(Array.from({ length: opts.workers ?? 0 }, () => startWorkerProcess(env)));
-  return {
-    db,
-    prefix,
-    fake,
-    env,
-    redis: cluster?.target ?? redisUrl(),
-    cluster,
-    api,
-    workers,
-    call: jsonClient(api.url, env.KDB_API_KEY),
-    async close() {
-      await stopAll([api, ...workers]);
-      await fake?.close();
-      // The cluster is this pipeline's own: stopping it removes every key.
-      if (cluster) await cluster.stop();
-      else await obliterateQueues(prefix);
-      await db.close();
-    },
-  };
+  // Six servers outlive the test process: they are stopped when the pipeline does not come up.
+  try {
+    const db = await createTestDatabase();
+    const prefix = testPrefix();
+    const fake = opts.openai ? await startFakeOpenAI(typeof opts.openai === 'object' ? opts.openai : {}) : undefined;
+    const env: Record<string, string> = {
+      KDB_DATABASE_URL: db.url,
+      ...(cluster ? cluster.env : { KDB_REDIS_URL: redisUrl() }),
+      KDB_QUEUE_PREFIX: prefix,
+      ...(fake
+        ? { KDB_EMBEDDING_PROVIDER: 'openai', KDB_EMBEDDING_DIMENSIONS: '384', OPENAI_API_KEY: 'sk-local-test', OPENAI_BASE_URL: fake.url }
+        : {}),
+      ...opts.env,
+    };
+    if (!env.KDB_API_KEY) env.KDB_AUTH = 'disabled';
+    const api = await startApiProcess({ ...env, ...opts.apiEnv });
+    const workers = await Promise.all(Array.from({ length: opts.workers ?? 0 }, () => startWorkerProcess(env)));
+    return {
+      db,
+      prefix,
+      fake,
+      env,
+      redis: cluster?.target ?? redisUrl(),
+      cluster,
+      api,
+      workers,
+      call: jsonClient(api.url, env.KDB_API_KEY),
+      async close() {
+        await stopAll([api, ...workers]);
+        await fake?.close();
+        // The cluster is this pipeline's own: stopping it removes every key.
+        if (cluster) await cluster.stop();
+        else await obliterateQueues(prefix);
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await cluster?.stop().catch(() => undefined);
+    throw err;
+  }
 }

@@ -17,20 +17,20 @@ describe('scripts/redis-cluster.sh', () => {
     const c = await startRedisCluster(7);
     const node = c.node(c.base);
     try {
-      const before = String(await node.cluster('NODES'));
-      expect(before.match(/ master /g)).toHaveLength(3);
-      expect(before.match(/ slave /g)).toHaveLength(3);
+      const before = String(await node.cluster('NODES')).trim();
+      const roles = before.split('\n').map((l) => (l.split(' ')[2]!.includes('master') ? 'master' : 'replica'));
+      expect(roles.sort()).toEqual(['master', 'master', 'master', 'replica', 'replica', 'replica']);
       expect(String(await node.cluster('INFO'))).toContain('cluster_state:ok');
       const again = await script(['start', String(c.base)], c.scriptEnv);
       expect(again.code).toBe(0);
       expect(again.stderr).toContain('already running');
       expect(again.stdout.trim()).toBe(c.urls.join(','));
       // The same six nodes (ids unchanged), not a new cluster.
-      expect(String(await node.cluster('NODES')).split('\n').map((l) => l.split(' ')[0]).sort()).toEqual(before.split('\n').map((l) => l.split(' ')[0]).sort());
+      expect(String(await node.cluster('NODES')).trim().split('\n').map((l) => l.split(' ')[0]).sort()).toEqual(before.split('\n').map((l) => l.split(' ')[0]).sort());
     } finally {
       node.disconnect();
+      await c.stop();
     }
-    await c.stop();
     const dir = `${c.scriptEnv.KDB_REDIS_CLUSTER_DIR}-${c.base}`;
     expect(existsSync(dir)).toBe(false);
     const probe = await run('redis-cli', ['-p', String(c.base), 'ping']).then((r) => r.stdout, () => 'refused');
