@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Response } from 'express';
 import type { RecordIds } from '@kameleondb/core';
 
@@ -21,10 +20,23 @@ export async function sendIdsAnswer(res: Response, status: number, head: Record<
     out += `${first ? '' : ','}"${slice.join('","')}"`;
     first = false;
     if (!res.write(out)) {
-      await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      await drainedOrClosed(res);
       if (res.destroyed) return;
     }
     out = '';
   }
   res.end(`${out}]${close.length > 1 ? ',' : ''}${close}`);
+}
+
+/** Resolves on the next 'drain' or 'close', leaving no listener behind (one write per slice would pile them up). */
+function drainedOrClosed(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
