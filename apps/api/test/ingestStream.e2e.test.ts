@@ -32,6 +32,8 @@ const MB = 1024 * 1024;
 const N = 200_000;
 /** Old-space cap of the measured API process, in MB (NODE_OPTIONS). */
 const HEAP_CAP_MB = 128;
+/** How long an API process may take to start: it compiles its sources, slow on a loaded machine. */
+const START_MS = 120_000;
 
 /** Resolves once an API transaction has written a row (Postgres then gives it an xid). */
 async function ingestTransactionWrote(watcher: pg.Client): Promise<void> {
@@ -67,7 +69,7 @@ describe('streamed ingest into a real API process', () => {
     // The cap makes V8 collect instead of growing its heap to a multiple of the live set: with it, the
     // peak RSS measures what the ingest holds. Buffering the request (the design before streaming)
     // ran out of this heap before the 200k records were read.
-    const api = await startApiProcess({ ...env(), NODE_OPTIONS: `--max-old-space-size=${HEAP_CAP_MB}` });
+    const api = await startApiProcess({ ...env(), NODE_OPTIONS: `--max-old-space-size=${HEAP_CAP_MB}` }, START_MS);
     children.push(api);
     const pid = api.proc.pid!;
     const client = new KameleonClient({ url: api.url, uploadTimeoutMs: 0 });
@@ -106,7 +108,7 @@ describe('streamed ingest into a real API process', () => {
   }, 900_000);
 
   it('an API killed mid-stream leaves nothing, and a retry with the same Idempotency-Key writes the request once', async () => {
-    let api = await startApiProcess(env());
+    let api = await startApiProcess(env(), START_MS);
     children.push(api);
     const watcher = new pg.Client({ connectionString: db.url });
     await watcher.connect();
@@ -135,7 +137,7 @@ describe('streamed ingest into a real API process', () => {
     expect(await countTagged('killed')).toBe(0);
     expect((await watcher.query(`SELECT count(*)::int AS n FROM kdb_ingest_keys WHERE key = 'stream-kill'`)).rows[0].n).toBe(0);
 
-    api = await startApiProcess(env());
+    api = await startApiProcess(env(), START_MS);
     children.push(api);
     const client = new KameleonClient({ url: api.url, uploadTimeoutMs: 0 });
     const retry = await client.records.insertStream('stream', generated(40_000, 'killed'), { idempotencyKey: 'stream-kill' });
