@@ -88,7 +88,7 @@ export const ROUTES: RouteDoc[] = [
     path: '/entities/:name/records',
     operationId: 'insertRecords',
     summary: 'Insert one record, a JSON array or NDJSON (application/x-ndjson); an Idempotency-Key header makes retries safe',
-    description: 'Records are committed first, then id-only embed jobs are enqueued. With `wait=true` the answer waits (up to the server\'s wait timeout) until they are embedded: 200 when all are, 202 with counts when some are still pending.',
+    description: 'The body is streamed into one transaction, chunk by chunk: a bad line or record (400 naming it), a body over KDB_MAX_BODY or more records than KDB_MAX_RECORDS_PER_REQUEST (413) writes nothing. Records are committed first, then id-only embed jobs are enqueued. With `wait=true` the answer waits (up to the server\'s wait timeout) until they are embedded: 200 when all are, 202 with counts when some are still pending.',
     query: waitQuery,
     body: recordsBody,
     ndjson: true,
