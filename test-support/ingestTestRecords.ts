@@ -13,7 +13,7 @@ export async function ingestTestRecords(pool: pg.Pool, entity: Entity, records: 
   try {
     const result = await ingestRecords({ pool, queue: sink.queue, entity, records: fromJsonBody(records) });
     if (result.enqueueError !== undefined) throw new Error(`test ingest could not enqueue its jobs: ${result.enqueueError}`);
-    return result.ids;
+    return result.ids.toArray();
   } finally {
     await sink.close();
   }

@@ -27,7 +27,11 @@ export async function startChild(app: 'api' | 'worker', env: Record<string, stri
   let out = '';
   const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${app} not ready after ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // Not left running: the file's leak check would report it, and it holds a port and connections.
+      proc.kill('SIGKILL');
+      reject(new Error(`${app} not ready after ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
     const onData = (b: Buffer) => {
       out += b.toString();
       if (readyLine.test(out)) {
@@ -45,8 +49,9 @@ export async function startChild(app: 'api' | 'worker', env: Record<string, stri
   return { proc, output: () => out, exited, kill: (signal = 'SIGTERM') => void proc.kill(signal) };
 }
 
-export async function startApiProcess(env: Record<string, string>): Promise<ChildApp & { url: string }> {
-  const child = await startChild('api', { KDB_PORT: '0', ...env }, /"msg":"api listening"/);
+/** An API process; `timeoutMs` bounds its start (a loaded machine compiles the sources slowly). */
+export async function startApiProcess(env: Record<string, string>, timeoutMs?: number): Promise<ChildApp & { url: string }> {
+  const child = await startChild('api', { KDB_PORT: '0', ...env }, /"msg":"api listening"/, timeoutMs);
   const url = /"url":"(http:[^"]+)"/.exec(child.output())![1]!;
   return { ...child, url };
 }

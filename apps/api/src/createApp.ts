@@ -12,6 +12,7 @@ import {
   fromJsonBody,
   readNdjson,
   ValidationError,
+  KdbError,
   MAX_DELETE_IDS,
   type SourcedValue,
 } from '@kameleondb/core';
@@ -22,6 +23,8 @@ import { parseBody } from './parseBody.js';
 import { requestId } from './requestId.js';
 import { decodedBody } from './requestBody.js';
 import { sameOriginMutations } from './sameOriginMutations.js';
+import { sendIdsAnswer } from './sendIdsAnswer.js';
+import { HttpError } from './HttpError.js';
 import { sizeInBytes } from './sizeInBytes.js';
 import { assertCleanJson } from './assertCleanJson.js';
 import { errorHandler } from './errorHandler.js';
@@ -86,7 +89,7 @@ export const ROUTES: RouteDoc[] = [
     path: '/entities/:name/records',
     operationId: 'insertRecords',
     summary: 'Insert one record, a JSON array or NDJSON (application/x-ndjson); an Idempotency-Key header makes retries safe',
-    description: 'Records are committed first, then id-only embed jobs are enqueued. With `wait=true` the answer waits (up to the server\'s wait timeout) until they are embedded: 200 when all are, 202 with counts when some are still pending.',
+    description: 'The body is streamed into one transaction, chunk by chunk: a bad line or record (400 naming it), a body over KDB_MAX_BODY or more records than KDB_MAX_RECORDS_PER_REQUEST (413) writes nothing. Records are committed first, then id-only embed jobs are enqueued. With `wait=true` the answer waits (up to the server\'s wait timeout) until they are embedded: 200 when all are, 202 with counts when some are still pending.',
     query: waitQuery,
     body: recordsBody,
     ndjson: true,
@@ -220,11 +223,14 @@ export function createApp(deps: AppDeps): express.Express {
       }
       input = fromJsonBody(body);
     }
-    const result = await records.ingest({ entity, records: input, idempotencyKey: req.get('idempotency-key') });
+    const result = await records.ingest({ entity, records: input, idempotencyKey: req.get('idempotency-key') }).catch((err: unknown) => {
+      // Everything before the commit is one transaction: a refusal, even after rows were streamed in, leaves nothing.
+      if (err instanceof KdbError || err instanceof HttpError) err.message += '; nothing was written';
+      throw err;
+    });
     if (result.replayed) res.set('Idempotent-Replayed', 'true');
-    const body = {
-      count: result.ids.length,
-      ids: result.ids,
+    const head = { count: result.ids.length };
+    const tail = {
       jobs: result.jobs,
       ...(result.replayed ? { replayed: true } : {}),
       ...(result.enqueueError
@@ -232,13 +238,13 @@ export function createApp(deps: AppDeps): express.Express {
         : {}),
     };
     if (!wait) {
-      res.status(202).json(body);
+      await sendIdsAnswer(res, 202, head, result.ids, tail);
       return;
     }
     const gone = new AbortController();
     res.on('close', () => gone.abort());
-    const counts = await records.waitForEmbedded(result.ids, { timeoutMs: deps.waitTimeoutMs, signal: gone.signal });
-    res.status(counts.pending > 0 ? 202 : 200).json({ ...body, counts, done: counts.pending === 0 });
+    const counts = await records.waitForEmbedded(result.ids.toArray(), { timeoutMs: deps.waitTimeoutMs, signal: gone.signal });
+    await sendIdsAnswer(res, counts.pending > 0 ? 202 : 200, head, result.ids, { ...tail, counts, done: counts.pending === 0 });
   });
 
   v1.get('/entities/:name/records', take({ query: recordListQuery, body: 'none' }), async (req, res) => {

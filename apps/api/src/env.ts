@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkRedisEnv, DEFAULT_EF_SEARCH, DEFAULT_RESULT_CACHE_ENTRIES, DEFAULTS, parseEnv, pipelineEnvShape } from '@kameleondb/core';
+import { checkRedisEnv, DEFAULT_EF_SEARCH, DEFAULT_RESULT_CACHE_ENTRIES, DEFAULTS, MAX_REQUEST_RECORDS, parseEnv, pipelineEnvShape } from '@kameleondb/core';
 import { sizeInBytes } from './sizeInBytes.js';
 
 const schema = z
@@ -18,6 +18,8 @@ const schema = z
     KDB_AUTH: z.enum(['enabled', 'disabled']).default('enabled'),
     /** Largest request body (JSON or NDJSON), in bytes or with a unit (`256mb`). */
     KDB_MAX_BODY: z.string().regex(/^\d+(b|kb|mb|gb)?$/i, 'a size like 262144 or 256mb').default('512mb'),
+    /** Most records one ingest or batch update request may carry (a larger one is 413, nothing written). */
+    KDB_MAX_RECORDS_PER_REQUEST: z.coerce.number().int().min(1).max(100_000_000).default(MAX_REQUEST_RECORDS),
     /** Ids per embed job. */
     KDB_JOB_SIZE: z.coerce.number().int().min(1).max(100_000).default(DEFAULTS.jobSize),
     /** How long `?wait=true` waits before answering with what is still pending, in ms. */

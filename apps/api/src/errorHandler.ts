@@ -9,6 +9,7 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   ambiguous_id: 409,
+  too_large: 413,
   config: 500,
   schema: 500,
   provider: 502,

@@ -56,7 +56,7 @@ const ERRORS: Record<number, { name: string; description: string; retryAfter?: b
   401: { name: 'Unauthorized', description: 'Missing or invalid API key: send `Authorization: Bearer <KDB_API_KEY>`.' },
   404: { name: 'NotFound', description: 'The entity, record or reindex run does not exist.' },
   409: { name: 'Conflict', description: 'Conflicts with the current state: a name already taken, an Idempotency-Key reused for other records, a unique value already stored, an active reindex run, or an id prefix matching several records (code ambiguous_id, candidates in details).' },
-  413: { name: 'PayloadTooLarge', description: 'Request body over KDB_MAX_BODY bytes, counted after decompression.' },
+  413: { name: 'PayloadTooLarge', description: 'Request body over KDB_MAX_BODY bytes, counted after decompression, or more records than KDB_MAX_RECORDS_PER_REQUEST (code too_large).' },
   415: { name: 'UnsupportedMediaType', description: 'Content-Type, charset or Content-Encoding not accepted by this route (details.allowed lists what is).' },
   429: { name: 'TooManyRequests', description: 'Too many wrong API keys from this address: wait for Retry-After seconds.', retryAfter: true },
   500: { name: 'InternalError', description: 'An unexpected server error; the logs carry its request id.' },

@@ -60,6 +60,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     spaces,
     prefix: env.KDB_QUEUE_PREFIX,
     jobSize: env.KDB_JOB_SIZE,
+    maxRecordsPerRequest: env.KDB_MAX_RECORDS_PER_REQUEST,
     efSearch: env.KDB_EF_SEARCH,
     pricePerMillionTokens: env.KDB_PRICE_PER_MILLION_TOKENS,
     // Events and observations arrive only once searches run, after `metrics` below exists.

@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'conflict'
   /** An id prefix that matches several records (409; the candidates in details). */
   | 'ambiguous_id'
+  /** A request over a configured size limit (413): the limit in details. */
+  | 'too_large'
   | 'unauthorized'
   | 'config'
   | 'schema'
@@ -49,6 +51,13 @@ export class ConflictError extends KdbError {
 export class AmbiguousIdError extends KdbError {
   constructor(message: string, details?: unknown) {
     super('ambiguous_id', message, { details });
+  }
+}
+
+/** More records in one request than the configured cap (KDB_MAX_RECORDS_PER_REQUEST). */
+export class TooManyRecordsError extends KdbError {
+  constructor(message: string, details?: unknown) {
+    super('too_large', message, { details });
   }
 }
 

@@ -42,6 +42,7 @@ export { startEmbedWorker, type EmbedWorker, type EmbedWorkerOptions } from './b
 export { readNdjson, fromJsonBody, type SourcedValue, type ReadNdjsonOptions } from './ingest/readNdjson.js';
 export { printable } from './http/printable.js';
 export { ingestRecords, MAX_REQUEST_RECORDS, type IngestResult } from './ingest/ingestRecords.js';
+export { RecordIds } from './ingest/RecordIds.js';
 export { patchRecords, type PatchRecordsResult, type PatchRecordsOptions } from './ingest/patchRecords.js';
 export { REINDEX_QUEUE, createReindexQueue, type ReindexJobData } from './jobs/reindexQueue.js';
 export { MAINTENANCE_QUEUE, SCHEDULE_CHECK_EVERY_MS, startMaintenance } from './jobs/startMaintenance.js';

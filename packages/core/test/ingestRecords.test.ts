@@ -36,7 +36,7 @@ describe('ingestRecords', () => {
     );
     const want = records.flatMap((r, i) => {
       const { tf, length } = termFrequencies(docOf(r));
-      return [...tf].map(([term, n]) => `${result.ids[i]} ${term} ${n} ${length}`);
+      return [...tf].map(([term, n]) => `${result.ids.at(i)} ${term} ${n} ${length}`);
     });
     expect(postings.map((p) => `${p.record_id} ${p.term} ${p.tf} ${p.doc_len}`).sort()).toEqual(want.sort());
 
@@ -60,9 +60,9 @@ describe('ingestRecords', () => {
       expect(isUuid(id)).toBe(true);
       expect(uuidVersion(id)).toBe(7);
     }
-    expect([...ids].sort()).toEqual(ids);
+    expect([...ids].sort()).toEqual([...ids]);
     // PostgreSQL orders uuids bytewise, as the strings sort.
-    const { rows } = await db.pool.query<{ id: string }>('SELECT id FROM kdb_records WHERE id = ANY($1::uuid[]) ORDER BY id', [ids]);
-    expect(rows.map((r) => r.id)).toEqual(ids);
+    const { rows } = await db.pool.query<{ id: string }>('SELECT id FROM kdb_records WHERE id = ANY($1::uuid[]) ORDER BY id', [ids.toArray()]);
+    expect(rows.map((r) => r.id)).toEqual([...ids]);
   });
 });

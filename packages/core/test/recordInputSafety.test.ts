@@ -114,9 +114,9 @@ describe('records as prototype-less data', () => {
     const a = await ingest(legacy, [{ toString: 'alpha text', title: 'one' }, { title: 'two' }]);
     const b = await ingest(ghost, [{ title: 'three' }]);
     const content = async (id: string) => (await db.pool.query('SELECT content FROM kdb_search WHERE record_id = $1', [id])).rows[0].content;
-    expect(await content(a.ids[0]!)).toBe('toString: alpha text | title: one');
-    expect(await content(a.ids[1]!)).toBe('title: two');
-    expect(await content(b.ids[0]!)).toBe('title: three');
+    expect(await content(a.ids.at(0)!)).toBe('toString: alpha text | title: one');
+    expect(await content(a.ids.at(1)!)).toBe('title: two');
+    expect(await content(b.ids.at(0)!)).toBe('title: three');
     await expect(ingest(ghost, [{ title: 'x', constructor: 'y' }])).rejects.toThrow(/unknown field "constructor"/);
   });
 
@@ -175,11 +175,11 @@ describe('record values Postgres cannot store, and size limits', () => {
 
   it('refuses the same in a PATCH and leaves the record as it was', async () => {
     const { ids } = await ingest([{ title: 'patch me', meta: { a: 1 } }]);
-    const before = await getRecord(db.pool, 'docs', ids[0]!);
-    await expect(patchRecord(db.pool, docs, ids[0]!, { title: 'x\u0000' })).rejects.toThrow(/body: field "title" holds a NUL/);
-    await expect(patchRecord(db.pool, docs, ids[0]!, { meta: { b: '\ud83d' } })).rejects.toThrow(/body: field "meta": a string holds a lone UTF-16 surrogate/);
-    await expect(patchRecord(db.pool, docs, ids[0]!, JSON.parse('{"constructor":null}'))).rejects.toThrow(/body: unknown field "constructor"/);
-    expect(await getRecord(db.pool, 'docs', ids[0]!)).toEqual(before);
+    const before = await getRecord(db.pool, 'docs', ids.at(0)!);
+    await expect(patchRecord(db.pool, docs, ids.at(0)!, { title: 'x\u0000' })).rejects.toThrow(/body: field "title" holds a NUL/);
+    await expect(patchRecord(db.pool, docs, ids.at(0)!, { meta: { b: '\ud83d' } })).rejects.toThrow(/body: field "meta": a string holds a lone UTF-16 surrogate/);
+    await expect(patchRecord(db.pool, docs, ids.at(0)!, JSON.parse('{"constructor":null}'))).rejects.toThrow(/body: unknown field "constructor"/);
+    expect(await getRecord(db.pool, 'docs', ids.at(0)!)).toEqual(before);
   });
 
   it('refuses a search whose where holds a string Postgres cannot store, or names a built-in as a field', async () => {

@@ -22,7 +22,7 @@ describe('writes racing an entity change', () => {
     db = await createTestDatabase();
     ({ queue, close: closeQueue } = createTestEmbedQueue());
     const entity = await createEntity(db.pool, { name: 'Notes', fields: { title: 'text', tag: 'string' }, embedFields: ['title'] });
-    id = (await ingestRecords({ pool: db.pool, queue, entity, records: one({ title: 'first', tag: 'a' }) })).ids[0]!;
+    id = (await ingestRecords({ pool: db.pool, queue, entity, records: one({ title: 'first', tag: 'a' }) })).ids.at(0)!;
   });
   afterAll(async () => {
     await closeQueue();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
-import { ConflictError, ValidationError } from '../errors.js';
+import { ConflictError, TooManyRecordsError, ValidationError } from '../errors.js';
 import type { Entity } from '@kameleondb/schemas';
 import { DEFAULTS } from '../config/defaults.js';
 import { uniqueViolation } from '../entities/uniqueFieldIndex.js';
@@ -11,6 +11,8 @@ import { lockEntityUnchanged } from '../store/lockEntityUnchanged.js';
 import { writeRecordChunk } from '../store/recordStore.js';
 import { KeywordIndexWriter, POSTINGS_BATCH_DOCS } from '../store/keywordIndex.js';
 import { pendingIds } from '../store/searchRowStore.js';
+import { addIngestKeyIds, claimIngestKey, sealIngestKey, storedKeyIds } from '../store/ingestKeyStore.js';
+import { RecordIds } from './RecordIds.js';
 import { withTransaction } from '../store/withTransaction.js';
 import { CpuSlice } from '../util/CpuSlice.js';
 import type { SourcedValue } from './readNdjson.js';
@@ -51,7 +53,8 @@ export interface IngestOptions {
 }
 
 export interface IngestResult {
-  ids: string[];
+  /** The records' ids in request order, 16 bytes each (RecordIds): the answer streams them out. */
+  ids: RecordIds;
   /** Embed jobs enqueued; 0 with `enqueueError` set when Redis refused them. */
   jobs: number;
   /** Set when the records were committed but enqueueing failed: they stay pending. */
@@ -66,15 +69,25 @@ export const MAX_REQUEST_RECORDS = 1_000_000;
 /** Keys are opaque to the server: printable ASCII, 1–200 characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
+/** Ids per embed-job enqueue (one `addBulk`): bounds the job data built at once for a huge request. */
+const ENQUEUE_SLICE_IDS = 100_000;
+
 /**
- * Validates every record first, then writes them all in ONE transaction
- * (chunked statements; postings by larger batches) and only after the
- * commit enqueues embed jobs.
- * - Bad input anywhere: nothing is written, the error names the record.
+ * Streams the records into ONE transaction: each record is validated as it
+ * arrives, and every `chunkSize` of them are written (postings by larger
+ * batches), so memory holds a chunk and a postings batch, plus 16 bytes per
+ * id (RecordIds), whatever the request's size. The transaction opens once
+ * the first chunk is full (or the input ended): a small request never holds
+ * a connection while its body arrives. After the commit, embed jobs are
+ * enqueued in slices.
+ * - Bad input anywhere (a bad line, the record cap, the body limit, a
+ *   client that hangs up): the transaction rolls back, nothing is written,
+ *   the error names the record.
  * - Process dies before the commit: nothing is written; the client saw no
  *   answer and may retry.
  * - Process dies (or Redis fails) after the commit: the rows are durable and
- *   `pending`; the sweeper enqueues pending rows that have no job.
+ *   `pending`; the sweeper enqueues pending rows that have no job. A failure
+ *   halfway through the enqueue slices leaves the rest to the sweeper too.
  * - With an idempotency key, the key row commits with the records: a retry
  *   after any of the above either writes the records (the first attempt did
  *   not commit) or returns the committed ids (it did), never a second copy;
@@ -89,68 +102,82 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
     throw new ValidationError(`Idempotency-Key must be 1–200 printable ASCII characters without spaces; got ${JSON.stringify(key.slice(0, 40))}${key.length > 40 ? '…' : ''} (${key.length} characters)`, { header: 'Idempotency-Key' });
   }
   const requestHash = createHash('sha256');
-  const valid: Record<string, unknown>[] = [];
   const slice = new CpuSlice();
-  for await (const { value, where } of opts.records) {
-    if (valid.length >= maxRecords) {
-      throw new ValidationError(`too many records in one request: the limit is ${maxRecords}`, { limit: maxRecords });
+  const source = (Symbol.asyncIterator in opts.records ? opts.records[Symbol.asyncIterator]() : opts.records[Symbol.iterator]()) as
+    | AsyncIterator<SourcedValue>
+    | Iterator<SourcedValue>;
+  let read = 0;
+  /** Up to `chunkSize` more validated records; fewer only at the end of the input. */
+  const nextChunk = async (): Promise<Record<string, unknown>[]> => {
+    const chunk: Record<string, unknown>[] = [];
+    while (chunk.length < chunkSize) {
+      const next = await source.next();
+      if (next.done) break;
+      const { value, where } = next.value;
+      if (read >= maxRecords) throw new TooManyRecordsError(`too many records in one request: the limit is ${maxRecords} (KDB_MAX_RECORDS_PER_REQUEST); ${where} is one more`, { limit: maxRecords });
+      read += 1;
+      const record = validateRecord(opts.entity, value, where);
+      if (key !== undefined) requestHash.update(`${JSON.stringify(record)}\n`);
+      chunk.push(record);
+      // Let other requests (searches) run between slices of a large body.
+      if (slice.due()) await slice.pause();
     }
-    const record = validateRecord(opts.entity, value, where);
-    if (key !== undefined) requestHash.update(`${JSON.stringify(record)}\n`);
-    valid.push(record);
-    // Let other requests (searches) run between slices of a large body.
-    if (slice.due()) await slice.pause();
-  }
-  if (valid.length === 0) throw new ValidationError('no records in the request body');
-
-  const hash = key !== undefined ? requestHash.digest('hex') : '';
-  const written = await withTransaction(opts.pool, async (client) => {
-    // The records were validated against the entity as read before: it must still be that entity.
-    await lockEntityUnchanged(client, opts.entity);
-    if (key !== undefined) {
-      // Waits while another transaction holds this key; then either it is ours or it was committed.
-      const claimed = await client.query(
-        `INSERT INTO kdb_ingest_keys (entity, key, request_hash, ids) VALUES ($1, $2, $3, '{}') ON CONFLICT DO NOTHING`,
-        [opts.entity.name, key, hash],
-      );
-      if (claimed.rowCount === 0) {
-        const { rows } = await client.query<{ request_hash: string; ids: string[] }>(
-          'SELECT request_hash, ids FROM kdb_ingest_keys WHERE entity = $1 AND key = $2',
-          [opts.entity.name, key],
-        );
-        if (rows[0]!.request_hash !== hash) {
-          throw new ConflictError(`Idempotency-Key "${key}" was already used for different records of entity "${opts.entity.name}"; use a new key for a new request`, {
-            entity: opts.entity.name,
-            key,
-          });
-        }
-        return { ids: rows[0]!.ids, replayed: true };
-      }
-    }
-    const out: string[] = [];
-    const keywords = await KeywordIndexWriter.open(client, opts.entity.name, { batchDocs: opts.postingsBatch ?? POSTINGS_BATCH_DOCS });
-    for (let i = 0; i < valid.length; i += chunkSize) {
-      const chunk = await writeRecordChunk(client, opts.entity, valid.slice(i, i + chunkSize), keywords);
-      out.push(...chunk.ids);
-      await keywords.add(client, chunk.docs);
-    }
-    await keywords.flush(client);
-    if (key !== undefined) await client.query('UPDATE kdb_ingest_keys SET ids = $3 WHERE entity = $1 AND key = $2', [opts.entity.name, key, out]);
-    return { ids: out, replayed: false };
-  }).catch((err: unknown) => {
-    // A unique field's value taken by a stored record or repeated in this request: rolled back, 409.
-    throw uniqueViolation(err, opts.entity) ?? err;
-  });
-  let toEnqueue = written.ids;
-  if (written.replayed) {
-    // The first attempt may have died between its commit and its enqueue.
-    toEnqueue = await pendingIds(opts.pool, written.ids);
-  }
-  const replayed = written.replayed ? { replayed: true } : {};
+    return chunk;
+  };
   try {
-    const jobs = toEnqueue.length ? await enqueueEmbed(opts.queue, toEnqueue, { chunkSize: opts.jobSize ?? DEFAULTS.jobSize, buildingSpaces: opts.buildingSpaces ?? [] }) : 0;
-    return { ids: written.ids, jobs, ...replayed };
-  } catch (err) {
-    return { ids: written.ids, jobs: 0, enqueueError: (err as Error).message, ...replayed };
+    let chunk = await nextChunk();
+    if (chunk.length === 0) throw new ValidationError('no records in the request body');
+
+    const written = await withTransaction(opts.pool, async (client) => {
+      // The records were validated against the entity as read before: it must still be that entity.
+      await lockEntityUnchanged(client, opts.entity);
+      if (key !== undefined) {
+        // Waits while another transaction holds this key; then either it is ours or it was committed.
+        if (!(await claimIngestKey(client, opts.entity.name, key))) {
+          // Committed before: the rest of the body is read (and validated) only to compare its hash.
+          while (chunk.length > 0) chunk = await nextChunk();
+          const stored = await storedKeyIds(client, opts.entity.name, key, requestHash.digest('hex'));
+          if (!stored) {
+            throw new ConflictError(`Idempotency-Key "${key}" was already used for different records of entity "${opts.entity.name}"; use a new key for a new request`, {
+              entity: opts.entity.name,
+              key,
+            });
+          }
+          return { ids: stored, replayed: true };
+        }
+      }
+      const ids = new RecordIds(Math.min(maxRecords, 1 << 16));
+      const keywords = await KeywordIndexWriter.open(client, opts.entity.name, { batchDocs: opts.postingsBatch ?? POSTINGS_BATCH_DOCS });
+      for (let seq = 0; chunk.length > 0; seq++) {
+        const out = await writeRecordChunk(client, opts.entity, chunk, keywords);
+        ids.push(out.ids);
+        if (key !== undefined) await addIngestKeyIds(client, opts.entity.name, key, seq, out.ids);
+        await keywords.add(client, out.docs);
+        // Dropped before the next one is read: one chunk of records in memory at a time.
+        chunk = [];
+        chunk = await nextChunk();
+      }
+      await keywords.flush(client);
+      if (key !== undefined) await sealIngestKey(client, opts.entity.name, key, requestHash.digest('hex'));
+      return { ids, replayed: false };
+    }).catch((err: unknown) => {
+      // A unique field's value taken by a stored record or repeated in this request: rolled back, 409.
+      throw uniqueViolation(err, opts.entity) ?? err;
+    });
+    const replayed = written.replayed ? { replayed: true } : {};
+    let jobs = 0;
+    try {
+      for (const ids of written.ids.slices(ENQUEUE_SLICE_IDS)) {
+        // The first attempt may have died between its commit and its enqueue.
+        const toEnqueue = written.replayed ? await pendingIds(opts.pool, ids) : ids;
+        if (toEnqueue.length) jobs += await enqueueEmbed(opts.queue, toEnqueue, { chunkSize: opts.jobSize ?? DEFAULTS.jobSize, buildingSpaces: opts.buildingSpaces ?? [] });
+      }
+      return { ids: written.ids, jobs, ...replayed };
+    } catch (err) {
+      return { ids: written.ids, jobs, enqueueError: (err as Error).message, ...replayed };
+    }
+  } finally {
+    // Stops the body's reader when a record was refused before the end (a no-op once it ended).
+    await source.return?.();
   }
 }

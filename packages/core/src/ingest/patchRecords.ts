@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
-import { ConflictError, KdbError, ValidationError } from '../errors.js';
+import { ConflictError, KdbError, TooManyRecordsError, ValidationError } from '../errors.js';
 import type { Entity } from '@kameleondb/schemas';
 import { uniqueViolation } from '../entities/uniqueFieldIndex.js';
 import { validateRecord } from '../entities/validateRecord.js';
@@ -56,7 +56,7 @@ export async function patchRecords(opts: PatchRecordsOptions): Promise<PatchReco
   const items: { where: string; ref: string; changes: Record<string, unknown> }[] = [];
   const slice = new CpuSlice();
   for await (const { value, where } of opts.records) {
-    if (items.length >= maxRecords) throw new ValidationError(`too many records in one request: the limit is ${maxRecords}`, { limit: maxRecords });
+    if (items.length >= maxRecords) throw new TooManyRecordsError(`too many records in one request: the limit is ${maxRecords} (KDB_MAX_RECORDS_PER_REQUEST); ${where} is one more`, { limit: maxRecords });
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw new ValidationError(`${where}: each item must be a JSON object {"id": ..., ...fields}, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`, { at: where });
     }

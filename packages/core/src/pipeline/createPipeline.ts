@@ -44,6 +44,8 @@ export interface PipelineOptions {
   prefix?: string;
   /** Ids per embed job of an ingest. Default DEFAULTS.jobSize (2048). */
   jobSize?: number;
+  /** Most records one ingest or batch update may carry. Default MAX_REQUEST_RECORDS (1,000,000). */
+  maxRecordsPerRequest?: number;
   /** `hnsw.ef_search` of vector search (the pool's sessions use SearchEngine.sessionSql of it). Default DEFAULT_EF_SEARCH. */
   efSearch?: number;
   /** Price in USD per million tokens of dry-run estimates. Default: the built-in table. */
@@ -274,6 +276,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
           entity,
           records: i.records,
           jobSize: o.jobSize ?? DEFAULTS.jobSize,
+          maxRecords: o.maxRecordsPerRequest,
           idempotencyKey: i.idempotencyKey,
         });
       },
@@ -294,7 +297,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       },
       async patchMany(e, items) {
         const entity = typeof e === 'string' ? await getEntity(pool, e) : e;
-        return patchRecords({ pool, queue: embed, buildingSpaces: await buildingSpaces(), entity, records: items, jobSize: o.jobSize ?? DEFAULTS.jobSize });
+        return patchRecords({ pool, queue: embed, buildingSpaces: await buildingSpaces(), entity, records: items, jobSize: o.jobSize ?? DEFAULTS.jobSize, maxRecords: o.maxRecordsPerRequest });
       },
       delete: async (entity, id) => deleteRecord(pool, entity, await resolveRecordId(pool, entity, id)),
       async deleteMany(entityName, ids) {
