@@ -1,4 +1,4 @@
-import express, { type Request, type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import * as schemas from '@kameleondb/schemas';
@@ -151,6 +151,19 @@ export function createApp(deps: AppDeps): express.Express {
   const limit = sizeInBytes(deps.maxBody);
   const badKeys = deps.badKeys ?? new BadKeyLimiter();
   const take = (spec: Accepts): RequestHandler => accepts(spec, limit);
+  /**
+   * KDB-Commit-LSN on a write answer: the primary's WAL position read after
+   * the commit, for a search's `after` (read-your-writes on replicas). The
+   * write is committed whatever happens here: should the position not be
+   * read (the primary gone since), the answer goes out without it.
+   */
+  const commitLsn = async (res: Response) => {
+    try {
+      res.set('KDB-Commit-LSN', await pipeline.commitLsn());
+    } catch (err) {
+      deps.logger.warn({ err, requestId: res.locals.requestId }, 'the write is committed but its KDB-Commit-LSN could not be read');
+    }
+  };
   const app = express();
   app.disable('x-powered-by');
   // No ETag: answers carry took_ms, so one never matches a second time, and hashing
@@ -188,7 +201,9 @@ export function createApp(deps: AppDeps): express.Express {
 
   v1.post('/entities', take({ body: 'json' }), async (_req, res) => {
     const input = parseBody(entityInputSchema, res.locals.body, 'body');
-    res.status(201).json(await entities.create(input));
+    const created = await entities.create(input);
+    await commitLsn(res);
+    res.status(201).json(created);
   });
   v1.get('/entities', take({ body: 'none' }), async (_req, res) => {
     res.json({ entities: await entities.list() });
@@ -199,7 +214,9 @@ export function createApp(deps: AppDeps): express.Express {
   // Changing embedFields recomputes every row's text and reindexes the entity.
   v1.patch('/entities/:name', take({ body: 'json' }), async (req, res) => {
     const patch = parseBody(entityPatchSchema, res.locals.body, 'body');
-    res.json(await entities.update(params(req).name, patch));
+    const updated = await entities.update(params(req).name, patch);
+    await commitLsn(res);
+    res.json(updated);
   });
 
   v1.post('/entities/:name/records', take({ query: waitQuery, body: 'records' }), async (req, res) => {
@@ -217,6 +234,7 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const result = await records.ingest({ entity, records: input, idempotencyKey: req.get('idempotency-key') });
     if (result.replayed) res.set('Idempotent-Replayed', 'true');
+    await commitLsn(res);
     const body = {
       count: result.ids.length,
       ids: result.ids,
@@ -256,6 +274,7 @@ export function createApp(deps: AppDeps): express.Express {
       input = fromJsonBody(body);
     }
     const result = await records.patchMany(entity, input);
+    await commitLsn(res);
     res.json({
       count: result.ids.length,
       ids: result.ids,
@@ -267,6 +286,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.post('/entities/:name/records/delete', take({ body: 'json' }), async (req, res) => {
     const { ids } = parseBody(recordsDeleteBody, res.locals.body, 'body');
     const deleted = await records.deleteMany(params(req).name, ids);
+    await commitLsn(res);
     res.json({ deleted: deleted.length, ids: deleted });
   });
   v1.get('/entities/:name/records/:id', take({ body: 'none' }), async (req, res) => {
@@ -278,10 +298,12 @@ export function createApp(deps: AppDeps): express.Express {
       throw new ValidationError(`body must be a JSON object of the fields to change; got ${patch === null ? 'null' : Array.isArray(patch) ? 'an array' : typeof patch}`);
     }
     const { record, reembed, enqueueError } = await records.patch(params(req).name, params(req).id, patch as Record<string, unknown>);
+    await commitLsn(res);
     res.json({ ...record, reembed, ...(enqueueError ? { warning: `the change is stored but enqueueing failed (${enqueueError}); the record stays pending until the sweeper enqueues it` } : {}) });
   });
   v1.delete('/entities/:name/records/:id', take({ body: 'none' }), async (req, res) => {
     await records.delete(params(req).name, params(req).id);
+    await commitLsn(res);
     res.status(204).end();
   });
 
@@ -312,6 +334,7 @@ export function createApp(deps: AppDeps): express.Express {
       entities,
       activeRuns,
       vectorIndex,
+      replicas: pipeline.replicas(),
     });
   });
 
@@ -359,18 +382,19 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(await spaces.drop(checkedModelKey(spaceKey(req))));
   });
 
-  const runSearch = async (input: z.infer<typeof searchSchema>) => {
-    const params = toSearchParams(input);
+  const runSearch = async (req: Request, input: z.infer<typeof searchSchema>) => {
+    const params = toSearchParams(input, req.get('kdb-after-lsn'));
     const end = deps.metrics.searchSeconds.startTimer({ mode: params.mode });
     const answer = await pipeline.search.search(params);
     end();
+    deps.metrics.searchServed.inc({ server: answer.servedBy });
     return answer;
   };
-  v1.get('/search', take({ query: searchSchema, body: 'none' }), async (_req, res) => {
-    res.json(await runSearch(res.locals.query as z.infer<typeof searchSchema>));
+  v1.get('/search', take({ query: searchSchema, body: 'none' }), async (req, res) => {
+    res.json(await runSearch(req, res.locals.query as z.infer<typeof searchSchema>));
   });
-  v1.post('/search', take({ body: 'json' }), async (_req, res) => {
-    res.json(await runSearch(parseBody(searchSchema, res.locals.body, 'body')));
+  v1.post('/search', take({ body: 'json' }), async (req, res) => {
+    res.json(await runSearch(req, parseBody(searchSchema, res.locals.body, 'body')));
   });
 
   const openapi = openApiDocument(ROUTES);

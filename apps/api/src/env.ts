@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_EF_SEARCH, DEFAULTS, parseEnv, pipelineEnvShape } from '@kameleondb/core';
+import { searchDatabaseUrls, replicaMaxLag } from './replicaEnv.js';
 
 const schema = z
   .object({
@@ -29,6 +30,12 @@ const schema = z
     KDB_PG_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(16),
     /** Price in USD per million tokens for dry-run cost estimates (overrides the built-in table). */
     KDB_PRICE_PER_MILLION_TOKENS: z.coerce.number().min(0).optional(),
+    /** Streaming replicas of KDB_DATABASE_URL that serve search statements, comma-separated (at most 16). Unset: search on the primary. */
+    KDB_SEARCH_DATABASE_URL: searchDatabaseUrls.optional(),
+    /** How long a search with `after` (KDB-After-LSN) waits for a replica to replay it before the primary serves it, in ms. */
+    KDB_REPLICA_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+    /** Lag (30s, 2m) past which a replica leaves rotation until it catches up; reported, never a failure. */
+    KDB_REPLICA_MAX_LAG: replicaMaxLag.default(30),
     /** Time in-flight requests get after SIGTERM, in ms. */
     KDB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(25_000),
   })

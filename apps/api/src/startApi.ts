@@ -9,6 +9,7 @@ import {
   createProvider,
   createRedis,
   migrate,
+  replicaName,
   providerConfigForSpace,
   providerConfigFromEnv,
   spaceSeedOf,
@@ -42,6 +43,12 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     max: env.KDB_PG_POOL_SIZE,
     sessionSql: SearchEngine.sessionSql(env.KDB_EF_SEARCH),
   });
+  // Search replicas: their sessions get the search settings too; a replica that does not
+  // answer within 2 s fails that connection attempt, and the search goes to the primary.
+  const replicas = (env.KDB_SEARCH_DATABASE_URL ?? []).map((url) => ({
+    name: replicaName(url),
+    pool: createPool({ connectionString: url, applicationName: 'kameleondb-api-search', max: env.KDB_PG_POOL_SIZE, sessionSql: SearchEngine.sessionSql(env.KDB_EF_SEARCH), connectionTimeoutMillis: 2000 }),
+  }));
   const redis = createRedis(env.KDB_REDIS_URL);
   const spaces = new SpaceProviders({
     pool,
@@ -58,8 +65,11 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     jobSize: env.KDB_JOB_SIZE,
     efSearch: env.KDB_EF_SEARCH,
     pricePerMillionTokens: env.KDB_PRICE_PER_MILLION_TOKENS,
+    replicas,
+    replicaWaitMs: env.KDB_REPLICA_WAIT_MS,
+    replicaMaxLagSeconds: env.KDB_REPLICA_MAX_LAG,
   });
-  const metrics = new PipelineMetrics({ process: 'api', queues: [pipeline.queues.embed, pipeline.queues.reindex], activeRuns: () => pipeline.reindex.active() });
+  const metrics = new PipelineMetrics({ process: 'api', queues: [pipeline.queues.embed, pipeline.queues.reindex], activeRuns: () => pipeline.reindex.active(), ...(replicas.length ? { replicas: () => pipeline.replicas() } : {}) });
   const app = createApp({
     pipeline,
     metrics,
@@ -77,7 +87,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
   server.requestTimeout = 0;
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-  logger.info({ url, space: migrated.active?.modelKey ?? null }, 'api listening');
+  logger.info({ url, space: migrated.active?.modelKey ?? null, searchReplicas: replicas.map((r) => r.name) }, 'api listening');
   return {
     url,
     server,
@@ -90,6 +100,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
       await pipeline.close();
       await redis.quit().catch(() => undefined);
       await pool.end();
+      await Promise.all(replicas.map((r) => r.pool.end()));
     },
   };
 }

@@ -20,9 +20,10 @@ import type {
   RunState,
   SpaceState,
   StoredRecord,
+  ReplicaStatus,
 } from '@kameleondb/schemas';
 // Answers the server names too: one definition, in @kameleondb/schemas.
-export type { DryRunReport, EmbeddingCounts, FusedPart, EmbeddingSpace, EmbeddingState, ReindexRun, RunState, SpaceState, StoredRecord };
+export type { DryRunReport, EmbeddingCounts, FusedPart, EmbeddingSpace, EmbeddingState, ReindexRun, RunState, SpaceState, StoredRecord, ReplicaStatus };
 
 // Requests: the types of the zod schemas the API validates them with.
 export type { Entity, EntityInput, EntityPatch, FieldType };
@@ -105,6 +106,8 @@ export interface SearchAnswer {
   space: string;
   mode: SearchMode;
   took_ms: number;
+  /** The server that ran the search: `primary` or a replica's host:port/database. */
+  servedBy: string;
   explain?: { timings_ms: Record<string, number>; plans: { keyword?: string; vector?: string }; window: number; rrfK?: number; fusion?: Record<string, unknown>; efSearch: number } & Record<string, unknown>;
 }
 
@@ -124,6 +127,8 @@ export interface EmbeddingStatus {
   activeRuns: ReindexRun[] | null;
   warning?: string;
   vectorIndex: { segments: { lo: string; hi: string; rows: number; buildMs: number }[]; hotRows: number; building: boolean };
+  /** Search replicas (KDB_SEARCH_DATABASE_URL): rotation and lag; empty without any. */
+  replicas: ReplicaStatus[];
 }
 
 export interface CacheSummary {

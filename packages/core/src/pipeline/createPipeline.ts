@@ -19,6 +19,9 @@ import { dryRunReindex, type DryRunReport } from '../reindex/dryRunReindex.js';
 import { ReindexRunStore, type ReindexRun } from '../reindex/ReindexRunStore.js';
 import { getRun, startReindex, startReindexIn } from '../reindex/startReindex.js';
 import { SearchEngine, type SearchAnswer, type SearchParams } from '../search/SearchEngine.js';
+import { ReplicaRouter, type ReplicaStatus } from '../search/ReplicaRouter.js';
+import { walInsertLsn } from '../store/walPosition.js';
+import { withTimeout } from '../util/withTimeout.js';
 import { vectorIndexStatus, type VectorIndexStatus } from '../segments/vectorSegmentStore.js';
 import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn } from '../store/entityStore.js';
 import { countRecords, deleteRecord, deleteRecords, getRecord, listRecords, patchRecord, recomputeEntityContent, resolveRecordId, type StoredRecord } from '../store/recordStore.js';
@@ -44,6 +47,16 @@ export interface PipelineOptions {
   efSearch?: number;
   /** Price in USD per million tokens of dry-run estimates. Default: the built-in table. */
   pricePerMillionTokens?: number | undefined;
+  /**
+   * Streaming replicas of `pool` that serve search statements (KDB_SEARCH_DATABASE_URL),
+   * each pool's sessions running SearchEngine.sessionSql; the pools stay with their owner.
+   * Default none: search runs on `pool`.
+   */
+  replicas?: readonly { name: string; pool: pg.Pool }[];
+  /** How long a search with `after` waits for a replica to replay it, in ms (KDB_REPLICA_WAIT_MS). Default 1000. */
+  replicaWaitMs?: number | undefined;
+  /** Lag in seconds past which a replica leaves rotation (KDB_REPLICA_MAX_LAG). Default 30. */
+  replicaMaxLagSeconds?: number | undefined;
 }
 
 export interface RecordsIngest {
@@ -130,8 +143,12 @@ export interface Pipeline {
     /** Drops a space that is not the active one. */
     drop(key: string): Promise<{ dropped: string }>;
   };
-  /** Postgres, Redis and migrations answer. */
-  ready(): Promise<Readiness>;
+  /** Postgres, Redis and migrations answer; the replicas' rotation is reported, never fails it. */
+  ready(): Promise<Readiness & { replicas?: ReplicaStatus[] }>;
+  /** The primary's WAL position now: read after a write's commit, a search with it as `after` sees the write. */
+  commitLsn(): Promise<string>;
+  /** The search replicas as the router's last check saw them (none configured: empty). */
+  replicas(): ReplicaStatus[];
   provider: EmbeddingProvider;
   /** The run store (workers and metrics read live runs from it). */
   runs: ReindexRunStore;
@@ -161,7 +178,8 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   const runs = new ReindexRunStore(redis, pool, prefix);
   const cacheStats = new CacheStats(redis, prefix);
   const admin = { pool, runs, reindexQueue, spaces, pricePerMillionTokens: o.pricePerMillionTokens };
-  const engine = new SearchEngine({ pool, spaces, ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}) });
+  const router = new ReplicaRouter({ primary: pool, replicas: o.replicas ?? [], waitMs: o.replicaWaitMs, maxLagSeconds: o.replicaMaxLagSeconds });
+  const engine = new SearchEngine({ pool, spaces, router, ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}) });
 
   return {
     entities: {
@@ -287,7 +305,12 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       activate: (key) => activateSpace(admin, key),
       drop: (key) => dropSpace(admin, key),
     },
-    ready: () => checkReadiness(pool, redis, { spaces: () => spaces.problems() }),
+    async ready() {
+      const r = await checkReadiness(pool, redis, { spaces: () => spaces.problems() });
+      return router.hasReplicas ? { ...r, replicas: router.statuses() } : r;
+    },
+    commitLsn: () => withTimeout(walInsertLsn(pool), 2000, 'Postgres (WAL position)'),
+    replicas: () => router.statuses(),
     provider,
     runs,
     queues: { embed, reindex: reindexQueue, maintenance },
