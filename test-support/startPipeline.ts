@@ -29,7 +29,8 @@ export async function startPipeline(opts: {
   workers?: number;
   openai?: { delayMs?: number } | boolean;
   env?: Record<string, string>;
-  apiEnv?: Record<string, string>;
+  /** The API's own variables; a function of the database when they name it (a replica's URL). */
+  apiEnv?: Record<string, string> | ((db: TestDatabase) => Promise<Record<string, string>>);
 }): Promise<Pipeline> {
   const db = await createTestDatabase();
   const prefix = testPrefix();
@@ -44,7 +45,8 @@ export async function startPipeline(opts: {
     ...opts.env,
   };
   if (!env.KDB_API_KEY) env.KDB_AUTH = 'disabled';
-  const api = await startApiProcess({ ...env, ...opts.apiEnv });
+  const apiEnv = typeof opts.apiEnv === 'function' ? await opts.apiEnv(db) : opts.apiEnv;
+  const api = await startApiProcess({ ...env, ...apiEnv });
   const workers = await Promise.all(Array.from({ length: opts.workers ?? 0 }, () => startWorkerProcess(env)));
   return {
     db,

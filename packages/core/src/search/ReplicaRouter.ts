@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { ReplicaStatus } from '@kameleondb/schemas';
 import { ValidationError } from '../errors.js';
-import { lsnBytes, replayLsn, standbyPosition, walInsertLsn, type WalLsn } from '../store/walPosition.js';
+import { lsnBytes, primaryWalPosition, replayLsn, standbyPosition, type WalLsn } from '../store/walPosition.js';
 import { withTimeout } from '../util/withTimeout.js';
 
 /** A Postgres server search statements may run on. */
@@ -78,7 +78,9 @@ export class ReplicaRouter {
   private readonly waitMs: number;
   private readonly maxLagSeconds: number;
   private readonly checkTimeoutMs: number;
+  /** The primary's insert position (write answers' LSNs are at most this) and flush position (lag is counted from it). */
   private primaryLsn = -1n;
+  private primaryFlush = -1n;
   private primaryPolling: Promise<void> | null = null;
   private next = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -137,13 +139,14 @@ export class ReplicaRouter {
             return;
           }
           r.replay = lsnBytes(pos.replayLsn);
-          const lagBytes = this.primaryLsn >= 0n && this.primaryLsn > r.replay ? Number(this.primaryLsn - r.replay) : 0;
-          // A standby cut off from its primary has replayed all it received (its own lag reads 0):
-          // how long a primary position has waited to be replayed here says it is behind.
+          const lagBytes = this.primaryFlush >= 0n && this.primaryFlush > r.replay ? Number(this.primaryFlush - r.replay) : 0;
+          // Lag in seconds: how long the oldest primary position seen and not replayed here has
+          // waited (to the check's resolution). It holds for a standby cut off from its primary
+          // too, which has replayed all it received.
           const now = Date.now();
           if (r.behind && r.replay >= r.behind.lsn) r.behind = null;
-          if (!r.behind && lagBytes > 0) r.behind = { lsn: this.primaryLsn, since: now };
-          const lagSeconds = Math.max(pos.lagSeconds, r.behind ? (now - r.behind.since) / 1000 : 0);
+          if (!r.behind && lagBytes > 0) r.behind = { lsn: this.primaryFlush, since: now };
+          const lagSeconds = r.behind ? Math.round(now - r.behind.since) / 1000 : 0;
           const tooFar = lagSeconds > this.maxLagSeconds;
           r.status = {
             name: r.server.name,
@@ -163,9 +166,10 @@ export class ReplicaRouter {
 
   /** Reads the primary's WAL position (shared by concurrent callers). */
   private refreshPrimary(): Promise<void> {
-    this.primaryPolling ??= withTimeout(walInsertLsn(this.primary.pool), this.checkTimeoutMs, 'primary')
-      .then((lsn) => {
-        this.primaryLsn = lsnBytes(lsn);
+    this.primaryPolling ??= withTimeout(primaryWalPosition(this.primary.pool), this.checkTimeoutMs, 'primary')
+      .then((pos) => {
+        this.primaryLsn = lsnBytes(pos.insert);
+        this.primaryFlush = lsnBytes(pos.flush);
       })
       .finally(() => {
         this.primaryPolling = null;

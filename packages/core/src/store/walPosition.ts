@@ -24,29 +24,40 @@ export async function walInsertLsn(db: pg.Pool | pg.ClientBase): Promise<WalLsn>
   return rows[0]!.lsn;
 }
 
+/**
+ * The primary's WAL insert position (what write answers hand out) and flush
+ * position (what a standby can have received). An idle primary's insert
+ * position may sit past a page header no standby replays, so lag is counted
+ * from the flush position.
+ */
+export async function primaryWalPosition(db: pg.Pool | pg.ClientBase): Promise<{ insert: WalLsn; flush: WalLsn }> {
+  const { rows } = await db.query<{ insert: string; flush: string }>({
+    name: 'kdb_primary_wal_position',
+    text: 'SELECT pg_current_wal_insert_lsn()::text AS insert, pg_current_wal_flush_lsn()::text AS flush',
+  });
+  return rows[0]!;
+}
+
 export interface StandbyPosition {
   /** False on a server that is not a standby (a primary, or a promoted replica). */
   inRecovery: boolean;
   /** The last WAL position replayed (null when not a standby). */
   replayLsn: WalLsn | null;
-  /**
-   * Seconds since the last replayed commit, while WAL received is not yet
-   * replayed; 0 when replay has caught up with what was received (an idle
-   * primary sends no commits, and its standby is not behind).
-   */
-  lagSeconds: number;
 }
 
-/** Where a standby's replay stands. */
+/**
+ * Where a standby's replay stands. Its lag in seconds is not read here:
+ * `now() - pg_last_xact_replay_timestamp()` counts an idle primary's quiet
+ * time as lag the moment a new commit arrives, so ReplicaRouter measures how
+ * long a primary position waits to be replayed instead.
+ */
 export async function standbyPosition(db: pg.Pool | pg.ClientBase): Promise<StandbyPosition> {
-  const { rows } = await db.query<{ rec: boolean; replay: string | null; lag: number | null }>({
+  const { rows } = await db.query<{ rec: boolean; replay: string | null }>({
     name: 'kdb_standby_position',
-    text: `SELECT pg_is_in_recovery() AS rec, pg_last_wal_replay_lsn()::text AS replay,
-                  CASE WHEN pg_last_wal_receive_lsn() IS NULL OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
-                       ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS lag`,
+    text: 'SELECT pg_is_in_recovery() AS rec, pg_last_wal_replay_lsn()::text AS replay',
   });
   const r = rows[0]!;
-  return { inRecovery: r.rec, replayLsn: r.replay, lagSeconds: Math.max(0, Number(r.lag ?? 0)) };
+  return { inRecovery: r.rec, replayLsn: r.replay };
 }
 
 /** The replay position of a standby alone (the read-your-writes wait polls it). */
