@@ -231,7 +231,7 @@ try {
   const row = (path: string, idle: { ms: number[]; servedBy: Set<string> }, load: { ms: number[]; servedBy: Set<string> }) =>
     `| ${path} | ${f(percentile(idle.ms, 50))} | ${f(p95(idle.ms))} | ${f(percentile(load.ms, 50))} | ${f(p95(load.ms))} | **${(p95(load.ms) / p95(idle.ms)).toFixed(2)}×** | ${load.ms.length} | ${[...load.servedBy].join(', ')} |`;
   const reduced = BASE !== 100_000 || LOAD !== 30_000 ? ` (reduced from the issue's 100,000 + 30,000: \`pnpm bench:replica ${BASE} ${LOAD}\`)` : '';
-  const ratio = p95(repLoad.ms) / p95(repIdle.ms);
+  const ratio = p95(repLoad!.ms) / p95(repIdle!.ms);
   await writeSection('replica', [
     '## Search on a replica (`pnpm bench:replica`)',
     '',

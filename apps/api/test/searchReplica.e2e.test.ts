@@ -13,6 +13,7 @@ interface Answer {
   results: { id: string; data: Record<string, unknown> }[];
   servedBy: string;
   explain?: { server: { servedBy: string; role: string; reason: string; waitedMs: number; after: string | null } };
+  error?: { message: string };
 }
 
 describe('search on a streaming replica (KDB_SEARCH_DATABASE_URL)', () => {
@@ -117,19 +118,19 @@ describe('search on a streaming replica (KDB_SEARCH_DATABASE_URL)', () => {
     for (const value of bad) {
       const res = await search(`q=walrus&after=${encodeURIComponent(value)}`);
       expect(res.status, value).toBe(400);
-      expect(res.body.error.message, value).toMatch(/after must be a WAL position such as 16\/B374D848/);
+      expect(res.body.error!.message, value).toMatch(/after must be a WAL position such as 16\/B374D848/);
     }
     for (const value of ['nope', '0/1, 0/2']) {
       const res = await search('q=walrus', { 'KDB-After-LSN': value });
       expect(res.status, value).toBe(400);
-      expect(res.body.error.message).toMatch(/KDB-After-LSN header must be a WAL position/);
+      expect(res.body.error!.message).toMatch(/KDB-After-LSN header must be a WAL position/);
     }
     const future = await search('q=walrus&after=FFFFFFFF/FFFFFFFF');
     expect(future.status).toBe(400);
-    expect(future.body.error.message).toMatch(/past the primary's WAL position/);
+    expect(future.body.error!.message).toMatch(/past the primary's WAL position/);
     const consistency = await search('q=walrus&consistency=eventual');
     expect(consistency.status).toBe(400);
-    expect(consistency.body.error.message).toMatch(/consistency must be one of any, primary/);
+    expect(consistency.body.error!.message).toMatch(/consistency must be one of any, primary/);
     // The oldest position is always replayed.
     const oldest = await search('q=walrus&entity=notes&after=0/0');
     expect(oldest.status).toBe(200);
