@@ -3,6 +3,7 @@ import { WAL_LSN_PATTERN } from '@kameleondb/schemas';
 import { lsnBytes } from '@kameleondb/core';
 import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
 import { startStandby, type Standby } from '../../../test-support/standby.js';
+import { runCli } from '../../cli/test/runCli.js';
 
 /** A port of the range this suite owns (5440-5449); the standby of this file. */
 const PORT = 5441;
@@ -148,6 +149,11 @@ describe('search on a streaming replica (KDB_SEARCH_DATABASE_URL)', () => {
     expect(metrics.body).toMatch(new RegExp(`kdb_search_served_total\\{server="${replica.replace(/[/.]/g, '\\$&')}",process="api"\\} [1-9]`));
     const status = await p.call('GET', '/v1/embeddings/status');
     expect(status.body.replicas).toEqual([expect.objectContaining({ name: replica, inRotation: true, lagBytes: expect.any(Number), lagSeconds: expect.any(Number) })]);
+
+    // The CLI prints the replica beside the entities.
+    const cli = await runCli(['embeddings', 'status'], { KDB_API_URL: p.api.url });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(new RegExp(`SEARCH REPLICA\\s+IN ROTATION\\s+LAG BYTES\\s+LAG S\\s+REPLAYED\\s+WHY OUT\\n${replica.replace(/[/.]/g, '\\$&')}\\s+yes\\s+\\d+\\s+[\\d.]+\\s+[0-9A-F]+/[0-9A-F]+`));
 
     const answers: Answer[] = [];
     let stop: Promise<void> | undefined;
