@@ -46,7 +46,8 @@ export async function startPipeline(opts: {
   workers?: number;
   openai?: { delayMs?: number } | boolean;
   env?: Record<string, string>;
-  apiEnv?: Record<string, string>;
+  /** The API's own variables; a function of the database when they name it (a replica's URL). */
+  apiEnv?: Record<string, string> | ((db: TestDatabase) => Promise<Record<string, string>>);
   /** `cluster`: a 6-node Redis Cluster of its own (startRedisCluster). Default: the shared Redis, or the cluster after runOnRedisCluster(). */
   redis?: 'single' | 'cluster';
 }): Promise<Pipeline> {
@@ -66,7 +67,8 @@ export async function startPipeline(opts: {
       ...opts.env,
     };
     if (!env.KDB_API_KEY) env.KDB_AUTH = 'disabled';
-    const api = await startApiProcess({ ...env, ...opts.apiEnv });
+    const apiEnv = typeof opts.apiEnv === 'function' ? await opts.apiEnv(db) : opts.apiEnv;
+    const api = await startApiProcess({ ...env, ...apiEnv });
     const workers = await Promise.all(Array.from({ length: opts.workers ?? 0 }, () => startWorkerProcess(env)));
     return {
       db,

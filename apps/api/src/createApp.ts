@@ -1,4 +1,4 @@
-import express, { type Request, type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import * as schemas from '@kameleondb/schemas';
@@ -132,8 +132,8 @@ export const ROUTES: RouteDoc[] = [
   { method: 'get', path: '/analyzer-runs', operationId: 'listAnalyzerRuns', summary: 'Recent rebuilds of postings for a new analyzer, newest first (entity= one entity\'s)', query: analyzerRunsQuery, errors: [503], success: { status: 200, description: '{runs}' } },
   { method: 'get', path: '/analyzer-runs/:id', operationId: 'getAnalyzerRun', summary: 'One rebuild of postings for a new analyzer, with its progress', errors: [404, 503], success: { status: 200, description: 'the run' } },
   { method: 'post', path: '/analyzer-runs/:id/cancel', operationId: 'cancelAnalyzerRun', summary: 'Cancel a running rebuild: its new postings are dropped and the old analyzer stays', errors: [404, 409, 503], success: { status: 200, description: 'the run (cancelRequested; state cancelled once its driver has stopped it)' } },
-  { method: 'get', path: '/search', operationId: 'search', summary: 'Hybrid, vector or keyword search (cache=false bypasses the result cache)', query: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms, cached}' } },
-  { method: 'post', path: '/search', operationId: 'searchWithBody', summary: 'Search with a JSON body', body: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms, cached}' } },
+  { method: 'get', path: '/search', operationId: 'search', summary: 'Hybrid, vector or keyword search (cache=false bypasses the result cache)', description: 'With KDB_SEARCH_DATABASE_URL a streaming replica runs the search (the answer names it in servedBy). after= (or the KDB-After-LSN header) takes the KDB-Commit-LSN header of a write answer: a server that has replayed that write answers. consistency=primary keeps the search on the primary.', query: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms, servedBy, cached}' } },
+  { method: 'post', path: '/search', operationId: 'searchWithBody', summary: 'Search with a JSON body', description: 'With KDB_SEARCH_DATABASE_URL a streaming replica runs the search (the answer names it in servedBy). after= (or the KDB-After-LSN header) takes the KDB-Commit-LSN header of a write answer: a server that has replayed that write answers. consistency=primary keeps the search on the primary.', body: searchSchema, errors: [503], success: { status: 200, description: '{results, space, count, mode, took_ms, servedBy, cached}' } },
   { method: 'get', path: '/search/metrics', operationId: 'searchMetrics', summary: "This API process's searches, result cache hit rate and p50/p95/p99 latency per mode and per retriever, since start and over the last 5 minutes", errors: [], success: { status: 200, description: '{since, sinceStart, last5m, resultCache}' } },
   { method: 'get', path: '/spaces', operationId: 'listSpaces', summary: 'Embedding spaces: state, rows embedded / total, build run', errors: [503], success: { status: 200, description: '{spaces, active}' } },
   {
@@ -159,6 +159,19 @@ export function createApp(deps: AppDeps): express.Express {
   const limit = sizeInBytes(deps.maxBody);
   const badKeys = deps.badKeys ?? new BadKeyLimiter();
   const take = (spec: Accepts): RequestHandler => accepts(spec, limit);
+  /**
+   * KDB-Commit-LSN on a write answer: the primary's WAL position read after
+   * the commit, for a search's `after` (read-your-writes on replicas). The
+   * write is committed whatever happens here: should the position not be
+   * read (the primary gone since), the answer goes out without it.
+   */
+  const commitLsn = async (res: Response) => {
+    try {
+      res.set('KDB-Commit-LSN', await pipeline.commitLsn());
+    } catch (err) {
+      deps.logger.warn({ err, requestId: res.locals.requestId }, 'the write is committed but its KDB-Commit-LSN could not be read');
+    }
+  };
   const app = express();
   app.disable('x-powered-by');
   // No ETag: answers carry took_ms, so one never matches a second time, and hashing
@@ -196,7 +209,9 @@ export function createApp(deps: AppDeps): express.Express {
 
   v1.post('/entities', take({ body: 'json' }), async (_req, res) => {
     const input = parseBody(entityInputSchema, res.locals.body, 'body');
-    res.status(201).json(await entities.create(input));
+    const created = await entities.create(input);
+    await commitLsn(res);
+    res.status(201).json(created);
   });
   v1.get('/entities', take({ body: 'none' }), async (_req, res) => {
     res.json({ entities: await entities.list() });
@@ -207,7 +222,9 @@ export function createApp(deps: AppDeps): express.Express {
   // Changing embedFields recomputes every row's text and reindexes the entity.
   v1.patch('/entities/:name', take({ body: 'json' }), async (req, res) => {
     const patch = parseBody(entityPatchSchema, res.locals.body, 'body');
-    res.json(await entities.update(params(req).name, patch));
+    const updated = await entities.update(params(req).name, patch);
+    await commitLsn(res);
+    res.json(updated);
   });
 
   v1.post('/entities/:name/records', take({ query: waitQuery, body: 'records' }), async (req, res) => {
@@ -229,6 +246,7 @@ export function createApp(deps: AppDeps): express.Express {
       throw err;
     });
     if (result.replayed) res.set('Idempotent-Replayed', 'true');
+    await commitLsn(res);
     const head = { count: result.ids.length };
     const tail = {
       jobs: result.jobs,
@@ -267,6 +285,7 @@ export function createApp(deps: AppDeps): express.Express {
       input = fromJsonBody(body);
     }
     const result = await records.patchMany(entity, input);
+    await commitLsn(res);
     res.json({
       count: result.ids.length,
       ids: result.ids,
@@ -278,6 +297,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.post('/entities/:name/records/delete', take({ body: 'json' }), async (req, res) => {
     const { ids } = parseBody(recordsDeleteBody, res.locals.body, 'body');
     const deleted = await records.deleteMany(params(req).name, ids);
+    await commitLsn(res);
     res.json({ deleted: deleted.length, ids: deleted });
   });
   v1.get('/entities/:name/records/:id', take({ body: 'none' }), async (req, res) => {
@@ -289,10 +309,12 @@ export function createApp(deps: AppDeps): express.Express {
       throw new ValidationError(`body must be a JSON object of the fields to change; got ${patch === null ? 'null' : Array.isArray(patch) ? 'an array' : typeof patch}`);
     }
     const { record, reembed, enqueueError } = await records.patch(params(req).name, params(req).id, patch as Record<string, unknown>);
+    await commitLsn(res);
     res.json({ ...record, reembed, ...(enqueueError ? { warning: `the change is stored but enqueueing failed (${enqueueError}); the record stays pending until the sweeper enqueues it` } : {}) });
   });
   v1.delete('/entities/:name/records/:id', take({ body: 'none' }), async (req, res) => {
     await records.delete(params(req).name, params(req).id);
+    await commitLsn(res);
     res.status(204).end();
   });
 
@@ -323,6 +345,7 @@ export function createApp(deps: AppDeps): express.Express {
       entities,
       activeRuns,
       vectorIndex,
+      replicas: pipeline.replicas(),
     });
   });
 
@@ -381,15 +404,19 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   // Latency metrics come from the engine's observations (startApi), the same ones GET /v1/search/metrics reports.
-  const runSearch = (input: z.infer<typeof searchSchema>) => pipeline.search.search(toSearchParams(input));
+  const runSearch = async (req: Request, input: z.infer<typeof searchSchema>) => {
+    const answer = await pipeline.search.search(toSearchParams(input, req.get('kdb-after-lsn')));
+    deps.metrics.searchServed.inc({ server: answer.servedBy });
+    return answer;
+  };
   v1.get('/search/metrics', take({ body: 'none' }), (_req, res) => {
     res.json(pipeline.search.metrics());
   });
-  v1.get('/search', take({ query: searchSchema, body: 'none' }), async (_req, res) => {
-    res.json(await runSearch(res.locals.query as z.infer<typeof searchSchema>));
+  v1.get('/search', take({ query: searchSchema, body: 'none' }), async (req, res) => {
+    res.json(await runSearch(req, res.locals.query as z.infer<typeof searchSchema>));
   });
-  v1.post('/search', take({ body: 'json' }), async (_req, res) => {
-    res.json(await runSearch(parseBody(searchSchema, res.locals.body, 'body')));
+  v1.post('/search', take({ body: 'json' }), async (req, res) => {
+    res.json(await runSearch(req, parseBody(searchSchema, res.locals.body, 'body')));
   });
 
   const openapi = openApiDocument(ROUTES);

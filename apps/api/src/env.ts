@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { checkRedisEnv, DEFAULT_EF_SEARCH, DEFAULT_RESULT_CACHE_ENTRIES, DEFAULTS, MAX_REQUEST_RECORDS, parseEnv, pipelineEnvShape } from '@kameleondb/core';
 import { sizeInBytes } from './sizeInBytes.js';
+import { searchDatabaseUrls, replicaMaxLag } from './replicaEnv.js';
 
 const schema = z
   .object({
@@ -43,6 +44,12 @@ const schema = z
       .refine((n) => n >= 1024 && n <= 64 * 1024 ** 3, 'must be 1kb to 64gb'),
     /** Records per transaction of an analyzer rebuild (a change of an entity's analyzer). */
     KDB_ANALYZER_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
+    /** Streaming replicas of KDB_DATABASE_URL that serve search statements, comma-separated (at most 16). Unset: search on the primary. */
+    KDB_SEARCH_DATABASE_URL: searchDatabaseUrls.optional(),
+    /** How long a search with `after` (KDB-After-LSN) waits for a replica to replay it before the primary serves it, in ms. */
+    KDB_REPLICA_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+    /** Lag (30s, 2m) past which a replica leaves rotation until it catches up; reported, never a failure. */
+    KDB_REPLICA_MAX_LAG: replicaMaxLag.default(30),
     /** Time in-flight requests get after SIGTERM, in ms. */
     KDB_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(25_000),
   })

@@ -10,6 +10,7 @@ import {
   createRedis,
   redisTargetOf,
   migrate,
+  replicaName,
   providerConfigForSpace,
   providerConfigFromEnv,
   spaceSeedOf,
@@ -44,6 +45,12 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     max: env.KDB_PG_POOL_SIZE,
     sessionSql: SearchEngine.sessionSql(env.KDB_EF_SEARCH),
   });
+  // Search replicas: their sessions get the search settings too; a replica that does not
+  // answer within 2 s fails that connection attempt, and the search goes to the primary.
+  const replicas = (env.KDB_SEARCH_DATABASE_URL ?? []).map((url) => ({
+    name: replicaName(url),
+    pool: createPool({ connectionString: url, applicationName: 'kameleondb-api-search', max: env.KDB_PG_POOL_SIZE, sessionSql: SearchEngine.sessionSql(env.KDB_EF_SEARCH), connectionTimeoutMillis: 2000 }),
+  }));
   const redis = createRedis(redisTargetOf(env));
   const spaces = new SpaceProviders({
     pool,
@@ -67,6 +74,9 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     resultCache: env.KDB_RESULT_CACHE_ENTRIES > 0 ? { maxEntries: env.KDB_RESULT_CACHE_ENTRIES, maxBytes: env.KDB_RESULT_CACHE_BYTES, onEvent: (e) => metrics.resultCacheEvent(e) } : undefined,
     observeSearch: (o) => metrics.observeSearch(o),
     onAnalyzerRun: () => rebuilder.kick(),
+    replicas,
+    replicaWaitMs: env.KDB_REPLICA_WAIT_MS,
+    replicaMaxLagSeconds: env.KDB_REPLICA_MAX_LAG,
   });
   rebuilder.start();
   const metrics = new PipelineMetrics({
@@ -74,6 +84,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     queues: [pipeline.queues.embed, pipeline.queues.reindex],
     activeRuns: () => pipeline.reindex.active(),
     resultCacheSize: () => pipeline.search.metrics().resultCache,
+    ...(replicas.length ? { replicas: () => pipeline.replicas() } : {}),
   });
   const app = createApp({
     pipeline,
@@ -92,7 +103,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
   server.requestTimeout = 0;
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-  logger.info({ url, space: migrated.active?.modelKey ?? null }, 'api listening');
+  logger.info({ url, space: migrated.active?.modelKey ?? null, searchReplicas: replicas.map((r) => r.name) }, 'api listening');
   return {
     url,
     server,
@@ -106,6 +117,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
       await pipeline.close();
       await redis.quit().catch(() => undefined);
       await pool.end();
+      await Promise.all(replicas.map((r) => r.pool.end()));
     },
   };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { printable, RRF_K, ValidationError, type Fusion, type SearchParams } from '@kameleondb/core';
-import { searchSchema, whereValueSchema } from '@kameleondb/schemas';
+import { lsnBytes, printable, RRF_K, ValidationError, type Fusion, type SearchParams } from '@kameleondb/core';
+import { searchSchema, walLsnSchema, whereValueSchema } from '@kameleondb/schemas';
 import { assertCleanJson } from './assertCleanJson.js';
 
 /** The fusion asked for, or none: the engine's default (RRF, k = 60). The schema allowed only hybrid mode's pairs. */
@@ -10,8 +10,23 @@ function fusionOf(input: z.infer<typeof searchSchema>): Fusion | undefined {
   return undefined;
 }
 
+const afterHeaderSchema = walLsnSchema('the KDB-After-LSN header');
+
+/**
+ * The WAL position a search must see: `after` and the KDB-After-LSN header
+ * (a repeated header arrives joined by commas, and fails the format); when
+ * both are given, the later one.
+ */
+function afterOf(query: string | undefined, header: string | undefined): string | undefined {
+  if (header === undefined) return query;
+  const h = afterHeaderSchema.safeParse(header);
+  if (!h.success) throw new ValidationError(h.error.issues[0]!.message, { header: 'KDB-After-LSN' });
+  if (query === undefined) return h.data;
+  return lsnBytes(query) >= lsnBytes(h.data) ? query : h.data;
+}
+
 /** Turns validated input into engine parameters; `where` may arrive as a JSON string (query string). */
-export function toSearchParams(input: z.infer<typeof searchSchema>): SearchParams {
+export function toSearchParams(input: z.infer<typeof searchSchema>, afterHeader?: string): SearchParams {
   let where = input.where;
   if (typeof where === 'string') {
     let parsed: unknown;
@@ -40,5 +55,7 @@ export function toSearchParams(input: z.infer<typeof searchSchema>): SearchParam
     window: input.window,
     fusion: fusionOf(input),
     cache: input.cache ?? true,
+    after: afterOf(input.after, afterHeader),
+    consistency: input.consistency,
   };
 }

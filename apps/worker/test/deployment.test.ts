@@ -19,11 +19,16 @@ describe('deployment files', () => {
     const ok = await compose(['config', '-q'], { KDB_API_KEY: 'compose-test-key-0123' });
     expect(ok).toMatchObject({ code: 0, stderr: '' });
     const { stdout } = await compose(['config'], { KDB_API_KEY: 'compose-test-key-0123' });
-    expect((await compose(['config', '--services'], { KDB_API_KEY: 'compose-test-key-0123' })).stdout.trim().split('\n').sort()).toEqual(['api', 'postgres', 'redis', 'worker']);
+    expect((await compose(['config', '--services'], { KDB_API_KEY: 'compose-test-key-0123' })).stdout.trim().split('\n').sort()).toEqual(['api', 'postgres', 'postgres-replica', 'redis', 'worker']);
+    // The replica is optional: only the `replica` profile starts it.
+    expect(stdout).toMatch(/postgres-replica:[\s\S]*?profiles:\n\s+- replica\n/);
+    // YAML output folds the script's long lines: its words, not its lines.
+    for (const word of ['pg_basebackup', '-R', 'hot_standby=on']) expect(stdout).toContain(word);
+    expect(stdout).toMatch(/KDB_SEARCH_DATABASE_URL/);
     expect(stdout).toMatch(/image: pgvector\/pgvector:pg\d+/);
     expect(stdout).toMatch(/- --appendonly\n\s+- ["']?yes["']?\n/);
     expect(stdout).toMatch(/replicas: 2/);
-    expect(stdout.match(/healthcheck:/g)).toHaveLength(4);
+    expect(stdout.match(/healthcheck:/g)).toHaveLength(5);
     expect(stdout).toMatch(/models:\/models/);
     // Without an API key the stack refuses to start, saying why.
     const missing = await compose(['config', '-q'], {});

@@ -22,9 +22,10 @@ import type {
   StoredRecord,
   Analyzer,
   AnalyzerRun,
+  ReplicaStatus,
 } from '@kameleondb/schemas';
 // Answers the server names too: one definition, in @kameleondb/schemas.
-export type { Analyzer, AnalyzerRun, DryRunReport, EmbeddingCounts, FusedPart, EmbeddingSpace, EmbeddingState, ReindexRun, RunState, SpaceState, StoredRecord };
+export type { Analyzer, AnalyzerRun, DryRunReport, EmbeddingCounts, FusedPart, EmbeddingSpace, EmbeddingState, ReindexRun, RunState, SpaceState, StoredRecord, ReplicaStatus };
 
 // Requests: the types of the zod schemas the API validates them with.
 export type { Entity, EntityInput, EntityPatch, FieldType };
@@ -109,6 +110,8 @@ export interface SearchAnswer {
   took_ms: number;
   /** Served from the API process's result cache (no write changed the searched entities since it was kept). */
   cached: boolean;
+  /** The server that ran the search: `primary` or a replica's host:port/database. */
+  servedBy: string;
   explain?: { timings_ms: Record<string, number>; plans: { keyword?: string; vector?: string }; window: number; rrfK?: number; fusion?: Record<string, unknown>; efSearch: number } & Record<string, unknown>;
 }
 
@@ -156,6 +159,8 @@ export interface EmbeddingStatus {
   activeRuns: ReindexRun[] | null;
   warning?: string;
   vectorIndex: { segments: { lo: string; hi: string; rows: number; buildMs: number }[]; hotRows: number; building: boolean };
+  /** Search replicas (KDB_SEARCH_DATABASE_URL): rotation and lag; empty without any. */
+  replicas: ReplicaStatus[];
 }
 
 export interface CacheSummary {

@@ -28,6 +28,7 @@ const seg = (lo: number, hi: number, rows = hi - lo + 1): VectorSegment => ({
   kind: 'seal',
   buildMs: 0,
   createdAt: '',
+  indexValid: true,
 });
 
 describe('planSegmentWork', () => {
@@ -152,13 +153,31 @@ describe('vector segments', () => {
     expect(await listVectorSegments(db.pool, 1)).toMatchObject([{ lo: '1', hi: '350', rows: 350, kind: 'seal' }]);
     expect(await vectorIndexStatus(db.pool, 1)).toMatchObject({ segments: [{ lo: '1', hi: '350', rows: 350 }], hotRows: 0, building: false });
     const res = await engine.search({ q: texts[5]!, entities: ['docs'], mode: 'vector', limit: 3, explain: true });
-    expect(res.explain!.vectorSegments).toEqual({ sealed: [{ lo: '1', hi: '350', rows: 350 }], hotAbove: '350' });
+    expect(res.explain!.vectorSegments).toEqual({ sealed: [{ lo: '1', hi: '350', rows: 350, indexValid: true }], hotAbove: '350' });
     // The segment's range matches its partial HNSW index (at 350 rows the planner may prefer
     // an exact sort, so the other paths are switched off to show the index is usable).
     expect(await planWithoutExactPaths(texts[5]!)).toMatch(/Index Scan using kdb_vseg_1_1_350 on kdb_vectors_1/);
     const def = await db.pool.query<{ d: string }>(`SELECT pg_get_indexdef('kdb_vseg_1_1_350'::regclass) AS d`);
     expect(def.rows[0]!.d).toMatch(/USING hnsw \(embedding vector_cosine_ops\) WITH \(m='?24'?, ef_construction='?192'?\) WHERE \(\(vector_seq >= 1\) AND \(vector_seq <= 350\)\)/);
     expect(await selfFound([...sample, 300, 349])).toBe(6);
+    // A segment whose index is not valid on the server searched (a replica that has not
+    // replayed it, one dropped by a merge since): its range is scanned exactly, and explain says so.
+    // New sessions (a pool of their own) plan with the changed flag.
+    await db.pool.query(`UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'kdb_vseg_1_1_350'::regclass`);
+    const invalidPool = createPool({ connectionString: db.url, sessionSql: SearchEngine.sessionSql(1000) });
+    try {
+      const invalidEngine = new SearchEngine({ pool: invalidPool, provider, segmentCacheMs: 0 });
+      for (const i of [...sample, 300, 349]) {
+        const r = await invalidEngine.search({ q: texts[i]!, entities: ['docs'], mode: 'vector', limit: 1, explain: true });
+        expect(r.results[0]?.id).toBe(ids[i]);
+        expect(r.explain!.vectorSegments!.sealed).toEqual([{ lo: '1', hi: '350', rows: 350, indexValid: false }]);
+        expect(r.explain!.plans.vector).not.toMatch(/kdb_vseg_1_1_350/);
+      }
+      await invalidEngine.close();
+    } finally {
+      await db.pool.query(`UPDATE pg_index SET indisvalid = true WHERE indexrelid = 'kdb_vseg_1_1_350'::regclass`);
+      await invalidPool.end();
+    }
     await a.close();
     // The lock passes to the next manager when the first one's connection goes.
     expect(await b.step()).toMatchObject({ kind: 'nothing', hotRows: 0 });

@@ -5,7 +5,8 @@ export { ANALYZERS, analyzerSchema, ANALYZER_RUN_STATES, type Analyzer, type Ana
 export { FIELD_TYPES, canonicalType, type FieldType } from './fieldTypes.js';
 export { isBuiltinName, builtinNameMessage } from './isBuiltinName.js';
 export { fieldNames, normalizeFields, type FieldsInput, type NormalizedFields } from './normalizeFields.js';
-export { searchSchema, SEARCH_MODES, FUSIONS, NORMALIZATIONS, MAX_QUERY_LENGTH, whereValueSchema } from './searchSchema.js';
+export { searchSchema, CONSISTENCIES, SEARCH_MODES, FUSIONS, NORMALIZATIONS, MAX_QUERY_LENGTH, whereValueSchema } from './searchSchema.js';
+export { walLsnSchema, WAL_LSN_PATTERN } from './walLsn.js';
 export { reindexBodySchema } from './reindexBodySchema.js';
 export { runListQuerySchema } from './runListQuerySchema.js';
 export { cacheDeleteQuerySchema } from './cacheDeleteQuerySchema.js';
@@ -18,3 +19,4 @@ export type { DryRunReport } from './dryRunReport.js';
 export type { EmbeddingState, StoredRecord, EmbeddingCounts } from './storedRecord.js';
 export { SPACE_STATES, type SpaceState, type EmbeddingSpace } from './embeddingSpace.js';
 export type { FusedPart } from './fusedPart.js';
+export type { ReplicaStatus } from './replicaStatus.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { walLsnSchema } from './walLsn.js';
 
 /** Retrievers a search may use; hybrid fuses both with RRF. */
 export const SEARCH_MODES = ['hybrid', 'vector', 'keyword'] as const;
@@ -8,6 +9,9 @@ export const FUSIONS = ['rrf', 'linear'] as const;
 
 /** How linear fusion normalizes each retriever's scores. */
 export const NORMALIZATIONS = ['minmax', 'l2', 'zscore'] as const;
+
+/** Which servers may answer a search: any (a replica when KDB_SEARCH_DATABASE_URL names some), or the primary only. */
+export const CONSISTENCIES = ['any', 'primary'] as const;
 
 /** Longest search text, in characters: longer is a 400 naming this limit. */
 export const MAX_QUERY_LENGTH = 4096;
@@ -63,6 +67,9 @@ export const searchSchema = z
         error: (iss) => `cache must be true or false (or 1, 0), got ${typeof iss.input === 'string' ? quoted(iss.input) : typeof iss.input}`,
       })
       .optional(),
+    /** Read-your-writes: served by a server that has replayed this WAL position (a write answer's KDB-Commit-LSN). */
+    after: walLsnSchema('after').optional(),
+    consistency: z.enum(CONSISTENCIES, { message: `consistency must be one of ${CONSISTENCIES.join(', ')}` }).optional(),
   })
   .strict()
   .superRefine((s, ctx) => {

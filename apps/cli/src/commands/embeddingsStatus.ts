@@ -29,6 +29,16 @@ export async function embeddingsStatus(api: KameleonClient, runId: string | unde
           (s.vectorIndex.segments.length ? ` of ${s.vectorIndex.segments.map((x) => x.rows).join(' + ')} rows` : '') +
           `, ${s.vectorIndex.hotRows} vector(s) not yet in a segment (searched exactly)` +
           (s.vectorIndex.building ? ', a segment build in progress' : ''),
+        // Absent from an API older than search replicas.
+        ...((s.replicas ?? []).length
+          ? [
+              '',
+              table(
+                ['SEARCH REPLICA', 'IN ROTATION', 'LAG BYTES', 'LAG S', 'REPLAYED', 'WHY OUT'],
+                s.replicas.map((r) => [r.name, r.inRotation ? 'yes' : 'no', r.lagBytes ?? '?', r.lagSeconds === null ? '?' : r.lagSeconds.toFixed(1), r.replayLsn ?? '?', r.reason ?? '']),
+              ),
+            ]
+          : []),
         ...(s.activeRuns === null
           ? ['', `warning: ${s.warning ?? 'active reindex runs are unknown'}`]
           : s.activeRuns.length

@@ -49,6 +49,8 @@ const MAX_SHOWN = 100;
 function shownValue(name: string, value: string): string {
   if (SECRET_NAME.test(name)) return ' (value not shown: the variable holds a secret)';
   let shown = value;
+  // A list of URLs (KDB_SEARCH_DATABASE_URL) parses as one URL whose path holds the others' passwords.
+  if (value.includes('://') && value.includes(',') && value.includes('@')) return ' (value not shown: it may hold credentials)';
   if (value.includes('://')) {
     let url: URL | undefined;
     try {

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from 'bullmq';
+import type { ReplicaStatus } from '../search/ReplicaRouter.js';
 
 /**
  * The Prometheus metrics of one process (API or worker), in a registry of
@@ -87,7 +88,21 @@ export class PipelineMetrics {
     if (o.vectorMs !== undefined) this.searchRetrieverSeconds.observe({ retriever: 'vector' }, o.vectorMs / 1000);
   }
 
-  constructor(opts: { process: 'api' | 'worker'; resultCacheSize?: () => { entries: number; bytes: number }; queues?: Queue[]; activeRuns?: () => Promise<{ id: string; total: number; processed: number }[]> }) {
+  readonly searchServed = new Counter({
+    name: 'kdb_search_served_total',
+    help: 'Searches by the server that ran their statements (primary or a replica)',
+    labelNames: ['server'],
+    registers: [this.registry],
+  });
+
+  constructor(opts: {
+    process: 'api' | 'worker';
+    resultCacheSize?: () => { entries: number; bytes: number };
+    queues?: Queue[];
+    activeRuns?: () => Promise<{ id: string; total: number; processed: number }[]>;
+    /** The search replicas' last check (the API's router). */
+    replicas?: () => ReplicaStatus[];
+  }) {
     this.registry.setDefaultLabels({ process: opts.process });
     collectDefaultMetrics({ register: this.registry, prefix: 'kdb_process_' });
     const queues = opts.queues ?? [];
@@ -121,6 +136,26 @@ export class PipelineMetrics {
           this.set(cacheSize().bytes);
         },
       });
+    }
+    const replicas = opts.replicas;
+    if (replicas) {
+      const each = (name: string, help: string, value: (r: ReplicaStatus) => number | null) =>
+        new Gauge({
+          name,
+          help,
+          labelNames: ['replica'],
+          registers: [this.registry],
+          collect() {
+            this.reset();
+            for (const r of replicas()) {
+              const v = value(r);
+              if (v !== null) this.set({ replica: r.name }, v);
+            }
+          },
+        });
+      each('kdb_replica_lag_bytes', "Bytes of the primary's WAL a search replica has not replayed (last check)", (r) => r.lagBytes);
+      each('kdb_replica_lag_seconds', 'Seconds a search replica is behind the primary (last check)', (r) => r.lagSeconds);
+      each('kdb_replica_in_rotation', '1 while a search replica takes searches; 0 when it is out (unreachable, not a standby, or past KDB_REPLICA_MAX_LAG)', (r) => (r.inRotation ? 1 : 0));
     }
     const activeRuns = opts.activeRuns;
     if (activeRuns) {

@@ -22,6 +22,9 @@ import { SearchEngine, type SearchAnswer, type SearchParams } from '../search/Se
 import { ResultCache, type ResultCacheOptions } from '../search/ResultCache.js';
 import type { SearchObservation } from '../search/SearchObservation.js';
 import { SearchMetrics, type SearchMetricsReport } from '../metrics/SearchMetrics.js';
+import { ReplicaRouter, type ReplicaStatus } from '../search/ReplicaRouter.js';
+import { walInsertLsn } from '../store/walPosition.js';
+import { withTimeout } from '../util/withTimeout.js';
 import { vectorIndexStatus, type VectorIndexStatus } from '../segments/vectorSegmentStore.js';
 import { createEntity, getEntity, listEntities, updateEntity, updateEntityIn, type EntityUpdate } from '../store/entityStore.js';
 import { getAnalyzerRun, listAnalyzerRuns, publicRun, requestAnalyzerRunCancel } from '../store/analyzerRunStore.js';
@@ -56,6 +59,16 @@ export interface PipelineOptions {
   observeSearch?: ((o: SearchObservation) => void) | undefined;
   /** Called after a change of analyzer committed a new run (to start driving it at once). */
   onAnalyzerRun?: () => void;
+  /**
+   * Streaming replicas of `pool` that serve search statements (KDB_SEARCH_DATABASE_URL),
+   * each pool's sessions running SearchEngine.sessionSql; the pools stay with their owner.
+   * Default none: search runs on `pool`.
+   */
+  replicas?: readonly { name: string; pool: pg.Pool }[];
+  /** How long a search with `after` waits for a replica to replay it, in ms (KDB_REPLICA_WAIT_MS). Default 1000. */
+  replicaWaitMs?: number | undefined;
+  /** Lag in seconds past which a replica leaves rotation (KDB_REPLICA_MAX_LAG). Default 30. */
+  replicaMaxLagSeconds?: number | undefined;
 }
 
 /** The result cache of this process: whether it is on, what it holds and its bounds. */
@@ -161,8 +174,12 @@ export interface Pipeline {
     /** Drops a space that is not the active one. */
     drop(key: string): Promise<{ dropped: string }>;
   };
-  /** Postgres, Redis and migrations answer. */
-  ready(): Promise<Readiness>;
+  /** Postgres, Redis and migrations answer; the replicas' rotation is reported, never fails it. */
+  ready(): Promise<Readiness & { replicas?: ReplicaStatus[] }>;
+  /** The primary's WAL position now: read after a write's commit, a search with it as `after` sees the write. */
+  commitLsn(): Promise<string>;
+  /** The search replicas as the router's last check saw them (none configured: empty). */
+  replicas(): ReplicaStatus[];
   provider: EmbeddingProvider;
   /** The run store (workers and metrics read live runs from it). */
   runs: ReindexRunStore;
@@ -194,9 +211,11 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   const admin = { pool, runs, reindexQueue, spaces, pricePerMillionTokens: o.pricePerMillionTokens };
   const resultCache = o.resultCache ? new ResultCache<SearchAnswer>({ pool, ...o.resultCache }) : undefined;
   const searchMetrics = new SearchMetrics();
+  const router = new ReplicaRouter({ primary: pool, replicas: o.replicas ?? [], waitMs: o.replicaWaitMs, maxLagSeconds: o.replicaMaxLagSeconds });
   const engine = new SearchEngine({
     pool,
     spaces,
+    router,
     ...(o.efSearch !== undefined ? { efSearch: o.efSearch } : {}),
     resultCache,
     observe: (obs) => {
@@ -359,7 +378,12 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       activate: (key) => activateSpace(admin, key),
       drop: (key) => dropSpace(admin, key),
     },
-    ready: () => checkReadiness(pool, redis, { spaces: () => spaces.problems() }),
+    async ready() {
+      const r = await checkReadiness(pool, redis, { spaces: () => spaces.problems() });
+      return router.hasReplicas ? { ...r, replicas: router.statuses() } : r;
+    },
+    commitLsn: () => withTimeout(walInsertLsn(pool), 2000, 'Postgres (WAL position)'),
+    replicas: () => router.statuses(),
     provider,
     runs,
     queues: { embed, reindex: reindexQueue, maintenance },

@@ -65,9 +65,11 @@ export class ResultCache<T extends object> {
    * ones it was kept under; otherwise `compute()`'s answer, kept under the
    * versions read before it ran. `key` must name everything the answer
    * depends on besides the entities' data (the request, the definitions, the space).
+   * `db` is the server `compute` runs on (a replica, for one): the versions
+   * must be read where the answer is computed. Default the cache's pool.
    */
-  async through(key: string, entities: readonly string[], compute: () => Promise<T>): Promise<{ answer: T; cached: boolean }> {
-    const versions = await readResultVersions(this.opts.pool, entities);
+  async through(key: string, entities: readonly string[], compute: () => Promise<T>, db: pg.Pool = this.opts.pool): Promise<{ answer: T; cached: boolean }> {
+    const versions = await readResultVersions(db, entities);
     const kept = this.lru.get(key);
     if (kept && kept.versions === versions) {
       this.emit('hit');

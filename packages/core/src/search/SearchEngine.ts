@@ -13,6 +13,8 @@ import { VectorRetriever, vectorSessionSql } from './VectorRetriever.js';
 import { QueryVectorCache } from './QueryVectorCache.js';
 import { explainSearch, resultExplain, type ResultExplain, type SearchExplain } from './explainSearch.js';
 import { Latch } from './Latch.js';
+import { ReplicaRouter, type Route, type SearchServer } from './ReplicaRouter.js';
+import { isConnectionLoss } from '../store/isConnectionLoss.js';
 import { msSince, Timings } from './Timings.js';
 import { resultCacheKey } from './resultCacheKey.js';
 import type { ResultCache } from './ResultCache.js';
@@ -41,6 +43,10 @@ export interface SearchParams {
   window?: number | undefined;
   /** How hybrid mode fuses the two rankings; only with mode hybrid. Default RRF with k = RRF_K. */
   fusion?: Fusion | undefined;
+  /** Read-your-writes: a server that has replayed this WAL position (a write's KDB-Commit-LSN) answers. Default none. */
+  after?: string | undefined;
+  /** `primary` keeps the search off the replicas. Default `any`. */
+  consistency?: 'any' | 'primary' | undefined;
   /** false: bypass the result cache (neither read nor kept). Searches with explain always bypass it. Default true. */
   cache?: boolean | undefined;
 }
@@ -61,9 +67,20 @@ export interface SearchAnswer {
   count: number;
   mode: SearchMode;
   took_ms: number;
+  /** The server that ran the search statements: `primary` or a replica's host:port (for a cached answer, the one whose versions it was checked against). */
+  servedBy: string;
   /** Served from the result cache (an answer kept since no write changed its entities). */
   cached: boolean;
-  explain?: SearchExplain;
+  explain?: SearchExplain & { server: ServedBy };
+}
+
+/** What explain shows of the server that answered. */
+export interface ServedBy {
+  servedBy: string;
+  role: 'primary' | 'replica';
+  reason: Route['reason'];
+  waitedMs: number;
+  after: string | null;
 }
 
 export interface SearchEngineOptions {
@@ -83,6 +100,12 @@ export interface SearchEngineOptions {
   queryCacheSize?: number;
   /** How long the segment catalog is reused, in ms (any version finds every vector). Default 1000. */
   segmentCacheMs?: number;
+  /**
+   * Picks the server of each search's statements (retrievers, statistics,
+   * row fetch); entities, spaces and query vectors stay on `pool`.
+   * Default: `pool` alone.
+   */
+  router?: ReplicaRouter;
   /** Fused answers kept in process, never stale (see ResultCache). Default none: every search runs. */
   resultCache?: ResultCache<SearchAnswer> | undefined;
   /** Told of every search that answered (latency metrics). Default none. */
@@ -96,6 +119,19 @@ export interface SearchEngineOptions {
  * the data of the top rows comes back in one query after fusion
  * (docs/decisions/row-fetch-after-fusion.md).
  */
+/** A checked search request, ready to run on a server. */
+interface Prepared {
+  params: SearchParams;
+  entities: string[];
+  where: Record<string, WhereValue> | undefined;
+  fusion: Fusion;
+  window: number;
+  k: number;
+  narrowed: boolean;
+  t0: number;
+  timings: Timings;
+}
+
 export class SearchEngine {
   /**
    * Entity definitions, reused for a second (a search costs one round trip
@@ -105,16 +141,28 @@ export class SearchEngine {
   private readonly entityList: (fresh?: boolean) => Promise<Entity[]>;
   /** Query vectors per space (model key): a query's vector differs per model. */
   private readonly queryVectors = new Map<string, QueryVectorCache>();
-  private readonly keyword: KeywordRetriever;
-  private readonly vector: VectorRetriever;
+  /** The retrievers of each server (each reads its own segment catalog). */
+  private readonly retrievers = new Map<SearchServer, { keyword: KeywordRetriever; vector: VectorRetriever }>();
+  readonly router: ReplicaRouter;
   readonly spaces: SpaceProviders;
 
   constructor(private readonly opts: SearchEngineOptions) {
     this.entityList = reuseFor(1000, () => listEntities(opts.pool));
     if (!opts.spaces && !opts.provider) throw new ConfigError('SearchEngine needs `spaces` or a `provider`');
     this.spaces = opts.spaces ?? SpaceProviders.single(opts.pool, opts.provider!);
-    this.keyword = new KeywordRetriever(opts.pool);
-    this.vector = new VectorRetriever({ pool: opts.pool, efSearch: opts.efSearch, segmentCacheMs: opts.segmentCacheMs });
+    this.router = opts.router ?? new ReplicaRouter({ primary: opts.pool });
+  }
+
+  private retrieversOf(server: SearchServer): { keyword: KeywordRetriever; vector: VectorRetriever } {
+    let r = this.retrievers.get(server);
+    if (!r) {
+      r = {
+        keyword: new KeywordRetriever(server.pool),
+        vector: new VectorRetriever({ pool: server.pool, efSearch: this.opts.efSearch, segmentCacheMs: this.opts.segmentCacheMs }),
+      };
+      this.retrievers.set(server, r);
+    }
+    return r;
   }
 
   private queryVectorsOf(provider: EmbeddingProvider): QueryVectorCache {
@@ -128,9 +176,10 @@ export class SearchEngine {
     return vectorSessionSql(efSearch);
   }
 
-  /** Writes the query vectors still on their way to the embedding cache; call before the pool ends. */
+  /** Writes the query vectors still on their way to the embedding cache and stops the router's checks; call before the pools end. */
   async close(): Promise<void> {
     await Promise.all([...this.queryVectors.values()].map((c) => c.close()));
+    await this.router.close();
   }
 
   private async resolveEntities(params: SearchParams): Promise<Entity[]> {
@@ -162,28 +211,47 @@ export class SearchEngine {
     const t0 = performance.now();
     if (params.q.trim() === '') throw new ValidationError('q must not be empty');
     const entities = await this.resolveEntities(params);
-    const timings = new Timings();
-    const cache = params.cache === false || params.explain ? undefined : this.opts.resultCache;
-    let answer: SearchAnswer;
-    if (cache) {
-      // The space is part of the key: a process may serve the old space for a moment after a switch.
-      const { space } = await this.spaces.active();
-      const key = resultCacheKey(params, entities, space.modelKey);
-      const r = await cache.through(key, entities.map((e) => e.name), () => this.run(params, entities, timings, t0));
-      answer = r.cached ? { ...r.answer, cached: true, took_ms: msSince(t0) } : r.answer;
-    } else answer = await this.run(params, entities, timings, t0);
-    this.opts.observe?.({ mode: params.mode, ms: answer.took_ms, cached: answer.cached, keywordMs: answer.cached ? undefined : timings.ms.keyword, vectorMs: answer.cached ? undefined : timings.ms.vector });
-    return answer;
-  }
-
-  /** The search itself, uncached. */
-  private async run(params: SearchParams, entities: Entity[], timings: Timings, t0: number): Promise<SearchAnswer> {
     const names = entities.map((e) => e.name);
     const where = SearchEngine.checkedWhere(entities, params);
     if (params.fusion && params.mode !== 'hybrid') throw new ValidationError(`fusion applies only to mode hybrid, not mode ${params.mode}`, { mode: params.mode });
     const fusion = checkedFusion(params.fusion ?? DEFAULT_FUSION);
     const window = params.window ?? params.limit * 4;
     const k = params.mode === 'hybrid' ? window : params.limit;
+    // Narrowed: fewer entities than all filter each HNSW scan, so it runs iteratively, as a `where` does.
+    const prepared: Prepared = { params, entities: names, where, fusion, window, k, narrowed: names.length < (await this.entityList()).length, t0, timings: new Timings() };
+    const route = await this.router.pick({ after: params.after, consistency: params.consistency });
+    let answer: SearchAnswer;
+    try {
+      answer = await this.answerOn(route, prepared, entities);
+    } catch (err) {
+      // A replica that went away (or cancelled the statement for replay) mid-search: the primary answers it.
+      if (route.server.role !== 'replica' || !(isConnectionLoss(err) || (err as { code?: unknown }).code === '40001')) throw err;
+      if (isConnectionLoss(err)) this.router.markFailed(route.server, err as Error);
+      answer = await this.answerOn({ ...route, server: this.router.primary, reason: 'replica failed during the search' }, prepared, entities);
+    }
+    const timings = prepared.timings;
+    this.opts.observe?.({ mode: params.mode, ms: answer.took_ms, cached: answer.cached, keywordMs: answer.cached ? undefined : timings.ms.keyword, vectorMs: answer.cached ? undefined : timings.ms.vector });
+    return answer;
+  }
+
+  /** The answer kept in the result cache if still valid on the routed server, else the search run there. */
+  private async answerOn(route: Route, prepared: Prepared, entities: readonly Entity[]): Promise<SearchAnswer> {
+    const { params } = prepared;
+    const cache = params.cache === false || params.explain ? undefined : this.opts.resultCache;
+    if (!cache) return this.searchOn(route, prepared);
+    // The space is part of the key: a process may serve the old space for a moment after a switch.
+    // The versions are read on the server that answers: a replica's answer is valid for what it has replayed.
+    const { space } = await this.spaces.active();
+    const { after: _after, consistency: _consistency, ...keyed } = params;
+    const key = resultCacheKey(keyed, entities, space.modelKey);
+    const r = await cache.through(key, prepared.entities, () => this.searchOn(route, prepared), route.server.pool);
+    return r.cached ? { ...r.answer, cached: true, servedBy: route.server.name, took_ms: msSince(prepared.t0) } : r.answer;
+  }
+
+  private async searchOn(route: Route, p: Prepared): Promise<SearchAnswer> {
+    const { params, where, fusion, window, k, narrowed, t0, timings } = p;
+    const names = p.entities;
+    const { keyword: keywordRetriever, vector: vectorRetriever } = this.retrieversOf(route.server);
     const useKeyword = params.mode !== 'vector';
     const useVector = params.mode !== 'keyword';
 
@@ -192,18 +260,16 @@ export class SearchEngine {
     // later (docs/decisions/vector-statement-first.md). The keyword side waits until the vector
     // statement is on its way, or the vector side has failed.
     const vectorSent = new Latch();
-    // Fewer entities than all filter each HNSW scan: it then runs iteratively, as a `where` does.
-    const narrowed = names.length < (await this.entityList()).length;
     const request = { q: params.q, entities: names, k, where, timings };
     // The keyword side needs no space; the answer names the active one whatever the mode.
     const { space, provider } = await this.spaces.active();
     const keywordPromise = (async (): Promise<KeywordRetrieval | undefined> => {
       if (!useKeyword) return undefined;
       if (useVector) await vectorSent.wait();
-      return this.keyword.retrieve(request);
+      return keywordRetriever.retrieve(request);
     })();
     const vectorPromise = useVector
-      ? this.vector.retrieve({ ...request, narrowed, sent: vectorSent, space, queryVectors: this.queryVectorsOf(provider) })
+      ? vectorRetriever.retrieve({ ...request, narrowed, sent: vectorSent, space, queryVectors: this.queryVectorsOf(provider) })
       : Promise.resolve(undefined);
     const [keyword, vector] = await Promise.all([keywordPromise, vectorPromise]);
 
@@ -212,11 +278,13 @@ export class SearchEngine {
     timings.lap('fusion', t);
 
     t = performance.now();
-    const results = await this.fetchRows(fused, !!params.explain);
+    const results = await this.fetchRows(route.server.pool, fused, !!params.explain);
     timings.lap('fetch', t);
-    const answer: SearchAnswer = { results, space: space.modelKey, count: results.length, mode: params.mode, took_ms: msSince(t0), cached: false };
+    const servedBy = route.server.name;
+    const answer: SearchAnswer = { results, space: space.modelKey, count: results.length, mode: params.mode, took_ms: msSince(t0), servedBy, cached: false };
     if (params.explain) {
-      answer.explain = await explainSearch({ pool: this.opts.pool, vectorRetriever: this.vector, keyword, vector, filtered: !!where || narrowed, k, window, fusion: params.mode === 'hybrid' ? fusion : undefined, timings });
+      const server: ServedBy = { servedBy, role: route.server.role, reason: route.reason, waitedMs: Math.round(route.waitedMs * 100) / 100, after: route.after ?? null };
+      answer.explain = { server, ...(await explainSearch({ pool: route.server.pool, vectorRetriever, keyword, vector, filtered: !!where || narrowed, k, window, fusion: params.mode === 'hybrid' ? fusion : undefined, timings })) };
     }
     return answer;
   }
@@ -234,10 +302,10 @@ export class SearchEngine {
   }
 
   /** The data and content of the fused hits, in their order; a row deleted since it was found is left out. */
-  private async fetchRows(fused: readonly FusedHit[], explain: boolean): Promise<SearchResult[]> {
+  private async fetchRows(pool: pg.Pool, fused: readonly FusedHit[], explain: boolean): Promise<SearchResult[]> {
     const ids = fused.map((f) => f.id);
     const { rows } = ids.length
-      ? await this.opts.pool.query<{ id: string; data: Record<string, unknown>; content: string }>({
+      ? await pool.query<{ id: string; data: Record<string, unknown>; content: string }>({
           name: 'kdb_search_fetch',
           text: 'SELECT r.id, r.data, s.content FROM kdb_records r JOIN kdb_search s ON s.record_id = r.id WHERE r.id = ANY($1::uuid[])',
           values: [ids],

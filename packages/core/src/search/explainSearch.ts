@@ -25,7 +25,7 @@ export interface SearchExplain {
   efSearch: number;
   keywordPruning?: KeywordPruning;
   /** The sealed segments (one HNSW scan each) and the seq above which rows were scanned exactly. */
-  vectorSegments?: { sealed: { lo: string; hi: string; rows: number }[]; hotAbove: string };
+  vectorSegments?: { sealed: { lo: string; hi: string; rows: number; indexValid: boolean }[]; hotAbove: string };
 }
 
 export function resultExplain(f: FusedHit): ResultExplain {
@@ -84,6 +84,6 @@ export async function explainSearch(r: ExplainRequest): Promise<SearchExplain> {
     ...(r.fusion?.method === 'linear' ? {} : { rrfK: r.fusion?.k ?? RRF_K }),
     ...(r.fusion ? { fusion: r.fusion } : {}),
     efSearch: efUsed,
-    ...(r.vector ? { vectorSegments: { sealed: r.vector.segments.map((x) => ({ lo: x.lo, hi: x.hi, rows: x.rows })), hotAbove: sealedUpTo(r.vector.segments) } } : {}),
+    ...(r.vector ? { vectorSegments: { sealed: r.vector.segments.map((x) => ({ lo: x.lo, hi: x.hi, rows: x.rows, indexValid: x.indexValid })), hotAbove: sealedUpTo(r.vector.segments) } } : {}),
   };
 }

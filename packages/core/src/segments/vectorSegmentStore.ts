@@ -14,6 +14,14 @@ export interface VectorSegment {
   kind: 'seal' | 'merge' | 'migration';
   buildMs: number;
   createdAt: string;
+  /**
+   * Its index is valid on the server the catalog was read from. The catalog
+   * row commits after the index build did, so a replica reading its own
+   * catalog sees the index valid once it has replayed the row; should it not
+   * be (dropped by a merge since), the planner cannot use it and the range is
+   * scanned exactly: slower, never missing a row.
+   */
+  indexValid: boolean;
 }
 
 /** Vectors written after the newest sealed range: scanned exactly by search. */
@@ -25,8 +33,10 @@ export interface HotSegment {
 
 /** The sealed segments of space `spaceId` in seq order. */
 export async function listVectorSegments(db: pg.Pool | pg.ClientBase, spaceId: number): Promise<VectorSegment[]> {
-  const { rows } = await db.query<{ index_name: string; lo: string; hi: string; rows: string; kind: VectorSegment['kind']; build_ms: string; created_at: Date }>(
-    'SELECT index_name, lo, hi, rows, kind, build_ms, created_at FROM kdb_vector_segments WHERE space_id = $1 ORDER BY lo',
+  const { rows } = await db.query<{ index_name: string; lo: string; hi: string; rows: string; kind: VectorSegment['kind']; build_ms: string; created_at: Date; valid: boolean }>(
+    `SELECT index_name, lo, hi, rows, kind, build_ms, created_at,
+            coalesce((SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(s.index_name)), false) AS valid
+       FROM kdb_vector_segments s WHERE space_id = $1 ORDER BY lo`,
     [spaceId],
   );
   return rows.map((r) => ({
@@ -38,6 +48,7 @@ export async function listVectorSegments(db: pg.Pool | pg.ClientBase, spaceId: n
     kind: r.kind,
     buildMs: Number(r.build_ms),
     createdAt: r.created_at.toISOString(),
+    indexValid: r.valid,
   }));
 }
 
@@ -75,7 +86,7 @@ export const SEGMENT_INDEX_NAME = /^kdb_vseg_\d+_\d+_\d+$/;
 
 export interface VectorIndexStatus {
   /** Sealed segments, oldest first (one HNSW index each). */
-  segments: Omit<VectorSegment, 'indexName' | 'spaceId'>[];
+  segments: Omit<VectorSegment, 'indexName' | 'spaceId' | 'indexValid'>[];
   /** Vectors above the last sealed seq, found by an exact scan until sealed. */
   hotRows: number;
   /** A segment index being built right now (CREATE INDEX CONCURRENTLY in progress). */

@@ -18,6 +18,8 @@ export interface PoolOptions {
    * server memory they hold, would only grow.
    */
   maxLifetimeSeconds?: number;
+  /** How long opening a connection may take, in ms, before the query fails. Default none (wait). */
+  connectionTimeoutMillis?: number;
 }
 
 /**
@@ -30,6 +32,7 @@ export function createPool(opts: PoolOptions): pg.Pool {
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'kameleondb',
     maxLifetimeSeconds: opts.maxLifetimeSeconds ?? 1800,
+    ...(opts.connectionTimeoutMillis !== undefined ? { connectionTimeoutMillis: opts.connectionTimeoutMillis } : {}),
     // pg-pool awaits this before handing the client out, so no query races it
     // (its type says void, hence the rule's complaint).
     // eslint-disable-next-line @typescript-eslint/no-misused-promises
