@@ -1,20 +1,9 @@
 import type pg from 'pg';
 import { tokenize } from '../content/tokenize.js';
-import { BM25_B, BM25_K1, bm25Idf, readBm25Statistics } from './bm25Statistics.js';
-import { keywordTopK, readStatsAndHeads, type KeywordHit } from './keywordTopK.js';
+import { BM25_B, BM25_K1, bm25Idf } from './bm25Statistics.js';
+import { keywordTopK, readStatsAndHeads } from './keywordTopK.js';
 import type { RankedHit } from './rrf.js';
 import type { Timings } from './Timings.js';
-
-/** The full BM25 sum over every posting of the query terms: the fallback of the keyword top-k, and the filtered search. */
-const FULL_SUM_SQL = (filtered: boolean) => `
-  SELECT p.record_id AS id, p.entity,
-         sum(q.idf * (p.tf * ($3::float8 + 1)) / (p.tf + $3::float8 * (1 - $4::float8 + $4::float8 * p.doc_len / $5::float8))) AS score
-    FROM unnest($1::text[], $2::float8[]) AS q(term, idf)
-    JOIN kdb_postings p ON p.entity = ANY($6::text[]) AND p.term = q.term
-    ${filtered ? 'JOIN kdb_records r ON r.id = p.record_id AND r.data @> $8::jsonb' : ''}
-   GROUP BY p.record_id, p.entity
-   ORDER BY score DESC, p.record_id
-   LIMIT $7`;
 
 /** What explain shows of the BM25 statistics a search used. */
 export interface Bm25Explain {
@@ -25,13 +14,24 @@ export interface Bm25Explain {
   terms: { term: string; df: number; idf: number }[];
 }
 
-/** Exact top-k pruning of the keyword retriever: rounds, postings read per group, documents seen, those whose other terms were looked up; proved false = the full sum ran. */
+/**
+ * How the keyword top-k was found (keywordTopK): rounds, postings per group
+ * in the last round, documents seen, postings read against what the full sum
+ * would read (the query terms' df summed), impact groups read, terms read to
+ * their end, candidates looked up and checked against `where`. proved is
+ * always true: the top k is exact without a full sum.
+ */
 export interface KeywordPruning {
   rounds: number;
   depth: number;
   candidates: number;
+  postingsRead: number;
+  postingsTotal: number;
+  groups: number;
+  termsReadWhole: number;
   lookedUp: number;
-  proved: boolean;
+  filterChecked: number;
+  proved: true;
 }
 
 export interface KeywordRetrieval {
@@ -40,7 +40,7 @@ export interface KeywordRetrieval {
   queries: { text: string; values: unknown[] }[];
   /** Absent when the query has no terms. */
   bm25?: Bm25Explain;
-  /** Absent for filtered searches, which always run the full sum. */
+  /** Absent when no query term is indexed. */
   pruning?: KeywordPruning;
 }
 
@@ -58,9 +58,9 @@ export interface KeywordRequest {
 }
 
 /**
- * BM25 over the keyword index: the statistics over the searched entities,
- * then the exact top-k by pruning (keywordTopK) or, with a filter or when
- * pruning cannot prove the top k, the full sum.
+ * BM25 over the keyword index: the statistics over the searched entities and
+ * the first round of the exact top-k in one statement, then keywordTopK's
+ * further rounds, with or without a `where` filter.
  */
 export class KeywordRetriever {
   constructor(private readonly pool: pg.Pool) {}
@@ -69,50 +69,42 @@ export class KeywordRetriever {
     const t = performance.now();
     const terms = [...new Set(tokenize(q))];
     if (terms.length === 0) return { hits: [], queries: [] };
-    // Without a filter, the statistics come with the first round of the keyword top-k, in one
+    // The statistics come with the first round of the keyword top-k, in one
     // statement (docs/decisions/bm25-statistics-in-first-statement.md).
-    const first = where ? undefined : await readStatsAndHeads(this.pool, { entities, terms, k });
-    const counts = first ?? (await readBm25Statistics(this.pool, entities, terms));
-    const n = counts.documents;
-    const avgdl = n ? counts.totalLength / n : 0;
+    const first = await readStatsAndHeads(this.pool, { entities, terms, k });
+    const n = first.documents;
+    const avgdl = n ? first.totalLength / n : 0;
     const stats = terms.map((term) => {
-      const d = counts.df.get(term) ?? 0;
+      const d = first.df.get(term) ?? 0;
       return { term, df: d, idf: bm25Idf(n, d) };
     });
     const bm25: Bm25Explain = { k1: BM25_K1, b: BM25_B, documents: n, avgDocLength: avgdl, terms: stats };
     const present = stats.filter((s) => s.df > 0);
     if (present.length === 0 || avgdl === 0) return { hits: [], queries: [], bm25 };
-    let queries: KeywordRetrieval['queries'] = [];
-    let pruning: KeywordPruning | undefined;
-    let hits: KeywordHit[] | null = null;
-    if (first) {
-      // Exact top-k by pruning over impact-ordered postings; the full sum when it cannot prove it.
-      const top = await keywordTopK(this.pool, {
-        entities,
-        terms: present,
-        k,
-        k1: BM25_K1,
-        b: BM25_B,
-        avgdl,
-        firstRound: first.heads,
-        firstRoundQuery: first.query,
-      });
-      pruning = { rounds: top.rounds, depth: top.depth, candidates: top.candidates, lookedUp: top.lookedUp, proved: top.hits !== null };
-      queries = top.queries;
-      hits = top.hits;
-    }
-    if (!hits) {
-      const values: unknown[] = [present.map((s) => s.term), present.map((s) => s.idf), BM25_K1, BM25_B, avgdl, entities, k];
-      if (where) values.push(JSON.stringify(where));
-      const full = { text: FULL_SUM_SQL(!!where), values };
-      queries = [full];
-      const { rows } = await this.pool.query<{ id: string; entity: string; score: number }>({
-        name: where ? 'kdb_keyword_where' : 'kdb_keyword',
-        ...full,
-      });
-      hits = rows.map((r) => ({ id: r.id, entity: r.entity, score: Number(r.score) }));
-    }
+    const top = await keywordTopK(this.pool, {
+      entities,
+      terms: present,
+      k,
+      k1: BM25_K1,
+      b: BM25_B,
+      avgdl,
+      firstRound: first.heads,
+      firstRoundQuery: first.query,
+      where,
+    });
+    const pruning: KeywordPruning = {
+      rounds: top.rounds,
+      depth: top.depth,
+      candidates: top.candidates,
+      postingsRead: top.postingsRead,
+      postingsTotal: present.reduce((s, x) => s + x.df, 0),
+      groups: top.groups,
+      termsReadWhole: top.termsReadWhole,
+      lookedUp: top.lookedUp,
+      filterChecked: top.filterChecked,
+      proved: true,
+    };
     timings.lap('keyword', t);
-    return { hits: hits.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: r.score })), queries, bm25, ...(pruning ? { pruning } : {}) };
+    return { hits: top.hits.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: r.score })), queries: top.queries, bm25, pruning };
   }
 }
