@@ -163,4 +163,24 @@ describe('KeywordRetriever: the exact top k at any document frequency', () => {
       await expectExact('near', 'aa bb', limit);
     }
   });
+
+  it('keeps tied documents of another (tf, length) group: a filter that makes the k-th come from the later group', async () => {
+    const cross = await createEntity(db.pool, { name: 'cross', fields: { body: 'text', team: 'text' }, embedFields: ['body'] });
+    // With the average length exactly 6, tf 2 at length 6 weighs what tf 1 at length 2 weighs
+    // (k1 = 1.2, b = 0.75): two impact groups of one term tie. The tf-2 documents come first, so
+    // they hold the smaller ids; a filter passing one in three makes the k-th passing document
+    // one of the tf-1 group while tf-2 documents with smaller ids are still unread.
+    const team = (i: number) => (i % 3 ? 'x' : 'y');
+    const early = await ingestTestRecords(db.pool, cross, Array.from({ length: 1200 }, (_, i) => ({ body: 'aa aa qq rr ss', team: team(i) })));
+    await ingestTestRecords(db.pool, cross, Array.from({ length: 1200 }, (_, i) => ({ body: 'aa', team: team(i) })));
+    await ingestTestRecords(db.pool, cross, Array.from({ length: 1200 }, () => ({ body: 'ff gg hh ii jj kk ll mm nn', team: 'x' })));
+    const stats = await engine.search({ q: 'aa', entities: ['cross'], mode: 'keyword', limit: 1, explain: true });
+    expect(stats.explain!.bm25!.avgDocLength).toBe(6);
+    for (const limit of [10, 40]) {
+      const answer = await engine.search({ q: 'aa', entities: ['cross'], mode: 'keyword', limit, where: { team: 'y' } });
+      expect(answer.results.map((r) => r.id)).toEqual(early.filter((_, i) => team(i) === 'y').sort().slice(0, limit));
+      await expectExact('cross', 'aa', limit, { team: 'y' });
+      await expectExact('cross', 'aa', limit);
+    }
+  });
 });
