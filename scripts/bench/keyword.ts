@@ -112,7 +112,7 @@ async function measure(n: number): Promise<SizeResult> {
     await pool.query('CHECKPOINT');
     const postings = Number((await pool.query('SELECT count(*) AS c FROM kdb_postings')).rows[0].c);
 
-    const topk = async ({ q, where }: Query) => {
+    const topk = async ({ q, where }: Pick<Query, 'q' | 'where'>) => {
       const first = await readStatsAndHeads(pool, { entities: ['scale'], terms: [...new Set(tokenize(q))], k: K });
       const present = [...first.df].filter(([, d]) => d > 0).map(([term, d]) => ({ term, df: d, idf: bm25Idf(first.documents, d) }));
       const avgdl = first.totalLength / first.documents;
