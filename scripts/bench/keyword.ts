@@ -178,30 +178,35 @@ async function measure(n: number): Promise<SizeResult> {
 
 const startedAt = now();
 const results: SizeResult[] = [];
+// The section is rewritten after each size, so a long run that is stopped keeps its smaller sizes.
 for (const n of sizes) {
   process.stderr.write(`size ${n}…\n`);
   results.push(await measure(n));
+  await writeSection('keyword', await section());
 }
-const f = (x: number) => x.toFixed(2);
-const lines = [
-  '## Keyword top-k at scale (`pnpm bench:keyword`)',
-  '',
-  `Run ${startedAt} on ${await machine()}.`,
-  `Corpus: per record 20–300 words (uniform) drawn from a Zipfian vocabulary (s = 1, 50,000 words; the commonest word is in nearly every record), one \`team\` field of 10 values; written by the API's ingest path, no vectors. Top ${K}, 100 queries per kind, each run twice against the raw full BM25 sum (one statement over every posting of the query terms, statistics given) in alternating turns, in one process on one pool. "Top-k" is what the keyword retriever runs: the statistics with the first round in one statement, then keywordTopK's rounds. "Read" is the median share of the query terms' postings the top-k read from the impact index.`,
-  '',
-  '| records | postings | query kind | top-k p50 / p95 (ms) | full sum p50 / p95 (ms) | full sum p95 ÷ top-k p95 | postings read (median) |',
-  '|---:|---:|---|---:|---:|---:|---:|',
-  ...results.flatMap((r) =>
-    r.rows.map((row) => `| ${r.n} | ${r.postings} | ${row.kind} | ${f(percentile(row.topk, 50))} / ${f(percentile(row.topk, 95))} | ${f(percentile(row.full, 50))} / ${f(percentile(row.full, 95))} | ${(percentile(row.full, 95) / percentile(row.topk, 95)).toFixed(1)}× | ${(percentile(row.readShare, 50) * 100).toFixed(1)}% |`),
-  ),
-  '',
-  `Exact: ${results.map((r) => `${r.n} records: top ${K} equal to the full sum on ${r.equal} of ${r.checked} queries`).join('; ')}. Load (ingestRecords, 10,000 records a transaction): ${results.map((r) => `${r.n} in ${r.loadS.toFixed(0)} s`).join(', ')}.`,
-];
-if (results.length > 1) {
-  const [a, b] = [results[0]!, results[results.length - 1]!];
-  lines.push('', `Growth from ${a.n} to ${b.n} records (${(b.n / a.n).toFixed(0)}× the records), p95 ratio per kind: ` +
-    a.rows.map((row, i) => `${row.kind}: top-k ${(percentile(b.rows[i]!.topk, 95) / percentile(row.topk, 95)).toFixed(1)}×, full sum ${(percentile(b.rows[i]!.full, 95) / percentile(row.full, 95)).toFixed(1)}×`).join('; ') + '.');
+async function section(): Promise<string[]> {
+  const f = (x: number) => x.toFixed(2);
+  const lines = [
+    '## Keyword top-k at scale (`pnpm bench:keyword`)',
+    '',
+    `Run ${startedAt} on ${await machine()}.`,
+    `Corpus: per record 20–300 words (uniform) drawn from a Zipfian vocabulary (s = 1, 50,000 words; the commonest word is in nearly every record), one \`team\` field of 10 values; written by the API's ingest path, no vectors. Top ${K}, 100 queries per kind, each run twice against the raw full BM25 sum (one statement over every posting of the query terms, statistics given) in alternating turns, in one process on one pool. "Top-k" is what the keyword retriever runs: the statistics with the first round in one statement, then keywordTopK's rounds. "Read" is the median share of the query terms' postings the top-k read from the impact index.`,
+    '',
+    '| records | postings | query kind | top-k p50 / p95 (ms) | full sum p50 / p95 (ms) | full sum p95 ÷ top-k p95 | postings read (median) |',
+    '|---:|---:|---|---:|---:|---:|---:|',
+    ...results.flatMap((r) =>
+      r.rows.map((row) => `| ${r.n} | ${r.postings} | ${row.kind} | ${f(percentile(row.topk, 50))} / ${f(percentile(row.topk, 95))} | ${f(percentile(row.full, 50))} / ${f(percentile(row.full, 95))} | ${(percentile(row.full, 95) / percentile(row.topk, 95)).toFixed(1)}× | ${(percentile(row.readShare, 50) * 100).toFixed(1)}% |`),
+    ),
+    '',
+    `Exact: ${results.map((r) => `${r.n} records: top ${K} equal to the full sum on ${r.equal} of ${r.checked} queries`).join('; ')}. Load (ingestRecords, 10,000 records a transaction): ${results.map((r) => `${r.n} in ${r.loadS.toFixed(0)} s`).join(', ')}.`,
+  ];
+  if (results.length > 1) {
+    const [a, b] = [results[0]!, results[results.length - 1]!];
+    lines.push('', `Growth from ${a.n} to ${b.n} records (${(b.n / a.n).toFixed(0)}× the records), p95 ratio per kind: ` +
+      a.rows.map((row, i) => `${row.kind}: top-k ${(percentile(b.rows[i]!.topk, 95) / percentile(row.topk, 95)).toFixed(1)}×, full sum ${(percentile(b.rows[i]!.full, 95) / percentile(row.full, 95)).toFixed(1)}×`).join('; ') + '.');
+  }
+  return lines;
 }
-await writeSection('keyword', lines);
+
 if (results.some((r) => r.equal !== r.checked)) process.exitCode = 1;
 process.exit(process.exitCode ?? 0);

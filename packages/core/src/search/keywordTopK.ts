@@ -332,9 +332,11 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
     };
     // The k-th best lower bound among documents known to count: the k-th best score is at least this.
     const kthLower = () => {
-      const lows: number[] = [];
-      for (const s of seen.values()) if (s.passes !== false && (!whereJson || s.passes)) lows.push(lower(s));
-      return lows.length >= k ? lows.sort((x, y) => y - x)[k - 1]! : -Infinity;
+      const lows = new Float64Array(seen.size);
+      let m = 0;
+      for (const s of seen.values()) if (s.passes !== false && (!whereJson || s.passes)) lows[m++] = lower(s);
+      // A typed array sorts numerically, ascending, several times faster than an array of numbers.
+      return m >= k ? lows.subarray(0, m).sort()[m - k]! : -Infinity;
     };
     const reach = (s: Seen, floor: number) => s.passes !== false && upper(s) >= floor - tol(floor);
     let floor = kthLower();
