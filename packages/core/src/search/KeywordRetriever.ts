@@ -1,21 +1,10 @@
 import type pg from 'pg';
 import { analyzerOf, type Analyzer } from '../content/analyzers.js';
 import { reuseFor } from '../util/reuseFor.js';
-import { BM25_B, BM25_K1, bm25Idf, readBm25Statistics } from './bm25Statistics.js';
-import { byScoreThenId, keywordTopK, readStatsAndHeads, type KeywordHit } from './keywordTopK.js';
+import { BM25_B, BM25_K1, bm25Idf } from './bm25Statistics.js';
+import { byScoreThenId, keywordTopK, readStatsAndHeads } from './keywordTopK.js';
 import type { RankedHit } from './rrf.js';
 import type { Timings } from './Timings.js';
-
-/** The full BM25 sum over every posting of the query terms: the fallback of the keyword top-k, and the filtered search. */
-const FULL_SUM_SQL = (filtered: boolean) => `
-  SELECT p.record_id AS id, p.entity,
-         sum(q.idf * (p.tf * ($3::float8 + 1)) / (p.tf + $3::float8 * (1 - $4::float8 + $4::float8 * p.doc_len / $5::float8))) AS score
-    FROM unnest($1::text[], $2::float8[]) AS q(term, idf)
-    JOIN kdb_postings p ON p.entity = ANY($6::text[]) AND p.term = q.term
-    ${filtered ? 'JOIN kdb_records r ON r.id = p.record_id AND r.data @> $8::jsonb' : ''}
-   GROUP BY p.record_id, p.entity
-   ORDER BY score DESC, p.record_id
-   LIMIT $7`;
 
 /** What explain shows of the BM25 statistics a search used. */
 export interface Bm25Explain {
@@ -27,13 +16,24 @@ export interface Bm25Explain {
   terms: { term: string; df: number; idf: number; analyzer: Analyzer }[];
 }
 
-/** Exact top-k pruning of the keyword retriever: rounds, postings read per group, documents seen, those whose other terms were looked up; proved false = the full sum ran. */
+/**
+ * How the keyword top-k was found (keywordTopK): rounds, postings per group
+ * in the last round, documents seen, postings read against what the full sum
+ * would read (the query terms' df summed), impact groups read, terms read to
+ * their end, candidates looked up and checked against `where`. proved is
+ * always true: the top k is exact without a full sum.
+ */
 export interface KeywordPruning {
   rounds: number;
   depth: number;
   candidates: number;
+  postingsRead: number;
+  postingsTotal: number;
+  groups: number;
+  termsReadWhole: number;
   lookedUp: number;
-  proved: boolean;
+  filterChecked: number;
+  proved: true;
 }
 
 export interface KeywordRetrieval {
@@ -42,7 +42,7 @@ export interface KeywordRetrieval {
   queries: { text: string; values: unknown[] }[];
   /** Absent when the query has no terms. */
   bm25?: Bm25Explain;
-  /** Absent for filtered searches, which always run the full sum. */
+  /** Absent when no query term is indexed. */
   pruning?: KeywordPruning;
 }
 
@@ -78,9 +78,9 @@ interface Group {
 const STALE_RETRIES = 3;
 
 /**
- * BM25 over the keyword index: the statistics over the searched entities,
- * then the exact top-k by pruning (keywordTopK) or, with a filter or when
- * pruning cannot prove the top k, the full sum.
+ * BM25 over the keyword index: the statistics over the searched entities and
+ * the first round of the exact top-k in one statement, then keywordTopK's
+ * further rounds, with or without a `where` filter.
  *
  * Each entity's postings are analyzed by its own analyzer, so the query is
  * analyzed once per analyzer among the searched entities. The collection's
@@ -134,10 +134,10 @@ export class KeywordRetriever {
     const { terms } = g;
     if (terms.length === 0) return { hits: [], queries: [] };
     const scope = { names: entities, keys: g.keys, keyNames: g.names };
-    // Without a filter, the statistics come with the first round of the keyword top-k, in one
+    // The statistics come with the first round of the keyword top-k, in one
     // statement (docs/decisions/bm25-statistics-in-first-statement.md).
-    const first = where ? undefined : await readStatsAndHeads(this.pool, { scope, terms, k });
-    const counts = first ?? (await readBm25Statistics(this.pool, scope, terms));
+    const first = await readStatsAndHeads(this.pool, { scope, terms, k });
+    const counts = first;
     if (counts.stale && !last) return 'stale';
     const n = counts.documents;
     const avgdl = n ? counts.totalLength / n : 0;
@@ -148,39 +148,32 @@ export class KeywordRetriever {
     const bm25: Bm25Explain = { k1: BM25_K1, b: BM25_B, documents: n, avgDocLength: avgdl, terms: stats.map((s) => ({ ...s, analyzer: g.analyzer })) };
     const present = stats.filter((s) => s.df > 0);
     if (present.length === 0 || avgdl === 0) return { hits: [], queries: [], bm25 };
-    let queries: KeywordRetrieval['queries'] = [];
-    let pruning: KeywordPruning | undefined;
-    let hits: KeywordHit[] | null = null;
-    if (first) {
-      // Exact top-k by pruning over impact-ordered postings; the full sum when it cannot prove it.
-      const top = await keywordTopK(this.pool, {
-        entities: g.keys,
-        terms: present,
-        k,
-        k1: BM25_K1,
-        b: BM25_B,
-        avgdl,
-        firstRound: first.heads,
-        firstRoundQuery: first.query,
-      });
-      pruning = { rounds: top.rounds, depth: top.depth, candidates: top.candidates, lookedUp: top.lookedUp, proved: top.hits !== null };
-      queries = top.queries;
-      hits = top.hits;
-    }
-    if (!hits) {
-      const values: unknown[] = [present.map((s) => s.term), present.map((s) => s.idf), BM25_K1, BM25_B, avgdl, g.keys, k];
-      if (where) values.push(JSON.stringify(where));
-      const full = { text: FULL_SUM_SQL(!!where), values };
-      queries = [full];
-      const { rows } = await this.pool.query<{ id: string; entity: string; score: number }>({
-        name: where ? 'kdb_keyword_where' : 'kdb_keyword',
-        ...full,
-      });
-      hits = rows.map((r) => ({ id: r.id, entity: r.entity, score: Number(r.score) }));
-    }
+    const top = await keywordTopK(this.pool, {
+      entities: g.keys,
+      terms: present,
+      k,
+      k1: BM25_K1,
+      b: BM25_B,
+      avgdl,
+      firstRound: first.heads,
+      firstRoundQuery: first.query,
+      where,
+    });
+    const pruning: KeywordPruning = {
+      rounds: top.rounds,
+      depth: top.depth,
+      candidates: top.candidates,
+      postingsRead: top.postingsRead,
+      postingsTotal: present.reduce((sum, x) => sum + x.df, 0),
+      groups: top.groups,
+      termsReadWhole: top.termsReadWhole,
+      lookedUp: top.lookedUp,
+      filterChecked: top.filterChecked,
+      proved: true,
+    };
     // Postings name their key; answers name the entity.
     const nameOf = new Map(g.keys.map((key, i) => [key, g.names[i]!]));
-    return { hits: hits.map((r, i) => ({ id: r.id, entity: nameOf.get(r.entity) ?? r.entity, rank: i + 1, score: r.score })), queries, bm25, ...(pruning ? { pruning } : {}) };
+    return { hits: top.hits.map((r, i) => ({ id: r.id, entity: nameOf.get(r.entity) ?? r.entity, rank: i + 1, score: r.score })), queries: top.queries, bm25, pruning };
   }
 }
 
@@ -204,10 +197,15 @@ function merge(parts: readonly KeywordRetrieval[], k: number): KeywordRetrieval 
           rounds: Math.max(a.rounds, p.pruning!.rounds),
           depth: Math.max(a.depth, p.pruning!.depth),
           candidates: a.candidates + p.pruning!.candidates,
+          postingsRead: a.postingsRead + p.pruning!.postingsRead,
+          postingsTotal: a.postingsTotal + p.pruning!.postingsTotal,
+          groups: a.groups + p.pruning!.groups,
+          termsReadWhole: a.termsReadWhole + p.pruning!.termsReadWhole,
           lookedUp: a.lookedUp + p.pruning!.lookedUp,
-          proved: a.proved && p.pruning!.proved,
+          filterChecked: a.filterChecked + p.pruning!.filterChecked,
+          proved: true,
         }),
-        { rounds: 0, depth: 0, candidates: 0, lookedUp: 0, proved: true },
+        { rounds: 0, depth: 0, candidates: 0, postingsRead: 0, postingsTotal: 0, groups: 0, termsReadWhole: 0, lookedUp: 0, filterChecked: 0, proved: true },
       )
     : undefined;
   return { hits, queries, ...(bm25 ? { bm25 } : {}), ...(pruning ? { pruning } : {}) };

@@ -21,14 +21,14 @@ export interface KeywordTopKOptions {
   b: number;
   /** Average document length over the searched entities. Required. */
   avgdl: number;
-  /** Deepest read per (entity, term, tf) group before giving up on pruning. Default 4096. */
-  maxDepth?: number;
   /** Terms in at most this many documents are read whole at once (no bound left to beat; docs/decisions/keyword-topk-full-read.md). Default 1024. */
   fullReadDf?: number;
   /** The first round's postings, already read by readStatsAndHeads (same k and fullReadDf). */
   firstRound?: readonly HeadRow[];
   /** The statement that read firstRound (for explain). */
   firstRoundQuery?: { text: string; values: unknown[] };
+  /** Equality filter on record fields (`where`): only records whose data contains it are ranked. Default none. */
+  where?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export interface HeadRow {
@@ -46,13 +46,23 @@ export interface KeywordHit {
 }
 
 export interface KeywordTopK {
-  /** Exact top k (score desc, id asc), or null when pruning could not prove it within maxDepth: run the full sum. */
-  hits: KeywordHit[] | null;
+  /** Exact top k: score descending, then id ascending. */
+  hits: KeywordHit[];
   rounds: number;
+  /** Postings per (entity, term, tf) group the last round asked for (terms read whole: all of theirs). */
   depth: number;
+  /** Documents seen in the postings read. */
   candidates: number;
-  /** Candidates of the last round whose other terms' postings were looked up (the rest were exact already or could not reach the top k). */
+  /** Postings read from the impact index, over all rounds (the full sum reads the query terms' df). */
+  postingsRead: number;
+  /** (entity, term, tf) groups read, the blocks of the impact order. */
+  groups: number;
+  /** Query terms whose every posting was read. */
+  termsReadWhole: number;
+  /** Candidates whose other terms' postings were looked up, over all rounds (the rest were exact already or could not reach the top k). */
   lookedUp: number;
+  /** Candidates checked against `where`, over all rounds (0 without a filter). */
+  filterChecked: number;
   /** The statements of the last round, for explain. */
   queries: { text: string; values: unknown[] }[];
 }
@@ -130,6 +140,21 @@ export async function readStatsAndHeads(
 }
 
 /**
+ * The next postings of open (entity, term, tf) groups, each from its
+ * frontier (the first posting not yet used, read again as this round's
+ * first) in (doc_len, record_id) order: a keyset range scan each on
+ * kdb_postings_impact_idx, so a deeper round never reads again what an
+ * earlier one used.
+ */
+const NEXT_SQL = `
+  SELECT c.entity, c.term, c.tf, h.record_id AS id, h.doc_len
+    FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::uuid[], $6::int[]) AS c(entity, term, tf, len, id, lim)
+   CROSS JOIN LATERAL (SELECT p.record_id, p.doc_len FROM kdb_postings p
+                        WHERE p.entity = c.entity AND p.term = c.term AND p.tf = c.tf
+                          AND (p.doc_len, p.record_id) >= (c.len, c.id)
+                        ORDER BY p.doc_len, p.record_id LIMIT c.lim) h`;
+
+/**
  * All postings of the candidates for the query terms under the searched
  * postings keys (index-only on kdb_postings_record_idx): during an analyzer
  * rebuild a record also has postings under the next key, which must not count.
@@ -139,7 +164,16 @@ const POSTINGS_SQL = `
     FROM kdb_postings p
    WHERE p.record_id = ANY($1::uuid[]) AND p.term = ANY($2::text[]) AND p.entity = ANY($3::text[])`;
 
-const EPS = 1e-9;
+/** The candidates whose record matches the `where` filter (primary key lookups). */
+const FILTER_SQL = `SELECT r.id FROM kdb_records r WHERE r.id = ANY($1::uuid[]) AND r.data @> $2::jsonb`;
+
+/**
+ * Bounds are compared with this margin, relative to the score (and at least
+ * absolute): two sums of the same weights in another order differ by a few
+ * ulps, so a score within it of a bound is treated as a tie, never as below.
+ */
+const TOLERANCE = 1e-9;
+const tol = (x: number) => TOLERANCE * Math.max(1, Math.abs(x));
 
 /** Score descending, then id ascending (scores within 1e-12 count as equal: float noise of the sum). */
 export function byScoreThenId(x: KeywordHit, y: KeywordHit): number {
@@ -147,119 +181,242 @@ export function byScoreThenId(x: KeywordHit, y: KeywordHit): number {
   return x.id < y.id ? -1 : x.id > y.id ? 1 : 0;
 }
 
+interface Group {
+  entity: string;
+  term: string;
+  tf: number;
+  ti: number;
+  /** The first posting not used yet; null once the group is read to its end. */
+  frontier: HeadRow | null;
+}
+
+interface Seen {
+  entity: string;
+  /** Weight per query term, 0 where the document does not hold it (or it is not known yet). */
+  w: Float64Array;
+  /** Per query term: 1 once the weight is known (read, looked up, or the term read whole). */
+  known: Uint8Array;
+  /** The `where` filter: undefined until checked. */
+  passes: boolean | undefined;
+}
+
 /**
  * Exact BM25 top-k by a threshold algorithm (Fagin's TA) over
- * impact-ordered postings, without reading every posting of common terms.
+ * impact-ordered postings, at any document frequency, with or without a
+ * `where` filter.
  *
  * Within one (entity, term, tf) group a posting's BM25 weight only falls as
  * doc_len grows, so each group read in (doc_len, record_id) order is sorted
- * best first, and its first unread posting bounds every unread one. A round
- * reads `depth` postings per group, scores every document seen exactly (all
- * its query terms), and stops when the k-th score beats the best score any
- * unseen document could reach: the sum over terms of the best unread bound.
- * On a tie with that bound, an unseen document ties only by sitting at or
+ * best first and its first unread posting bounds every unread one, whatever
+ * the average length. A round reads the next postings of every open group
+ * from its frontier (keyset, nothing read twice), scores exactly the
+ * documents that can still reach the top k (their other terms looked up by
+ * record), and stops when the k-th score beats the best score any unseen
+ * document could reach: the sum over terms of the best frontier weight. A
+ * seen document's unknown terms are bounded by the same frontiers, so one
+ * that cannot reach the k-th is never looked up. Otherwise the depth grows
+ * fourfold, and a term whose remaining postings are no more than the next
+ * depth is read to its end at once, so the work never exceeds one read of the
+ * query terms' postings plus the lookups: there is no fallback to a full sum.
+ *
+ * On a tie with the bound, an unseen document ties only by sitting at or
  * after the frontier of every term's group, so it ranks after the k-th when
  * the k-th's id is smaller than those frontier ids (ids break ties, as in the
- * full sum). Otherwise the depth grows fourfold; past `maxDepth` the caller
- * runs the full sum. Rare terms are read whole in the first round, and their
- * weights then come from that read, not from a second lookup. Scores use the same formula and statistics as the full
- * sum (equal up to float rounding of the sum order).
+ * full sum). Ties are judged within a relative margin (TOLERANCE), never by
+ * exact float equality, so a document whose score differs from the k-th's by
+ * rounding alone is never dropped.
+ *
+ * With `where`, a candidate counts only once its record is known to match
+ * (checked in one statement per round, for those that can still reach the
+ * top k); unseen documents are bounded as before, so the answer is exact; a
+ * selective filter makes the read deeper, never inexact.
  */
 export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopKOptions): Promise<KeywordTopK> {
   const { k, k1, b, avgdl } = opts;
-  const idf = new Map(opts.terms.map((t) => [t.term, t.idf]));
-  const terms = [...idf.keys()];
-  const weight = (term: string, tf: number, len: number) => (idf.get(term)! * (tf * (k1 + 1))) / (tf + k1 * (1 - b + (b * len) / avgdl));
-  const maxDepth = opts.maxDepth ?? 4096;
+  const terms = opts.terms.map((t) => t.term);
+  const idfs = opts.terms.map((t) => t.idf);
+  const T = terms.length;
+  const termIndex = new Map(terms.map((t, i) => [t, i]));
+  const weight = (ti: number, tf: number, len: number) => (idfs[ti]! * (tf * (k1 + 1))) / (tf + k1 * (1 - b + (b * len) / avgdl));
   const fullReadDf = opts.fullReadDf ?? DEFAULT_FULL_READ_DF;
+  const whereJson = opts.where ? JSON.stringify(opts.where) : undefined;
+  const df = opts.terms.map((t) => t.df);
+  const read = new Array<number>(T).fill(0); // postings used per term
+  const closed = new Array<boolean>(T).fill(false); // every posting of the term used
+  const groups = new Map<string, Group>();
+  const seen = new Map<string, Seen>();
   let depth = firstDepth(k);
   let rounds = 0;
+  let postingsRead = 0;
+  let lookedUp = 0;
+  let filterChecked = 0;
+  // Postings to use per group this round: terms read whole take all (df bounds any group).
+  const useOf = (ti: number) => {
+    const d = df[ti];
+    if (d === undefined) return depth;
+    if (rounds === 1 && d <= fullReadDf) return fullReadDf;
+    return d - read[ti]! <= depth ? Math.max(d, 1) : depth;
+  };
   for (;;) {
     rounds++;
-    // Per term: how many postings of each group to use; one more is read to see the frontier.
-    const use = new Map(opts.terms.map((t) => [t.term, t.df !== undefined && t.df <= fullReadDf ? fullReadDf : depth]));
-    const heads = { text: HEADS_SQL, values: [opts.entities, terms, terms.map((t) => use.get(t)! + 1)] as unknown[] };
-    const rows = rounds === 1 && opts.firstRound ? opts.firstRound : (await db.query<HeadRow>({ name: 'kdb_keyword_heads', ...heads })).rows;
-    const groups = new Map<string, HeadRow[]>();
+    const use = terms.map((_, ti) => useOf(ti));
+    let readQuery: { text: string; values: unknown[] };
+    let rows: readonly HeadRow[];
+    if (rounds === 1) {
+      readQuery = opts.firstRound && opts.firstRoundQuery ? opts.firstRoundQuery : { text: HEADS_SQL, values: [opts.entities, terms, use.map((u) => u + 1)] };
+      rows = opts.firstRound ?? (await db.query<HeadRow>({ name: 'kdb_keyword_heads', ...readQuery })).rows;
+    } else {
+      const open = [...groups.values()].filter((g) => g.frontier !== null);
+      readQuery = {
+        text: NEXT_SQL,
+        values: [
+          open.map((g) => g.entity),
+          open.map((g) => g.term),
+          open.map((g) => g.tf),
+          open.map((g) => g.frontier!.doc_len),
+          open.map((g) => g.frontier!.id),
+          open.map((g) => use[g.ti]! + 1),
+        ],
+      };
+      rows = (await db.query<HeadRow>({ name: 'kdb_keyword_next', ...readQuery })).rows;
+    }
+    postingsRead += rows.length;
+    const byGroup = new Map<string, HeadRow[]>();
     for (const r of rows) {
       const key = `${r.entity}\u0000${r.term}\u0000${r.tf}`;
-      const g = groups.get(key);
+      const g = byGroup.get(key);
       if (g) g.push(r);
-      else groups.set(key, [r]);
+      else byGroup.set(key, [r]);
+    }
+    // Groups asked for that answered nothing: their frontier was deleted meanwhile and nothing follows.
+    if (rounds > 1) for (const [key, g] of groups) if (g.frontier && !byGroup.has(key)) g.frontier = null;
+    for (const [key, list] of byGroup) {
+      list.sort((x, y) => x.doc_len - y.doc_len || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+      const ti = termIndex.get(list[0]!.term)!;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { entity: list[0]!.entity, term: list[0]!.term, tf: list[0]!.tf, ti, frontier: null }));
+      const n = use[ti]!;
+      const used = list.length > n ? list.slice(0, n) : list;
+      for (const r of used) {
+        let s = seen.get(r.id);
+        if (!s) seen.set(r.id, (s = { entity: r.entity, w: new Float64Array(T), known: new Uint8Array(T), passes: undefined }));
+        s.w[ti] = weight(ti, r.tf, r.doc_len);
+        s.known[ti] = 1;
+      }
+      read[ti]! += used.length;
+      g.frontier = list[n] ?? null;
     }
     // Per term: the best weight an unread posting can have, and the frontier ids reaching it.
-    const bound = new Map<string, { w: number; ids: string[] }>();
-    const entityOf = new Map<string, string>();
-    const seen = new Map<string, number[]>(); // id → weight per query term, from the read postings
-    const termIndex = new Map(terms.map((t, i) => [t, i]));
-    // Per term: the best weight any of its postings has (the first posting of its best group).
-    const maxWeight = new Array<number>(terms.length).fill(0);
+    const bound = new Float64Array(T);
+    const boundIds: string[][] = terms.map(() => []);
+    const openTerm = new Array<boolean>(T).fill(false);
     for (const g of groups.values()) {
-      g.sort((x, y) => x.doc_len - y.doc_len || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
-      const n = use.get(g[0]!.term)!;
-      const ti = termIndex.get(g[0]!.term)!;
-      maxWeight[ti] = Math.max(maxWeight[ti]!, weight(g[0]!.term, g[0]!.tf, g[0]!.doc_len));
-      for (const r of g.slice(0, n)) {
-        entityOf.set(r.id, r.entity);
-        let a = seen.get(r.id);
-        if (!a) seen.set(r.id, (a = new Array<number>(terms.length).fill(0)));
-        a[termIndex.get(r.term)!] = weight(r.term, r.tf, r.doc_len);
-      }
-      const frontier = g[n];
-      if (!frontier) continue;
-      const w = weight(frontier.term, frontier.tf, frontier.doc_len);
-      const cur = bound.get(frontier.term);
-      if (!cur || w > cur.w + EPS) bound.set(frontier.term, { w, ids: [frontier.id] });
-      else if (Math.abs(w - cur.w) <= EPS) cur.ids.push(frontier.id);
+      if (!g.frontier) continue;
+      openTerm[g.ti] = true;
+      const w = weight(g.ti, g.frontier.tf, g.frontier.doc_len);
+      const cur = bound[g.ti]!;
+      if (boundIds[g.ti]!.length === 0 || w > cur + tol(cur)) {
+        bound[g.ti] = w;
+        boundIds[g.ti] = [g.frontier.id];
+      } else if (Math.abs(w - cur) <= tol(cur)) boundIds[g.ti]!.push(g.frontier.id);
     }
-    const exhausted = bound.size === 0;
-    const candidates = [...entityOf.keys()];
-    // Terms read whole are known for every candidate; the others are looked up, but only for
-    // candidates that can still reach the top k: a candidate's known weights are a lower bound
-    // of its score, and adding the best weight of each open term it was not seen in gives an
-    // upper bound. One below the k-th best lower bound ranks after the k-th whatever it holds.
-    const open = terms.filter((t) => bound.has(t));
-    const openIdx = open.map((t) => termIndex.get(t)!);
+    // A term read to its end is known for every document: absent where not seen.
+    for (let ti = 0; ti < T; ti++) {
+      if (openTerm[ti] || closed[ti]) continue;
+      closed[ti] = true;
+      for (const s of seen.values()) s.known[ti] = 1;
+    }
     // Known weights summed in query-term order (so equal documents get bit-equal scores).
-    const lower = (id: string) => seen.get(id)!.reduce((s, w) => s + w, 0);
-    const upper = (id: string) => {
-      const a = seen.get(id)!;
-      return openIdx.reduce((s, i) => s + (a[i] === 0 ? maxWeight[i]! : 0), lower(id));
+    const lower = (s: Seen) => {
+      let x = 0;
+      for (let ti = 0; ti < T; ti++) x += s.w[ti]!;
+      return x;
     };
-    const kthLower = candidates.length > k ? candidates.map(lower).sort((x, y) => y - x)[k - 1]! : -Infinity;
-    const reachable = candidates.filter((id) => upper(id) >= kthLower - EPS);
-    // Those with an open term not yet seen; the others' scores are already exact.
-    const lookup = reachable.filter((id) => openIdx.some((i) => seen.get(id)![i] === 0));
-    const postings = { text: POSTINGS_SQL, values: [lookup, open, opts.entities] as unknown[] };
-    if (open.length && lookup.length) {
-      const scored = await db.query<{ id: string; term: string; tf: number; doc_len: number }>({ name: 'kdb_keyword_postings', ...postings });
-      for (const p of scored.rows) seen.get(p.id)![termIndex.get(p.term)!] = weight(p.term, p.tf, p.doc_len);
+    const upper = (s: Seen) => {
+      let x = lower(s);
+      for (let ti = 0; ti < T; ti++) if (!s.known[ti]) x += bound[ti]!;
+      return x;
+    };
+    const exact = (s: Seen) => {
+      for (let ti = 0; ti < T; ti++) if (!s.known[ti]) return false;
+      return true;
+    };
+    // The k-th best lower bound among documents known to count: the k-th best score is at least this.
+    const kthLower = () => {
+      const lows = new Float64Array(seen.size);
+      let m = 0;
+      for (const s of seen.values()) if (s.passes !== false && (!whereJson || s.passes)) lows[m++] = lower(s);
+      // A typed array sorts numerically, ascending, several times faster than an array of numbers.
+      return m >= k ? lows.subarray(0, m).sort()[m - k]! : -Infinity;
+    };
+    const reach = (s: Seen, floor: number) => s.passes !== false && upper(s) >= floor - tol(floor);
+    let floor = kthLower();
+    const queries = [readQuery];
+    if (whereJson) {
+      const check = [...seen.entries()].filter(([, s]) => s.passes === undefined && reach(s, floor)).map(([id]) => id);
+      if (check.length) {
+        const filter = { text: FILTER_SQL, values: [check, whereJson] as unknown[] };
+        const { rows: pass } = await db.query<{ id: string }>({ name: 'kdb_keyword_filter', ...filter });
+        for (const id of check) seen.get(id)!.passes = false;
+        for (const r of pass) seen.get(r.id)!.passes = true;
+        filterChecked += check.length;
+        queries.push(filter);
+        floor = kthLower();
+      }
     }
-    // After the lookup every reachable candidate's known weights are its exact score.
-    const ranked = reachable
-      .map((id) => ({ id, entity: entityOf.get(id)!, score: lower(id) }))
-      .sort(byScoreThenId);
+    // Those that can still reach the top k with terms not known yet: look up every open term of theirs.
+    const lookup = [...seen.entries()].filter(([, s]) => reach(s, floor) && !exact(s)).map(([id]) => id);
+    const openTerms = terms.filter((_, ti) => !closed[ti]);
+    if (lookup.length) {
+      const postings = { text: POSTINGS_SQL, values: [lookup, openTerms, opts.entities] as unknown[] };
+      const found = await db.query<{ id: string; term: string; tf: number; doc_len: number }>({ name: 'kdb_keyword_postings', ...postings });
+      for (const id of lookup) {
+        const s = seen.get(id)!;
+        for (let ti = 0; ti < T; ti++) s.known[ti] = 1;
+      }
+      for (const p of found.rows) {
+        const ti = termIndex.get(p.term)!;
+        seen.get(p.id)!.w[ti] = weight(ti, p.tf, p.doc_len);
+      }
+      lookedUp += lookup.length;
+      queries.push(postings);
+    }
+    // Every document that can still reach the top k and counts is exact now.
+    const ranked: KeywordHit[] = [];
+    for (const [id, s] of seen) if (s.passes !== false && (!whereJson || s.passes) && exact(s) && reach(s, floor)) ranked.push({ id, entity: s.entity, score: lower(s) });
+    ranked.sort(byScoreThenId);
+    const exhausted = openTerm.every((o) => !o);
     const done = (): boolean => {
       if (exhausted) return true;
       if (ranked.length < k) return false;
       let ub = 0;
-      for (const t of bound.values()) ub += t.w;
+      for (let ti = 0; ti < T; ti++) if (openTerm[ti]) ub += bound[ti]!;
       const kth = ranked[k - 1]!;
-      if (kth.score > ub + EPS) return true;
-      if (kth.score < ub - EPS) return false;
+      if (kth.score > ub + tol(ub)) return true;
+      if (kth.score < ub - tol(ub)) return false;
       // Tie with the bound: an unseen document reaching it sits at or after the frontier of every term.
       let idFloor = '';
-      for (const t of bound.values()) {
-        if (t.w <= EPS) continue;
-        const least = t.ids.reduce((a, c) => (c < a ? c : a));
+      for (let ti = 0; ti < T; ti++) {
+        if (!openTerm[ti] || bound[ti]! <= tol(0)) continue;
+        const least = boundIds[ti]!.reduce((a, c) => (c < a ? c : a));
         if (least > idFloor) idFloor = least;
       }
       return kth.id < idFloor;
     };
-    const read = rounds === 1 && opts.firstRound && opts.firstRoundQuery ? opts.firstRoundQuery : heads;
-    const queries = open.length && lookup.length ? [read, postings] : [read];
-    if (done()) return { hits: ranked.slice(0, k), rounds, depth, candidates: candidates.length, lookedUp: lookup.length, queries };
-    if (depth * 4 > maxDepth) return { hits: null, rounds, depth, candidates: candidates.length, lookedUp: lookup.length, queries };
+    if (done()) {
+      return {
+        hits: ranked.slice(0, k),
+        rounds,
+        depth: Math.max(...use),
+        candidates: seen.size,
+        postingsRead,
+        groups: groups.size,
+        termsReadWhole: closed.filter(Boolean).length,
+        lookedUp,
+        filterChecked,
+        queries,
+      };
+    }
     depth *= 4;
   }
 }

@@ -1,0 +1,212 @@
+/**
+ * `pnpm bench:keyword [sizes…]` (default 10000 100000): the exact keyword
+ * top-k against the raw full BM25 sum over every posting of the query terms,
+ * per size, on a deterministic corpus of 20–300 words per document drawn
+ * from a Zipfian vocabulary (s = 1 over 50,000 words). Rare, common,
+ * multi-term and filtered (`where`, 10% of records) queries, the two
+ * statements run in alternating turns; the top 10 is checked against the
+ * full sum on 200 of the queries at every size. Records are written by
+ * ingestRecords (the API's write path: records, search rows, postings and
+ * statistics in one transaction per chunk); no worker runs, keyword search
+ * needs no vectors.
+ */
+import pg from 'pg';
+import { BM25_B, BM25_K1, bm25Idf, createEmbedQueue, createEntity, fromJsonBody, ingestRecords, keywordTopK, migrate, readStatsAndHeads, tokenize } from '@kameleondb/core';
+import { deleteRedisKeys, dropDatabase, freshDatabase, machine, now, percentile, REDIS, writeSection } from './harness.js';
+
+const sizes = process.argv.slice(2).map(Number);
+if (!sizes.length) sizes.push(10_000, 100_000);
+for (const n of sizes) if (!Number.isInteger(n) || n < 1000) throw new Error(`sizes must be integers of at least 1000, got ${n}`);
+const K = 10;
+const VOCAB = 50_000;
+const TEAMS = 10;
+
+/** mulberry32: a small deterministic generator, so every run and size draws the same corpus prefix. */
+function generator(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+// Zipf (s = 1): P(rank r) ∝ 1/r, drawn by binary search in the cumulative weights.
+const cumulative = new Float64Array(VOCAB);
+for (let r = 1, s = 0; r <= VOCAB; r++) cumulative[r - 1] = s += 1 / r;
+const word = (rank: number) => `w${rank.toString(36)}`;
+function zipfRank(u: number): number {
+  const x = u * cumulative[VOCAB - 1]!;
+  let lo = 0;
+  let hi = VOCAB - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cumulative[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo + 1;
+}
+function* corpus(count: number) {
+  const rand = generator(20261201);
+  for (let i = 0; i < count; i++) {
+    const len = 20 + Math.floor(rand() * 281);
+    const words = Array.from({ length: len }, () => word(zipfRank(rand())));
+    yield { body: words.join(' '), team: `t${Math.floor(rand() * TEAMS)}` };
+  }
+}
+
+const FULL_SUM_SQL = (filtered: boolean) => `
+  SELECT p.record_id AS id, sum(q.idf * (p.tf * ($3::float8 + 1)) / (p.tf + $3::float8 * (1 - $4::float8 + $4::float8 * p.doc_len / $5::float8))) AS score
+    FROM unnest($1::text[], $2::float8[]) AS q(term, idf) JOIN kdb_postings p ON p.entity = 'scale' AND p.term = q.term
+    ${filtered ? "JOIN kdb_records r ON r.id = p.record_id AND r.data @> $7::jsonb" : ''}
+   GROUP BY p.record_id ORDER BY score DESC, p.record_id LIMIT $6`;
+
+type Query = { kind: string; q: string; where?: Record<string, string> };
+function queriesFor(): Query[] {
+  const rand = generator(7);
+  const between = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo));
+  const out: Query[] = [];
+  for (let i = 0; i < 100; i++) {
+    out.push({ kind: 'rare (rank 5,000–20,000)', q: word(between(5000, 20000)) });
+    out.push({ kind: 'common (rank 1–50)', q: word(between(1, 50)) });
+    out.push({ kind: 'multi-term (ranks 1–50, 50–500, 500–5,000)', q: `${word(between(1, 50))} ${word(between(50, 500))} ${word(between(500, 5000))}` });
+    out.push({ kind: 'common + where (10% of records)', q: word(between(1, 50)), where: { team: `t${between(0, TEAMS)}` } });
+  }
+  return out;
+}
+
+interface SizeResult {
+  n: number;
+  postings: number;
+  loadS: number;
+  rows: { kind: string; topk: number[]; full: number[]; readShare: number[] }[];
+  checked: number;
+  equal: number;
+}
+
+async function measure(n: number): Promise<SizeResult> {
+  const name = `kdb_bench_keyword_${process.pid}_${n}`;
+  const url = await freshDatabase(name);
+  const prefix = `{kdbbench-k-${process.pid}-${n}}`;
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const queue = createEmbedQueue({ redisUrl: REDIS, prefix });
+  try {
+    await migrate({ connectionString: url });
+    const entity = await createEntity(pool, { name: 'scale', fields: { body: 'text', team: 'text' }, embedFields: ['body'] });
+    const t0 = performance.now();
+    const docs = corpus(n);
+    for (let done = 0; done < n; ) {
+      const chunk: Record<string, unknown>[] = [];
+      // Not a for-of: leaving one would close the generator.
+      for (let next = docs.next(); !next.done; next = docs.next()) {
+        chunk.push(next.value);
+        if (chunk.length === 10_000) break;
+      }
+      await ingestRecords({ pool, queue, entity, records: fromJsonBody(chunk) });
+      done += chunk.length;
+      process.stderr.write(`  ${n}: ${done} records written\n`);
+    }
+    const loadS = (performance.now() - t0) / 1000;
+    await pool.query('VACUUM ANALYZE');
+    await pool.query('CHECKPOINT');
+    const postings = Number((await pool.query('SELECT count(*) AS c FROM kdb_postings')).rows[0].c);
+
+    const topk = async ({ q, where }: Pick<Query, 'q' | 'where'>) => {
+      const first = await readStatsAndHeads(pool, { entities: ['scale'], terms: [...new Set(tokenize(q))], k: K });
+      const present = [...first.df].filter(([, d]) => d > 0).map(([term, d]) => ({ term, df: d, idf: bm25Idf(first.documents, d) }));
+      const avgdl = first.totalLength / first.documents;
+      const top = await keywordTopK(pool, { entities: ['scale'], terms: present, k: K, k1: BM25_K1, b: BM25_B, avgdl, firstRound: first.heads, firstRoundQuery: first.query, where });
+      return { top, present, avgdl, total: present.reduce((s, p) => s + p.df, 0) };
+    };
+    // The reference: statistics read once up front (not timed), then one full-sum statement.
+    const statsOf = new Map<string, { terms: string[]; idfs: number[]; avgdl: number }>();
+    const full = async ({ q, where }: Query, limit = K) => {
+      let s = statsOf.get(q);
+      if (!s) {
+        const { present, avgdl } = await topk({ q });
+        statsOf.set(q, (s = { terms: present.map((p) => p.term), idfs: present.map((p) => p.idf), avgdl }));
+      }
+      const values: unknown[] = [s.terms, s.idfs, BM25_K1, BM25_B, s.avgdl, limit];
+      if (where) values.push(JSON.stringify(where));
+      return (await pool.query<{ id: string; score: number }>({ text: FULL_SUM_SQL(!!where), values })).rows;
+    };
+    const queries = queriesFor();
+    for (const q of queries) await full(q); // statistics cached, pages warm for both
+    const rows = new Map<string, SizeResult['rows'][number]>();
+    for (let turn = 0; turn < 2; turn++) {
+      for (const [i, q] of queries.entries()) {
+        let row = rows.get(q.kind);
+        if (!row) rows.set(q.kind, (row = { kind: q.kind, topk: [], full: [], readShare: [] }));
+        // Alternating which goes first, so drift and cache warmth fall on both alike.
+        const order = (i + turn) % 2 ? ['topk', 'full'] : ['full', 'topk'];
+        for (const which of order) {
+          const t = performance.now();
+          if (which === 'topk') {
+            const { top, total } = await topk(q);
+            row.topk.push(performance.now() - t);
+            if (turn === 0) row.readShare.push(total ? top.postingsRead / total : 0);
+          } else {
+            await full(q);
+            row.full.push(performance.now() - t);
+          }
+        }
+      }
+    }
+    // Exactness: the top 10 against the full sum on 200 queries (50 of each kind), ties by id within 1e-9.
+    let checked = 0;
+    let equal = 0;
+    for (const q of queries.filter((_, i) => i % 2 === 0)) {
+      const { top } = await topk(q);
+      const want = (await full(q, K + 50))
+        .map((r) => ({ id: r.id, score: Number(r.score) }))
+        .sort((x, y) => (Math.abs(x.score - y.score) > 1e-9 * Math.max(1, x.score) ? y.score - x.score : x.id < y.id ? -1 : 1))
+        .slice(0, K);
+      checked++;
+      const same = top.hits.length === want.length && top.hits.every((h, j) => h.id === want[j]!.id && Math.abs(h.score - want[j]!.score) <= 1e-9 * Math.max(1, h.score));
+      if (same) equal++;
+      else process.stderr.write(`MISMATCH at ${n}: ${JSON.stringify(q)}\n`);
+    }
+    return { n, postings, loadS, rows: [...rows.values()], checked, equal };
+  } finally {
+    await queue.close();
+    await pool.end();
+    await deleteRedisKeys(prefix);
+    if (!process.env.KDB_BENCH_KEEP) await dropDatabase(name);
+  }
+}
+
+const startedAt = now();
+const results: SizeResult[] = [];
+// The section is rewritten after each size, so a long run that is stopped keeps its smaller sizes.
+for (const n of sizes) {
+  process.stderr.write(`size ${n}…\n`);
+  results.push(await measure(n));
+  await writeSection('keyword', await section());
+}
+async function section(): Promise<string[]> {
+  const f = (x: number) => x.toFixed(2);
+  const lines = [
+    '## Keyword top-k at scale (`pnpm bench:keyword`)',
+    '',
+    `Run ${startedAt} on ${await machine()}.`,
+    `Corpus: per record 20–300 words (uniform) drawn from a Zipfian vocabulary (s = 1, 50,000 words; the commonest word is in nearly every record), one \`team\` field of 10 values; written by the API's ingest path, no vectors. Top ${K}, 100 queries per kind, each run twice against the raw full BM25 sum (one statement over every posting of the query terms, statistics given) in alternating turns, in one process on one pool. "Top-k" is what the keyword retriever runs: the statistics with the first round in one statement, then keywordTopK's rounds. "Read" is the median share of the query terms' postings the top-k read from the impact index.`,
+    '',
+    '| records | postings | query kind | top-k p50 / p95 (ms) | full sum p50 / p95 (ms) | full sum p95 ÷ top-k p95 | postings read (median) |',
+    '|---:|---:|---|---:|---:|---:|---:|',
+    ...results.flatMap((r) =>
+      r.rows.map((row) => `| ${r.n} | ${r.postings} | ${row.kind} | ${f(percentile(row.topk, 50))} / ${f(percentile(row.topk, 95))} | ${f(percentile(row.full, 50))} / ${f(percentile(row.full, 95))} | ${(percentile(row.full, 95) / percentile(row.topk, 95)).toFixed(1)}× | ${(percentile(row.readShare, 50) * 100).toFixed(1)}% |`),
+    ),
+    '',
+    `Exact: ${results.map((r) => `${r.n} records: top ${K} equal to the full sum on ${r.equal} of ${r.checked} queries`).join('; ')}. Load (ingestRecords, 10,000 records a transaction): ${results.map((r) => `${r.n} in ${r.loadS.toFixed(0)} s`).join(', ')}.`,
+  ];
+  if (results.length > 1) {
+    const [a, b] = [results[0]!, results[results.length - 1]!];
+    lines.push('', `Growth from ${a.n} to ${b.n} records (${(b.n / a.n).toFixed(0)}× the records), p95 ratio per kind: ` +
+      a.rows.map((row, i) => `${row.kind}: top-k ${(percentile(b.rows[i]!.topk, 95) / percentile(row.topk, 95)).toFixed(1)}×, full sum ${(percentile(b.rows[i]!.full, 95) / percentile(row.full, 95)).toFixed(1)}×`).join('; ') + '.');
+  }
+  return lines;
+}
+
+if (results.some((r) => r.equal !== r.checked)) process.exitCode = 1;
+process.exit(process.exitCode ?? 0);
