@@ -90,7 +90,7 @@ async function measure(n: number): Promise<SizeResult> {
   const url = await freshDatabase(name);
   const prefix = `{kdbbench-k-${process.pid}-${n}}`;
   const pool = new pg.Pool({ connectionString: url, max: 4 });
-  const queue = createEmbedQueue({ redisUrl: REDIS, prefix });
+  const queue = createEmbedQueue({ redis: REDIS, prefix });
   try {
     await migrate({ connectionString: url });
     const entity = await createEntity(pool, { name: 'scale', fields: { body: 'text', team: 'text' }, embedFields: ['body'] });
