@@ -53,7 +53,7 @@ describe('entity names and fields', () => {
     expect([list.status, map.status]).toEqual([201, 201]);
     const strip = ({ name: _n, createdAt: _c, updatedAt: _u, ...rest }: Record<string, unknown>) => rest;
     expect(strip(list.body)).toEqual(strip(map.body));
-    expect(strip(list.body)).toEqual({ fields: { email: 'string', bio: 'text', score: 'float', born: 'date' }, embedFields: ['bio'], required: ['email'], unique: ['email'] });
+    expect(strip(list.body)).toEqual({ fields: { email: 'string', bio: 'text', score: 'float', born: 'date' }, embedFields: ['bio'], required: ['email'], unique: ['email'], analyzer: 'simple', analyzerChange: null });
     const { rows } = await db.pool.query(`SELECT name, fields, required_fields, unique_fields FROM kdb_entities WHERE name IN ('ListForm', 'MapForm') ORDER BY name`);
     expect(rows[0]).toEqual({ ...rows[1], name: 'ListForm' });
     // Each form reports its own mistakes, at their path.

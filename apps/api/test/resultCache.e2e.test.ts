@@ -108,6 +108,14 @@ describe('result cache across two real API processes and a worker', () => {
 
   it("a worker's vector write invalidates vector searches in another process", async () => {
     const q = 'q=gearbox%20housing&entity=parts&mode=vector&limit=10';
+    // The PATCH of the test before re-embeds its record: that vector write would invalidate too.
+    await vi.waitFor(
+      async () => {
+        const r = await call1('GET', `/v1/entities/parts/records/${ids.pad}`);
+        expect(r.body.embedding.status).toBe('ready');
+      },
+      { timeout: 60_000, interval: 200 },
+    );
     const before = await find(call2, q);
     expect((await find(call2, q)).body.cached).toBe(true);
     // Keyword-searchable at once, embedded later by the worker process.

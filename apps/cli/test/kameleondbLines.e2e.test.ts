@@ -369,7 +369,12 @@ describe('KameleonDB docs/CLI.md lines, as the docs write them', () => {
     }
     // The client waits for the server: its time is never under the server's own.
     expect(data.client_ms.p50).toBeGreaterThanOrEqual(data.took_ms.p50);
-    expect(human.stdout).toMatch(/^20 runs of "bug report" in Ticket \(hybrid, 5 results\)\nclient\s+p50 [\d.]+ ms\s+p95 [\d.]+ ms\s+p99 [\d.]+ ms.*\ntook_ms\s+p50 [\d.]+ ms\s+p95 /);
+    // Nothing is written between the runs: every run after the first is answered from the result cache.
+    expect(data.cached).toBeGreaterThanOrEqual(19);
+    expect(human.stdout).toMatch(
+      /^20 runs of "bug report" in Ticket \(hybrid, 5 results, \d+ from the result cache; --no-cache to measure the search itself\)\nclient\s+p50 [\d.]+ ms\s+p95 [\d.]+ ms\s+p99 [\d.]+ ms.*\ntook_ms\s+p50 [\d.]+ ms\s+p95 /,
+    );
+    expect((await line('kameleondb search "bug report" --benchmark --runs 5 --no-cache')).data.cached).toBe(0);
     expect((await line('kameleondb search "bug report" --benchmark')).data.runs).toBe(100);
     await line('kameleondb search "bug report" --runs 5', 2);
     await line('kameleondb search "bug report" --benchmark --runs 0', 2);

@@ -1,13 +1,15 @@
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEntity, createPool, HashProvider, migrate, SearchEngine, SegmentManager, type EmbeddingProvider } from '@kameleondb/core';
+import { randomUUID } from 'node:crypto';
+import { createPool, HashProvider, migrate, SearchEngine, SegmentManager, type EmbeddingProvider } from '@kameleondb/core';
 import { withEmbed } from '../src/embedding/EmbeddingProvider.js';
 import { embedBatch } from '../src/batching/embedBatch.js';
 import { loadMigrations } from '../src/store/migrate.js';
 import { normalizeText } from '../src/content/normalizeText.js';
 import { textHash } from '../src/content/textHash.js';
-import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
+import { composeContent } from '../src/content/composeContent.js';
+import { termFrequencies } from '../src/content/tokenize.js';
 import { createEmptyDatabase } from '../../../test-support/testDatabase.js';
 
 /**
@@ -64,8 +66,22 @@ describe('upgrade to embedding spaces', () => {
     }
     await c.end();
     pool = createPool({ connectionString: url, max: 4 });
-    const entity = await createEntity(pool, { name: 'docs', fields: { text: 'text' }, embedFields: ['text'] });
-    ids = await ingestTestRecords(pool, entity, texts.map((text) => ({ text })));
+    // The old API's entity and ingest, in the tables as migration 9 left them (today's code writes
+    // columns and tables of later migrations): records, their search rows and postings.
+    await pool.query(`INSERT INTO kdb_entities (name, fields, embed_fields) VALUES ('docs', '{"text": "text"}', '{text}')`);
+    ids = texts.map(() => randomUUID());
+    const contents = texts.map((text) => composeContent({ text }, ['text']));
+    const freqs = contents.map((c) => termFrequencies(c.content));
+    await pool.query(`INSERT INTO kdb_records (id, entity, data) SELECT id, 'docs', jsonb_build_object('text', t) FROM unnest($1::uuid[], $2::text[]) AS u(id, t)`, [ids, texts]);
+    await pool.query(
+      `INSERT INTO kdb_search (record_id, entity, content, content_hash, doc_len) SELECT id, 'docs', c, h, l FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS u(id, c, h, l)`,
+      [ids, contents.map((c) => c.content), contents.map((c) => c.hash), freqs.map((f) => f.length)],
+    );
+    const postings = freqs.flatMap((f, i) => [...f.tf].map(([term, tf]) => ({ id: ids[i]!, term, tf, len: f.length })));
+    await pool.query(
+      `INSERT INTO kdb_postings (entity, term, record_id, tf, doc_len) SELECT 'docs', term, id, tf, len FROM unnest($1::text[], $2::uuid[], $3::int[], $4::int[]) AS u(term, id, tf, len)`,
+      [postings.map((x) => x.term), postings.map((x) => x.id), postings.map((x) => x.tf), postings.map((x) => x.len)],
+    );
     // The old worker: cache entries, then the fenced write into kdb_search with a vector_seq each.
     const { rows } = await pool.query<{ content: string; content_hash: string }>('SELECT content, content_hash FROM kdb_search');
     for (const r of rows) {
@@ -101,7 +117,7 @@ describe('upgrade to embedding spaces', () => {
 
   it('opens with the old vectors as the active space: equal search answers, no re-embedding', async () => {
     const result = await migrate({ connectionString: url, space: { provider: 'hash', model: 'feature-hash-v1', dimensions: 384 } });
-    expect(result.applied).toEqual([10]);
+    expect(result.applied).toEqual((await loadMigrations()).map((m) => m.version).filter((v) => v >= 10));
     expect(result).toMatchObject({ seeded: false, configured: null, active: { id: 1, modelKey: hash.modelKey, state: 'active', dimensions: 384 } });
     const moved = await pool.query<{ n: number; hi: string }>('SELECT count(*)::int AS n, max(vector_seq)::text AS hi FROM kdb_vectors_1 WHERE embedding IS NOT NULL');
     expect(moved.rows[0]).toEqual({ n: 60, hi: '60' });
@@ -132,7 +148,7 @@ describe('upgrade to embedding spaces', () => {
       const fresh = new SearchEngine({ pool: searchPool, provider: counting, segmentCacheMs: 0 });
       for (const q of queries) {
         const answer = await fresh.search({ q, entities: ['docs'], mode: 'hybrid', limit: 10, explain: true });
-        expect(answer.explain!.vectorSegments).toEqual({ sealed: [{ lo: '1', hi: '60', rows: 60 }], hotAbove: '60' });
+        expect(answer.explain!.vectorSegments).toEqual({ sealed: [{ lo: '1', hi: '60', rows: 60, indexValid: true }], hotAbove: '60' });
         const vector = await fresh.search({ q, entities: ['docs'], mode: 'vector', limit: 10 });
         const got = vector.results.map((r) => r.id);
         // Approximate now: the record itself first, and nearly all of the exact ten.
