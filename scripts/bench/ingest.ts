@@ -49,7 +49,7 @@ interface Hit {
   data: { title: string };
 }
 async function search(url: string, mode: string, q: string, limit = 10): Promise<Hit[]> {
-  return (await getJson<{ results: Hit[] }>(`${url}/v1/search?mode=${mode}&entity=bench&limit=${limit}&q=${encodeURIComponent(q)}`)).results;
+  return (await getJson<{ results: Hit[] }>(`${url}/v1/search?mode=${mode}&cache=false&entity=bench&limit=${limit}&q=${encodeURIComponent(q)}`)).results;
 }
 
 /** Sampled records of [from, to) found by their own text (vector, top 10) and by their number (keyword, top 10). */

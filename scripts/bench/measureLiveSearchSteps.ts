@@ -49,7 +49,7 @@ async function searchUntil(done: () => boolean): Promise<void> {
   for (let q = 0; !done(); q++) {
     const text = `${subjectWord((q * 13) % SUBJECTS, q % 20)} detail ${(q * 7919) % 100_000}`;
     const start = performance.now();
-    const a = await getJson<Answer>(`${api.url}/v1/search?entity=bench&q=${encodeURIComponent(text)}${explain ? '&explain=true' : ''}`);
+    const a = await getJson<Answer>(`${api.url}/v1/search?cache=false&entity=bench&q=${encodeURIComponent(text)}${explain ? '&explain=true' : ''}`);
     samples.push({ start, phase, client: performance.now() - start, took: a.took_ms, steps: a.explain?.timings_ms ?? {} });
   }
 }

@@ -27,7 +27,7 @@ async function phase(label: string, set: number): Promise<void> {
   const t0 = performance.now();
   for (let q = 0; performance.now() - t0 < 10_000; q++) {
     const t = performance.now();
-    const a = await getJson<{ took_ms: number }>(`${api.url}/v1/search?entity=bench&q=${encodeURIComponent(text(set, q))}`);
+    const a = await getJson<{ took_ms: number }>(`${api.url}/v1/search?cache=false&entity=bench&q=${encodeURIComponent(text(set, q))}`);
     client.push(performance.now() - t);
     took.push(a.took_ms);
   }

@@ -22,7 +22,7 @@ const api = await startApiProcess(env);
 const ingestApi = split ? await startApiProcess(env) : api;
 const entity = `beside${process.pid}`;
 const queries = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? `common w${(50 + ((i * 37) % 5000)).toString(36)}` : `t${(i * 7) % 500}x${i % 20} t${(i * 7) % 500}x${(i + 3) % 20}`));
-const search = (q: string) => getJson(`${api.url}/v1/search?entity=bench&q=${encodeURIComponent(q)}`);
+const search = (q: string) => getJson(`${api.url}/v1/search?cache=false&entity=bench&q=${encodeURIComponent(q)}`);
 async function searchUntil(done: () => boolean): Promise<number[]> {
   const lat: number[] = [];
   for (let i = 0; !done(); i++) {

@@ -39,7 +39,7 @@ await waitCompacted(db);
 const searchOnce = async () => {
   const i = Math.floor(Math.random() * N);
   const t = performance.now();
-  const a = await getJson<{ space: string }>(`${url}/v1/search?q=${encodeURIComponent(`Record ${i} detail ${i}`)}&entities=bench&limit=10`);
+  const a = await getJson<{ space: string }>(`${url}/v1/search?cache=false&q=${encodeURIComponent(`Record ${i} detail ${i}`)}&entities=bench&limit=10`);
   return { ms: performance.now() - t, space: a.space };
 };
 const idle: number[] = [];

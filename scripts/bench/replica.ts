@@ -88,7 +88,7 @@ const query = (q: number) => `${subjectWord((q * 13) % SUBJECTS, q % 20)} detail
 /** One hybrid search through `url` (with `extra` query parameters); its latency in ms and the server that answered. */
 async function searchOnce(url: string, q: number, extra = ''): Promise<{ ms: number; servedBy: string }> {
   const t = performance.now();
-  const a = await getJson<{ servedBy: string }>(`${url}/v1/search?mode=hybrid&entity=bench&limit=10&q=${encodeURIComponent(query(q))}${extra}`);
+  const a = await getJson<{ servedBy: string }>(`${url}/v1/search?mode=hybrid&cache=false&entity=bench&limit=10&q=${encodeURIComponent(query(q))}${extra}`);
   return { ms: performance.now() - t, servedBy: a.servedBy };
 }
 
@@ -236,7 +236,7 @@ try {
     '## Search on a replica (`pnpm bench:replica`)',
     '',
     `Run ${now()} on ${machineLine} (the machine's line; the bench's own primary: shared_buffers 1GB, maintenance_work_mem 1GB, autovacuum off; standby shared_buffers 1GB).`,
-    `${LOAD} records ingested through the API (hash provider, 2 worker processes) into an entity holding ${BASE} indexed ones${reduced}, then ${LOAD} more for the second setup; hybrid searches at concurrency 1, idle for ${IDLE_MS / 1000} s and during each whole load (until every record is \`ready\`). One host: nothing pinned, search on the primary. Two hosts stood in for by \`taskset\`: the primary, the workers and the ingesting API on core 0; the standby (\`scripts/pg-standby.sh\`) and a search-only API (\`KDB_SEARCH_DATABASE_URL\`) on core 1; its searches alternate query by query between the replica and \`consistency=primary\`.`,
+    `${LOAD} records ingested through the API (hash provider, 2 worker processes) into an entity holding ${BASE} indexed ones${reduced}, then ${LOAD} more for the second setup; hybrid searches (\`cache=false\`: the result cache would answer repeated queries) at concurrency 1, idle for ${IDLE_MS / 1000} s and during each whole load (until every record is \`ready\`). One host: nothing pinned, search on the primary. Two hosts stood in for by \`taskset\`: the primary, the workers and the ingesting API on core 0; the standby (\`scripts/pg-standby.sh\`) and a search-only API (\`KDB_SEARCH_DATABASE_URL\`) on core 1; its searches alternate query by query between the replica and \`consistency=primary\`.`,
     '',
     '| path | idle p50 (ms) | idle p95 (ms) | load p50 (ms) | load p95 (ms) | load p95 / idle p95 | searches during load | served by |',
     '|---|---:|---:|---:|---:|---:|---:|---|',

@@ -267,7 +267,7 @@ for (const analyzer of ['simple', 'english'] as const) {
 }
 const analyzerQueries = Array.from({ length: 300 }, (_, i) => `${STEMS[i % STEMS.length]}${FORMS[(i * 7) % FORMS.length]} ${STEMS[(i * 3 + 1) % STEMS.length]}${FORMS[(i * 5) % FORMS.length]}`);
 const analyzerLat: Record<string, number[]> = { simple: [], english: [] };
-const keywordOf = (entity: string, q: string) => getJson(`${stack.url}/v1/search?mode=keyword&entities=${entity}&limit=10&q=${encodeURIComponent(q)}`);
+const keywordOf = (entity: string, q: string) => getJson(`${stack.url}/v1/search?mode=keyword&cache=false&entities=${entity}&limit=10&q=${encodeURIComponent(q)}`);
 for (const q of analyzerQueries.slice(0, 50)) for (const a of ['simple', 'english']) await keywordOf(`bench_${a}`, q);
 for (let start = 0; start < analyzerQueries.length; start += 100) {
   for (const a of ['simple', 'english']) {

@@ -116,7 +116,7 @@ export async function runOurTurn(o: {
             ef = next;
           },
           async search(q) {
-            const answer = await getJson<{ results: { score: number }[]; took_ms: number }>(`${api.url}/v1/search?mode=vector&entity=bench&limit=10&q=${encodeURIComponent(q)}`);
+            const answer = await getJson<{ results: { score: number }[]; took_ms: number }>(`${api.url}/v1/search?mode=vector&cache=false&entity=bench&limit=10&q=${encodeURIComponent(q)}`);
             return { distances: answer.results.map((r) => 1 - r.score), serverMs: answer.took_ms };
           },
           // A fresh database's first embedding space holds its vectors.
