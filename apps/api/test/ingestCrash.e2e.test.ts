@@ -3,21 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startApiProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
 import { test } from '../../../test-support/fixtures.js';
 import type { TestDatabase } from '../../../test-support/testDatabase.js';
+import { ingestTransactionWrote } from '../../../test-support/ingestTransactionWrote.js';
 import { redisUrl } from '../../../test-support/urls.js';
-
-/** Resolves once the API's ingest transaction has written a row (Postgres then gives it an xid). */
-async function ingestTransactionWrote(watcher: pg.Client): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const { rows } = await watcher.query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND application_name = 'kameleondb-api' AND backend_xid IS NOT NULL`,
-    );
-    if (rows[0].n > 0) return;
-    if (Date.now() > deadline) throw new Error('never saw the ingest transaction');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 describe('API process killed in the middle of an ingest', () => {
   let db: TestDatabase;

@@ -6,6 +6,7 @@ import { createEntity } from '@kameleondb/core';
 import { startApiProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
 import { test } from '../../../test-support/fixtures.js';
 import type { TestDatabase } from '../../../test-support/testDatabase.js';
+import { ingestTransactionWrote } from '../../../test-support/ingestTransactionWrote.js';
 import { redisUrl } from '../../../test-support/urls.js';
 
 const WORDS = 'order shipped pending blue item invoice customer parcel route warehouse late early refund express standard fragile heavy small north south'.split(' ');
@@ -34,20 +35,6 @@ const N = 200_000;
 const HEAP_CAP_MB = 128;
 /** How long an API process may take to start: it compiles its sources, slow on a loaded machine. */
 const START_MS = 120_000;
-
-/** Resolves once an API transaction has written a row (Postgres then gives it an xid). */
-async function ingestTransactionWrote(watcher: pg.Client): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const { rows } = await watcher.query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND application_name = 'kameleondb-api' AND backend_xid IS NOT NULL`,
-    );
-    if (rows[0].n > 0) return;
-    if (Date.now() > deadline) throw new Error('never saw the ingest transaction');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('streamed ingest into a real API process', () => {
   let db: TestDatabase;
@@ -123,7 +110,7 @@ describe('streamed ingest into a real API process', () => {
       }
     }
     const first = new KameleonClient({ url: api.url, uploadTimeoutMs: 0 }).records.insertStream('stream', stallingAfter(30_000), { idempotencyKey: 'stream-kill' }).catch((e: unknown) => e);
-    await ingestTransactionWrote(watcher);
+    await ingestTransactionWrote(watcher, 120_000);
     api.kill('SIGKILL');
     expect(await api.exited).toBe('SIGKILL');
     release();
