@@ -10,7 +10,8 @@ import { copyInto } from '../store/copyInto.js';
  * The rows are locked in text_hash order before the update: a bare UPDATE
  * locks them in the order of its plan (index order for a small batch, heap
  * order for a scan of a large one), and two workers' batches over the same
- * texts through different plans deadlock (embeddingCache.test.ts).
+ * texts through different plans deadlock (embeddingCache.test.ts;
+ * docs/decisions/cache-writes-in-hash-order.md, with what the lock costs).
  */
 export async function touchCachedHashes(db: pg.ClientBase | pg.Pool, modelKey: string, hashes: readonly string[]): Promise<Set<string>> {
   if (hashes.length === 0) return new Set();
