@@ -4,6 +4,7 @@
  * test-support's; what is the bench's own is that it remembers what it made,
  * to remove it when interrupted.
  */
+import { writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -82,6 +83,19 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     })();
   });
 }
+
+// Ended by an error (a rejected top-level await exits with code 1): what the API and worker
+// processes wrote is the evidence of why, so it goes to files named on stderr, and the
+// processes are killed rather than left running on their database.
+process.once('exit', (code) => {
+  if (code === 0 || made.children.size === 0) return;
+  for (const child of made.children) {
+    const file = `${os.tmpdir()}/kdb-bench-${process.pid}-child-${child.proc.pid}.log`;
+    writeFileSync(file, child.output());
+    process.stderr.write(`output of child ${child.proc.pid}: ${file}\n`);
+    child.kill('SIGKILL');
+  }
+});
 
 // The load client's connection: node:http with keep-alive, as HTTP load generators (wrk, autocannon)
 // hold theirs. Global fetch costs enough in the client itself to blur the server's latencies

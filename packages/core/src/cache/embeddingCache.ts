@@ -6,13 +6,24 @@ import { copyInto } from '../store/copyInto.js';
  * hits in the same statement: one write per batch, not one per text. The row
  * locks it takes also keep a concurrent `cache clear` from deleting an entry
  * between this lookup and the write that reads it.
+ *
+ * The rows are locked in text_hash order before the update: a bare UPDATE
+ * locks them in the order of its plan (index order for a small batch, heap
+ * order for a scan of a large one), and two workers' batches over the same
+ * texts through different plans deadlock (embeddingCache.test.ts;
+ * docs/decisions/cache-writes-in-hash-order.md, with what the lock costs).
  */
 export async function touchCachedHashes(db: pg.ClientBase | pg.Pool, modelKey: string, hashes: readonly string[]): Promise<Set<string>> {
   if (hashes.length === 0) return new Set();
   const { rows } = await db.query<{ text_hash: string }>(
-    `UPDATE kdb_embedding_cache SET hits = hits + 1, last_used_at = now()
-      WHERE model_key = $1 AND text_hash = ANY($2::text[])
-      RETURNING text_hash`,
+    `WITH locked AS (
+       SELECT text_hash FROM kdb_embedding_cache
+        WHERE model_key = $1 AND text_hash = ANY($2::text[])
+        ORDER BY text_hash FOR NO KEY UPDATE)
+     UPDATE kdb_embedding_cache c SET hits = c.hits + 1, last_used_at = now()
+       FROM locked l
+      WHERE c.model_key = $1 AND c.text_hash = l.text_hash
+      RETURNING c.text_hash`,
     [modelKey, hashes],
   );
   return new Set(rows.map((r) => r.text_hash));
@@ -28,6 +39,11 @@ export interface CacheEntry {
  * one INSERT … ON CONFLICT DO NOTHING: two workers embedding the same text at
  * once both succeed and the first vector wins (they are equal anyway).
  * Must run inside a transaction (the staging rows vanish at commit).
+ *
+ * The rows go in in text_hash order: an insert waits on a row another open
+ * transaction inserted, so two transactions inserting the same texts in
+ * different orders each wait on the other (deadlock_detected, seen between
+ * two workers embedding entities of equal documents; embeddingCache.test.ts).
  */
 export async function insertCacheEntries(client: pg.ClientBase, modelKey: string, entries: readonly CacheEntry[]): Promise<number> {
   if (entries.length === 0) return 0;
@@ -37,7 +53,7 @@ export async function insertCacheEntries(client: pg.ClientBase, modelKey: string
   await copyInto(client, 'kdb_stage_vectors', ['text_hash', 'embedding'], entries.map((e) => [e.hash, e.vector]));
   const { rowCount } = await client.query(
     `INSERT INTO kdb_embedding_cache (model_key, text_hash, embedding)
-     SELECT $1, text_hash, embedding FROM kdb_stage_vectors
+     SELECT $1, text_hash, embedding FROM kdb_stage_vectors ORDER BY text_hash
      ON CONFLICT (model_key, text_hash) DO NOTHING`,
     [modelKey],
   );
