@@ -18,6 +18,23 @@ export async function touchCachedHashes(db: pg.ClientBase | pg.Pool, modelKey: s
   return new Set(rows.map((r) => r.text_hash));
 }
 
+/**
+ * Records one hit on the cache entry of each distinct text of the rows
+ * `ids` (whose vectors were copied from the cache by the ingest transaction,
+ * insertSearchRows): after that commit, so the ingest holds no lock on cache
+ * entries a worker or another ingest also touches. Returns the entries hit.
+ */
+export async function touchCachedRows(db: pg.ClientBase | pg.Pool, modelKey: string, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `UPDATE kdb_embedding_cache c SET hits = c.hits + 1, last_used_at = now()
+       FROM (SELECT DISTINCT content_hash FROM kdb_search WHERE record_id = ANY($2::uuid[])) h
+      WHERE c.model_key = $1 AND c.text_hash = h.content_hash`,
+    [modelKey, ids],
+  );
+  return rowCount ?? 0;
+}
+
 export interface CacheEntry {
   hash: string;
   vector: Float32Array;
