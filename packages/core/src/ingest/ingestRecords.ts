@@ -196,8 +196,8 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
     });
     const replayed = written.replayed ? { replayed: true } : {};
     const cached = written.hits?.length ?? 0;
-    if (written.space && written.hits && cached > 0) await countCacheHits(opts, written.space.modelKey, written.hits, written.cachedTexts);
     let jobs = 0;
+    let enqueueError: string | undefined;
     const enqueue = { chunkSize: opts.jobSize ?? DEFAULTS.jobSize, buildingSpaces: opts.buildingSpaces ?? [] };
     try {
       if (written.pending) {
@@ -211,10 +211,12 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
           if (toEnqueue.length) jobs += await enqueueEmbed(opts.queue, toEnqueue, enqueue);
         }
       }
-      return { ids: written.ids, jobs, cached, ...replayed };
     } catch (err) {
-      return { ids: written.ids, jobs, cached, enqueueError: (err as Error).message, ...replayed };
+      enqueueError = (err as Error).message;
     }
+    // After the enqueue: the misses' jobs do not wait for the hit counts.
+    if (written.space && written.hits && cached > 0) await countCacheHits(opts, written.space.modelKey, written.hits, written.cachedTexts);
+    return { ids: written.ids, jobs, cached, ...(enqueueError === undefined ? {} : { enqueueError }), ...replayed };
   } finally {
     // Stops the body's reader when a record was refused before the end (a no-op once it ended).
     await source.return?.();
@@ -229,8 +231,9 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
  */
 async function countCacheHits(opts: IngestOptions, modelKey: string, hits: RecordIds, cachedTexts: number): Promise<void> {
   try {
+    // Not awaited: with Redis away its client queues the command, and the answer must not wait for Redis's return.
+    void opts.cacheStats?.add(cachedTexts, 0).catch(() => undefined);
     for (const slice of hits.slices(ENQUEUE_SLICE_IDS)) await touchCachedRows(opts.pool, modelKey, slice);
-    await opts.cacheStats?.add(cachedTexts, 0);
   } catch {
     // A lost hit count costs nothing but an earlier eviction of that entry.
   }
