@@ -56,9 +56,9 @@ export async function startApiProcess(env: Record<string, string>, timeoutMs?: n
   return { ...child, url };
 }
 
-/** A worker process; `probesUrl` serves its /metrics, /healthz and /readyz (on a free port). */
-export async function startWorkerProcess(env: Record<string, string>): Promise<ChildApp & { probesUrl: string }> {
-  const child = await startChild('worker', { KDB_METRICS_PORT: '0', ...env }, /"msg":"metrics and probes listening"/);
+/** A worker process; `probesUrl` serves its /metrics, /healthz and /readyz (on a free port). `timeoutMs` bounds its start. */
+export async function startWorkerProcess(env: Record<string, string>, timeoutMs?: number): Promise<ChildApp & { probesUrl: string }> {
+  const child = await startChild('worker', { KDB_METRICS_PORT: '0', ...env }, /"msg":"metrics and probes listening"/, timeoutMs);
   const probesUrl = /"url":"(http:[^"]+)","msg":"metrics and probes listening"/.exec(child.output())![1]!;
   return { ...child, probesUrl };
 }

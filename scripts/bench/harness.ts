@@ -48,19 +48,34 @@ export async function deleteRedisKeys(prefix: string): Promise<{ keys: number; b
   return left;
 }
 
+/** How long a bench waits for a process to start: a machine shared with other runs compiles the sources slowly. */
+const START_TIMEOUT_MS = 120_000;
+
 /** An API and `workers` worker processes on one database (the test suite's launchers); `url` is the API's. */
 export async function startStack(env: Record<string, string>, workers: number): Promise<{ url: string; api: ChildApp & { url: string }; workers: ChildApp[] }> {
   if (env.KDB_QUEUE_PREFIX) made.prefixes.add(env.KDB_QUEUE_PREFIX);
-  const api = await startApiProcess(env);
+  const api = await startApiProcess(env, START_TIMEOUT_MS);
   made.children.add(api);
-  const ws = await Promise.all(Array.from({ length: workers }, () => startWorkerProcess(env)));
-  for (const w of ws) made.children.add(w);
+  // Each worker is tracked as it comes up: one that fails to start must not leave the others running.
+  const started = await Promise.allSettled(
+    Array.from({ length: workers }, async () => {
+      const w = await startWorkerProcess(env, START_TIMEOUT_MS);
+      made.children.add(w);
+      return w;
+    }),
+  );
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await stopAll([api, ...started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))]);
+    throw failed.reason;
+  }
+  const ws = started.map((s) => (s as PromiseFulfilledResult<ChildApp & { probesUrl: string }>).value);
   return { url: api.url, api, workers: ws };
 }
 
 /** One more API process on `env` (a restart with other settings); stopped with the others when the bench is interrupted. */
 export async function startApi(env: Record<string, string>): Promise<ChildApp & { url: string }> {
-  const api = await startApiProcess(env);
+  const api = await startApiProcess(env, START_TIMEOUT_MS);
   made.children.add(api);
   return api;
 }

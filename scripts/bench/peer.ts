@@ -1,5 +1,5 @@
 /**
- * `pnpm bench:peer [--sizes 30000,100000] [--turns 3] [--delay 0,100] [--peers default,2048,cached]`:
+ * `pnpm bench:peer [--sizes 30000,100000] [--turns 3] [--delay 0,100] [--peers default,2048,cached] [--ours-only]`:
  * our pipeline against what a TypeScript team would write instead,
  * LangChain.js PGVectorStore + OpenAIEmbeddings (optionally behind
  * CacheBackedEmbeddings on Redis), both on the same PostgreSQL and the same
@@ -9,7 +9,8 @@
  * texts again as new records (at the smallest size); vector top-10 p50/p95 at
  * recall@10 ≥ 0.95 on each side (at the largest size, first delay); peak
  * RSS. Every turn is reported with the median ratio; BENCHMARKS.md gets the
- * section. Exits 1 when a system never became fully searchable or could not
+ * section. `--ours-only` runs no LangChain variant (our re-ingest ÷ our first
+ * ingest, the figures of our side) and writes a section of its own. Exits 1 when a system never became fully searchable or could not
  * reach the recall, after writing what was measured.
  */
 import { parseArgs } from 'node:util';
@@ -32,6 +33,8 @@ const { values: args } = parseArgs({
     'timeout-min': { type: 'string', default: '30' },
     // Where vector search is measured: the largest size unless given; 0 measures none.
     'search-size': { type: 'string' },
+    // Our turns alone (no LangChain variant): our own ratios, such as re-ingest ÷ first ingest, in less time.
+    'ours-only': { type: 'boolean', default: false },
   },
 });
 const PEERS = { default: { batchSize: undefined, cache: false }, '2048': { batchSize: 2048, cache: false }, cached: { batchSize: undefined, cache: true } } as const;
@@ -44,7 +47,8 @@ const positive = (name: string, xs: number[]) => {
 const sizes = positive('sizes', list(args.sizes).map(Number));
 const delays = positive('delay', list(args.delay).map(Number));
 const [turns, queryCount, recallQueries, timeoutMin] = (['turns', 'queries', 'recall-queries', 'timeout-min'] as const).map((k) => positive(k, [Number(args[k])])[0]!);
-const peers = list(args.peers).map((p) => {
+const oursOnly = args['ours-only'];
+const peers = (oursOnly ? [] : list(args.peers)).map((p) => {
   if (!(p in PEERS)) throw new Error(`--peers: unknown variant ${JSON.stringify(p)}; allowed: ${Object.keys(PEERS).join(', ')}`);
   return p as Peer;
 });
@@ -55,7 +59,7 @@ const searchDelay = delays[0]!;
 // Vector search is measured on one LangChain variant (the graph does not depend on the batch size);
 // re-ingest on the cached one when it runs, since that is where neither system calls the provider.
 const searchPeer = peers[0];
-const reingestPeer = peers.includes('cached') ? 'cached' : peers[0];
+const reingestPeer: Peer | undefined = peers.includes('cached') ? 'cached' : peers[0];
 const timeoutMs = timeoutMin! * 60_000;
 
 interface Turn {
@@ -175,9 +179,9 @@ function ratios(delay: number, n: number, pick: (r: Turn) => number | undefined,
 const lines = [
   `### ${sizes.join(' and ')} records, provider delay ${delays.join(' and ')} ms, ${turns} turn(s)`,
   '',
-  `Run ${now()} on ${await machine()}. Command: \`pnpm bench:peer --sizes ${sizes.join(',')} --turns ${turns} --delay ${delays.join(',')} --peers ${peers.join(',')}\`.`,
+  `Run ${now()} on ${await machine()}. Command: \`pnpm bench:peer --sizes ${sizes.join(',')} --turns ${turns} --delay ${delays.join(',')} ${oursOnly ? '--ours-only' : `--peers ${peers.join(',')}`}${args['search-size'] === undefined ? '' : ` --search-size ${searchSize}`}\`.`,
   `Both systems on the same PostgreSQL, each turn on its own fresh database, and the same local OpenAI wire-format server (${384} dimensions; it answers after the given delay per request; vectors by feature hashing, so records sharing subject words are near). Records: bench:ingest's (6 of the 20 words of one of 1,000 subjects, 6 words of a 5,000-word vocabulary, their number); LangChain gets our embedded text (\`title: … | body: …\`) as pageContent. Turns alternate: ours, then each LangChain variant.`,
-  `**Ours** is measured through its HTTP API as a user would: one NDJSON request, 2 worker processes, timed until every row is \`ready\` (searchable: exact scan of the hot range until a segment is sealed); HNSW segments m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}. **LangChain.js** (@langchain/community PGVectorStore, @langchain/openai OpenAIEmbeddings, @langchain/classic CacheBackedEmbeddings with @langchain/community RedisByteStore) runs in process, as its users run it: table and HNSW index (createHnswIndex defaults m=16, ef_construction=64) made before loading, one \`addDocuments\` call, timed until it resolves (every row then committed and in the index). Peak RSS: VmHWM of our API and worker processes (summed), maxRSS of the LangChain process; PostgreSQL's and Redis's memory is in neither.`,
+  `**Ours** is measured through its HTTP API as a user would: one NDJSON request, 2 worker processes, timed until every row is \`ready\` (searchable: exact scan of the hot range until a segment is sealed); HNSW segments m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}. Our re-ingest starts once the first load is sealed into HNSW segments, and its rows of cached texts get their vectors in the ingest transaction (KDB_INGEST_CACHED_VECTORS=on). **LangChain.js** (@langchain/community PGVectorStore, @langchain/openai OpenAIEmbeddings, @langchain/classic CacheBackedEmbeddings with @langchain/community RedisByteStore) runs in process, as its users run it: table and HNSW index (createHnswIndex defaults m=16, ef_construction=64) made before loading, one \`addDocuments\` call, timed until it resolves (every row then committed and in the index). Peak RSS: VmHWM of our API and worker processes (summed), maxRSS of the LangChain process; PostgreSQL's and Redis's memory is in neither.`,
   '',
   '#### Until searchable, and re-ingest of the same texts as new records',
   '',
@@ -189,14 +193,14 @@ const lines = [
       : `| ${r.delay} | ${r.n} | ${r.turn} | ${NAME[r.system]} | **${f(r.loadS)}** | ${r.loadRequests} | ${f(r.reingestS)} | ${r.reingestRequests ?? '–'} | ${r.rss} |`,
   ),
   '',
-  'Ratios in the same turn (LangChain time ÷ ours; above 1 means ours is faster):',
+  oursOnly ? 'Ratios in the same turn (our LangChain turns were not run: --ours-only):' : 'Ratios in the same turn (LangChain time ÷ ours; above 1 means ours is faster):',
   '',
 ];
 for (const delay of delays)
   for (const n of sizes) {
     for (const peer of peers) lines.push(`- ${n} records, ${delay} ms, until searchable, ${NAME[peer]}: ${ratios(delay, n, (r) => r.loadS, peer)}`);
     if (n === reingestSize) {
-      lines.push(`- ${n} records, ${delay} ms, re-ingest, ${NAME[reingestPeer!]}: ${ratios(delay, n, (r) => r.reingestS, reingestPeer!)}`);
+      if (reingestPeer) lines.push(`- ${n} records, ${delay} ms, re-ingest, ${NAME[reingestPeer]}: ${ratios(delay, n, (r) => r.reingestS, reingestPeer)}`);
       lines.push(`- ${n} records, ${delay} ms, our re-ingest ÷ our first ingest (goal ≤ 0.5×): ${perTurn((turn) => {
           const r = find({ delay, n, turn }, 'ours');
           return r?.reingestS === undefined ? undefined : r.reingestS / r.loadS!;
@@ -228,7 +232,7 @@ if (results.some((r) => r.search)) {
 }
 if (failures.length) lines.push('', `**${failures.length} turn(s) failed** (a system never fully searchable, or recall below ${TARGET_RECALL} at every ef_search tried): see the rows marked above.`);
 // One section per sizes and delays: a run of another configuration does not replace this one.
-await writeSection(`peer-${sizes.join('_')}-${delays.join('_')}ms`, lines);
+await writeSection(`peer-${sizes.join('_')}-${delays.join('_')}ms${oursOnly ? '-ours' : ''}`, lines);
 if (failures.length) {
   log(`${failures.length} turn(s) failed`);
   process.exit(1);

@@ -21,6 +21,8 @@ const schema = z
     KDB_MAX_BODY: z.string().regex(/^\d+(b|kb|mb|gb)?$/i, 'a size like 262144 or 256mb').default('512mb'),
     /** Most records one ingest or batch update request may carry (a larger one is 413, nothing written). */
     KDB_MAX_RECORDS_PER_REQUEST: z.coerce.number().int().min(1).max(100_000_000).default(MAX_REQUEST_RECORDS),
+    /** `off`: every ingested row waits for an embed job, even when its text is cached (the ingest transaction then writes no vectors). */
+    KDB_INGEST_CACHED_VECTORS: z.enum(['on', 'off']).default('on'),
     /** Ids per embed job. */
     KDB_JOB_SIZE: z.coerce.number().int().min(1).max(100_000).default(DEFAULTS.jobSize),
     /** How long `?wait=true` waits before answering with what is still pending, in ms. */

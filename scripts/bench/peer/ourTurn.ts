@@ -5,7 +5,9 @@
  * request, timed until every row is `ready` (searchable). Search: after the
  * vectors are in HNSW segments, ef_search (KDB_EF_SEARCH, an API restart per
  * setting) stepped up to the target recall. Re-ingest: the same texts again
- * as new records, into the now live entity.
+ * as new records, into the now live entity, once the first load is sealed
+ * into HNSW segments (as it is after a search turn): the seal's build is the
+ * first load's work, not the re-ingest's.
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -129,6 +131,10 @@ export async function runOurTurn(o: {
     }
 
     if (o.reingest) {
+      if (out.compactS === undefined) {
+        await Promise.race([waitCompacted(c), sleep(o.timeoutMs).then(() => Promise.reject(new Error(`our pipeline: vectors not all in HNSW segments after ${o.timeoutMs / 1000} s`)))]);
+        log('first load in HNSW segments; re-ingest next');
+      }
       const again = Date.now();
       const t1 = performance.now();
       await post(api.url, o.n);

@@ -29,6 +29,29 @@ export async function touchCachedHashes(db: pg.ClientBase | pg.Pool, modelKey: s
   return new Set(rows.map((r) => r.text_hash));
 }
 
+/**
+ * Records one hit on the cache entry of each distinct text of the rows
+ * `ids` (whose vectors were copied from the cache by the ingest transaction,
+ * insertSearchRows): after that commit, so the ingest holds no lock on cache
+ * entries a worker or another ingest also touches. An entry locked by
+ * another writer at that moment (a worker touching it) is skipped, never
+ * waited for: two statements locking overlapping entries in different
+ * orders would deadlock, and that entry's last use is being refreshed
+ * anyway. Returns the entries hit.
+ */
+export async function touchCachedRows(db: pg.ClientBase | pg.Pool, modelKey: string, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `UPDATE kdb_embedding_cache c SET hits = c.hits + 1, last_used_at = now()
+       FROM (SELECT e.text_hash FROM kdb_embedding_cache e
+              WHERE e.model_key = $1 AND e.text_hash IN (SELECT content_hash FROM kdb_search WHERE record_id = ANY($2::uuid[]))
+              FOR NO KEY UPDATE SKIP LOCKED) h
+      WHERE c.model_key = $1 AND c.text_hash = h.text_hash`,
+    [modelKey, ids],
+  );
+  return rowCount ?? 0;
+}
+
 export interface CacheEntry {
   hash: string;
   vector: Float32Array;

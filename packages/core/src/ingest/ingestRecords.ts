@@ -13,6 +13,9 @@ import { KeywordIndexWriter, POSTINGS_BATCH_DOCS } from '../store/keywordIndex.j
 import { pendingIds } from '../store/searchRowStore.js';
 import { addIngestKeyIds, claimIngestKey, sealIngestKey, storedKeyIds } from '../store/ingestKeyStore.js';
 import { RecordIds } from './RecordIds.js';
+import { touchCachedRows } from '../cache/embeddingCache.js';
+import type { CacheStats } from '../cache/CacheStats.js';
+import { lockActiveSpaceShared } from '../store/embeddingSpaceStore.js';
 import { withTransaction } from '../store/withTransaction.js';
 import { CpuSlice } from '../util/CpuSlice.js';
 import type { SourcedValue } from './readNdjson.js';
@@ -50,6 +53,16 @@ export interface IngestOptions {
    * nothing; the same key with other records is refused (409).
    */
   idempotencyKey?: string | undefined;
+  /**
+   * Rows whose text the embedding cache holds for the active space get their
+   * vector in the ingest transaction and commit `ready`; only the others get
+   * embed jobs for the active space. Default true: through the jobs, an
+   * ingest of cached texts took as long as a first one
+   * (docs/decisions/cached-vectors-in-ingest-transaction.md).
+   */
+  cachedVectors?: boolean;
+  /** Counts the texts found in the cache (the workers count their own hits and misses). */
+  cacheStats?: Pick<CacheStats, 'add'>;
 }
 
 export interface IngestResult {
@@ -57,6 +70,8 @@ export interface IngestResult {
   ids: RecordIds;
   /** Embed jobs enqueued; 0 with `enqueueError` set when Redis refused them. */
   jobs: number;
+  /** Rows that committed `ready` with a vector from the embedding cache (no embed job for the active space). */
+  cached: number;
   /** Set when the records were committed but enqueueing failed: they stay pending. */
   enqueueError?: string;
   /** True when an earlier request with this idempotency key had written the records. */
@@ -78,8 +93,11 @@ const ENQUEUE_SLICE_IDS = 100_000;
  * batches), so memory holds a chunk and a postings batch, plus 16 bytes per
  * id (RecordIds), whatever the request's size. The transaction opens once
  * the first chunk is full (or the input ended): a small request never holds
- * a connection while its body arrives. After the commit, embed jobs are
- * enqueued in slices.
+ * a connection while its body arrives. Rows whose text the embedding cache
+ * holds for the active space are written `ready` with that vector in the
+ * same transaction (insertSearchRows); after the commit, embed jobs are
+ * enqueued in slices for the others (and for every row in each space being
+ * built), and the cache hits are recorded.
  * - Bad input anywhere (a bad line, the record cap, the body limit, a
  *   client that hangs up): the transaction rolls back, nothing is written,
  *   the error names the record.
@@ -143,14 +161,26 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
               key,
             });
           }
-          return { ids: stored, replayed: true };
+          return { ids: stored, pending: null, hits: null, cachedTexts: 0, space: null, replayed: true };
         }
       }
+      // A switch of the active space waits for this commit, then recomputes these rows' statuses.
+      const space = opts.cachedVectors === false ? null : await lockActiveSpaceShared(client);
       const ids = new RecordIds(Math.min(maxRecords, 1 << 16));
+      // Without a space every row is pending: `pending` then stays null and means all of `ids`.
+      const pending = space ? new RecordIds(1024) : null;
+      const hits = space ? new RecordIds(1024) : null;
+      let cachedTexts = 0;
       const keywords = await KeywordIndexWriter.open(client, opts.entity.name, { batchDocs: opts.postingsBatch ?? POSTINGS_BATCH_DOCS });
       for (let seq = 0; chunk.length > 0; seq++) {
-        const out = await writeRecordChunk(client, opts.entity, chunk, keywords);
+        const out = await writeRecordChunk(client, opts.entity, chunk, keywords, space);
         ids.push(out.ids);
+        if (pending && hits) {
+          pending.push(out.pending);
+          const missed = new Set(out.pending);
+          hits.push(out.ids.filter((id) => !missed.has(id)));
+        }
+        cachedTexts += out.cachedTexts;
         if (key !== undefined) await addIngestKeyIds(client, opts.entity.name, key, seq, out.ids);
         await keywords.add(client, out.docs);
         // Dropped before the next one is read: one chunk of records in memory at a time.
@@ -159,25 +189,52 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
       }
       await keywords.flush(client);
       if (key !== undefined) await sealIngestKey(client, opts.entity.name, key, requestHash.digest('hex'));
-      return { ids, replayed: false };
+      return { ids, pending, hits, cachedTexts, space, replayed: false };
     }).catch((err: unknown) => {
       // A unique field's value taken by a stored record or repeated in this request: rolled back, 409.
       throw uniqueViolation(err, opts.entity) ?? err;
     });
     const replayed = written.replayed ? { replayed: true } : {};
+    const cached = written.hits?.length ?? 0;
     let jobs = 0;
+    let enqueueError: string | undefined;
+    const enqueue = { chunkSize: opts.jobSize ?? DEFAULTS.jobSize, buildingSpaces: opts.buildingSpaces ?? [] };
     try {
-      for (const ids of written.ids.slices(ENQUEUE_SLICE_IDS)) {
-        // The first attempt may have died between its commit and its enqueue.
-        const toEnqueue = written.replayed ? await pendingIds(opts.pool, ids) : ids;
-        if (toEnqueue.length) jobs += await enqueueEmbed(opts.queue, toEnqueue, { chunkSize: opts.jobSize ?? DEFAULTS.jobSize, buildingSpaces: opts.buildingSpaces ?? [] });
+      if (written.pending) {
+        // The active space's jobs for the rows left pending; each space being built gets jobs for every row.
+        for (const ids of written.pending.slices(ENQUEUE_SLICE_IDS)) jobs += await enqueueEmbed(opts.queue, ids, { ...enqueue, buildingSpaces: [] });
+        if (enqueue.buildingSpaces.length) for (const ids of written.ids.slices(ENQUEUE_SLICE_IDS)) jobs += await enqueueEmbed(opts.queue, ids, { ...enqueue, onlyBuilding: true });
+      } else {
+        for (const ids of written.ids.slices(ENQUEUE_SLICE_IDS)) {
+          // The first attempt may have died between its commit and its enqueue.
+          const toEnqueue = written.replayed ? await pendingIds(opts.pool, ids) : ids;
+          if (toEnqueue.length) jobs += await enqueueEmbed(opts.queue, toEnqueue, enqueue);
+        }
       }
-      return { ids: written.ids, jobs, ...replayed };
     } catch (err) {
-      return { ids: written.ids, jobs, enqueueError: (err as Error).message, ...replayed };
+      enqueueError = (err as Error).message;
     }
+    // After the enqueue: the misses' jobs do not wait for the hit counts.
+    if (written.space && written.hits && cached > 0) await countCacheHits(opts, written.space.modelKey, written.hits, written.cachedTexts);
+    return { ids: written.ids, jobs, cached, ...(enqueueError === undefined ? {} : { enqueueError }), ...replayed };
   } finally {
     // Stops the body's reader when a record was refused before the end (a no-op once it ended).
     await source.return?.();
+  }
+}
+
+/**
+ * Records the hits of the rows that took a cached vector: one per distinct
+ * text and slice on the cache entries (their `hits` and `last_used_at`, which
+ * eviction reads), and in the shared counters. Best effort after the commit,
+ * as the workers' counters are: the rows are written whatever happens here.
+ */
+async function countCacheHits(opts: IngestOptions, modelKey: string, hits: RecordIds, cachedTexts: number): Promise<void> {
+  try {
+    // Not awaited: with Redis away its client queues the command, and the answer must not wait for Redis's return.
+    void opts.cacheStats?.add(cachedTexts, 0).catch(() => undefined);
+    for (const slice of hits.slices(ENQUEUE_SLICE_IDS)) await touchCachedRows(opts.pool, modelKey, slice);
+  } catch {
+    // A lost hit count costs nothing but an earlier eviction of that entry.
   }
 }

@@ -47,6 +47,8 @@ export interface PipelineOptions {
   prefix?: string;
   /** Ids per embed job of an ingest. Default DEFAULTS.jobSize (2048). */
   jobSize?: number;
+  /** Cached texts get their vectors in the ingest transaction (IngestOptions.cachedVectors). Default true. */
+  ingestCachedVectors?: boolean;
   /** Most records one ingest or batch update may carry. Default MAX_REQUEST_RECORDS (1,000,000). */
   maxRecordsPerRequest?: number;
   /** `hnsw.ef_search` of vector search (the pool's sessions use SearchEngine.sessionSql of it). Default DEFAULT_EF_SEARCH. */
@@ -297,6 +299,8 @@ export function createPipeline(o: PipelineOptions): Pipeline {
           jobSize: o.jobSize ?? DEFAULTS.jobSize,
           maxRecords: o.maxRecordsPerRequest,
           idempotencyKey: i.idempotencyKey,
+          cachedVectors: o.ingestCachedVectors ?? true,
+          cacheStats,
         });
       },
       waitForEmbedded: (ids, w) => waitForEmbedded(pool, ids, w),

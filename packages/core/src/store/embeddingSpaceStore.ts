@@ -90,6 +90,18 @@ export async function spaceByKey(db: pg.Pool | pg.ClientBase, modelKey: string):
  * so a write either lands before the switch recomputes the statuses, or sees
  * the new state.
  */
+/**
+ * The active space, its row locked shared for the rest of the transaction as
+ * lockSpaceShared does (null: none, or a switch committed while this waited:
+ * the statement's snapshot then saw no active row). An ingest transaction
+ * writing cached vectors takes it, so a switch waits for its commit and
+ * recomputes the statuses of its rows.
+ */
+export async function lockActiveSpaceShared(client: pg.ClientBase): Promise<{ id: number; modelKey: string } | null> {
+  const { rows } = await client.query<{ id: number; model_key: string }>(`SELECT id, model_key FROM kdb_embedding_spaces WHERE state = 'active' FOR SHARE`);
+  return rows[0] ? { id: rows[0].id, modelKey: rows[0].model_key } : null;
+}
+
 export async function lockSpaceShared(client: pg.ClientBase, id: number): Promise<SpaceState | null> {
   const { rows } = await client.query<{ state: SpaceState }>('SELECT state FROM kdb_embedding_spaces WHERE id = $1 FOR SHARE', [id]);
   return rows[0]?.state ?? null;

@@ -10,7 +10,7 @@ import { lockEntityUnchanged } from './lockEntityUnchanged.js';
 import { withTransaction } from './withTransaction.js';
 import { mapYielding } from '../util/mapYielding.js';
 import { indexKeywords, postingsTargets, type AnalyzedDoc, type KeywordIndexWriter } from './keywordIndex.js';
-import { insertSearchRows, setRowContent, type SearchStatus } from './searchRowStore.js';
+import { insertSearchRows, setRowContent, type InsertedSearchRows, type SearchStatus, type VectorSpaceRef } from './searchRowStore.js';
 import type { StoredRecord } from '@kameleondb/schemas';
 export type { StoredRecord };
 
@@ -20,7 +20,8 @@ const INSERT_RECORDS = `
   SELECT id, $2, data FROM unnest($1::uuid[], $3::jsonb[]) AS t(id, data)`;
 
 /**
- * Writes validated records and their pending search rows, and returns their
+ * Writes validated records and their search rows (pending; ready with their
+ * vector when `cached` is given and the cache holds their text), and returns their
  * analyzed text for the keyword index (KeywordIndexWriter), which the caller
  * writes in the same transaction, for this chunk or for several at once.
  * Ids are UUIDv7 (time-ordered): consecutive records land side by side in
@@ -32,7 +33,9 @@ export async function writeRecordChunk(
   entity: Entity,
   records: readonly Record<string, unknown>[],
   keywords: Pick<KeywordIndexWriter, 'analyze'>,
-): Promise<{ ids: string[]; docs: AnalyzedDoc[] }> {
+  /** The active space, locked shared: rows whose text is cached get their vector now (insertSearchRows). */
+  cached?: VectorSpaceRef | null,
+): Promise<{ ids: string[]; docs: AnalyzedDoc[] } & InsertedSearchRows> {
   // Prepared in slices (JSON, text hash, terms): searches served by the same process run in between.
   const prepared = await mapYielding(records, (r) => {
     const id = uuidv7();
@@ -41,13 +44,18 @@ export async function writeRecordChunk(
   });
   const ids = prepared.map((p) => p.id);
   await client.query(INSERT_RECORDS, [ids, entity.name, prepared.map((p) => p.data)]);
-  await insertSearchRows(client, entity.name, {
-    ids,
-    contents: prepared.map((p) => p.content.content),
-    hashes: prepared.map((p) => p.content.hash),
-    lengths: prepared.map((p) => p.doc.length),
-  });
-  return { ids, docs: prepared.map((p) => p.doc) };
+  const inserted = await insertSearchRows(
+    client,
+    entity.name,
+    {
+      ids,
+      contents: prepared.map((p) => p.content.content),
+      hashes: prepared.map((p) => p.content.hash),
+      lengths: prepared.map((p) => p.doc.length),
+    },
+    cached,
+  );
+  return { ids, docs: prepared.map((p) => p.doc), ...inserted };
 }
 
 interface RecordRow {

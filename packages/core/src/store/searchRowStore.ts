@@ -74,13 +74,59 @@ export interface NewSearchRows {
   lengths: readonly number[];
 }
 
-/** Inserts pending search rows of new records of `entity` (in the transaction that inserts the records). */
-export async function insertSearchRows(client: pg.ClientBase, entity: string, rows: NewSearchRows): Promise<void> {
-  await client.query(
-    `INSERT INTO kdb_search (record_id, entity, content, content_hash, doc_len)
-     SELECT id, $2, content, hash, len FROM unnest($1::uuid[], $3::text[], $4::text[], $5::int[]) AS t(id, content, hash, len)`,
-    [rows.ids, entity, rows.contents, rows.hashes, rows.lengths],
+/** What insertSearchRows wrote: the rows left pending (they need embed jobs) and the cache entries that gave the others their vector. */
+export interface InsertedSearchRows {
+  /** Ids of the rows left `pending`, in the order given. */
+  pending: string[];
+  /** Distinct texts whose vector came from the embedding cache. */
+  cachedTexts: number;
+}
+
+/**
+ * Inserts the search rows of new records of `entity` (in the transaction
+ * that inserts the records). With `cached`, the active space, locked shared
+ * by the caller's transaction (lockActiveSpaceShared), every row whose text
+ * the embedding cache holds for that space's model key gets its vector in
+ * the same statement and is inserted `ready`: the one place besides
+ * writeRowVectors that puts a vector into a space. The cache probe and the
+ * copy are one statement, so a concurrent `cache clear` either comes after
+ * (the vector is copied) or before (the row stays pending and is embedded);
+ * an entry cannot vanish between a lookup and the write that reads it. Each
+ * vector takes the next `vector_seq`, as in writeRowVectors: the rows land in
+ * the hot segment. The other rows are inserted `pending`.
+ */
+export async function insertSearchRows(client: pg.ClientBase, entity: string, rows: NewSearchRows, cached?: VectorSpaceRef | null): Promise<InsertedSearchRows> {
+  const values = [rows.ids, entity, rows.contents, rows.hashes, rows.lengths];
+  if (!cached) {
+    await client.query(
+      `INSERT INTO kdb_search (record_id, entity, content, content_hash, doc_len)
+       SELECT id, $2, content, hash, len FROM unnest($1::uuid[], $3::text[], $4::text[], $5::int[]) AS t(id, content, hash, len)`,
+      values,
+    );
+    return { pending: [...rows.ids], cachedTexts: 0 };
+  }
+  // The probe is one primary-key lookup per row (LATERAL with LIMIT 1, as in
+  // writeRowVectors); an empty text is never embedded, so it never has a vector.
+  const { rows: out } = await client.query<{ pending: string[] | null; cached: string }>(
+    `WITH w AS (
+       INSERT INTO ${vectorTable(cached.id)} (record_id, chunk, entity, embedded_hash, embedding, vector_seq, updated_at)
+       SELECT t.id, 0, $2, c.text_hash, c.embedding, nextval('kdb_vector_seq'), clock_timestamp()
+         FROM unnest($1::uuid[], $3::text[], $4::text[]) AS t(id, content, hash)
+         JOIN LATERAL (SELECT text_hash, embedding FROM kdb_embedding_cache WHERE model_key = $6 AND text_hash = t.hash LIMIT 1) c ON true
+        WHERE t.content <> ''
+       RETURNING record_id, embedded_hash),
+     s AS (
+       INSERT INTO kdb_search (record_id, entity, content, content_hash, doc_len, status)
+       SELECT t.id, $2, t.content, t.hash, t.len, CASE WHEN w.record_id IS NULL THEN 'pending' ELSE 'ready' END
+         FROM unnest($1::uuid[], $3::text[], $4::text[], $5::int[]) AS t(id, content, hash, len)
+         LEFT JOIN w ON w.record_id = t.id
+       RETURNING record_id, status)
+     SELECT (SELECT array_agg(record_id) FROM s WHERE status = 'pending') AS pending,
+            (SELECT count(DISTINCT embedded_hash) FROM w) AS cached`,
+    [...values, cached.modelKey],
   );
+  const pending = new Set(out[0]!.pending ?? []);
+  return { pending: rows.ids.filter((id) => pending.has(id)), cachedTexts: Number(out[0]!.cached) };
 }
 
 /**
