@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
 import { test } from '../../../test-support/fixtures.js';
+import { appCommand } from '../../../test-support/appCommand.js';
 import type { TestDatabase } from '../../../test-support/testDatabase.js';
 import { redisUrl } from '../../../test-support/urls.js';
 
@@ -23,7 +24,7 @@ describe('kameleondb CLI against a running API', () => {
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
-        ['--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args],
+        [...appCommand('cli'), ...args],
         { cwd: ROOT, env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', KDB_API_URL: apiUrl, KDB_API_KEY: KEY, ...env } },
         (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
       );
