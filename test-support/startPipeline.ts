@@ -68,8 +68,11 @@ export async function startPipeline(opts: {
     };
     if (!env.KDB_API_KEY) env.KDB_AUTH = 'disabled';
     const apiEnv = typeof opts.apiEnv === 'function' ? await opts.apiEnv(db) : opts.apiEnv;
-    const api = await startApiProcess({ ...env, ...apiEnv });
-    const workers = await Promise.all(Array.from({ length: opts.workers ?? 0 }, () => startWorkerProcess(env)));
+    // Side by side, as docker-compose and stack-local.sh start them: each migrates under the advisory lock.
+    const [api, ...workers] = await startTogether<ChildApp & { url: string }, ChildApp & { probesUrl: string }>(
+      () => startApiProcess({ ...env, ...apiEnv }),
+      Array.from({ length: opts.workers ?? 0 }, () => () => startWorkerProcess(env)),
+    );
     return {
       db,
       prefix,
@@ -93,4 +96,15 @@ export async function startPipeline(opts: {
     await cluster?.stop().catch(() => undefined);
     throw err;
   }
+}
+
+/** Starts the first and the rest concurrently; when one fails, stops those that started and rethrows its error. */
+async function startTogether<A extends ChildApp, W extends ChildApp>(first: () => Promise<A>, rest: (() => Promise<W>)[]): Promise<[A, ...W[]]> {
+  const settled = await Promise.allSettled([first(), ...rest.map((start) => start())]);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await stopAll(settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined)));
+    throw failed.reason;
+  }
+  return settled.map((r) => (r as PromiseFulfilledResult<A | W>).value) as [A, ...W[]];
 }
