@@ -76,3 +76,14 @@ export async function stopAll(children: readonly (ChildApp | undefined)[]): Prom
     }),
   );
 }
+
+/** Runs the starts concurrently; when one fails, stops those that started and rethrows its error (nothing is left running). */
+export async function startTogether<T extends readonly (() => Promise<ChildApp>)[]>(...starts: T): Promise<{ -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
+  const settled = await Promise.allSettled(starts.map((start) => start()));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await stopAll(settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined)));
+    throw failed.reason;
+  }
+  return settled.map((r) => (r as PromiseFulfilledResult<ChildApp>).value) as { -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> };
+}

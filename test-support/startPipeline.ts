@@ -1,4 +1,4 @@
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from './processes.js';
+import { startApiProcess, startTogether, startWorkerProcess, stopAll, type ChildApp } from './processes.js';
 import { startFakeOpenAI, type FakeOpenAI } from './fakeOpenAI.js';
 import { createTestDatabase, type TestDatabase } from './testDatabase.js';
 import { obliterateQueues, testPrefix } from './queuePrefix.js';
@@ -69,9 +69,9 @@ export async function startPipeline(opts: {
     if (!env.KDB_API_KEY) env.KDB_AUTH = 'disabled';
     const apiEnv = typeof opts.apiEnv === 'function' ? await opts.apiEnv(db) : opts.apiEnv;
     // Side by side, as docker-compose and stack-local.sh start them: each migrates under the advisory lock.
-    const [api, ...workers] = await startTogether<ChildApp & { url: string }, ChildApp & { probesUrl: string }>(
+    const [api, ...workers] = await startTogether(
       () => startApiProcess({ ...env, ...apiEnv }),
-      Array.from({ length: opts.workers ?? 0 }, () => () => startWorkerProcess(env)),
+      ...Array.from({ length: opts.workers ?? 0 }, () => () => startWorkerProcess(env)),
     );
     return {
       db,
@@ -96,15 +96,4 @@ export async function startPipeline(opts: {
     await cluster?.stop().catch(() => undefined);
     throw err;
   }
-}
-
-/** Starts the first and the rest concurrently; when one fails, stops those that started and rethrows its error. */
-async function startTogether<A extends ChildApp, W extends ChildApp>(first: () => Promise<A>, rest: (() => Promise<W>)[]): Promise<[A, ...W[]]> {
-  const settled = await Promise.allSettled([first(), ...rest.map((start) => start())]);
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) {
-    await stopAll(settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined)));
-    throw failed.reason;
-  }
-  return settled.map((r) => (r as PromiseFulfilledResult<A | W>).value) as [A, ...W[]];
 }

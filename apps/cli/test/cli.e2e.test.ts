@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
+import { startApiProcess, startTogether, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
 import { test } from '../../../test-support/fixtures.js';
 import { appCommand } from '../../../test-support/appCommand.js';
 import type { TestDatabase } from '../../../test-support/testDatabase.js';
@@ -34,9 +34,9 @@ describe('kameleondb CLI against a running API', () => {
     [db, prefix] = [d, p];
     dir = await mkdtemp(join(tmpdir(), 'kdb-cli-'));
     const env = { KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_API_KEY: KEY };
-    const api = await startApiProcess(env);
+    const [api, ...workers] = await startTogether(() => startApiProcess(env), () => startWorkerProcess(env));
     apiUrl = api.url;
-    children.push(api, await startWorkerProcess(env));
+    children.push(api, ...workers);
   });
   afterAll(async () => {
     await stopAll(children);
