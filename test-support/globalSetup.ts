@@ -2,12 +2,16 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '@kameleondb/core';
 import { adminUrl, dbUrl } from './urls.js';
+import { appSource } from './appCommand.js';
 
 /**
- * Migrates one template database per test run; each test file clones it
+ * Says where app processes start from (appCommand), and migrates one template database per test run; each test file clones it
  * (`CREATE DATABASE … TEMPLATE`), which takes milliseconds.
  */
 export default async function setup(project: TestProject) {
+  // Decided here once so that a stale build is said at the top of the run (and KDB_TEST_APPS=dist fails it).
+  const apps = appSource();
+  if (apps.from === 'source') console.warn(`app processes start from the sources through tsx: ${apps.reason}`);
   const template = `kdb_tpl_${process.pid}`;
   const admin = new pg.Client({ connectionString: adminUrl() });
   await admin.connect();

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { track } from './leaks.js';
+import { appCommand } from './appCommand.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -14,11 +15,11 @@ export interface ChildApp {
 }
 
 /**
- * Starts `apps/<app>/src/main.ts` as a real process; resolves once `readyLine` appears in its output.
+ * Starts an app as a real process (its build, or its sources when the build is stale: appCommand); resolves once `readyLine` appears in its output.
  * The provider is `hash` unless `env` names one (the product's default, fastembed, needs a model folder).
  */
 export async function startChild(app: 'api' | 'worker', env: Record<string, string>, readyLine: RegExp, timeoutMs = 30_000): Promise<ChildApp> {
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', `apps/${app}/src/main.ts`], {
+  const proc = spawn(process.execPath, appCommand(app), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', KDB_EMBEDDING_PROVIDER: 'hash', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,4 +75,15 @@ export async function stopAll(children: readonly (ChildApp | undefined)[]): Prom
       clearTimeout(t);
     }),
   );
+}
+
+/** Runs the starts concurrently; when one fails, stops those that started and rethrows its error (nothing is left running). */
+export async function startTogether<T extends readonly (() => Promise<ChildApp>)[]>(...starts: T): Promise<{ -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
+  const settled = await Promise.allSettled(starts.map((start) => start()));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await stopAll(settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined)));
+    throw failed.reason;
+  }
+  return settled.map((r) => (r as PromiseFulfilledResult<ChildApp>).value) as { -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> };
 }

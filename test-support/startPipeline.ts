@@ -1,4 +1,4 @@
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from './processes.js';
+import { startApiProcess, startTogether, startWorkerProcess, stopAll, type ChildApp } from './processes.js';
 import { startFakeOpenAI, type FakeOpenAI } from './fakeOpenAI.js';
 import { createTestDatabase, type TestDatabase } from './testDatabase.js';
 import { obliterateQueues, testPrefix } from './queuePrefix.js';
@@ -68,8 +68,11 @@ export async function startPipeline(opts: {
     };
     if (!env.KDB_API_KEY) env.KDB_AUTH = 'disabled';
     const apiEnv = typeof opts.apiEnv === 'function' ? await opts.apiEnv(db) : opts.apiEnv;
-    const api = await startApiProcess({ ...env, ...apiEnv });
-    const workers = await Promise.all(Array.from({ length: opts.workers ?? 0 }, () => startWorkerProcess(env)));
+    // Side by side, as docker-compose and stack-local.sh start them: each migrates under the advisory lock.
+    const [api, ...workers] = await startTogether(
+      () => startApiProcess({ ...env, ...apiEnv }),
+      ...Array.from({ length: opts.workers ?? 0 }, () => () => startWorkerProcess(env)),
+    );
     return {
       db,
       prefix,

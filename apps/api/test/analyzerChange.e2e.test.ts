@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AnalyzerRun } from '@kameleondb/schemas';
-import { startApiProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
+import { startApiProcess, startTogether, stopAll, type ChildApp } from '../../../test-support/processes.js';
 import { test } from '../../../test-support/fixtures.js';
 import { refSearch, type RefDoc } from '../../../test-support/referenceBm25.js';
 import type { TestDatabase } from '../../../test-support/testDatabase.js';
@@ -41,11 +41,9 @@ describe('an analyzer change under live searches, its driver killed mid-rebuild'
 
   it('answers for the old analyzer until the switch and for the new one after it; another process resumes the run', async () => {
     const env = { KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_AUTH: 'disabled', KDB_ANALYZER_BATCH: '10' };
-    // One after the other, each kept as soon as it runs: a start that fails must not leave the other behind.
-    const a = await startApiProcess(env);
-    children.push(a);
-    const b = await startApiProcess(env);
-    children.push(b);
+    // startTogether stops the other when one start fails: neither is left behind.
+    const [a, b] = await startTogether(() => startApiProcess(env), () => startApiProcess(env));
+    children.push(a, b);
     const call = async (url: string, method: string, path: string, body?: unknown) => {
       const res = await fetch(`${url}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
       const json = (await res.json()) as any;

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
+import { startApiProcess, startTogether, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
 import { test } from '../../../test-support/fixtures.js';
 import type { TestDatabase } from '../../../test-support/testDatabase.js';
 import { jsonClient } from '../../../test-support/http.js';
@@ -21,9 +21,9 @@ describe('Bull Board dashboard in a real browser (Debian Chromium)', () => {
   test.beforeAll(async ({ db: d, prefix: p }) => {
     [db, prefix] = [d, p];
     const env = { KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_API_KEY: KEY };
-    const api = await startApiProcess(env);
+    const [api, ...workers] = await startTogether(() => startApiProcess(env), () => startWorkerProcess(env));
     apiUrl = api.url;
-    children.push(api, await startWorkerProcess(env));
+    children.push(api, ...workers);
     const call = jsonClient(apiUrl, KEY);
     await call('POST', '/v1/entities', { name: 'docs', fields: { t: 'text' }, embedFields: ['t'] });
     for (let i = 0; i < 3; i++) await call('POST', '/v1/entities/docs/records?wait=true', [{ t: `dashboard ${i}` }]);

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
+import { startApiProcess, startTogether, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
 import { test } from '../../../test-support/fixtures.js';
+import { appCommand } from '../../../test-support/appCommand.js';
 import type { TestDatabase } from '../../../test-support/testDatabase.js';
 import { redisUrl } from '../../../test-support/urls.js';
 
@@ -23,7 +24,7 @@ describe('kameleondb CLI against a running API', () => {
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
-        ['--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args],
+        [...appCommand('cli'), ...args],
         { cwd: ROOT, env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', KDB_API_URL: apiUrl, KDB_API_KEY: KEY, ...env } },
         (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
       );
@@ -33,9 +34,9 @@ describe('kameleondb CLI against a running API', () => {
     [db, prefix] = [d, p];
     dir = await mkdtemp(join(tmpdir(), 'kdb-cli-'));
     const env = { KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_API_KEY: KEY };
-    const api = await startApiProcess(env);
+    const [api, ...workers] = await startTogether(() => startApiProcess(env), () => startWorkerProcess(env));
     apiUrl = api.url;
-    children.push(api, await startWorkerProcess(env));
+    children.push(api, ...workers);
   });
   afterAll(async () => {
     await stopAll(children);

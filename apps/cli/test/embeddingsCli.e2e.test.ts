@@ -2,11 +2,12 @@ import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { test } from '../../../test-support/fixtures.js';
+import { appCommand } from '../../../test-support/appCommand.js';
 import type { Pipeline } from '../../../test-support/startPipeline.js';
 import type { TestDatabase } from '../../../test-support/testDatabase.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const CLI = [process.execPath, '--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts'];
+const CLI = [process.execPath, ...appCommand('cli')];
 const N = 4000;
 
 // The openai provider on the local wire-format server: its answer delay keeps

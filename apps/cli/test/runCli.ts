@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { appCommand } from '../../../test-support/appCommand.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -10,14 +11,14 @@ export interface CliRun {
 }
 
 /**
- * Runs `kameleondb ARGS` as a separate process from source, with only `env`
+ * Runs `kameleondb ARGS` as a separate process (appCommand: the build, or the sources when it is stale), with only `env`
  * (and PATH) in its environment: the CLI sees no variable of the test runner.
  */
 export function runCli(args: readonly string[], env: Record<string, string>): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args],
+      [...appCommand('cli'), ...args],
       { cwd: ROOT, env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', ...env } },
       (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
     );

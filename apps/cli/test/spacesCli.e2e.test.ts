@@ -4,6 +4,7 @@ import { describe, expect } from 'vitest';
 import { test } from '../../../test-support/fixtures.js';
 import { until } from '../../../test-support/http.js';
 import type { Pipeline } from '../../../test-support/startPipeline.js';
+import { appCommand } from '../../../test-support/appCommand.js';
 import { runCli } from './runCli.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -77,7 +78,7 @@ describe('kameleondb embeddings spaces|migrate|activate|drop against a running A
 
   test('builds with --manual on a terminal with a live progress bar, and leaves search where it was', async () => {
     // `script` gives the command a pseudo-terminal.
-    const cmd = [process.execPath, '--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts', 'embeddings', 'migrate', '--provider', 'hash', '--model', 'feature-hash-v1', '--dimensions', '128', '--manual']
+    const cmd = [process.execPath, ...appCommand('cli'), 'embeddings', 'migrate', '--provider', 'hash', '--model', 'feature-hash-v1', '--dimensions', '128', '--manual']
       .map((a) => `'${a}'`)
       .join(' ');
     const out = await new Promise<{ code: number; text: string }>((resolve) => {

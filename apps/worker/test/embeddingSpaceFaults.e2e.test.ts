@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, type FakeOpenAI } from '../../../test-support/fakeOpenAI.js';
 import { jsonClient, until } from '../../../test-support/http.js';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
+import { startApiProcess, startTogether, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
 import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 import { redisUrl } from '../../../test-support/urls.js';
@@ -38,8 +38,8 @@ describe('embedding space builds: a killed worker and a cancel', () => {
       KDB_PLANNER_PAGE_SIZE: '50',
       KDB_JOB_LOCK_MS: '3000',
     };
-    const api = await startApiProcess(env);
-    workers = [await startWorkerProcess(env), await startWorkerProcess(env)];
+    const [api, w1, w2] = await startTogether(() => startApiProcess(env), () => startWorkerProcess(env), () => startWorkerProcess(env));
+    workers = [w1, w2];
     children.push(api, ...workers);
     call = jsonClient(api.url);
     await call('POST', '/v1/entities', { name: 'docs', fields: { text: 'text' }, embedFields: ['text'] });

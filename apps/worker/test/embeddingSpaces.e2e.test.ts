@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, type FakeOpenAI } from '../../../test-support/fakeOpenAI.js';
 import { jsonClient, until } from '../../../test-support/http.js';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
+import { startApiProcess, startTogether, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
 import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 import { redisUrl } from '../../../test-support/urls.js';
@@ -57,9 +57,9 @@ describe('embedding spaces: a migration to another provider and dimension under 
       KDB_SWEEP_EVERY: '1s',
       KDB_SWEEP_AFTER: '2s',
     };
-    apis = [await startApiProcess(env), await startApiProcess(env)];
-    children.push(...apis);
-    children.push(await startWorkerProcess(env), await startWorkerProcess(env));
+    const [a1, a2, w1, w2] = await startTogether(() => startApiProcess(env), () => startApiProcess(env), () => startWorkerProcess(env), () => startWorkerProcess(env));
+    apis = [a1, a2];
+    children.push(a1, a2, w1, w2);
     call = jsonClient(apis[0]!.url);
     await call('POST', '/v1/entities', { name: 'docs', fields: { text: 'text' }, embedFields: ['text'] });
     await call('POST', '/v1/entities', { name: 'live', fields: { text: 'text' }, embedFields: ['text'] });

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEntity } from '@kameleondb/core';
 import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
+import { startApiProcess, startTogether, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
 import { test } from '../../../test-support/fixtures.js';
 import type { TestDatabase } from '../../../test-support/testDatabase.js';
 import { jsonClient, until } from '../../../test-support/http.js';
@@ -34,9 +34,9 @@ describe('operations: sweeper, metrics, probes', () => {
       KDB_SWEEP_EVERY: '1s',
       KDB_SWEEP_AFTER: '1s',
     };
-    const api = await startApiProcess(env);
+    const [api, w1, w2] = await startTogether(() => startApiProcess(env), () => startWorkerProcess(env), () => startWorkerProcess(env));
     apiUrl = api.url;
-    workers = await Promise.all([startWorkerProcess(env), startWorkerProcess(env)]);
+    workers = [w1, w2];
     children.push(api, ...workers);
   });
   afterAll(async () => {

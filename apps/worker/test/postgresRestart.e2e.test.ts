@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, HashProvider } from '@kameleondb/core';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
+import { startApiProcess, startTogether, startWorkerProcess, stopAll, type ChildApp } from '../../../test-support/processes.js';
 import { obliterateQueues, testPrefix } from '../../../test-support/queuePrefix.js';
 import { readVectors } from '../../../test-support/testDatabase.js';
 import { createClusterDatabase, createThrowawayCluster, type ThrowawayCluster } from '../../../test-support/throwawayCluster.js';
@@ -80,8 +80,8 @@ describe('Postgres restarted under load', () => {
       // Many small batches, so a restart lands inside some of them.
       KDB_EMBEDDING_MAX_INPUTS: '128',
     };
-    api = await startApiProcess({ ...env, KDB_JOB_SIZE: '128' });
-    workers = await Promise.all([startWorkerProcess(env), startWorkerProcess(env)]);
+    const [a, w1, w2] = await startTogether(() => startApiProcess({ ...env, KDB_JOB_SIZE: '128' }), () => startWorkerProcess(env), () => startWorkerProcess(env));
+    [api, workers] = [a, [w1, w2]];
     pool = createPool({ connectionString: url, max: 2 });
     const res = await fetch(`${api.url}/v1/entities`, { method: 'POST', headers: json, body: JSON.stringify({ name: 'docs', fields: { t: 'text' }, embedFields: ['t'] }) });
     expect(res.status).toBe(201);
