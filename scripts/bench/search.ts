@@ -336,6 +336,7 @@ await writeSection(N === 100_000 ? 'search' : `search-${N}`, [
   ...cacheRows,
   '',
   `p95 with a warm result cache is ${warmRatio}× the p95 without one (cache=false). On a miss (the version check, then the search, then keeping the answer) p95 is ${missRatio}× cache=false; at p50 a miss takes ${missCost >= 0 ? '+' : ''}${missCost.toFixed(2)} ms against cache=false.`,
+  '',
   `Keyword search, \`english\` against \`simple\` analyzer: ${M.toLocaleString('en')} English-like records of 12 words (20 stems in 6 inflected forms, 30% stop words) in one entity per analyzer, 300 two-word queries through the API at concurrency 1 with \`cache=false\` (none answered from the result cache), in turns of ${TURN} (the same queries for both, the first analyzer of a turn alternating); ingest is one NDJSON request of all records with \`wait=true\`, once each.`,
   '',
   '| analyzer | p50 (ms) | p95 (ms) | p99 (ms) | server took_ms p50 / p95 | ingest (s) |',
