@@ -16,6 +16,7 @@
  * drop the databases by hand when done. `KDB_BENCH_KEEP=1` keeps a run's
  * databases under their per-run names.
  */
+import os from 'node:os';
 import pg from 'pg';
 import { BM25_B, BM25_K1, bm25Idf, createEmbedQueue, createEntity, fromJsonBody, ingestRecords, keywordTopK, migrate, readStatsAndHeads, tokenize } from '@kameleondb/core';
 import { corpus, queriesFor, type Query } from './keywordCorpus.js';
@@ -160,6 +161,8 @@ async function load(n: number, url: string, pool: pg.Pool, queue: ReturnType<typ
 }
 
 const startedAt = now();
+// The machine is shared: the figures are read beside its load.
+const loadAtStart = os.loadavg()[0]!.toFixed(1);
 const results: SizeResult[] = [];
 // The section is rewritten after each size, so a long run that is stopped keeps its smaller sizes.
 for (const n of sizes) {
@@ -172,7 +175,7 @@ async function section(): Promise<string[]> {
   const lines = [
     '## Keyword top-k at scale (`pnpm bench:keyword`)',
     '',
-    `Run ${startedAt} on ${await machine()}.`,
+    `Run ${startedAt} on ${await machine()}. Load average (1 min) at the start ${loadAtStart}, at the end ${os.loadavg()[0]!.toFixed(1)}.`,
     `Corpus: per record 20–300 words (uniform) drawn from a Zipfian vocabulary (s = 1, 50,000 words; the commonest word is in nearly every record), one \`team\` field of 10 values; written by the API's ingest path, no vectors. Top ${K}, 100 queries per kind, each run twice against the raw full BM25 sum (one statement over every posting of the query terms, statistics given) in alternating turns, in one process on one pool. "Top-k" is what the keyword retriever runs: the statistics with the first round in one statement, then keywordTopK's rounds. "Read" is the median share of the query terms' postings the top-k read from the impact index.`,
     '',
     '| records | postings | query kind | top-k p50 / p95 (ms) | full sum p50 / p95 (ms) | full sum p95 ÷ top-k p95 | postings read (median) |',
