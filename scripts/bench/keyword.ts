@@ -9,52 +9,24 @@
  * ingestRecords (the API's write path: records, search rows, postings and
  * statistics in one transaction per chunk); no worker runs, keyword search
  * needs no vectors.
+ *
+ * `KDB_BENCH_REUSE=1 pnpm bench:keyword [sizes…]` keeps each size's loaded
+ * database (`kdb_bench_keyword_<size>`) and measures on it again in later runs
+ * instead of loading it anew (the 100,000-record load takes about 18 minutes);
+ * drop the databases by hand when done. `KDB_BENCH_KEEP=1` keeps a run's
+ * databases under their per-run names.
  */
+import os from 'node:os';
 import pg from 'pg';
 import { BM25_B, BM25_K1, bm25Idf, createEmbedQueue, createEntity, fromJsonBody, ingestRecords, keywordTopK, migrate, readStatsAndHeads, tokenize } from '@kameleondb/core';
-import { deleteRedisKeys, dropDatabase, freshDatabase, machine, now, percentile, REDIS, writeSection } from './harness.js';
+import { corpus, queriesFor, type Query } from './keywordCorpus.js';
+import { admin, dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, machine, now, percentile, PG, REDIS, writeSection } from './harness.js';
 
 const sizes = process.argv.slice(2).map(Number);
 if (!sizes.length) sizes.push(10_000, 100_000);
 for (const n of sizes) if (!Number.isInteger(n) || n < 1000) throw new Error(`sizes must be integers of at least 1000, got ${n}`);
 const K = 10;
-const VOCAB = 50_000;
-const TEAMS = 10;
-
-/** mulberry32: a small deterministic generator, so every run and size draws the same corpus prefix. */
-function generator(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-// Zipf (s = 1): P(rank r) ∝ 1/r, drawn by binary search in the cumulative weights.
-const cumulative = new Float64Array(VOCAB);
-for (let r = 1, s = 0; r <= VOCAB; r++) cumulative[r - 1] = s += 1 / r;
-const word = (rank: number) => `w${rank.toString(36)}`;
-function zipfRank(u: number): number {
-  const x = u * cumulative[VOCAB - 1]!;
-  let lo = 0;
-  let hi = VOCAB - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (cumulative[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo + 1;
-}
-function* corpus(count: number) {
-  const rand = generator(20261201);
-  for (let i = 0; i < count; i++) {
-    const len = 20 + Math.floor(rand() * 281);
-    const words = Array.from({ length: len }, () => word(zipfRank(rand())));
-    yield { body: words.join(' '), team: `t${Math.floor(rand() * TEAMS)}` };
-  }
-}
+const REUSE = process.env.KDB_BENCH_REUSE === '1';
 
 const FULL_SUM_SQL = (filtered: boolean) => `
   SELECT p.record_id AS id, sum(q.idf * (p.tf * ($3::float8 + 1)) / (p.tf + $3::float8 * (1 - $4::float8 + $4::float8 * p.doc_len / $5::float8))) AS score
@@ -62,54 +34,27 @@ const FULL_SUM_SQL = (filtered: boolean) => `
     ${filtered ? "JOIN kdb_records r ON r.id = p.record_id AND r.data @> $7::jsonb" : ''}
    GROUP BY p.record_id ORDER BY score DESC, p.record_id LIMIT $6`;
 
-type Query = { kind: string; q: string; where?: Record<string, string> };
-function queriesFor(): Query[] {
-  const rand = generator(7);
-  const between = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo));
-  const out: Query[] = [];
-  for (let i = 0; i < 100; i++) {
-    out.push({ kind: 'rare (rank 5,000–20,000)', q: word(between(5000, 20000)) });
-    out.push({ kind: 'common (rank 1–50)', q: word(between(1, 50)) });
-    out.push({ kind: 'multi-term (ranks 1–50, 50–500, 500–5,000)', q: `${word(between(1, 50))} ${word(between(50, 500))} ${word(between(500, 5000))}` });
-    out.push({ kind: 'common + where (10% of records)', q: word(between(1, 50)), where: { team: `t${between(0, TEAMS)}` } });
-  }
-  return out;
-}
-
 interface SizeResult {
   n: number;
   postings: number;
   loadS: number;
+  /** The database was loaded by an earlier run (KDB_BENCH_REUSE); loadS is that run's. */
+  reused: boolean;
   rows: { kind: string; topk: number[]; full: number[]; readShare: number[] }[];
   checked: number;
   equal: number;
 }
 
 async function measure(n: number): Promise<SizeResult> {
-  const name = `kdb_bench_keyword_${process.pid}_${n}`;
-  const url = await freshDatabase(name);
+  const name = REUSE ? `kdb_bench_keyword_${n}` : `kdb_bench_keyword_${process.pid}_${n}`;
+  const loaded = REUSE ? await loadedBefore(name, n) : undefined;
+  const url = loaded === undefined ? await freshDatabase(name) : dbUrl(name);
   const prefix = `{kdbbench-k-${process.pid}-${n}}`;
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   const queue = createEmbedQueue({ redis: REDIS, prefix });
   try {
-    await migrate({ connectionString: url });
-    const entity = await createEntity(pool, { name: 'scale', fields: { body: 'text', team: 'text' }, embedFields: ['body'] });
-    const t0 = performance.now();
-    const docs = corpus(n);
-    for (let done = 0; done < n; ) {
-      const chunk: Record<string, unknown>[] = [];
-      // Not a for-of: leaving one would close the generator.
-      for (let next = docs.next(); !next.done; next = docs.next()) {
-        chunk.push(next.value);
-        if (chunk.length === 10_000) break;
-      }
-      await ingestRecords({ pool, queue, entity, records: fromJsonBody(chunk) });
-      done += chunk.length;
-      process.stderr.write(`  ${n}: ${done} records written\n`);
-    }
-    const loadS = (performance.now() - t0) / 1000;
-    await pool.query('VACUUM ANALYZE');
-    await pool.query('CHECKPOINT');
+    const loadS = loaded ?? (await load(n, url, pool, queue));
+    if (loaded === undefined && REUSE) await admin(`COMMENT ON DATABASE ${name} IS '${LOADED_MARK} ${n} ${loadS.toFixed(1)}'`);
     const postings = Number((await pool.query('SELECT count(*) AS c FROM kdb_postings')).rows[0].c);
 
     const topk = async ({ q, where }: Pick<Query, 'q' | 'where'>) => {
@@ -167,16 +112,57 @@ async function measure(n: number): Promise<SizeResult> {
       if (same) equal++;
       else process.stderr.write(`MISMATCH at ${n}: ${JSON.stringify(q)}\n`);
     }
-    return { n, postings, loadS, rows: [...rows.values()], checked, equal };
+    return { n, postings, loadS, reused: loaded !== undefined, rows: [...rows.values()], checked, equal };
   } finally {
     await queue.close();
     await pool.end();
     await deleteRedisKeys(prefix);
-    if (!process.env.KDB_BENCH_KEEP) await dropDatabase(name);
+    if (!process.env.KDB_BENCH_KEEP && !REUSE) await dropDatabase(name);
   }
 }
 
+/** Marks a database whose load finished (its comment: the mark, the records, the load's seconds). */
+const LOADED_MARK = 'kdb bench:keyword loaded';
+
+/** The load's seconds when `name` holds a finished load of `n` records (KDB_BENCH_REUSE), else undefined. */
+async function loadedBefore(name: string, n: number): Promise<number | undefined> {
+  const c = new pg.Client({ connectionString: PG });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ d: string | null }>(`SELECT shobj_description(oid, 'pg_database') AS d FROM pg_database WHERE datname = $1`, [name]);
+    const m = rows[0]?.d?.match(/^kdb bench:keyword loaded (\d+) ([\d.]+)$/);
+    return m && Number(m[1]) === n ? Number(m[2]) : undefined;
+  } finally {
+    await c.end();
+  }
+}
+
+/** Writes the corpus's first `n` records by ingestRecords, 10,000 a transaction; returns the seconds taken. */
+async function load(n: number, url: string, pool: pg.Pool, queue: ReturnType<typeof createEmbedQueue>): Promise<number> {
+  await migrate({ connectionString: url });
+  const entity = await createEntity(pool, { name: 'scale', fields: { body: 'text', team: 'text' }, embedFields: ['body'] });
+  const t0 = performance.now();
+  const docs = corpus(n);
+  for (let done = 0; done < n; ) {
+    const chunk: Record<string, unknown>[] = [];
+    // Not a for-of: leaving one would close the generator.
+    for (let next = docs.next(); !next.done; next = docs.next()) {
+      chunk.push(next.value);
+      if (chunk.length === 10_000) break;
+    }
+    await ingestRecords({ pool, queue, entity, records: fromJsonBody(chunk) });
+    done += chunk.length;
+    process.stderr.write(`  ${n}: ${done} records written\n`);
+  }
+  const loadS = (performance.now() - t0) / 1000;
+  await pool.query('VACUUM ANALYZE');
+  await pool.query('CHECKPOINT');
+  return loadS;
+}
+
 const startedAt = now();
+// The machine is shared: the figures are read beside its load.
+const loadAtStart = os.loadavg()[0]!.toFixed(1);
 const results: SizeResult[] = [];
 // The section is rewritten after each size, so a long run that is stopped keeps its smaller sizes.
 for (const n of sizes) {
@@ -189,7 +175,7 @@ async function section(): Promise<string[]> {
   const lines = [
     '## Keyword top-k at scale (`pnpm bench:keyword`)',
     '',
-    `Run ${startedAt} on ${await machine()}.`,
+    `Run ${startedAt} on ${await machine()}. Load average (1 min) at the start ${loadAtStart}, at the end ${os.loadavg()[0]!.toFixed(1)}.`,
     `Corpus: per record 20–300 words (uniform) drawn from a Zipfian vocabulary (s = 1, 50,000 words; the commonest word is in nearly every record), one \`team\` field of 10 values; written by the API's ingest path, no vectors. Top ${K}, 100 queries per kind, each run twice against the raw full BM25 sum (one statement over every posting of the query terms, statistics given) in alternating turns, in one process on one pool. "Top-k" is what the keyword retriever runs: the statistics with the first round in one statement, then keywordTopK's rounds. "Read" is the median share of the query terms' postings the top-k read from the impact index.`,
     '',
     '| records | postings | query kind | top-k p50 / p95 (ms) | full sum p50 / p95 (ms) | full sum p95 ÷ top-k p95 | postings read (median) |',
@@ -198,7 +184,7 @@ async function section(): Promise<string[]> {
       r.rows.map((row) => `| ${r.n} | ${r.postings} | ${row.kind} | ${f(percentile(row.topk, 50))} / ${f(percentile(row.topk, 95))} | ${f(percentile(row.full, 50))} / ${f(percentile(row.full, 95))} | ${(percentile(row.full, 95) / percentile(row.topk, 95)).toFixed(1)}× | ${(percentile(row.readShare, 50) * 100).toFixed(1)}% |`),
     ),
     '',
-    `Exact: ${results.map((r) => `${r.n} records: top ${K} equal to the full sum on ${r.equal} of ${r.checked} queries`).join('; ')}. Load (ingestRecords, 10,000 records a transaction): ${results.map((r) => `${r.n} in ${r.loadS.toFixed(0)} s`).join(', ')}.`,
+    `Exact: ${results.map((r) => `${r.n} records: top ${K} equal to the full sum on ${r.equal} of ${r.checked} queries`).join('; ')}. Load (ingestRecords, 10,000 records a transaction): ${results.map((r) => `${r.n} in ${r.loadS.toFixed(0)} s${r.reused ? ' (an earlier run\'s load, reused)' : ''}`).join(', ')}.`,
   ];
   if (results.length > 1) {
     const [a, b] = [results[0]!, results[results.length - 1]!];

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BM25_B, BM25_K1, createEntity, keywordTopK, readStatsAndHeads, tokenize, type Entity } from '@kameleondb/core';
+import { BM25_B, BM25_K1, createEntity, deleteRecord, keywordTopK, patchRecord, readStatsAndHeads, tokenize, type Entity } from '@kameleondb/core';
 import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 
@@ -129,5 +129,184 @@ describe('keywordTopK: exact top-k without reading every posting', () => {
     expect(withFirst.hits).toEqual(alone.hits);
     expect(withFirst.hits!.map((h) => h.id)).toEqual(fullRanking(terms.slice(0, 3)).slice(0, 40).map((w) => w.id));
     expect(withFirst.queries[0]!.text).toBe(first.query.text);
+  });
+});
+
+/**
+ * The two prunings of multi-term queries (MaxScore's non-essential terms and
+ * pruned groups) against a full ranking computed here from the documents'
+ * text, on a corpus made for them: a term in nearly every document (it turns
+ * non-essential), a mid-frequency term, and 900 documents that hold three
+ * terms of equal df at one length, each with another of the three twice, so
+ * that their scores are the same three weights summed in three orders and
+ * differ by rounding alone (or not at all): near-ties far past the k
+ * boundary. Terms are read by depth (fullReadDf 16) so that rounds, prunings
+ * and ties meet; writes come between the queries.
+ */
+describe('keywordTopK: pruned multi-term reading keeps the exact top k, near-ties at the k boundary included', () => {
+  let db: TestDatabase;
+  let entity: Entity;
+  let seed = 23;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const TEAMS = ['red', 'red', 'blue', 'green'];
+  const PATTERNS = ['aa aa bb cc', 'aa bb bb cc', 'aa bb cc cc'];
+  const filler = (n: number) => Array.from({ length: n }, () => `f${Math.floor(rand() * 300)}`);
+  const tied = (i: number) => ({ body: `${PATTERNS[i % 3]} common ${filler(4).join(' ')}`, team: TEAMS[i % 4]! });
+  const other = () => {
+    const words = filler(3 + Math.floor(rand() * 8));
+    if (rand() < 0.95) words.push(...Array<string>(1 + Math.floor(rand() * 3)).fill('common'));
+    if (rand() < 0.2) words.push('mid');
+    // All three or none, so the three keep one df and the tied family its ties.
+    if (rand() < 0.1) words.push('aa', 'bb', 'cc');
+    return { body: words.sort(() => rand() - 0.5).join(' '), team: TEAMS[Math.floor(rand() * 4)]! };
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    entity = await createEntity(db.pool, { name: 'prune', fields: { body: 'text', team: 'text' }, embedFields: ['body'] });
+    await ingestTestRecords(db.pool, entity, Array.from({ length: 900 }, (_, i) => tied(i)));
+    await ingestTestRecords(db.pool, entity, Array.from({ length: 3000 }, other));
+  });
+  afterAll(() => db.close());
+
+  /** The documents as stored (text and team) per entity, read again after writes. */
+  const stored = new Map<string, { id: string; team: string; toks: string[] }[]>();
+  async function documents(name: string) {
+    const known = stored.get(name);
+    if (known) return known;
+    const { rows } = await db.pool.query<{ id: string; content: string; team: string }>(
+      "SELECT s.record_id AS id, s.content, r.data->>'team' AS team FROM kdb_search s JOIN kdb_records r ON r.id = s.record_id WHERE s.entity = $1",
+      [name],
+    );
+    const docs = rows.map((r) => ({ id: r.id, team: r.team, toks: tokenize(r.content) }));
+    stored.set(name, docs);
+    return docs;
+  }
+
+  /** Every document scored from its text (statistics counted here too), score desc, ties (1e-12) by id. */
+  async function reference(name: string, terms: string[], team?: string) {
+    const docs = await documents(name);
+    const n = docs.length;
+    const avgdl = docs.reduce((x, d) => x + d.toks.length, 0) / n;
+    const df = new Map(terms.map((t) => [t, docs.filter((d) => d.toks.includes(t)).length]));
+    const idf = (t: string) => Math.log(1 + (n - df.get(t)! + 0.5) / (df.get(t)! + 0.5));
+    const ranked = docs
+      .filter((d) => team === undefined || d.team === team)
+      .map((d) => {
+        let score = 0;
+        for (const t of terms) {
+          const tf = d.toks.filter((x) => x === t).length;
+          if (tf) score += (idf(t) * tf * (BM25_K1 + 1)) / (tf + BM25_K1 * (1 - BM25_B + (BM25_B * d.toks.length) / avgdl));
+        }
+        return { id: d.id, score };
+      })
+      .filter((d) => d.score > 0)
+      .sort((x, y) => (Math.abs(x.score - y.score) > 1e-12 ? y.score - x.score : x.id < y.id ? -1 : 1));
+    return { ranked, avgdl, terms: terms.filter((t) => df.get(t)! > 0).map((term) => ({ term, idf: idf(term), df: df.get(term)! })) };
+  }
+
+  /** The top k against the reference: tie-aware first (what a user relies on), then the exact order. */
+  async function expectTopK(q: string, k: number, team?: string, name = 'prune') {
+    const terms = [...new Set(tokenize(q))];
+    const ref = await reference(name, terms, team);
+    const top = await keywordTopK(db.pool, { entities: [name], terms: ref.terms, k, k1: BM25_K1, b: BM25_B, avgdl: ref.avgdl, fullReadDf: 16, ...(team ? { where: { team } } : {}) });
+    const label = `"${q}" top ${k}${team ? ` team ${team}` : ''}`;
+    const want = ref.ranked.slice(0, k);
+    expect(top.hits.length, label).toBe(want.length);
+    const kth = want[want.length - 1]!.score;
+    const exact = new Map(ref.ranked.map((d) => [d.id, d.score]));
+    // Every returned document scores at least the exact k-th (within rounding), with its exact score...
+    for (const h of top.hits) {
+      expect(exact.has(h.id), label).toBe(true);
+      expect(Math.abs(h.score - exact.get(h.id)!), label).toBeLessThan(1e-9);
+      expect(h.score, label).toBeGreaterThanOrEqual(kth - 1e-9);
+    }
+    // ...and no document with a strictly higher exact score is missing.
+    const returned = new Set(top.hits.map((h) => h.id));
+    for (const d of ref.ranked) if (d.score > kth + 1e-9) expect(returned.has(d.id), `${label}: ${d.id} (${d.score}) missing`).toBe(true);
+    // Ties within rounding are broken by id, as the full ranking breaks them.
+    expect(top.hits.map((h) => h.id), label).toEqual(want.map((w) => w.id));
+    return { top, ref };
+  }
+
+  const QUERIES = ['aa bb cc common', 'common cc bb aa', 'common mid aa', 'aa bb common', 'mid common', 'common aa'];
+
+  it('non-essential terms and pruned groups on near-ties: tie-aware and exact, with and without where', async () => {
+    let nonEssential = 0;
+    let pruned = 0;
+    for (const q of QUERIES) {
+      for (const k of [5, 10, 50, 300]) {
+        for (const team of k === 10 ? [undefined, 'red', 'green'] : [undefined, 'red']) {
+          const { top } = await expectTopK(q, k, team);
+          nonEssential += top.termsNonEssential;
+          pruned += top.groupsPruned;
+        }
+      }
+    }
+    // The corpus drives both prunings (else this test would not test them).
+    expect(nonEssential).toBeGreaterThan(0);
+    expect(pruned).toBeGreaterThan(0);
+  });
+
+  it('the tied family straddles k: the 10 returned are the smallest ids of 900 near-tied documents, the k-th ties the 11th', async () => {
+    const { top, ref } = await expectTopK('aa bb cc', 10);
+    const near = ref.ranked.filter((d) => Math.abs(d.score - ref.ranked[0]!.score) < 1e-12);
+    expect(near.length).toBeGreaterThan(800);
+    // Distinct floats among them: rounding told some apart, and the answer did not drop those.
+    expect(new Set(near.map((d) => d.score)).size).toBeGreaterThan(1);
+    expect(top.hits.map((h) => h.id)).toEqual(near.map((d) => d.id).sort().slice(0, 10));
+  });
+
+  it('a common term is not read past the first round once rarer terms carry the top k', async () => {
+    const { top, ref } = await expectTopK('common mid aa', 10);
+    const common = ref.terms.find((t) => t.term === 'common')!;
+    expect(common.df).toBeGreaterThan(3000);
+    expect(top.rounds).toBeGreaterThan(1);
+    expect(top.termsNonEssential).toBeGreaterThan(0);
+    expect(top.postingsRead).toBeLessThan(common.df / 2);
+  });
+
+  it('keeps tied documents of a group whose frontier ties the k-th exactly: a common term non-essential, the k-th from a later group', async () => {
+    const cross = await createEntity(db.pool, { name: 'crossmulti', fields: { body: 'text', team: 'text' }, embedFields: ['body'] });
+    // Average length exactly 9 (the team is a token too; k1 = 1.2, b = 0.75): tf 2 at length 9 weighs
+    // exactly what tf 1 at length 3 weighs, for "aa" and for "zz" alike, so the early documents (smaller ids, both terms
+    // twice) and the later ones (once each, short) score the same to the last bit from two groups
+    // of each term. "zz" is in every document (it turns non-essential); a filter passing one in
+    // three makes the k-th passing document come from the later groups while early ones are unread.
+    const team = (i: number) => (i % 3 ? 'x' : 'y');
+    const early = await ingestTestRecords(db.pool, cross, Array.from({ length: 1200 }, (_, i) => ({ body: 'aa aa zz zz qq rr ss tt', team: team(i) })));
+    await ingestTestRecords(db.pool, cross, Array.from({ length: 1200 }, (_, i) => ({ body: 'aa zz', team: team(i) })));
+    await ingestTestRecords(db.pool, cross, Array.from({ length: 1200 }, () => ({ body: 'zz ff gg hh ii jj kk ll mm nn oo pp uu vv', team: 'x' })));
+    const passing = early.filter((_, i) => team(i) === 'y').sort();
+    for (const k of [10, 40]) {
+      const { top, ref } = await expectTopK('aa zz', k, 'y', 'crossmulti');
+      expect(ref.avgdl).toBe(9);
+      expect(top.hits.map((h) => h.id)).toEqual(passing.slice(0, k));
+      await expectTopK('zz aa', k, undefined, 'crossmulti');
+    }
+  });
+
+  it('stays exact under interleaved inserts, PATCHes and DELETEs between the queries', async () => {
+    const ids = (await db.pool.query<{ id: string }>("SELECT id FROM kdb_records WHERE entity = 'prune'")).rows.map((r) => r.id);
+    for (let cycle = 0; cycle < 3; cycle++) {
+      const ops = [...Array<string>(4).fill('insert'), ...Array<string>(30).fill('patch'), ...Array<string>(30).fill('delete')].sort(() => rand() - 0.5);
+      stored.clear();
+      for (const op of ops) {
+        if (op === 'insert') ids.push(...(await ingestTestRecords(db.pool, entity, Array.from({ length: 30 }, (_, i) => (i % 2 ? tied(i) : other())))));
+        else {
+          const i = Math.floor(rand() * ids.length);
+          if (op === 'patch') await patchRecord(db.pool, entity, ids[i]!, rand() < 0.5 ? tied(i) : other());
+          else {
+            await deleteRecord(db.pool, 'prune', ids[i]!);
+            ids.splice(i, 1);
+          }
+        }
+      }
+      for (const q of QUERIES) {
+        await expectTopK(q, 10);
+        await expectTopK(q, 50);
+        await expectTopK(q, 10, 'blue');
+      }
+    }
   });
 });

@@ -19,7 +19,8 @@ export interface Bm25Explain {
 /**
  * How the keyword top-k was found (keywordTopK): rounds, postings per group
  * in the last round, documents seen, postings read against what the full sum
- * would read (the query terms' df summed), impact groups read, terms read to
+ * would read (the query terms' df summed), impact groups read and those
+ * pruned, terms left unread as non-essential (MaxScore), terms read to
  * their end, candidates looked up and checked against `where`. proved is
  * always true: the top k is exact without a full sum.
  */
@@ -30,6 +31,8 @@ export interface KeywordPruning {
   postingsRead: number;
   postingsTotal: number;
   groups: number;
+  groupsPruned: number;
+  termsNonEssential: number;
   termsReadWhole: number;
   lookedUp: number;
   filterChecked: number;
@@ -166,6 +169,8 @@ export class KeywordRetriever {
       postingsRead: top.postingsRead,
       postingsTotal: present.reduce((sum, x) => sum + x.df, 0),
       groups: top.groups,
+      groupsPruned: top.groupsPruned,
+      termsNonEssential: top.termsNonEssential,
       termsReadWhole: top.termsReadWhole,
       lookedUp: top.lookedUp,
       filterChecked: top.filterChecked,
@@ -200,12 +205,14 @@ function merge(parts: readonly KeywordRetrieval[], k: number): KeywordRetrieval 
           postingsRead: a.postingsRead + p.pruning!.postingsRead,
           postingsTotal: a.postingsTotal + p.pruning!.postingsTotal,
           groups: a.groups + p.pruning!.groups,
+          groupsPruned: a.groupsPruned + p.pruning!.groupsPruned,
+          termsNonEssential: a.termsNonEssential + p.pruning!.termsNonEssential,
           termsReadWhole: a.termsReadWhole + p.pruning!.termsReadWhole,
           lookedUp: a.lookedUp + p.pruning!.lookedUp,
           filterChecked: a.filterChecked + p.pruning!.filterChecked,
           proved: true,
         }),
-        { rounds: 0, depth: 0, candidates: 0, postingsRead: 0, postingsTotal: 0, groups: 0, termsReadWhole: 0, lookedUp: 0, filterChecked: 0, proved: true },
+        { rounds: 0, depth: 0, candidates: 0, postingsRead: 0, postingsTotal: 0, groups: 0, groupsPruned: 0, termsNonEssential: 0, termsReadWhole: 0, lookedUp: 0, filterChecked: 0, proved: true },
       )
     : undefined;
   return { hits, queries, ...(bm25 ? { bm25 } : {}), ...(pruning ? { pruning } : {}) };

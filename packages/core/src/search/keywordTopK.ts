@@ -57,6 +57,10 @@ export interface KeywordTopK {
   postingsRead: number;
   /** (entity, term, tf) groups read, the blocks of the impact order. */
   groups: number;
+  /** Groups left unread once no unseen document of theirs could reach the top k (their frontier plus every other term's bound below the k-th score). */
+  groupsPruned: number;
+  /** Query terms the last round did not read (non-essential: together they cannot reach the k-th score; only looked up for candidates). */
+  termsNonEssential: number;
   /** Query terms whose every posting was read. */
   termsReadWhole: number;
   /** Candidates whose other terms' postings were looked up, over all rounds (the rest were exact already or could not reach the top k). */
@@ -188,6 +192,8 @@ interface Group {
   ti: number;
   /** The first posting not used yet; null once the group is read to its end. */
   frontier: HeadRow | null;
+  /** No unseen document of this group can reach the top k any more: never read again. */
+  pruned: boolean;
 }
 
 interface Seen {
@@ -219,6 +225,20 @@ interface Seen {
  * depth is read to its end at once, so the work never exceeds one read of the
  * query terms' postings plus the lookups: there is no fallback to a full sum.
  *
+ * Two prunings keep multi-term queries from reading common terms deep
+ * (MaxScore and a per-group form of it, with θ the proved k-th score):
+ * - a term is non-essential while it and the terms of smaller bound sum to
+ *   less than θ: a document unseen in every other term cannot reach the top
+ *   k through them, so those terms are not read further, only looked up for
+ *   candidates; their frontier still bounds the documents not seen;
+ * - a group is pruned once its frontier weight plus every other term's
+ *   bound (over groups not pruned) is below θ: an unseen document of that
+ *   group, bounded in the others by their frontiers, cannot reach θ. θ only
+ *   rises and bounds only fall, so the proof holds for good: of an unseen
+ *   document's groups, the first pruned was pruned while the others were
+ *   counted in the bound. The stop test then sums the bounds of groups not
+ *   pruned; seen documents keep the bounds of every group.
+ *
  * On a tie with the bound, an unseen document ties only by sitting at or
  * after the frontier of every term's group, so it ranks after the k-th when
  * the k-th's id is smaller than those frontier ids (ids break ties, as in the
@@ -238,6 +258,7 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
   const T = terms.length;
   const termIndex = new Map(terms.map((t, i) => [t, i]));
   const weight = (ti: number, tf: number, len: number) => (idfs[ti]! * (tf * (k1 + 1))) / (tf + k1 * (1 - b + (b * len) / avgdl));
+  const frontierWeight = (g: Group) => weight(g.ti, g.frontier!.tf, g.frontier!.doc_len);
   const fullReadDf = opts.fullReadDf ?? DEFAULT_FULL_READ_DF;
   const whereJson = opts.where ? JSON.stringify(opts.where) : undefined;
   const df = opts.terms.map((t) => t.df);
@@ -250,12 +271,29 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
   let postingsRead = 0;
   let lookedUp = 0;
   let filterChecked = 0;
+  // Terms read in the coming round (all in the first; MaxScore's essential terms after it).
+  let essential = new Array<boolean>(T).fill(true);
   // Postings to use per group this round: terms read whole take all (df bounds any group).
   const useOf = (ti: number) => {
     const d = df[ti];
     if (d === undefined) return depth;
     if (rounds === 1 && d <= fullReadDf) return fullReadDf;
     return d - read[ti]! <= depth ? Math.max(d, 1) : depth;
+  };
+  // Per term: the best weight of a document no term has shown yet (frontiers of groups not pruned), with the frontier ids reaching it.
+  const unseenBounds = () => {
+    const bound = new Float64Array(T);
+    const ids: string[][] = terms.map(() => []);
+    for (const g of groups.values()) {
+      if (!g.frontier || g.pruned) continue;
+      const w = frontierWeight(g);
+      const cur = bound[g.ti]!;
+      if (ids[g.ti]!.length === 0 || w > cur + tol(cur)) {
+        bound[g.ti] = w;
+        ids[g.ti] = [g.frontier.id];
+      } else if (Math.abs(w - cur) <= tol(cur)) ids[g.ti]!.push(g.frontier.id);
+    }
+    return { bound, ids };
   };
   for (;;) {
     rounds++;
@@ -266,7 +304,7 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       readQuery = opts.firstRound && opts.firstRoundQuery ? opts.firstRoundQuery : { text: HEADS_SQL, values: [opts.entities, terms, use.map((u) => u + 1)] };
       rows = opts.firstRound ?? (await db.query<HeadRow>({ name: 'kdb_keyword_heads', ...readQuery })).rows;
     } else {
-      const open = [...groups.values()].filter((g) => g.frontier !== null);
+      const open = [...groups.values()].filter((g) => g.frontier !== null && !g.pruned && essential[g.ti]);
       readQuery = {
         text: NEXT_SQL,
         values: [
@@ -289,12 +327,12 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       else byGroup.set(key, [r]);
     }
     // Groups asked for that answered nothing: their frontier was deleted meanwhile and nothing follows.
-    if (rounds > 1) for (const [key, g] of groups) if (g.frontier && !byGroup.has(key)) g.frontier = null;
+    if (rounds > 1) for (const [key, g] of groups) if (g.frontier && !g.pruned && essential[g.ti] && !byGroup.has(key)) g.frontier = null;
     for (const [key, list] of byGroup) {
       list.sort((x, y) => x.doc_len - y.doc_len || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
       const ti = termIndex.get(list[0]!.term)!;
       let g = groups.get(key);
-      if (!g) groups.set(key, (g = { entity: list[0]!.entity, term: list[0]!.term, tf: list[0]!.tf, ti, frontier: null }));
+      if (!g) groups.set(key, (g = { entity: list[0]!.entity, term: list[0]!.term, tf: list[0]!.tf, ti, frontier: null, pruned: false }));
       const n = use[ti]!;
       const used = list.length > n ? list.slice(0, n) : list;
       for (const r of used) {
@@ -306,19 +344,14 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       read[ti]! += used.length;
       g.frontier = list[n] ?? null;
     }
-    // Per term: the best weight an unread posting can have, and the frontier ids reaching it.
+    // Per term: the best weight an unread posting can have (of a seen document), and of a document
+    // no term has shown yet (groups not pruned), with the frontier ids reaching it.
     const bound = new Float64Array(T);
-    const boundIds: string[][] = terms.map(() => []);
     const openTerm = new Array<boolean>(T).fill(false);
     for (const g of groups.values()) {
       if (!g.frontier) continue;
       openTerm[g.ti] = true;
-      const w = weight(g.ti, g.frontier.tf, g.frontier.doc_len);
-      const cur = bound[g.ti]!;
-      if (boundIds[g.ti]!.length === 0 || w > cur + tol(cur)) {
-        bound[g.ti] = w;
-        boundIds[g.ti] = [g.frontier.id];
-      } else if (Math.abs(w - cur) <= tol(cur)) boundIds[g.ti]!.push(g.frontier.id);
+      bound[g.ti] = Math.max(bound[g.ti]!, frontierWeight(g));
     }
     // A term read to its end is known for every document: absent where not seen.
     for (let ti = 0; ti < T; ti++) {
@@ -385,20 +418,30 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
     const ranked: KeywordHit[] = [];
     for (const [id, s] of seen) if (s.passes !== false && (!whereJson || s.passes) && exact(s) && reach(s, floor)) ranked.push({ id, entity: s.entity, score: lower(s) });
     ranked.sort(byScoreThenId);
-    const exhausted = openTerm.every((o) => !o);
+    // θ: the k-th score is proved at least this. Groups that no unseen document can reach θ through are pruned.
+    const theta = ranked.length >= k ? ranked[k - 1]!.score : -Infinity;
+    let unseen = unseenBounds();
+    if (theta > 0) {
+      let sum = 0;
+      for (let ti = 0; ti < T; ti++) sum += unseen.bound[ti]!;
+      // One snapshot of the bounds for every group: each pruned group counted the others' frontiers.
+      for (const g of groups.values()) if (g.frontier && !g.pruned && frontierWeight(g) + sum - unseen.bound[g.ti]! < theta - tol(theta)) g.pruned = true;
+      unseen = unseenBounds();
+    }
+    const exhausted = unseen.bound.every((x, ti) => x === 0 && unseen.ids[ti]!.length === 0);
     const done = (): boolean => {
       if (exhausted) return true;
       if (ranked.length < k) return false;
       let ub = 0;
-      for (let ti = 0; ti < T; ti++) if (openTerm[ti]) ub += bound[ti]!;
+      for (let ti = 0; ti < T; ti++) ub += unseen.bound[ti]!;
       const kth = ranked[k - 1]!;
       if (kth.score > ub + tol(ub)) return true;
       if (kth.score < ub - tol(ub)) return false;
       // Tie with the bound: an unseen document reaching it sits at or after the frontier of every term.
       let idFloor = '';
       for (let ti = 0; ti < T; ti++) {
-        if (!openTerm[ti] || bound[ti]! <= tol(0)) continue;
-        const least = boundIds[ti]!.reduce((a, c) => (c < a ? c : a));
+        if (unseen.ids[ti]!.length === 0 || unseen.bound[ti]! <= tol(0)) continue;
+        const least = unseen.ids[ti]!.reduce((a, c) => (c < a ? c : a));
         if (least > idFloor) idFloor = least;
       }
       return kth.id < idFloor;
@@ -411,11 +454,22 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
         candidates: seen.size,
         postingsRead,
         groups: groups.size,
+        groupsPruned: [...groups.values()].filter((g) => g.pruned).length,
+        termsNonEssential: essential.filter((e, ti) => !e && openTerm[ti]).length,
         termsReadWhole: closed.filter(Boolean).length,
         lookedUp,
         filterChecked,
         queries,
       };
+    }
+    // MaxScore: the terms of smallest bound that together cannot reach θ are not read on.
+    const order = [...unseen.bound.keys()].sort((x, y) => unseen.bound[x]! - unseen.bound[y]!);
+    essential = new Array<boolean>(T).fill(true);
+    let prefix = 0;
+    for (const ti of order) {
+      prefix += unseen.bound[ti]!;
+      if (!(prefix < theta - tol(theta))) break;
+      essential[ti] = false;
     }
     depth *= 4;
   }
