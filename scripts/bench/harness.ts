@@ -10,7 +10,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { vectorIndexStatus } from '@kameleondb/core';
-import { startApiProcess, startWorkerProcess, stopAll, type ChildApp } from '../../test-support/processes.js';
+import { startApiProcess, startChild, stopAll, type ChildApp } from '../../test-support/processes.js';
 import { obliterateQueues } from '../../test-support/queuePrefix.js';
 import { adminQuery, dropDatabase as dropTestDatabase, recreateDatabase } from '../../test-support/testDatabase.js';
 import { adminUrl, redisUrl, withDatabase } from '../../test-support/urls.js';
@@ -47,12 +47,15 @@ export async function deleteRedisKeys(prefix: string): Promise<{ keys: number; b
   return left;
 }
 
-/** An API and `workers` worker processes on one database (the test suite's launchers); `url` is the API's. */
-export async function startStack(env: Record<string, string>, workers: number): Promise<{ url: string; api: ChildApp & { url: string }; workers: ChildApp[] }> {
+/**
+ * An API and `workers` worker processes on one database (the test suite's launchers); `url` is the API's.
+ * `timeoutMs` bounds each start (default 30,000): a machine under load compiles the sources slowly.
+ */
+export async function startStack(env: Record<string, string>, workers: number, timeoutMs = 30_000): Promise<{ url: string; api: ChildApp & { url: string }; workers: ChildApp[] }> {
   if (env.KDB_QUEUE_PREFIX) made.prefixes.add(env.KDB_QUEUE_PREFIX);
-  const api = await startApiProcess(env);
+  const api = await startApiProcess(env, timeoutMs);
   made.children.add(api);
-  const ws = await Promise.all(Array.from({ length: workers }, () => startWorkerProcess(env)));
+  const ws = await Promise.all(Array.from({ length: workers }, () => startChild('worker', { KDB_METRICS_PORT: '0', ...env }, /"msg":"metrics and probes listening"/, timeoutMs)));
   for (const w of ws) made.children.add(w);
   return { url: api.url, api, workers: ws };
 }

@@ -13,68 +13,12 @@
 import pg from 'pg';
 import { BM25_B, BM25_K1, bm25Idf, createEmbedQueue, createEntity, fromJsonBody, ingestRecords, keywordTopK, migrate, readStatsAndHeads, tokenize } from '@kameleondb/core';
 import { deleteRedisKeys, dropDatabase, freshDatabase, machine, now, percentile, REDIS, writeSection } from './harness.js';
+import { fullBm25Sum, keywordQueries, sameTopK, zipfCorpus, type KeywordQuery as Query } from './zipfCorpus.js';
 
 const sizes = process.argv.slice(2).map(Number);
 if (!sizes.length) sizes.push(10_000, 100_000);
 for (const n of sizes) if (!Number.isInteger(n) || n < 1000) throw new Error(`sizes must be integers of at least 1000, got ${n}`);
 const K = 10;
-const VOCAB = 50_000;
-const TEAMS = 10;
-
-/** mulberry32: a small deterministic generator, so every run and size draws the same corpus prefix. */
-function generator(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-// Zipf (s = 1): P(rank r) ∝ 1/r, drawn by binary search in the cumulative weights.
-const cumulative = new Float64Array(VOCAB);
-for (let r = 1, s = 0; r <= VOCAB; r++) cumulative[r - 1] = s += 1 / r;
-const word = (rank: number) => `w${rank.toString(36)}`;
-function zipfRank(u: number): number {
-  const x = u * cumulative[VOCAB - 1]!;
-  let lo = 0;
-  let hi = VOCAB - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (cumulative[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo + 1;
-}
-function* corpus(count: number) {
-  const rand = generator(20261201);
-  for (let i = 0; i < count; i++) {
-    const len = 20 + Math.floor(rand() * 281);
-    const words = Array.from({ length: len }, () => word(zipfRank(rand())));
-    yield { body: words.join(' '), team: `t${Math.floor(rand() * TEAMS)}` };
-  }
-}
-
-const FULL_SUM_SQL = (filtered: boolean) => `
-  SELECT p.record_id AS id, sum(q.idf * (p.tf * ($3::float8 + 1)) / (p.tf + $3::float8 * (1 - $4::float8 + $4::float8 * p.doc_len / $5::float8))) AS score
-    FROM unnest($1::text[], $2::float8[]) AS q(term, idf) JOIN kdb_postings p ON p.entity = 'scale' AND p.term = q.term
-    ${filtered ? "JOIN kdb_records r ON r.id = p.record_id AND r.data @> $7::jsonb" : ''}
-   GROUP BY p.record_id ORDER BY score DESC, p.record_id LIMIT $6`;
-
-type Query = { kind: string; q: string; where?: Record<string, string> };
-function queriesFor(): Query[] {
-  const rand = generator(7);
-  const between = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo));
-  const out: Query[] = [];
-  for (let i = 0; i < 100; i++) {
-    out.push({ kind: 'rare (rank 5,000–20,000)', q: word(between(5000, 20000)) });
-    out.push({ kind: 'common (rank 1–50)', q: word(between(1, 50)) });
-    out.push({ kind: 'multi-term (ranks 1–50, 50–500, 500–5,000)', q: `${word(between(1, 50))} ${word(between(50, 500))} ${word(between(500, 5000))}` });
-    out.push({ kind: 'common + where (10% of records)', q: word(between(1, 50)), where: { team: `t${between(0, TEAMS)}` } });
-  }
-  return out;
-}
 
 interface SizeResult {
   n: number;
@@ -95,7 +39,7 @@ async function measure(n: number): Promise<SizeResult> {
     await migrate({ connectionString: url });
     const entity = await createEntity(pool, { name: 'scale', fields: { body: 'text', team: 'text' }, embedFields: ['body'] });
     const t0 = performance.now();
-    const docs = corpus(n);
+    const docs = zipfCorpus(n);
     for (let done = 0; done < n; ) {
       const chunk: Record<string, unknown>[] = [];
       // Not a for-of: leaving one would close the generator.
@@ -127,11 +71,9 @@ async function measure(n: number): Promise<SizeResult> {
         const { present, avgdl } = await topk({ q });
         statsOf.set(q, (s = { terms: present.map((p) => p.term), idfs: present.map((p) => p.idf), avgdl }));
       }
-      const values: unknown[] = [s.terms, s.idfs, BM25_K1, BM25_B, s.avgdl, limit];
-      if (where) values.push(JSON.stringify(where));
-      return (await pool.query<{ id: string; score: number }>({ text: FULL_SUM_SQL(!!where), values })).rows;
+      return fullBm25Sum(pool, { entity: 'scale', terms: s.terms, idfs: s.idfs, k1: BM25_K1, b: BM25_B, avgdl: s.avgdl, limit, where });
     };
-    const queries = queriesFor();
+    const queries = keywordQueries();
     for (const q of queries) await full(q); // statistics cached, pages warm for both
     const rows = new Map<string, SizeResult['rows'][number]>();
     for (let turn = 0; turn < 2; turn++) {
@@ -158,12 +100,8 @@ async function measure(n: number): Promise<SizeResult> {
     let equal = 0;
     for (const q of queries.filter((_, i) => i % 2 === 0)) {
       const { top } = await topk(q);
-      const want = (await full(q, K + 50))
-        .map((r) => ({ id: r.id, score: Number(r.score) }))
-        .sort((x, y) => (Math.abs(x.score - y.score) > 1e-9 * Math.max(1, x.score) ? y.score - x.score : x.id < y.id ? -1 : 1))
-        .slice(0, K);
       checked++;
-      const same = top.hits.length === want.length && top.hits.every((h, j) => h.id === want[j]!.id && Math.abs(h.score - want[j]!.score) <= 1e-9 * Math.max(1, h.score));
+      const same = sameTopK(top.hits, await full(q, K + 50), K);
       if (same) equal++;
       else process.stderr.write(`MISMATCH at ${n}: ${JSON.stringify(q)}\n`);
     }
