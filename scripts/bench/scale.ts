@@ -23,7 +23,7 @@
  * sizes. Only public surfaces: the CLI and HTTP API, and SQL for sizes and
  * the raw baselines.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -31,7 +31,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { DEFAULTS, HNSW_BUILD } from '@kameleondb/core';
 import { startPrivateRedis, type PrivateRedis } from '../../test-support/privateRedis.js';
-import { dropDatabase, freshDatabase, getJson, machine, now, percentile, ROOT, startStack, stop, waitCompacted, writeSection } from './harness.js';
+import { dropDatabase, freshDatabase, getJson, machine, now, percentile, PG, ROOT, startStack, stop, waitCompacted, writeSection } from './harness.js';
 import { ingestWithCli } from './scale/ingestWithCli.js';
 import { postgresBytes, type PostgresBytes } from './scale/postgresBytes.js';
 import { processMemory } from './scale/processMemory.js';
@@ -134,7 +134,23 @@ async function redisInfo(url: string): Promise<{ peak: number; used: number }> {
   }
 }
 
-async function measure(n: number, slot: number): Promise<SizeResult> {
+/** Postgres bytes per record assumed before a size has been measured (2,000 records: ~37 KB, indexes the most). */
+const BYTES_PER_RECORD_GUESS = 40_000;
+
+/** Fails before loading when the Postgres data directory's disk cannot hold `n` records (twice, for WAL and the raw table). */
+async function checkDisk(n: number, bytesPerRecord: number): Promise<void> {
+  const c = new pg.Client({ connectionString: PG });
+  await c.connect();
+  const dir = (await c.query<{ d: string }>('SHOW data_directory')).rows[0]!.d;
+  await c.end();
+  const fs = await statfs(dir).catch(() => null);
+  if (!fs) return; // another host's server: its disk is not ours to see
+  const need = 2 * n * bytesPerRecord;
+  if (fs.bavail * fs.bsize < need) throw new Error(`${n} records need ~${(need / 1e9).toFixed(0)} GB free for PostgreSQL (${dir}), ${((fs.bavail * fs.bsize) / 1e9).toFixed(0)} GB are: not starting`);
+}
+
+async function measure(n: number, slot: number, bytesPerRecord: number): Promise<SizeResult> {
+  await checkDisk(n, bytesPerRecord);
   const dbName = `kdb_bench_scale_${process.pid}_${n}`;
   const url = await freshDatabase(dbName);
   let redis: PrivateRedis | undefined;
@@ -430,7 +446,9 @@ const resultsFile = join(os.tmpdir(), `kdb-bench-scale-${process.pid}.json`);
 for (const [i, n] of sizes.entries()) {
   log(`size ${n} (load ${load()})…`);
   try {
-    run.results.push(await measure(n, i));
+    const last = run.results[run.results.length - 1];
+    const b = last?.bytes;
+    run.results.push(await measure(n, i, b && last ? (b.table + b.postings + b.vectors + b.indexes) / last.n : BYTES_PER_RECORD_GUESS));
   } catch (err) {
     log(`size ${n} failed: ${(err as Error).stack ?? String(err)}`);
     process.exitCode = 1;
