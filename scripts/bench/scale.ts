@@ -339,11 +339,11 @@ function section(results: SizeResult[], startedAt: string, machineLine: string, 
     '',
     '### Ingest, storage and memory',
     '',
-    '| records | 202 after (s) | all searchable (s) | compacted (s) | raw COPY + HNSW build (s) | searchable ÷ raw | postings | Postgres bytes/record: table / postings / vectors / indexes (of which HNSW) | Redis peak (MB): after ingest / end | API RSS (MB): ingest peak / after / end peak | worker RSS (MB, larger of 2): ingest peak / after / end peak |',
+    '| records | 202 after (s) | all searchable (s) | compacted (s) | raw COPY + HNSW build (s) | searchable ÷ raw | postings | Postgres bytes/record: table / postings / vectors / indexes (of which) | Redis peak (MB): after ingest / end | API RSS (MB): ingest peak / after / end peak | worker RSS (MB, larger of 2): ingest peak / after / end peak |',
     '|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|',
     ...results.map((r) => {
       const b = (x: number) => (x / r.n).toFixed(0);
-      return `| ${r.n} | ${f1(r.acceptedS)} | **${f1(r.searchableS)}** | ${f1(r.compactedS)} | ${f2(r.raw.copyS)} + ${f1(r.raw.buildS)} = ${f1(r.raw.copyS + r.raw.buildS)} | **${(r.searchableS / (r.raw.copyS + r.raw.buildS)).toFixed(2)}×** | ${r.postings} | ${b(r.bytes.table)} / ${b(r.bytes.postings)} / ${b(r.bytes.vectors)} / ${b(r.bytes.indexes)} (${b(r.bytes.hnsw)}) | ${MB(r.redis.peakAfterIngest)} / ${MB(r.redis.peak)} | ${MB(r.api.ingestPeak)} / ${MB(r.api.after)} / ${MB(r.api.endPeak)} | ${MB(r.worker.ingestPeak)} / ${MB(r.worker.after)} / ${MB(r.worker.endPeak)} |`;
+      return `| ${r.n} | ${f1(r.acceptedS)} | **${f1(r.searchableS)}** | ${f1(r.compactedS)} | ${f2(r.raw.copyS)} + ${f1(r.raw.buildS)} = ${f1(r.raw.copyS + r.raw.buildS)} | **${(r.searchableS / (r.raw.copyS + r.raw.buildS)).toFixed(2)}×** | ${r.postings} | ${b(r.bytes.table)} / ${b(r.bytes.postings)} / ${b(r.bytes.vectors)} / ${b(r.bytes.indexes)} (HNSW ${b(r.bytes.hnsw)}${r.bytes.postingsIndexes === undefined ? '' : `, postings ${b(r.bytes.postingsIndexes)}`}) | ${MB(r.redis.peakAfterIngest)} / ${MB(r.redis.peak)} | ${MB(r.api.ingestPeak)} / ${MB(r.api.after)} / ${MB(r.api.endPeak)} | ${MB(r.worker.ingestPeak)} / ${MB(r.worker.after)} / ${MB(r.worker.endPeak)} |`;
     }),
     '',
     '### Search (concurrency 1, `cache=false`, limit 10; p50 / p95 in ms)',

@@ -12,6 +12,8 @@ export interface PostgresBytes {
   indexes: number;
   /** Of `indexes`: the HNSW indexes (the vector segments). */
   hnsw: number;
+  /** Of `indexes`: those of the postings and BM25 tables (absent in results of older runs). */
+  postingsIndexes?: number;
 }
 
 // By name, so relations other engineers add land in a role without a change here:
@@ -32,10 +34,11 @@ const HNSW_SQL = `
 
 /** Bytes per role, measured with pg_table_size and pg_indexes_size on each kdb_ relation. */
 export async function postgresBytes(db: pg.ClientBase): Promise<PostgresBytes> {
-  const out: PostgresBytes = { table: 0, postings: 0, vectors: 0, indexes: 0, hnsw: 0 };
+  const out: PostgresBytes = { table: 0, postings: 0, vectors: 0, indexes: 0, hnsw: 0, postingsIndexes: 0 };
   for (const r of (await db.query<{ role: 'table' | 'postings' | 'vectors'; heap: number; indexes: number }>(ROLE_SQL)).rows) {
     out[r.role] += r.heap;
     out.indexes += r.indexes;
+    if (r.role === 'postings') out.postingsIndexes! += r.indexes;
   }
   out.hnsw = (await db.query<{ bytes: number }>(HNSW_SQL)).rows[0]!.bytes;
   return out;
