@@ -26,11 +26,15 @@ export async function ingestWithCli(apiUrl: string, entity: string, records: Ite
   for (const r of records) {
     chunk += `${JSON.stringify(r)}\n`;
     if (chunk.length < 64 * 1024) continue;
-    if (!cli.stdin.write(chunk)) await Promise.race([once(cli.stdin, 'drain'), exited]);
+    // Not events.once(stdin, 'drain'): it rejects on the EPIPE of a CLI that has exited, hiding why it did.
+    if (!cli.stdin.write(chunk)) await new Promise<void>((resolve) => {
+      cli.stdin.once('drain', resolve);
+      cli.stdin.once('close', resolve);
+    });
     chunk = '';
-    if (cli.exitCode !== null) break;
+    if (cli.stdin.destroyed || cli.exitCode !== null) break;
   }
-  cli.stdin.end(chunk);
+  if (!cli.stdin.destroyed) cli.stdin.end(chunk);
   const [code, signal] = await exited;
   if (code !== 0) throw new Error(`kameleondb records insert ${entity} exited ${code ?? signal}: ${err || out}`);
   const answer = JSON.parse(out) as { count?: number };
