@@ -27,10 +27,17 @@ export async function ingestWithCli(apiUrl: string, entity: string, records: Ite
     chunk += `${JSON.stringify(r)}\n`;
     if (chunk.length < 64 * 1024) continue;
     // Not events.once(stdin, 'drain'): it rejects on the EPIPE of a CLI that has exited, hiding why it did.
-    if (!cli.stdin.write(chunk)) await new Promise<void>((resolve) => {
-      cli.stdin.once('drain', resolve);
-      cli.stdin.once('close', resolve);
-    });
+    if (!cli.stdin.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          cli.stdin.off('drain', done);
+          cli.stdin.off('close', done);
+          resolve();
+        };
+        cli.stdin.on('drain', done);
+        cli.stdin.on('close', done);
+      });
+    }
     chunk = '';
     if (cli.stdin.destroyed || cli.exitCode !== null) break;
   }
