@@ -49,12 +49,20 @@ const { values: args } = parseArgs({
     'timeout-min': { type: 'string', default: '240' },
     /** Re-renders the section and plot from the results file of an earlier run, measuring nothing. */
     render: { type: 'string' },
+    /**
+     * Records per ingest request (one CLI run each, one after the other); default the whole size in one.
+     * The CLI gives up on an answer not begun within 5 minutes (undici's headersTimeout,
+     * UND_ERR_HEADERS_TIMEOUT), and the API answers a streamed ingest only after its commit.
+     */
+    'request-records': { type: 'string' },
   },
 });
 const sizes = args.sizes.split(',').map(Number);
 for (const n of sizes) if (!Number.isInteger(n) || n < 1000 || n > 10_000_000) throw new Error(`--sizes must be integers from 1000 to 10000000, comma-separated; got ${args.sizes}`);
 const PER_TURN = Number(args.queries);
 if (!Number.isInteger(PER_TURN) || PER_TURN < 5 || PER_TURN > 1000) throw new Error(`--queries must be an integer from 5 to 1000; got ${args.queries}`);
+const REQUEST_RECORDS = args['request-records'] === undefined ? Infinity : Number(args['request-records']);
+if (!(REQUEST_RECORDS === Infinity || (Number.isInteger(REQUEST_RECORDS) && REQUEST_RECORDS >= 1000))) throw new Error(`--request-records must be an integer of at least 1000; got ${args['request-records']}`);
 const TIMEOUT_MS = Number(args['timeout-min']) * 60_000;
 if (!(TIMEOUT_MS > 0)) throw new Error(`--timeout-min must be a positive number; got ${args['timeout-min']}`);
 const TURNS = 3;
@@ -84,6 +92,8 @@ interface Memory {
 }
 interface SizeResult {
   n: number;
+  /** Records per ingest request; absent: one request. */
+  requestRecords?: number;
   topics: number;
   load: string;
   acceptedS: number;
@@ -104,6 +114,15 @@ interface SizeResult {
   segments: number;
   reindex: { s: number; processed: number; embedded: number; cached: number; state: string };
   endLoad: string;
+}
+
+/** The next `count` values of `it`, leaving it open for the next request (a for-of would close it). */
+function* take<T>(it: Iterator<T>, count: number): Generator<T> {
+  for (let i = 0; i < count; i++) {
+    const next = it.next();
+    if (next.done) return;
+    yield next.value;
+  }
 }
 
 /** Topic queries: three words of one topic (the neighbourhoods the vectors have). */
@@ -181,7 +200,13 @@ async function measure(n: number, slot: number, bytesPerRecord: number): Promise
     const loadAtStart = load();
     log(`${n}: streaming ${n} records (${topics} topics) through the CLI…`);
     const t0 = performance.now();
-    const { count } = await ingestWithCli(stack.url, ENTITY, zipfCorpus(n, { topics }));
+    const records = zipfCorpus(n, { topics });
+    let count = 0;
+    for (let from = 0; from < n; from += Math.min(REQUEST_RECORDS, n)) {
+      const size = Math.min(REQUEST_RECORDS, n - from);
+      count += (await ingestWithCli(stack.url, ENTITY, take(records, size))).count;
+      if (size < n) log(`${n}: ${from + size} records accepted`);
+    }
     if (count !== n) throw new Error(`the API accepted ${count} records, ${n} were sent`);
     const acceptedS = (performance.now() - t0) / 1000;
     log(`${n}: 202 after ${acceptedS.toFixed(1)} s; waiting until all are searchable…`);
@@ -292,6 +317,7 @@ async function measure(n: number, slot: number, bytesPerRecord: number): Promise
     const endRedis = await redisInfo(redis.url);
     const result: SizeResult = {
       n,
+      ...(REQUEST_RECORDS < n ? { requestRecords: REQUEST_RECORDS } : {}),
       topics,
       load: loadAtStart,
       acceptedS,
@@ -333,13 +359,16 @@ const p = (xs: number[], q: number) => percentile(xs, q);
 const allKinds = (r: SizeResult, path: Path, kinds: readonly string[] = KINDS) => kinds.flatMap((k) => r.lat[path][k]!);
 const SVG = 'bench-scale.svg';
 
+const requestsLine = (results: SizeResult[]) =>
+  results.map((r) => (r.requestRecords && r.requestRecords < r.n ? `${r.n}: ${Math.ceil(r.n / r.requestRecords)} requests of ${r.requestRecords}, one after the other` : `${r.n}: one request`)).join('; ');
+
 function section(results: SizeResult[], startedAt: string, machineLine: string, asked: readonly number[]): string[] {
   const sized = results.map((r) => r.n.toLocaleString('en')).join(', ');
   const lines = [
     '## Scale: cost curves against N (`pnpm bench:scale`)',
     '',
     `Run ${startedAt} on ${machineLine}; sizes run: ${sized}${asked.length > results.length ? ` (of ${asked.join(', ')} asked)` : ''}. Load average (1, 5, 15 min) at the start of each size's ingest: ${results.map((r) => `${r.n}: ${r.load}`).join('; ')}; at its end: ${results.map((r) => `${r.n}: ${r.endLoad}`).join('; ')}. The machine is shared with other engineers' tests: absolute times drift, ratios within a size are measured in turns.`,
-    `Corpus (scripts/bench/zipfCorpus.ts): per record 20–300 words (uniform); each word with probability 0.15 one of the 20 words of the record's topic (N/${PER_TOPIC} topics, so a neighbourhood stays ${PER_TOPIC} records at every N), else a word of a Zipfian vocabulary (s = 1, 50,000 words); a \`team\` field of 10 values. Streamed as NDJSON through \`kameleondb records insert ${ENTITY} -f -\` (the CLI streams its stdin) into the API: one request per size, hash provider (384 dims), 2 worker processes, an empty database and a private redis-server per size. "Searchable": every record \`indexed\` (\`GET /v1/entities/${ENTITY}\`); "compacted": every vector in an HNSW segment (m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}) and the merges done. Raw baseline: the same vectors, exported from the vector table (not timed), loaded by \`psql \\copy … (FORMAT binary)\` into a plain \`vector(${DIMENSIONS})\` table, then \`CREATE INDEX … USING hnsw\` with the same m, ef_construction and maintenance_work_mem ${DEFAULTS.segmentBuildMemory}. The baseline writes vectors only: "searchable" also includes the keyword index (every record's postings and BM25 statistics, written in the ingest transaction before the 202), which is most of the ingest's time and bytes here.`,
+    `Corpus (scripts/bench/zipfCorpus.ts): per record 20–300 words (uniform); each word with probability 0.15 one of the 20 words of the record's topic (N/${PER_TOPIC} topics, so a neighbourhood stays ${PER_TOPIC} records at every N), else a word of a Zipfian vocabulary (s = 1, 50,000 words); a \`team\` field of 10 values. Streamed as NDJSON through \`kameleondb records insert ${ENTITY} -f -\` (the CLI streams its stdin) into the API: ${requestsLine(results)}, hash provider (384 dims), 2 worker processes, an empty database and a private redis-server per size. "Searchable": every record \`indexed\` (\`GET /v1/entities/${ENTITY}\`); "compacted": every vector in an HNSW segment (m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}) and the merges done. Raw baseline: the same vectors, exported from the vector table (not timed), loaded by \`psql \\copy … (FORMAT binary)\` into a plain \`vector(${DIMENSIONS})\` table, then \`CREATE INDEX … USING hnsw\` with the same m, ef_construction and maintenance_work_mem ${DEFAULTS.segmentBuildMemory}. The baseline writes vectors only: "searchable" also includes the keyword index (every record's postings and BM25 statistics, written in the ingest transaction before the 202), which is most of the ingest's time and bytes here.`,
     `1,000,000 records: ${results.some((r) => r.n >= 1_000_000) ? 'run, above.' : `not run in this session (${asked.includes(1_000_000) ? 'asked, not reached' : 'not asked'}). The bench holds no per-record state (records are generated while the CLI streams them; the API streams the request into one transaction), checks the free disk of the data directory before each size (from the previous size's bytes per record), and fails naming the size and phase (a timeout, failed records, a short count); \`pnpm bench:scale --sizes 1000000\` runs it alone.`}`,
     '',
     '### Ingest, storage and memory',
