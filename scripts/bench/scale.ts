@@ -364,12 +364,15 @@ const requestsLine = (results: SizeResult[]) =>
 
 function section(results: SizeResult[], startedAt: string, machineLine: string, asked: readonly number[]): string[] {
   const sized = results.map((r) => r.n.toLocaleString('en')).join(', ');
+  // From the figures, not --queries: a --render of another run's file renders that run's count.
+  const perTurn = (results[0]?.lat['API keyword'][KIND_RARE]?.length ?? 0) / TURNS;
   const lines = [
     '## Scale: cost curves against N (`pnpm bench:scale`)',
     '',
     `Run ${startedAt} on ${machineLine}; sizes run: ${sized}${asked.length > results.length ? ` (of ${asked.join(', ')} asked)` : ''}. Load average (1, 5, 15 min) at the start of each size's ingest: ${results.map((r) => `${r.n}: ${r.load}`).join('; ')}; at its end: ${results.map((r) => `${r.n}: ${r.endLoad}`).join('; ')}. The machine is shared with other engineers' tests: absolute times drift, ratios within a size are measured in turns.`,
     `Corpus (scripts/bench/zipfCorpus.ts): per record 20–300 words (uniform); each word with probability 0.15 one of the 20 words of the record's topic (N/${PER_TOPIC} topics, so a neighbourhood stays ${PER_TOPIC} records at every N), else a word of a Zipfian vocabulary (s = 1, 50,000 words); a \`team\` field of 10 values. Streamed as NDJSON through \`kameleondb records insert ${ENTITY} -f -\` (the CLI streams its stdin) into the API: ${requestsLine(results)}, hash provider (384 dims), 2 worker processes, an empty database and a private redis-server per size. "Searchable": every record \`indexed\` (\`GET /v1/entities/${ENTITY}\`); "compacted": every vector in an HNSW segment (m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}) and the merges done. Raw baseline: the same vectors, exported from the vector table (not timed), loaded by \`psql \\copy … (FORMAT binary)\` into a plain \`vector(${DIMENSIONS})\` table, then \`CREATE INDEX … USING hnsw\` with the same m, ef_construction and maintenance_work_mem ${DEFAULTS.segmentBuildMemory}. The baseline writes vectors only: "searchable" also includes the keyword index (every record's postings and BM25 statistics, written in the ingest transaction before the 202), which is most of the ingest's time and bytes here.`,
     `1,000,000 records: ${results.some((r) => r.n >= 1_000_000) ? 'run, above.' : `not run in this session (${asked.includes(1_000_000) ? 'asked, not reached' : 'not asked'}). The bench holds no per-record state (records are generated while the CLI streams them; the API streams the request into one transaction), checks the free disk of the data directory before each size (from the previous size's bytes per record), and fails naming the size and phase (a timeout, failed records, a short count); \`pnpm bench:scale --sizes 1000000\` runs it alone.`}`,
+    `Larger sizes and a known limit: a streamed ingest request whose answer takes over 5 minutes fails in the CLI with \`UND_ERR_HEADERS_TIMEOUT\` (Node's fetch, undici's default headersTimeout of 300 s, which the client's \`uploadTimeoutMs: 0\` does not lift; the API answers after its commit). On this machine at load average ~30, 100,000 records as one request failed so after ~6 min, and in requests of 20,000 (\`--request-records 20000\`) the second one did; so no 100,000 figures are above. Until the client lifts that timeout, \`--request-records\` must keep each request under 5 minutes (about 10,000 records here under load).`,
     '',
     '### Ingest, storage and memory',
     '',
@@ -382,7 +385,7 @@ function section(results: SizeResult[], startedAt: string, machineLine: string, 
     '',
     '### Search (concurrency 1, `cache=false`, limit 10; p50 / p95 in ms)',
     '',
-    `${PER_TURN * TURNS} queries per kind: ${TURNS} turns of ${PER_TURN}, each turn running every path on the same queries one after the other, so the machine's drift falls on all alike. Rare: one word of Zipf rank 5,000–20,000; common: rank 1–50 (in nearly every record); multi-term: ranks 1–50, 50–500 and 500–5,000; topic: three words of one topic. "Raw" is the retrievers' SQL straight to Postgres, as bench:search runs it (keyword: the top-k statements; vector: the union over the segments; hybrid: both in parallel, window 40); "raw full sum": BM25 over every posting of the query terms, one statement (the reference).`,
+    `${perTurn * TURNS} queries per kind: ${TURNS} turns of ${perTurn}, each turn running every path on the same queries one after the other, so the machine's drift falls on all alike. Rare: one word of Zipf rank 5,000–20,000; common: rank 1–50 (in nearly every record); multi-term: ranks 1–50, 50–500 and 500–5,000; topic: three words of one topic. "Raw" is the retrievers' SQL straight to Postgres, as bench:search runs it (keyword: the top-k statements; vector: the union over the segments; hybrid: both in parallel, window 40); "raw full sum": BM25 over every posting of the query terms, one statement (the reference).`,
     '',
     `| records | query kind | ${PATHS.join(' | ')} |`,
     `|---:|---|${PATHS.map(() => '---:').join('|')}|`,
@@ -407,7 +410,7 @@ function section(results: SizeResult[], startedAt: string, machineLine: string, 
       `- memory ${b.n} ÷ ${a.n}: API ingest peak ${(b.api.ingestPeak / a.api.ingestPeak).toFixed(2)}×, worker ingest peak ${(b.worker.ingestPeak / a.worker.ingestPeak).toFixed(2)}×, Redis peak ${(b.redis.peak / a.redis.peak).toFixed(2)}× (flat in N would be ≈ 1×).`,
     );
   }
-  lines.push('', 'Ratios measured in this run:', '', ...goals);
+  lines.push('', 'Ratios (within a size, measured in one run; between sizes, of the runs named above):', '', ...goals);
   return lines;
 }
 
