@@ -51,15 +51,18 @@ export async function deleteRedisKeys(prefix: string): Promise<{ keys: number; b
 /** How long a bench waits for a process to start: a machine shared with other runs compiles the sources slowly. */
 const START_TIMEOUT_MS = 120_000;
 
-/** An API and `workers` worker processes on one database (the test suite's launchers); `url` is the API's. */
-export async function startStack(env: Record<string, string>, workers: number): Promise<{ url: string; api: ChildApp & { url: string }; workers: ChildApp[] }> {
+/**
+ * An API and `workers` worker processes on one database (the test suite's launchers); `url` is the API's.
+ * `timeoutMs` bounds each start.
+ */
+export async function startStack(env: Record<string, string>, workers: number, timeoutMs = START_TIMEOUT_MS): Promise<{ url: string; api: ChildApp & { url: string }; workers: ChildApp[] }> {
   if (env.KDB_QUEUE_PREFIX) made.prefixes.add(env.KDB_QUEUE_PREFIX);
-  const api = await startApiProcess(env, START_TIMEOUT_MS);
+  const api = await startApiProcess(env, timeoutMs);
   made.children.add(api);
   // Each worker is tracked as it comes up: one that fails to start must not leave the others running.
   const started = await Promise.allSettled(
     Array.from({ length: workers }, async () => {
-      const w = await startWorkerProcess(env, START_TIMEOUT_MS);
+      const w = await startWorkerProcess(env, timeoutMs);
       made.children.add(w);
       return w;
     }),

@@ -19,20 +19,14 @@
 import os from 'node:os';
 import pg from 'pg';
 import { BM25_B, BM25_K1, bm25Idf, createEmbedQueue, createEntity, fromJsonBody, ingestRecords, keywordTopK, migrate, readStatsAndHeads, tokenize } from '@kameleondb/core';
-import { corpus, queriesFor, type Query } from './keywordCorpus.js';
 import { admin, dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, machine, now, percentile, PG, REDIS, writeSection } from './harness.js';
+import { fullBm25Sum, keywordQueries, sameTopK, zipfCorpus, type KeywordQuery as Query } from './zipfCorpus.js';
 
 const sizes = process.argv.slice(2).map(Number);
 if (!sizes.length) sizes.push(10_000, 100_000);
 for (const n of sizes) if (!Number.isInteger(n) || n < 1000) throw new Error(`sizes must be integers of at least 1000, got ${n}`);
 const K = 10;
 const REUSE = process.env.KDB_BENCH_REUSE === '1';
-
-const FULL_SUM_SQL = (filtered: boolean) => `
-  SELECT p.record_id AS id, sum(q.idf * (p.tf * ($3::float8 + 1)) / (p.tf + $3::float8 * (1 - $4::float8 + $4::float8 * p.doc_len / $5::float8))) AS score
-    FROM unnest($1::text[], $2::float8[]) AS q(term, idf) JOIN kdb_postings p ON p.entity = 'scale' AND p.term = q.term
-    ${filtered ? "JOIN kdb_records r ON r.id = p.record_id AND r.data @> $7::jsonb" : ''}
-   GROUP BY p.record_id ORDER BY score DESC, p.record_id LIMIT $6`;
 
 interface SizeResult {
   n: number;
@@ -72,11 +66,9 @@ async function measure(n: number): Promise<SizeResult> {
         const { present, avgdl } = await topk({ q });
         statsOf.set(q, (s = { terms: present.map((p) => p.term), idfs: present.map((p) => p.idf), avgdl }));
       }
-      const values: unknown[] = [s.terms, s.idfs, BM25_K1, BM25_B, s.avgdl, limit];
-      if (where) values.push(JSON.stringify(where));
-      return (await pool.query<{ id: string; score: number }>({ text: FULL_SUM_SQL(!!where), values })).rows;
+      return fullBm25Sum(pool, { entity: 'scale', terms: s.terms, idfs: s.idfs, k1: BM25_K1, b: BM25_B, avgdl: s.avgdl, limit, where });
     };
-    const queries = queriesFor();
+    const queries = keywordQueries();
     for (const q of queries) await full(q); // statistics cached, pages warm for both
     const rows = new Map<string, SizeResult['rows'][number]>();
     for (let turn = 0; turn < 2; turn++) {
@@ -103,12 +95,8 @@ async function measure(n: number): Promise<SizeResult> {
     let equal = 0;
     for (const q of queries.filter((_, i) => i % 2 === 0)) {
       const { top } = await topk(q);
-      const want = (await full(q, K + 50))
-        .map((r) => ({ id: r.id, score: Number(r.score) }))
-        .sort((x, y) => (Math.abs(x.score - y.score) > 1e-9 * Math.max(1, x.score) ? y.score - x.score : x.id < y.id ? -1 : 1))
-        .slice(0, K);
       checked++;
-      const same = top.hits.length === want.length && top.hits.every((h, j) => h.id === want[j]!.id && Math.abs(h.score - want[j]!.score) <= 1e-9 * Math.max(1, h.score));
+      const same = sameTopK(top.hits, await full(q, K + 50), K);
       if (same) equal++;
       else process.stderr.write(`MISMATCH at ${n}: ${JSON.stringify(q)}\n`);
     }
@@ -142,7 +130,7 @@ async function load(n: number, url: string, pool: pg.Pool, queue: ReturnType<typ
   await migrate({ connectionString: url });
   const entity = await createEntity(pool, { name: 'scale', fields: { body: 'text', team: 'text' }, embedFields: ['body'] });
   const t0 = performance.now();
-  const docs = corpus(n);
+  const docs = zipfCorpus(n);
   for (let done = 0; done < n; ) {
     const chunk: Record<string, unknown>[] = [];
     // Not a for-of: leaving one would close the generator.

@@ -9,7 +9,7 @@
  */
 import pg from 'pg';
 import { BM25_B, BM25_K1, bm25Idf, keywordTopK as current, readStatsAndHeads, tokenize } from '@kameleondb/core';
-import { queriesFor } from './keywordCorpus.js';
+import { keywordQueries } from './zipfCorpus.js';
 
 const [url, kind = 'multi-term'] = process.argv.slice(2);
 // KDB_TAIL_IMPL: a module exporting another keywordTopK (an earlier version, for an A/B).
@@ -21,7 +21,7 @@ type Row = { q: string; ms: number; stmt: Record<string, { n: number; ms: number
 const out: Row[] = [];
 for (let turn = 0; turn < 2; turn++) {
   out.length = 0;
-  for (const q of queriesFor().filter((x) => x.kind.startsWith(kind))) {
+  for (const q of keywordQueries().filter((x) => x.kind.startsWith(kind))) {
     const stmt: Row['stmt'] = {};
     const spy = {
       query: async (cfg: { name?: string; text: string; values: unknown[] }) => {
