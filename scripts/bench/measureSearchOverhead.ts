@@ -15,7 +15,6 @@
  * dropped afterwards.
  */
 import os from 'node:os';
-import pg from 'pg';
 import pgvector from 'pgvector';
 import { BM25_B, BM25_K1, bm25Idf, createPool, HashProvider, keywordTopK, listVectorSegments, readStatsAndHeads, SearchEngine, tokenize, vectorSql, type SearchAnswer } from '@kameleondb/core';
 import { searchSchema } from '../../packages/schemas/src/index.js';
@@ -35,8 +34,7 @@ const url = dbUrl(db);
 const prefix = `{kdbbench-o-${process.pid}}`;
 const api = await startApiProcess({ KDB_DATABASE_URL: url, KDB_REDIS_URL: REDIS, KDB_QUEUE_PREFIX: prefix, KDB_AUTH: 'disabled' });
 const provider = new HashProvider();
-const raw = new pg.Pool({ connectionString: url, max: 4 });
-raw.on('connect', (c) => void SearchEngine.sessionSql().reduce((p, sql) => p.then(() => c.query(sql)), Promise.resolve({})));
+const raw = createPool({ connectionString: url, max: 4, applicationName: 'kameleondb-bench-raw', sessionSql: SearchEngine.sessionSql() });
 const steps: Record<string, number>[] = [];
 const enginePool = createPool({ connectionString: url, max: 10, sessionSql: SearchEngine.sessionSql() });
 const engine = new SearchEngine({ pool: enginePool, provider, observe: (o) => steps.push({ ...o.steps }) });
