@@ -209,6 +209,7 @@ export class SearchEngine {
 
   async search(params: SearchParams): Promise<SearchAnswer> {
     const t0 = performance.now();
+    const timings = new Timings();
     if (params.q.trim() === '') throw new ValidationError('q must not be empty');
     const entities = await this.resolveEntities(params);
     const names = entities.map((e) => e.name);
@@ -218,8 +219,11 @@ export class SearchEngine {
     const window = params.window ?? params.limit * 4;
     const k = params.mode === 'hybrid' ? window : params.limit;
     // Narrowed: fewer entities than all filter each HNSW scan, so it runs iteratively, as a `where` does.
-    const prepared: Prepared = { params, entities: names, where, fusion, window, k, narrowed: names.length < (await this.entityList()).length, t0, timings: new Timings() };
+    const prepared: Prepared = { params, entities: names, where, fusion, window, k, narrowed: names.length < (await this.entityList()).length, t0, timings };
+    timings.lap('entities', t0);
+    const tRoute = performance.now();
     const route = await this.router.pick({ after: params.after, consistency: params.consistency });
+    timings.lap('route', tRoute);
     let answer: SearchAnswer;
     try {
       answer = await this.answerOn(route, prepared, entities);
@@ -229,8 +233,7 @@ export class SearchEngine {
       if (isConnectionLoss(err)) this.router.markFailed(route.server, err as Error);
       answer = await this.answerOn({ ...route, server: this.router.primary, reason: 'replica failed during the search' }, prepared, entities);
     }
-    const timings = prepared.timings;
-    this.opts.observe?.({ mode: params.mode, ms: answer.took_ms, cached: answer.cached, keywordMs: answer.cached ? undefined : timings.ms.keyword, vectorMs: answer.cached ? undefined : timings.ms.vector });
+    this.opts.observe?.({ mode: params.mode, ms: answer.took_ms, cached: answer.cached, keywordMs: answer.cached ? undefined : timings.ms.keyword, vectorMs: answer.cached ? undefined : timings.ms.vector, steps: timings.ms });
     return answer;
   }
 
@@ -262,7 +265,10 @@ export class SearchEngine {
     const vectorSent = new Latch();
     const request = { q: params.q, entities: names, k, where, timings };
     // The keyword side needs no space; the answer names the active one whatever the mode.
+    let t = performance.now();
     const { space, provider } = await this.spaces.active();
+    timings.lap('space', t);
+    t = performance.now();
     const keywordPromise = (async (): Promise<KeywordRetrieval | undefined> => {
       if (!useKeyword) return undefined;
       if (useVector) await vectorSent.wait();
@@ -272,8 +278,10 @@ export class SearchEngine {
       ? vectorRetriever.retrieve({ ...request, narrowed, sent: vectorSent, space, queryVectors: this.queryVectorsOf(provider) })
       : Promise.resolve(undefined);
     const [keyword, vector] = await Promise.all([keywordPromise, vectorPromise]);
+    // Both retrievers as the search waited for them (the longer one, plus the keyword side's wait for the vector statement).
+    timings.lap('retrievers', t);
 
-    let t = performance.now();
+    t = performance.now();
     const fused = SearchEngine.ranked(params, fusion, keyword?.hits ?? [], vector?.hits ?? []);
     timings.lap('fusion', t);
 

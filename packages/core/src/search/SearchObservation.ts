@@ -11,4 +11,6 @@ export interface SearchObservation {
   keywordMs?: number | undefined;
   /** The vector retriever's time (with the query embedding), when it ran. */
   vectorMs?: number | undefined;
+  /** Each step's ms (explain's timings_ms: entities, route, space, retrievers, keyword, vector, fusion, fetch …), for measurements. */
+  steps?: Readonly<Record<string, number>> | undefined;
 }
