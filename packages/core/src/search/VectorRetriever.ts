@@ -86,7 +86,13 @@ export interface VectorRequest {
   narrowed?: boolean;
   /** Opened once the statement is on its way, or when the retriever failed before sending it. */
   sent: Latch;
-  /** Gets the `embed_query` and `vector` steps. */
+  /**
+   * Gets the `query_vector` (the query text's vector: process cache, cache
+   * table or provider) and `segment_catalog` steps, `embed_query` (the longer
+   * of the two, run at once), `vector_settings` (the transaction and its SET
+   * LOCALs, when the statement needs them) and `vector` (vector_settings
+   * included, until the statement's rows are in).
+   */
   timings: Timings;
 }
 
@@ -119,7 +125,14 @@ export class VectorRetriever {
     let handedOff = false;
     try {
       let vector: number[];
-      [vector, segments] = await Promise.all([queryVectors.get(q), this.segments(space.id)]);
+      const start = t;
+      const step = async <T>(name: string, p: Promise<T>): Promise<T> => {
+        const value = await p;
+        timings.lap(name, start);
+        return value;
+      };
+      // Both at once: embed_query is the longer of the query-vector lookup and the catalog read.
+      [vector, segments] = await Promise.all([step('query_vector', queryVectors.get(q)), step('segment_catalog', this.segments(space.id))]);
       timings.lap('embed_query', t);
       t = performance.now();
       const values: unknown[] = [pgvector.toSql(vector), entities];
@@ -128,7 +141,7 @@ export class VectorRetriever {
       // One prepared statement per segment layout and row count (the text changes with either).
       const name = `kdb_vector_${createHash('sha1').update(query.text).digest('hex').slice(0, 12)}`;
       handedOff = true;
-      pending = this.run<{ id: string; entity: string; distance: number }>({ name, ...query }, !!where || narrowed, k, () => sent.open());
+      pending = this.run<{ id: string; entity: string; distance: number }>({ name, ...query }, !!where || narrowed, k, () => sent.open(), timings);
     } finally {
       if (!handedOff) sent.open();
     }
@@ -146,17 +159,19 @@ export class VectorRetriever {
    * `rows` exceeds the session's ef_search, inside a transaction that raises
    * it to `rows` (an HNSW scan returns at most ef_search rows).
    */
-  async run<R extends pg.QueryResultRow>(query: pg.QueryConfig, filtered: boolean, rows: number, onSent: () => void = () => undefined): Promise<R[]> {
+  async run<R extends pg.QueryResultRow>(query: pg.QueryConfig, filtered: boolean, rows: number, onSent: () => void = () => undefined, timings?: Timings): Promise<R[]> {
     const ef = this.opts.efSearch ?? DEFAULT_EF_SEARCH;
     if (!filtered && rows <= ef) {
       const answer = this.opts.pool.query<R>(query);
       onSent();
       return (await answer).rows;
     }
+    const t = performance.now();
     try {
       return await withTransaction(this.opts.pool, async (client) => {
         if (filtered) await client.query('SET LOCAL hnsw.iterative_scan = relaxed_order');
         if (rows > ef) await client.query(`SET LOCAL hnsw.ef_search = ${Math.trunc(rows)}`);
+        timings?.lap('vector_settings', t);
         // Only now is the statement itself on its way (the settings before it took round trips).
         const answer = client.query<R>(query);
         onSent();
