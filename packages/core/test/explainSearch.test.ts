@@ -56,6 +56,11 @@ describe('explainSearch: the steps of the vector retriever', () => {
       ['embed_query', 'fetch', 'fusion', 'query_vector', 'segment_catalog', 'vector', 'vector_execution', 'vector_planning', 'vector_scan_hot', 'vector_scan_segments'].sort(),
     );
     for (const v of Object.values(t)) expect(v).toBeGreaterThanOrEqual(0);
+    // Vector mode's statement brings each hit's record along (no fetch after it): the right one.
+    expect(res.explain!.plans.vector).toMatch(/on kdb_records rr/);
+    expect(res.results).toHaveLength(5);
+    for (const r of res.results) expect(r.content).toBe(`title: ${r.data.title as string}`);
+    expect(res.results[0]!.data.title).toBe(texts[7]);
     // The two lookups run at once: embed_query is the longer of them.
     expect(Math.max(t.query_vector!, t.segment_catalog!)).toBeLessThanOrEqual(t.embed_query! + EPS);
     // The steps of the search itself follow one another inside its took_ms.

@@ -19,10 +19,10 @@ const round = (ms: number) => Math.round(ms * 1000) / 1000;
 // A node's time covers the calls into it alone, so the branches of one Append do not overlap.
 const nodeMs = (n: PlanNode) => (n['Actual Total Time'] ?? 0) * (n['Actual Loops'] ?? 1);
 
-function findAppend(n: PlanNode): PlanNode | undefined {
-  if (n['Node Type'] === 'Append' || n['Node Type'] === 'Merge Append') return n;
+function find(n: PlanNode, types: readonly string[]): PlanNode | undefined {
+  if (types.includes(n['Node Type'] ?? '')) return n;
   for (const child of n.Plans ?? []) {
-    const found = findAppend(child);
+    const found = find(child, types);
     if (found) return found;
   }
   return undefined;
@@ -39,9 +39,13 @@ export function vectorScanTimes(plan: unknown, branches: number): VectorScanTime
   if (!top?.Plan || typeof top['Execution Time'] !== 'number') return undefined;
   const executionMs = round(top['Execution Time']);
   const planningMs = round(top['Planning Time'] ?? 0);
-  // One branch (nothing sealed yet): no Append, the statement is the hot scan.
-  if (branches === 1) return { branchMs: [round(nodeMs(top.Plan))], executionMs, planningMs };
-  const append = findAppend(top.Plan);
+  // One branch (nothing sealed yet): no Append; the hot scan is under the top-k's Limit (the
+  // first one: the rows joined after it, when the statement brings them, are not the scan's).
+  if (branches === 1) {
+    const limit = find(top.Plan, ['Limit']);
+    return limit ? { branchMs: [round(nodeMs(limit))], executionMs, planningMs } : undefined;
+  }
+  const append = find(top.Plan, ['Append', 'Merge Append']);
   if (!append?.Plans || append.Plans.length !== branches) return undefined;
   return { branchMs: append.Plans.map((p) => round(nodeMs(p))), executionMs, planningMs };
 }
