@@ -59,7 +59,8 @@ export async function startStack(env: Record<string, string>, workers: number): 
 
 /** One more API process on `env` (a restart with other settings); stopped with the others when the bench is interrupted. */
 export async function startApi(env: Record<string, string>): Promise<ChildApp & { url: string }> {
-  const api = await startApiProcess(env);
+  // Benches run on machines other runs load: compiling the sources can take far longer than a test allows.
+  const api = await startApiProcess(env, 120_000);
   made.children.add(api);
   return api;
 }

@@ -16,7 +16,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { HNSW_BUILD } from '@kameleondb/core';
 import { startFakeOpenAI } from '../../test-support/fakeOpenAI.js';
-import { deleteRedisKeys, dropDatabase, freshDatabase, machine, now, REDIS, writeSection } from './harness.js';
+import { dbUrl as harnessDbUrl, deleteRedisKeys, dropDatabase, freshDatabase, machine, now, REDIS, writeSection } from './harness.js';
 import { runLangChainTurn, type LangChainTurnOutput } from './peer/langchainTurn.js';
 import { dropOurs, keptOurs, loadOurs, runOurTurn, searchLoadedOurs, type OurLoaded, type OurTurn } from './peer/ourTurn.js';
 import { TARGET_RECALL, type SearchAtRecall } from './peer/searchAtRecall.js';
@@ -97,9 +97,11 @@ if (args.only === 'search') {
     log(`search-only run: loading ${n} records into each system`);
     // KDB_BENCH_DB: our side on a database an earlier load left sealed (the load is not what a search-only run measures).
     ours = process.env.KDB_BENCH_DB ? await keptOurs(process.env.KDB_BENCH_DB, fake, n) : await loadOurs({ label, fake, n, timeoutMs });
-    const dbUrl = await freshDatabase(lcDb);
+    // KDB_BENCH_PEER_DB: LangChain's side on a database whose peer_documents table (its schema, its m=16/64 index) holds the records.
+    const peerDb = process.env.KDB_BENCH_PEER_DB;
+    const dbUrl = peerDb ? harnessDbUrl(peerDb) : await freshDatabase(lcDb);
     const lcInput = { label: `${searchPeer}-${label}`, dbUrl, redisUrl: REDIS, baseURL: fake.url, n, reingest: false, ...(PEERS[searchPeer!].batchSize ? { batchSize: PEERS[searchPeer!].batchSize } : {}) };
-    const lcLoad = await runLangChainTurn(lcInput, timeoutMs * 2);
+    const lcLoad: LangChainTurnOutput = peerDb ? { phases: {}, maxRssKB: 0 } : await runLangChainTurn(lcInput, timeoutMs * 2);
     for (let turn = 1; turn <= turns!; turn++) {
       const base = { delay: searchDelay, n, turn };
       const first = turn === 1;
@@ -114,7 +116,7 @@ if (args.only === 'search') {
       }
       try {
         const out = await runLangChainTurn({ ...lcInput, label: `${searchPeer}-${label}-t${turn}`, loaded: true, search }, timeoutMs * 2);
-        results.push({ ...base, system: searchPeer!, ...(first ? { loadS: lcLoad.phases.load!.seconds } : {}), ...(out.search ? { search: out.search } : {}), rssMB: mb(out.maxRssKB), rss: `${mb(out.maxRssKB).toFixed(0)} (one process)` });
+        results.push({ ...base, system: searchPeer!, ...(first && lcLoad.phases.load ? { loadS: lcLoad.phases.load.seconds } : {}), ...(out.search ? { search: out.search } : {}), rssMB: mb(out.maxRssKB), rss: `${mb(out.maxRssKB).toFixed(0)} (one process)` });
       } catch (err) {
         log(`LangChain search turn ${turn} failed: ${String(err)}`);
         results.push({ ...base, system: searchPeer!, error: String(err).split('\n')[0] });
@@ -228,7 +230,7 @@ const lines = [
   `Both systems on the same PostgreSQL, each turn on its own fresh database, and the same local OpenAI wire-format server (${384} dimensions; it answers after the given delay per request; vectors by feature hashing, so records sharing subject words are near). Records: bench:ingest's (6 of the 20 words of one of 1,000 subjects, 6 words of a 5,000-word vocabulary, their number); LangChain gets our embedded text (\`title: … | body: …\`) as pageContent. Turns alternate: ours, then each LangChain variant.`,
   ...(args.only === 'search'
     ? [
-        `**Search only** (\`--only search\`): each system loaded once (ours ${process.env.KDB_BENCH_DB ? `on \`KDB_BENCH_DB=${process.env.KDB_BENCH_DB}\`, loaded and sealed by an earlier run` : 'in this run, until sealed'}), then the search turns alternate on those two databases; the load figures below are of that one load, not per turn. Load average (1, 5, 15 min) at the start of each search turn: ${searchLoads.join('; ')}.`,
+        `**Search only** (\`--only search\`): each system loaded once (ours ${process.env.KDB_BENCH_DB ? `on \`KDB_BENCH_DB=${process.env.KDB_BENCH_DB}\`, loaded and sealed by an earlier run` : 'in this run, until sealed'}; LangChain ${process.env.KDB_BENCH_PEER_DB ? `on the \`peer_documents\` table of \`KDB_BENCH_PEER_DB=${process.env.KDB_BENCH_PEER_DB}\`, made from the same records (id, text, metadata, embedding) with its createHnswIndex settings` : 'in this run'}), then the search turns alternate on those two databases; the load figures below are of that one load, not per turn. Load average (1, 5, 15 min) at the start of each search turn: ${searchLoads.join('; ')}.`,
       ]
     : []),
   `**Ours** is measured through its HTTP API as a user would: one NDJSON request, 2 worker processes, timed until every row is \`ready\` (searchable: exact scan of the hot range until a segment is sealed); HNSW segments m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}. **LangChain.js** (@langchain/community PGVectorStore, @langchain/openai OpenAIEmbeddings, @langchain/classic CacheBackedEmbeddings with @langchain/community RedisByteStore) runs in process, as its users run it: table and HNSW index (createHnswIndex defaults m=16, ef_construction=64) made before loading, one \`addDocuments\` call, timed until it resolves (every row then committed and in the index). Peak RSS: VmHWM of our API and worker processes (summed), maxRSS of the LangChain process; PostgreSQL's and Redis's memory is in neither.`,
