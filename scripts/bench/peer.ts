@@ -242,7 +242,7 @@ const lines = [
   ...results.map((r) =>
     r.error
       ? `| ${r.delay} | ${r.n} | ${r.turn} | ${NAME[r.system]} | **FAILED**: ${r.error.replace(/\|/g, '\\|')} | | | | |`
-      : `| ${r.delay} | ${r.n} | ${r.turn} | ${NAME[r.system]} | **${f(r.loadS)}** | ${r.loadRequests} | ${f(r.reingestS)} | ${r.reingestRequests ?? '–'} | ${r.rss} |`,
+      : `| ${r.delay} | ${r.n} | ${r.turn} | ${NAME[r.system]} | **${f(r.loadS)}** | ${r.loadRequests ?? '–'} | ${f(r.reingestS)} | ${r.reingestRequests ?? '–'} | ${r.rss} |`,
   ),
   '',
   'Ratios in the same turn (LangChain time ÷ ours; above 1 means ours is faster):',
