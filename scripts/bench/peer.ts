@@ -1,5 +1,5 @@
 /**
- * `pnpm bench:peer [--sizes 30000,100000] [--turns 3] [--delay 0,100] [--peers default,2048,cached] [--ours-only]`:
+ * `pnpm bench:peer [--sizes 30000,100000] [--turns 3] [--delay 0,100] [--peers default,2048,cached] [--ours-only] [--only all|search]`:
  * our pipeline against what a TypeScript team would write instead,
  * LangChain.js PGVectorStore + OpenAIEmbeddings (optionally behind
  * CacheBackedEmbeddings on Redis), both on the same PostgreSQL and the same
@@ -13,12 +13,13 @@
  * ingest, the figures of our side) and writes a section of its own. Exits 1 when a system never became fully searchable or could not
  * reach the recall, after writing what was measured.
  */
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { HNSW_BUILD } from '@kameleondb/core';
 import { startFakeOpenAI } from '../../test-support/fakeOpenAI.js';
-import { deleteRedisKeys, dropDatabase, freshDatabase, machine, now, REDIS, writeSection } from './harness.js';
+import { dbUrl as harnessDbUrl, deleteRedisKeys, dropDatabase, freshDatabase, machine, now, REDIS, writeSection } from './harness.js';
 import { runLangChainTurn, type LangChainTurnOutput } from './peer/langchainTurn.js';
-import { runOurTurn, type OurTurn } from './peer/ourTurn.js';
+import { dropOurs, keptOurs, loadOurs, runOurTurn, searchLoadedOurs, type OurLoaded, type OurTurn } from './peer/ourTurn.js';
 import { TARGET_RECALL, type SearchAtRecall } from './peer/searchAtRecall.js';
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
@@ -35,6 +36,8 @@ const { values: args } = parseArgs({
     'search-size': { type: 'string' },
     // Our turns alone (no LangChain variant): our own ratios, such as re-ingest ÷ first ingest, in less time.
     'ours-only': { type: 'boolean', default: false },
+    // `search` skips the re-ingest comparison (a search-only run on a loaded machine).
+    only: { type: 'string', default: 'all' },
   },
 });
 const PEERS = { default: { batchSize: undefined, cache: false }, '2048': { batchSize: 2048, cache: false }, cached: { batchSize: undefined, cache: true } } as const;
@@ -54,7 +57,8 @@ const peers = (oursOnly ? [] : list(args.peers)).map((p) => {
 });
 if (turns! < 1 || recallQueries! < 1 || recallQueries! > queryCount!) throw new Error('--turns must be ≥ 1 and --recall-queries between 1 and --queries');
 const searchSize = args['search-size'] === undefined ? Math.max(...sizes) : positive('search-size', [Number(args['search-size'])])[0]!;
-const reingestSize = Math.min(...sizes);
+if (args.only !== 'all' && args.only !== 'search') throw new Error(`--only takes all or search; got ${JSON.stringify(args.only)}`);
+const reingestSize = args.only === 'search' ? -1 : Math.min(...sizes);
 const searchDelay = delays[0]!;
 // Vector search is measured on one LangChain variant (the graph does not depend on the batch size);
 // re-ingest on the cached one when it runs, since that is where neither system calls the provider.
@@ -83,7 +87,54 @@ const mb = (kb: number) => kb / 1024;
 
 const fake = await startFakeOpenAI();
 const countRequests = (start: number, end: number) => fake.requests.filter((r) => r.at >= start && r.at <= end).length;
-for (const delay of delays) {
+const searchLoads: string[] = [];
+if (args.only === 'search') {
+  // Search alone: each system loads once (ours until sealed), then the search turns alternate on those
+  // databases, close together in time, without a load (and a seal) between them.
+  fake.delayMs = searchDelay;
+  const n = searchSize;
+  const search = { queries: queryCount!, recallQueries: recallQueries! };
+  const label = `${searchDelay}ms-${n}-search`;
+  const lcDb = `kdb_peer_lc_${process.pid}_${label.replace(/\W+/g, '_')}`;
+  let ours: OurLoaded | undefined;
+  try {
+    log(`search-only run: loading ${n} records into each system`);
+    // KDB_BENCH_DB: our side on a database an earlier load left sealed (the load is not what a search-only run measures).
+    ours = process.env.KDB_BENCH_DB ? await keptOurs(process.env.KDB_BENCH_DB, fake, n) : await loadOurs({ label, fake, n, timeoutMs });
+    // KDB_BENCH_PEER_DB: LangChain's side on a database whose peer_documents table (its schema, its m=16/64 index) holds the records.
+    const peerDb = process.env.KDB_BENCH_PEER_DB;
+    const dbUrl = peerDb ? harnessDbUrl(peerDb) : await freshDatabase(lcDb);
+    const lcInput = { label: `${searchPeer}-${label}`, dbUrl, redisUrl: REDIS, baseURL: fake.url, n, reingest: false, ...(PEERS[searchPeer!].batchSize ? { batchSize: PEERS[searchPeer!].batchSize } : {}) };
+    const lcLoad: LangChainTurnOutput = peerDb ? { phases: {}, maxRssKB: 0 } : await runLangChainTurn(lcInput, timeoutMs * 2);
+    for (let turn = 1; turn <= turns!; turn++) {
+      const base = { delay: searchDelay, n, turn };
+      const first = turn === 1;
+      searchLoads.push(`turn ${turn}: ${os.loadavg().map((x) => x.toFixed(1)).join(', ')}`);
+      log(`search turn ${turn}/${turns}: ${n} records (${searchLoads[searchLoads.length - 1]})`);
+      try {
+        const o = await searchLoadedOurs({ label: `${label}-t${turn}`, loaded: ours, fake, search });
+        results.push({ ...base, system: 'ours', ...(first ? { loadS: ours.loadS } : {}), compactS: ours.compactS, search: o.search, rssMB: mb(o.rssKB), rss: `${mb(o.rssKB).toFixed(0)} (API)` });
+      } catch (err) {
+        log(`ours failed: ${String(err)}`);
+        results.push({ ...base, system: 'ours', error: String(err).split('\n')[0] });
+      }
+      try {
+        const out = await runLangChainTurn({ ...lcInput, label: `${searchPeer}-${label}-t${turn}`, loaded: true, search }, timeoutMs * 2);
+        results.push({ ...base, system: searchPeer!, ...(first && lcLoad.phases.load ? { loadS: lcLoad.phases.load.seconds } : {}), ...(out.search ? { search: out.search } : {}), rssMB: mb(out.maxRssKB), rss: `${mb(out.maxRssKB).toFixed(0)} (one process)` });
+      } catch (err) {
+        log(`LangChain search turn ${turn} failed: ${String(err)}`);
+        results.push({ ...base, system: searchPeer!, error: String(err).split('\n')[0] });
+      }
+    }
+  } catch (err) {
+    log(`search-only load failed: ${String(err)}`);
+    results.push({ delay: searchDelay, n, turn: 1, system: 'ours', error: String(err).split('\n')[0] });
+  } finally {
+    if (ours) await dropOurs(ours).catch(() => undefined);
+    await dropDatabase(lcDb).catch(() => undefined);
+  }
+}
+for (const delay of args.only === 'search' ? [] : delays) {
   fake.delayMs = delay;
   for (const n of sizes) {
     for (let turn = 1; turn <= turns!; turn++) {
@@ -179,8 +230,13 @@ function ratios(delay: number, n: number, pick: (r: Turn) => number | undefined,
 const lines = [
   `### ${sizes.join(' and ')} records, provider delay ${delays.join(' and ')} ms, ${turns} turn(s)`,
   '',
-  `Run ${now()} on ${await machine()}. Command: \`pnpm bench:peer --sizes ${sizes.join(',')} --turns ${turns} --delay ${delays.join(',')} ${oursOnly ? '--ours-only' : `--peers ${peers.join(',')}`}${args['search-size'] === undefined ? '' : ` --search-size ${searchSize}`}\`.`,
+  `Run ${now()} on ${await machine()}. Command: \`pnpm bench:peer --sizes ${sizes.join(',')} --turns ${turns} --delay ${delays.join(',')} ${oursOnly ? '--ours-only' : `--peers ${peers.join(',')}`}${args['search-size'] === undefined ? '' : ` --search-size ${searchSize}`}${args.only === 'search' ? ' --only search' : ''}\`.`,
   `Both systems on the same PostgreSQL, each turn on its own fresh database, and the same local OpenAI wire-format server (${384} dimensions; it answers after the given delay per request; vectors by feature hashing, so records sharing subject words are near). Records: bench:ingest's (6 of the 20 words of one of 1,000 subjects, 6 words of a 5,000-word vocabulary, their number); LangChain gets our embedded text (\`title: … | body: …\`) as pageContent. Turns alternate: ours, then each LangChain variant.`,
+  ...(args.only === 'search'
+    ? [
+        `**Search only** (\`--only search\`): each system loaded once (ours ${process.env.KDB_BENCH_DB ? `on \`KDB_BENCH_DB=${process.env.KDB_BENCH_DB}\`, loaded and sealed by an earlier run` : 'in this run, until sealed'}; LangChain ${process.env.KDB_BENCH_PEER_DB ? `on the \`peer_documents\` table of \`KDB_BENCH_PEER_DB=${process.env.KDB_BENCH_PEER_DB}\`, made from the same records (id, text, metadata, embedding) with its createHnswIndex settings` : 'in this run'}), then the search turns alternate on those two databases; the load figures below are of that one load, not per turn. Load average (1, 5, 15 min) at the start of each search turn: ${searchLoads.join('; ')}.`,
+      ]
+    : []),
   `**Ours** is measured through its HTTP API as a user would: one NDJSON request, 2 worker processes, timed until every row is \`ready\` (searchable: exact scan of the hot range until a segment is sealed); HNSW segments m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}. Our re-ingest starts once the first load is sealed into HNSW segments, and its rows of cached texts get their vectors in the ingest transaction (KDB_INGEST_CACHED_VECTORS=on). **LangChain.js** (@langchain/community PGVectorStore, @langchain/openai OpenAIEmbeddings, @langchain/classic CacheBackedEmbeddings with @langchain/community RedisByteStore) runs in process, as its users run it: table and HNSW index (createHnswIndex defaults m=16, ef_construction=64) made before loading, one \`addDocuments\` call, timed until it resolves (every row then committed and in the index). Peak RSS: VmHWM of our API and worker processes (summed), maxRSS of the LangChain process; PostgreSQL's and Redis's memory is in neither.`,
   '',
   '#### Until searchable, and re-ingest of the same texts as new records',
@@ -190,7 +246,7 @@ const lines = [
   ...results.map((r) =>
     r.error
       ? `| ${r.delay} | ${r.n} | ${r.turn} | ${NAME[r.system]} | **FAILED**: ${r.error.replace(/\|/g, '\\|')} | | | | |`
-      : `| ${r.delay} | ${r.n} | ${r.turn} | ${NAME[r.system]} | **${f(r.loadS)}** | ${r.loadRequests} | ${f(r.reingestS)} | ${r.reingestRequests ?? '–'} | ${r.rss} |`,
+      : `| ${r.delay} | ${r.n} | ${r.turn} | ${NAME[r.system]} | **${f(r.loadS)}** | ${r.loadRequests ?? '–'} | ${f(r.reingestS)} | ${r.reingestRequests ?? '–'} | ${r.rss} |`,
   ),
   '',
   oursOnly ? 'Ratios in the same turn (our LangChain turns were not run: --ours-only):' : 'Ratios in the same turn (LangChain time ÷ ours; above 1 means ours is faster):',
@@ -232,7 +288,8 @@ if (results.some((r) => r.search)) {
 }
 if (failures.length) lines.push('', `**${failures.length} turn(s) failed** (a system never fully searchable, or recall below ${TARGET_RECALL} at every ef_search tried): see the rows marked above.`);
 // One section per sizes and delays: a run of another configuration does not replace this one.
-await writeSection(`peer-${sizes.join('_')}-${delays.join('_')}ms${oursOnly ? '-ours' : ''}`, lines);
+// A search-only run has its own section too: it leaves the last full run's ingest figures in place.
+await writeSection(`peer-${sizes.join('_')}-${delays.join('_')}ms${oursOnly ? '-ours' : ''}${args.only === 'search' ? '-search' : ''}`, lines);
 if (failures.length) {
   log(`${failures.length} turn(s) failed`);
   process.exit(1);

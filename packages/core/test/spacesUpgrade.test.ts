@@ -148,7 +148,11 @@ describe('upgrade to embedding spaces', () => {
       const fresh = new SearchEngine({ pool: searchPool, provider: counting, segmentCacheMs: 0 });
       for (const q of queries) {
         const answer = await fresh.search({ q, entities: ['docs'], mode: 'hybrid', limit: 10, explain: true });
-        expect(answer.explain!.vectorSegments).toEqual({ sealed: [{ lo: '1', hi: '60', rows: 60, indexValid: true }], hotAbove: '60' });
+        expect(answer.explain!.vectorSegments).toEqual({
+          sealed: [{ lo: '1', hi: '60', rows: 60, indexValid: true, m: 24, efConstruction: 192, scanMs: expect.any(Number) }],
+          hotAbove: '60',
+          hotScanMs: expect.any(Number),
+        });
         const vector = await fresh.search({ q, entities: ['docs'], mode: 'vector', limit: 10 });
         const got = vector.results.map((r) => r.id);
         // Approximate now: the record itself first, and nearly all of the exact ten.

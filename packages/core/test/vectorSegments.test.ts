@@ -153,7 +153,11 @@ describe('vector segments', () => {
     expect(await listVectorSegments(db.pool, 1)).toMatchObject([{ lo: '1', hi: '350', rows: 350, kind: 'seal' }]);
     expect(await vectorIndexStatus(db.pool, 1)).toMatchObject({ segments: [{ lo: '1', hi: '350', rows: 350 }], hotRows: 0, building: false });
     const res = await engine.search({ q: texts[5]!, entities: ['docs'], mode: 'vector', limit: 3, explain: true });
-    expect(res.explain!.vectorSegments).toEqual({ sealed: [{ lo: '1', hi: '350', rows: 350, indexValid: true }], hotAbove: '350' });
+    expect(res.explain!.vectorSegments).toEqual({
+      sealed: [{ lo: '1', hi: '350', rows: 350, indexValid: true, m: 24, efConstruction: 192, scanMs: expect.any(Number) }],
+      hotAbove: '350',
+      hotScanMs: expect.any(Number),
+    });
     // The segment's range matches its partial HNSW index (at 350 rows the planner may prefer
     // an exact sort, so the other paths are switched off to show the index is usable).
     expect(await planWithoutExactPaths(texts[5]!)).toMatch(/Index Scan using kdb_vseg_1_1_350 on kdb_vectors_1/);
@@ -170,7 +174,7 @@ describe('vector segments', () => {
       for (const i of [...sample, 300, 349]) {
         const r = await invalidEngine.search({ q: texts[i]!, entities: ['docs'], mode: 'vector', limit: 1, explain: true });
         expect(r.results[0]?.id).toBe(ids[i]);
-        expect(r.explain!.vectorSegments!.sealed).toEqual([{ lo: '1', hi: '350', rows: 350, indexValid: false }]);
+        expect(r.explain!.vectorSegments!.sealed).toEqual([{ lo: '1', hi: '350', rows: 350, indexValid: false, m: 24, efConstruction: 192, scanMs: expect.any(Number) }]);
         expect(r.explain!.plans.vector).not.toMatch(/kdb_vseg_1_1_350/);
       }
       await invalidEngine.close();

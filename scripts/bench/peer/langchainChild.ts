@@ -40,8 +40,10 @@ const embeddings: EmbeddingsInterface = redis
   : openai;
 
 const pool = new pg.Pool({ connectionString: input.dbUrl });
-const store = await PGVectorStore.initialize(embeddings, { pool, tableName: TABLE, dimensions: PEER_DIMENSIONS, distanceStrategy: 'cosine' });
-await store.createHnswIndex({ dimensions: PEER_DIMENSIONS });
+const store = input.loaded
+  ? new PGVectorStore(embeddings, { pool, tableName: TABLE, distanceStrategy: 'cosine' })
+  : await PGVectorStore.initialize(embeddings, { pool, tableName: TABLE, dimensions: PEER_DIMENSIONS, distanceStrategy: 'cosine' });
+if (!input.loaded) await store.createHnswIndex({ dimensions: PEER_DIMENSIONS });
 
 const docs = Array.from({ length: input.n }, (_, i) => new Document({ pageContent: contentOf(i), metadata: { title: `Record ${i}` } }));
 const out: LangChainTurnOutput = { phases: {}, maxRssKB: 0 };
@@ -55,7 +57,7 @@ async function load(phase: 'load' | 'reingest'): Promise<void> {
   log(`${phase} of ${input.n}: ${seconds.toFixed(2)} s`);
 }
 
-await load('load');
+if (!input.loaded) await load('load');
 const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${TABLE}`);
 if (rows[0].n !== input.n) throw new Error(`LangChain table holds ${rows[0].n} rows after loading ${input.n}`);
 

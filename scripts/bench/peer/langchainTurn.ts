@@ -14,6 +14,8 @@ export interface LangChainTurnInput {
   /** The local OpenAI wire-format server (ends in /v1). */
   baseURL: string;
   n: number;
+  /** The table already holds the `n` documents (a search turn of a search-only run): nothing is loaded. Default false. */
+  loaded?: boolean;
   /** OpenAIEmbeddings batchSize; its default (512) when absent. */
   batchSize?: number;
   /** CacheBackedEmbeddings on Redis under this key namespace; no cache when absent. */

@@ -11,8 +11,9 @@
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { DEFAULT_EF_SEARCH } from '@kameleondb/core';
+import { DEFAULT_EF_SEARCH, vectorIndexStatus } from '@kameleondb/core';
 import type { FakeOpenAI } from '../../../test-support/fakeOpenAI.js';
+import type { ChildApp } from '../../../test-support/processes.js';
 import { ndjsonOf } from '../ingestRecord.js';
 import { dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, getJson, REDIS, startApi, startStack, stop, waitCompacted } from '../harness.js';
 import { PEER_DIMENSIONS, peerQueries } from './corpus.js';
@@ -104,30 +105,10 @@ export async function runOurTurn(o: {
       const compacted = await Promise.race([waitCompacted(c), sleep(o.timeoutMs).then(() => Promise.reject(new Error(`our pipeline: vectors not all in HNSW segments after ${o.timeoutMs / 1000} s`)))]);
       out.compactS = (compacted - start) / 1000;
       log(`in HNSW segments after ${out.compactS.toFixed(2)} s`);
-      const queries = peerQueries(o.search.queries);
-      const vectorOf = (q: string) => `[${Array.from(o.fake.vectorOf(q, PEER_DIMENSIONS)).join(',')}]`;
-      // The API started with the default; each other setting is a restart with KDB_EF_SEARCH.
-      let ef = DEFAULT_EF_SEARCH;
-      out.search = await searchAtRecall(
-        {
-          async setEf(next) {
-            if (next === ef) return;
-            apiPeak = Math.max(apiPeak, peakRssKB(api.proc.pid));
-            await stop([api]);
-            api = await startApi({ ...env, KDB_EF_SEARCH: String(next) });
-            ef = next;
-          },
-          async search(q) {
-            const answer = await getJson<{ results: { score: number }[]; took_ms: number }>(`${api.url}/v1/search?mode=vector&cache=false&entity=bench&limit=10&q=${encodeURIComponent(q)}`);
-            return { distances: answer.results.map((r) => 1 - r.score), serverMs: answer.took_ms };
-          },
-          // A fresh database's first embedding space holds its vectors.
-          exactKth: (q) => exactKthDistance(c, 'kdb_vectors_1', vectorOf(q)),
-        },
-        queries,
-        o.search.recallQueries,
-        log,
-      );
+      const searched = await searchOurs({ env, api, fake: o.fake, c, search: o.search, log });
+      api = searched.api;
+      apiPeak = searched.apiPeakKB;
+      out.search = searched.search;
     }
 
     if (o.reingest) {
@@ -151,4 +132,140 @@ export async function runOurTurn(o: {
     await deleteRedisKeys(prefix);
     await dropDatabase(db);
   }
+}
+
+/**
+ * Vector top-10 at equal recall through the API `api` (on `env`'s database,
+ * its vectors sealed): ef_search stepped up, an API restart with
+ * KDB_EF_SEARCH per setting after the first. Returns the API left running
+ * and the peak RSS of those it stopped.
+ */
+export async function searchOurs(o: {
+  env: Record<string, string>;
+  api: ChildApp & { url: string };
+  fake: FakeOpenAI;
+  c: pg.Client;
+  search: { queries: number; recallQueries: number };
+  log: (s: string) => void;
+}): Promise<{ search: SearchAtRecall; api: ChildApp & { url: string }; apiPeakKB: number }> {
+  let { api } = o;
+  let apiPeakKB = 0;
+  const queries = peerQueries(o.search.queries);
+  const vectorOf = (q: string) => `[${Array.from(o.fake.vectorOf(q, PEER_DIMENSIONS)).join(',')}]`;
+  // The API started with the default; each other setting is a restart with KDB_EF_SEARCH.
+  let ef = Number(o.env.KDB_EF_SEARCH ?? DEFAULT_EF_SEARCH);
+  const search = await searchAtRecall(
+    {
+      async setEf(next) {
+        if (next === ef) return;
+        apiPeakKB = Math.max(apiPeakKB, peakRssKB(api.proc.pid));
+        await stop([api]);
+        api = await startApi({ ...o.env, KDB_EF_SEARCH: String(next) });
+        ef = next;
+      },
+      async search(q) {
+        const answer = await getJson<{ results: { score: number }[]; took_ms: number }>(`${api.url}/v1/search?mode=vector&cache=false&entity=bench&limit=10&q=${encodeURIComponent(q)}`);
+        return { distances: answer.results.map((r) => 1 - r.score), serverMs: answer.took_ms };
+      },
+      // A fresh database's first embedding space holds its vectors.
+      exactKth: (q) => exactKthDistance(o.c, 'kdb_vectors_1', vectorOf(q)),
+    },
+    queries,
+    o.search.recallQueries,
+    o.log,
+  );
+  return { search, api, apiPeakKB };
+}
+
+/** Our side of a search-only run: a database loaded once and sealed, searched in several turns. */
+export interface OurLoaded {
+  db: string;
+  env: Record<string, string>;
+  prefix: string;
+  /** Unknown (NaN) for a database loaded by an earlier run. */
+  loadS: number;
+  compactS: number;
+  /** A database an earlier run loaded (KDB_BENCH_DB): kept afterwards. */
+  kept?: boolean;
+}
+
+const ourEnv = (db: string, prefix: string, fake: FakeOpenAI): Record<string, string> => ({
+  KDB_DATABASE_URL: dbUrl(db),
+  KDB_REDIS_URL: REDIS,
+  KDB_QUEUE_PREFIX: prefix,
+  KDB_AUTH: 'disabled',
+  KDB_EMBEDDING_PROVIDER: 'openai',
+  KDB_EMBEDDING_DIMENSIONS: String(PEER_DIMENSIONS),
+  OPENAI_API_KEY: 'sk-bench',
+  OPENAI_BASE_URL: fake.url,
+});
+
+/** Our side on database `db`, which an earlier run loaded with the same records and sealed (checked: nothing hot). */
+export async function keptOurs(db: string, fake: FakeOpenAI, n: number): Promise<OurLoaded> {
+  const c = new pg.Client({ connectionString: dbUrl(db) });
+  await c.connect();
+  try {
+    const status = await vectorIndexStatus(c, 1);
+    const rows = status.segments.reduce((a, s) => a + s.rows, 0);
+    if (status.hotRows > 0 || rows !== n) throw new Error(`KDB_BENCH_DB=${db}: ${rows} sealed and ${status.hotRows} hot vectors; a search-only run needs the ${n} records all sealed`);
+  } finally {
+    await c.end();
+  }
+  const prefix = `{kdbpeer-${process.pid}-kept}`;
+  return { db, env: ourEnv(db, prefix, fake), prefix, loadS: NaN, compactS: NaN, kept: true };
+}
+
+/** Loads `n` records into a fresh database through an API and 2 workers, waits until all are in HNSW segments, stops the processes and keeps the database. */
+export async function loadOurs(o: { label: string; fake: FakeOpenAI; n: number; timeoutMs: number }): Promise<OurLoaded> {
+  const log = (s: string) => process.stderr.write(`  [ours ${o.label}] ${s}\n`);
+  const db = `kdb_peer_ours_${process.pid}_${o.label.replace(/\W+/g, '_')}`;
+  await freshDatabase(db);
+  const prefix = `{kdbpeer-${process.pid}-${o.label.replace(/\W+/g, '-')}}`;
+  const env = ourEnv(db, prefix, o.fake);
+  const stack = await startStack(env, 2);
+  const c = new pg.Client({ connectionString: dbUrl(db) });
+  await c.connect();
+  try {
+    const created = await fetch(`${stack.url}/v1/entities`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bench', fields: { title: 'text', body: 'text' }, embedFields: ['title', 'body'] }),
+    });
+    if (created.status !== 201) throw new Error(`entity create answered ${created.status}: ${await created.text()}`);
+    const start = Date.now();
+    const t0 = performance.now();
+    await post(stack.url, o.n);
+    await waitReady(c, o.n, o.timeoutMs);
+    const loadS = (performance.now() - t0) / 1000;
+    log(`load of ${o.n}: ${loadS.toFixed(2)} s`);
+    const compacted = await Promise.race([waitCompacted(c), sleep(o.timeoutMs).then(() => Promise.reject(new Error(`our pipeline: vectors not all in HNSW segments after ${o.timeoutMs / 1000} s`)))]);
+    const compactS = (compacted - start) / 1000;
+    log(`in HNSW segments after ${compactS.toFixed(2)} s`);
+    return { db, env, prefix, loadS, compactS };
+  } finally {
+    await c.end();
+    await stop([stack.api, ...stack.workers]);
+  }
+}
+
+/** One search turn on a database loadOurs kept: a fresh API process (no workers: nothing is left to embed or seal). */
+export async function searchLoadedOurs(o: { label: string; loaded: OurLoaded; fake: FakeOpenAI; search: { queries: number; recallQueries: number } }): Promise<{ search: SearchAtRecall; rssKB: number }> {
+  const log = (s: string) => process.stderr.write(`  [ours ${o.label}] ${s}\n`);
+  const c = new pg.Client({ connectionString: dbUrl(o.loaded.db) });
+  await c.connect();
+  let api = await startApi(o.loaded.env);
+  try {
+    const searched = await searchOurs({ env: o.loaded.env, api, fake: o.fake, c, search: o.search, log });
+    api = searched.api;
+    return { search: searched.search, rssKB: Math.max(searched.apiPeakKB, peakRssKB(api.proc.pid)) };
+  } finally {
+    await c.end();
+    await stop([api]);
+  }
+}
+
+/** Drops what loadOurs kept. */
+export async function dropOurs(loaded: OurLoaded): Promise<void> {
+  await deleteRedisKeys(loaded.prefix);
+  if (!loaded.kept) await dropDatabase(loaded.db);
 }

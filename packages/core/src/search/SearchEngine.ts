@@ -275,7 +275,7 @@ export class SearchEngine {
       return keywordRetriever.retrieve(request);
     })();
     const vectorPromise = useVector
-      ? vectorRetriever.retrieve({ ...request, narrowed, sent: vectorSent, space, queryVectors: this.queryVectorsOf(provider) })
+      ? vectorRetriever.retrieve({ ...request, narrowed, withRows: params.mode === 'vector', sent: vectorSent, space, queryVectors: this.queryVectorsOf(provider) })
       : Promise.resolve(undefined);
     const [keyword, vector] = await Promise.all([keywordPromise, vectorPromise]);
     // Both retrievers as the search waited for them (the longer one, plus the keyword side's wait for the vector statement).
@@ -286,7 +286,8 @@ export class SearchEngine {
     timings.lap('fusion', t);
 
     t = performance.now();
-    const results = await this.fetchRows(route.server.pool, fused, !!params.explain);
+    // Vector mode's statement brought the rows along (VectorRetriever withRows): nothing left to fetch.
+    const results = await this.fetchRows(route.server.pool, fused, !!params.explain, vector?.rows);
     timings.lap('fetch', t);
     const servedBy = route.server.name;
     const answer: SearchAnswer = { results, space: space.modelKey, count: results.length, mode: params.mode, took_ms: msSince(t0), servedBy, cached: false };
@@ -310,9 +311,11 @@ export class SearchEngine {
   }
 
   /** The data and content of the fused hits, in their order; a row deleted since it was found is left out. */
-  private async fetchRows(pool: pg.Pool, fused: readonly FusedHit[], explain: boolean): Promise<SearchResult[]> {
+  private async fetchRows(pool: pg.Pool, fused: readonly FusedHit[], explain: boolean, fetched?: readonly { id: string; data: Record<string, unknown>; content: string }[]): Promise<SearchResult[]> {
     const ids = fused.map((f) => f.id);
-    const { rows } = ids.length
+    const { rows } = fetched
+      ? { rows: fetched }
+      : ids.length
       ? await pool.query<{ id: string; data: Record<string, unknown>; content: string }>({
           name: 'kdb_search_fetch',
           text: 'SELECT r.id, r.data, s.content FROM kdb_records r JOIN kdb_search s ON s.record_id = r.id WHERE r.id = ANY($1::uuid[])',

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pgvector from 'pgvector';
 import type pg from 'pg';
-import { withTransaction } from '../store/withTransaction.js';
+import { isConnectionLoss } from '../store/isConnectionLoss.js';
 import { reuseFor } from '../util/reuseFor.js';
 import { listVectorSegments, sealedUpTo, seqLiteral, type VectorSegment } from '../segments/vectorSegmentStore.js';
 import { vectorTable, type EmbeddingSpace } from '../store/embeddingSpaceStore.js';
@@ -41,9 +41,11 @@ export function vectorSessionSql(efSearch = DEFAULT_EF_SEARCH): string[] {
  * `LIMIT $n` PostgreSQL re-plans the prepared statement on every execution
  * (its generic plan's estimate, without the limit, is always the costlier);
  * with the number in the text it keeps one generic plan
- * (docs/decisions/vector-limit-in-text.md).
+ * (docs/decisions/vector-limit-in-text.md). With `withRows`, each hit comes
+ * with its record's data and content (vector mode, whose hits are the
+ * answer: one round trip instead of a fetch after; docs/decisions/vector-rows-in-statement.md).
  */
-export function vectorSql(segments: readonly VectorSegment[], filtered: boolean, limit: number, spaceId: number): string {
+export function vectorSql(segments: readonly VectorSegment[], filtered: boolean, limit: number, spaceId: number, withRows = false): string {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`vector limit must be a positive integer; got ${limit}`);
   const part = (range: string) => `(
     SELECT s.record_id AS id, s.entity, s.embedding <=> $1::vector AS distance
@@ -54,7 +56,18 @@ export function vectorSql(segments: readonly VectorSegment[], filtered: boolean,
      LIMIT ${limit})`;
   const parts = segments.map((seg) => part(`s.vector_seq BETWEEN ${seqLiteral(seg.lo)} AND ${seqLiteral(seg.hi)}`));
   parts.push(part(`s.vector_seq > ${seqLiteral(sealedUpTo(segments))}`));
-  return `SELECT id, entity, distance FROM (${parts.join('\n  UNION ALL ')}) u ORDER BY distance, id LIMIT ${limit}`;
+  const top = `SELECT id, entity, distance FROM (${parts.join('\n  UNION ALL ')}) u ORDER BY distance, id LIMIT ${limit}`;
+  if (!withRows) return top;
+  // Inner joins, as the fetch after fusion: a row deleted since its vector was written is left out.
+  return `SELECT t.id, t.entity, t.distance, rr.data, ss.content FROM (${top}) t
+    JOIN kdb_records rr ON rr.id = t.id JOIN kdb_search ss ON ss.record_id = t.id ORDER BY t.distance, t.id`;
+}
+
+/** A hit's record as the vector statement returns it `withRows`. */
+export interface VectorRow {
+  id: string;
+  data: Record<string, unknown>;
+  content: string;
 }
 
 export interface VectorRetrieverOptions {
@@ -84,9 +97,17 @@ export interface VectorRequest {
    * of other entities (a search answering no rows at all). Default false.
    */
   narrowed?: boolean;
+  /** The statement returns each hit's data and content too (`rows` of the retrieval). Default false. */
+  withRows?: boolean;
   /** Opened once the statement is on its way, or when the retriever failed before sending it. */
   sent: Latch;
-  /** Gets the `embed_query` and `vector` steps. */
+  /**
+   * Gets the `query_vector` (the query text's vector: process cache, cache
+   * table or provider) and `segment_catalog` steps, `embed_query` (the longer
+   * of the two, run at once), `vector_settings` (the transaction and its SET
+   * LOCALs, when the statement needs them) and `vector` (vector_settings
+   * included, until the statement's rows are in).
+   */
   timings: Timings;
 }
 
@@ -96,6 +117,8 @@ export interface VectorRetrieval {
   query: { text: string; values: unknown[] };
   /** The segment catalog it searched. */
   segments: VectorSegment[];
+  /** The hits' records, in hit order, when asked `withRows`. */
+  rows?: VectorRow[];
 }
 
 /** Cosine distance over the sealed segments' HNSW indexes and the hot rows of one space. */
@@ -111,24 +134,31 @@ export class VectorRetriever {
     return load();
   }
 
-  async retrieve({ q, entities, k, where, narrowed = false, sent, timings, space, queryVectors }: VectorRequest): Promise<VectorRetrieval> {
+  async retrieve({ q, entities, k, where, narrowed = false, withRows = false, sent, timings, space, queryVectors }: VectorRequest): Promise<VectorRetrieval> {
     let t = performance.now();
-    let pending: Promise<{ id: string; entity: string; distance: number }[]>;
+    let pending: Promise<({ id: string; entity: string; distance: number } & Partial<VectorRow>)[]>;
     let query: VectorRetrieval['query'];
     let segments: VectorSegment[];
     let handedOff = false;
     try {
       let vector: number[];
-      [vector, segments] = await Promise.all([queryVectors.get(q), this.segments(space.id)]);
+      const start = t;
+      const step = async <T>(name: string, p: Promise<T>): Promise<T> => {
+        const value = await p;
+        timings.lap(name, start);
+        return value;
+      };
+      // Both at once: embed_query is the longer of the query-vector lookup and the catalog read.
+      [vector, segments] = await Promise.all([step('query_vector', queryVectors.get(q)), step('segment_catalog', this.segments(space.id))]);
       timings.lap('embed_query', t);
       t = performance.now();
       const values: unknown[] = [pgvector.toSql(vector), entities];
       if (where) values.push(JSON.stringify(where));
-      query = { text: vectorSql(segments, !!where, k, space.id), values };
+      query = { text: vectorSql(segments, !!where, k, space.id, withRows), values };
       // One prepared statement per segment layout and row count (the text changes with either).
       const name = `kdb_vector_${createHash('sha1').update(query.text).digest('hex').slice(0, 12)}`;
       handedOff = true;
-      pending = this.run<{ id: string; entity: string; distance: number }>({ name, ...query }, !!where || narrowed, k, () => sent.open());
+      pending = this.run<{ id: string; entity: string; distance: number } & Partial<VectorRow>>({ name, ...query }, !!where || narrowed, k, () => sent.open(), timings);
     } finally {
       if (!handedOff) sent.open();
     }
@@ -136,7 +166,8 @@ export class VectorRetriever {
     timings.lap('vector', t);
     // relaxed_order iterative scans (filtered queries) may return rows slightly out of order.
     rows.sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : 1));
-    return { hits: rows.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: 1 - Number(r.distance) })), query, segments };
+    const hits = rows.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: 1 - Number(r.distance) }));
+    return { hits, query, segments, ...(withRows ? { rows: rows.map((r) => ({ id: r.id, data: r.data!, content: r.content! })) } : {}) };
   }
 
   /**
@@ -146,22 +177,51 @@ export class VectorRetriever {
    * `rows` exceeds the session's ef_search, inside a transaction that raises
    * it to `rows` (an HNSW scan returns at most ef_search rows).
    */
-  async run<R extends pg.QueryResultRow>(query: pg.QueryConfig, filtered: boolean, rows: number, onSent: () => void = () => undefined): Promise<R[]> {
+  async run<R extends pg.QueryResultRow>(query: pg.QueryConfig, filtered: boolean, rows: number, onSent: () => void = () => undefined, timings?: Timings): Promise<R[]> {
     const ef = this.opts.efSearch ?? DEFAULT_EF_SEARCH;
     if (!filtered && rows <= ef) {
       const answer = this.opts.pool.query<R>(query);
       onSent();
       return (await answer).rows;
     }
+    const t = performance.now();
+    // BEGIN and the SET LOCALs go as one simple-protocol query: one round trip, not three.
+    const settings = ['BEGIN', ...(filtered ? ['SET LOCAL hnsw.iterative_scan = relaxed_order'] : []), ...(rows > ef ? [`SET LOCAL hnsw.ef_search = ${Math.trunc(rows)}`] : [])];
+    let client: pg.PoolClient;
     try {
-      return await withTransaction(this.opts.pool, async (client) => {
-        if (filtered) await client.query('SET LOCAL hnsw.iterative_scan = relaxed_order');
-        if (rows > ef) await client.query(`SET LOCAL hnsw.ef_search = ${Math.trunc(rows)}`);
-        // Only now is the statement itself on its way (the settings before it took round trips).
-        const answer = client.query<R>(query);
-        onSent();
-        return (await answer).rows;
-      });
+      client = await this.opts.pool.connect();
+    } catch (err) {
+      onSent();
+      throw err;
+    }
+    // As withClient: a connection lost while checked out must not end the process, nor go back to the pool.
+    let lost: Error | undefined;
+    const onError = (err: Error) => {
+      lost ??= err;
+    };
+    client.on('error', onError);
+    const release = (err?: Error) => {
+      client.removeListener('error', onError);
+      client.release(err ?? lost);
+    };
+    try {
+      await client.query(settings.join('; '));
+      timings?.lap('vector_settings', t);
+      // Only now is the statement itself on its way (the settings before it took a round trip).
+      const answer = client.query<R>(query);
+      onSent();
+      const out = (await answer).rows;
+      // The transaction only carries settings: the answer need not wait for its COMMIT.
+      client.query('COMMIT').then(
+        () => release(),
+        (err: Error) => release(err),
+      );
+      return out;
+    } catch (err) {
+      if (isConnectionLoss(err)) lost ??= err as Error;
+      await client.query('ROLLBACK').catch(() => undefined);
+      release();
+      throw err;
     } finally {
       onSent();
     }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { sealedUpTo } from '../segments/vectorSegmentStore.js';
+import { sealedUpTo, segmentGraphs, type SegmentGraph } from '../segments/vectorSegmentStore.js';
+import { vectorScanTimes, type VectorScanTimes } from './vectorScanTimes.js';
 import type { Bm25Explain, KeywordPruning, KeywordRetrieval } from './KeywordRetriever.js';
 import type { VectorRetrieval, VectorRetriever } from './VectorRetriever.js';
 import type { FusedHit } from './FusedHit.js';
@@ -14,6 +15,14 @@ export type ResultExplain = Omit<FusedHit, 'id' | 'entity' | 'score'>;
 
 /** What a search answer shows with `explain`. */
 export interface SearchExplain {
+  /**
+   * Each step's duration in this search. With the vector retriever, from
+   * the EXPLAIN ANALYZE re-run of its statement as well: `vector_scan_segments`
+   * (the sealed segments' HNSW scans together), `vector_scan_hot` (the exact
+   * scan of the hot range), `vector_execution` and `vector_planning` (the
+   * server's totals); the re-run's figures are of a second execution, not
+   * parts of `vector`.
+   */
   timings_ms: Record<string, number>;
   bm25?: Bm25Explain;
   plans: { keyword?: string; vector?: string };
@@ -24,8 +33,17 @@ export interface SearchExplain {
   fusion?: Fusion;
   efSearch: number;
   keywordPruning?: KeywordPruning;
-  /** The sealed segments (one HNSW scan each) and the seq above which rows were scanned exactly. */
-  vectorSegments?: { sealed: { lo: string; hi: string; rows: number; indexValid: boolean }[]; hotAbove: string };
+  /**
+   * The sealed segments (one HNSW scan each: its graph's build settings and,
+   * from the re-run, its scan's ms) and the seq above which rows were scanned
+   * exactly (hotScanMs). The scan times are absent when the plan did not have
+   * one branch per range.
+   */
+  vectorSegments?: {
+    sealed: ({ lo: string; hi: string; rows: number; indexValid: boolean; scanMs?: number } & SegmentGraph)[];
+    hotAbove: string;
+    hotScanMs?: number;
+  };
 }
 
 export function resultExplain(f: FusedHit): ResultExplain {
@@ -69,7 +87,28 @@ export async function explainSearch(r: ExplainRequest): Promise<SearchExplain> {
       : undefined;
   const vectorPlan = async (q: Statement | undefined) =>
     q ? planRows(await r.vectorRetriever.run<{ 'QUERY PLAN': string }>(analyze(q), r.filtered, r.k)) : undefined;
-  const [kp, vp] = await Promise.all([keywordPlans(r.keyword?.queries ?? []), vectorPlan(r.vector?.query)]);
+  // The JSON plan after the text one, not beside it: two scans at once would each time the other's competition.
+  const vectorPlans = async (q: Statement | undefined, branches: number): Promise<[string | undefined, VectorScanTimes | undefined]> => {
+    if (!q) return [undefined, undefined];
+    const text = await vectorPlan(q);
+    const json = await r.vectorRetriever.run<{ 'QUERY PLAN': unknown }>({ text: `EXPLAIN (ANALYZE, FORMAT JSON) ${q.text}`, values: q.values }, r.filtered, r.k);
+    return [text, vectorScanTimes(json[0]?.['QUERY PLAN'], branches)];
+  };
+  const segments = r.vector?.segments ?? [];
+  const [kp, [vp, scans], graphs] = await Promise.all([
+    keywordPlans(r.keyword?.queries ?? []),
+    vectorPlans(r.vector?.query, segments.length + 1),
+    segments.length ? segmentGraphs(r.pool, segments.map((s) => s.indexName)) : new Map<string, SegmentGraph>(),
+  ]);
+  if (scans) {
+    const sealedMs = scans.branchMs.slice(0, segments.length).reduce((a, b) => a + b, 0);
+    Object.assign(r.timings.ms, {
+      vector_scan_segments: Math.round(sealedMs * 1000) / 1000,
+      vector_scan_hot: scans.branchMs[segments.length]!,
+      vector_execution: scans.executionMs,
+      vector_planning: scans.planningMs,
+    });
+  }
   const ef = await r.pool.query<{ ef: string }>("SELECT current_setting('hnsw.ef_search') AS ef").then((x) => Number(x.rows[0]?.ef ?? 0), () => 0);
   // A vector statement asking more rows than the session's ef_search ran with ef_search raised to k.
   const efUsed = r.vector ? Math.max(ef, r.k) : ef;
@@ -84,6 +123,21 @@ export async function explainSearch(r: ExplainRequest): Promise<SearchExplain> {
     ...(r.fusion?.method === 'linear' ? {} : { rrfK: r.fusion?.k ?? RRF_K }),
     ...(r.fusion ? { fusion: r.fusion } : {}),
     efSearch: efUsed,
-    ...(r.vector ? { vectorSegments: { sealed: r.vector.segments.map((x) => ({ lo: x.lo, hi: x.hi, rows: x.rows, indexValid: x.indexValid })), hotAbove: sealedUpTo(r.vector.segments) } } : {}),
+    ...(r.vector
+      ? {
+          vectorSegments: {
+            sealed: segments.map((x, i) => ({
+              lo: x.lo,
+              hi: x.hi,
+              rows: x.rows,
+              indexValid: x.indexValid,
+              ...(graphs.get(x.indexName) ?? { m: null, efConstruction: null }),
+              ...(scans ? { scanMs: scans.branchMs[i]! } : {}),
+            })),
+            hotAbove: sealedUpTo(segments),
+            ...(scans ? { hotScanMs: scans.branchMs[segments.length]! } : {}),
+          },
+        }
+      : {}),
   };
 }

@@ -52,6 +52,26 @@ export async function listVectorSegments(db: pg.Pool | pg.ClientBase, spaceId: n
   }));
 }
 
+/** The build settings of a segment's HNSW graph; null where its index is gone or the setting was not given. */
+export interface SegmentGraph {
+  m: number | null;
+  efConstruction: number | null;
+}
+
+/** The HNSW build settings of segment indexes `indexNames`, by name (an index not found is left out). */
+export async function segmentGraphs(db: pg.Pool | pg.ClientBase, indexNames: readonly string[]): Promise<Map<string, SegmentGraph>> {
+  const { rows } = await db.query<{ name: string; options: string[] | null }>(
+    `SELECT c.relname AS name, c.reloptions AS options FROM pg_class c
+      WHERE c.relname = ANY($1::text[]) AND c.relkind = 'i' AND c.relnamespace = current_schema()::regnamespace`,
+    [indexNames],
+  );
+  const option = (options: string[] | null, key: string) => {
+    const v = options?.find((o) => o.startsWith(`${key}=`))?.slice(key.length + 1);
+    return v === undefined ? null : Number(v);
+  };
+  return new Map(rows.map((r) => [r.name, { m: option(r.options, 'm'), efConstruction: option(r.options, 'ef_construction') }]));
+}
+
 /** The last sealed seq (0 when nothing is sealed): rows above it are hot. */
 export function sealedUpTo(segments: readonly VectorSegment[]): VectorSeq {
   return segments.length ? segments[segments.length - 1]!.hi : '0';
