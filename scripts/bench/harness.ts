@@ -161,10 +161,10 @@ export function percentile(xs: readonly number[], p: number): number {
 export const p50p95 = (xs: readonly number[], digits = 2) => `${percentile(xs, 50).toFixed(digits)} / ${percentile(xs, 95).toFixed(digits)}`;
 
 /** Replaces (or appends) the `<!-- bench:NAME -->` section of BENCHMARKS.md and prints it. */
-export async function writeSection(name: string, lines: string[]): Promise<void> {
+export async function writeSection(name: string, lines: string[], file = 'BENCHMARKS.md'): Promise<void> {
   const section = [`<!-- bench:${name} start -->`, ...lines, `<!-- bench:${name} end -->`].join('\n');
   process.stdout.write(`${section}\n`);
-  const path = `${ROOT}BENCHMARKS.md`;
+  const path = `${ROOT}${file}`;
   let doc = await readFile(path, 'utf8').catch(() => '# Benchmarks\n\nFigures from runs on the machine named in each section. Re-run the command to refresh them.\n');
   const re = new RegExp(`<!-- bench:${name} start -->[\\s\\S]*<!-- bench:${name} end -->`);
   doc = re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n${section}\n`;

@@ -21,6 +21,7 @@ import { dbUrl as harnessDbUrl, deleteRedisKeys, dropDatabase, freshDatabase, ma
 import { runLangChainTurn, type LangChainTurnOutput } from './peer/langchainTurn.js';
 import { dropOurs, keptOurs, loadOurs, runOurTurn, searchLoadedOurs, type OurLoaded, type OurTurn } from './peer/ourTurn.js';
 import { TARGET_RECALL, type SearchAtRecall } from './peer/searchAtRecall.js';
+import { PEER_DETAILS, peerSummary } from './peer/peerSummary.js';
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const { values: args } = parseArgs({
@@ -289,7 +290,10 @@ if (results.some((r) => r.search)) {
 if (failures.length) lines.push('', `**${failures.length} turn(s) failed** (a system never fully searchable, or recall below ${TARGET_RECALL} at every ef_search tried): see the rows marked above.`);
 // One section per sizes and delays: a run of another configuration does not replace this one.
 // A search-only run has its own section too: it leaves the last full run's ingest figures in place.
-await writeSection(`peer-${sizes.join('_')}-${delays.join('_')}ms${oursOnly ? '-ours' : ''}${args.only === 'search' ? '-search' : ''}`, lines);
+const section = `peer-${sizes.join('_')}-${delays.join('_')}ms${oursOnly ? '-ours' : ''}${args.only === 'search' ? '-search' : ''}`;
+// Every turn and setting goes to docs/benchmarks/peer.md; BENCHMARKS.md keeps the run line and the ratios.
+await writeSection(section, lines, PEER_DETAILS);
+await writeSection(section, peerSummary(lines), 'BENCHMARKS.md');
 if (failures.length) {
   log(`${failures.length} turn(s) failed`);
   process.exit(1);
