@@ -16,9 +16,10 @@ import pgvector from 'pgvector';
 import { listVectorSegments, vectorSql } from '@kameleondb/core';
 import { VectorRetriever } from '../../packages/core/src/search/VectorRetriever.js';
 import { startFakeOpenAI } from '../../test-support/fakeOpenAI.js';
-import { dbUrl, deleteRedisKeys, freshDatabase, getJson, percentile, REDIS, startStack, stop, waitCompacted } from './harness.js';
+import { dbUrl, deleteRedisKeys, freshDatabase, getJson, percentile, startStack, stop, waitCompacted } from './harness.js';
 import { ndjsonOf } from './ingestRecord.js';
 import { PEER_DIMENSIONS, peerQueries } from './peer/corpus.js';
+import { createBenchEntity, ourEnv } from './peer/ourTurn.js';
 
 const { values: args } = parseArgs({ options: { load: { type: 'string' }, ef: { type: 'string', default: '40' }, turns: { type: 'string', default: '3' }, only: { type: 'string' } } });
 const fake = await startFakeOpenAI();
@@ -28,26 +29,11 @@ if (args.load) {
   const name = `kdb_i24_vec_${n}_${process.pid}`;
   const url = await freshDatabase(name);
   const prefix = `{kdbi24-${process.pid}}`;
-  const env = {
-    KDB_DATABASE_URL: url,
-    KDB_REDIS_URL: REDIS,
-    KDB_QUEUE_PREFIX: prefix,
-    KDB_AUTH: 'disabled',
-    KDB_EMBEDDING_PROVIDER: 'openai',
-    KDB_EMBEDDING_DIMENSIONS: String(PEER_DIMENSIONS),
-    OPENAI_API_KEY: 'sk-bench',
-    OPENAI_BASE_URL: fake.url,
-  };
-  const stack = await startStack(env, 2);
+  const stack = await startStack(ourEnv(name, prefix, fake), 2);
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const created = await fetch(`${stack.url}/v1/entities`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench', fields: { title: 'text', body: 'text' }, embedFields: ['title', 'body'] }),
-    });
-    if (created.status !== 201) throw new Error(`entity create answered ${created.status}`);
+    await createBenchEntity(stack.url);
     const res = await fetch(`${stack.url}/v1/entities/bench/records`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: ndjsonOf(0, n) });
     if (res.status !== 202) throw new Error(`ingest answered ${res.status}`);
     await waitCompacted(c);

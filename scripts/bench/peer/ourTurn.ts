@@ -71,28 +71,14 @@ export async function runOurTurn(o: {
   const db = `kdb_peer_ours_${process.pid}_${o.label.replace(/\W+/g, '_')}`;
   await freshDatabase(db);
   const prefix = `{kdbpeer-${process.pid}-${o.label.replace(/\W+/g, '-')}}`;
-  const env: Record<string, string> = {
-    KDB_DATABASE_URL: dbUrl(db),
-    KDB_REDIS_URL: REDIS,
-    KDB_QUEUE_PREFIX: prefix,
-    KDB_AUTH: 'disabled',
-    KDB_EMBEDDING_PROVIDER: 'openai',
-    KDB_EMBEDDING_DIMENSIONS: String(PEER_DIMENSIONS),
-    OPENAI_API_KEY: 'sk-bench',
-    OPENAI_BASE_URL: o.fake.url,
-  };
+  const env = ourEnv(db, prefix, o.fake);
   const stack = await startStack(env, 2);
   let api = stack.api;
   let apiPeak = 0;
   const c = new pg.Client({ connectionString: dbUrl(db) });
   await c.connect();
   try {
-    const created = await fetch(`${api.url}/v1/entities`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench', fields: { title: 'text', body: 'text' }, embedFields: ['title', 'body'] }),
-    });
-    if (created.status !== 201) throw new Error(`entity create answered ${created.status}: ${await created.text()}`);
+    await createBenchEntity(api.url);
 
     const start = Date.now();
     const t0 = performance.now();
@@ -189,7 +175,18 @@ export interface OurLoaded {
   kept?: boolean;
 }
 
-const ourEnv = (db: string, prefix: string, fake: FakeOpenAI): Record<string, string> => ({
+/** The entity every bench:peer load goes into (records of ./corpus.ts). */
+export async function createBenchEntity(apiUrl: string): Promise<void> {
+  const created = await fetch(`${apiUrl}/v1/entities`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench', fields: { title: 'text', body: 'text' }, embedFields: ['title', 'body'] }),
+  });
+  if (created.status !== 201) throw new Error(`entity create answered ${created.status}: ${await created.text()}`);
+}
+
+/** Our processes' environment for a bench:peer load on `db`: the openai provider against the local wire-format server. */
+export const ourEnv = (db: string, prefix: string, fake: FakeOpenAI): Record<string, string> => ({
   KDB_DATABASE_URL: dbUrl(db),
   KDB_REDIS_URL: REDIS,
   KDB_QUEUE_PREFIX: prefix,
@@ -226,12 +223,7 @@ export async function loadOurs(o: { label: string; fake: FakeOpenAI; n: number; 
   const c = new pg.Client({ connectionString: dbUrl(db) });
   await c.connect();
   try {
-    const created = await fetch(`${stack.url}/v1/entities`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench', fields: { title: 'text', body: 'text' }, embedFields: ['title', 'body'] }),
-    });
-    if (created.status !== 201) throw new Error(`entity create answered ${created.status}: ${await created.text()}`);
+    await createBenchEntity(stack.url);
     const start = Date.now();
     const t0 = performance.now();
     await post(stack.url, o.n);
