@@ -53,7 +53,7 @@ describe('explainSearch: the steps of the vector retriever', () => {
     const res = await engine.search({ q: texts[7]!, entities: ['docs', 'other'], mode: 'vector', limit: 5, explain: true });
     const t = res.explain!.timings_ms;
     expect(Object.keys(t).sort()).toEqual(
-      ['embed_query', 'fetch', 'fusion', 'query_vector', 'segment_catalog', 'vector', 'vector_execution', 'vector_planning', 'vector_scan_hot', 'vector_scan_segments'].sort(),
+      ['embed_query', 'entities', 'fetch', 'fusion', 'query_vector', 'retrievers', 'route', 'segment_catalog', 'space', 'vector', 'vector_execution', 'vector_planning', 'vector_scan_hot', 'vector_scan_segments'].sort(),
     );
     for (const v of Object.values(t)) expect(v).toBeGreaterThanOrEqual(0);
     // Vector mode's statement brings each hit's record along (no fetch after it): the right one.
