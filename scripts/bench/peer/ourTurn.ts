@@ -68,15 +68,9 @@ export async function runOurTurn(o: {
   timeoutMs: number;
 }): Promise<OurTurn> {
   const log = (s: string) => process.stderr.write(`  [ours ${o.label}] ${s}\n`);
-  const db = `kdb_peer_ours_${process.pid}_${o.label.replace(/\W+/g, '_')}`;
-  await freshDatabase(db);
-  const prefix = `{kdbpeer-${process.pid}-${o.label.replace(/\W+/g, '-')}}`;
-  const env = ourEnv(db, prefix, o.fake);
-  const stack = await startStack(env, 2);
+  const { db, prefix, env, stack, c } = await startOurs(o.label, o.fake);
   let api = stack.api;
   let apiPeak = 0;
-  const c = new pg.Client({ connectionString: dbUrl(db) });
-  await c.connect();
   try {
     await createBenchEntity(api.url);
 
@@ -175,6 +169,18 @@ export interface OurLoaded {
   kept?: boolean;
 }
 
+/** A fresh database named after `label`, an API and 2 workers on it, and a client of it. */
+async function startOurs(label: string, fake: FakeOpenAI) {
+  const db = `kdb_peer_ours_${process.pid}_${label.replace(/\W+/g, '_')}`;
+  await freshDatabase(db);
+  const prefix = `{kdbpeer-${process.pid}-${label.replace(/\W+/g, '-')}}`;
+  const env = ourEnv(db, prefix, fake);
+  const stack = await startStack(env, 2);
+  const c = new pg.Client({ connectionString: dbUrl(db) });
+  await c.connect();
+  return { db, prefix, env, stack, c };
+}
+
 /** The entity every bench:peer load goes into (records of ./corpus.ts). */
 export async function createBenchEntity(apiUrl: string): Promise<void> {
   const created = await fetch(`${apiUrl}/v1/entities`, {
@@ -215,13 +221,7 @@ export async function keptOurs(db: string, fake: FakeOpenAI, n: number): Promise
 /** Loads `n` records into a fresh database through an API and 2 workers, waits until all are in HNSW segments, stops the processes and keeps the database. */
 export async function loadOurs(o: { label: string; fake: FakeOpenAI; n: number; timeoutMs: number }): Promise<OurLoaded> {
   const log = (s: string) => process.stderr.write(`  [ours ${o.label}] ${s}\n`);
-  const db = `kdb_peer_ours_${process.pid}_${o.label.replace(/\W+/g, '_')}`;
-  await freshDatabase(db);
-  const prefix = `{kdbpeer-${process.pid}-${o.label.replace(/\W+/g, '-')}}`;
-  const env = ourEnv(db, prefix, o.fake);
-  const stack = await startStack(env, 2);
-  const c = new pg.Client({ connectionString: dbUrl(db) });
-  await c.connect();
+  const { db, prefix, env, stack, c } = await startOurs(o.label, o.fake);
   try {
     await createBenchEntity(stack.url);
     const start = Date.now();
