@@ -55,7 +55,8 @@ describe('an ingest of texts the embedding cache holds (vectors written in the i
     const { body } = await p.call<{ results: { id: string }[] }>('GET', `/v1/search?mode=vector&cache=false&entity=notes&limit=100&q=${encodeURIComponent(texts[7]!.text)}`);
     expect(body.results.map((r) => r.id)).toContain(again.ids[7]);
 
-    // The hits are counted: one per text on its cache entry, and in the shared counters.
+    // The hits are counted after the answer: one per text on its cache entry, and in the shared counters.
+    await expect.poll(async () => (await cacheSummary()).models[0]!.hits - before.models[0]!.hits, { timeout: 10_000 }).toBe(texts.length);
     const after = await cacheSummary();
     expect(after.models[0]!.hits - before.models[0]!.hits).toBe(texts.length);
     expect(after.hits - before.hits).toBe(texts.length);

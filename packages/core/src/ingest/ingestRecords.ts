@@ -14,6 +14,7 @@ import { pendingIds } from '../store/searchRowStore.js';
 import { addIngestKeyIds, claimIngestKey, sealIngestKey, storedKeyIds } from '../store/ingestKeyStore.js';
 import { RecordIds } from './RecordIds.js';
 import { touchCachedRows } from '../cache/embeddingCache.js';
+import type { BackgroundTasks } from '../util/BackgroundTasks.js';
 import type { CacheStats } from '../cache/CacheStats.js';
 import { lockActiveSpaceShared } from '../store/embeddingSpaceStore.js';
 import { withTransaction } from '../store/withTransaction.js';
@@ -63,6 +64,13 @@ export interface IngestOptions {
   cachedVectors?: boolean;
   /** Counts the texts found in the cache (the workers count their own hits and misses). */
   cacheStats?: Pick<CacheStats, 'add'>;
+  /**
+   * Where the cache-hit counts go once the records are committed: the answer
+   * does not wait for them (rewriting the hit entries took about a sixth of a
+   * re-ingest's request; docs/decisions/cache-hits-counted-after-answer.md).
+   * Without it, the ingest awaits them before returning.
+   */
+  background?: Pick<BackgroundTasks, 'add'>;
 }
 
 export interface IngestResult {
@@ -215,7 +223,11 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
       enqueueError = (err as Error).message;
     }
     // After the enqueue: the misses' jobs do not wait for the hit counts.
-    if (written.space && written.hits && cached > 0) await countCacheHits(opts, written.space.modelKey, written.hits, written.cachedTexts);
+    if (written.space && written.hits && cached > 0) {
+      const counting = countCacheHits(opts, written.space.modelKey, written.hits, written.cachedTexts);
+      if (opts.background) opts.background.add(counting);
+      else await counting;
+    }
     return { ids: written.ids, jobs, cached, ...(enqueueError === undefined ? {} : { enqueueError }), ...replayed };
   } finally {
     // Stops the body's reader when a record was refused before the end (a no-op once it ended).
@@ -227,7 +239,9 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
  * Records the hits of the rows that took a cached vector: one per distinct
  * text and slice on the cache entries (their `hits` and `last_used_at`, which
  * eviction reads), and in the shared counters. Best effort after the commit,
- * as the workers' counters are: the rows are written whatever happens here.
+ * as the workers' counters are: the rows are written whatever happens here,
+ * and a process that dies before it ends loses those counts (the entries
+ * then look less used to eviction), nothing else.
  */
 async function countCacheHits(opts: IngestOptions, modelKey: string, hits: RecordIds, cachedTexts: number): Promise<void> {
   try {

@@ -7,6 +7,7 @@ import { DEFAULTS } from '../config/defaults.js';
 import { ConflictError } from '../errors.js';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
 import type { AnalyzerRun, Entity, EntityInput, EntityPatch } from '@kameleondb/schemas';
+import { BackgroundTasks } from '../util/BackgroundTasks.js';
 import { ingestRecords, type IngestResult } from '../ingest/ingestRecords.js';
 import { patchRecords, type PatchRecordsResult } from '../ingest/patchRecords.js';
 import type { SourcedValue } from '../ingest/readNdjson.js';
@@ -210,6 +211,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   const maintenance = new Queue(MAINTENANCE_QUEUE, { connection: redis, prefix });
   const runs = new ReindexRunStore(redis, pool, prefix);
   const cacheStats = new CacheStats(redis, prefix);
+  const background = new BackgroundTasks();
   const admin = { pool, runs, reindexQueue, spaces, pricePerMillionTokens: o.pricePerMillionTokens };
   const resultCache = o.resultCache ? new ResultCache<SearchAnswer>({ pool, ...o.resultCache }) : undefined;
   const searchMetrics = new SearchMetrics();
@@ -301,6 +303,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
           idempotencyKey: i.idempotencyKey,
           cachedVectors: o.ingestCachedVectors ?? true,
           cacheStats,
+          background,
         });
       },
       waitForEmbedded: (ids, w) => waitForEmbedded(pool, ids, w),
@@ -392,6 +395,8 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     runs,
     queues: { embed, reindex: reindexQueue, maintenance },
     async close() {
+      // Hit counts of answered ingests finish while the pool is still open.
+      await background.drain();
       await embed.close();
       await reindexQueue.close();
       await maintenance.close();
