@@ -54,6 +54,10 @@ function* records(n: number): Generator<Record<string, unknown>> {
   for (let i = 0; i < n; i++) yield { subject: `ticket ${i}` };
 }
 
+async function* bytes(text: string): AsyncGenerator<string> {
+  yield text;
+}
+
 describe('KameleonClient calls are bounded by their own timeouts, not undici defaults', () => {
   let api: Awaited<ReturnType<typeof slowApi>>;
   let before: Dispatcher;
@@ -82,13 +86,13 @@ describe('KameleonClient calls are bounded by their own timeouts, not undici def
   it('streams an insert with uploadTimeoutMs 0 (no limit, as the CLI does) and gets an answer that comes after the headers timeout', async () => {
     const kdb = new KameleonClient({ url: api.url, uploadTimeoutMs: 0 });
     await expect(kdb.records.insertStream('T', records(3))).resolves.toMatchObject({ count: 3 });
-    await expect(kdb.records.insertNdjson('T', ['{"a":1}\n{"a":2}\n'])).resolves.toMatchObject({ count: 2 });
+    await expect(kdb.records.insertNdjson('T', bytes('{"a":1}\n{"a":2}\n'))).resolves.toMatchObject({ count: 2 });
   });
 
   it('streams an insert whose uploadTimeoutMs is longer than the wait, and a batch update', async () => {
     const kdb = new KameleonClient({ url: api.url, uploadTimeoutMs: 10_000 });
     await expect(kdb.records.insertStream('T', records(4))).resolves.toMatchObject({ count: 4 });
-    await expect(kdb.records.batchUpdateNdjson('T', ['{"id":"a"}\n'])).resolves.toMatchObject({ count: 1 });
+    await expect(kdb.records.batchUpdateNdjson('T', bytes('{"id":"a"}\n'))).resolves.toMatchObject({ count: 1 });
   });
 
   it('waits (wait=true) past the headers timeout, bounded by waitTimeoutMs', async () => {
