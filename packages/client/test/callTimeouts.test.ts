@@ -1,8 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Agent, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KameleonApiError, KameleonClient } from '@kameleondb/client';
+import { startSlowAnsweringApi, type SlowAnsweringApi } from '../../../test-support/slowAnsweringApi.js';
 
 // Stands in for undici's default headersTimeout and bodyTimeout of 300 s: the same condition, 600 times shorter.
 const SHORT_UNDICI_TIMEOUT_MS = 500;
@@ -18,38 +17,6 @@ async function apiError(p: Promise<unknown>): Promise<KameleonApiError> {
   return err as KameleonApiError;
 }
 
-/**
- * An API that answers like the real one after a long commit: it reads the whole (streamed) body, counts its
- * NDJSON lines, and only then, after ANSWER_DELAY_MS, sends headers. A path with `slowBody` sends the headers at once and
- * the body after the delay instead (an entity named slowBody) (a slow answer body, bounded by undici's bodyTimeout).
- */
-function slowApi(): Promise<{ url: string; server: Server; requests: number }> {
-  const state = { url: '', server: undefined as unknown as Server, requests: 0 };
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
-    state.requests++;
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const count = req.headers['content-type'] === 'application/x-ndjson' ? body.split('\n').filter(Boolean).length : [JSON.parse(body)].flat().length;
-      const answer = JSON.stringify({ count, ids: [], jobs: 1, replayed: false, wait: req.url?.includes('wait=true') ?? false });
-      if (req.url?.includes('slowBody')) {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.flushHeaders();
-        setTimeout(() => res.end(answer), ANSWER_DELAY_MS);
-      } else {
-        setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(answer), ANSWER_DELAY_MS);
-      }
-    });
-  };
-  return new Promise((resolve) => {
-    state.server = createServer(handle).listen(0, '127.0.0.1', () => {
-      state.url = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}`;
-      resolve(state);
-    });
-  });
-}
-
 function* records(n: number): Generator<Record<string, unknown>> {
   for (let i = 0; i < n; i++) yield { subject: `ticket ${i}` };
 }
@@ -59,12 +26,12 @@ async function* bytes(text: string): AsyncGenerator<string> {
 }
 
 describe('KameleonClient calls are bounded by their own timeouts, not undici defaults', () => {
-  let api: Awaited<ReturnType<typeof slowApi>>;
+  let api: SlowAnsweringApi;
   let before: Dispatcher;
   let short: Agent;
 
   beforeAll(async () => {
-    api = await slowApi();
+    api = await startSlowAnsweringApi(ANSWER_DELAY_MS);
     before = getGlobalDispatcher();
     short = new Agent({ headersTimeout: SHORT_UNDICI_TIMEOUT_MS, bodyTimeout: SHORT_UNDICI_TIMEOUT_MS });
     setGlobalDispatcher(short);
@@ -72,7 +39,7 @@ describe('KameleonClient calls are bounded by their own timeouts, not undici def
   afterAll(async () => {
     setGlobalDispatcher(before);
     await short.close();
-    await new Promise((resolve) => api.server.close(resolve));
+    await api.close();
   });
 
   it('the short global dispatcher does cut a plain fetch that waits as long (the condition the client must survive)', async () => {
