@@ -3,8 +3,6 @@ import type { AddressInfo } from 'node:net';
 
 export interface SlowAnsweringApi {
   url: string;
-  /** Requests received, whole bodies read. */
-  requests: number;
   close(): Promise<void>;
 }
 
@@ -27,7 +25,6 @@ export function startSlowAnsweringApi(delayMs: number): Promise<SlowAnsweringApi
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      api.requests++;
       const body = Buffer.concat(chunks).toString('utf8');
       const count = req.headers['content-type'] === 'application/x-ndjson' ? body.split('\n').filter((l) => l.trim()).length : [JSON.parse(body) as unknown].flat().length;
       const answer = JSON.stringify({ count, ids: [], jobs: 1, replayed: false, wait: req.url?.includes('wait=true') ?? false });
@@ -42,7 +39,6 @@ export function startSlowAnsweringApi(delayMs: number): Promise<SlowAnsweringApi
   const server = createServer(handle);
   const api: SlowAnsweringApi = {
     url: '',
-    requests: 0,
     close: () =>
       new Promise<void>((resolve) => {
         for (const t of timers) clearTimeout(t);
