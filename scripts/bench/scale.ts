@@ -51,8 +51,8 @@ const { values: args } = parseArgs({
     render: { type: 'string' },
     /**
      * Records per ingest request (one CLI run each, one after the other); default the whole size in one.
-     * The CLI gives up on an answer not begun within 5 minutes (undici's headersTimeout,
-     * UND_ERR_HEADERS_TIMEOUT), and the API answers a streamed ingest only after its commit.
+     * The CLI sets no time limit on a streamed insert (the client lifts undici's 300 s headersTimeout),
+     * so this only splits the one transaction the API holds per request.
      */
     'request-records': { type: 'string' },
   },

@@ -1,4 +1,5 @@
 import { KameleonApiError } from './KameleonApiError.js';
+import { callTimeoutDispatcher } from './callTimeoutDispatcher.js';
 import { byteStream, ndjsonStream } from './ndjsonStream.js';
 import { readBoundedText } from './readBoundedText.js';
 import type {
@@ -45,7 +46,11 @@ export interface KameleonClientOptions {
   waitTimeoutMs?: number;
   /** Largest answer read, in bytes; a longer one fails with `response_too_large`. Default 64 MiB. */
   maxResponseBytes?: number;
-  /** The fetch to use (a proxy agent, a test double of the network). Default globalThis.fetch. */
+  /**
+   * The fetch to use (a test double of the network, a wrapper). Default globalThis.fetch. Its init carries
+   * `dispatcher`: the global undici dispatcher with undici's 300 s header and body timeouts off, so that only
+   * the timeouts above bound a call; a fetch that replaces it (its own proxy agent) keeps that agent's timeouts.
+   */
   fetch?: typeof fetch;
 }
 
@@ -255,7 +260,9 @@ export class KameleonClient {
     let text: string;
     try {
       // duplex 'half': a streamed body is sent while the answer may already arrive (an early 4xx).
-      res = await this.fetchImpl(url, { method, headers, body, signal, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit);
+      // The dispatcher leaves the bound to `signal`: undici's own 300 s timeouts would cut a long upload or wait.
+      const init = { method, headers, body, signal, dispatcher: callTimeoutDispatcher, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) };
+      res = await this.fetchImpl(url, init as RequestInit);
       text = await readBoundedText(res, this.opts.maxResponseBytes ?? 64 * 1024 * 1024);
     } catch (err) {
       if (body instanceof ReadableStream) await body.cancel(err).catch(() => undefined);

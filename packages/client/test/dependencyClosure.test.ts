@@ -23,11 +23,12 @@ function runtimeClosure(dir: string, seen = new Set<string>()): Set<string> {
 }
 
 describe('@kameleondb/client dependencies', () => {
-  it('lists only @kameleondb/schemas and zod, and pulls in neither @kameleondb/core nor onnxruntime', () => {
-    expect(Object.keys(readJson(join(PKG_DIR, 'package.json')).dependencies ?? {}).sort()).toEqual(['@kameleondb/schemas', 'zod']);
+  // undici: the dispatcher that lifts undici's 300 s header and body timeouts off the client's calls (callTimeoutDispatcher).
+  it('lists only @kameleondb/schemas, undici and zod, and pulls in neither @kameleondb/core, onnxruntime nor pg', () => {
+    expect(Object.keys(readJson(join(PKG_DIR, 'package.json')).dependencies ?? {}).sort()).toEqual(['@kameleondb/schemas', 'undici', 'zod']);
     const closure = [...runtimeClosure(PKG_DIR)].sort();
-    expect(closure).toEqual(['@kameleondb/schemas', 'zod']);
-    expect(closure.some((n) => n === '@kameleondb/core' || n.startsWith('onnxruntime'))).toBe(false);
+    expect(closure).toEqual(['@kameleondb/schemas', 'undici', 'zod']);
+    expect(closure.some((n) => n === '@kameleondb/core' || n.startsWith('onnxruntime') || n === 'pg')).toBe(false);
   });
 
   it('keeps the CLI, built on it, free of @kameleondb/core and onnxruntime too', () => {
@@ -36,12 +37,12 @@ describe('@kameleondb/client dependencies', () => {
     expect(closure.filter((n) => n === '@kameleondb/core' || n.startsWith('onnxruntime') || n === 'fastembed' || n === 'pg')).toEqual([]);
   });
 
-  it('imports nothing but its own files, node: modules, zod and @kameleondb/schemas', () => {
+  it('imports nothing but its own files, node: modules, zod, undici and @kameleondb/schemas', () => {
     const src = join(PKG_DIR, 'src');
     const specifiers = readdirSync(src)
       .filter((f) => f.endsWith('.ts'))
       .flatMap((f) => [...readFileSync(join(src, f), 'utf8').matchAll(/\bfrom '([^']+)'/g)].map((m) => m[1]!));
     expect(specifiers.length).toBeGreaterThan(0);
-    expect(specifiers.filter((s) => !s.startsWith('./') && !s.startsWith('node:') && s !== 'zod' && s !== '@kameleondb/schemas')).toEqual([]);
+    expect(specifiers.filter((s) => !s.startsWith('./') && !s.startsWith('node:') && s !== 'zod' && s !== 'undici' && s !== '@kameleondb/schemas')).toEqual([]);
   });
 });
