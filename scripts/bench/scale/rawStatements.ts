@@ -59,6 +59,18 @@ export async function rawStatements(url: string, entity: string, spaceId = 1) {
     fullSum,
     stats: (q: string) => stats(q, 10),
     vectorDistances: async (q: string) => (await vector(q)).rows.map((r) => Number(r.distance)),
+    /** The vector union's top 10 distances at `ef` (hnsw.ef_search for this statement's transaction only). */
+    vectorDistancesAt: async (q: string, ef: number) => {
+      const c = await pool.connect();
+      try {
+        await c.query(`BEGIN; SET LOCAL hnsw.ef_search = ${Math.trunc(ef)}`);
+        const r = await c.query<{ distance: number }>({ name: 'raw_vector_10', text: sql(10), values: [pgvector.toSql(Array.from(provider.embedOne(q))), [entity]] });
+        await c.query('COMMIT');
+        return r.rows.map((x) => Number(x.distance));
+      } finally {
+        c.release();
+      }
+    },
     exactDistances,
     close: () => pool.end(),
   };
