@@ -63,8 +63,10 @@ export interface KeywordTopK {
   termsNonEssential: number;
   /** Query terms whose every posting was read. */
   termsReadWhole: number;
-  /** Candidates whose other terms' postings were looked up, over all rounds (the rest were exact already or could not reach the top k). */
+  /** Lookups of a term for a candidate, over all rounds: one term at a time, rarest first, for the candidates that can still reach the top k (the rest were exact already or fell below). */
   lookedUp: number;
+  /** Lookup statements that read the term's postings in order against the candidates instead of probing each record (many candidates for the term's df). */
+  lookupScans: number;
   /** Candidates checked against `where`, over all rounds (0 without a filter). */
   filterChecked: number;
   /** The statements of the last round, for explain. */
@@ -182,6 +184,12 @@ const FILTER_SQL = `SELECT r.id FROM kdb_records r WHERE r.id = ANY($1::uuid[]) 
  * ulps, so a score within it of a bound is treated as a tie, never as below.
  */
 const TOLERANCE = 1e-9;
+/**
+ * A term's postings are read whole for a lookup when they are at most this many per candidate:
+ * a probe by record costs as much as reading some dozens of a term's postings in order
+ * (docs/decisions/keyword-topk-cut-read.md).
+ */
+const SCAN_RATIO = 64;
 /** A round reading to a cut has no depth limit (the cut bounds it). */
 const UNLIMITED = 1_000_000_000;
 const MAX_INT = 2_147_483_647;
@@ -276,7 +284,6 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
   const fullReadDf = opts.fullReadDf ?? DEFAULT_FULL_READ_DF;
   const whereJson = opts.where ? JSON.stringify(opts.where) : undefined;
   const df = opts.terms.map((t) => t.df);
-  const scanRatio = Number(process.env.KDB_SCAN_RATIO ?? '0');
   const read = new Array<number>(T).fill(0); // postings used per term
   const closed = new Array<boolean>(T).fill(false); // every posting of the term used
   const groups = new Map<string, Group>();
@@ -285,6 +292,7 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
   let rounds = 0;
   let postingsRead = 0;
   let lookedUp = 0;
+  let lookupScans = 0;
   let filterChecked = 0;
   // Terms read in the coming round (all in the first; MaxScore's essential terms after it).
   let essential = new Array<boolean>(T).fill(true);
@@ -367,7 +375,11 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       const used = list.length > n ? list.slice(0, n) : list;
       for (const r of used) {
         let s = seen.get(r.id);
-        if (!s) seen.set(r.id, (s = { entity: r.entity, len: r.doc_len, w: new Float64Array(T), known: new Uint8Array(T), passes: undefined }));
+        if (!s) {
+          seen.set(r.id, (s = { entity: r.entity, len: r.doc_len, w: new Float64Array(T), known: new Uint8Array(T), passes: undefined }));
+          // A term read to its end before: absent from this document.
+          for (let tj = 0; tj < T; tj++) if (closed[tj]) s.known[tj] = 1;
+        }
         s.w[ti] = weight(ti, r.tf, r.doc_len);
         s.known[ti] = 1;
       }
@@ -443,10 +455,11 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
         floor = kthLower();
       }
     }
-    // Those that can still reach the top k with terms not known yet: look up every open term of theirs.
+    // Those that can still reach the top k with terms not known yet: look up one open term at a
+    // time, rarest (heaviest) first, and only for those still reaching the floor it raised.
     const lookUp = async (ids: string[], ti: number) => {
       // A few candidates: probe each by record; many against the term's postings: read the term once.
-      const scan = df[ti] !== undefined && df[ti]! <= ids.length * scanRatio;
+      const scan = df[ti] !== undefined && df[ti]! <= ids.length * SCAN_RATIO;
       const postings = scan
         ? { text: TERM_POSTINGS_SQL, values: [ids, terms[ti], opts.entities] as unknown[] }
         : { text: POSTINGS_SQL, values: [ids, [terms[ti]], opts.entities] as unknown[] };
@@ -456,13 +469,13 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       for (const id of ids) seen.get(id)!.known[ti] = 1;
       for (const p of found.rows) seen.get(p.id)!.w[ti] = weight(ti, p.tf, p.doc_len);
       lookedUp += ids.length;
+      if (scan) lookupScans++;
       queries.push(postings);
     };
     const byIdf = [...terms.keys()].filter((ti) => !closed[ti]).sort((x, y) => idfs[y]! - idfs[x]!);
     for (const ti of byIdf) {
       const ids = [...seen.entries()].filter(([id, s]) => !s.known[ti] && reach(s, id, floor)).map(([id]) => id);
       if (!ids.length) continue;
-      if (process.env.KDB_DEBUG) console.log("stage", rounds, terms[ti], df[ti], ids.length, floor.toFixed(2));
       await lookUp(ids, ti);
       floor = kthLower();
     }
@@ -510,6 +523,7 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
         termsNonEssential: essential.filter((e, ti) => !e && openTerm[ti]).length,
         termsReadWhole: closed.filter(Boolean).length,
         lookedUp,
+        lookupScans,
         filterChecked,
         queries,
       };
@@ -529,7 +543,8 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
     // one round unless θ rises or bounds fall (docs/decisions/keyword-topk-cut-read.md).
     cutTerm.fill(false);
     for (const g of groups.values()) g.maxLen = undefined;
-    if (theta > 0 && b > 0) {
+    // One term: depth rounds raise θ as they read, a cut from the first θ reads more (bench:keyword's common queries).
+    if (theta > 0 && b > 0 && T > 1) {
       let sum = 0;
       for (let ti = 0; ti < T; ti++) sum += unseen.bound[ti]!;
       for (let ti = 0; ti < T; ti++) {
