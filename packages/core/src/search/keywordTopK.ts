@@ -268,6 +268,21 @@ interface Seen {
  * exact float equality, so a document whose score differs from the k-th's by
  * rounding alone is never dropped.
  *
+ * Three more keep multi-term queries from growing with the rarer terms' df
+ * (docs/decisions/keyword-topk-cut-read.md):
+ * - a seen document's bound in a term it was not seen in is its own: only
+ *   groups whose frontier it sorts at or after can hold it, at the group's tf
+ *   and its own length;
+ * - lookups go one term at a time, rarest first, each for the candidates
+ *   still reaching the floor the last one raised; a term with few postings
+ *   per candidate is read in order against them instead of probed by record;
+ * - after a round with θ proved, each essential term's groups are read, with
+ *   no depth limit, up to the doc_len below which their weight stays at
+ *   least θ less the other terms' bounds (the cut): every unseen document
+ *   that can reach θ is there, so the round after it usually stops. The
+ *   group's frontier then is that doc_len plus one, a bound of what follows
+ *   whatever the cut was.
+ *
  * With `where`, a candidate counts only once its record is known to match
  * (checked in one statement per round, for those that can still reach the
  * top k); unseen documents are bounded as before, so the answer is exact; a
