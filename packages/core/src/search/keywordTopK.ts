@@ -478,9 +478,10 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       const postings = scan
         ? { text: TERM_POSTINGS_SQL, values: [ids, terms[ti], opts.entities] as unknown[] }
         : { text: POSTINGS_SQL, values: [ids, [terms[ti]], opts.entities] as unknown[] };
-      // The term scan is not a named (prepared) statement: a generic plan would test each posting
-      // against the ids one by one, a custom plan hashes them (the ids are a constant to it).
-      const found = await db.query<{ id: string; tf: number; doc_len: number }>(scan ? postings : { name: 'kdb_keyword_lookup', ...postings });
+      // Neither is a named (prepared) statement: a generic plan tests the term scan's postings
+      // against the ids one by one (a custom plan hashes them, a constant to it), and probes
+      // read every posting of each record, filtering the term after.
+      const found = await db.query<{ id: string; tf: number; doc_len: number }>(postings);
       for (const id of ids) seen.get(id)!.known[ti] = 1;
       for (const p of found.rows) seen.get(p.id)!.w[ti] = weight(ti, p.tf, p.doc_len);
       lookedUp += ids.length;
