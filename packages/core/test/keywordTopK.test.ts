@@ -367,12 +367,12 @@ describe('keywordTopK: cut reads, per-document bounds and term scans keep the ex
     return { ranked, avgdl, terms: terms.map((term) => ({ term, idf: idf(term), df: df.get(term)! })) };
   }
 
-  it('three terms of three frequencies, k 1 to 100, with and without where: ids and scores of the full ranking', async () => {
+  it('three terms of three frequencies, k 1 to 200, with and without where: ids and scores of the full ranking', async () => {
     let cutRounds = 0;
     let scans = 0;
-    for (const q of [['often', 'some', 'few'], ['few', 'often'], ['some', 'often'], ['few', 'some']]) {
-      for (const k of [1, 10, 40, 100]) {
-        for (const team of [undefined, 'red']) {
+    for (const q of [['often', 'some', 'few'], ['few', 'often'], ['some', 'often'], ['few', 'some'], ['some', 'few', 'often']]) {
+      for (const k of [1, 3, 10, 20, 40, 100, 200]) {
+        for (const team of [undefined, 'red', 'blue']) {
           const ref = reference(q, team);
           const top = await keywordTopK(db.pool, { entities: ['cuts'], terms: ref.terms, k, k1: BM25_K1, b: BM25_B, avgdl: ref.avgdl, fullReadDf: 16, ...(team ? { where: { team } } : {}) });
           const label = `"${q.join(' ')}" top ${k}${team ? ` team ${team}` : ''}`;
