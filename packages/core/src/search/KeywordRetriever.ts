@@ -21,7 +21,9 @@ export interface Bm25Explain {
  * in the last round, documents seen, postings read against what the full sum
  * would read (the query terms' df summed), impact groups read and those
  * pruned, terms left unread as non-essential (MaxScore), terms read to
- * their end, candidates looked up and checked against `where`. proved is
+ * their end, (candidate, term) lookups and the lookup statements that read
+ * a term in order instead of probing records (lookupScans), candidates
+ * checked against `where`. proved is
  * always true: the top k is exact without a full sum.
  */
 export interface KeywordPruning {
@@ -35,6 +37,7 @@ export interface KeywordPruning {
   termsNonEssential: number;
   termsReadWhole: number;
   lookedUp: number;
+  lookupScans: number;
   filterChecked: number;
   proved: true;
 }
@@ -173,6 +176,7 @@ export class KeywordRetriever {
       termsNonEssential: top.termsNonEssential,
       termsReadWhole: top.termsReadWhole,
       lookedUp: top.lookedUp,
+      lookupScans: top.lookupScans,
       filterChecked: top.filterChecked,
       proved: true,
     };
@@ -209,10 +213,11 @@ function merge(parts: readonly KeywordRetrieval[], k: number): KeywordRetrieval 
           termsNonEssential: a.termsNonEssential + p.pruning!.termsNonEssential,
           termsReadWhole: a.termsReadWhole + p.pruning!.termsReadWhole,
           lookedUp: a.lookedUp + p.pruning!.lookedUp,
+          lookupScans: a.lookupScans + p.pruning!.lookupScans,
           filterChecked: a.filterChecked + p.pruning!.filterChecked,
           proved: true,
         }),
-        { rounds: 0, depth: 0, candidates: 0, postingsRead: 0, postingsTotal: 0, groups: 0, groupsPruned: 0, termsNonEssential: 0, termsReadWhole: 0, lookedUp: 0, filterChecked: 0, proved: true },
+        { rounds: 0, depth: 0, candidates: 0, postingsRead: 0, postingsTotal: 0, groups: 0, groupsPruned: 0, termsNonEssential: 0, termsReadWhole: 0, lookedUp: 0, lookupScans: 0, filterChecked: 0, proved: true },
       )
     : undefined;
   return { hits, queries, ...(bm25 ? { bm25 } : {}), ...(pruning ? { pruning } : {}) };

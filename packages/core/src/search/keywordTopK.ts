@@ -63,8 +63,10 @@ export interface KeywordTopK {
   termsNonEssential: number;
   /** Query terms whose every posting was read. */
   termsReadWhole: number;
-  /** Candidates whose other terms' postings were looked up, over all rounds (the rest were exact already or could not reach the top k). */
+  /** Lookups of a term for a candidate, over all rounds: one term at a time, rarest first, for the candidates that can still reach the top k (the rest were exact already or fell below). */
   lookedUp: number;
+  /** Lookup statements that read the term's postings in order against the candidates instead of probing each record (many candidates for the term's df). */
+  lookupScans: number;
   /** Candidates checked against `where`, over all rounds (0 without a filter). */
   filterChecked: number;
   /** The statements of the last round, for explain. */
@@ -152,10 +154,10 @@ export async function readStatsAndHeads(
  */
 const NEXT_SQL = `
   SELECT c.entity, c.term, c.tf, h.record_id AS id, h.doc_len
-    FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::uuid[], $6::int[]) AS c(entity, term, tf, len, id, lim)
+    FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::uuid[], $6::int[], $7::int[]) AS c(entity, term, tf, len, id, lim, max_len)
    CROSS JOIN LATERAL (SELECT p.record_id, p.doc_len FROM kdb_postings p
                         WHERE p.entity = c.entity AND p.term = c.term AND p.tf = c.tf
-                          AND (p.doc_len, p.record_id) >= (c.len, c.id)
+                          AND (p.doc_len, p.record_id) >= (c.len, c.id) AND p.doc_len <= c.max_len
                         ORDER BY p.doc_len, p.record_id LIMIT c.lim) h`;
 
 /**
@@ -164,9 +166,14 @@ const NEXT_SQL = `
  * rebuild a record also has postings under the next key, which must not count.
  */
 const POSTINGS_SQL = `
-  SELECT p.record_id AS id, p.term, p.tf, p.doc_len
+  SELECT p.record_id AS id, p.tf, p.doc_len
     FROM kdb_postings p
    WHERE p.record_id = ANY($1::uuid[]) AND p.term = ANY($2::text[]) AND p.entity = ANY($3::text[])`;
+
+const TERM_POSTINGS_SQL = `
+  SELECT p.record_id AS id, p.tf, p.doc_len
+    FROM kdb_postings p
+   WHERE p.entity = ANY($3::text[]) AND p.term = $2 AND (p.record_id = ANY($1::uuid[])) IS TRUE`;
 
 /** The candidates whose record matches the `where` filter (primary key lookups). */
 const FILTER_SQL = `SELECT r.id FROM kdb_records r WHERE r.id = ANY($1::uuid[]) AND r.data @> $2::jsonb`;
@@ -177,6 +184,17 @@ const FILTER_SQL = `SELECT r.id FROM kdb_records r WHERE r.id = ANY($1::uuid[]) 
  * ulps, so a score within it of a bound is treated as a tie, never as below.
  */
 const TOLERANCE = 1e-9;
+/**
+ * A term's postings are read whole for a lookup when they are at most this many per candidate:
+ * a probe by record costs as much as reading some dozens of a term's postings in order
+ * (docs/decisions/keyword-topk-cut-read.md).
+ */
+const SCAN_RATIO = 64;
+/** A round reading to a cut has no depth limit (the cut bounds it). */
+const UNLIMITED = 1_000_000_000;
+const MAX_INT = 2_147_483_647;
+/** The smallest uuid: a cut frontier sorts before every posting of its doc_len. */
+const LEAST_ID = '00000000-0000-0000-0000-000000000000';
 const tol = (x: number) => TOLERANCE * Math.max(1, Math.abs(x));
 
 /** Score descending, then id ascending (scores within 1e-12 count as equal: float noise of the sum). */
@@ -194,10 +212,14 @@ interface Group {
   frontier: HeadRow | null;
   /** No unseen document of this group can reach the top k any more: never read again. */
   pruned: boolean;
+  /** The next round reads this group up to this doc_len (its postings past it weigh less than the cut); undefined: by depth. */
+  maxLen?: number | undefined;
 }
 
 interface Seen {
   entity: string;
+  /** The document's length (every posting of a document carries it). */
+  len: number;
   /** Weight per query term, 0 where the document does not hold it (or it is not known yet). */
   w: Float64Array;
   /** Per query term: 1 once the weight is known (read, looked up, or the term read whole). */
@@ -246,6 +268,21 @@ interface Seen {
  * exact float equality, so a document whose score differs from the k-th's by
  * rounding alone is never dropped.
  *
+ * Three more keep multi-term queries from growing with the rarer terms' df
+ * (docs/decisions/keyword-topk-cut-read.md):
+ * - a seen document's bound in a term it was not seen in is its own: only
+ *   groups whose frontier it sorts at or after can hold it, at the group's tf
+ *   and its own length;
+ * - lookups go one term at a time, rarest first, each for the candidates
+ *   still reaching the floor the last one raised; a term with few postings
+ *   per candidate is read in order against them instead of probed by record;
+ * - after a round with θ proved, each essential term's groups are read, with
+ *   no depth limit, up to the doc_len below which their weight stays at
+ *   least θ less the other terms' bounds (the cut): every unseen document
+ *   that can reach θ is there, so the round after it usually stops. The
+ *   group's frontier then is that doc_len plus one, a bound of what follows
+ *   whatever the cut was.
+ *
  * With `where`, a candidate counts only once its record is known to match
  * (checked in one statement per round, for those that can still reach the
  * top k); unseen documents are bounded as before, so the answer is exact; a
@@ -270,9 +307,14 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
   let rounds = 0;
   let postingsRead = 0;
   let lookedUp = 0;
+  let lookupScans = 0;
   let filterChecked = 0;
   // Terms read in the coming round (all in the first; MaxScore's essential terms after it).
   let essential = new Array<boolean>(T).fill(true);
+  // Terms the coming round reads to a cut instead of by depth.
+  const cutTerm = new Array<boolean>(T).fill(false);
+  const keyOf = (x: { entity: string; term: string; tf: number }) => `${x.entity}\u0000${x.term}\u0000${x.tf}`;
+  const cutFrontier = (g: Group): HeadRow => ({ entity: g.entity, term: g.term, tf: g.tf, id: LEAST_ID, doc_len: g.maxLen! + 1 });
   // Postings to use per group this round: terms read whole take all (df bounds any group).
   const useOf = (ti: number) => {
     const d = df[ti];
@@ -297,14 +339,23 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
   };
   for (;;) {
     rounds++;
-    const use = terms.map((_, ti) => useOf(ti));
+    const use = terms.map((_, ti) => (cutTerm[ti] ? UNLIMITED : useOf(ti)));
     let readQuery: { text: string; values: unknown[] };
+    let open: Group[] = [];
     let rows: readonly HeadRow[];
     if (rounds === 1) {
       readQuery = opts.firstRound && opts.firstRoundQuery ? opts.firstRoundQuery : { text: HEADS_SQL, values: [opts.entities, terms, use.map((u) => u + 1)] };
       rows = opts.firstRound ?? (await db.query<HeadRow>({ name: 'kdb_keyword_heads', ...readQuery })).rows;
     } else {
-      const open = [...groups.values()].filter((g) => g.frontier !== null && !g.pruned && essential[g.ti]);
+      // A group whose frontier is already past its cut has nothing to give this round.
+      open = [...groups.values()].filter((g) => g.frontier !== null && !g.pruned && essential[g.ti] && !(g.maxLen !== undefined && g.maxLen < g.frontier.doc_len));
+      // Every cut already passed (bounds equal to the cut within rounding): read on by depth, so each round gets further.
+      if (!open.length && cutTerm.some(Boolean)) {
+        cutTerm.fill(false);
+        for (const g of groups.values()) g.maxLen = undefined;
+        for (let ti = 0; ti < T; ti++) use[ti] = useOf(ti);
+        open = [...groups.values()].filter((g) => g.frontier !== null && !g.pruned && essential[g.ti]);
+      }
       readQuery = {
         text: NEXT_SQL,
         values: [
@@ -313,21 +364,23 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
           open.map((g) => g.tf),
           open.map((g) => g.frontier!.doc_len),
           open.map((g) => g.frontier!.id),
-          open.map((g) => use[g.ti]! + 1),
+          open.map((g) => Math.min(use[g.ti]! + 1, UNLIMITED)),
+          open.map((g) => g.maxLen ?? MAX_INT),
         ],
       };
-      rows = (await db.query<HeadRow>({ name: 'kdb_keyword_next', ...readQuery })).rows;
+      rows = (await db.query<HeadRow>({ name: 'kdb_keyword_next_cut', ...readQuery })).rows;
     }
     postingsRead += rows.length;
     const byGroup = new Map<string, HeadRow[]>();
     for (const r of rows) {
-      const key = `${r.entity}\u0000${r.term}\u0000${r.tf}`;
+      const key = keyOf(r);
       const g = byGroup.get(key);
       if (g) g.push(r);
       else byGroup.set(key, [r]);
     }
     // Groups asked for that answered nothing: their frontier was deleted meanwhile and nothing follows.
-    if (rounds > 1) for (const [key, g] of groups) if (g.frontier && !g.pruned && essential[g.ti] && !byGroup.has(key)) g.frontier = null;
+    // Read to a cut: nothing up to it any more, what follows weighs less than the cut.
+    for (const g of open) if (!byGroup.has(keyOf(g))) g.frontier = g.maxLen === undefined ? null : cutFrontier(g);
     for (const [key, list] of byGroup) {
       list.sort((x, y) => x.doc_len - y.doc_len || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
       const ti = termIndex.get(list[0]!.term)!;
@@ -337,12 +390,17 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       const used = list.length > n ? list.slice(0, n) : list;
       for (const r of used) {
         let s = seen.get(r.id);
-        if (!s) seen.set(r.id, (s = { entity: r.entity, w: new Float64Array(T), known: new Uint8Array(T), passes: undefined }));
+        if (!s) {
+          seen.set(r.id, (s = { entity: r.entity, len: r.doc_len, w: new Float64Array(T), known: new Uint8Array(T), passes: undefined }));
+          // A term read to its end before: absent from this document.
+          for (let tj = 0; tj < T; tj++) if (closed[tj]) s.known[tj] = 1;
+        }
         s.w[ti] = weight(ti, r.tf, r.doc_len);
         s.known[ti] = 1;
       }
       read[ti]! += used.length;
-      g.frontier = list[n] ?? null;
+      // Read to a cut: the postings past it start after its doc_len (a bound, not a posting read).
+      g.frontier = list[n] ?? (g.maxLen === undefined || rounds === 1 ? null : cutFrontier(g));
     }
     // Per term: the best weight an unread posting can have (of a seen document), and of a document
     // no term has shown yet (groups not pruned), with the frontier ids reaching it.
@@ -365,10 +423,25 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       for (let ti = 0; ti < T; ti++) x += s.w[ti]!;
       return x;
     };
-    const upper = (s: Seen) => {
+    // Per term, the groups still open, highest tf first: a seen document's bound in a term it was
+    // not seen in (docBound).
+    const openGroups: Group[][] = terms.map(() => []);
+    for (const g of groups.values()) if (g.frontier) openGroups[g.ti]!.push(g);
+    for (const list of openGroups) list.sort((x, y) => y.tf - x.tf);
+    const upper = (s: Seen, id: string) => {
       let x = lower(s);
-      for (let ti = 0; ti < T; ti++) if (!s.known[ti]) x += bound[ti]!;
+      for (let ti = 0; ti < T; ti++) if (!s.known[ti]) x += docBound(ti, s, id);
       return x;
+    };
+    // A seen document not seen in a group read in (doc_len, record_id) order up to its frontier is
+    // in it only if it sorts at or after that frontier, and there it weighs the group's tf at its
+    // own length: the best such group bounds the document's weight in the term.
+    const docBound = (ti: number, s: Seen, id: string) => {
+      for (const g of openGroups[ti]!) {
+        const f = g.frontier!;
+        if (s.len > f.doc_len || (s.len === f.doc_len && id >= f.id)) return weight(ti, g.tf, s.len);
+      }
+      return 0;
     };
     const exact = (s: Seen) => {
       for (let ti = 0; ti < T; ti++) if (!s.known[ti]) return false;
@@ -382,11 +455,11 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       // A typed array sorts numerically, ascending, several times faster than an array of numbers.
       return m >= k ? lows.subarray(0, m).sort()[m - k]! : -Infinity;
     };
-    const reach = (s: Seen, floor: number) => s.passes !== false && upper(s) >= floor - tol(floor);
+    const reach = (s: Seen, id: string, floor: number) => s.passes !== false && upper(s, id) >= floor - tol(floor);
     let floor = kthLower();
     const queries = [readQuery];
     if (whereJson) {
-      const check = [...seen.entries()].filter(([, s]) => s.passes === undefined && reach(s, floor)).map(([id]) => id);
+      const check = [...seen.entries()].filter(([id, s]) => s.passes === undefined && reach(s, id, floor)).map(([id]) => id);
       if (check.length) {
         const filter = { text: FILTER_SQL, values: [check, whereJson] as unknown[] };
         const { rows: pass } = await db.query<{ id: string }>({ name: 'kdb_keyword_filter', ...filter });
@@ -397,26 +470,34 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
         floor = kthLower();
       }
     }
-    // Those that can still reach the top k with terms not known yet: look up every open term of theirs.
-    const lookup = [...seen.entries()].filter(([, s]) => reach(s, floor) && !exact(s)).map(([id]) => id);
-    const openTerms = terms.filter((_, ti) => !closed[ti]);
-    if (lookup.length) {
-      const postings = { text: POSTINGS_SQL, values: [lookup, openTerms, opts.entities] as unknown[] };
-      const found = await db.query<{ id: string; term: string; tf: number; doc_len: number }>({ name: 'kdb_keyword_postings', ...postings });
-      for (const id of lookup) {
-        const s = seen.get(id)!;
-        for (let ti = 0; ti < T; ti++) s.known[ti] = 1;
-      }
-      for (const p of found.rows) {
-        const ti = termIndex.get(p.term)!;
-        seen.get(p.id)!.w[ti] = weight(ti, p.tf, p.doc_len);
-      }
-      lookedUp += lookup.length;
+    // Those that can still reach the top k with terms not known yet: look up one open term at a
+    // time, rarest (heaviest) first, and only for those still reaching the floor it raised.
+    const lookUp = async (ids: string[], ti: number) => {
+      // A few candidates: probe each by record; many against the term's postings: read the term once.
+      const scan = df[ti] !== undefined && df[ti]! <= ids.length * SCAN_RATIO;
+      const postings = scan
+        ? { text: TERM_POSTINGS_SQL, values: [ids, terms[ti], opts.entities] as unknown[] }
+        : { text: POSTINGS_SQL, values: [ids, [terms[ti]], opts.entities] as unknown[] };
+      // Neither is a named (prepared) statement: a generic plan tests the term scan's postings
+      // against the ids one by one (a custom plan hashes them, a constant to it), and probes
+      // read every posting of each record, filtering the term after.
+      const found = await db.query<{ id: string; tf: number; doc_len: number }>(postings);
+      for (const id of ids) seen.get(id)!.known[ti] = 1;
+      for (const p of found.rows) seen.get(p.id)!.w[ti] = weight(ti, p.tf, p.doc_len);
+      lookedUp += ids.length;
+      if (scan) lookupScans++;
       queries.push(postings);
+    };
+    const byIdf = [...terms.keys()].filter((ti) => !closed[ti]).sort((x, y) => idfs[y]! - idfs[x]!);
+    for (const ti of byIdf) {
+      const ids = [...seen.entries()].filter(([id, s]) => !s.known[ti] && reach(s, id, floor)).map(([id]) => id);
+      if (!ids.length) continue;
+      await lookUp(ids, ti);
+      floor = kthLower();
     }
     // Every document that can still reach the top k and counts is exact now.
     const ranked: KeywordHit[] = [];
-    for (const [id, s] of seen) if (s.passes !== false && (!whereJson || s.passes) && exact(s) && reach(s, floor)) ranked.push({ id, entity: s.entity, score: lower(s) });
+    for (const [id, s] of seen) if (s.passes !== false && (!whereJson || s.passes) && exact(s) && reach(s, id, floor)) ranked.push({ id, entity: s.entity, score: lower(s) });
     ranked.sort(byScoreThenId);
     // θ: the k-th score is proved at least this. Groups that no unseen document can reach θ through are pruned.
     const theta = ranked.length >= k ? ranked[k - 1]!.score : -Infinity;
@@ -450,7 +531,7 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       return {
         hits: ranked.slice(0, k),
         rounds,
-        depth: Math.max(...use),
+        depth: Math.max(0, ...use.filter((u) => u < UNLIMITED)),
         candidates: seen.size,
         postingsRead,
         groups: groups.size,
@@ -458,6 +539,7 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
         termsNonEssential: essential.filter((e, ti) => !e && openTerm[ti]).length,
         termsReadWhole: closed.filter(Boolean).length,
         lookedUp,
+        lookupScans,
         filterChecked,
         queries,
       };
@@ -470,6 +552,28 @@ export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopK
       prefix += unseen.bound[ti]!;
       if (!(prefix < theta - tol(theta))) break;
       essential[ti] = false;
+    }
+    // The cut: with θ proved, an unseen document reaching it weighs in each essential term at
+    // least θ less every other term's bound. The next round reads each such group up to the
+    // doc_len where its weight falls below that, whatever the depth, and so proves the top k in
+    // one round unless θ rises or bounds fall (docs/decisions/keyword-topk-cut-read.md).
+    cutTerm.fill(false);
+    for (const g of groups.values()) g.maxLen = undefined;
+    // One term: depth rounds raise θ as they read, a cut from the first θ reads more (bench:keyword's common queries).
+    if (theta > 0 && b > 0 && T > 1) {
+      let sum = 0;
+      for (let ti = 0; ti < T; ti++) sum += unseen.bound[ti]!;
+      for (let ti = 0; ti < T; ti++) {
+        const cut = theta - tol(theta) - (sum - unseen.bound[ti]!);
+        cutTerm[ti] = essential[ti]! && cut > 0;
+      }
+      for (const g of groups.values()) {
+        if (!cutTerm[g.ti] || !g.frontier || g.pruned) continue;
+        const cut = theta - tol(theta) - (sum - unseen.bound[g.ti]!);
+        // weight(tf, len) ≥ cut ⇔ len ≤ (idf·tf·(k1+1)/cut − tf − k1(1−b))·avgdl/(k1·b); one past it for rounding.
+        const x = ((idfs[g.ti]! * g.tf * (k1 + 1)) / cut - g.tf - k1 * (1 - b)) * (avgdl / (k1 * b));
+        g.maxLen = x < 0 ? -1 : Math.min(MAX_INT - 1, Math.floor(x) + 1);
+      }
     }
     depth *= 4;
   }
