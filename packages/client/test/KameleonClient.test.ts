@@ -1,23 +1,14 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { KameleonApiError, KameleonClient, type StoredRecord } from '@kameleondb/client';
+import { KameleonClient, type StoredRecord } from '@kameleondb/client';
 import { test } from '../../../test-support/fixtures.js';
 import { until } from '../../../test-support/http.js';
 import type { Pipeline } from '../../../test-support/startPipeline.js';
 import { ndjsonStream } from '../src/ndjsonStream.js';
+import { apiError } from './apiError.js';
 
 const KEY = 'client-test-key-0123456789';
 test.override('pipelineOptions', { workers: 1, env: { KDB_API_KEY: KEY }, apiEnv: { KDB_MAX_BODY: '4mb' } });
-
-/** What a call threw, as a KameleonApiError (the test fails if it resolved or threw something else). */
-async function apiError(p: Promise<unknown>): Promise<KameleonApiError> {
-  const err = await p.then(
-    () => new Error('the call succeeded'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(KameleonApiError);
-  return err as KameleonApiError;
-}
 
 async function* tickets(n: number): AsyncGenerator<Record<string, unknown>> {
   for (let i = 0; i < n; i++) yield { subject: `ticket ${i} about ${['billing', 'delivery', 'login', 'refund'][i % 4]}`, seq: i };

@@ -1,21 +1,13 @@
 import { Agent, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KameleonApiError, KameleonClient } from '@kameleondb/client';
+import { KameleonClient } from '@kameleondb/client';
 import { startSlowAnsweringApi, type SlowAnsweringApi } from '../../../test-support/slowAnsweringApi.js';
+import { apiError } from './apiError.js';
 
 // Stands in for undici's default headersTimeout and bodyTimeout of 300 s: the same condition, 600 times shorter.
 const SHORT_UNDICI_TIMEOUT_MS = 500;
 // How long the server takes to answer once it has read the whole body: past the undici timeouts above.
 const ANSWER_DELAY_MS = 1_500;
-
-async function apiError(p: Promise<unknown>): Promise<KameleonApiError> {
-  const err = await p.then(
-    () => new Error('the call succeeded'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(KameleonApiError);
-  return err as KameleonApiError;
-}
 
 function* records(n: number): Generator<Record<string, unknown>> {
   for (let i = 0; i < n; i++) yield { subject: `ticket ${i}` };

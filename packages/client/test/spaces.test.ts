@@ -1,7 +1,8 @@
 import { describe, expect } from 'vitest';
-import { KameleonApiError, KameleonClient } from '@kameleondb/client';
+import { KameleonClient } from '@kameleondb/client';
 import { test } from '../../../test-support/fixtures.js';
 import { until } from '../../../test-support/http.js';
+import { apiError } from './apiError.js';
 
 const KEY = 'client-spaces-key-0123456789';
 const HASH = 'hash:feature-hash-v1:384';
@@ -11,15 +12,6 @@ const OTHER_KEY = 'hash:feature-hash-v1:256';
 const N = 500;
 
 test.override('pipelineOptions', { workers: 1, env: { KDB_API_KEY: KEY } });
-
-async function apiError(p: Promise<unknown>): Promise<KameleonApiError> {
-  const err = await p.then(
-    () => new Error('the call succeeded'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(KameleonApiError);
-  return err as KameleonApiError;
-}
 
 describe('KameleonClient spaces against a running API and worker', () => {
   test('lists, dry-runs, builds, activates back and drops a space; search and status name the active one', async ({ pipeline }) => {

@@ -8,6 +8,28 @@ import { createTestDatabase, type TestDatabase } from '../../../test-support/tes
  * documents, on a corpus built for ties: most documents share one length, a
  * common term is in 60% of them, and terms repeat (tf 1 to 3).
  */
+
+/** Every document scored from its text (statistics counted here too), score desc, ties (1e-12) by id: the reference the top-k is held to. */
+function bm25Reference(docs: readonly { id: string; team: string; toks: string[] }[], terms: string[], team?: string) {
+  const n = docs.length;
+  const avgdl = docs.reduce((x, d) => x + d.toks.length, 0) / n;
+  const df = new Map(terms.map((t) => [t, docs.filter((d) => d.toks.includes(t)).length]));
+  const idf = (t: string) => Math.log(1 + (n - df.get(t)! + 0.5) / (df.get(t)! + 0.5));
+  const ranked = docs
+    .filter((d) => team === undefined || d.team === team)
+    .map((d) => {
+      let score = 0;
+      for (const t of terms) {
+        const tf = d.toks.filter((x) => x === t).length;
+        if (tf) score += (idf(t) * tf * (BM25_K1 + 1)) / (tf + BM25_K1 * (1 - BM25_B + (BM25_B * d.toks.length) / avgdl));
+      }
+      return { id: d.id, score };
+    })
+    .filter((d) => d.score > 0)
+    .sort((x, y) => (Math.abs(x.score - y.score) > 1e-12 ? y.score - x.score : x.id < y.id ? -1 : 1));
+  return { ranked, avgdl, terms: terms.map((term) => ({ term, idf: idf(term), df: df.get(term)! })) };
+}
+
 describe('keywordTopK: exact top-k without reading every posting', () => {
   let db: TestDatabase;
   let entity: Entity;
@@ -183,26 +205,10 @@ describe('keywordTopK: pruned multi-term reading keeps the exact top k, near-tie
     return docs;
   }
 
-  /** Every document scored from its text (statistics counted here too), score desc, ties (1e-12) by id. */
+  /** bm25Reference over the entity's documents, with only the terms some document holds. */
   async function reference(name: string, terms: string[], team?: string) {
-    const docs = await documents(name);
-    const n = docs.length;
-    const avgdl = docs.reduce((x, d) => x + d.toks.length, 0) / n;
-    const df = new Map(terms.map((t) => [t, docs.filter((d) => d.toks.includes(t)).length]));
-    const idf = (t: string) => Math.log(1 + (n - df.get(t)! + 0.5) / (df.get(t)! + 0.5));
-    const ranked = docs
-      .filter((d) => team === undefined || d.team === team)
-      .map((d) => {
-        let score = 0;
-        for (const t of terms) {
-          const tf = d.toks.filter((x) => x === t).length;
-          if (tf) score += (idf(t) * tf * (BM25_K1 + 1)) / (tf + BM25_K1 * (1 - BM25_B + (BM25_B * d.toks.length) / avgdl));
-        }
-        return { id: d.id, score };
-      })
-      .filter((d) => d.score > 0)
-      .sort((x, y) => (Math.abs(x.score - y.score) > 1e-12 ? y.score - x.score : x.id < y.id ? -1 : 1));
-    return { ranked, avgdl, terms: terms.filter((t) => df.get(t)! > 0).map((term) => ({ term, idf: idf(term), df: df.get(term)! })) };
+    const ref = bm25Reference(await documents(name), terms, team);
+    return { ...ref, terms: ref.terms.filter((t) => t.df > 0) };
   }
 
   /** The top k against the reference: tie-aware first (what a user relies on), then the exact order. */
@@ -347,25 +353,7 @@ describe('keywordTopK: cut reads, per-document bounds and term scans keep the ex
   });
   afterAll(() => db.close());
 
-  function reference(terms: string[], team?: string) {
-    const n = docs.length;
-    const avgdl = docs.reduce((x, d) => x + d.toks.length, 0) / n;
-    const df = new Map(terms.map((t) => [t, docs.filter((d) => d.toks.includes(t)).length]));
-    const idf = (t: string) => Math.log(1 + (n - df.get(t)! + 0.5) / (df.get(t)! + 0.5));
-    const ranked = docs
-      .filter((d) => team === undefined || d.team === team)
-      .map((d) => {
-        let score = 0;
-        for (const t of terms) {
-          const tf = d.toks.filter((x) => x === t).length;
-          if (tf) score += (idf(t) * tf * (BM25_K1 + 1)) / (tf + BM25_K1 * (1 - BM25_B + (BM25_B * d.toks.length) / avgdl));
-        }
-        return { id: d.id, score };
-      })
-      .filter((d) => d.score > 0)
-      .sort((x, y) => (Math.abs(x.score - y.score) > 1e-12 ? y.score - x.score : x.id < y.id ? -1 : 1));
-    return { ranked, avgdl, terms: terms.map((term) => ({ term, idf: idf(term), df: df.get(term)! })) };
-  }
+  const reference = (terms: string[], team?: string) => bm25Reference(docs, terms, team);
 
   it('three terms of three frequencies, k 1 to 200, with and without where: ids and scores of the full ranking', async () => {
     let cutRounds = 0;
