@@ -186,7 +186,7 @@ describe('reindex runs (API + 2 worker processes, openai provider on a local wir
     expect(cache.models[0]).toMatchObject({ modelKey: 'openai:text-embedding-3-small:384' });
     expect(cache.hits).toBeGreaterThan(0);
     expect(cache.hitRate).toBeGreaterThan(0);
-    await db.pool.query(`UPDATE kdb_embedding_cache SET last_used_at = now() - interval '40 days' WHERE text_hash IN (SELECT text_hash FROM kdb_embedding_cache LIMIT 10)`);
+    await db.pool.query(`UPDATE kdb_embedding_cache_usage SET last_used_at = now() - interval '40 days' WHERE text_hash IN (SELECT text_hash FROM kdb_embedding_cache_usage LIMIT 10)`);
     expect((await call('DELETE', '/v1/cache?olderThan=30d')).body).toMatchObject({ deleted: 10, olderThan: '30d' });
     expect((await call('DELETE', '/v1/cache?olderThan=30x')).body.error.message).toMatch(/olderThan "30x" is not a duration/);
     expect((await call('DELETE', '/v1/cache?model=none:x:1')).body.deleted).toBe(0);
