@@ -81,10 +81,15 @@ describe('embedding cache writes on shared rows', () => {
 
   it('two batches counting hits on the same texts through different plans both succeed and count every hit', async () => {
     await db.pool.query('DELETE FROM kdb_embedding_cache');
-    // Rows (and their usage rows, added in the same order) stored in descending
-    // hash order: a sequential scan meets them in the opposite order of an
-    // index scan of the primary key.
-    await withTransaction(db.pool, (c) => insertCacheEntries(c, MODEL, [...entries].reverse()));
+    // Usage rows stored in descending hash order: a sequential scan meets them
+    // in the opposite order of an index scan of the primary key. (The entries
+    // go in in hash order, and so would their usage rows: they are rewritten
+    // here, as rows end up after updates and deletes.)
+    await withTransaction(db.pool, (c) => insertCacheEntries(c, MODEL, entries));
+    await db.pool.query('DELETE FROM kdb_embedding_cache_usage');
+    await db.pool.query(
+      'INSERT INTO kdb_embedding_cache_usage (model_key, text_hash) SELECT model_key, text_hash FROM kdb_embedding_cache ORDER BY text_hash DESC',
+    );
     await db.pool.query('VACUUM ANALYZE kdb_embedding_cache_usage');
     const session = async (settings: string[]): Promise<pg.PoolClient> => {
       const c = await db.pool.connect();
