@@ -19,10 +19,10 @@ await db.connect();
 const provider = new HashProvider({ dimensions: 384 });
 const v = `[${Array.from(provider.embedOne('x')).join(',')}]`;
 await db.query(`INSERT INTO kdb_embedding_cache (model_key, text_hash, embedding) SELECT 'm', md5(i::text), $1::vector FROM generate_series(1, $2) i`, [v, ROWS]);
-await db.query('VACUUM ANALYZE kdb_embedding_cache');
-const BARE = `UPDATE kdb_embedding_cache SET hits = hits + 1, last_used_at = now() WHERE model_key = $1 AND text_hash = ANY($2::text[]) RETURNING text_hash`;
-const LOCKED = `WITH locked AS (SELECT text_hash FROM kdb_embedding_cache WHERE model_key = $1 AND text_hash = ANY($2::text[]) ORDER BY text_hash FOR NO KEY UPDATE)
-  UPDATE kdb_embedding_cache c SET hits = c.hits + 1, last_used_at = now() FROM locked l WHERE c.model_key = $1 AND c.text_hash = l.text_hash RETURNING c.text_hash`;
+await db.query('VACUUM ANALYZE kdb_embedding_cache_usage');
+const BARE = `UPDATE kdb_embedding_cache_usage SET hits = hits + 1, last_used_at = now() WHERE model_key = $1 AND text_hash = ANY($2::text[]) RETURNING text_hash`;
+const LOCKED = `WITH locked AS (SELECT text_hash FROM kdb_embedding_cache_usage WHERE model_key = $1 AND text_hash = ANY($2::text[]) ORDER BY text_hash FOR NO KEY UPDATE)
+  UPDATE kdb_embedding_cache_usage c SET hits = c.hits + 1, last_used_at = now() FROM locked l WHERE c.model_key = $1 AND c.text_hash = l.text_hash RETURNING c.text_hash`;
 const lat: Record<string, number[]> = { bare: [], locked: [] };
 let seed = 7;
 const batch = () => Array.from({ length: BATCH }, () => `${(seed = (seed * 48271) % 2147483647) % ROWS + 1}`);

@@ -121,7 +121,7 @@ describe('kameleondb embeddings … against a running API and worker', () => {
     expect(data.entries).toBeGreaterThanOrEqual(N);
     expect(data.models[0]!.modelKey).toBe('openai:text-embedding-3-small:384');
     expect((await cli(['embeddings', 'cache', 'status'])).stdout).toMatch(/^\d+ entries, [\d.]+ MB on disk; hit rate/);
-    await db.pool.query(`UPDATE kdb_embedding_cache SET last_used_at = now() - interval '31 days' WHERE text_hash IN (SELECT text_hash FROM kdb_embedding_cache LIMIT 25)`);
+    await db.pool.query(`UPDATE kdb_embedding_cache_usage SET last_used_at = now() - interval '31 days' WHERE text_hash IN (SELECT text_hash FROM kdb_embedding_cache_usage LIMIT 25)`);
     const cleared = await cli(['embeddings', 'cache', 'clear', '--older-than', '30d', '--json']);
     expect(JSON.parse(cleared.stdout)).toEqual({ deleted: 25, olderThan: '30d', model: null });
     const bad = await cli(['embeddings', 'cache', 'clear', '--older-than', '30x']);

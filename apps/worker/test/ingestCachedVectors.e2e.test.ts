@@ -119,7 +119,7 @@ describe('an ingest of texts the embedding cache holds (vectors written in the i
           await watcher.query<{ r: number; s: number; v: number; hits: number }>(
             `SELECT (SELECT count(*) FROM kdb_records WHERE entity = 'bulk')::int AS r, (SELECT count(*) FROM kdb_search WHERE entity = 'bulk')::int AS s,
                     (SELECT count(*) FROM kdb_vectors_${space.id} WHERE entity = 'bulk')::int AS v,
-                    (SELECT coalesce(sum(hits), 0)::int FROM kdb_embedding_cache c JOIN kdb_search s ON s.content_hash = c.text_hash WHERE s.entity = 'bulk') AS hits`,
+                    (SELECT coalesce(sum(hits), 0)::int FROM kdb_embedding_cache_usage u JOIN kdb_search s ON s.content_hash = u.text_hash WHERE s.entity = 'bulk') AS hits`,
           )
         ).rows[0]!;
       const seeded = await count();

@@ -60,12 +60,19 @@ describe('reindex runs (API + 2 worker processes, openai provider on a local wir
 
   it('force-reindexes unchanged records entirely from the cache: zero provider calls', async () => {
     fake.requests.length = 0;
+    const entries = async () =>
+      (await db.pool.query<{ text_hash: string; xmin: string; ctid: string }>('SELECT text_hash, xmin::text, ctid::text FROM kdb_embedding_cache ORDER BY text_hash')).rows;
+    const hitsOf = async () => Number((await db.pool.query<{ n: string }>('SELECT sum(hits) AS n FROM kdb_embedding_cache_usage')).rows[0]!.n);
+    const [entriesBefore, hitsBefore] = [await entries(), await hitsOf()];
     const started = await call<Run>('POST', '/v1/reindex', { entity: 'docs', force: true });
     expect(started.status).toBe(202);
     expect(started.body.state).toBe('queued');
     const run = await finished(started.body.id);
     expect(run).toMatchObject({ state: 'completed', total: N, processed: N, cached: N, embedded: 0, failed: 0 });
     expect(fake.requests).toHaveLength(0);
+    // Every hit is counted on the usage rows; the entries' rows (their vectors) are not rewritten.
+    expect((await hitsOf()) - hitsBefore).toBe(N);
+    expect(await entries()).toEqual(entriesBefore);
   });
 
   it('dry run reports what a reindex would do, then the reindex embeds exactly the 30% changed', async () => {
@@ -186,7 +193,7 @@ describe('reindex runs (API + 2 worker processes, openai provider on a local wir
     expect(cache.models[0]).toMatchObject({ modelKey: 'openai:text-embedding-3-small:384' });
     expect(cache.hits).toBeGreaterThan(0);
     expect(cache.hitRate).toBeGreaterThan(0);
-    await db.pool.query(`UPDATE kdb_embedding_cache SET last_used_at = now() - interval '40 days' WHERE text_hash IN (SELECT text_hash FROM kdb_embedding_cache LIMIT 10)`);
+    await db.pool.query(`UPDATE kdb_embedding_cache_usage SET last_used_at = now() - interval '40 days' WHERE text_hash IN (SELECT text_hash FROM kdb_embedding_cache_usage LIMIT 10)`);
     expect((await call('DELETE', '/v1/cache?olderThan=30d')).body).toMatchObject({ deleted: 10, olderThan: '30d' });
     expect((await call('DELETE', '/v1/cache?olderThan=30x')).body.error.message).toMatch(/olderThan "30x" is not a duration/);
     expect((await call('DELETE', '/v1/cache?model=none:x:1')).body.deleted).toBe(0);

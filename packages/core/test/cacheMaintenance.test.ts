@@ -17,8 +17,8 @@ describe('cache eviction', () => {
     const entries = Array.from({ length: n }, (_, i) => ({ hash: `h${String(i).padStart(4, '0')}`, vector: provider.embedOne(`t ${i}`) }));
     await withTransaction(db.pool, (c) => insertCacheEntries(c, 'hash:x:384', entries));
     await db.pool.query(
-      `UPDATE kdb_embedding_cache c SET last_used_at = now() - make_interval(days => t.d)
-         FROM unnest($1::text[], $2::int[]) AS t(h, d) WHERE c.text_hash = t.h`,
+      `UPDATE kdb_embedding_cache_usage u SET last_used_at = now() - make_interval(days => t.d)
+         FROM unnest($1::text[], $2::int[]) AS t(h, d) WHERE u.text_hash = t.h`,
       [entries.map((e) => e.hash), entries.map((_, i) => daysAgo(i))],
     );
   };

@@ -50,8 +50,9 @@ describe('embedBatch', () => {
     const again = await insert(Array.from({ length: 50 }, (_, i) => ({ title: `topic ${i % 10}` })));
     expect(await embedBatch({ pool: db.pool, provider, ids: again })).toMatchObject({ written: 50, embedded: 0, cached: 10, requests: 0 });
     expect(provider.calls).toEqual([]);
-    const hits = await db.pool.query(`SELECT sum(hits)::int AS hits, count(*)::int AS n FROM kdb_embedding_cache`);
+    const hits = await db.pool.query(`SELECT sum(hits)::int AS hits, count(*)::int AS n FROM kdb_embedding_cache_usage`);
     expect(hits.rows[0]).toEqual({ hits: 10, n: 10 });
+    expect((await db.pool.query(`SELECT count(*)::int AS n FROM kdb_embedding_cache`)).rows[0]).toEqual({ n: 10 });
   });
 
   it('skips rows already embedded for this text and model (a redelivered job costs nothing)', async () => {

@@ -71,6 +71,35 @@ describe('migrate', () => {
     await c.end();
   });
 
+  it('moves the hits and last use of cache entries from before 000016 to their usage rows, one per entry', async () => {
+    const db = await createEmptyDatabase();
+    drops.push(db.drop);
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    await c.query('CREATE EXTENSION vector');
+    await c.query('CREATE TABLE kdb_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    for (const m of (await loadMigrations()).filter((m) => m.version < 16)) {
+      await c.query(m.sql.replaceAll('{{dimensions}}', '384'));
+      await c.query('INSERT INTO kdb_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+    }
+    await c.query(`INSERT INTO kdb_embedding_cache (model_key, text_hash, embedding, hits, last_used_at)
+                   SELECT 'm:x:2', 'h' || g, '[1,0]', g * 10, timestamptz '2026-01-01' + make_interval(days => g) FROM generate_series(1, 5) g`);
+    const result = await migrate({ connectionString: db.url });
+    expect(result.applied).toEqual((await loadMigrations()).filter((m) => m.version >= 16).map((m) => m.version));
+    const usage = await c.query<{ text_hash: string; hits: number; day: string }>(
+      `SELECT text_hash, hits::int, to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day FROM kdb_embedding_cache_usage ORDER BY text_hash`,
+    );
+    expect(usage.rows).toEqual([1, 2, 3, 4, 5].map((g) => ({ text_hash: `h${g}`, hits: g * 10, day: `2026-01-0${g + 1}` })));
+    const cols = await c.query(`SELECT attname FROM pg_attribute WHERE attrelid = 'kdb_embedding_cache'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);
+    expect(cols.rows.map((r) => r.attname)).toEqual(['model_key', 'text_hash', 'embedding', 'created_at']);
+    // A new entry gets its usage row, whoever inserts it; a deleted one takes its usage row with it.
+    await c.query(`INSERT INTO kdb_embedding_cache (model_key, text_hash, embedding) VALUES ('m:x:2', 'h6', '[0,1]')`);
+    await c.query(`DELETE FROM kdb_embedding_cache WHERE text_hash = 'h1'`);
+    const after = await c.query(`SELECT text_hash, hits::int FROM kdb_embedding_cache_usage ORDER BY text_hash`);
+    expect(after.rows).toEqual([{ text_hash: 'h2', hits: 20 }, { text_hash: 'h3', hits: 30 }, { text_hash: 'h4', hits: 40 }, { text_hash: 'h5', hits: 50 }, { text_hash: 'h6', hits: 0 }]);
+    await c.end();
+  });
+
   it('keeps the active space when the configured provider names another model, and says which', async () => {
     const db = await createEmptyDatabase();
     drops.push(db.drop);

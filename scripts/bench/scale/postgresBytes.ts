@@ -17,10 +17,10 @@ export interface PostgresBytes {
 }
 
 // By name, so relations other engineers add land in a role without a change here:
-// keyword tables are kdb_postings* and kdb_bm25*, vector tables kdb_vectors_* and the cache.
+// keyword tables are kdb_postings* and kdb_bm25*, vector tables kdb_vectors_* and the cache (its entries and their usage).
 const ROLE_SQL = `
   SELECT CASE WHEN c.relname LIKE 'kdb\\_postings%' OR c.relname LIKE 'kdb\\_bm25%' THEN 'postings'
-              WHEN c.relname LIKE 'kdb\\_vectors%' OR c.relname = 'kdb_embedding_cache' THEN 'vectors'
+              WHEN c.relname LIKE 'kdb\\_vectors%' OR c.relname LIKE 'kdb\\_embedding\\_cache%' THEN 'vectors'
               ELSE 'table' END AS role,
          sum(pg_table_size(c.oid))::float8 AS heap,
          sum(pg_indexes_size(c.oid))::float8 AS indexes

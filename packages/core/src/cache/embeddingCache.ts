@@ -3,9 +3,12 @@ import { copyInto } from '../store/copyInto.js';
 
 /**
  * Looks up which of `hashes` the cache holds for `modelKey` and records the
- * hits in the same statement: one write per batch, not one per text. The row
- * locks it takes also keep a concurrent `cache clear` from deleting an entry
- * between this lookup and the write that reads it.
+ * hits in the same statement: one write per batch, not one per text. The
+ * hits go to the entries' usage rows (kdb_embedding_cache_usage, exactly one
+ * per entry): the entries' own rows, vectors included, are not rewritten
+ * (docs/decisions/cache-usage-table.md). The row locks it takes also keep a
+ * concurrent `cache clear` from deleting an entry meanwhile (the delete
+ * cascades to the usage row, and waits for it).
  *
  * The rows are locked in text_hash order before the update: a bare UPDATE
  * locks them in the order of its plan (index order for a small batch, heap
@@ -17,13 +20,13 @@ export async function touchCachedHashes(db: pg.ClientBase | pg.Pool, modelKey: s
   if (hashes.length === 0) return new Set();
   const { rows } = await db.query<{ text_hash: string }>(
     `WITH locked AS (
-       SELECT text_hash FROM kdb_embedding_cache
+       SELECT text_hash FROM kdb_embedding_cache_usage
         WHERE model_key = $1 AND text_hash = ANY($2::text[])
         ORDER BY text_hash FOR NO KEY UPDATE)
-     UPDATE kdb_embedding_cache c SET hits = c.hits + 1, last_used_at = now()
+     UPDATE kdb_embedding_cache_usage u SET hits = u.hits + 1, last_used_at = now()
        FROM locked l
-      WHERE c.model_key = $1 AND c.text_hash = l.text_hash
-      RETURNING c.text_hash`,
+      WHERE u.model_key = $1 AND u.text_hash = l.text_hash
+      RETURNING u.text_hash`,
     [modelKey, hashes],
   );
   return new Set(rows.map((r) => r.text_hash));
@@ -32,8 +35,9 @@ export async function touchCachedHashes(db: pg.ClientBase | pg.Pool, modelKey: s
 /**
  * Records one hit on the cache entry of each distinct text of the rows
  * `ids` (whose vectors were copied from the cache by the ingest transaction,
- * insertSearchRows): after that commit, so the ingest holds no lock on cache
- * entries a worker or another ingest also touches. An entry locked by
+ * insertSearchRows), on their usage rows as touchCachedHashes does: after
+ * that commit, so the ingest holds no lock on usage rows a worker or another
+ * ingest also touches. An entry locked by
  * another writer at that moment (a worker touching it) is skipped, never
  * waited for: two statements locking overlapping entries in different
  * orders would deadlock, and that entry's last use is being refreshed
@@ -42,11 +46,11 @@ export async function touchCachedHashes(db: pg.ClientBase | pg.Pool, modelKey: s
 export async function touchCachedRows(db: pg.ClientBase | pg.Pool, modelKey: string, ids: readonly string[]): Promise<number> {
   if (ids.length === 0) return 0;
   const { rowCount } = await db.query(
-    `UPDATE kdb_embedding_cache c SET hits = c.hits + 1, last_used_at = now()
-       FROM (SELECT e.text_hash FROM kdb_embedding_cache e
+    `UPDATE kdb_embedding_cache_usage u SET hits = u.hits + 1, last_used_at = now()
+       FROM (SELECT e.text_hash FROM kdb_embedding_cache_usage e
               WHERE e.model_key = $1 AND e.text_hash IN (SELECT content_hash FROM kdb_search WHERE record_id = ANY($2::uuid[]))
               FOR NO KEY UPDATE SKIP LOCKED) h
-      WHERE c.model_key = $1 AND c.text_hash = h.text_hash`,
+      WHERE u.model_key = $1 AND u.text_hash = h.text_hash`,
     [modelKey, ids],
   );
   return rowCount ?? 0;
@@ -61,7 +65,10 @@ export interface CacheEntry {
  * Adds entries through a binary COPY into a per-session staging table, then
  * one INSERT … ON CONFLICT DO NOTHING: two workers embedding the same text at
  * once both succeed and the first vector wins (they are equal anyway).
- * Must run inside a transaction (the staging rows vanish at commit).
+ * Must run inside a transaction (the staging rows vanish at commit). Each
+ * new entry gets its usage row (no hits, used now) in the same statement,
+ * from the table's insert trigger (sql/000016_embedding_cache_usage.sql), so
+ * every writer of entries keeps one usage row per entry.
  *
  * The rows go in in text_hash order: an insert waits on a row another open
  * transaction inserted, so two transactions inserting the same texts in
