@@ -13,6 +13,21 @@ describe('migrate', () => {
     for (const d of drops) await d();
   });
 
+
+  /** A database migrated by hand up to (not including) `version`, vector columns of `dimensions`, as an older release left it. */
+  async function databaseBefore(version: number, dimensions: number) {
+    const db = await createEmptyDatabase();
+    drops.push(db.drop);
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    await c.query('CREATE EXTENSION vector');
+    await c.query('CREATE TABLE kdb_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    for (const m of (await loadMigrations()).filter((m) => m.version < version)) {
+      await c.query(m.sql.replaceAll('{{dimensions}}', String(dimensions)));
+      await c.query('INSERT INTO kdb_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+    }
+    return { db, c };
+  }
   it('applies the schema once when several processes start at the same time', async () => {
     const db = await createEmptyDatabase();
     drops.push(db.drop);
@@ -40,16 +55,7 @@ describe('migrate', () => {
   });
 
   it('carries the vectors of a database from before segments through to the first space', async () => {
-    const db = await createEmptyDatabase();
-    drops.push(db.drop);
-    const c = new pg.Client({ connectionString: db.url });
-    await c.connect();
-    await c.query('CREATE EXTENSION vector');
-    await c.query('CREATE TABLE kdb_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
-    for (const m of (await loadMigrations()).filter((m) => m.version < 4)) {
-      await c.query(m.sql.replaceAll('{{dimensions}}', '3'));
-      await c.query('INSERT INTO kdb_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-    }
+    const { db, c } = await databaseBefore(4, 3);
     await c.query(`INSERT INTO kdb_entities (name, fields, embed_fields) VALUES ('e', '{"t":"text"}', '{t}')`);
     await c.query(`INSERT INTO kdb_records (id, entity, data) SELECT gen_random_uuid(), 'e', '{}' FROM generate_series(1, 50)`);
     await c.query(`INSERT INTO kdb_search (record_id, entity, content, content_hash, embedding, status)
@@ -72,16 +78,7 @@ describe('migrate', () => {
   });
 
   it('moves the hits and last use of cache entries from before 000016 to their usage rows, one per entry', async () => {
-    const db = await createEmptyDatabase();
-    drops.push(db.drop);
-    const c = new pg.Client({ connectionString: db.url });
-    await c.connect();
-    await c.query('CREATE EXTENSION vector');
-    await c.query('CREATE TABLE kdb_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
-    for (const m of (await loadMigrations()).filter((m) => m.version < 16)) {
-      await c.query(m.sql.replaceAll('{{dimensions}}', '384'));
-      await c.query('INSERT INTO kdb_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-    }
+    const { db, c } = await databaseBefore(16, 384);
     await c.query(`INSERT INTO kdb_embedding_cache (model_key, text_hash, embedding, hits, last_used_at)
                    SELECT 'm:x:2', 'h' || g, '[1,0]', g * 10, timestamptz '2026-01-01' + make_interval(days => g) FROM generate_series(1, 5) g`);
     const result = await migrate({ connectionString: db.url });
