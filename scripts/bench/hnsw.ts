@@ -89,5 +89,5 @@ await writeSection('hnsw', [
   '| m | ef_construction | build of 100k (s) | ef_search | recall@10 | p50 (ms) | p95 (ms) |',
   '|---:|---:|---:|---:|---:|---:|---:|',
   ...rows,
-]);
+], 'docs/benchmarks/hnsw.md');
 process.exit(0);

@@ -120,5 +120,5 @@ await writeSection('migrate', [
   'Texts sent include the one query the first search after the switch embeds with the new space\'s provider.',
   '',
   `Switch back to the kept old space (\`POST /v1/spaces/${HASH}/activate\`, until every row is ready): ${backMs.toFixed(0)} ms, 0 provider requests. Search p95 during the first build is ${(percentile(first.during, 95) / percentile(idle, 95)).toFixed(1)}× idle.`,
-]);
+], 'docs/benchmarks/migrate.md');
 process.exit(0);
