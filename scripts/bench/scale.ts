@@ -66,6 +66,8 @@ if (!(REQUEST_RECORDS === Infinity || (Number.isInteger(REQUEST_RECORDS) && REQU
 const TIMEOUT_MS = Number(args['timeout-min']) * 60_000;
 if (!(TIMEOUT_MS > 0)) throw new Error(`--timeout-min must be a positive number; got ${args['timeout-min']}`);
 const TURNS = 3;
+/** The API's and workers' V8 old-space cap, docker-compose.yml's. */
+const NODE_HEAP = '--max-old-space-size=512';
 const ENTITY = 'scale';
 const DIMENSIONS = 384;
 /** Records per topic: the topics grow with N, so a neighbourhood stays the same size. */
@@ -205,6 +207,9 @@ async function measure(n: number, slot: number, bytesPerRecord: number): Promise
       KDB_MAX_BODY: '8gb',
       KDB_MAX_RECORDS_PER_REQUEST: String(Math.max(n, 1_000_000)),
       KDB_WAIT_TIMEOUT_MS: String(TIMEOUT_MS),
+      // As docker-compose.yml runs them: with a fixed old space V8 collects instead of growing the heap
+      // to a multiple of the live set, so the peak RSS shows what a process holds, not how lazily it collects.
+      NODE_OPTIONS: NODE_HEAP,
     };
     const stack = await startStack(env, 2, 180_000);
     children = [stack.api, ...stack.workers];
@@ -407,7 +412,7 @@ function section(results: SizeResult[], startedAt: string, machineLine: string, 
     '## Scale: cost curves against N (`pnpm bench:scale`)',
     '',
     `Run ${startedAt} on ${machineLine}; sizes run: ${sized}${asked.length > results.length ? ` (of ${asked.join(', ')} asked)` : ''}. Load average (1, 5, 15 min) at the start of each size's ingest: ${results.map((r) => `${r.n}: ${r.load}`).join('; ')}; at its end: ${results.map((r) => `${r.n}: ${r.endLoad}`).join('; ')}. The machine is shared with other engineers' tests: absolute times drift, ratios within a size are measured in turns.`,
-    `Corpus (scripts/bench/zipfCorpus.ts): per record 20–300 words (uniform); each word with probability ${TOPIC_SHARE} one of the 20 words of the record's topic (N/${PER_TOPIC} topics, so a neighbourhood stays ${PER_TOPIC} records at every N), else a word of a Zipfian vocabulary (s = 1, 50,000 words); a \`team\` field of 10 values. Streamed as NDJSON through \`kameleondb records insert ${ENTITY} -f -\` (the CLI streams its stdin) into the API: ${requestsLine(results)}, hash provider (384 dims), 2 worker processes, an empty database and a private redis-server per size. "Searchable": every record \`indexed\` (\`GET /v1/entities/${ENTITY}\`); "compacted": every vector in an HNSW segment (m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}) and the merges done. Raw baseline: the same vectors by \`psql \\copy … (FORMAT binary)\` into a plain \`vector(${DIMENSIONS})\` table, then \`CREATE INDEX … USING hnsw\` with the same settings (maintenance_work_mem ${DEFAULTS.segmentBuildMemory}); it writes vectors only, while "searchable" includes the keyword index (postings and BM25 statistics, in the ingest transaction), most of the ingest's time and bytes here.`,
+    `Corpus (scripts/bench/zipfCorpus.ts): per record 20–300 words (uniform); each word with probability ${TOPIC_SHARE} one of the 20 words of the record's topic (N/${PER_TOPIC} topics, so a neighbourhood stays ${PER_TOPIC} records at every N), else a word of a Zipfian vocabulary (s = 1, 50,000 words); a \`team\` field of 10 values. Streamed as NDJSON through \`kameleondb records insert ${ENTITY} -f -\` (the CLI streams its stdin) into the API: ${requestsLine(results)}, hash provider (384 dims), 2 worker processes, API and workers under \`${NODE_HEAP}\` (docker-compose.yml's), an empty database and a private redis-server per size. "Searchable": every record \`indexed\` (\`GET /v1/entities/${ENTITY}\`); "compacted": every vector in an HNSW segment (m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}) and the merges done. Raw baseline: the same vectors by \`psql \\copy … (FORMAT binary)\` into a plain \`vector(${DIMENSIONS})\` table, then \`CREATE INDEX … USING hnsw\` with the same settings (maintenance_work_mem ${DEFAULTS.segmentBuildMemory}); it writes vectors only, while "searchable" includes the keyword index (postings and BM25 statistics, in the ingest transaction), most of the ingest's time and bytes here.`,
     `1,000,000 records: ${results.some((r) => r.n >= 1_000_000) ? 'run, above.' : `not run in this session (${asked.includes(1_000_000) ? 'asked, not reached' : 'not asked'}). The bench holds no per-record state, checks free disk before each size and fails naming the size and phase; \`pnpm bench:scale --sizes 1000000\` runs it alone.`}`,
     'A streamed request is one transaction, answered after its commit; the CLI waits for that answer with no time limit of its own (docs/decisions/client-undici-timeouts.md).',
     '',
