@@ -20,15 +20,24 @@ export interface Standby {
 }
 
 /**
- * A streaming standby of the tests' server (127.0.0.1:5432) on `port`,
- * started and stopped by scripts/pg-standby.sh, as the README tells users to.
- * Databases a test creates on the primary afterwards appear on it by
- * replication.
+ * A streaming standby on `port` of `primaryPort` on 127.0.0.1 (default the
+ * tests' server, 5432), started and stopped by scripts/pg-standby.sh, as the
+ * README tells users to. Databases a test creates on the primary afterwards
+ * appear on it by replication. The base backup copies the whole primary:
+ * a test on the shared server waits for whatever else it holds, a throwaway
+ * cluster's (createThrowawayCluster) takes seconds.
  */
-export async function startStandby(port: number): Promise<Standby> {
+export async function startStandby(port: number, opts: { primaryPort?: number } = {}): Promise<Standby> {
+  const env = { ...process.env, ...(opts.primaryPort === undefined ? {} : { KDB_STANDBY_PRIMARY_PORT: String(opts.primaryPort) }) };
   // A leftover of a killed run on this port is rebuilt (the script makes a new base backup).
-  await run('bash', [SCRIPT, 'stop', String(port)]);
-  await run('bash', [SCRIPT, 'start', String(port)], { timeout: 120_000 });
+  await run('bash', [SCRIPT, 'stop', String(port)], { env });
+  try {
+    await run('bash', [SCRIPT, 'start', String(port)], { env, timeout: 120_000 });
+  } catch (err) {
+    // A start that failed past pg_ctl (or timed out) may have left a server running and its folder.
+    await run('bash', [SCRIPT, 'stop', String(port)], { env }).catch(() => undefined);
+    throw err;
+  }
   let stopped = false;
   track(`standby on port ${port}`, () => !stopped, { scope: 'file' });
   const url = (db: string) => `postgres://postgres@127.0.0.1:${port}/${db}`;
@@ -57,7 +66,7 @@ export async function startStandby(port: number): Promise<Standby> {
     },
     async stop() {
       if (stopped) return;
-      await run('bash', [SCRIPT, 'stop', String(port)]);
+      await run('bash', [SCRIPT, 'stop', String(port)], { env });
       stopped = true;
     },
   };

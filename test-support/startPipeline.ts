@@ -50,13 +50,17 @@ export async function startPipeline(opts: {
   apiEnv?: Record<string, string> | ((db: TestDatabase) => Promise<Record<string, string>>);
   /** `cluster`: a 6-node Redis Cluster of its own (startRedisCluster). Default: the shared Redis, or the cluster after runOnRedisCluster(). */
   redis?: 'single' | 'cluster';
+  /** URL of the PostgreSQL server (any database) the test database goes on, such as a throwaway cluster's. Default: the tests' server. */
+  postgres?: string;
 }): Promise<Pipeline> {
   const cluster = (opts.redis ?? defaultRedis) === 'cluster' ? await startRedisCluster() : undefined;
-  // Six servers outlive the test process: they are stopped when the pipeline does not come up.
+  // Six servers outlive the test process, and the database would outlive the file: both go when the pipeline does not come up.
+  let opened: TestDatabase | undefined;
+  let fake: FakeOpenAI | undefined;
   try {
-    const db = await createTestDatabase();
+    const db = (opened = await createTestDatabase({ serverUrl: opts.postgres }));
     const prefix = testPrefix();
-    const fake = opts.openai ? await startFakeOpenAI(typeof opts.openai === 'object' ? opts.openai : {}) : undefined;
+    fake = opts.openai ? await startFakeOpenAI(typeof opts.openai === 'object' ? opts.openai : {}) : undefined;
     const env: Record<string, string> = {
       KDB_DATABASE_URL: db.url,
       ...(cluster ? cluster.env : { KDB_REDIS_URL: redisUrl() }),
@@ -93,6 +97,8 @@ export async function startPipeline(opts: {
       },
     };
   } catch (err) {
+    await fake?.close().catch(() => undefined);
+    await opened?.close().catch(() => undefined);
     await cluster?.stop().catch(() => undefined);
     throw err;
   }

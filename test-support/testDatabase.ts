@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createPool, vectorTable } from '@kameleondb/core';
+import { createPool, migrate, vectorTable } from '@kameleondb/core';
 import { track } from './leaks.js';
 import { adminUrl, dbUrl, withDatabase } from './urls.js';
 
@@ -35,11 +35,29 @@ export async function recreateDatabase(name: string, serverUrl = adminUrl()): Pr
   return withDatabase(serverUrl, name);
 }
 
-/** A fresh database cloned from the run's migrated template. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * A fresh migrated database: on the tests' server a clone of the run's
+ * template; on the server of `opts.serverUrl` (any database of it, such as a
+ * throwaway cluster's), where the template is not, a new database migrated
+ * here. A process that dies between the CREATE and the end of the migration
+ * leaves a database of a random name behind: on the tests' server until the
+ * server is reset, on a throwaway cluster until it is dropped.
+ */
+export async function createTestDatabase(opts: { serverUrl?: string } = {}): Promise<TestDatabase> {
   const name = `kdb_t_${randomBytes(5).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDb')}`);
-  const url = dbUrl(name);
+  const server = opts.serverUrl ?? adminUrl();
+  const url = withDatabase(server, name);
+  if (opts.serverUrl === undefined) {
+    await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDb')}`);
+  } else {
+    await adminQuery(`CREATE DATABASE ${name}`, server);
+    try {
+      await migrate({ connectionString: url });
+    } catch (err) {
+      await dropDatabase(name, server).catch(() => undefined);
+      throw err;
+    }
+  }
   const pool = createPool({ connectionString: url, max: 8 });
   let closed = false;
   track(`test database ${name} (its pool and the database)`, () => !closed);
@@ -49,7 +67,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     pool,
     async close() {
       await pool.end();
-      await dropDatabase(name);
+      await dropDatabase(name, server);
       closed = true;
     },
   };

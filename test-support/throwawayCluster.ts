@@ -2,6 +2,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { track } from './leaks.js';
 
 const run = promisify(execFile);
 const VERSION = '15';
@@ -41,7 +42,10 @@ function dropSync(name: string): void {
 /**
  * A PostgreSQL 15 cluster of its own (as root, with the machine's
  * postgresql-common tools), for faults the shared server on 5432 must never
- * see: restarts, crashes. Name and port come from the run (`kdbt<pid>`,
+ * see (restarts, crashes) and for a primary whose size is the test's alone
+ * (a standby's base backup copies the whole cluster). It can be one:
+ * wal_level replica, and initdb's trust lines (`--auth=trust`) include
+ * `host replication all 127.0.0.1/32`. Name and port come from the run (`kdbt<pid>`,
  * 15000 + pid % 10000, the next free port if taken) so parallel runs never
  * meet. Durability is switched off: the faults tested are restarts, not
  * power loss. The cluster is dropped by `drop()` and, should the test
@@ -54,8 +58,11 @@ export async function createThrowawayCluster(): Promise<ThrowawayCluster> {
   dropSync(name); // a leftover of a killed run with the same pid
   const onExit = () => dropSync(name);
   process.once('exit', onExit);
-  const opts = ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'shared_buffers=64MB'].flatMap((o) => ['-o', o]);
+  // wal_level is PostgreSQL 15's default, said here because a standby of this cluster needs it.
+  const opts = ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'shared_buffers=64MB', 'wal_level=replica'].flatMap((o) => ['-o', o]);
   await run('pg_createcluster', [VERSION, name, '-p', String(port), '--start', ...opts, '--', '--auth=trust']);
+  let dropped = false;
+  track(`throwaway PostgreSQL cluster ${name} on port ${port}`, () => !dropped, { scope: 'file' });
   const url = (db: string) => `postgres://postgres@127.0.0.1:${port}/${db}`;
   // The server accepts connections a moment after pg_ctl returns.
   for (let i = 0; ; i++) {
@@ -66,11 +73,16 @@ export async function createThrowawayCluster(): Promise<ThrowawayCluster> {
       await c.end();
       break;
     } catch (err) {
-      if (i > 100) throw err;
+      if (i > 100) {
+        // The caller gets no handle to drop it with.
+        dropped = true;
+        process.removeListener('exit', onExit);
+        dropSync(name);
+        throw err;
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  let dropped = false;
   return {
     name,
     port,

@@ -3,6 +3,7 @@ import { WAL_LSN_PATTERN } from '@kameleondb/schemas';
 import { lsnBytes } from '@kameleondb/core';
 import { startPipeline, type Pipeline } from '../../../test-support/startPipeline.js';
 import { startStandby, type Standby } from '../../../test-support/standby.js';
+import { createThrowawayCluster, type ThrowawayCluster } from '../../../test-support/throwawayCluster.js';
 import { runCli } from '../../cli/test/runCli.js';
 
 /** A port of the range this suite owns (5440-5449); the standby of this file. */
@@ -18,13 +19,18 @@ interface Answer {
 }
 
 describe('search on a streaming replica (KDB_SEARCH_DATABASE_URL)', () => {
+  let primary: ThrowawayCluster;
   let standby: Standby;
   let p: Pipeline;
   let replica: string;
 
   beforeAll(async () => {
-    standby = await startStandby(PORT);
+    // The primary is a cluster of the file's own: the standby's base backup copies only what this test wrote,
+    // not whatever else the shared server holds (a benchmark's database is tens of GB).
+    primary = await createThrowawayCluster();
+    standby = await startStandby(PORT, { primaryPort: primary.port });
     p = await startPipeline({
+      postgres: primary.url('postgres'),
       workers: 1,
       env: { KDB_EMBEDDING_PROVIDER: 'hash' },
       apiEnv: async (db) => {
@@ -41,8 +47,16 @@ describe('search on a streaming replica (KDB_SEARCH_DATABASE_URL)', () => {
     await standby.query('postgres', 'SELECT pg_reload_conf()');
   });
   afterAll(async () => {
-    await p?.close();
-    await standby?.stop();
+    // Each one goes even when the one before fails to close (that failure still fails the file).
+    try {
+      await p?.close();
+    } finally {
+      try {
+        await standby?.stop();
+      } finally {
+        await primary?.drop();
+      }
+    }
   });
 
   const search = (query: string, headers?: Record<string, string>) => p.call<Answer>('GET', `/v1/search?${query}`, undefined, headers);
