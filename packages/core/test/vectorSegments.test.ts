@@ -15,6 +15,7 @@ import {
 } from '@kameleondb/core';
 import { embedBatch } from '../src/batching/embedBatch.js';
 import { planSegmentWork, type SegmentPolicy } from '../src/segments/planSegmentWork.js';
+import { hnswRowsInMemory, memoryBytes } from '../src/segments/hnswRowsInMemory.js';
 import type { VectorSegment } from '../src/segments/vectorSegmentStore.js';
 import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
@@ -60,6 +61,33 @@ describe('planSegmentWork', () => {
     expect(planSegmentWork(three, { rows: 0, hi: null }, policy, quiet)).toMatchObject({ kind: 'merge', lo: '1', hi: '2100', rows: 2100 });
     expect(planSegmentWork([seg(1, 5000), seg(5001, 5100)], { rows: 0, hi: null }, policy, quiet)).toBeNull(); // 5000 > 4 × 100
     expect(planSegmentWork([seg(1, 5000), seg(5001, 5100), seg(5101, 6500)], { rows: 0, hi: null }, policy, quiet)).toMatchObject({ lo: '1', hi: '6500' });
+  });
+
+  it('never merges past maxMergeRows (a graph bigger than the build memory spills to disk): same-size runs and quiet folds stop there', () => {
+    const capped = { ...policy, maxMergeRows: 350 };
+    const four = [seg(1, 100), seg(101, 200), seg(201, 300), seg(301, 400)];
+    expect(planSegmentWork(four, { rows: 0, hi: null }, policy, quiet)).toMatchObject({ kind: 'merge', lo: '1', hi: '400', rows: 400 });
+    // 400 rows would pass the cap; three of them fold (quiet) into one of 300, the fourth stays.
+    expect(planSegmentWork(four, { rows: 0, hi: null }, capped, quiet)).toMatchObject({ kind: 'merge', lo: '101', hi: '400', rows: 300 });
+    // Over maxSegments while an ingest waits: only runs under the cap merge, and none is left.
+    const full = [seg(1, 350), seg(351, 700), seg(701, 1050), seg(1051, 1400), seg(1401, 1750), seg(1751, 2100), seg(2101, 2450)];
+    expect(planSegmentWork(full, { rows: 0, hi: null }, capped, backlog)).toBeNull();
+    expect(planSegmentWork(full, { rows: 0, hi: null }, capped, quiet)).toBeNull();
+    expect(planSegmentWork(full, { rows: 0, hi: null }, policy, quiet)).toMatchObject({ kind: 'merge' });
+  });
+
+  it('sizes the merge cap from the build memory, the dimensions and m; a bad value is refused naming it', () => {
+    expect(memoryBytes('64MB')).toBe(64 * 1024 ** 2);
+    expect(memoryBytes('65536kB')).toBe(64 * 1024 ** 2);
+    // 64MB held 26,090 rows of 384 dimensions at m = 24 before pgvector's graph spilled to disk.
+    const measured = hnswRowsInMemory('64MB', 384, 24);
+    expect(measured).toBeLessThan(26_090);
+    expect(measured).toBeGreaterThan(0.85 * 26_090);
+    expect(Math.abs(hnswRowsInMemory('1GB', 384, 24) - 16 * measured)).toBeLessThanOrEqual(16);
+    expect(hnswRowsInMemory('1GB', 1536, 24)).toBeLessThan(hnswRowsInMemory('1GB', 384, 24) / 2.5);
+    expect(() => memoryBytes('1 TB')).toThrow(/"1 TB"/);
+    expect(() => hnswRowsInMemory('1GB', 0, 24)).toThrow(/dimensions .* got 0/);
+    expect(() => hnswRowsInMemory('1GB', 384, 1)).toThrow(/m must be .* got 1/);
   });
 });
 

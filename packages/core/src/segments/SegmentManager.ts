@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { BUILD_MEMORY_PATTERN, DEFAULTS } from '../config/defaults.js';
 import { planSegmentWork, type SegmentPolicy, type SegmentWork } from './planSegmentWork.js';
+import { hnswRowsInMemory } from './hnswRowsInMemory.js';
 import { listSpaces, vectorTable, type EmbeddingSpace } from '../store/embeddingSpaceStore.js';
 import { hotSegment, listVectorSegments, SEGMENT_INDEX_NAME, segmentIndexName, sealedUpTo, seqLiteral } from './vectorSegmentStore.js';
 
@@ -73,6 +74,8 @@ export class SegmentManager {
   private readonly lastHot = new Map<number, { hi: string | null; since: number }>();
   readonly policy: SegmentPolicy;
   private readonly withClause: string;
+  private readonly m: number;
+  private readonly buildMemory: string;
 
   constructor(private readonly opts: SegmentManagerOptions) {
     this.policy = {
@@ -80,8 +83,10 @@ export class SegmentManager {
       maxHotRows: opts.maxHotRows ?? DEFAULT_SEGMENT_POLICY.maxHotRows,
       mergeFactor: opts.mergeFactor ?? DEFAULT_SEGMENT_POLICY.mergeFactor,
       maxSegments: opts.maxSegments ?? DEFAULT_SEGMENT_POLICY.maxSegments,
+      ...(opts.maxMergeRows === undefined ? {} : { maxMergeRows: opts.maxMergeRows }),
     };
     const m = opts.hnswM ?? HNSW_BUILD.m;
+    this.m = m;
     const efc = opts.hnswEfConstruction ?? HNSW_BUILD.efConstruction;
     if (!Number.isInteger(m) || m < 2 || m > 100) throw new Error(`HNSW m must be an integer from 2 to 100, got ${String(m)}`);
     if (!Number.isInteger(efc) || efc < 4 || efc > 1000 || efc < 2 * m) {
@@ -91,6 +96,7 @@ export class SegmentManager {
     if (!BUILD_MEMORY_PATTERN.test(opts.buildMemory ?? DEFAULTS.segmentBuildMemory)) {
       throw new Error(`segment build memory must look like 512MB or 1GB, got "${opts.buildMemory}"`);
     }
+    this.buildMemory = opts.buildMemory ?? DEFAULTS.segmentBuildMemory;
   }
 
   /** Looks for work every tickMs until closed. */
@@ -157,7 +163,8 @@ export class SegmentManager {
       const last = this.lastHot.get(space.id);
       if (!last || hot.hi !== last.hi) this.lastHot.set(space.id, { hi: hot.hi, since: now });
       const idle = now - this.lastHot.get(space.id)!.since >= (this.opts.idleMs ?? DEFAULTS.segmentIdleMs);
-      const work = planSegmentWork(segments, hot, this.policy, { idle, busy });
+      const policy = { ...this.policy, maxMergeRows: Math.min(this.policy.maxMergeRows ?? Infinity, hnswRowsInMemory(this.buildMemory, space.dimensions, this.m)) };
+      const work = planSegmentWork(segments, hot, policy, { idle, busy });
       if (work) return this.build(client, space, work);
       if (space.state === 'active') hotRows = hot.rows;
     }

@@ -10,6 +10,13 @@ export interface SegmentPolicy {
   mergeFactor: number;
   /** Merges wait for a quiet moment unless there are more segments than this. */
   maxSegments: number;
+  /**
+   * No merge makes a segment of more rows than this (default: no bound). The
+   * segment manager sets it to the rows whose graph fits the build's memory
+   * (hnswRowsInMemory): a bigger build spills to disk and takes many times
+   * longer, so past it one more graph to scan per search costs less.
+   */
+  maxMergeRows?: number;
 }
 
 export type SegmentWork =
@@ -43,6 +50,8 @@ export interface SegmentLoad {
  * 3. when idle, fold the newest segments into their older neighbours while
  *    each older one is at most `mergeFactor` times the newer ones together.
  * A log-structured merge: every vector is rebuilt O(log_f(N / sealRows)) times.
+ * No merge goes past `maxMergeRows`: a search then scans about
+ * N / maxMergeRows full segments plus the O(log) smaller ones.
  */
 export function planSegmentWork(segments: readonly VectorSegment[], hot: HotSegment, policy: SegmentPolicy, load: SegmentLoad): SegmentWork | null {
   const { idle, busy } = load;
@@ -51,11 +60,13 @@ export function planSegmentWork(segments: readonly VectorSegment[], hot: HotSegm
     return { kind: 'seal', lo: String(sealedHi + 1n), hi: hot.hi, rows: hot.rows };
   }
   if ((!idle || busy) && segments.length <= policy.maxSegments) return null;
+  const cap = policy.maxMergeRows ?? Infinity;
+  const rowsOf = (run: readonly VectorSegment[]) => run.reduce((n, s) => n + s.rows, 0);
   let best: { level: number; start: number } | null = null;
   for (let i = 0; i + policy.mergeFactor <= segments.length; i++) {
     const level = segmentLevel(segments[i]!.rows, policy);
     const run = segments.slice(i, i + policy.mergeFactor);
-    if (run.every((s) => segmentLevel(s.rows, policy) === level) && (!best || level < best.level)) best = { level, start: i };
+    if (run.every((s) => segmentLevel(s.rows, policy) === level) && rowsOf(run) <= cap && (!best || level < best.level)) best = { level, start: i };
   }
   if (!best) {
     // Quiet: fold the newest segments into the oldest one not more than mergeFactor
@@ -64,14 +75,14 @@ export function planSegmentWork(segments: readonly VectorSegment[], hot: HotSegm
     if (!idle || busy || segments.length < 2) return null;
     let start = segments.length - 1;
     let newer = segments[start]!.rows;
-    while (start > 0 && segments[start - 1]!.rows <= policy.mergeFactor * newer) {
+    while (start > 0 && segments[start - 1]!.rows <= policy.mergeFactor * newer && newer + segments[start - 1]!.rows <= cap) {
       start--;
       newer += segments[start]!.rows;
     }
     if (start === segments.length - 1) return null;
     const tail = segments.slice(start);
-    return { kind: 'merge', lo: tail[0]!.lo, hi: tail[tail.length - 1]!.hi, rows: tail.reduce((n, x) => n + x.rows, 0), segments: tail };
+    return { kind: 'merge', lo: tail[0]!.lo, hi: tail[tail.length - 1]!.hi, rows: rowsOf(tail), segments: tail };
   }
   const run = segments.slice(best.start, best.start + policy.mergeFactor);
-  return { kind: 'merge', lo: run[0]!.lo, hi: run[run.length - 1]!.hi, rows: run.reduce((n, s) => n + s.rows, 0), segments: run };
+  return { kind: 'merge', lo: run[0]!.lo, hi: run[run.length - 1]!.hi, rows: rowsOf(run), segments: run };
 }
