@@ -453,4 +453,25 @@ describe('vector segments', () => {
     expect(await vectorIndexStatus(db.pool, 1)).toMatchObject({ hotRows: 0 });
     expect(await selfFound([ids.length - 1, ids.length - 50])).toBe(2);
   });
+
+  it('seals a hot range grown past maxMergeRows in pieces that fit, oldest first, and merges none of them past it', async () => {
+    const before = await listVectorSegments(db.pool, 1);
+    const sealedHi = BigInt(before.at(-1)!.hi);
+    const first = ids.length;
+    await write(620);
+    const m = manager({ maxMergeRows: 250 });
+    const steps: { kind: string; rows?: number }[] = [];
+    for (let i = 0; i < 20; i++) {
+      const s = await m.step();
+      steps.push(s);
+      if (s.kind === 'nothing') break;
+    }
+    expect(steps.slice(0, 3)).toMatchObject([{ kind: 'seal', rows: 250 }, { kind: 'seal', rows: 250 }, { kind: 'seal', rows: 120 }]);
+    expect(steps.at(-1)).toMatchObject({ kind: 'nothing', hotRows: 0 });
+    const fresh = (await listVectorSegments(db.pool, 1)).filter((s) => BigInt(s.lo) > sealedHi);
+    expect(fresh.length).toBeGreaterThanOrEqual(3);
+    expect(fresh.every((s) => s.rows <= 250)).toBe(true);
+    expect(fresh.reduce((n, s) => n + s.rows, 0)).toBe(620);
+    expect(await selfFound([first, first + 249, first + 250, first + 499, first + 619])).toBe(5);
+  });
 });

@@ -4,7 +4,7 @@ import { BUILD_MEMORY_PATTERN, DEFAULTS } from '../config/defaults.js';
 import { planSegmentWork, type SegmentPolicy, type SegmentWork } from './planSegmentWork.js';
 import { hnswRowsInMemory } from './hnswRowsInMemory.js';
 import { listSpaces, vectorTable, type EmbeddingSpace } from '../store/embeddingSpaceStore.js';
-import { hotSegment, listVectorSegments, SEGMENT_INDEX_NAME, segmentIndexName, sealedUpTo, seqLiteral } from './vectorSegmentStore.js';
+import { hotSegment, listVectorSegments, SEGMENT_INDEX_NAME, segmentIndexName, sealedUpTo, seqLiteral, seqOfRow } from './vectorSegmentStore.js';
 
 /** Arbitrary constant: the session advisory lock of the one active segment manager. */
 const SEGMENT_LOCK_KEY = 727_311_002;
@@ -164,7 +164,13 @@ export class SegmentManager {
       if (!last || hot.hi !== last.hi) this.lastHot.set(space.id, { hi: hot.hi, since: now });
       const idle = now - this.lastHot.get(space.id)!.since >= (this.opts.idleMs ?? DEFAULTS.segmentIdleMs);
       const policy = { ...this.policy, maxMergeRows: Math.min(this.policy.maxMergeRows ?? Infinity, hnswRowsInMemory(this.buildMemory, space.dimensions, this.m)) };
-      const work = planSegmentWork(segments, hot, policy, { idle, busy });
+      let work = planSegmentWork(segments, hot, policy, { idle, busy });
+      // A hot range that grew past the cap while an earlier build ran is sealed in pieces that fit the
+      // build memory, oldest first (the next step seals the rest).
+      if (work?.kind === 'seal' && work.rows > policy.maxMergeRows) {
+        const hi = await seqOfRow(client, space.id, sealedUpTo(segments), policy.maxMergeRows);
+        if (hi !== null) work = { ...work, hi, rows: policy.maxMergeRows };
+      }
       if (work) return this.build(client, space, work);
       if (space.state === 'active') hotRows = hot.rows;
     }

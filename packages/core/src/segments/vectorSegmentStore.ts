@@ -85,6 +85,16 @@ export async function hotSegment(db: pg.Pool | pg.ClientBase, spaceId: number, a
   return { rows: Number(rows[0]!.n), hi: rows[0]!.hi };
 }
 
+/** The seq of the `n`-th vector above `above` in seq order (an index range scan on vector_seq), or null when fewer are there. */
+export async function seqOfRow(db: pg.Pool | pg.ClientBase, spaceId: number, above: VectorSeq, n: number): Promise<VectorSeq | null> {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`row number must be a positive integer; got ${n}`);
+  const { rows } = await db.query<{ seq: string }>(
+    `SELECT vector_seq::text AS seq FROM ${vectorTable(spaceId)} WHERE vector_seq > $1::bigint ORDER BY vector_seq OFFSET $2 LIMIT 1`,
+    [above, n - 1],
+  );
+  return rows[0]?.seq ?? null;
+}
+
 /**
  * Segment bounds go into DDL and partial-index predicates, where Postgres
  * takes no parameters (and the planner must see constants to match a query
