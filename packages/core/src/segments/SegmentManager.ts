@@ -85,18 +85,15 @@ export class SegmentManager {
       maxSegments: opts.maxSegments ?? DEFAULT_SEGMENT_POLICY.maxSegments,
       ...(opts.maxMergeRows === undefined ? {} : { maxMergeRows: opts.maxMergeRows }),
     };
-    const m = opts.hnswM ?? HNSW_BUILD.m;
-    this.m = m;
+    const m = (this.m = opts.hnswM ?? HNSW_BUILD.m);
     const efc = opts.hnswEfConstruction ?? HNSW_BUILD.efConstruction;
     if (!Number.isInteger(m) || m < 2 || m > 100) throw new Error(`HNSW m must be an integer from 2 to 100, got ${String(m)}`);
     if (!Number.isInteger(efc) || efc < 4 || efc > 1000 || efc < 2 * m) {
       throw new Error(`HNSW ef_construction must be an integer from 4 to 1000 and at least 2 × m (${2 * m}), got ${String(efc)}`);
     }
     this.withClause = `WITH (m = ${m}, ef_construction = ${efc})`;
-    if (!BUILD_MEMORY_PATTERN.test(opts.buildMemory ?? DEFAULTS.segmentBuildMemory)) {
-      throw new Error(`segment build memory must look like 512MB or 1GB, got "${opts.buildMemory}"`);
-    }
     this.buildMemory = opts.buildMemory ?? DEFAULTS.segmentBuildMemory;
+    if (!BUILD_MEMORY_PATTERN.test(this.buildMemory)) throw new Error(`segment build memory must look like 512MB or 1GB, got "${opts.buildMemory}"`);
   }
 
   /** Looks for work every tickMs until closed. */
@@ -123,7 +120,7 @@ export class SegmentManager {
     client.on('error', () => undefined); // surfaced by the next query
     try {
       await client.connect();
-      await client.query(`SET maintenance_work_mem = '${this.opts.buildMemory ?? DEFAULTS.segmentBuildMemory}'`);
+      await client.query(`SET maintenance_work_mem = '${this.buildMemory}'`);
     } catch (err) {
       // Not kept, so not ended by disconnect(): end it here (the server may be restarting).
       await client.end().catch(() => undefined);

@@ -2,9 +2,9 @@ import { BUILD_MEMORY_PATTERN } from '../config/defaults.js';
 
 /** Bytes a memory setting as PostgreSQL reads it (kB, MB, GB: powers of 1024). */
 export function memoryBytes(setting: string): number {
-  const m = /^(\d+)\s*(kB|MB|GB)$/.exec(setting);
-  if (!m || !BUILD_MEMORY_PATTERN.test(setting)) throw new Error(`a memory setting must look like 65536kB, 512MB or 1GB; got "${setting}"`);
-  return Number(m[1]) * { kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[m[2] as 'kB' | 'MB' | 'GB'];
+  const unit = BUILD_MEMORY_PATTERN.exec(setting)?.[1] as 'kB' | 'MB' | 'GB' | undefined;
+  if (!unit) throw new Error(`a memory setting must look like 65536kB, 512MB or 1GB; got "${setting}"`);
+  return parseInt(setting, 10) * { kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[unit];
 }
 
 /**
