@@ -124,8 +124,10 @@ interface SizeResult {
   lat: Record<Path, Record<string, number[]>>;
   checked: number;
   equal: number;
-  /** Recall@10 at the API's ef_search (DEFAULT_EF_SEARCH). */
+  /** Recall@10 of the raw statement at DEFAULT_EF_SEARCH. */
   recall: number;
+  /** Recall@10 through the API at its default ef_search (auto), and the ef_search it chose; absent in runs before auto. */
+  apiRecall?: { ef: number; recall: number };
   /** Recall@10 per ef_search tried, up to the first that reached RECALL_TARGET. */
   recallSteps?: { ef: number; recall: number }[];
   /** The raw vector statement at the first setting that reached RECALL_TARGET (null: none did). */
@@ -347,7 +349,12 @@ async function measure(n: number, slot: number, bytesPerRecord: number): Promise
     }
     const hits = recallSteps[0]!.recall * recallQueries.length * 10;
     const total = recallQueries.length * 10;
-    const explained = await api<{ explain: { vectorSegments?: { sealed: unknown[] }; plans: { vector?: string } } }>(stack.url, 'vector', byKind[KIND_TOPIC]![0]!, '&explain=true');
+    const explained = await api<{ explain: { efSearch: number; vectorSegments?: { sealed: unknown[] }; plans: { vector?: string } } }>(stack.url, 'vector', byKind[KIND_TOPIC]![0]!, '&explain=true');
+    // What a user gets: the API at its default ef_search (auto: efSearchFor the largest segment).
+    let apiHits = 0;
+    for (let i = 0; i < recallQueries.length; i++) apiHits += (await api(stack.url, 'vector', recallQueries[i]!)).results.filter((r) => 1 - r.score <= kths[i]! + 1e-6).length;
+    const apiRecall = { ef: explained.explain.efSearch, recall: apiHits / total };
+    log(`${n}: API (ef_search ${apiRecall.ef}): recall@10 ${apiRecall.recall.toFixed(3)}`);
     const hnswScans = (explained.explain.plans.vector?.match(/Index Scan using kdb_vseg_\S+/g) ?? []).length;
     log(`${n}: vector plan: ${explained.explain.plans.vector?.replace(/\s+/g, ' ').slice(0, 600)}`);
     const segments = explained.explain.vectorSegments?.sealed.length ?? 0;
@@ -386,6 +393,7 @@ async function measure(n: number, slot: number, bytesPerRecord: number): Promise
       checked,
       equal,
       recall: hits / total,
+      apiRecall,
       recallSteps,
       atTarget,
       hnswScans,
@@ -448,17 +456,17 @@ function section(results: SizeResult[], startedAt: string, machineLine: string, 
     '',
     '### Exactness, recall, segments, reindex',
     '',
-    `| records | keyword top 10 = full sum (API, 200 queries incl. 50 with \`where\`) | vector recall@10 at ef_search ${DEFAULT_EF_SEARCH} (the default; 50 topic queries, tie-aware) | first ef_search with recall@10 ≥ ${RECALL_TARGET}: recall, raw vector p50 / p95 (ms) | sealed segments / HNSW scans per vector search | forced reindex of unchanged rows: time (s), rows, embedded by the provider, from cache |`,
+    `| records | keyword top 10 = full sum (API, 200 queries incl. 50 with \`where\`) | vector recall@10 (50 topic queries, tie-aware): API at its default ef_search (auto) / raw at ${DEFAULT_EF_SEARCH} | first ef_search with recall@10 ≥ ${RECALL_TARGET}: recall, raw vector p50 / p95 (ms) | sealed segments / HNSW scans per vector search | forced reindex of unchanged rows: time (s), rows, embedded by the provider, from cache |`,
     '|---:|---:|---:|---|---:|---|',
     ...results.map(
       (r) =>
-        `| ${r.n} | ${r.equal} of ${r.checked} | ${r.recall.toFixed(3)} | ${r.atTarget === undefined ? 'not measured' : r.atTarget === null ? `none up to ${EF_STEPS.at(-1)} (${r.recallSteps!.at(-1)!.recall.toFixed(3)})` : `**${r.atTarget.ef}**: ${r.atTarget.recall.toFixed(3)}, ${f2(r.atTarget.p50)} / ${f2(r.atTarget.p95)}`} | ${r.segments} / ${r.hnswScans} | ${f1(r.reindex.s)} s, ${r.reindex.processed} rows, **${r.reindex.embedded} embedded**, ${r.reindex.cached} cached (${r.reindex.state}) |`,
+        `| ${r.n} | ${r.equal} of ${r.checked} | ${r.apiRecall ? `**${r.apiRecall.recall.toFixed(3)}** (ef ${r.apiRecall.ef})` : 'not measured'} / ${r.recall.toFixed(3)} | ${r.atTarget === undefined ? 'not measured' : r.atTarget === null ? `none up to ${EF_STEPS.at(-1)} (${r.recallSteps!.at(-1)!.recall.toFixed(3)})` : `**${r.atTarget.ef}**: ${r.atTarget.recall.toFixed(3)}, ${f2(r.atTarget.p50)} / ${f2(r.atTarget.p95)}`} | ${r.segments} / ${r.hnswScans} | ${f1(r.reindex.s)} s, ${r.reindex.processed} rows, **${r.reindex.embedded} embedded**, ${r.reindex.cached} cached (${r.reindex.state}) |`,
     ),
     '',
     `![figures against N](${SVG})`,
   ];
   const goals: string[] = [];
-  for (const r of results) goals.push(`- ${r.n}: searchable ÷ raw COPY + build **${(r.searchableS / (r.raw.copyS + r.raw.buildS)).toFixed(2)}×** (goal at 1M ≤ 1.1×); keyword top 10 equal to the full sum on ${r.equal} of ${r.checked}; vector recall@10 ${r.recall.toFixed(3)} at ef_search ${DEFAULT_EF_SEARCH}${r.atTarget ? `, ≥ ${RECALL_TARGET} from ef_search ${r.atTarget.ef} (${r.atTarget.recall.toFixed(3)})` : r.atTarget === null ? `, below ${RECALL_TARGET} up to ef_search ${EF_STEPS.at(-1)}` : ''}; forced reindex embedded ${r.reindex.embedded} of ${r.reindex.processed} rows.`);
+  for (const r of results) goals.push(`- ${r.n}: searchable ÷ raw COPY + build **${(r.searchableS / (r.raw.copyS + r.raw.buildS)).toFixed(2)}×** (goal at 1M ≤ 1.1×); keyword top 10 equal to the full sum on ${r.equal} of ${r.checked}; vector recall@10 through the API ${r.apiRecall ? `${r.apiRecall.recall.toFixed(3)} (auto ef_search ${r.apiRecall.ef}; goal ≥ ${RECALL_TARGET})` : 'not measured'}, raw ${r.recall.toFixed(3)} at ef_search ${DEFAULT_EF_SEARCH}${r.atTarget ? `, ≥ ${RECALL_TARGET} from ef_search ${r.atTarget.ef} (${r.atTarget.recall.toFixed(3)})` : r.atTarget === null ? `, below ${RECALL_TARGET} up to ef_search ${EF_STEPS.at(-1)}` : ''}; forced reindex embedded ${r.reindex.embedded} of ${r.reindex.processed} rows.`);
   for (let i = 1; i < results.length; i++) {
     const [a, b] = [results[i - 1]!, results[i]!];
     const growth = (path: Path, kinds?: readonly string[]) => (p(allKinds(b, path, kinds), 95) / p(allKinds(a, path, kinds), 95)).toFixed(2);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkRedisEnv, DEFAULT_EF_SEARCH, DEFAULT_RESULT_CACHE_ENTRIES, DEFAULTS, MAX_REQUEST_RECORDS, parseEnv, pipelineEnvShape } from '@kameleondb/core';
+import { checkRedisEnv, DEFAULT_RESULT_CACHE_ENTRIES, DEFAULTS, MAX_REQUEST_RECORDS, parseEnv, pipelineEnvShape } from '@kameleondb/core';
 import { sizeInBytes } from './sizeInBytes.js';
 import { searchDatabaseUrls, replicaMaxLag } from './replicaEnv.js';
 
@@ -29,8 +29,12 @@ const schema = z
     KDB_WAIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(600_000),
     /** Bull Board at /admin/queues without retry/remove/clean/add buttons; `false` to allow them. */
     KDB_DASHBOARD_READ_ONLY: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
-    /** HNSW candidate list size for vector search (recall vs latency); a search asking more rows raises it for itself. */
-    KDB_EF_SEARCH: z.coerce.number().int().min(1).max(1000).default(DEFAULT_EF_SEARCH),
+    /** HNSW candidate list size for vector search (recall vs latency): `auto` grows it with the largest segment (efSearchFor), a number fixes it; a search asking more rows raises it for itself. */
+    KDB_EF_SEARCH: z
+      .string()
+      .refine((v) => v === 'auto' || (/^\d{1,4}$/.test(v) && Number(v) >= 1 && Number(v) <= 1000), 'must be auto or a whole number 1-1000')
+      .default('auto')
+      .transform((v): number | 'auto' => (v === 'auto' ? 'auto' : Number(v))),
     /** Postgres connections of the API process. */
     KDB_PG_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(16),
     /** Price in USD per million tokens for dry-run cost estimates (overrides the built-in table). */

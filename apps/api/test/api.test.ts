@@ -31,6 +31,13 @@ describe('API', () => {
     expect(() => readEnv({ KDB_AUTH: 'disabled', KDB_PORT: 'eighty' })).toThrow(/KDB_PORT.*got "eighty"/);
   });
 
+  it('takes KDB_EF_SEARCH as auto (the default) or a whole number 1-1000, and names anything else', () => {
+    expect(readEnv({ KDB_AUTH: 'disabled' }).KDB_EF_SEARCH).toBe('auto');
+    expect(readEnv({ KDB_AUTH: 'disabled', KDB_EF_SEARCH: 'auto' }).KDB_EF_SEARCH).toBe('auto');
+    expect(readEnv({ KDB_AUTH: 'disabled', KDB_EF_SEARCH: '100' }).KDB_EF_SEARCH).toBe(100);
+    for (const bad of ['0', '1001', '12.5', 'fast', '1e3', ' 40']) expect(() => readEnv({ KDB_AUTH: 'disabled', KDB_EF_SEARCH: bad })).toThrow(/KDB_EF_SEARCH: must be auto or a whole number 1-1000/);
+  });
+
   it('answers 401 on /v1 without the right bearer token, but serves probes', async () => {
     expect((await call('GET', '/v1/entities', undefined, { authorization: 'Bearer wrong' })).status).toBe(401);
     const none = await fetch(`${api.url}/v1/entities`);

@@ -4,6 +4,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createEntity,
   createPool,
+  DEFAULT_EF_SEARCH,
+  EF_BASE_ROWS,
+  efSearchFor,
   HashProvider,
   listVectorSegments,
   patchRecord,
@@ -352,6 +355,58 @@ describe('vector segments', () => {
     } finally {
       await narrow.end();
     }
+  });
+
+  it('with ef_search auto, a search over a large segment runs at efSearchFor its rows, setting each connection once', async () => {
+    // The 600 tickets' segment, recorded as a graph of a million rows: the rule reads the catalog's row count.
+    const segs = await listVectorSegments(db.pool, 1);
+    const big = segs.find((s) => s.rows === 600)!;
+    const want = efSearchFor(1_000_000);
+    expect(want).toBeGreaterThan(DEFAULT_EF_SEARCH);
+    const one = createPool({ connectionString: db.url, max: 1, sessionSql: [...SearchEngine.sessionSql(), 'SET enable_seqscan = off', 'SET enable_bitmapscan = off'] });
+    try {
+      const search = new SearchEngine({ pool: one, provider, segmentCacheMs: 0 });
+      const small = await search.search({ q: 'ticket about the engine', entities: [], mode: 'vector', limit: 10, explain: true });
+      expect(small.explain!.efSearch).toBe(DEFAULT_EF_SEARCH);
+      expect(small.explain!.timings_ms.vector_settings).toBeUndefined();
+      await db.pool.query('UPDATE kdb_vector_segments SET rows = 1000000 WHERE index_name = $1', [big.indexName]);
+      const first = await search.search({ q: 'ticket 7 about the engine', entities: [], mode: 'vector', limit: 10, explain: true });
+      expect(first.explain!.efSearch).toBe(want);
+      expect(first.explain!.timings_ms.vector_settings).toBeGreaterThan(0);
+      expect((await one.query('SHOW hnsw.ef_search')).rows[0]['hnsw.ef_search']).toBe(String(want));
+      // The connection keeps it: the next search sends no setting.
+      const second = await search.search({ q: 'ticket 8 about the engine', entities: [], mode: 'vector', limit: 10, explain: true });
+      expect(second.explain!.efSearch).toBe(want);
+      expect(second.explain!.timings_ms.vector_settings).toBeUndefined();
+      expect(second.results).toHaveLength(10);
+      // Back to a small graph, back to the default on that connection.
+      await db.pool.query('UPDATE kdb_vector_segments SET rows = 600 WHERE index_name = $1', [big.indexName]);
+      const again = await search.search({ q: 'ticket 9 about the engine', entities: [], mode: 'vector', limit: 10, explain: true });
+      expect(again.explain!.efSearch).toBe(DEFAULT_EF_SEARCH);
+      expect((await one.query('SHOW hnsw.ef_search')).rows[0]['hnsw.ef_search']).toBe(String(DEFAULT_EF_SEARCH));
+      // A configured ef_search is used as it is, whatever the segments.
+      await db.pool.query('UPDATE kdb_vector_segments SET rows = 1000000 WHERE index_name = $1', [big.indexName]);
+      const pinned = new SearchEngine({ pool: one, provider, efSearch: 40, segmentCacheMs: 0 });
+      expect((await pinned.search({ q: 'ticket about the engine', entities: [], mode: 'vector', limit: 10, explain: true })).explain!.efSearch).toBe(40);
+    } finally {
+      await db.pool.query('UPDATE kdb_vector_segments SET rows = 600 WHERE index_name = $1', [big.indexName]);
+      await one.end();
+    }
+  });
+
+  it('efSearchFor keeps the default up to EF_BASE_ROWS, grows with the rows in steps of 10, and stops at pgvector\'s 1000', () => {
+    expect(efSearchFor(0)).toBe(DEFAULT_EF_SEARCH);
+    expect(efSearchFor(EF_BASE_ROWS)).toBe(DEFAULT_EF_SEARCH);
+    let last = DEFAULT_EF_SEARCH;
+    for (const rows of [20_000, 50_000, 100_000, 375_000, 1_000_000, 10_000_000, 1e9]) {
+      const ef = efSearchFor(rows);
+      expect(ef % 10).toBe(0);
+      expect(ef).toBeGreaterThanOrEqual(last);
+      expect(ef).toBeLessThanOrEqual(1000);
+      last = ef;
+    }
+    expect(efSearchFor(1e12)).toBe(1000);
+    expect(efSearchFor(Number.NaN)).toBe(DEFAULT_EF_SEARCH);
   });
 
   it('plans the vector statement once per connection, not on every search', async () => {

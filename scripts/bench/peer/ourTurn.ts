@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { DEFAULT_EF_SEARCH, vectorIndexStatus } from '@kameleondb/core';
+import { vectorIndexStatus } from '@kameleondb/core';
 import type { FakeOpenAI } from '../../../test-support/fakeOpenAI.js';
 import type { ChildApp } from '../../../test-support/processes.js';
 import { ndjsonOf } from '../ingestRecord.js';
@@ -132,8 +132,8 @@ export async function searchOurs(o: {
   let apiPeakKB = 0;
   const queries = peerQueries(o.search.queries);
   const vectorOf = (q: string) => `[${Array.from(o.fake.vectorOf(q, PEER_DIMENSIONS)).join(',')}]`;
-  // The API started with the default; each other setting is a restart with KDB_EF_SEARCH.
-  let ef = Number(o.env.KDB_EF_SEARCH ?? DEFAULT_EF_SEARCH);
+  // Each setting is a restart with KDB_EF_SEARCH, unless the API was started pinned to it (its default is auto).
+  let ef = o.env.KDB_EF_SEARCH && o.env.KDB_EF_SEARCH !== 'auto' ? Number(o.env.KDB_EF_SEARCH) : undefined;
   const search = await searchAtRecall(
     {
       async setEf(next) {

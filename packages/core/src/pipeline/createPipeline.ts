@@ -52,8 +52,8 @@ export interface PipelineOptions {
   ingestCachedVectors?: boolean;
   /** Most records one ingest or batch update may carry. Default MAX_REQUEST_RECORDS (1,000,000). */
   maxRecordsPerRequest?: number;
-  /** `hnsw.ef_search` of vector search (the pool's sessions use SearchEngine.sessionSql of it). Default DEFAULT_EF_SEARCH. */
-  efSearch?: number;
+  /** `hnsw.ef_search` of vector search: a number (the pool's sessions use SearchEngine.sessionSql of it) or `auto` (efSearchFor the largest segment searched). Default `auto`. */
+  efSearch?: number | 'auto';
   /** Price in USD per million tokens of dry-run estimates. Default: the built-in table. */
   pricePerMillionTokens?: number | undefined;
   /** Keeps fused search answers in process, never stale (ResultCache: its bounds and event hook). Default none: every search runs. */

@@ -94,8 +94,8 @@ export interface SearchEngineOptions {
   spaces?: SpaceProviders;
   /** The provider of the default `spaces`. Required without `spaces`. */
   provider?: EmbeddingProvider;
-  /** `hnsw.ef_search` the pool's sessions use (see sessionSql). Default DEFAULT_EF_SEARCH. */
-  efSearch?: number;
+  /** `hnsw.ef_search`: a number the pool's sessions use (see sessionSql), or `auto` (efSearchFor the largest segment searched). Default `auto`. */
+  efSearch?: number | 'auto';
   /** Query embeddings kept in process. Default 1000. */
   queryCacheSize?: number;
   /** How long the segment catalog is reused, in ms (any version finds every vector). Default 1000. */
@@ -172,8 +172,8 @@ export class SearchEngine {
   }
 
   /** Session settings for the pool that serves searches (see vectorSessionSql). */
-  static sessionSql(efSearch?: number): string[] {
-    return vectorSessionSql(efSearch);
+  static sessionSql(efSearch?: number | 'auto'): string[] {
+    return vectorSessionSql(efSearch === 'auto' ? undefined : efSearch);
   }
 
   /** Writes the query vectors still on their way to the embedding cache and stops the router's checks; call before the pools end. */

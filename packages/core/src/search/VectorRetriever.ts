@@ -9,15 +9,9 @@ import type { QueryVectorCache } from './QueryVectorCache.js';
 import type { RankedHit } from './rrf.js';
 import type { Latch } from './Latch.js';
 import type { Timings } from './Timings.js';
+import { DEFAULT_EF_SEARCH, efSearchFor } from './efSearchFor.js';
 
-/**
- * HNSW candidate list of the vector retriever: the hybrid window of a 10-row
- * search, enough for the segments' build settings (HNSW_BUILD) to find the
- * true top 10 nearly always (docs/decisions/hnsw-settings.md). A query asking
- * more rows than this raises it for its own transaction (an HNSW scan returns
- * at most ef_search rows).
- */
-export const DEFAULT_EF_SEARCH = 40;
+export { DEFAULT_EF_SEARCH } from './efSearchFor.js';
 
 /**
  * Session settings for the pool that serves searches. Iterative index scans
@@ -73,8 +67,11 @@ export interface VectorRow {
 export interface VectorRetrieverOptions {
   /** The search pool, whose sessions ran vectorSessionSql(efSearch). Required. */
   pool: pg.Pool;
-  /** `hnsw.ef_search` the pool's sessions use. Default DEFAULT_EF_SEARCH. */
-  efSearch?: number | undefined;
+  /**
+   * `hnsw.ef_search`: a number the pool's sessions use (vectorSessionSql of
+   * it), or `auto`, efSearchFor the largest segment searched. Default `auto`.
+   */
+  efSearch?: number | 'auto' | undefined;
   /** How long the segment catalog is reused, in ms (any version finds every vector). Default 1000. */
   segmentCacheMs?: number | undefined;
 }
@@ -117,9 +114,16 @@ export interface VectorRetrieval {
   query: { text: string; values: unknown[] };
   /** The segment catalog it searched. */
   segments: VectorSegment[];
+  /** hnsw.ef_search the statement ran with (raised to the rows asked where they were more). */
+  efSearch: number;
   /** The hits' records, in hit order, when asked `withRows`. */
   rows?: VectorRow[];
 }
+
+/** hnsw.ef_search of each connection's session, as run() with `auto` set it (absent: not set by it). */
+const sessionEfs = new WeakMap<pg.ClientBase, number>();
+/** Pools some of whose sessions run() with `auto` moved off the default ef_search. */
+const alteredPools = new WeakSet<pg.Pool>();
 
 /** Cosine distance over the sealed segments' HNSW indexes and the hot rows of one space. */
 export class VectorRetriever {
@@ -139,6 +143,7 @@ export class VectorRetriever {
     let pending: Promise<({ id: string; entity: string; distance: number } & Partial<VectorRow>)[]>;
     let query: VectorRetrieval['query'];
     let segments: VectorSegment[];
+    let efSearch: number;
     let handedOff = false;
     try {
       let vector: number[];
@@ -158,7 +163,8 @@ export class VectorRetriever {
       // One prepared statement per segment layout and row count (the text changes with either).
       const name = `kdb_vector_${createHash('sha1').update(query.text).digest('hex').slice(0, 12)}`;
       handedOff = true;
-      pending = this.run<{ id: string; entity: string; distance: number } & Partial<VectorRow>>({ name, ...query }, !!where || narrowed, k, () => sent.open(), timings);
+      efSearch = this.efFor(segments);
+      pending = this.run<{ id: string; entity: string; distance: number } & Partial<VectorRow>>({ name, ...query }, !!where || narrowed, k, () => sent.open(), timings, efSearch);
     } finally {
       if (!handedOff) sent.open();
     }
@@ -167,29 +173,51 @@ export class VectorRetriever {
     // relaxed_order iterative scans (filtered queries) may return rows slightly out of order.
     rows.sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : 1));
     const hits = rows.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: 1 - Number(r.distance) }));
-    return { hits, query, segments, ...(withRows ? { rows: rows.map((r) => ({ id: r.id, data: r.data!, content: r.content! })) } : {}) };
+    return { hits, query, segments, efSearch: Math.max(efSearch, k), ...(withRows ? { rows: rows.map((r) => ({ id: r.id, data: r.data!, content: r.content! })) } : {}) };
   }
 
   /**
-   * Runs a vector statement asking `rows` rows. With a `where` filter, inside
-   * a transaction with `hnsw.iterative_scan = relaxed_order`, so the HNSW scan
-   * goes on past ef_search candidates until `rows` rows pass the filter; when
-   * `rows` exceeds the session's ef_search, inside a transaction that raises
-   * it to `rows` (an HNSW scan returns at most ef_search rows).
+   * The `hnsw.ef_search` of a search over `segments`: the configured one, or
+   * (`auto`) efSearchFor the rows of the largest segment.
    */
-  async run<R extends pg.QueryResultRow>(query: pg.QueryConfig, filtered: boolean, rows: number, onSent: () => void = () => undefined, timings?: Timings): Promise<R[]> {
-    const ef = this.opts.efSearch ?? DEFAULT_EF_SEARCH;
-    if (!filtered && rows <= ef) {
-      const answer = this.opts.pool.query<R>(query);
+  efFor(segments: readonly VectorSegment[]): number {
+    const fixed = this.opts.efSearch;
+    if (typeof fixed === 'number') return fixed;
+    return efSearchFor(segments.reduce((most, s) => Math.max(most, s.rows), 0));
+  }
+
+  /**
+   * Runs a vector statement asking `rows` rows at candidate list `ef`. With a
+   * `where` filter, inside a transaction with `hnsw.iterative_scan =
+   * relaxed_order`, so the HNSW scan goes on past ef_search candidates until
+   * `rows` rows pass the filter; when `rows` exceeds `ef`, inside a
+   * transaction that raises it to `rows` (an HNSW scan returns at most
+   * ef_search rows). The pool's sessions run vectorSessionSql of the
+   * configured ef_search (of the default with `auto`), and a plain statement
+   * at that setting goes straight to the pool. Once `auto` wants another, each
+   * connection's session setting is changed where it differs: once per
+   * connection and step of efSearchFor, not per search.
+   */
+  async run<R extends pg.QueryResultRow>(
+    query: pg.QueryConfig,
+    filtered: boolean,
+    rows: number,
+    onSent: () => void = () => undefined,
+    timings?: Timings,
+    ef: number = typeof this.opts.efSearch === 'number' ? this.opts.efSearch : DEFAULT_EF_SEARCH,
+  ): Promise<R[]> {
+    const { pool } = this.opts;
+    const fixed = typeof this.opts.efSearch === 'number';
+    const plain = !filtered && rows <= ef;
+    if (plain && (fixed || (ef === DEFAULT_EF_SEARCH && !alteredPools.has(pool)))) {
+      const answer = pool.query<R>(query);
       onSent();
       return (await answer).rows;
     }
     const t = performance.now();
-    // BEGIN and the SET LOCALs go as one simple-protocol query: one round trip, not three.
-    const settings = ['BEGIN', ...(filtered ? ['SET LOCAL hnsw.iterative_scan = relaxed_order'] : []), ...(rows > ef ? [`SET LOCAL hnsw.ef_search = ${Math.trunc(rows)}`] : [])];
     let client: pg.PoolClient;
     try {
-      client = await this.opts.pool.connect();
+      client = await pool.connect();
     } catch (err) {
       onSent();
       throw err;
@@ -204,7 +232,26 @@ export class VectorRetriever {
       client.removeListener('error', onError);
       client.release(err ?? lost);
     };
+    const sessionEf = fixed ? ef : (sessionEfs.get(client) ?? (alteredPools.has(pool) ? undefined : DEFAULT_EF_SEARCH));
+    let open = false;
     try {
+      if (plain) {
+        if (sessionEf !== ef) {
+          if (ef !== DEFAULT_EF_SEARCH) alteredPools.add(pool);
+          await client.query(`SET hnsw.ef_search = ${Math.trunc(ef)}`);
+          sessionEfs.set(client, ef);
+          timings?.lap('vector_settings', t);
+        }
+        const answer = client.query<R>(query);
+        onSent();
+        const out = (await answer).rows;
+        release();
+        return out;
+      }
+      const want = Math.max(ef, rows);
+      // BEGIN and the SET LOCALs go as one simple-protocol query: one round trip, not three.
+      const settings = ['BEGIN', ...(filtered ? ['SET LOCAL hnsw.iterative_scan = relaxed_order'] : []), ...(want !== sessionEf ? [`SET LOCAL hnsw.ef_search = ${Math.trunc(want)}`] : [])];
+      open = true;
       await client.query(settings.join('; '));
       timings?.lap('vector_settings', t);
       // Only now is the statement itself on its way (the settings before it took a round trip).
@@ -219,7 +266,9 @@ export class VectorRetriever {
       return out;
     } catch (err) {
       if (isConnectionLoss(err)) lost ??= err as Error;
-      await client.query('ROLLBACK').catch(() => undefined);
+      if (open) await client.query('ROLLBACK').catch(() => undefined);
+      // A failed SET leaves the session's setting unknown: the next search on this connection sets it again.
+      sessionEfs.delete(client);
       release();
       throw err;
     } finally {

@@ -31,6 +31,7 @@ export interface SearchExplain {
   rrfK?: number;
   /** How hybrid search fused the rankings. */
   fusion?: Fusion;
+  /** hnsw.ef_search of the vector statement (the configured one or auto's for the segments searched, raised to k where k is more). */
   efSearch: number;
   keywordPruning?: KeywordPruning;
   /**
@@ -51,7 +52,7 @@ export function resultExplain(f: FusedHit): ResultExplain {
 }
 
 export interface ExplainRequest {
-  /** Runs the keyword plans and reads the session's ef_search. Required. */
+  /** Runs the keyword plans (and, in keyword mode, reads the session's ef_search). Required. */
   pool: pg.Pool;
   /** Runs the vector plan under the settings its statement ran with. Required. */
   vectorRetriever: VectorRetriever;
@@ -85,13 +86,15 @@ export async function explainSearch(r: ExplainRequest): Promise<SearchExplain> {
     qs.length
       ? (await Promise.all(qs.map(async (q) => planRows((await r.pool.query<{ 'QUERY PLAN': string }>(analyze(q))).rows)))).join('\n-- next statement --\n')
       : undefined;
+  // Re-run at the ef_search the search ran with (a configured one, or auto's for its segments).
+  const ef = r.vector?.efSearch;
   const vectorPlan = async (q: Statement | undefined) =>
-    q ? planRows(await r.vectorRetriever.run<{ 'QUERY PLAN': string }>(analyze(q), r.filtered, r.k)) : undefined;
+    q ? planRows(await r.vectorRetriever.run<{ 'QUERY PLAN': string }>(analyze(q), r.filtered, r.k, undefined, undefined, ef)) : undefined;
   // The JSON plan after the text one, not beside it: two scans at once would each time the other's competition.
   const vectorPlans = async (q: Statement | undefined, branches: number): Promise<[string | undefined, VectorScanTimes | undefined]> => {
     if (!q) return [undefined, undefined];
     const text = await vectorPlan(q);
-    const json = await r.vectorRetriever.run<{ 'QUERY PLAN': unknown }>({ text: `EXPLAIN (ANALYZE, FORMAT JSON) ${q.text}`, values: q.values }, r.filtered, r.k);
+    const json = await r.vectorRetriever.run<{ 'QUERY PLAN': unknown }>({ text: `EXPLAIN (ANALYZE, FORMAT JSON) ${q.text}`, values: q.values }, r.filtered, r.k, undefined, undefined, ef);
     return [text, vectorScanTimes(json[0]?.['QUERY PLAN'], branches)];
   };
   const segments = r.vector?.segments ?? [];
@@ -109,9 +112,8 @@ export async function explainSearch(r: ExplainRequest): Promise<SearchExplain> {
       vector_planning: scans.planningMs,
     });
   }
-  const ef = await r.pool.query<{ ef: string }>("SELECT current_setting('hnsw.ef_search') AS ef").then((x) => Number(x.rows[0]?.ef ?? 0), () => 0);
-  // A vector statement asking more rows than the session's ef_search ran with ef_search raised to k.
-  const efUsed = r.vector ? Math.max(ef, r.k) : ef;
+  // Without a vector retrieval (keyword mode) no HNSW scan ran: the session's setting is what one would use.
+  const efUsed = ef ?? (await r.pool.query<{ ef: string }>("SELECT current_setting('hnsw.ef_search') AS ef").then((x) => Number(x.rows[0]?.ef ?? 0), () => 0));
   const bm25 = r.keyword?.bm25;
   const keywordPruning = r.keyword?.pruning;
   return {
