@@ -23,6 +23,7 @@
  * sizes. Only public surfaces: the CLI and HTTP API, and SQL for sizes and
  * the raw baselines.
  */
+import { execFile } from 'node:child_process';
 import { readFile, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import os from 'node:os';
@@ -47,7 +48,10 @@ const { values: args } = parseArgs({
     queries: { type: 'string', default: '40' },
     /** Longest wait for all records searchable, per size, in minutes. */
     'timeout-min': { type: 'string', default: '240' },
-    /** Re-renders the section and plot from the results file of an earlier run, measuring nothing. */
+    /**
+     * Re-renders the section and plot from the results file of an earlier run, measuring nothing;
+     * comma-separated files are merged by size (a later file's size replaces an earlier one's).
+     */
     render: { type: 'string' },
     /**
      * Records per ingest request (one CLI run each, one after the other); default the whole size in one.
@@ -530,6 +534,8 @@ function plot(results: SizeResult[], startedAt: string): string {
 
 interface RunFile {
   startedAt: string;
+  /** The checkout measured (absent in files of runs before it was kept). */
+  commit?: string;
   machineLine: string;
   asked: number[];
   results: SizeResult[];
@@ -539,11 +545,28 @@ async function render(run: RunFile): Promise<void> {
   await writeSection('scale', section(run.results, run.startedAt, run.machineLine, run.asked));
 }
 
+/** Several runs' files as one: each size from the last file holding it; each run's start named with its sizes and commit. */
+function mergeRuns(runs: readonly RunFile[]): RunFile {
+  if (runs.length === 1) return runs[0]!;
+  const bySize = new Map<number, { result: SizeResult; run: RunFile }>();
+  for (const run of runs) for (const result of run.results) bySize.set(result.n, { result, run });
+  const kept = [...bySize.values()].sort((a, b) => a.result.n - b.result.n);
+  const from = runs.filter((run) => kept.some((k) => k.run === run));
+  return {
+    startedAt: from.map((run) => `${run.startedAt} (${kept.filter((k) => k.run === run).map((k) => k.result.n.toLocaleString('en')).join(', ')}${run.commit ? ` at ${run.commit.slice(0, 7)}` : ''})`).join('; '),
+    machineLine: from.at(-1)!.machineLine,
+    asked: [...new Set(runs.flatMap((run) => run.asked))].sort((a, b) => a - b),
+    results: kept.map((k) => k.result),
+  };
+}
+
 if (args.render) {
-  await render(JSON.parse(await readFile(args.render, 'utf8')) as RunFile);
+  const files = await Promise.all(args.render.split(',').map(async (f) => JSON.parse(await readFile(f, 'utf8')) as RunFile));
+  await render(mergeRuns(files));
   process.exit(0);
 }
-const run: RunFile = { startedAt: now(), machineLine: await machine(), asked: sizes, results: [] };
+const commit = await new Promise<string | undefined>((resolve) => execFile('git', ['rev-parse', 'HEAD'], { cwd: ROOT }, (err, out) => resolve(err ? undefined : out.trim())));
+const run: RunFile = { startedAt: now(), machineLine: await machine(), asked: sizes, results: [], ...(commit ? { commit } : {}) };
 // Every figure of the run, so the section and plot can be rendered again (--render) without measuring again.
 const resultsFile = join(os.tmpdir(), `kdb-bench-scale-${process.pid}.json`);
 for (const [i, n] of sizes.entries()) {
