@@ -39,6 +39,38 @@ function dropSync(name: string): void {
   }
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Drops the throwaway clusters whose test process is gone: a vitest fork
+ * killed at a timeout never runs its exit handler. Run by the global setup
+ * and teardown (test-support/globalSetup.ts). Returns the names dropped.
+ */
+export function dropOrphanClusters(): string[] {
+  let listing: string;
+  try {
+    listing = execFileSync('pg_lsclusters', ['--no-header'], { encoding: 'utf8' });
+  } catch {
+    return []; // no postgresql-common here: no throwaway clusters either
+  }
+  const dropped: string[] = [];
+  for (const line of listing.split('\n')) {
+    const [version, name] = line.trim().split(/\s+/);
+    const pid = /^kdbt(\d+)$/.exec(name ?? '')?.[1];
+    if (version !== VERSION || !pid || alive(Number(pid))) continue;
+    dropSync(name!);
+    dropped.push(name!);
+  }
+  return dropped;
+}
+
 /**
  * A PostgreSQL 15 cluster of its own (as root, with the machine's
  * postgresql-common tools), for faults the shared server on 5432 must never
