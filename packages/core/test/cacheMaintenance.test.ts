@@ -42,6 +42,41 @@ describe('cache eviction', () => {
     expect(await clearCache(db.pool, {})).toBe(2);
   });
 
+  for (const [how, remove] of [
+    ['clearCache', () => clearCache(db.pool, {})],
+    ['evictCache by size', async () => (await evictCache(db.pool, { maxEntries: 0 })).bySize],
+  ] as const) {
+    it(`${how} beside a hit on the same entries waits for the hit instead of deadlocking`, async () => {
+      await db.pool.query('DELETE FROM kdb_embedding_cache');
+      // Heap order (the delete's scan) the reverse of hash order (a hit's lock order): h9, then h1.
+      for (const hash of ['h9', 'h1']) await withTransaction(db.pool, (c) => insertCacheEntries(c, 'hash:x:384', [{ hash, vector: provider.embedOne(hash) }]));
+      const hit = await db.pool.connect();
+      try {
+        await hit.query('BEGIN');
+        // touchCachedHashes over [h1, h9] locks their usage rows in hash order: h1 first…
+        const lock = (hash: string) => hit.query(`SELECT 1 FROM kdb_embedding_cache_usage WHERE model_key = 'hash:x:384' AND text_hash = $1 FOR NO KEY UPDATE`, [hash]);
+        await lock('h1');
+        const removing = remove().then(
+          (n) => ({ n }),
+          (err: Error) => ({ err: err.message }),
+        );
+        // …while the delete gets as far as it can (it waits on a row lock)…
+        await until(async () => (await db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rowCount, 10_000);
+        // …then h9. A delete holding h9 by then, waiting on h1, is a deadlock: one of the two is aborted.
+        const second = await lock('h9').then(
+          () => ({}),
+          (err: Error) => ({ err: err.message }),
+        );
+        await hit.query('COMMIT');
+        expect(second).toEqual({});
+        expect(await removing).toEqual({ n: 2 });
+        expect(await remaining()).toEqual([]);
+      } finally {
+        hit.release();
+      }
+    });
+  }
+
   it('runs as a repeatable maintenance job', async () => {
     await fill(20, (i) => i);
     const prefix = testPrefix();
