@@ -39,7 +39,7 @@ import { processMemory } from './scale/processMemory.js';
 import { rawCopyBuild, type RawCopyBuild } from './scale/rawCopyBuild.js';
 import { rawStatements } from './scale/rawStatements.js';
 import { svgPlot } from './scale/svgPlot.js';
-import { KIND_COMMON, KIND_MULTI, KIND_RARE, keywordQueries, sameTopK, TOPIC_WORDS, topicWord, zipfCorpus } from './zipfCorpus.js';
+import { KIND_COMMON, KIND_MULTI, KIND_RARE, keywordQueries, PER_TOPIC, sameTopK, topicQueries, topicsOf, zipfCorpus } from './zipfCorpus.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -74,8 +74,6 @@ const TURNS = 3;
 const NODE_HEAP = '--max-old-space-size=512';
 const ENTITY = 'scale';
 const DIMENSIONS = 384;
-/** Records per topic: the topics grow with N, so a neighbourhood stays the same size. */
-const PER_TOPIC = 100;
 /**
  * Share of a record's words drawn from its topic. At 0.15 the hash
  * provider's vectors had no neighbourhoods to speak of: every word weighs
@@ -89,7 +87,6 @@ const TOPIC_SHARE = 0.3;
 /** ef_search settings tried, from the default up, until recall@10 reaches RECALL_TARGET. */
 const EF_STEPS = [DEFAULT_EF_SEARCH, 64, 100, 160, 250, 400, 640, 1000];
 const RECALL_TARGET = 0.95;
-const topicsOf = (n: number) => Math.max(10, Math.round(n / PER_TOPIC));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
@@ -149,14 +146,6 @@ function* take<T>(it: Iterator<T>, count: number): Generator<T> {
     if (next.done) return;
     yield next.value;
   }
-}
-
-/** Topic queries: three words of one topic (the neighbourhoods the vectors have). */
-function topicQueries(count: number, topics: number): string[] {
-  return Array.from({ length: count }, (_, q) => {
-    const t = (q * 7919) % topics;
-    return [3, 11, 17].map((k) => topicWord(t, (k * (q + 1)) % TOPIC_WORDS)).join(' ');
-  });
 }
 
 async function entityStatus(url: string): Promise<{ total: number; indexed: number; pending: number; failed: number }> {

@@ -43,6 +43,19 @@ export function zipfRank(u: number): number {
 
 export const topicWord = (topic: number, j: number) => `t${topic}x${j}`;
 
+/** Records per topic in bench:scale: the topics grow with N, so a neighbourhood stays the same size. */
+export const PER_TOPIC = 100;
+export const topicsOf = (n: number) => Math.max(10, Math.round(n / PER_TOPIC));
+
+/** Topic queries: three words of one topic (the neighbourhoods the vectors have). */
+export function topicQueries(count: number, topics: number): string[] {
+  return Array.from({ length: count }, (_, q) => {
+    const t = (q * 7919) % topics;
+    return [3, 11, 17].map((k) => topicWord(t, (k * (q + 1)) % TOPIC_WORDS)).join(' ');
+  });
+}
+
+
 export interface CorpusOptions {
   /**
    * Gives each record one of `topics` topics and makes `topicShare` of its words
