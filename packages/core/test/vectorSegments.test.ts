@@ -347,6 +347,11 @@ describe('vector segments', () => {
       expect(res.explain!.plans.vector).toMatch(/Index Scan using kdb_vseg_1_3672_4271 on kdb_vectors_1/);
       expect(res.results).toHaveLength(40);
       expect(res.explain!.efSearch).toBe(40);
+      // explain re-runs the statement at that setting too. Over every entity (no entity filter, so no
+      // iterative scan to go past ef_search), the tickets' segment gave its 40 rows, not the session's 10.
+      const all = await search.search({ q: 'ticket about the engine', entities: [], mode: 'vector', limit: 40, explain: true });
+      expect(all.explain!.efSearch).toBe(40);
+      expect(all.explain!.plans.vector!.split('\n').find((l) => l.includes('Index Scan using kdb_vseg_1_3672_4271'))).toMatch(/actual time=\S+ rows=40 loops=1/);
       // The same statement at the session's ef_search stops at 10 rows; the session keeps 10.
       const v = `[${Array.from(provider.embedOne('ticket about the engine')).join(',')}]`;
       const plain = await narrow.query(vectorSql(await listVectorSegments(narrow, 1), false, 40, 1), [v, ['tickets']]);

@@ -114,7 +114,7 @@ export interface VectorRetrieval {
   query: { text: string; values: unknown[] };
   /** The segment catalog it searched. */
   segments: VectorSegment[];
-  /** hnsw.ef_search the statement ran with (raised to the rows asked where they were more). */
+  /** hnsw.ef_search asked for (the configured one, or auto's for the segments); the statement ran at the larger of it and the rows asked. */
   efSearch: number;
   /** The hits' records, in hit order, when asked `withRows`. */
   rows?: VectorRow[];
@@ -162,8 +162,8 @@ export class VectorRetriever {
       query = { text: vectorSql(segments, !!where, k, space.id, withRows), values };
       // One prepared statement per segment layout and row count (the text changes with either).
       const name = `kdb_vector_${createHash('sha1').update(query.text).digest('hex').slice(0, 12)}`;
-      handedOff = true;
       efSearch = this.efFor(segments);
+      handedOff = true;
       pending = this.run<{ id: string; entity: string; distance: number } & Partial<VectorRow>>({ name, ...query }, !!where || narrowed, k, () => sent.open(), timings, efSearch);
     } finally {
       if (!handedOff) sent.open();
@@ -173,7 +173,7 @@ export class VectorRetriever {
     // relaxed_order iterative scans (filtered queries) may return rows slightly out of order.
     rows.sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : 1));
     const hits = rows.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: 1 - Number(r.distance) }));
-    return { hits, query, segments, efSearch: Math.max(efSearch, k), ...(withRows ? { rows: rows.map((r) => ({ id: r.id, data: r.data!, content: r.content! })) } : {}) };
+    return { hits, query, segments, efSearch, ...(withRows ? { rows: rows.map((r) => ({ id: r.id, data: r.data!, content: r.content! })) } : {}) };
   }
 
   /**
@@ -207,9 +207,12 @@ export class VectorRetriever {
     ef: number = typeof this.opts.efSearch === 'number' ? this.opts.efSearch : DEFAULT_EF_SEARCH,
   ): Promise<R[]> {
     const { pool } = this.opts;
-    const fixed = typeof this.opts.efSearch === 'number';
+    // A configured ef_search is what the pool's sessions run (vectorSessionSql): a search
+    // wanting another gets it by SET LOCAL, as before auto. With auto the sessions start at
+    // the default and are moved (a session SET, tracked per connection) when a search wants more.
+    const configured = typeof this.opts.efSearch === 'number' ? this.opts.efSearch : undefined;
     const plain = !filtered && rows <= ef;
-    if (plain && (fixed || (ef === DEFAULT_EF_SEARCH && !alteredPools.has(pool)))) {
+    if (plain && (configured !== undefined ? ef === configured : ef === DEFAULT_EF_SEARCH && !alteredPools.has(pool))) {
       const answer = pool.query<R>(query);
       onSent();
       return (await answer).rows;
@@ -232,10 +235,10 @@ export class VectorRetriever {
       client.removeListener('error', onError);
       client.release(err ?? lost);
     };
-    const sessionEf = fixed ? ef : (sessionEfs.get(client) ?? (alteredPools.has(pool) ? undefined : DEFAULT_EF_SEARCH));
+    const sessionEf = configured ?? sessionEfs.get(client) ?? (alteredPools.has(pool) ? undefined : DEFAULT_EF_SEARCH);
     let open = false;
     try {
-      if (plain) {
+      if (plain && configured === undefined) {
         if (sessionEf !== ef) {
           if (ef !== DEFAULT_EF_SEARCH) alteredPools.add(pool);
           await client.query(`SET hnsw.ef_search = ${Math.trunc(ef)}`);

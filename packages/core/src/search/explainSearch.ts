@@ -113,7 +113,8 @@ export async function explainSearch(r: ExplainRequest): Promise<SearchExplain> {
     });
   }
   // Without a vector retrieval (keyword mode) no HNSW scan ran: the session's setting is what one would use.
-  const efUsed = ef ?? (await r.pool.query<{ ef: string }>("SELECT current_setting('hnsw.ef_search') AS ef").then((x) => Number(x.rows[0]?.ef ?? 0), () => 0));
+  // A vector statement asking more rows than its ef_search ran with ef_search raised to k.
+  const efUsed = ef !== undefined ? Math.max(ef, r.k) : await r.pool.query<{ ef: string }>("SELECT current_setting('hnsw.ef_search') AS ef").then((x) => Number(x.rows[0]?.ef ?? 0), () => 0);
   const bm25 = r.keyword?.bm25;
   const keywordPruning = r.keyword?.pruning;
   return {
