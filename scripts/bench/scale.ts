@@ -123,6 +123,8 @@ interface SizeResult {
   worker: Memory;
   /** Latencies (ms) per path and query kind. */
   lat: Record<Path, Record<string, number[]>>;
+  /** The first path rotated from query to query (absent: each path ran a turn's queries in a row, API paths first). */
+  rotated?: boolean;
   checked: number;
   equal: number;
   /** Recall@10 of the raw statement at DEFAULT_EF_SEARCH. */
@@ -294,8 +296,11 @@ async function measure(n: number, slot: number, bytesPerRecord: number): Promise
       log(`${n}: searches, turn ${turn + 1} of ${TURNS} (load ${load()})…`);
       for (const kind of KINDS) {
         const qs = byKind[kind]!.slice(turn * PER_TURN, (turn + 1) * PER_TURN);
-        for (const path of PATHS) {
-          for (const q of qs) {
+        // Every path on each query, the first path rotating from query to query: the first to
+        // ask for a query's pages reads them from disk where the data outgrows memory (1M).
+        for (const [i, q] of qs.entries()) {
+          for (let j = 0; j < PATHS.length; j++) {
+            const path = PATHS[(i + j) % PATHS.length]!;
             const t = performance.now();
             await run[path](q);
             lat[path][kind]!.push(performance.now() - t);
@@ -383,6 +388,7 @@ async function measure(n: number, slot: number, bytesPerRecord: number): Promise
       api: { ingestPeak: apiIngest, after: apiAfter, endPeak: processMemory(apiPid).peak },
       worker: { ingestPeak: workerIngest, after: workerAfter, endPeak: Math.max(...workerPids.map((p) => processMemory(p).peak)) },
       lat,
+      rotated: true,
       checked,
       equal,
       recall: hits / total,
@@ -441,7 +447,7 @@ function section(results: SizeResult[], startedAt: string, machineLine: string, 
     '',
     '### Search (concurrency 1, `cache=false`, limit 10; p50 / p95 in ms)',
     '',
-    `${perTurn * TURNS} queries per kind: ${TURNS} turns of ${perTurn}, each turn running every path on the same queries one after the other, so the machine's drift falls on all alike. Rare: one word of Zipf rank 5,000–20,000; common: rank 1–50 (in nearly every record); multi-term: ranks 1–50, 50–500 and 500–5,000; topic: three words of one topic. "Raw" is the retrievers' SQL straight to Postgres, as bench:search runs it (keyword: the top-k statements; vector: the union over the segments; hybrid: both in parallel, window 40); "raw full sum": BM25 over every posting of the query terms, one statement (the reference).`,
+    `${perTurn * TURNS} queries per kind: ${TURNS} turns of ${perTurn}, ${results.every((r) => r.rotated) ? `each query run on every path in turn, the first path rotating from query to query, so the machine's drift and the reads from disk (where the data outgrows memory) fall on all alike.` : `each turn running every path over the same queries one after the other, API paths first, so the machine's drift falls on all alike; where the data outgrows memory (1M here) the API paths then paid each query's reads from disk and the raw paths after them found its pages cached, so there API against raw is not a like-for-like ratio (runs since rotate the first path from query to query).`} Rare: one word of Zipf rank 5,000–20,000; common: rank 1–50 (in nearly every record); multi-term: ranks 1–50, 50–500 and 500–5,000; topic: three words of one topic. "Raw" is the retrievers' SQL straight to Postgres, as bench:search runs it (keyword: the top-k statements; vector: the union over the segments; hybrid: both in parallel, window 40); "raw full sum": BM25 over every posting of the query terms, one statement (the reference).`,
     '',
     `| records | query kind | ${PATHS.join(' | ')} |`,
     `|---:|---|${PATHS.map(() => '---:').join('|')}|`,
