@@ -9,6 +9,7 @@
  * tie-aware (an answer as near as the exact 10th counts), then p50/p95 of the
  * raw statement over 2 passes.
  */
+import pg from 'pg';
 import { efSearchFor, listVectorSegments } from '@kameleondb/core';
 import { percentile } from './harness.js';
 import { rawStatements } from './scale/rawStatements.js';
@@ -17,8 +18,7 @@ import { topicQueries, topicsOf } from './zipfCorpus.js';
 const [url, records, list] = process.argv.slice(2);
 if (!url || !records) throw new Error('usage: measureAutoEf.ts <database-url> <records> [ef,ef,…]');
 const rs = await rawStatements(url, 'scale');
-const pg = await import('pg');
-const pool = new pg.default.Pool({ connectionString: url, max: 1 });
+const pool = new pg.Pool({ connectionString: url, max: 1 });
 const segments = await listVectorSegments(pool, 1);
 await pool.end();
 const largest = segments.reduce((m, s) => Math.max(m, s.rows), 0);

@@ -11,8 +11,6 @@ import type { Latch } from './Latch.js';
 import type { Timings } from './Timings.js';
 import { DEFAULT_EF_SEARCH, efSearchFor } from './efSearchFor.js';
 
-export { DEFAULT_EF_SEARCH } from './efSearchFor.js';
-
 /**
  * Session settings for the pool that serves searches. Iterative index scans
  * stay off here: they slow every query and only filtered queries need them,
