@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { answerClientError } from './answerClientError.js';
 import type { AddressInfo } from 'node:net';
 import {
   createPipeline,
@@ -102,6 +103,8 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
   });
   // Long ingests with ?wait=true can take minutes.
   server.requestTimeout = 0;
+  // Requests Node's parser refuses (headers past maxHeaderSize) get our JSON error, not a bare status.
+  server.on('clientError', answerClientError);
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   logger.info({ url, space: migrated.active?.modelKey ?? null, searchReplicas: replicas.map((r) => r.name) }, 'api listening');

@@ -38,6 +38,13 @@ describe('API', () => {
     for (const bad of ['0', '1001', '12.5', 'fast', '1e3', ' 40']) expect(() => readEnv({ KDB_AUTH: 'disabled', KDB_EF_SEARCH: bad })).toThrow(/KDB_EF_SEARCH: must be auto or a whole number 1-1000/);
   });
 
+  it('answers a request line past Node\'s header limit with a JSON 431 naming the limit, and stays up', async () => {
+    const res = await fetch(`${api.url}/v1/search?q=${'a'.repeat(20_000)}`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(res.status).toBe(431);
+    expect(await res.json()).toMatchObject({ error: { code: 'headers_too_large', message: expect.stringMatching(/exceed \d+ bytes.*POST \/v1\/search/) } });
+    expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+  });
+
   it('answers 401 on /v1 without the right bearer token, but serves probes', async () => {
     expect((await call('GET', '/v1/entities', undefined, { authorization: 'Bearer wrong' })).status).toBe(401);
     const none = await fetch(`${api.url}/v1/entities`);
