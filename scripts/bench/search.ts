@@ -7,7 +7,7 @@
 import os from 'node:os';
 import pg from 'pg';
 import pgvector from 'pgvector';
-import { BM25_B, BM25_K1, bm25Idf, createPool, DEFAULT_EF_SEARCH, HashProvider, HNSW_BUILD, keywordTopK, listVectorSegments, readResultVersions, readStatsAndHeads, SearchEngine, tokenize, vectorSql } from '@kameleondb/core';
+import { BM25_B, BM25_K1, bm25Idf, createPool, efSearchFor, HashProvider, HNSW_BUILD, keywordTopK, listVectorSegments, readResultVersions, readStatsAndHeads, SearchEngine, tokenize, vectorSql } from '@kameleondb/core';
 import { dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, getJson, machine, now, p50p95, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -120,7 +120,10 @@ const provider = new HashProvider();
 // new connection run before them, and left them in flight when the pool ended right after: the
 // pool closes connections idle for 10 s, so the EXPLAIN after the analyzer part opened one and
 // the run died with an unhandled "Connection terminated".
-const raw = createPool({ connectionString: url, max: 4, applicationName: 'kameleondb-bench', sessionSql: SearchEngine.sessionSql(DEFAULT_EF_SEARCH) });
+// The candidate list the API's searches use (KDB_EF_SEARCH=auto, its default: efSearchFor the
+// largest segment), so raw and API scan the same graphs alike.
+const EF_SEARCH = efSearchFor(Math.max(0, ...segmentRows));
+const raw = createPool({ connectionString: url, max: 4, applicationName: 'kameleondb-bench', sessionSql: SearchEngine.sessionSql(EF_SEARCH) });
 // Statistics are kept in slots (sql/000007): the figures are the sums.
 const stats = (await raw.query('SELECT sum(n_docs) AS n_docs, sum(total_len) AS total_len FROM kdb_bm25_stats WHERE entity = $1', ['bench'])).rows[0];
 const n = Number(stats.n_docs);
@@ -335,7 +338,7 @@ const ratio = (p95.get('hybrid:1')! / p95.get('raw:hybrid')!).toFixed(2);
 await writeSection(N === 100_000 ? 'search' : `search-${N}`, [
   '## Search (`pnpm bench:search`)',
   '',
-  `Run ${now()} on ${await machine()}${reuse ? ` (measured with \`KDB_BENCH_DB=${reuse}\` on the database an earlier \`KDB_BENCH_LOAD_ONLY=1 pnpm bench:search\` loaded and compacted)` : ''}. ${N.toLocaleString('en')} records (hash provider, 384 dims, HNSW segments with m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}; ef_search=${DEFAULT_EF_SEARCH}); documents of 500 topics; queries: rare terms, a term in ~40% of documents, three words of a topic, order identifiers; limit 10, hybrid window 40. Each mode after a warm-up pass (prepared statements, query vectors cached), on a database vacuumed, analyzed and checkpointed after the load. Load average (1 / 5 / 15 min) ${loadAtStart} when the processes started, ${loadAtEnd} at the end. At concurrency 1 the API modes and the raw statements run in turns of the same 200 queries; in each turn API hybrid and raw hybrid alternate query by query. Client: node:http, kept-alive connections; "server took_ms": the answer's took_ms (the engine's time, without HTTP, routing, validation and JSON).`,
+  `Run ${now()} on ${await machine()}${reuse ? ` (measured with \`KDB_BENCH_DB=${reuse}\` on the database an earlier \`KDB_BENCH_LOAD_ONLY=1 pnpm bench:search\` loaded and compacted)` : ''}. ${N.toLocaleString('en')} records (hash provider, 384 dims, HNSW segments with m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}; ef_search=${EF_SEARCH} for API and raw alike, efSearchFor the largest segment); documents of 500 topics; queries: rare terms, a term in ~40% of documents, three words of a topic, order identifiers; limit 10, hybrid window 40. Each mode after a warm-up pass (prepared statements, query vectors cached), on a database vacuumed, analyzed and checkpointed after the load. Load average (1 / 5 / 15 min) ${loadAtStart} when the processes started, ${loadAtEnd} at the end. At concurrency 1 the API modes and the raw statements run in turns of the same 200 queries; in each turn API hybrid and raw hybrid alternate query by query. Client: node:http, kept-alive connections; "server took_ms": the answer's took_ms (the engine's time, without HTTP, routing, validation and JSON).`,
   '',
   '| path | concurrency | p50 (ms) | p95 (ms) | p99 (ms) | server took_ms p50 / p95 |',
   '|---|---:|---:|---:|---:|---:|',
