@@ -164,11 +164,14 @@ const NEXT_SQL = `
  * All postings of the candidates for the query terms under the searched
  * postings keys (index-only on kdb_postings_record_idx): during an analyzer
  * rebuild a record also has postings under the next key, which must not count.
+ * The key test is kept out of index conditions (`IS TRUE`): statistics
+ * analyzed before an entity existed put its postings at a handful, and the
+ * planner then scanned all of them on kdb_postings_impact_idx for each lookup.
  */
 const POSTINGS_SQL = `
   SELECT p.record_id AS id, p.tf, p.doc_len
     FROM kdb_postings p
-   WHERE p.record_id = ANY($1::uuid[]) AND p.term = ANY($2::text[]) AND p.entity = ANY($3::text[])`;
+   WHERE p.record_id = ANY($1::uuid[]) AND p.term = ANY($2::text[]) AND (p.entity = ANY($3::text[])) IS TRUE`;
 
 const TERM_POSTINGS_SQL = `
   SELECT p.record_id AS id, p.tf, p.doc_len
