@@ -97,6 +97,24 @@ describe('migrate', () => {
     await c.end();
   });
 
+  it('gives the segments sealed before 000017 the entities of their ranges, so searches of other entities skip them', async () => {
+    const { db, c } = await databaseBefore(17, 3);
+    await c.query(`INSERT INTO kdb_embedding_spaces (id, model_key, provider, model, dimensions, state) VALUES (1, 'hash:x:3', 'hash', 'x', 3, 'active')`);
+    await c.query('SELECT kdb_create_vector_table(1, 3)');
+    // seqs 1-20 entity a, 21-40 b; segments [1, 25] and [26, 40]; 41-45 hot (c).
+    await c.query(`INSERT INTO kdb_vectors_1 (record_id, entity, embedded_hash, embedding, vector_seq)
+                   SELECT gen_random_uuid(), CASE WHEN g <= 20 THEN 'a' WHEN g <= 40 THEN 'b' ELSE 'c' END, 'h', '[1,2,3]', g FROM generate_series(1, 45) g`);
+    await c.query(`INSERT INTO kdb_vector_segments (index_name, space_id, lo, hi, rows, kind) VALUES ('kdb_vseg_1_1_25', 1, 1, 25, 25, 'seal'), ('kdb_vseg_1_26_40', 1, 26, 40, 15, 'seal')`);
+    const result = await migrate({ connectionString: db.url });
+    expect(result.applied).toEqual((await loadMigrations()).filter((m) => m.version >= 17).map((m) => m.version));
+    const segments = await c.query('SELECT index_name, entities FROM kdb_vector_segments ORDER BY lo');
+    expect(segments.rows).toEqual([
+      { index_name: 'kdb_vseg_1_1_25', entities: ['a', 'b'] },
+      { index_name: 'kdb_vseg_1_26_40', entities: ['b'] },
+    ]);
+    await c.end();
+  });
+
   it('keeps the active space when the configured provider names another model, and says which', async () => {
     const db = await createEmptyDatabase();
     drops.push(db.drop);

@@ -150,6 +150,7 @@ describe('upgrade to embedding spaces', () => {
         const answer = await fresh.search({ q, entities: ['docs'], mode: 'hybrid', limit: 10, explain: true });
         expect(answer.explain!.vectorSegments).toEqual({
           sealed: [{ lo: '1', hi: '60', rows: 60, indexValid: true, m: 24, efConstruction: 192, scanMs: expect.any(Number) }],
+          skipped: 0,
           hotAbove: '60',
           hotScanMs: expect.any(Number),
         });

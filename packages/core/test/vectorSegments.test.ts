@@ -33,6 +33,7 @@ const seg = (lo: number, hi: number, rows = hi - lo + 1): VectorSegment => ({
   buildMs: 0,
   createdAt: '',
   indexValid: true,
+  entities: null,
 });
 
 describe('planSegmentWork', () => {
@@ -186,6 +187,7 @@ describe('vector segments', () => {
     const res = await engine.search({ q: texts[5]!, entities: ['docs'], mode: 'vector', limit: 3, explain: true });
     expect(res.explain!.vectorSegments).toEqual({
       sealed: [{ lo: '1', hi: '350', rows: 350, indexValid: true, m: 24, efConstruction: 192, scanMs: expect.any(Number) }],
+      skipped: 0,
       hotAbove: '350',
       hotScanMs: expect.any(Number),
     });
@@ -239,7 +241,7 @@ describe('vector segments', () => {
     expect(merged).toMatchObject({ kind: 'merge', lo: '1' });
     const segments = await listVectorSegments(db.pool, 1);
     expect(segments).toHaveLength(1);
-    expect(segments[0]).toMatchObject({ lo: '1', kind: 'merge', rows: 670 });
+    expect(segments[0]).toMatchObject({ lo: '1', kind: 'merge', rows: 670, entities: ['docs'] });
     expect(await indexes()).toEqual([{ indexname: segments[0]!.indexName, valid: true }]);
     expect(await selfFound([0, 1, 200, 349, 400, 669])).toBe(6);
     const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM kdb_vectors_1 WHERE embedding IS NOT NULL`);
@@ -333,6 +335,38 @@ describe('vector segments', () => {
     } finally {
       await narrow.end();
     }
+  });
+
+  it('a search of some entities skips the sealed segments holding none of their vectors; a segment of unknown entities is scanned', async () => {
+    // An HNSW scan filtered to an entity its graph lacks walks on until it gives up: a search of a
+    // small entity paid that for every large segment of the others (270 ms at 100k records).
+    const cold = await createEntity(db.pool, { name: 'cold', fields: { title: 'text' }, embedFields: ['title'] });
+    const coldIds = await ingestTestRecords(db.pool, cold, Array.from({ length: 30 }, (_, i) => ({ title: `cold storage crate ${i}` })));
+    await embedBatch({ pool: db.pool, provider, ids: coldIds });
+    const sealed = await manager({ sealRows: 10 }).step();
+    expect(sealed).toMatchObject({ kind: 'seal', rows: 30 });
+    const catalog = await listVectorSegments(db.pool, 1);
+    expect(catalog.length).toBeGreaterThan(1);
+    const own = catalog.find((x) => x.lo === (sealed as { lo: string }).lo)!;
+    expect(own.entities).toEqual(['cold']);
+    expect(catalog.filter((x) => x !== own).every((x) => x.entities !== null && !x.entities.includes('cold'))).toBe(true);
+
+    const coldSearch = await engine.search({ q: 'cold storage crate 7', entities: ['cold'], mode: 'vector', limit: 5, explain: true });
+    expect(coldSearch.explain!.vectorSegments).toMatchObject({ sealed: [{ lo: own.lo, hi: own.hi }], skipped: catalog.length - 1, hotAbove: catalog.at(-1)!.hi });
+    expect(coldSearch.results[0]!.id).toBe(coldIds[7]);
+    expect(coldSearch.results.every((r) => r.entity === 'cold')).toBe(true);
+
+    const docsSearch = await engine.search({ q: 'cold storage crate 7', entities: ['docs'], mode: 'vector', limit: 5, explain: true });
+    expect(docsSearch.explain!.vectorSegments!.sealed.map((x) => x.lo)).not.toContain(own.lo);
+    expect(docsSearch.explain!.vectorSegments!.skipped).toBeGreaterThanOrEqual(1);
+    expect(docsSearch.results.every((r) => r.entity === 'docs')).toBe(true);
+
+    // Recorded by a process from before the entities column: not known, so every search scans it.
+    await db.pool.query('UPDATE kdb_vector_segments SET entities = NULL WHERE index_name = $1', [own.indexName]);
+    const unknown = await engine.search({ q: 'cold storage crate 7', entities: ['docs'], mode: 'vector', limit: 5, explain: true });
+    expect(unknown.explain!.vectorSegments!.sealed.map((x) => x.lo)).toContain(own.lo);
+    expect(unknown.results.map((r) => r.id)).toEqual(docsSearch.results.map((r) => r.id));
+    await db.pool.query("UPDATE kdb_vector_segments SET entities = '{cold}' WHERE index_name = $1", [own.indexName]);
   });
 
   it('a search asking more rows than ef_search raises it for its own statement', async () => {

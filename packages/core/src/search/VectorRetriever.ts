@@ -3,7 +3,8 @@ import pgvector from 'pgvector';
 import type pg from 'pg';
 import { isConnectionLoss } from '../store/isConnectionLoss.js';
 import { reuseFor } from '../util/reuseFor.js';
-import { listVectorSegments, sealedUpTo, seqLiteral, type VectorSegment } from '../segments/vectorSegmentStore.js';
+import { listVectorSegments, sealedUpTo, segmentsFor, seqLiteral, type VectorSegment } from '../segments/vectorSegmentStore.js';
+import type { VectorSeq } from '../store/searchRowStore.js';
 import { vectorTable, type EmbeddingSpace } from '../store/embeddingSpaceStore.js';
 import type { QueryVectorCache } from './QueryVectorCache.js';
 import type { RankedHit } from './rrf.js';
@@ -26,7 +27,9 @@ export function vectorSessionSql(efSearch = DEFAULT_EF_SEARCH): string[] {
  * vector table (sql/000004_vector_segments.sql, 000010):
  * one HNSW scan per sealed segment, whose `vector_seq BETWEEN lo AND hi`
  * matches that segment's partial index, plus an exact scan of the hot rows
- * above the last sealed seq; the best `limit` of their union. Whatever
+ * above the last sealed seq (`hotAbove`: of the whole catalog, where
+ * `segments` are those segmentsFor the searched entities); the best `limit`
+ * of their union. Whatever
  * catalog version a search saw, every vector is in exactly one of its ranges.
  * Parameters: $1 the query vector, $2 the entities, $3 the `where` filter
  * (jsonb) when `filtered`. `limit` is written into the text, not passed: with
@@ -37,7 +40,7 @@ export function vectorSessionSql(efSearch = DEFAULT_EF_SEARCH): string[] {
  * with its record's data and content (vector mode, whose hits are the
  * answer: one round trip instead of a fetch after; docs/decisions/vector-rows-in-statement.md).
  */
-export function vectorSql(segments: readonly VectorSegment[], filtered: boolean, limit: number, spaceId: number, withRows = false): string {
+export function vectorSql(segments: readonly VectorSegment[], filtered: boolean, limit: number, spaceId: number, withRows = false, hotAbove: VectorSeq = sealedUpTo(segments)): string {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`vector limit must be a positive integer; got ${limit}`);
   const part = (range: string) => `(
     SELECT s.record_id AS id, s.entity, s.embedding <=> $1::vector AS distance
@@ -47,7 +50,7 @@ export function vectorSql(segments: readonly VectorSegment[], filtered: boolean,
      ORDER BY s.embedding <=> $1::vector
      LIMIT ${limit})`;
   const parts = segments.map((seg) => part(`s.vector_seq BETWEEN ${seqLiteral(seg.lo)} AND ${seqLiteral(seg.hi)}`));
-  parts.push(part(`s.vector_seq > ${seqLiteral(sealedUpTo(segments))}`));
+  parts.push(part(`s.vector_seq > ${seqLiteral(hotAbove)}`));
   const top = `SELECT id, entity, distance FROM (${parts.join('\n  UNION ALL ')}) u ORDER BY distance, id LIMIT ${limit}`;
   if (!withRows) return top;
   // Inner joins, as the fetch after fusion: a row deleted since its vector was written is left out.
@@ -110,8 +113,12 @@ export interface VectorRetrieval {
   hits: RankedHit[];
   /** The statement that found the hits (for explain's plan). */
   query: { text: string; values: unknown[] };
-  /** The segment catalog it searched. */
+  /** The sealed segments it scanned (segmentsFor the searched entities). */
   segments: VectorSegment[];
+  /** Sealed segments left out: they hold no vector of the searched entities. */
+  skippedSegments: number;
+  /** The seq above which it scanned rows exactly (the hot range). */
+  hotAbove: VectorSeq;
   /** hnsw.ef_search asked for (the configured one, or auto's for the segments); the statement ran at the larger of it and the rows asked. */
   efSearch: number;
   /** The hits' records, in hit order, when asked `withRows`. */
@@ -141,6 +148,7 @@ export class VectorRetriever {
     let pending: Promise<({ id: string; entity: string; distance: number } & Partial<VectorRow>)[]>;
     let query: VectorRetrieval['query'];
     let segments: VectorSegment[];
+    let catalog: VectorSegment[];
     let efSearch: number;
     let handedOff = false;
     try {
@@ -152,12 +160,13 @@ export class VectorRetriever {
         return value;
       };
       // Both at once: embed_query is the longer of the query-vector lookup and the catalog read.
-      [vector, segments] = await Promise.all([step('query_vector', queryVectors.get(q)), step('segment_catalog', this.segments(space.id))]);
+      [vector, catalog] = await Promise.all([step('query_vector', queryVectors.get(q)), step('segment_catalog', this.segments(space.id))]);
       timings.lap('embed_query', t);
       t = performance.now();
+      segments = segmentsFor(catalog, entities);
       const values: unknown[] = [pgvector.toSql(vector), entities];
       if (where) values.push(JSON.stringify(where));
-      query = { text: vectorSql(segments, !!where, k, space.id, withRows), values };
+      query = { text: vectorSql(segments, !!where, k, space.id, withRows, sealedUpTo(catalog)), values };
       // One prepared statement per segment layout and row count (the text changes with either).
       const name = `kdb_vector_${createHash('sha1').update(query.text).digest('hex').slice(0, 12)}`;
       efSearch = this.efFor(segments);
@@ -171,7 +180,7 @@ export class VectorRetriever {
     // relaxed_order iterative scans (filtered queries) may return rows slightly out of order.
     rows.sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : 1));
     const hits = rows.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: 1 - Number(r.distance) }));
-    return { hits, query, segments, efSearch, ...(withRows ? { rows: rows.map((r) => ({ id: r.id, data: r.data!, content: r.content! })) } : {}) };
+    return { hits, query, segments, skippedSegments: catalog.length - segments.length, hotAbove: sealedUpTo(catalog), efSearch, ...(withRows ? { rows: rows.map((r) => ({ id: r.id, data: r.data!, content: r.content! })) } : {}) };
   }
 
   /**

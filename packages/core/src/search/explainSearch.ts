@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { sealedUpTo, segmentGraphs, type SegmentGraph } from '../segments/vectorSegmentStore.js';
+import { segmentGraphs, type SegmentGraph } from '../segments/vectorSegmentStore.js';
 import { vectorScanTimes, type VectorScanTimes } from './vectorScanTimes.js';
 import type { Bm25Explain, KeywordPruning, KeywordRetrieval } from './KeywordRetriever.js';
 import type { VectorRetrieval, VectorRetriever } from './VectorRetriever.js';
@@ -35,13 +35,16 @@ export interface SearchExplain {
   efSearch: number;
   keywordPruning?: KeywordPruning;
   /**
-   * The sealed segments (one HNSW scan each: its graph's build settings and,
-   * from the re-run, its scan's ms) and the seq above which rows were scanned
-   * exactly (hotScanMs). The scan times are absent when the plan did not have
+   * The sealed segments scanned (one HNSW scan each: its graph's build
+   * settings and, from the re-run, its scan's ms), those skipped (holding no
+   * vector of the searched entities), and the seq above which rows were
+   * scanned exactly (hotScanMs). The scan times are absent when the plan did not have
    * one branch per range.
    */
   vectorSegments?: {
     sealed: ({ lo: string; hi: string; rows: number; indexValid: boolean; scanMs?: number } & SegmentGraph)[];
+    /** Sealed segments not scanned: they hold no vector of the searched entities. */
+    skipped: number;
     hotAbove: string;
     hotScanMs?: number;
   };
@@ -137,7 +140,8 @@ export async function explainSearch(r: ExplainRequest): Promise<SearchExplain> {
               ...(graphs.get(x.indexName) ?? { m: null, efConstruction: null }),
               ...(scans ? { scanMs: scans.branchMs[i]! } : {}),
             })),
-            hotAbove: sealedUpTo(segments),
+            skipped: r.vector.skippedSegments,
+            hotAbove: r.vector.hotAbove,
             ...(scans ? { hotScanMs: scans.branchMs[segments.length]! } : {}),
           },
         }

@@ -22,6 +22,12 @@ export interface VectorSegment {
    * scanned exactly: slower, never missing a row.
    */
   indexValid: boolean;
+  /**
+   * The entities whose vectors the range held when its index was built (a
+   * superset of what it holds now: a sealed range only loses rows), or null
+   * where not known (then every search scans it). sql/000017.
+   */
+  entities: string[] | null;
 }
 
 /** Vectors written after the newest sealed range: scanned exactly by search. */
@@ -33,8 +39,8 @@ export interface HotSegment {
 
 /** The sealed segments of space `spaceId` in seq order. */
 export async function listVectorSegments(db: pg.Pool | pg.ClientBase, spaceId: number): Promise<VectorSegment[]> {
-  const { rows } = await db.query<{ index_name: string; lo: string; hi: string; rows: string; kind: VectorSegment['kind']; build_ms: string; created_at: Date; valid: boolean }>(
-    `SELECT index_name, lo, hi, rows, kind, build_ms, created_at,
+  const { rows } = await db.query<{ index_name: string; lo: string; hi: string; rows: string; kind: VectorSegment['kind']; build_ms: string; created_at: Date; valid: boolean; entities: string[] | null }>(
+    `SELECT index_name, lo, hi, rows, kind, build_ms, created_at, entities,
             coalesce((SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(s.index_name)), false) AS valid
        FROM kdb_vector_segments s WHERE space_id = $1 ORDER BY lo`,
     [spaceId],
@@ -49,7 +55,17 @@ export async function listVectorSegments(db: pg.Pool | pg.ClientBase, spaceId: n
     buildMs: Number(r.build_ms),
     createdAt: r.created_at.toISOString(),
     indexValid: r.valid,
+    entities: r.entities,
   }));
+}
+
+/**
+ * The segments a search of `entities` must scan: those that may hold a vector
+ * of one of them. The hot range is scanned whatever this leaves out, from
+ * sealedUpTo of the whole catalog.
+ */
+export function segmentsFor(segments: readonly VectorSegment[], entities: readonly string[]): VectorSegment[] {
+  return segments.filter((s) => s.entities === null || s.entities.some((e) => entities.includes(e)));
 }
 
 /** The build settings of a segment's HNSW graph; null where its index is gone or the setting was not given. */
@@ -116,7 +132,7 @@ export const SEGMENT_INDEX_NAME = /^kdb_vseg_\d+_\d+_\d+$/;
 
 export interface VectorIndexStatus {
   /** Sealed segments, oldest first (one HNSW index each). */
-  segments: Omit<VectorSegment, 'indexName' | 'spaceId' | 'indexValid'>[];
+  segments: Omit<VectorSegment, 'indexName' | 'spaceId' | 'indexValid' | 'entities'>[];
   /** Vectors above the last sealed seq, found by an exact scan until sealed. */
   hotRows: number;
   /** A segment index being built right now (CREATE INDEX CONCURRENTLY in progress). */
