@@ -1,22 +1,44 @@
--- The entities whose vectors a sealed segment holds, so that a search of some
--- entities skips the segments holding none of theirs: an HNSW scan filtered
--- to an entity the graph lacks walks on (iteratively) until it gives up, which
--- cost a search of a small entity beside a large one hundreds of ms.
+-- What a search of some entities needs of each sealed segment: how many of
+-- its rows are theirs. A segment holding none of them is skipped (an HNSW scan
+-- filtered to an entity its graph lacks walks on until pgvector's scan
+-- limit); one holding few of them is scanned exactly through the new
+-- (entity, vector_seq) index instead of its graph (src/search/segmentScan.ts).
 -- Written when a segment's index is built, from the rows of its range. A
 -- sealed range only loses rows (a re-embedded row takes a new seq, a deleted
--- one goes), so the list stays a superset of what the range holds.
+-- one goes), so the counts stay upper bounds.
 -- NULL: not known (a segment a process older than this migration recorded):
--- scanned by every search.
-ALTER TABLE kdb_vector_segments ADD COLUMN entities text[];
+-- scanned through its graph by every search.
+ALTER TABLE kdb_vector_segments ADD COLUMN entity_rows jsonb;
+
+CREATE OR REPLACE FUNCTION kdb_create_vector_table(space_id int, dims int) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  t text := format('kdb_vectors_%s', space_id);
+BEGIN
+  IF dims < 1 OR dims > 16000 THEN RAISE EXCEPTION 'dimensions must be 1 to 16000, got %', dims; END IF;
+  EXECUTE format('CREATE TABLE %I (
+      record_id      uuid NOT NULL,
+      chunk          int NOT NULL DEFAULT 0,
+      entity         text NOT NULL,
+      embedded_hash  text NOT NULL,
+      embedding      vector(%s),
+      vector_seq     bigint,
+      updated_at     timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (record_id, chunk))', t, dims);
+  -- Vectors of 384 float4 (~1.5 KB) would otherwise be TOASTed once rows grow.
+  EXECUTE format('ALTER TABLE %I ALTER COLUMN embedding SET STORAGE PLAIN', t);
+  EXECUTE format('CREATE INDEX %I ON %I (vector_seq)', t || '_seq_idx', t);
+  EXECUTE format('CREATE INDEX %I ON %I (entity, vector_seq)', t || '_entity_seq_idx', t);
+END $$;
 
 DO $$
 DECLARE
   sp record;
 BEGIN
-  FOR sp IN SELECT DISTINCT space_id FROM kdb_vector_segments LOOP
+  FOR sp IN SELECT id FROM kdb_embedding_spaces LOOP
+    EXECUTE format('CREATE INDEX %I ON %I (entity, vector_seq)', format('kdb_vectors_%s_entity_seq_idx', sp.id), format('kdb_vectors_%s', sp.id));
     EXECUTE format(
-      'UPDATE kdb_vector_segments s SET entities = ARRAY(SELECT DISTINCT v.entity FROM %I v WHERE v.vector_seq BETWEEN s.lo AND s.hi ORDER BY 1) WHERE s.space_id = $1',
-      format('kdb_vectors_%s', sp.space_id))
-    USING sp.space_id;
+      'UPDATE kdb_vector_segments s SET entity_rows = (SELECT coalesce(jsonb_object_agg(e.entity, e.n), ''{}'') FROM (SELECT v.entity, count(*) AS n FROM %I v WHERE v.vector_seq BETWEEN s.lo AND s.hi GROUP BY v.entity) e) WHERE s.space_id = $1',
+      format('kdb_vectors_%s', sp.id))
+    USING sp.id;
   END LOOP;
 END $$;

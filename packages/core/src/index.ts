@@ -66,6 +66,7 @@ export type { AnalyzerRun } from '@kameleondb/schemas';
 export { SearchEngine, SEARCH_MODES, type SearchMode, type SearchParams, type SearchAnswer, type SearchResult, type ServedBy } from './search/SearchEngine.js';
 export { vectorSql } from './search/VectorRetriever.js';
 export { DEFAULT_EF_SEARCH, efSearchFor, EF_BASE_ROWS, EF_GROWTH, MAX_EF_SEARCH } from './search/efSearchFor.js';
+export { EXACT_SCAN_MAX_ROWS, EXACT_SCAN_ROWS, EXACT_SCAN_SHARE, scansExactly } from './search/segmentScan.js';
 export { ReplicaRouter, replicaName, type ReplicaStatus, type Route, type RouteReason, type SearchServer, type ReplicaRouterOptions } from './search/ReplicaRouter.js';
 export { lsnBytes, walInsertLsn, type WalLsn } from './store/walPosition.js';
 export { RRF_K, type Fusion } from './search/Fusion.js';

@@ -97,7 +97,7 @@ describe('migrate', () => {
     await c.end();
   });
 
-  it('gives the segments sealed before 000017 the entities of their ranges, so searches of other entities skip them', async () => {
+  it('gives the segments sealed before 000017 their rows per entity and the vector tables their (entity, vector_seq) index', async () => {
     const { db, c } = await databaseBefore(17, 3);
     await c.query(`INSERT INTO kdb_embedding_spaces (id, model_key, provider, model, dimensions, state) VALUES (1, 'hash:x:3', 'hash', 'x', 3, 'active')`);
     await c.query('SELECT kdb_create_vector_table(1, 3)');
@@ -107,10 +107,17 @@ describe('migrate', () => {
     await c.query(`INSERT INTO kdb_vector_segments (index_name, space_id, lo, hi, rows, kind) VALUES ('kdb_vseg_1_1_25', 1, 1, 25, 25, 'seal'), ('kdb_vseg_1_26_40', 1, 26, 40, 15, 'seal')`);
     const result = await migrate({ connectionString: db.url });
     expect(result.applied).toEqual((await loadMigrations()).filter((m) => m.version >= 17).map((m) => m.version));
-    const segments = await c.query('SELECT index_name, entities FROM kdb_vector_segments ORDER BY lo');
+    const segments = await c.query('SELECT index_name, entity_rows FROM kdb_vector_segments ORDER BY lo');
     expect(segments.rows).toEqual([
-      { index_name: 'kdb_vseg_1_1_25', entities: ['a', 'b'] },
-      { index_name: 'kdb_vseg_1_26_40', entities: ['b'] },
+      { index_name: 'kdb_vseg_1_1_25', entity_rows: { a: 20, b: 5 } },
+      { index_name: 'kdb_vseg_1_26_40', entity_rows: { b: 15 } },
+    ]);
+    // The existing space's table and a space's table created from now on both have the index.
+    await c.query('SELECT kdb_create_vector_table(2, 3)');
+    const idx = await c.query(`SELECT tablename, indexdef FROM pg_indexes WHERE indexname LIKE '%entity_seq_idx' ORDER BY tablename`);
+    expect(idx.rows.map((r) => [r.tablename, r.indexdef.replace(/^.* USING /, '')])).toEqual([
+      ['kdb_vectors_1', 'btree (entity, vector_seq)'],
+      ['kdb_vectors_2', 'btree (entity, vector_seq)'],
     ]);
     await c.end();
   });

@@ -149,7 +149,7 @@ describe('upgrade to embedding spaces', () => {
       for (const q of queries) {
         const answer = await fresh.search({ q, entities: ['docs'], mode: 'hybrid', limit: 10, explain: true });
         expect(answer.explain!.vectorSegments).toEqual({
-          sealed: [{ lo: '1', hi: '60', rows: 60, indexValid: true, m: 24, efConstruction: 192, scanMs: expect.any(Number) }],
+          sealed: [{ lo: '1', hi: '60', rows: 60, indexValid: true, scan: 'exact', m: 24, efConstruction: 192, scanMs: expect.any(Number) }],
           skipped: 0,
           hotAbove: '60',
           hotScanMs: expect.any(Number),

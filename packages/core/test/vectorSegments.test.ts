@@ -33,7 +33,7 @@ const seg = (lo: number, hi: number, rows = hi - lo + 1): VectorSegment => ({
   buildMs: 0,
   createdAt: '',
   indexValid: true,
-  entities: null,
+  entityRows: null,
 });
 
 describe('planSegmentWork', () => {
@@ -157,7 +157,8 @@ describe('vector segments', () => {
     // can only be a row missing from the index, not the approximation (hash vectors of
     // texts without shared words are orthogonal: nothing leads a graph search to them).
     searchPool = createPool({ connectionString: db.url, sessionSql: SearchEngine.sessionSql(1000) });
-    engine = new SearchEngine({ pool: searchPool, provider, segmentCacheMs: 0 });
+    // exactScanRows 0: these tests are about the graphs; small segments would otherwise be read exactly.
+    engine = new SearchEngine({ pool: searchPool, provider, segmentCacheMs: 0, exactScanRows: 0 });
   });
   afterEach(async () => {
     for (const m of managers.splice(0)) await m.close();
@@ -186,7 +187,7 @@ describe('vector segments', () => {
     expect(await vectorIndexStatus(db.pool, 1)).toMatchObject({ segments: [{ lo: '1', hi: '350', rows: 350 }], hotRows: 0, building: false });
     const res = await engine.search({ q: texts[5]!, entities: ['docs'], mode: 'vector', limit: 3, explain: true });
     expect(res.explain!.vectorSegments).toEqual({
-      sealed: [{ lo: '1', hi: '350', rows: 350, indexValid: true, m: 24, efConstruction: 192, scanMs: expect.any(Number) }],
+      sealed: [{ lo: '1', hi: '350', rows: 350, indexValid: true, scan: 'hnsw', m: 24, efConstruction: 192, scanMs: expect.any(Number) }],
       skipped: 0,
       hotAbove: '350',
       hotScanMs: expect.any(Number),
@@ -203,11 +204,11 @@ describe('vector segments', () => {
     await db.pool.query(`UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'kdb_vseg_1_1_350'::regclass`);
     const invalidPool = createPool({ connectionString: db.url, sessionSql: SearchEngine.sessionSql(1000) });
     try {
-      const invalidEngine = new SearchEngine({ pool: invalidPool, provider, segmentCacheMs: 0 });
+      const invalidEngine = new SearchEngine({ pool: invalidPool, provider, segmentCacheMs: 0, exactScanRows: 0 });
       for (const i of [...sample, 300, 349]) {
         const r = await invalidEngine.search({ q: texts[i]!, entities: ['docs'], mode: 'vector', limit: 1, explain: true });
         expect(r.results[0]?.id).toBe(ids[i]);
-        expect(r.explain!.vectorSegments!.sealed).toEqual([{ lo: '1', hi: '350', rows: 350, indexValid: false, m: 24, efConstruction: 192, scanMs: expect.any(Number) }]);
+        expect(r.explain!.vectorSegments!.sealed).toEqual([{ lo: '1', hi: '350', rows: 350, indexValid: false, scan: 'hnsw', m: 24, efConstruction: 192, scanMs: expect.any(Number) }]);
         expect(r.explain!.plans.vector).not.toMatch(/kdb_vseg_1_1_350/);
       }
       await invalidEngine.close();
@@ -241,7 +242,7 @@ describe('vector segments', () => {
     expect(merged).toMatchObject({ kind: 'merge', lo: '1' });
     const segments = await listVectorSegments(db.pool, 1);
     expect(segments).toHaveLength(1);
-    expect(segments[0]).toMatchObject({ lo: '1', kind: 'merge', rows: 670, entities: ['docs'] });
+    expect(segments[0]).toMatchObject({ lo: '1', kind: 'merge', rows: 670, entityRows: { docs: 670 } });
     expect(await indexes()).toEqual([{ indexname: segments[0]!.indexName, valid: true }]);
     expect(await selfFound([0, 1, 200, 349, 400, 669])).toBe(6);
     const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM kdb_vectors_1 WHERE embedding IS NOT NULL`);
@@ -295,7 +296,7 @@ describe('vector segments', () => {
       sessionSql: [...SearchEngine.sessionSql(10), 'SET enable_sort = off', 'SET enable_seqscan = off', 'SET enable_bitmapscan = off'],
     });
     try {
-      const search = new SearchEngine({ pool: narrow, provider, segmentCacheMs: 0 });
+      const search = new SearchEngine({ pool: narrow, provider, segmentCacheMs: 0, exactScanRows: 0 });
       const res = await search.search({ q: 'ticket about the engine', entities: ['tickets'], mode: 'vector', limit: 15, where: { status: 'open' }, explain: true });
       expect(res.explain!.plans.vector).toMatch(/Index Scan using kdb_vseg_1_3672_4271 on kdb_vectors_1/);
       expect(res.results).toHaveLength(15);
@@ -326,7 +327,7 @@ describe('vector segments', () => {
       sessionSql: [...SearchEngine.sessionSql(10), 'SET enable_sort = off', 'SET enable_seqscan = off', 'SET enable_bitmapscan = off'],
     });
     try {
-      const search = new SearchEngine({ pool: narrow, provider, segmentCacheMs: 0 });
+      const search = new SearchEngine({ pool: narrow, provider, segmentCacheMs: 0, exactScanRows: 0 });
       // The query is near the parts: the first ef_search candidates of the graph are all parts.
       const res = await search.search({ q: 'part about the pump', entities: ['gadgets'], mode: 'vector', limit: 5, explain: true });
       expect(res.explain!.plans.vector).toMatch(/Index Scan using kdb_vseg_/);
@@ -337,9 +338,9 @@ describe('vector segments', () => {
     }
   });
 
-  it('a search of some entities skips the sealed segments holding none of their vectors; a segment of unknown entities is scanned', async () => {
-    // An HNSW scan filtered to an entity its graph lacks walks on until it gives up: a search of a
-    // small entity paid that for every large segment of the others (270 ms at 100k records).
+  it('a search of some entities skips the sealed segments holding none of their rows, and reads exactly those holding few; unknown ones go through their graph', async () => {
+    // An HNSW scan filtered to entities its graph holds few or none of walks on through the others'
+    // rows: a search of a small entity paid that for every large segment of the others.
     const cold = await createEntity(db.pool, { name: 'cold', fields: { title: 'text' }, embedFields: ['title'] });
     const coldIds = await ingestTestRecords(db.pool, cold, Array.from({ length: 30 }, (_, i) => ({ title: `cold storage crate ${i}` })));
     await embedBatch({ pool: db.pool, provider, ids: coldIds });
@@ -348,25 +349,37 @@ describe('vector segments', () => {
     const catalog = await listVectorSegments(db.pool, 1);
     expect(catalog.length).toBeGreaterThan(1);
     const own = catalog.find((x) => x.lo === (sealed as { lo: string }).lo)!;
-    expect(own.entities).toEqual(['cold']);
-    expect(catalog.filter((x) => x !== own).every((x) => x.entities !== null && !x.entities.includes('cold'))).toBe(true);
+    expect(own.entityRows).toEqual({ cold: 30 });
+    const others = catalog.filter((x) => x !== own);
+    expect(others.every((x) => x.entityRows !== null && !('cold' in x.entityRows))).toBe(true);
+    // The rows per entity add up to the segment's rows.
+    for (const x of catalog) expect(Object.values(x.entityRows!).reduce((a, b) => a + b, 0)).toBe(x.rows);
 
-    const coldSearch = await engine.search({ q: 'cold storage crate 7', entities: ['cold'], mode: 'vector', limit: 5, explain: true });
-    expect(coldSearch.explain!.vectorSegments).toMatchObject({ sealed: [{ lo: own.lo, hi: own.hi }], skipped: catalog.length - 1, hotAbove: catalog.at(-1)!.hi });
+    const exact = new SearchEngine({ pool: searchPool, provider, segmentCacheMs: 0 });
+    const coldSearch = await exact.search({ q: 'cold storage crate 7', entities: ['cold'], mode: 'vector', limit: 5, explain: true });
+    expect(coldSearch.explain!.vectorSegments).toMatchObject({ sealed: [{ lo: own.lo, hi: own.hi, scan: 'exact' }], skipped: others.length, hotAbove: catalog.at(-1)!.hi });
+    // Read by (entity, vector_seq), not through the segment's graph.
+    expect(coldSearch.explain!.plans.vector).toContain('kdb_vectors_1_entity_seq_idx');
+    expect(coldSearch.explain!.plans.vector).not.toContain(own.indexName);
     expect(coldSearch.results[0]!.id).toBe(coldIds[7]);
     expect(coldSearch.results.every((r) => r.entity === 'cold')).toBe(true);
+    // The same answer through the graph (exactScanRows 0), where the graph search is exhaustive.
+    const graph = await engine.search({ q: 'cold storage crate 7', entities: ['cold'], mode: 'vector', limit: 5, explain: true });
+    expect(graph.explain!.vectorSegments!.sealed).toMatchObject([{ lo: own.lo, scan: 'hnsw' }]);
+    expect(graph.results.map((r) => [r.id, r.score.toFixed(6)])).toEqual(coldSearch.results.map((r) => [r.id, r.score.toFixed(6)]));
 
     const docsSearch = await engine.search({ q: 'cold storage crate 7', entities: ['docs'], mode: 'vector', limit: 5, explain: true });
     expect(docsSearch.explain!.vectorSegments!.sealed.map((x) => x.lo)).not.toContain(own.lo);
     expect(docsSearch.explain!.vectorSegments!.skipped).toBeGreaterThanOrEqual(1);
     expect(docsSearch.results.every((r) => r.entity === 'docs')).toBe(true);
 
-    // Recorded by a process from before the entities column: not known, so every search scans it.
-    await db.pool.query('UPDATE kdb_vector_segments SET entities = NULL WHERE index_name = $1', [own.indexName]);
-    const unknown = await engine.search({ q: 'cold storage crate 7', entities: ['docs'], mode: 'vector', limit: 5, explain: true });
-    expect(unknown.explain!.vectorSegments!.sealed.map((x) => x.lo)).toContain(own.lo);
+    // Recorded by a process from before the rows per entity: not known, so every search reads it through its graph.
+    await db.pool.query('UPDATE kdb_vector_segments SET entity_rows = NULL WHERE index_name = $1', [own.indexName]);
+    const unknown = await exact.search({ q: 'cold storage crate 7', entities: ['docs'], mode: 'vector', limit: 5, explain: true });
+    expect(unknown.explain!.vectorSegments!.sealed.find((x) => x.lo === own.lo)).toMatchObject({ scan: 'hnsw' });
     expect(unknown.results.map((r) => r.id)).toEqual(docsSearch.results.map((r) => r.id));
-    await db.pool.query("UPDATE kdb_vector_segments SET entities = '{cold}' WHERE index_name = $1", [own.indexName]);
+    await db.pool.query(`UPDATE kdb_vector_segments SET entity_rows = '{"cold": 30}' WHERE index_name = $1`, [own.indexName]);
+    await exact.close();
   });
 
   it('a search asking more rows than ef_search raises it for its own statement', async () => {
@@ -376,7 +389,7 @@ describe('vector segments', () => {
       sessionSql: [...SearchEngine.sessionSql(10), 'SET enable_sort = off', 'SET enable_seqscan = off', 'SET enable_bitmapscan = off'],
     });
     try {
-      const search = new SearchEngine({ pool: narrow, provider, efSearch: 10, segmentCacheMs: 0 });
+      const search = new SearchEngine({ pool: narrow, provider, efSearch: 10, segmentCacheMs: 0, exactScanRows: 0 });
       const res = await search.search({ q: 'ticket about the engine', entities: ['tickets'], mode: 'vector', limit: 40, explain: true });
       expect(res.explain!.plans.vector).toMatch(/Index Scan using kdb_vseg_1_3672_4271 on kdb_vectors_1/);
       expect(res.results).toHaveLength(40);
@@ -404,7 +417,7 @@ describe('vector segments', () => {
     expect(want).toBeGreaterThan(DEFAULT_EF_SEARCH);
     const one = createPool({ connectionString: db.url, max: 1, sessionSql: [...SearchEngine.sessionSql(), 'SET enable_seqscan = off', 'SET enable_bitmapscan = off'] });
     try {
-      const search = new SearchEngine({ pool: one, provider, segmentCacheMs: 0 });
+      const search = new SearchEngine({ pool: one, provider, segmentCacheMs: 0, exactScanRows: 0 });
       const small = await search.search({ q: 'ticket about the engine', entities: [], mode: 'vector', limit: 10, explain: true });
       expect(small.explain!.efSearch).toBe(DEFAULT_EF_SEARCH);
       expect(small.explain!.timings_ms.vector_settings).toBeUndefined();
@@ -425,7 +438,7 @@ describe('vector segments', () => {
       expect((await one.query('SHOW hnsw.ef_search')).rows[0]['hnsw.ef_search']).toBe(String(DEFAULT_EF_SEARCH));
       // A configured ef_search is used as it is, whatever the segments.
       await db.pool.query('UPDATE kdb_vector_segments SET rows = 1000000 WHERE index_name = $1', [big.indexName]);
-      const pinned = new SearchEngine({ pool: one, provider, efSearch: 40, segmentCacheMs: 0 });
+      const pinned = new SearchEngine({ pool: one, provider, efSearch: 40, segmentCacheMs: 0, exactScanRows: 0 });
       expect((await pinned.search({ q: 'ticket about the engine', entities: [], mode: 'vector', limit: 10, explain: true })).explain!.efSearch).toBe(40);
     } finally {
       await db.pool.query('UPDATE kdb_vector_segments SET rows = 600 WHERE index_name = $1', [big.indexName]);
@@ -453,7 +466,7 @@ describe('vector segments', () => {
     // search anew; the limit written into the text lets it keep one generic plan.
     const one = createPool({ connectionString: db.url, max: 1, sessionSql: SearchEngine.sessionSql() });
     try {
-      const search = new SearchEngine({ pool: one, provider, segmentCacheMs: 60_000 });
+      const search = new SearchEngine({ pool: one, provider, segmentCacheMs: 60_000, exactScanRows: 0 });
       for (let i = 0; i < 12; i++) await search.search({ q: `ticket ${i} about the engine`, entities: ['tickets'], mode: 'vector', limit: 10 });
       const { rows } = await one.query<{ generic_plans: string; custom_plans: string }>(
         `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name LIKE 'kdb_vector_%'`,
@@ -487,7 +500,7 @@ describe('vector segments', () => {
       return (pool.query as (...a: unknown[]) => unknown)(config, ...rest);
     }) as typeof pool.query;
     try {
-      const search = new SearchEngine({ pool: spy, provider, segmentCacheMs: 60_000 });
+      const search = new SearchEngine({ pool: spy, provider, segmentCacheMs: 60_000, exactScanRows: 0 });
       // The first search embeds the query; the second finds its vector in the engine's cache.
       // Every entity: no entity filter, so the vector statement goes through the pool (a narrowed
       // search runs it in a transaction with an iterative scan, on a client this spy does not see).
@@ -506,7 +519,7 @@ describe('vector segments', () => {
   it('replaces a search connection after its lifetime, and its prepared statements with it', async () => {
     const short = createPool({ connectionString: db.url, max: 1, maxLifetimeSeconds: 1, sessionSql: SearchEngine.sessionSql() });
     try {
-      const search = new SearchEngine({ pool: short, provider, segmentCacheMs: 60_000 });
+      const search = new SearchEngine({ pool: short, provider, segmentCacheMs: 60_000, exactScanRows: 0 });
       const ask = () => search.search({ q: 'ticket about the engine', entities: ['tickets'], mode: 'vector', limit: 10 });
       // The connection's backend and its prepared vector statements.
       const session = async () =>

@@ -100,6 +100,8 @@ export interface SearchEngineOptions {
   queryCacheSize?: number;
   /** How long the segment catalog is reused, in ms (any version finds every vector). Default 1000. */
   segmentCacheMs?: number;
+  /** Rows of the searched entities up to which a sealed segment is read exactly instead of through its graph. Default EXACT_SCAN_ROWS; 0: always the graph. */
+  exactScanRows?: number;
   /**
    * Picks the server of each search's statements (retrievers, statistics,
    * row fetch); entities, spaces and query vectors stay on `pool`.
@@ -158,7 +160,7 @@ export class SearchEngine {
     if (!r) {
       r = {
         keyword: new KeywordRetriever(server.pool),
-        vector: new VectorRetriever({ pool: server.pool, efSearch: this.opts.efSearch, segmentCacheMs: this.opts.segmentCacheMs }),
+        vector: new VectorRetriever({ pool: server.pool, efSearch: this.opts.efSearch, segmentCacheMs: this.opts.segmentCacheMs, exactScanRows: this.opts.exactScanRows }),
       };
       this.retrievers.set(server, r);
     }

@@ -5,6 +5,7 @@ import { isConnectionLoss } from '../store/isConnectionLoss.js';
 import { reuseFor } from '../util/reuseFor.js';
 import { listVectorSegments, sealedUpTo, segmentsFor, seqLiteral, type VectorSegment } from '../segments/vectorSegmentStore.js';
 import type { VectorSeq } from '../store/searchRowStore.js';
+import { scansExactly } from './segmentScan.js';
 import { vectorTable, type EmbeddingSpace } from '../store/embeddingSpaceStore.js';
 import type { QueryVectorCache } from './QueryVectorCache.js';
 import type { RankedHit } from './rrf.js';
@@ -40,22 +41,43 @@ export function vectorSessionSql(efSearch = DEFAULT_EF_SEARCH): string[] {
  * with its record's data and content (vector mode, whose hits are the
  * answer: one round trip instead of a fetch after; docs/decisions/vector-rows-in-statement.md).
  */
-export function vectorSql(segments: readonly VectorSegment[], filtered: boolean, limit: number, spaceId: number, withRows = false, hotAbove: VectorSeq = sealedUpTo(segments)): string {
+export function vectorSql(segments: readonly VectorSegment[], filtered: boolean, limit: number, spaceId: number, withRows = false, layout: SegmentLayout = {}): string {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`vector limit must be a positive integer; got ${limit}`);
-  const part = (range: string) => `(
+  const hotAbove = layout.hotAbove ?? sealedUpTo(segments);
+  const part = (range: string, entity: string) => `(
     SELECT s.record_id AS id, s.entity, s.embedding <=> $1::vector AS distance
       FROM ${vectorTable(spaceId)} s
-     WHERE ${range} AND s.entity = ANY($2::text[]) AND s.embedding IS NOT NULL
+     WHERE ${range} AND ${entity} AND s.embedding IS NOT NULL
        ${filtered ? 'AND EXISTS (SELECT 1 FROM kdb_records r WHERE r.id = s.record_id AND r.data @> $3::jsonb)' : ''}
      ORDER BY s.embedding <=> $1::vector
      LIMIT ${limit})`;
-  const parts = segments.map((seg) => part(`s.vector_seq BETWEEN ${seqLiteral(seg.lo)} AND ${seqLiteral(seg.hi)}`));
-  parts.push(part(`s.vector_seq > ${seqLiteral(hotAbove)}`));
+  // Which path reads a segment is the retriever's choice (scansExactly, from the catalog's rows per
+  // entity), not the planner's, whose statistics may predate an entity: an exact read states its
+  // range as `< hi + 1`, which does not imply the partial HNSW index's predicate, so the rows come
+  // by (entity, vector_seq); a graph read keeps the entity test out of index conditions (IS TRUE),
+  // so no plan reads the segment by entity, and the statement keeps one generic plan whatever the
+  // entities (a custom plan per search costs its planning each time).
+  const byEntity = 's.entity = ANY($2::text[])';
+  const notByEntity = '(s.entity = ANY($2::text[])) IS TRUE';
+  const parts = segments.map((seg) =>
+    layout.exact?.has(seg.indexName)
+      ? part(`s.vector_seq >= ${seqLiteral(seg.lo)} AND s.vector_seq < ${seqLiteral(String(BigInt(seg.hi) + 1n))}`, byEntity)
+      : part(`s.vector_seq BETWEEN ${seqLiteral(seg.lo)} AND ${seqLiteral(seg.hi)}`, notByEntity),
+  );
+  parts.push(part(`s.vector_seq > ${seqLiteral(hotAbove)}`, byEntity));
   const top = `SELECT id, entity, distance FROM (${parts.join('\n  UNION ALL ')}) u ORDER BY distance, id LIMIT ${limit}`;
   if (!withRows) return top;
   // Inner joins, as the fetch after fusion: a row deleted since its vector was written is left out.
   return `SELECT t.id, t.entity, t.distance, rr.data, ss.content FROM (${top}) t
     JOIN kdb_records rr ON rr.id = t.id JOIN kdb_search ss ON ss.record_id = t.id ORDER BY t.distance, t.id`;
+}
+
+/** How vectorSql reads the segments beyond their HNSW graphs. */
+export interface SegmentLayout {
+  /** The seq above which rows are hot (scanned exactly). Default: sealedUpTo(segments); segmentsFor leaves some out, so pass the whole catalog's. */
+  hotAbove?: VectorSeq;
+  /** Index names of the segments read exactly instead of through their graph (scansExactly). Default none. */
+  exact?: ReadonlySet<string>;
 }
 
 /** A hit's record as the vector statement returns it `withRows`. */
@@ -75,6 +97,8 @@ export interface VectorRetrieverOptions {
   efSearch?: number | 'auto' | undefined;
   /** How long the segment catalog is reused, in ms (any version finds every vector). Default 1000. */
   segmentCacheMs?: number | undefined;
+  /** A sealed segment holding at most this many rows of the searched entities is read exactly, not through its graph (scansExactly). Default EXACT_SCAN_ROWS; 0: always the graph. */
+  exactScanRows?: number | undefined;
 }
 
 export interface VectorRequest {
@@ -115,6 +139,8 @@ export interface VectorRetrieval {
   query: { text: string; values: unknown[] };
   /** The sealed segments it scanned (segmentsFor the searched entities). */
   segments: VectorSegment[];
+  /** Index names of the segments it read exactly (few rows of the searched entities: scansExactly), not through their graph. */
+  exact: ReadonlySet<string>;
   /** Sealed segments left out: they hold no vector of the searched entities. */
   skippedSegments: number;
   /** The seq above which it scanned rows exactly (the hot range). */
@@ -149,6 +175,7 @@ export class VectorRetriever {
     let query: VectorRetrieval['query'];
     let segments: VectorSegment[];
     let catalog: VectorSegment[];
+    let exact: Set<string>;
     let efSearch: number;
     let handedOff = false;
     try {
@@ -164,12 +191,13 @@ export class VectorRetriever {
       timings.lap('embed_query', t);
       t = performance.now();
       segments = segmentsFor(catalog, entities);
+      exact = new Set(segments.filter((x) => scansExactly(x, entities, this.opts.exactScanRows)).map((x) => x.indexName));
       const values: unknown[] = [pgvector.toSql(vector), entities];
       if (where) values.push(JSON.stringify(where));
-      query = { text: vectorSql(segments, !!where, k, space.id, withRows, sealedUpTo(catalog)), values };
+      query = { text: vectorSql(segments, !!where, k, space.id, withRows, { hotAbove: sealedUpTo(catalog), exact }), values };
       // One prepared statement per segment layout and row count (the text changes with either).
       const name = `kdb_vector_${createHash('sha1').update(query.text).digest('hex').slice(0, 12)}`;
-      efSearch = this.efFor(segments);
+      efSearch = this.efFor(segments.filter((x) => !exact.has(x.indexName)));
       handedOff = true;
       pending = this.run<{ id: string; entity: string; distance: number } & Partial<VectorRow>>({ name, ...query }, !!where || narrowed, k, () => sent.open(), timings, efSearch);
     } finally {
@@ -180,7 +208,7 @@ export class VectorRetriever {
     // relaxed_order iterative scans (filtered queries) may return rows slightly out of order.
     rows.sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : 1));
     const hits = rows.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: 1 - Number(r.distance) }));
-    return { hits, query, segments, skippedSegments: catalog.length - segments.length, hotAbove: sealedUpTo(catalog), efSearch, ...(withRows ? { rows: rows.map((r) => ({ id: r.id, data: r.data!, content: r.content! })) } : {}) };
+    return { hits, query, segments, exact, skippedSegments: catalog.length - segments.length, hotAbove: sealedUpTo(catalog), efSearch, ...(withRows ? { rows: rows.map((r) => ({ id: r.id, data: r.data!, content: r.content! })) } : {}) };
   }
 
   /**

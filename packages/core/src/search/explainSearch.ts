@@ -42,7 +42,7 @@ export interface SearchExplain {
    * one branch per range.
    */
   vectorSegments?: {
-    sealed: ({ lo: string; hi: string; rows: number; indexValid: boolean; scanMs?: number } & SegmentGraph)[];
+    sealed: ({ lo: string; hi: string; rows: number; indexValid: boolean; scan: 'hnsw' | 'exact'; scanMs?: number } & SegmentGraph)[];
     /** Sealed segments not scanned: they hold no vector of the searched entities. */
     skipped: number;
     hotAbove: string;
@@ -137,6 +137,7 @@ export async function explainSearch(r: ExplainRequest): Promise<SearchExplain> {
               hi: x.hi,
               rows: x.rows,
               indexValid: x.indexValid,
+              scan: r.vector!.exact.has(x.indexName) ? ('exact' as const) : ('hnsw' as const),
               ...(graphs.get(x.indexName) ?? { m: null, efConstruction: null }),
               ...(scans ? { scanMs: scans.branchMs[i]! } : {}),
             })),

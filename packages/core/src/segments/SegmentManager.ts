@@ -201,16 +201,16 @@ export class SegmentManager {
       const { rows: alive } = await client.query('SELECT 1 FROM kdb_embedding_spaces WHERE id = $1 FOR SHARE', [space.id]);
       if (alive.length) {
         // The build waited out every transaction writing the table, so the range is complete: its
-        // entities can only shrink from here (a search of other entities skips the segment).
-        const { rows } = await client.query<{ n: string; entities: string[] }>(
-          `SELECT count(*) AS n, ARRAY(SELECT DISTINCT entity FROM ${table} WHERE vector_seq BETWEEN $1::bigint AND $2::bigint ORDER BY 1) AS entities
-             FROM ${table} WHERE vector_seq BETWEEN $1::bigint AND $2::bigint`,
+        // rows per entity can only fall from here (search skips or scans exactly by them).
+        const { rows } = await client.query<{ entity: string; n: string }>(
+          `SELECT entity, count(*) AS n FROM ${table} WHERE vector_seq BETWEEN $1::bigint AND $2::bigint GROUP BY entity`,
           [work.lo, work.hi],
         );
+        const entityRows = Object.fromEntries(rows.map((r) => [r.entity, Number(r.n)]));
         await client.query('DELETE FROM kdb_vector_segments WHERE index_name = ANY($1::text[])', [merged]);
         await client.query(
-          `INSERT INTO kdb_vector_segments (index_name, space_id, lo, hi, rows, kind, build_ms, entities) VALUES ($1, $2, $3::bigint, $4::bigint, $5, $6, $7, $8::text[])`,
-          [indexName, space.id, work.lo, work.hi, rows[0]!.n, work.kind, ms, rows[0]!.entities],
+          `INSERT INTO kdb_vector_segments (index_name, space_id, lo, hi, rows, kind, build_ms, entity_rows) VALUES ($1, $2, $3::bigint, $4::bigint, $5, $6, $7, $8::jsonb)`,
+          [indexName, space.id, work.lo, work.hi, rows.reduce((n, r) => n + Number(r.n), 0), work.kind, ms, JSON.stringify(entityRows)],
         );
       }
       await client.query('COMMIT');

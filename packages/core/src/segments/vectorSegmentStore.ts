@@ -23,11 +23,11 @@ export interface VectorSegment {
    */
   indexValid: boolean;
   /**
-   * The entities whose vectors the range held when its index was built (a
-   * superset of what it holds now: a sealed range only loses rows), or null
-   * where not known (then every search scans it). sql/000017.
+   * Rows of each entity in the range when its index was built (upper bounds
+   * now: a sealed range only loses rows), or null where not known (then every
+   * search scans it through its graph). sql/000017.
    */
-  entities: string[] | null;
+  entityRows: Record<string, number> | null;
 }
 
 /** Vectors written after the newest sealed range: scanned exactly by search. */
@@ -39,8 +39,8 @@ export interface HotSegment {
 
 /** The sealed segments of space `spaceId` in seq order. */
 export async function listVectorSegments(db: pg.Pool | pg.ClientBase, spaceId: number): Promise<VectorSegment[]> {
-  const { rows } = await db.query<{ index_name: string; lo: string; hi: string; rows: string; kind: VectorSegment['kind']; build_ms: string; created_at: Date; valid: boolean; entities: string[] | null }>(
-    `SELECT index_name, lo, hi, rows, kind, build_ms, created_at, entities,
+  const { rows } = await db.query<{ index_name: string; lo: string; hi: string; rows: string; kind: VectorSegment['kind']; build_ms: string; created_at: Date; valid: boolean; entity_rows: Record<string, number> | null }>(
+    `SELECT index_name, lo, hi, rows, kind, build_ms, created_at, entity_rows,
             coalesce((SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(s.index_name)), false) AS valid
        FROM kdb_vector_segments s WHERE space_id = $1 ORDER BY lo`,
     [spaceId],
@@ -55,7 +55,7 @@ export async function listVectorSegments(db: pg.Pool | pg.ClientBase, spaceId: n
     buildMs: Number(r.build_ms),
     createdAt: r.created_at.toISOString(),
     indexValid: r.valid,
-    entities: r.entities,
+    entityRows: r.entity_rows,
   }));
 }
 
@@ -65,7 +65,13 @@ export async function listVectorSegments(db: pg.Pool | pg.ClientBase, spaceId: n
  * sealedUpTo of the whole catalog.
  */
 export function segmentsFor(segments: readonly VectorSegment[], entities: readonly string[]): VectorSegment[] {
-  return segments.filter((s) => s.entities === null || s.entities.some((e) => entities.includes(e)));
+  return segments.filter((s) => s.entityRows === null || entities.some((e) => (s.entityRows![e] ?? 0) > 0));
+}
+
+/** Rows of `entities` in the segment (upper bounds); null where the catalog does not know. */
+export function entityRowsIn(segment: VectorSegment, entities: readonly string[]): number | null {
+  if (segment.entityRows === null) return null;
+  return entities.reduce((n, e) => n + (segment.entityRows![e] ?? 0), 0);
 }
 
 /** The build settings of a segment's HNSW graph; null where its index is gone or the setting was not given. */
@@ -132,7 +138,7 @@ export const SEGMENT_INDEX_NAME = /^kdb_vseg_\d+_\d+_\d+$/;
 
 export interface VectorIndexStatus {
   /** Sealed segments, oldest first (one HNSW index each). */
-  segments: Omit<VectorSegment, 'indexName' | 'spaceId' | 'indexValid' | 'entities'>[];
+  segments: Omit<VectorSegment, 'indexName' | 'spaceId' | 'indexValid' | 'entityRows'>[];
   /** Vectors above the last sealed seq, found by an exact scan until sealed. */
   hotRows: number;
   /** A segment index being built right now (CREATE INDEX CONCURRENTLY in progress). */
