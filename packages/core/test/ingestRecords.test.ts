@@ -65,4 +65,16 @@ describe('ingestRecords', () => {
     const { rows } = await db.pool.query<{ id: string }>('SELECT id FROM kdb_records WHERE id = ANY($1::uuid[]) ORDER BY id', [ids.toArray()]);
     expect(rows.map((r) => r.id)).toEqual([...ids]);
   });
+
+  it('a bad record found while an earlier chunk is being written rolls the whole request back, naming the record', async () => {
+    // Chunks of 5: record 12 is read and validated while chunks 1 and 2 are written.
+    const bad = records.slice(0, 14).map((value, i) => ({ value: i === 12 ? { text: 42 } : value, where: `record ${i + 1}` }));
+    const count = async () =>
+      (await db.pool.query<{ records: number; search: number; postings: number }>(
+        `SELECT (SELECT count(*)::int FROM kdb_records) AS records, (SELECT count(*)::int FROM kdb_search) AS search, (SELECT count(*)::int FROM kdb_postings) AS postings`,
+      )).rows[0]!;
+    const before = await count();
+    await expect(ingestRecords({ pool: db.pool, queue, entity, records: bad, chunkSize: 5, postingsBatch: 5 })).rejects.toThrow(/record 13/);
+    expect(await count()).toEqual(before);
+  });
 });

@@ -19,43 +19,55 @@ const INSERT_RECORDS = `
   INSERT INTO kdb_records (id, entity, data)
   SELECT id, $2, data FROM unnest($1::uuid[], $3::jsonb[]) AS t(id, data)`;
 
+/** Validated records made ready to write (ids, JSON, composed text and its hash, analyzed terms): prepareRecordChunk. */
+export interface PreparedChunk {
+  ids: string[];
+  data: string[];
+  contents: string[];
+  hashes: string[];
+  docs: AnalyzedDoc[];
+}
+
 /**
- * Writes validated records and their search rows (pending; ready with their
- * vector when `cached` is given and the cache holds their text), and returns their
- * analyzed text for the keyword index (KeywordIndexWriter), which the caller
- * writes in the same transaction, for this chunk or for several at once.
- * Ids are UUIDv7 (time-ordered): consecutive records land side by side in
- * every index keyed by record id, instead of on random pages
+ * The CPU part of writing records, apart from the statements, so that an
+ * ingest prepares one chunk while the server writes the one before it. Ids
+ * are UUIDv7 (time-ordered): consecutive records land side by side in every
+ * index keyed by record id, instead of on random pages
  * (docs/decisions/ingest-ids-v7.md).
  */
-export async function writeRecordChunk(
-  client: pg.ClientBase,
-  entity: Entity,
-  records: readonly Record<string, unknown>[],
-  keywords: Pick<KeywordIndexWriter, 'analyze'>,
-  /** The active space, locked shared: rows whose text is cached get their vector now (insertSearchRows). */
-  cached?: VectorSpaceRef | null,
-): Promise<{ ids: string[]; docs: AnalyzedDoc[] } & InsertedSearchRows> {
+export async function prepareRecordChunk(entity: Entity, records: readonly Record<string, unknown>[], keywords: Pick<KeywordIndexWriter, 'analyze'>): Promise<PreparedChunk> {
   // Prepared in slices (JSON, text hash, terms): searches served by the same process run in between.
   const prepared = await mapYielding(records, (r) => {
     const id = uuidv7();
     const content = composeContent(r, entity.embedFields);
     return { id, data: JSON.stringify(r), content, doc: keywords.analyze({ id, content: content.content }) };
   });
-  const ids = prepared.map((p) => p.id);
-  await client.query(INSERT_RECORDS, [ids, entity.name, prepared.map((p) => p.data)]);
-  const inserted = await insertSearchRows(
-    client,
-    entity.name,
-    {
-      ids,
-      contents: prepared.map((p) => p.content.content),
-      hashes: prepared.map((p) => p.content.hash),
-      lengths: prepared.map((p) => p.doc.length),
-    },
-    cached,
-  );
-  return { ids, docs: prepared.map((p) => p.doc), ...inserted };
+  return {
+    ids: prepared.map((p) => p.id),
+    data: prepared.map((p) => p.data),
+    contents: prepared.map((p) => p.content.content),
+    hashes: prepared.map((p) => p.content.hash),
+    docs: prepared.map((p) => p.doc),
+  };
+}
+
+/**
+ * Writes prepared records and their search rows (pending; ready with their
+ * vector when `cached` is given and the cache holds their text), and returns their
+ * analyzed text for the keyword index (KeywordIndexWriter), which the caller
+ * writes in the same transaction, for this chunk or for several at once.
+ */
+export async function writeRecordChunk(
+  client: pg.ClientBase,
+  entity: Entity,
+  chunk: PreparedChunk,
+  /** The active space, locked shared: rows whose text is cached get their vector now (insertSearchRows). */
+  cached?: VectorSpaceRef | null,
+): Promise<{ ids: string[]; docs: AnalyzedDoc[] } & InsertedSearchRows> {
+  const { ids } = chunk;
+  await client.query(INSERT_RECORDS, [ids, entity.name, chunk.data]);
+  const inserted = await insertSearchRows(client, entity.name, { ids, contents: chunk.contents, hashes: chunk.hashes, lengths: chunk.docs.map((d) => d.length) }, cached);
+  return { ids, docs: chunk.docs, ...inserted };
 }
 
 interface RecordRow {
