@@ -7,7 +7,7 @@
 import os from 'node:os';
 import pg from 'pg';
 import pgvector from 'pgvector';
-import { BM25_B, BM25_K1, bm25Idf, createPool, efSearchFor, HashProvider, HNSW_BUILD, keywordTopK, listVectorSegments, readResultVersions, readStatsAndHeads, SearchEngine, tokenize, vectorSql } from '@kameleondb/core';
+import { BM25_B, BM25_K1, bm25Idf, createPool, efSearchFor, HashProvider, HNSW_BUILD, keywordTopK, listVectorSegments, readResultVersions, readStatsAndHeads, SearchEngine, sealedUpTo, tokenize, vectorSql } from '@kameleondb/core';
 import { dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, getJson, machine, now, p50p95, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -324,8 +324,81 @@ const analyzerRows = (['simple', 'english'] as const).map((a) => `| ${a} | ${fmt
 process.stderr.write(`${analyzerRows.join('\n')}\n`);
 const analyzerRatio = (percentile(analyzerLat.english!, 95) / percentile(analyzerLat.simple!, 95)).toFixed(2);
 const analyzerRatio50 = (percentile(analyzerLat.english!, 50) / percentile(analyzerLat.simple!, 50)).toFixed(2);
-const loadAtEnd = loadAverage();
+
+// The vector retriever's plan over the segments of the main load (before more entities are loaded below).
 const plan = (await raw.query(`EXPLAIN ${VECTOR_10}`, [pgvector.toSql(Array.from(provider.embedOne('common'))), ['bench']])).rows.map((r) => r['QUERY PLAN']).join(' ');
+
+// A small entity beside large ones: 300 records loaded while 30,000 of another entity load, so
+// their vectors share segments, a few rows of each theirs. Its vector and hybrid searches through
+// the API against the raw exact top 10 of its rows, and the raw statement through the graphs of
+// the segments holding its rows (iterative, filtered to it: how those were read before segments
+// recorded rows per entity; the segments without its rows were scanned too then).
+const SMALL = 300;
+process.stderr.write(`a ${SMALL}-record entity beside 30,000 of another…\n`);
+for (const name of ['neighbour', 'small']) await post('/v1/entities', JSON.stringify({ name, fields: { title: 'text', body: 'text' }, embedFields: ['title', 'body'] }));
+const neighbourLoad = post('/v1/entities/neighbour/records?wait=true', Array.from({ length: 30_000 }, (_, i) => JSON.stringify(doc(N + i))).join('\n'), 'application/x-ndjson');
+for (let k = 0; k < 10; k++) {
+  await new Promise((r) => setTimeout(r, 200));
+  await post('/v1/entities/small/records?wait=true', Array.from({ length: SMALL / 10 }, (_, i) => JSON.stringify(doc(N + 30_000 + k * (SMALL / 10) + i))).join('\n'), 'application/x-ndjson');
+}
+await neighbourLoad;
+await waitCompacted(db);
+await db.query('VACUUM ANALYZE');
+const smallSegments = (await listVectorSegments(db, 1)).filter((x) => (x.entityRows?.small ?? 0) > 0);
+const smallQueries = topicQueries.slice(0, 100);
+const exactSmall = `SELECT record_id, embedding <=> $1::vector AS distance FROM kdb_vectors_1 WHERE entity = 'small' ORDER BY 2, 1 LIMIT 10`;
+const graphSmall = vectorSql(await listVectorSegments(db, 1).then((all) => all.filter((x) => (x.entityRows?.small ?? 0) > 0)), false, 10, 1, false, { hotAbove: sealedUpTo(await listVectorSegments(db, 1)) });
+const smallLat: Record<string, number[]> = { 'API vector': [], 'API hybrid': [], 'raw exact top 10 of its rows': [], 'raw through the graphs of its segments (iterative, filtered)': [] };
+const smallTook: Record<string, number[]> = { 'API vector': [], 'API hybrid': [] };
+let smallScan = '';
+let smallRecall = 0;
+const rawSmall = await raw.connect();
+try {
+  const graphRun = async (v: string) => {
+    await rawSmall.query('BEGIN');
+    try {
+      await rawSmall.query('SET LOCAL hnsw.iterative_scan = relaxed_order');
+      return (await rawSmall.query({ name: 'bench_small_graph', text: graphSmall, values: [v, ['small']] })).rows;
+    } finally {
+      await rawSmall.query('COMMIT');
+    }
+  };
+  for (let pass = 0; pass < 3; pass++) {
+    for (const q of smallQueries) {
+      const v = pgvector.toSql(Array.from(provider.embedOne(q)));
+      const paths: [string, () => Promise<unknown>][] = [
+        ['API vector', () => getJson<{ took_ms: number }>(`${stack.url}/v1/search?mode=vector&cache=false&entities=small&limit=10&q=${encodeURIComponent(q)}`).then((a) => pass && smallTook['API vector']!.push(a.took_ms))],
+        ['API hybrid', () => getJson<{ took_ms: number }>(`${stack.url}/v1/search?mode=hybrid&cache=false&entities=small&limit=10&q=${encodeURIComponent(q)}`).then((a) => pass && smallTook['API hybrid']!.push(a.took_ms))],
+        ['raw exact top 10 of its rows', () => rawSmall.query({ name: 'bench_small_exact', text: exactSmall, values: [v] })],
+        ['raw through the graphs of its segments (iterative, filtered)', () => graphRun(v)],
+      ];
+      // The first path rotates from query to query; pass 0 warms up.
+      const first = smallQueries.indexOf(q) % paths.length;
+      for (const [name, run] of [...paths.slice(first), ...paths.slice(0, first)]) {
+        const t = performance.now();
+        await run();
+        if (pass) smallLat[name]!.push(performance.now() - t);
+      }
+    }
+  }
+  for (const q of smallQueries) {
+    const v = pgvector.toSql(Array.from(provider.embedOne(q)));
+    const exact = (await rawSmall.query(exactSmall, [v])).rows.map((r) => Number(r.distance));
+    const answer = await getJson<{ results: { score: number }[]; explain: { vectorSegments: { sealed: { scan: string }[]; skipped: number } } }>(`${stack.url}/v1/search?mode=vector&cache=false&entities=small&limit=10&explain=true&q=${encodeURIComponent(q)}`);
+    const kth = exact[exact.length - 1]!;
+    smallRecall += answer.results.filter((r) => 1 - r.score <= kth + 1e-6).length / exact.length;
+    const seg = answer.explain.vectorSegments;
+    smallScan = `${seg.sealed.filter((x) => x.scan === 'exact').length} segment(s) read exactly, ${seg.sealed.filter((x) => x.scan === 'hnsw').length} through their graph, ${seg.skipped} skipped`;
+  }
+} finally {
+  rawSmall.release();
+}
+const smallRows = Object.entries(smallLat).map(([name, xs]) => `| ${name} | ${fmt(xs)} | ${smallTook[name] ? p50p95(smallTook[name]!) : ''} |`);
+process.stderr.write(`${smallRows.join('\n')}\n`);
+const smallRatio = (percentile(smallLat['API vector']!, 95) / percentile(smallLat['raw exact top 10 of its rows']!, 95)).toFixed(2);
+const smallGraphRatio = (percentile(smallLat['raw through the graphs of its segments (iterative, filtered)']!, 95) / percentile(smallLat['raw exact top 10 of its rows']!, 95)).toFixed(2);
+const smallWhere = smallSegments.map((x) => `${x.entityRows!.small} of a ${x.rows.toLocaleString('en')}-row segment`).join(', ');
+const loadAtEnd = loadAverage();
 await raw.end();
 await db.end();
 await stop([stack.api, ...stack.workers]);
@@ -363,6 +436,14 @@ await writeSection(N === 100_000 ? 'search' : `search-${N}`, [
   ...analyzerRows,
   '',
   `english p95 is ${analyzerRatio}× simple's, p50 ${analyzerRatio50}× (an english query term matches every inflected form of its stem, a simple one only the form typed, so an english term is found in several times as many documents).`,
+  '',
+  `A ${SMALL}-record entity beside the others: its records loaded in 10 requests while 30,000 of another entity loaded, so its vectors are ${smallWhere || 'hot'}. ${smallQueries.length} topic queries × 2 passes after a warm-up, concurrency 1, \`entities=small\`, \`cache=false\`, the first path rotating from query to query; the API searches it with ${smallScan}.`,
+  '',
+  '| path | p50 (ms) | p95 (ms) | p99 (ms) | server took_ms p50 / p95 |',
+  '|---|---:|---:|---:|---:|',
+  ...smallRows,
+  '',
+  `API vector p95 ÷ the raw exact top 10 of its rows: ${smallRatio}×; the raw statement through the graphs of the segments holding its rows ÷ that exact read: ${smallGraphRatio}×. Vector recall@10 through the API against the exact top 10: ${(smallRecall / smallQueries.length).toFixed(3)}.`,
   '',
   `Vector segments after the load: ${segmentRows.join(' + ')} rows; plan of the vector retriever: ${(plan.match(/Index Scan using kdb_vseg_\S+/g) ?? []).length} HNSW index scans (one per segment) + the hot range.`,
 ]);

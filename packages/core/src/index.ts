@@ -89,5 +89,5 @@ export { withRequestBudget } from './embedding/withRequestBudget.js';
 export { SegmentManager, HNSW_BUILD, DEFAULT_SEGMENT_POLICY, type SegmentManagerOptions, type SegmentStep } from './segments/SegmentManager.js';
 export type { SegmentPolicy, SegmentWork } from './segments/planSegmentWork.js';
 export { hnswRowsInMemory } from './segments/hnswRowsInMemory.js';
-export { listVectorSegments, vectorIndexStatus, type VectorSegment, type HotSegment, type VectorIndexStatus } from './segments/vectorSegmentStore.js';
+export { listVectorSegments, sealedUpTo, segmentsFor, vectorIndexStatus, type VectorSegment, type HotSegment, type VectorIndexStatus } from './segments/vectorSegmentStore.js';
 export { keywordTopK, readStatsAndHeads, type KeywordTopK, type KeywordHit, type KeywordTerm, type HeadRow, type StatsAndHeads } from './search/keywordTopK.js';

@@ -19,7 +19,8 @@ import {
 import { embedBatch } from '../src/batching/embedBatch.js';
 import { planSegmentWork, type SegmentPolicy } from '../src/segments/planSegmentWork.js';
 import { hnswRowsInMemory, memoryBytes } from '../src/segments/hnswRowsInMemory.js';
-import type { VectorSegment } from '../src/segments/vectorSegmentStore.js';
+import { entityRowsIn, segmentsFor, type VectorSegment } from '../src/segments/vectorSegmentStore.js';
+import { scansExactly } from '../src/search/segmentScan.js';
 import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 
@@ -34,6 +35,22 @@ const seg = (lo: number, hi: number, rows = hi - lo + 1): VectorSegment => ({
   createdAt: '',
   indexValid: true,
   entityRows: null,
+});
+
+describe('segments for a search of some entities', () => {
+  it('skips those holding none of their rows, reads exactly those holding few, and counts own keys only (an entity may be named constructor)', () => {
+    const big = { ...seg(1, 100_000), entityRows: { docs: 99_000, notes: 1_000 } };
+    const mixed = { ...seg(100_001, 140_000), entityRows: { docs: 28_000, notes: 12_000 } };
+    const unknown = { ...seg(140_001, 150_000), entityRows: null };
+    expect(segmentsFor([big, mixed, unknown], ['constructor'])).toEqual([unknown]);
+    expect(entityRowsIn(big, ['constructor', 'notes'])).toBe(1_000);
+    expect(entityRowsIn(unknown, ['docs'])).toBeNull();
+    // At most EXACT_SCAN_ROWS of theirs, or a quarter of the segment and at most EXACT_SCAN_MAX_ROWS.
+    expect([big, mixed, unknown].map((x) => scansExactly(x, ['notes']))).toEqual([true, false, false]);
+    expect(scansExactly({ ...mixed, rows: 90_000, entityRows: { docs: 70_000, notes: 20_000 } }, ['notes'])).toBe(true);
+    expect(scansExactly({ ...mixed, entityRows: { docs: 70_000, notes: 20_000 } }, ['notes'], 0)).toBe(false);
+    expect(scansExactly(big, ['docs'])).toBe(false);
+  });
 });
 
 describe('planSegmentWork', () => {
@@ -375,11 +392,14 @@ describe('vector segments', () => {
 
     // Recorded by a process from before the rows per entity: not known, so every search reads it through its graph.
     await db.pool.query('UPDATE kdb_vector_segments SET entity_rows = NULL WHERE index_name = $1', [own.indexName]);
-    const unknown = await exact.search({ q: 'cold storage crate 7', entities: ['docs'], mode: 'vector', limit: 5, explain: true });
-    expect(unknown.explain!.vectorSegments!.sealed.find((x) => x.lo === own.lo)).toMatchObject({ scan: 'hnsw' });
-    expect(unknown.results.map((r) => r.id)).toEqual(docsSearch.results.map((r) => r.id));
-    await db.pool.query(`UPDATE kdb_vector_segments SET entity_rows = '{"cold": 30}' WHERE index_name = $1`, [own.indexName]);
-    await exact.close();
+    try {
+      const unknown = await exact.search({ q: 'cold storage crate 7', entities: ['docs'], mode: 'vector', limit: 5, explain: true });
+      expect(unknown.explain!.vectorSegments!.sealed.find((x) => x.lo === own.lo)).toMatchObject({ scan: 'hnsw' });
+      expect(unknown.results.map((r) => r.id)).toEqual(docsSearch.results.map((r) => r.id));
+    } finally {
+      await db.pool.query(`UPDATE kdb_vector_segments SET entity_rows = '{"cold": 30}' WHERE index_name = $1`, [own.indexName]);
+      await exact.close();
+    }
   });
 
   it('a search asking more rows than ef_search raises it for its own statement', async () => {

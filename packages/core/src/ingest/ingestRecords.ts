@@ -190,27 +190,30 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
       };
       let current: PreparedChunk | null = await prepareRecordChunk(opts.entity, chunk, keywords);
       chunk = [];
+      // Handed to its write and dropped here: once written only its terms are kept, so memory
+      // holds those and the next chunk.
+      const take = (): PreparedChunk => {
+        const c = current!;
+        current = null;
+        return c;
+      };
       for (let seq = 0; current; seq++) {
-        const writing = writeRecordChunk(client, opts.entity, current, space);
+        const writing = writeRecordChunk(client, opts.entity, take(), space);
+        // On a failure below the transaction rolls back at once: the next chunk's reading uses no
+        // connection, its own failure is handled here, and the body's reader is stopped after it
+        // (source.return below).
         const next = prepareNext();
-        // Awaited below; a bad record further on must not go unhandled while this chunk is written.
         next.catch(() => undefined);
-        try {
-          const out = await writing;
-          ids.push(out.ids);
-          if (pending && hits) {
-            pending.push(out.pending);
-            const missed = new Set(out.pending);
-            hits.push(out.ids.filter((id) => !missed.has(id)));
-          }
-          cachedTexts += out.cachedTexts;
-          if (key !== undefined) await addIngestKeyIds(client, opts.entity.name, key, seq, out.ids);
-          await keywords.add(client, out.docs);
-        } catch (err) {
-          // The transaction rolls back once the reading of the next chunk has stopped.
-          await next.catch(() => undefined);
-          throw err;
+        const out = await writing;
+        ids.push(out.ids);
+        if (pending && hits) {
+          pending.push(out.pending);
+          const missed = new Set(out.pending);
+          hits.push(out.ids.filter((id) => !missed.has(id)));
         }
+        cachedTexts += out.cachedTexts;
+        if (key !== undefined) await addIngestKeyIds(client, opts.entity.name, key, seq, out.ids);
+        await keywords.add(client, out.docs);
         current = await next;
       }
       await keywords.flush(client);

@@ -100,7 +100,7 @@ export interface SearchEngineOptions {
   queryCacheSize?: number;
   /** How long the segment catalog is reused, in ms (any version finds every vector). Default 1000. */
   segmentCacheMs?: number;
-  /** Rows of the searched entities up to which a sealed segment is read exactly instead of through its graph. Default EXACT_SCAN_ROWS; 0: always the graph. */
+  /** Replaces EXACT_SCAN_ROWS in scansExactly (a segment's share rule stays); 0: every segment through its graph. Default EXACT_SCAN_ROWS. */
   exactScanRows?: number;
   /**
    * Picks the server of each search's statements (retrievers, statistics,

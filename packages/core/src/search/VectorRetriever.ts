@@ -97,7 +97,7 @@ export interface VectorRetrieverOptions {
   efSearch?: number | 'auto' | undefined;
   /** How long the segment catalog is reused, in ms (any version finds every vector). Default 1000. */
   segmentCacheMs?: number | undefined;
-  /** A sealed segment holding at most this many rows of the searched entities is read exactly, not through its graph (scansExactly). Default EXACT_SCAN_ROWS; 0: always the graph. */
+  /** Replaces EXACT_SCAN_ROWS in scansExactly (a segment's share rule stays); 0: every segment through its graph. Default EXACT_SCAN_ROWS. */
   exactScanRows?: number | undefined;
 }
 

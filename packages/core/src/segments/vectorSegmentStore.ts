@@ -65,13 +65,16 @@ export async function listVectorSegments(db: pg.Pool | pg.ClientBase, spaceId: n
  * sealedUpTo of the whole catalog.
  */
 export function segmentsFor(segments: readonly VectorSegment[], entities: readonly string[]): VectorSegment[] {
-  return segments.filter((s) => s.entityRows === null || entities.some((e) => (s.entityRows![e] ?? 0) > 0));
+  return segments.filter((s) => s.entityRows === null || entities.some((e) => rowsOf(s.entityRows!, e) > 0));
 }
+
+/** An entity's rows in a segment's counts (own keys only: an entity may be named `constructor`). */
+const rowsOf = (counts: Record<string, number>, entity: string): number => (Object.hasOwn(counts, entity) ? counts[entity]! : 0);
 
 /** Rows of `entities` in the segment (upper bounds); null where the catalog does not know. */
 export function entityRowsIn(segment: VectorSegment, entities: readonly string[]): number | null {
   if (segment.entityRows === null) return null;
-  return entities.reduce((n, e) => n + (segment.entityRows![e] ?? 0), 0);
+  return entities.reduce((n, e) => n + rowsOf(segment.entityRows!, e), 0);
 }
 
 /** The build settings of a segment's HNSW graph; null where its index is gone or the setting was not given. */
