@@ -44,27 +44,29 @@ export function vectorSessionSql(efSearch = DEFAULT_EF_SEARCH): string[] {
 export function vectorSql(segments: readonly VectorSegment[], filtered: boolean, limit: number, spaceId: number, withRows = false, layout: SegmentLayout = {}): string {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`vector limit must be a positive integer; got ${limit}`);
   const hotAbove = layout.hotAbove ?? sealedUpTo(segments);
-  const part = (range: string, entity: string) => `(
+  const part = (range: string, entity: string, order: string) => `(
     SELECT s.record_id AS id, s.entity, s.embedding <=> $1::vector AS distance
       FROM ${vectorTable(spaceId)} s
      WHERE ${range} AND ${entity} AND s.embedding IS NOT NULL
        ${filtered ? 'AND EXISTS (SELECT 1 FROM kdb_records r WHERE r.id = s.record_id AND r.data @> $3::jsonb)' : ''}
-     ORDER BY s.embedding <=> $1::vector
+     ORDER BY ${order}
      LIMIT ${limit})`;
   // Which path reads a segment is the retriever's choice (scansExactly, from the catalog's rows per
-  // entity), not the planner's, whose statistics may predate an entity: an exact read states its
-  // range as `< hi + 1`, which does not imply the partial HNSW index's predicate, so the rows come
-  // by (entity, vector_seq); a graph read keeps the entity test out of index conditions (IS TRUE),
+  // entity), not the planner's, whose statistics may predate an entity. An exact read orders by
+  // `distance + 0`, which no HNSW index yields (whatever segment's predicate its range implies: a
+  // merged one's, with a catalog read before the merge), so its rows come by (entity,
+  // vector_seq) and a sort. A graph read keeps the entity test out of index conditions (IS TRUE),
   // so no plan reads the segment by entity, and the statement keeps one generic plan whatever the
   // entities (a custom plan per search costs its planning each time).
   const byEntity = 's.entity = ANY($2::text[])';
   const notByEntity = '(s.entity = ANY($2::text[])) IS TRUE';
-  const parts = segments.map((seg) =>
-    layout.exact?.has(seg.indexName)
-      ? part(`s.vector_seq >= ${seqLiteral(seg.lo)} AND s.vector_seq < ${seqLiteral(String(BigInt(seg.hi) + 1n))}`, byEntity)
-      : part(`s.vector_seq BETWEEN ${seqLiteral(seg.lo)} AND ${seqLiteral(seg.hi)}`, notByEntity),
-  );
-  parts.push(part(`s.vector_seq > ${seqLiteral(hotAbove)}`, byEntity));
+  const byGraph = 's.embedding <=> $1::vector';
+  const bySort = '(s.embedding <=> $1::vector) + 0';
+  const parts = segments.map((seg) => {
+    const range = `s.vector_seq BETWEEN ${seqLiteral(seg.lo)} AND ${seqLiteral(seg.hi)}`;
+    return layout.exact?.has(seg.indexName) ? part(range, byEntity, bySort) : part(range, notByEntity, byGraph);
+  });
+  parts.push(part(`s.vector_seq > ${seqLiteral(hotAbove)}`, byEntity, byGraph));
   const top = `SELECT id, entity, distance FROM (${parts.join('\n  UNION ALL ')}) u ORDER BY distance, id LIMIT ${limit}`;
   if (!withRows) return top;
   // Inner joins, as the fetch after fusion: a row deleted since its vector was written is left out.
