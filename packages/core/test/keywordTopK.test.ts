@@ -380,7 +380,7 @@ describe('keywordTopK: cut reads, per-document bounds and term scans keep the ex
 describe('keywordTopK: lookups probe by record even when the statistics predate the entity', () => {
   // A new entity's postings are invisible to statistics analyzed before it (autovacuum
   // analyzes after 10% of a table changed): the planner then takes its postings for a
-  // handful, and scanned all of them for each lookup by record (80 ms for 60 ids at 20k records).
+  // handful, and scanned all of them for each lookup by record.
   let db: TestDatabase;
   let seed = 59;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);

@@ -178,6 +178,7 @@ export class VectorRetriever {
     let segments: VectorSegment[];
     let catalog: VectorSegment[];
     let exact: Set<string>;
+    let hotAbove: VectorSeq;
     let efSearch: number;
     let handedOff = false;
     try {
@@ -196,7 +197,8 @@ export class VectorRetriever {
       exact = new Set(segments.filter((x) => scansExactly(x, entities, this.opts.exactScanRows)).map((x) => x.indexName));
       const values: unknown[] = [pgvector.toSql(vector), entities];
       if (where) values.push(JSON.stringify(where));
-      query = { text: vectorSql(segments, !!where, k, space.id, withRows, { hotAbove: sealedUpTo(catalog), exact }), values };
+      hotAbove = sealedUpTo(catalog);
+      query = { text: vectorSql(segments, !!where, k, space.id, withRows, { hotAbove, exact }), values };
       // One prepared statement per segment layout and row count (the text changes with either).
       const name = `kdb_vector_${createHash('sha1').update(query.text).digest('hex').slice(0, 12)}`;
       efSearch = this.efFor(segments.filter((x) => !exact.has(x.indexName)));
@@ -210,7 +212,7 @@ export class VectorRetriever {
     // relaxed_order iterative scans (filtered queries) may return rows slightly out of order.
     rows.sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : 1));
     const hits = rows.map((r, i) => ({ id: r.id, entity: r.entity, rank: i + 1, score: 1 - Number(r.distance) }));
-    return { hits, query, segments, exact, skippedSegments: catalog.length - segments.length, hotAbove: sealedUpTo(catalog), efSearch, ...(withRows ? { rows: rows.map((r) => ({ id: r.id, data: r.data!, content: r.content! })) } : {}) };
+    return { hits, query, segments, exact, skippedSegments: catalog.length - segments.length, hotAbove, efSearch, ...(withRows ? { rows: rows.map((r) => ({ id: r.id, data: r.data!, content: r.content! })) } : {}) };
   }
 
   /**
