@@ -59,6 +59,11 @@ const { values: args } = parseArgs({
      * so this only splits the one transaction the API holds per request.
      */
     'request-records': { type: 'string' },
+    /**
+     * The API's and workers' V8 old-space cap in MB; default docker-compose.yml's 512. A cap well
+     * below it shows the memory bound holds at every N: a process whose live set grew with N would die.
+     */
+    'heap-mb': { type: 'string', default: '512' },
   },
 });
 const sizes = args.sizes.split(',').map(Number);
@@ -70,8 +75,9 @@ if (!(REQUEST_RECORDS === Infinity || (Number.isInteger(REQUEST_RECORDS) && REQU
 const TIMEOUT_MS = Number(args['timeout-min']) * 60_000;
 if (!(TIMEOUT_MS > 0)) throw new Error(`--timeout-min must be a positive number; got ${args['timeout-min']}`);
 const TURNS = 3;
-/** The API's and workers' V8 old-space cap, docker-compose.yml's. */
-const NODE_HEAP = '--max-old-space-size=512';
+const HEAP_MB = Number(args['heap-mb']);
+if (!Number.isInteger(HEAP_MB) || HEAP_MB < 64 || HEAP_MB > 16384) throw new Error(`--heap-mb must be an integer from 64 to 16384; got ${args['heap-mb']}`);
+const NODE_HEAP = `--max-old-space-size=${HEAP_MB}`;
 const ENTITY = 'scale';
 const DIMENSIONS = 384;
 /**
@@ -110,6 +116,8 @@ interface SizeResult {
   n: number;
   /** Records per ingest request; absent: one request. */
   requestRecords?: number;
+  /** The processes' old-space cap in MB; absent in runs before it was an option: 512. */
+  heapMb?: number;
   topics: number;
   load: string;
   acceptedS: number;
@@ -217,8 +225,8 @@ async function measure(n: number, slot: number, bytesPerRecord: number): Promise
       KDB_MAX_BODY: '8gb',
       KDB_MAX_RECORDS_PER_REQUEST: String(Math.max(n, 1_000_000)),
       KDB_WAIT_TIMEOUT_MS: String(TIMEOUT_MS),
-      // As docker-compose.yml runs them: with a fixed old space V8 collects instead of growing the heap
-      // to a multiple of the live set, so the peak RSS shows what a process holds, not how lazily it collects.
+      // As docker-compose.yml runs them (at its cap unless --heap-mb): with a fixed old space V8 collects instead
+      // of growing the heap to a multiple of the live set, so the peak RSS shows what a process holds, not how lazily it collects.
       NODE_OPTIONS: NODE_HEAP,
     };
     const stack = await startStack(env, 2, 180_000);
@@ -376,6 +384,7 @@ async function measure(n: number, slot: number, bytesPerRecord: number): Promise
     const result: SizeResult = {
       n,
       ...(REQUEST_RECORDS < n ? { requestRecords: REQUEST_RECORDS } : {}),
+      heapMb: HEAP_MB,
       topics,
       load: loadAtStart,
       acceptedS,
@@ -421,6 +430,11 @@ const p = (xs: number[], q: number) => percentile(xs, q);
 const allKinds = (r: SizeResult, path: Path, kinds: readonly string[] = KINDS) => kinds.flatMap((k) => r.lat[path][k]!);
 const SVG = 'bench-scale.svg';
 
+const heapLine = (results: SizeResult[]) => {
+  const caps = [...new Set(results.map((r) => r.heapMb ?? 512))];
+  const flag = (mb: number) => `\`--max-old-space-size=${mb}\`${mb === 512 ? " (docker-compose.yml's)" : ''}`;
+  return caps.length === 1 ? flag(caps[0]!) : results.map((r) => `${r.n}: ${flag(r.heapMb ?? 512)}`).join(', ');
+};
 const requestsLine = (results: SizeResult[]) =>
   results.map((r) => (r.requestRecords && r.requestRecords < r.n ? `${r.n}: ${Math.ceil(r.n / r.requestRecords)} requests of ${r.requestRecords}, one after the other` : `${r.n}: one request`)).join('; ');
 
@@ -432,7 +446,7 @@ function section(results: SizeResult[], startedAt: string, machineLine: string, 
     '## Scale: cost curves against N (`pnpm bench:scale`)',
     '',
     `Run ${startedAt} on ${machineLine}; sizes run: ${sized}${asked.length > results.length ? ` (of ${asked.join(', ')} asked)` : ''}. Load average (1, 5, 15 min) at the start of each size's ingest: ${results.map((r) => `${r.n}: ${r.load}`).join('; ')}; at its end: ${results.map((r) => `${r.n}: ${r.endLoad}`).join('; ')}.`,
-    `Corpus (scripts/bench/zipfCorpus.ts): per record 20–300 words (uniform); each word with probability ${TOPIC_SHARE} one of the 20 words of the record's topic (N/${PER_TOPIC} topics, so a neighbourhood stays ${PER_TOPIC} records at every N), else a word of a Zipfian vocabulary (s = 1, 50,000 words); a \`team\` field of 10 values. Streamed through \`kameleondb records insert ${ENTITY} -f -\`: ${requestsLine(results)}, hash provider (384 dims), 2 worker processes, API and workers under \`${NODE_HEAP}\` (docker-compose.yml's), a fresh database and redis-server per size. "Searchable": every record \`indexed\` (\`GET /v1/entities/${ENTITY}\`); "compacted": every vector in an HNSW segment (m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}) and the merges done. Raw baseline: the same vectors by \`psql \\copy … (FORMAT binary)\` into a plain \`vector(${DIMENSIONS})\` table, then \`CREATE INDEX … USING hnsw\` with the same settings (maintenance_work_mem ${DEFAULTS.segmentBuildMemory}, raised where one graph of all the rows needs more so that it builds in memory: ${results.map((r) => `${r.n}: ${rawBuildMemory(r.n)}`).join(', ')}); vectors only, where "searchable" also includes the keyword index, most of the ingest's time and bytes.`,
+    `Corpus (scripts/bench/zipfCorpus.ts): per record 20–300 words (uniform); each word with probability ${TOPIC_SHARE} one of the 20 words of the record's topic (N/${PER_TOPIC} topics, so a neighbourhood stays ${PER_TOPIC} records at every N), else a word of a Zipfian vocabulary (s = 1, 50,000 words); a \`team\` field of 10 values. Streamed through \`kameleondb records insert ${ENTITY} -f -\`: ${requestsLine(results)}, hash provider (384 dims), 2 worker processes, API and workers under ${heapLine(results)}, a fresh database and redis-server per size. "Searchable": every record \`indexed\` (\`GET /v1/entities/${ENTITY}\`); "compacted": every vector in an HNSW segment (m=${HNSW_BUILD.m}, ef_construction=${HNSW_BUILD.efConstruction}) and the merges done. Raw baseline: the same vectors by \`psql \\copy … (FORMAT binary)\` into a plain \`vector(${DIMENSIONS})\` table, then \`CREATE INDEX … USING hnsw\` with the same settings (maintenance_work_mem ${DEFAULTS.segmentBuildMemory}, raised where one graph of all the rows needs more so that it builds in memory: ${results.map((r) => `${r.n}: ${rawBuildMemory(r.n)}`).join(', ')}); vectors only, where "searchable" also includes the keyword index, most of the ingest's time and bytes.`,
     ...(results.some((r) => r.n >= 1_000_000)
       ? []
       : [
