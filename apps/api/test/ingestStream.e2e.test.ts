@@ -33,6 +33,8 @@ const MB = 1024 * 1024;
 const N = 200_000;
 /** Old-space cap of the measured API process, in MB (NODE_OPTIONS). */
 const HEAP_CAP_MB = 128;
+/** Old-space cap of the API that takes ever-new terms: bench:scale ran out of it at a million records. */
+const UNIQUE_TERMS_HEAP_MB = 192;
 /** How long an API process may take to start: it compiles its sources, slow on a loaded machine. */
 const START_MS = 120_000;
 
@@ -92,6 +94,27 @@ describe('streamed ingest into a real API process', () => {
     // 200k records take as parsed objects alone.
     expect(quarters[3]!).toBeLessThan(quarters[1]! + 40 * MB);
     expect(peak - before).toBeLessThan(160 * MB);
+  }, 900_000);
+
+  it('a streamed request of ever-new terms stays under the heap cap: the postings buffer is bounded in bytes, not only in documents', async () => {
+    // Every record brings 60 terms no other record has: 1.8M distinct terms within one 50,000-document
+    // postings batch, a vocabulary that grows with the request (as a corpus's does with N, or a hostile one's
+    // by design). Held per term until the batch was written, they outgrew a heap of 192 MB before the batch
+    // filled; the buffer's bounds (500,000 terms, 128 MB) now end the batch first.
+    const api = await startApiProcess({ ...env(), NODE_OPTIONS: `--max-old-space-size=${UNIQUE_TERMS_HEAP_MB}` }, START_MS);
+    children.push(api);
+    const pid = api.proc.pid!;
+    const n = 30_000;
+    function* unique() {
+      for (let i = 0; i < n; i++) yield { t: `fresh ${i} ${Array.from({ length: 60 }, (_, j) => `u${i.toString(36)}v${j}`).join(' ')}` };
+    }
+    const answer = await new KameleonClient({ url: api.url, uploadTimeoutMs: 0 }).records.insertStream('stream', unique());
+    expect(answer.count).toBe(n);
+    expect(api.proc.exitCode).toBeNull();
+    expect(await countTagged('fresh')).toBe(n);
+    const distinct = (await db.pool.query(`SELECT count(DISTINCT term)::int AS n FROM kdb_postings WHERE entity = 'stream' AND term LIKE 'u%v%'`)).rows[0].n as number;
+    expect(distinct).toBe(n * 60);
+    console.log(`API peak RSS over ${n} records of 60 new terms each (--max-old-space-size=${UNIQUE_TERMS_HEAP_MB}): ${((await procKb(pid, 'VmHWM')) / MB).toFixed(0)} MB`);
   }, 900_000);
 
   it('an API killed mid-stream leaves nothing, and a retry with the same Idempotency-Key writes the request once', async () => {

@@ -10,25 +10,48 @@ export interface PostingsDoc {
   length: number;
 }
 
+/** Ints of one page of the pool: pages are added, never grown, so no copy of everything held is ever made. */
+const PAGE_INTS = 1 << 20;
+/** A chunk is [next chunk, capacity, used, pairs…]; a term's first holds one pair, each next one twice its predecessor, up to this. */
+const MAX_CHUNK_INTS = 4096;
+const HEADER = 3;
+/**
+ * Heap bytes a term costs beyond its characters: its Map entry, its string
+ * header and its slot in the head and tail arrays (heap after a full GC on
+ * Node 20, bench:scale's corpus: about 60 a term over 250,000 terms).
+ */
+const TERM_BYTES = 64;
+/** Heap bytes a document costs: its id string and its length. */
+const DOC_BYTES = 96;
+
 /**
  * Postings of analyzed documents, grouped by term as documents are added,
  * then written by one COPY into kdb_postings. Grouped by term, the postings
  * of one term go to the same pages of the impact index (entity, term, …) one
  * after another instead of to random pages (docs/decisions/postings-grouped-by-term.md).
- * Grouping as documents arrive, in compact arrays, keeps the event loop
- * free: the COPY's lines are made as the stream asks for them.
+ * Grouping as documents arrive keeps the event loop free: the COPY's lines
+ * are made as the stream asks for them.
+ *
+ * Each term's (document index, term frequency) pairs live in a chain of
+ * chunks in one pool of Int32Array pages, and the term itself is a Map entry
+ * to a slot number: no object per term, so a batch whose vocabulary grows
+ * (a corpus's does with its size; a hostile request's by design) costs tens
+ * of bytes of heap a term (docs/decisions/postings-buffer-typed-arrays.md).
+ * `bytes` is what the buffer holds, for its writer to bound.
  * Only keywordIndex.ts drives it: every postings write goes through there.
  */
 export class PostingsBuffer {
   private ids: string[] = [];
   private lengths: number[] = [];
-  /**
-   * Per term: (document index, term frequency) pairs in a typed array that
-   * doubles as it fills, and how many ints are used. 4 bytes an int, against
-   * 8 in a JS array of numbers: the buffer of a 50,000-document batch of long
-   * texts is the largest thing an ingest holds (docs/decisions/postings-buffer-typed-arrays.md).
-   */
-  private byTerm = new Map<string, { pairs: Int32Array; used: number }>();
+  private slots = new Map<string, number>();
+  private termList: string[] = [];
+  /** Per slot: the pool offset of its first chunk, and of its last. */
+  private heads: Int32Array<ArrayBuffer> = new Int32Array(1024);
+  private tails: Int32Array<ArrayBuffer> = new Int32Array(1024);
+  private pages: Int32Array[] = [];
+  /** Next free int of the last page. */
+  private free = PAGE_INTS;
+  private termChars = 0;
 
   constructor(private readonly entity: string) {}
 
@@ -37,22 +60,75 @@ export class PostingsBuffer {
     return this.ids.length;
   }
 
+  /** Distinct terms added since the last write. */
+  get terms(): number {
+    return this.termList.length;
+  }
+
+  /** What the buffer holds, in bytes: its pool pages, and the heap its terms and documents take. */
+  get bytes(): number {
+    return this.pages.length * PAGE_INTS * 4 + this.termList.length * TERM_BYTES + this.termChars * 2 + this.ids.length * DOC_BYTES + this.heads.length * 8;
+  }
+
+  /** The buffered documents' ids and lengths, in the order they were added. */
+  documentLengths(): { ids: readonly string[]; lengths: readonly number[] } {
+    return { ids: this.ids, lengths: this.lengths };
+  }
+
   add(docs: readonly PostingsDoc[]): void {
     for (const doc of docs) {
       const index = this.ids.push(doc.id) - 1;
       this.lengths.push(doc.length);
-      for (const [term, n] of doc.tf) {
-        let list = this.byTerm.get(term);
-        if (!list) this.byTerm.set(term, (list = { pairs: new Int32Array(4), used: 0 }));
-        if (list.used === list.pairs.length) {
-          const grown = new Int32Array(list.pairs.length * 2);
-          grown.set(list.pairs);
-          list.pairs = grown;
-        }
-        list.pairs[list.used++] = index;
-        list.pairs[list.used++] = n;
-      }
+      for (const [term, n] of doc.tf) this.append(this.slotOf(term), index, n);
     }
+  }
+
+  private slotOf(term: string): number {
+    let slot = this.slots.get(term);
+    if (slot !== undefined) return slot;
+    slot = this.termList.push(term) - 1;
+    this.slots.set(term, slot);
+    this.termChars += term.length;
+    if (slot === this.heads.length) {
+      this.heads = grown(this.heads);
+      this.tails = grown(this.tails);
+    }
+    const chunk = this.chunk(2);
+    this.heads[slot] = chunk;
+    this.tails[slot] = chunk;
+    return slot;
+  }
+
+  /** A new chunk of `capacity` ints; returns its pool offset. */
+  private chunk(capacity: number): number {
+    if (this.free + HEADER + capacity > PAGE_INTS) {
+      this.pages.push(new Int32Array(PAGE_INTS));
+      this.free = 0;
+    }
+    const page = this.pages[this.pages.length - 1]!;
+    const at = this.free;
+    page[at] = -1;
+    page[at + 1] = capacity;
+    page[at + 2] = 0;
+    this.free += HEADER + capacity;
+    return (this.pages.length - 1) * PAGE_INTS + at;
+  }
+
+  private append(slot: number, doc: number, tf: number): void {
+    let at = this.tails[slot]!;
+    let page = this.pages[Math.floor(at / PAGE_INTS)]!;
+    let i = at % PAGE_INTS;
+    if (page[i + 2] === page[i + 1]) {
+      const next = this.chunk(Math.min(MAX_CHUNK_INTS, page[i + 1]! * 2));
+      page[i] = next;
+      this.tails[slot] = at = next;
+      page = this.pages[Math.floor(at / PAGE_INTS)]!;
+      i = at % PAGE_INTS;
+    }
+    const used = page[i + 2]!;
+    page[i + HEADER + used] = doc;
+    page[i + HEADER + used + 1] = tf;
+    page[i + 2] = used + 2;
   }
 
   /**
@@ -61,16 +137,35 @@ export class PostingsBuffer {
    * trigger then adds each term's document frequency once for the batch.
    */
   async write(client: pg.ClientBase): Promise<void> {
-    const { entity, ids, lengths, byTerm } = this;
+    const { entity, ids, lengths, termList: terms, heads, pages } = this;
     this.ids = [];
     this.lengths = [];
-    this.byTerm = new Map();
+    this.slots = new Map();
+    this.termList = [];
+    this.heads = new Int32Array(1024);
+    this.tails = new Int32Array(1024);
+    this.pages = [];
+    this.free = PAGE_INTS;
+    this.termChars = 0;
     if (ids.length === 0) return;
     function* rows() {
-      for (const [term, { pairs, used }] of byTerm) {
-        for (let i = 0; i < used; i += 2) yield [entity, term, ids[pairs[i]!]!, pairs[i + 1]!, lengths[pairs[i]!]!];
+      for (let slot = 0; slot < terms.length; slot++) {
+        const term = terms[slot]!;
+        for (let at = heads[slot]!; at !== -1; ) {
+          const page = pages[Math.floor(at / PAGE_INTS)]!;
+          const i = at % PAGE_INTS;
+          const end = i + HEADER + page[i + 2]!;
+          for (let j = i + HEADER; j < end; j += 2) yield [entity, term, ids[page[j]!]!, page[j + 1]!, lengths[page[j]!]!];
+          at = page[i]!;
+        }
       }
     }
     await copyText(client, 'kdb_postings', ['entity', 'term', 'record_id', 'tf', 'doc_len'], rows());
   }
+}
+
+function grown(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const out = new Int32Array(a.length * 2);
+  out.set(a);
+  return out;
 }

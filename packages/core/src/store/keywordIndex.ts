@@ -66,20 +66,37 @@ export function analyze(doc: KeywordDoc, analyzer: Analyzer = 'simple'): Analyze
  */
 export async function indexNextGeneration(client: pg.ClientBase, key: string, docs: readonly AnalyzedDoc[], opts: { replace: boolean }): Promise<void> {
   if (docs.length === 0) return;
-  const ids = docs.map((d) => d.id);
+  const postings = new PostingsBuffer(key);
+  postings.add(docs);
+  await writeNextGeneration(client, key, postings, opts);
+}
+
+/** indexNextGeneration for documents already in `postings` (built for `key`); empties it. */
+async function writeNextGeneration(client: pg.ClientBase, key: string, postings: PostingsBuffer, opts: { replace: boolean }): Promise<void> {
+  const { ids, lengths } = postings.documentLengths();
+  if (ids.length === 0) return;
   if (opts.replace) await client.query('DELETE FROM kdb_postings WHERE entity = $1 AND record_id = ANY($2::uuid[])', [key, ids]);
   await client.query(
     `INSERT INTO kdb_postings_next_len (record_id, key, doc_len) SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])
      ON CONFLICT (record_id) DO UPDATE SET key = EXCLUDED.key, doc_len = EXCLUDED.doc_len`,
-    [ids, ids.map(() => key), docs.map((d) => d.length)],
+    [ids, ids.map(() => key), lengths],
   );
-  const postings = new PostingsBuffer(key);
-  postings.add(docs);
   await postings.write(client);
 }
 
 /** Default of KeywordIndexWriter's `batchDocs`. */
 export const POSTINGS_BATCH_DOCS = 50_000;
+/**
+ * Defaults of KeywordIndexWriter's `batchBytes` and `batchTerms`. A
+ * 50,000-document batch of bench:scale's corpus at a million records
+ * (250,000 terms, 5.1M postings) holds about 95 MB, 20 of them heap, so
+ * realistic batches end by their documents; a request whose records bring
+ * ever-new terms ends its batches by these. Terms are bounded on their own
+ * because each costs heap (its Map entry and string, and the Map's growth
+ * doubles its table at once): half a million take about 50 MB.
+ */
+export const POSTINGS_BATCH_BYTES = 128 * 1024 * 1024;
+export const POSTINGS_BATCH_TERMS = 500_000;
 
 export interface KeywordIndexWriterOptions {
   /**
@@ -91,6 +108,15 @@ export interface KeywordIndexWriterOptions {
    * memory.
    */
   batchDocs?: number;
+  /**
+   * Bytes the buffered postings may hold (both generations during an
+   * analyzer change) before they are written, whatever the documents' count.
+   * Default POSTINGS_BATCH_BYTES: the ingest's memory then does not grow with
+   * the vocabulary of a batch.
+   */
+  batchBytes?: number;
+  /** Distinct terms buffered (both generations) before they are written. Default POSTINGS_BATCH_TERMS. */
+  batchTerms?: number;
 }
 
 /**
@@ -102,15 +128,20 @@ export interface KeywordIndexWriterOptions {
 export class KeywordIndexWriter {
   private readonly buffer: PostingsBuffer;
   private readonly batchDocs: number;
-  /** Documents for the next generation, written with each batch. */
-  private nextDocs: AnalyzedDoc[] = [];
+  private readonly batchBytes: number;
+  private readonly batchTerms: number;
+  /** The next generation's postings during an analyzer change, written with each batch. */
+  private readonly nextBuffer: PostingsBuffer | null;
 
   private constructor(
     readonly targets: PostingsTargets,
     opts: KeywordIndexWriterOptions,
   ) {
     this.buffer = new PostingsBuffer(targets.current.key);
+    this.nextBuffer = targets.next ? new PostingsBuffer(targets.next.key) : null;
     this.batchDocs = opts.batchDocs ?? POSTINGS_BATCH_DOCS;
+    this.batchBytes = opts.batchBytes ?? POSTINGS_BATCH_BYTES;
+    this.batchTerms = opts.batchTerms ?? POSTINGS_BATCH_TERMS;
   }
 
   /** A writer for `entity`'s postings in `client`'s transaction (its targets read and locked: postingsTargets). */
@@ -127,19 +158,15 @@ export class KeywordIndexWriter {
   async add(client: pg.ClientBase, docs: readonly AnalyzedDoc[]): Promise<void> {
     this.buffer.add(docs);
     const next = this.targets.next;
-    if (next) for (const d of docs) this.nextDocs.push(analyze(d, next.analyzer));
-    if (this.buffer.documents >= this.batchDocs) await this.flush(client);
+    if (next) for (const d of docs) this.nextBuffer!.add([analyze(d, next.analyzer)]);
+    const [bytes, terms] = [this.buffer.bytes + (this.nextBuffer?.bytes ?? 0), this.buffer.terms + (this.nextBuffer?.terms ?? 0)];
+    if (this.buffer.documents >= this.batchDocs || bytes >= this.batchBytes || terms >= this.batchTerms) await this.flush(client);
   }
 
   /** Writes whatever is buffered. */
   async flush(client: pg.ClientBase): Promise<void> {
     await this.buffer.write(client);
-    const next = this.targets.next;
-    if (next && this.nextDocs.length) {
-      const docs = this.nextDocs;
-      this.nextDocs = [];
-      await indexNextGeneration(client, next.key, docs, { replace: false });
-    }
+    if (this.targets.next) await writeNextGeneration(client, this.targets.next.key, this.nextBuffer!, { replace: false });
   }
 }
 
