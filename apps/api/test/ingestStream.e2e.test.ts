@@ -117,6 +117,27 @@ describe('streamed ingest into a real API process', () => {
     console.log(`API peak RSS over ${n} records of 60 new terms each (--max-old-space-size=${UNIQUE_TERMS_HEAP_MB}): ${((await procKb(pid, 'VmHWM')) / MB).toFixed(0)} MB`);
   }, 900_000);
 
+  it('a streamed request of records at the field limit stays under the heap cap: a chunk is bounded in characters, not only in records', async () => {
+    // 240 records of 1,000,000 characters each, 240 MB of text: one 5,000-record chunk held them all (with
+    // their composed contents) and outgrew the heap; a chunk now ends at CHUNK_CHARS.
+    const api = await startApiProcess({ ...env(), KDB_MAX_BODY: '1gb', NODE_OPTIONS: `--max-old-space-size=${UNIQUE_TERMS_HEAP_MB}` }, START_MS);
+    children.push(api);
+    const pid = api.proc.pid!;
+    const n = 240;
+    const words = WORDS.join(' ');
+    function* large() {
+      for (let i = 0; i < n; i++) {
+        const head = `wide ${i} `;
+        yield { t: head + words.repeat(Math.ceil(1_000_000 / words.length)).slice(0, 1_000_000 - head.length) };
+      }
+    }
+    const answer = await new KameleonClient({ url: api.url, uploadTimeoutMs: 0 }).records.insertStream('stream', large());
+    expect(answer.count).toBe(n);
+    expect(api.proc.exitCode).toBeNull();
+    expect(await countTagged('wide')).toBe(n);
+    console.log(`API peak RSS over ${n} records of 1,000,000 characters (--max-old-space-size=${UNIQUE_TERMS_HEAP_MB}): ${((await procKb(pid, 'VmHWM')) / MB).toFixed(0)} MB`);
+  }, 900_000);
+
   it('an API killed mid-stream leaves nothing, and a retry with the same Idempotency-Key writes the request once', async () => {
     let api = await startApiProcess(env(), START_MS);
     children.push(api);

@@ -12,6 +12,7 @@ import { prepareRecordChunk, writeRecordChunk, type PreparedChunk } from '../sto
 import { KeywordIndexWriter, POSTINGS_BATCH_DOCS } from '../store/keywordIndex.js';
 import { pendingIds } from '../store/searchRowStore.js';
 import { addIngestKeyIds, claimIngestKey, sealIngestKey, storedKeyIds } from '../store/ingestKeyStore.js';
+import { recordChars } from './recordChars.js';
 import { RecordIds } from './RecordIds.js';
 import { touchCachedRows } from '../cache/embeddingCache.js';
 import type { BackgroundTasks } from '../util/BackgroundTasks.js';
@@ -35,6 +36,13 @@ export interface IngestOptions {
    * searches served by the same process are not held up for a whole chunk.
    */
   chunkSize?: number;
+  /**
+   * Characters of records (recordChars) after which a chunk ends before its
+   * `chunkSize` rows. Default CHUNK_CHARS (4,000,000): records of 1,000 characters
+   * fill 4,000 rows; records at the field limit end a chunk every four, so
+   * memory holds two chunks of that size whatever the records are.
+   */
+  chunkChars?: number;
   /**
    * Documents whose postings are written by one COPY. Default 50,000
    * (POSTINGS_BATCH_DOCS): the statement's trigger updates each term's
@@ -121,8 +129,12 @@ const ENQUEUE_SLICE_IDS = 100_000;
  *   its still-pending rows are enqueued again. Two requests with one key at
  *   once: the second waits on the first's key row, then replays or writes.
  */
+/** Default of `chunkChars`. */
+export const CHUNK_CHARS = 4_000_000;
+
 export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> {
   const chunkSize = opts.chunkSize ?? 5000;
+  const chunkChars = opts.chunkChars ?? CHUNK_CHARS;
   const maxRecords = opts.maxRecords ?? MAX_REQUEST_RECORDS;
   const key = opts.idempotencyKey;
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
@@ -134,10 +146,11 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
     | AsyncIterator<SourcedValue>
     | Iterator<SourcedValue>;
   let read = 0;
-  /** Up to `chunkSize` more validated records; fewer only at the end of the input. */
+  /** Up to `chunkSize` more validated records, or up to `chunkChars` of them; fewer only at the end of the input. */
   const nextChunk = async (): Promise<Record<string, unknown>[]> => {
     const chunk: Record<string, unknown>[] = [];
-    while (chunk.length < chunkSize) {
+    let chars = 0;
+    while (chunk.length < chunkSize && chars < chunkChars) {
       const next = await source.next();
       if (next.done) break;
       const { value, where } = next.value;
@@ -146,6 +159,7 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
       const record = validateRecord(opts.entity, value, where);
       if (key !== undefined) requestHash.update(`${JSON.stringify(record)}\n`);
       chunk.push(record);
+      chars += recordChars(record);
       // Let other requests (searches) run between slices of a large body.
       if (slice.due()) await slice.pause();
     }
