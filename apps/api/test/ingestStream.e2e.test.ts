@@ -119,7 +119,9 @@ describe('streamed ingest into a real API process', () => {
 
   it('a streamed request of records at the field limit stays under the heap cap: a chunk is bounded in characters, not only in records', async () => {
     // 240 records of 1,000,000 characters each, 240 MB of text: one 5,000-record chunk held them all (with
-    // their composed contents) and outgrew the heap; a chunk now ends at CHUNK_CHARS.
+    // their composed contents) and outgrew the heap; a chunk now ends at CHUNK_CHARS. Each record also has a
+    // term of its own longer than 12 characters: as a slice of the record's lower-cased text it kept that
+    // whole text alive in the postings buffer until the batch was written.
     const api = await startApiProcess({ ...env(), KDB_MAX_BODY: '1gb', NODE_OPTIONS: `--max-old-space-size=${UNIQUE_TERMS_HEAP_MB}` }, START_MS);
     children.push(api);
     const pid = api.proc.pid!;
@@ -127,7 +129,7 @@ describe('streamed ingest into a real API process', () => {
     const words = WORDS.join(' ');
     function* large() {
       for (let i = 0; i < n; i++) {
-        const head = `wide ${i} `;
+        const head = `wide ${i} serial-${i}-abcdefghijkl `;
         yield { t: head + words.repeat(Math.ceil(1_000_000 / words.length)).slice(0, 1_000_000 - head.length) };
       }
     }

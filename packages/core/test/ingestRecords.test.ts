@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import { validate as isUuid, version as uuidVersion } from 'uuid';
-import { createEntity, ingestRecords, type EmbedJobData, type Entity } from '@kameleondb/core';
+import { analyzedFrequencies, createEntity, ingestRecords, type EmbedJobData, type Entity } from '@kameleondb/core';
 import { termFrequencies } from '../src/content/tokenize.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 import { createTestEmbedQueue } from '../../../test-support/testEmbedQueue.js';
@@ -76,5 +76,26 @@ describe('ingestRecords', () => {
     const before = await count();
     await expect(ingestRecords({ pool: db.pool, queue, entity, records: bad, chunkSize: 5, postingsBatch: 5 })).rejects.toThrow(/record 13/);
     expect(await count()).toEqual(before);
+  });
+
+  it('during an analyzer change writes both generations by the same batches: every posting and next length under the next key, as its analyzer makes them', async () => {
+    const changing = await createEntity(db.pool, { name: 'changing', fields: { text: 'text' }, embedFields: ['text'] });
+    await db.pool.query(`UPDATE kdb_entities SET next_analyzer = 'english', next_postings_key = 'changing~next' WHERE name = 'changing'`);
+    const texts = Array.from({ length: 23 }, (_, i) => ({ text: `the orders ${i} were shipping ${i % 2 ? 'boxes' : 'parcels'}` }));
+    const result = await ingestRecords({ pool: db.pool, queue, entity: changing, records: texts.map((value, i) => ({ value, where: `record ${i}` })), chunkSize: 5, postingsBatch: 7 });
+    const lines = async (key: string) =>
+      (await db.pool.query<{ line: string }>(`SELECT record_id || ' ' || term || ' ' || tf || ' ' || doc_len AS line FROM kdb_postings WHERE entity = $1`, [key])).rows.map((r) => r.line).sort();
+    const want = (analyzer: 'simple' | 'english') =>
+      texts
+        .flatMap((r, i) => {
+          const { tf, length } = analyzedFrequencies(analyzer, docOf(r));
+          return [...tf].map(([term, n]) => `${result.ids.at(i)} ${term} ${n} ${length}`);
+        })
+        .sort();
+    expect(await lines('changing')).toEqual(want('simple'));
+    expect(await lines('changing~next')).toEqual(want('english'));
+    expect(await lines('changing~next')).toContain(`${result.ids.at(0)} ship 1 ${analyzedFrequencies('english', docOf(texts[0]!)).length}`);
+    const { rows: next } = await db.pool.query<{ record_id: string; doc_len: number }>(`SELECT record_id, doc_len FROM kdb_postings_next_len WHERE key = 'changing~next'`);
+    expect(new Map(next.map((r) => [r.record_id, r.doc_len]))).toEqual(new Map(texts.map((r, i) => [result.ids.at(i)!, analyzedFrequencies('english', docOf(r)).length])));
   });
 });

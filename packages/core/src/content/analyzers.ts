@@ -3,6 +3,7 @@ import { stopwords as englishStopwords } from '@orama/stopwords/english';
 import { stopwords as germanStopwords } from '@orama/stopwords/german';
 import { ANALYZERS, type Analyzer } from '@kameleondb/schemas';
 import { tokenize, tokenParts } from './tokenize.js';
+import { ownString } from '../util/ownString.js';
 
 export { ANALYZERS, type Analyzer } from '@kameleondb/schemas';
 
@@ -29,9 +30,10 @@ function snowballAnalyzer(language: string, stopList: readonly string[]): Analyz
   const stem = (w: string): string => {
     let s = memo.get(w);
     if (s === undefined) {
-      s = stemmer.stem(w);
+      s = ownString(stemmer.stem(w));
       if (memo.size >= 50_000) memo.clear();
-      memo.set(w, s);
+      // Own strings: a word is a slice of its document's text, which the memo would otherwise keep.
+      memo.set(ownString(w), s);
     }
     return s;
   };

@@ -48,8 +48,8 @@ export interface IngestOptions {
    * (POSTINGS_BATCH_DOCS): the statement's trigger updates each term's
    * document frequency once per batch, where per-chunk postings update the
    * common terms once per chunk, each time slower since one transaction
-   * keeps every version (docs/decisions/postings-batches.md). Bounds the
-   * analyzed text held in memory.
+   * keeps every version (docs/decisions/postings-batches.md). A batch ends
+   * sooner at KeywordIndexWriter's term and byte bounds.
    */
   postingsBatch?: number;
   /** Ids per embed job. Default 2048 (one full provider request). */
@@ -103,9 +103,12 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 /** Ids per embed-job enqueue (one `addBulk`): bounds the job data built at once for a huge request. */
 const ENQUEUE_SLICE_IDS = 100_000;
 
+/** Default of `chunkChars`. */
+export const CHUNK_CHARS = 4_000_000;
+
 /**
  * Streams the records into ONE transaction: each record is validated as it
- * arrives, and every `chunkSize` of them are written (postings by larger
+ * arrives, and every `chunkSize` of them (or `chunkChars` of their text) are written (postings by larger
  * batches), the next chunk prepared while one is written, so memory holds
  * two chunks and a postings batch, plus 16 bytes per
  * id (RecordIds), whatever the request's size. The transaction opens once
@@ -129,9 +132,6 @@ const ENQUEUE_SLICE_IDS = 100_000;
  *   its still-pending rows are enqueued again. Two requests with one key at
  *   once: the second waits on the first's key row, then replays or writes.
  */
-/** Default of `chunkChars`. */
-export const CHUNK_CHARS = 4_000_000;
-
 export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> {
   const chunkSize = opts.chunkSize ?? 5000;
   const chunkChars = opts.chunkChars ?? CHUNK_CHARS;

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { copyText } from './copyText.js';
+import { ownString } from '../util/ownString.js';
 
 /** What the postings of one document are made of (keywordIndex's AnalyzedDoc is one). */
 export interface PostingsDoc {
@@ -10,15 +11,20 @@ export interface PostingsDoc {
   length: number;
 }
 
-/** Ints of one page of the pool: pages are added, never grown, so no copy of everything held is ever made. */
+/**
+ * Ints of the largest page of the pool: pages are added, never grown, so no
+ * copy of everything held is ever made; the first is small (a PATCH's buffer
+ * holds a few terms) and each next one twice its predecessor, up to this.
+ */
 const PAGE_INTS = 1 << 20;
+const FIRST_PAGE_INTS = 1 << 13;
 /** A chunk is [next chunk, capacity, used, pairs…]; a term's first holds one pair, each next one twice its predecessor, up to this. */
 const MAX_CHUNK_INTS = 4096;
 const HEADER = 3;
 /**
  * Heap bytes a term costs beyond its characters: its Map entry, its string
- * header and its slot in the head and tail arrays (heap after a full GC on
- * Node 20, bench:scale's corpus: about 60 a term over 250,000 terms).
+ * header and its list slot (heap after a full GC on Node 20, bench:scale's
+ * corpus: about 60 a term over 250,000 terms).
  */
 const TERM_BYTES = 64;
 /** Heap bytes a document costs: its id string and its length. */
@@ -49,8 +55,9 @@ export class PostingsBuffer {
   private heads: Int32Array<ArrayBuffer> = new Int32Array(1024);
   private tails: Int32Array<ArrayBuffer> = new Int32Array(1024);
   private pages: Int32Array[] = [];
-  /** Next free int of the last page. */
-  private free = PAGE_INTS;
+  /** Next free int of the last page, and the ints of all pages. */
+  private free = 0;
+  private pageInts = 0;
   private termChars = 0;
 
   constructor(private readonly entity: string) {}
@@ -67,7 +74,7 @@ export class PostingsBuffer {
 
   /** What the buffer holds, in bytes: its pool pages, and the heap its terms and documents take. */
   get bytes(): number {
-    return this.pages.length * PAGE_INTS * 4 + this.termList.length * TERM_BYTES + this.termChars * 2 + this.ids.length * DOC_BYTES + this.heads.length * 8;
+    return this.pageInts * 4 + this.termList.length * TERM_BYTES + this.termChars * 2 + this.ids.length * DOC_BYTES + this.heads.length * 8;
   }
 
   /** The buffered documents' ids and lengths, in the order they were added. */
@@ -83,9 +90,11 @@ export class PostingsBuffer {
     }
   }
 
-  private slotOf(term: string): number {
-    let slot = this.slots.get(term);
+  private slotOf(found: string): number {
+    let slot = this.slots.get(found);
     if (slot !== undefined) return slot;
+    // A term is a slice of its document's text: kept as it is, it would keep that text until the write.
+    const term = ownString(found);
     slot = this.termList.push(term) - 1;
     this.slots.set(term, slot);
     this.termChars += term.length;
@@ -101,8 +110,11 @@ export class PostingsBuffer {
 
   /** A new chunk of `capacity` ints; returns its pool offset. */
   private chunk(capacity: number): number {
-    if (this.free + HEADER + capacity > PAGE_INTS) {
-      this.pages.push(new Int32Array(PAGE_INTS));
+    const last = this.pages[this.pages.length - 1];
+    if (!last || this.free + HEADER + capacity > last.length) {
+      const size = Math.min(PAGE_INTS, Math.max(FIRST_PAGE_INTS, 2 * (last?.length ?? 0)));
+      this.pages.push(new Int32Array(size));
+      this.pageInts += size;
       this.free = 0;
     }
     const page = this.pages[this.pages.length - 1]!;
@@ -145,7 +157,8 @@ export class PostingsBuffer {
     this.heads = new Int32Array(1024);
     this.tails = new Int32Array(1024);
     this.pages = [];
-    this.free = PAGE_INTS;
+    this.free = 0;
+    this.pageInts = 0;
     this.termChars = 0;
     if (ids.length === 0) return;
     function* rows() {

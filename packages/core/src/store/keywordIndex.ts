@@ -104,8 +104,7 @@ export interface KeywordIndexWriterOptions {
    * POSTINGS_BATCH_DOCS (50,000): the statement's trigger then updates each
    * term's document frequency once per batch instead of once per chunk,
    * which a long transaction makes dearer each time
-   * (docs/decisions/postings-batches.md). Bounds the analyzed text held in
-   * memory.
+   * (docs/decisions/postings-batches.md).
    */
   batchDocs?: number;
   /**
@@ -121,7 +120,8 @@ export interface KeywordIndexWriterOptions {
 
 /**
  * Postings of new documents (an ingest), buffered across chunks and written
- * by batches of `batchDocs`, grouped by term. Use it inside the transaction
+ * by batches (at `batchDocs`, `batchBytes` or `batchTerms`, checked after each
+ * add, so a batch may pass a bound by one add's documents), grouped by term. Use it inside the transaction
  * that writes the documents, and `flush` before that transaction commits:
  * text and keyword index commit together.
  */
