@@ -40,7 +40,8 @@ export interface IngestOptions {
    * Characters of records (recordChars) after which a chunk ends before its
    * `chunkSize` rows. Default CHUNK_CHARS (4,000,000): records of 1,000 characters
    * fill 4,000 rows; records at the field limit end a chunk every four, so
-   * memory holds two chunks of that size whatever the records are.
+   * two chunks of text hold the same memory whatever the records' count (a
+   * json value's nodes are counted too, but parsed they weigh more than that).
    */
   chunkChars?: number;
   /**
