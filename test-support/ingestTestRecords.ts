@@ -11,10 +11,16 @@ import { createTestEmbedQueue } from './testEmbedQueue.js';
  * those ready, ingestRecords' `cachedVectors`; ingestCachedVectors.e2e tests
  * that path).
  */
-export async function ingestTestRecords(pool: pg.Pool, entity: Entity, records: readonly Record<string, unknown>[]): Promise<string[]> {
+export async function ingestTestRecords(
+  pool: pg.Pool,
+  entity: Entity,
+  records: readonly Record<string, unknown>[],
+  /** blocksMinDocs: a chunk of at least this many records has its postings written as blocks (ingestRecords' default otherwise). */
+  opts: { blocksMinDocs?: number } = {},
+): Promise<string[]> {
   const sink = createTestEmbedQueue();
   try {
-    const result = await ingestRecords({ pool, queue: sink.queue, entity, records: fromJsonBody(records), cachedVectors: false });
+    const result = await ingestRecords({ pool, queue: sink.queue, entity, records: fromJsonBody(records), cachedVectors: false, ...opts });
     if (result.enqueueError !== undefined) throw new Error(`test ingest could not enqueue its jobs: ${result.enqueueError}`);
     return result.ids.toArray();
   } finally {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEntity, createPool, deleteRecord, HashProvider, patchRecord, SearchEngine, type Entity } from '@kameleondb/core';
-import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
+import type pg from 'pg';
+import { ingestTestRecords as ingestRecordsAs } from '../../../test-support/ingestTestRecords.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 
 /**
@@ -15,10 +16,10 @@ const FULL_SUM_SQL = (filtered: boolean) => `
   WITH n AS (SELECT count(*)::float8 AS n, avg(doc_len)::float8 AS avgdl FROM kdb_search WHERE entity = $1),
        q AS (SELECT t.term, ln(1 + (n.n - count(p.record_id) + 0.5) / (count(p.record_id) + 0.5)) AS idf
                FROM unnest($2::text[]) AS t(term) CROSS JOIN n
-               LEFT JOIN kdb_postings p ON p.entity = $1 AND p.term = t.term
+               LEFT JOIN kdb_postings_of($1, $2::text[]) p ON p.term = t.term
               GROUP BY t.term, n.n)
   SELECT p.record_id AS id, sum(q.idf * p.tf * 2.2 / (p.tf + 1.2 * (1 - 0.75 + 0.75 * p.doc_len / n.avgdl))) AS score
-    FROM q JOIN kdb_postings p ON p.entity = $1 AND p.term = q.term CROSS JOIN n
+    FROM q JOIN kdb_postings_of($1, $2::text[]) p ON p.term = q.term CROSS JOIN n
     ${filtered ? 'JOIN kdb_records r ON r.id = p.record_id AND r.data @> $3::jsonb' : ''}
    GROUP BY p.record_id`;
 
@@ -26,8 +27,13 @@ const FULL_SUM_SQL = (filtered: boolean) => `
 const ranking = (rows: { id: string; score: number }[]) =>
   rows.sort((x, y) => (Math.abs(x.score - y.score) > 1e-9 * Math.max(1, Math.abs(x.score)) ? y.score - x.score : x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
 
-describe('KeywordRetriever: the exact top k at any document frequency', () => {
+describe.each([
+  { layout: 'rows', blocksMinDocs: Number.MAX_SAFE_INTEGER },
+  { layout: 'blocks', blocksMinDocs: 1 },
+])('KeywordRetriever: the exact top k at any document frequency, postings as $layout', ({ layout, blocksMinDocs }) => {
   let db: TestDatabase;
+  // Every ingest of the file writes its postings in this layout (PATCHed texts are rows in both).
+  const ingestTestRecords = (pool: pg.Pool, entity: Entity, records: readonly Record<string, unknown>[]) => ingestRecordsAs(pool, entity, records, { blocksMinDocs });
   let pool: ReturnType<typeof createPool>;
   let engine: SearchEngine;
   let notes: Entity;
@@ -109,22 +115,30 @@ describe('KeywordRetriever: the exact top k at any document frequency', () => {
     const dfDiff = await db.pool.query(`
       SELECT coalesce(k.term, c.term) AS term FROM
         (SELECT term, sum(df) AS df FROM kdb_bm25_terms WHERE entity = 'notes' GROUP BY term HAVING sum(df) <> 0) k
-        FULL JOIN (SELECT term, count(*) AS df FROM kdb_postings WHERE entity = 'notes' GROUP BY term) c USING (term)
+        FULL JOIN (SELECT term, count(*) AS df FROM kdb_postings_of('notes') GROUP BY term) c USING (term)
        WHERE k.df IS DISTINCT FROM c.df`);
     expect(dfDiff.rows).toEqual([]);
   });
 
   it('reads a term in far more than 4,096 documents only in part, also with where: no full sum', async () => {
-    const { rows } = await db.pool.query<{ df: number }>("SELECT count(*)::int AS df FROM kdb_postings WHERE entity = 'notes' AND term = 'common'");
+    const { rows } = await db.pool.query<{ df: number }>("SELECT count(*)::int AS df FROM kdb_postings_of('notes', '{common}')");
     expect(rows[0]!.df).toBeGreaterThan(4096);
+    // Postings read: the rows read and the postings of the blocks read.
+    const read = (p: { postingsRead: number; blockPostingsRead: number }) => p.postingsRead + p.blockPostingsRead;
+    // Blocks are read whole, and this corpus has few lengths and tfs: the top 10 of a term are
+    // ties at its best weight spread over many blocks (each holds about one), which ids decide, so
+    // blocks read more of such a term than rows in impact order; never all of it.
+    const part = layout === 'blocks' ? [4, 1.25, 1.25] : [10, 10, 2];
     const plain = await expectExact('notes', 'common', 10);
     expect(plain.postingsTotal).toBe(rows[0]!.df);
-    expect(plain.postingsRead).toBeLessThan(plain.postingsTotal / 10);
+    expect(read(plain)).toBeLessThan(plain.postingsTotal / part[0]!);
     const filtered = await expectExact('notes', 'common', 10, { team: 'red' });
-    expect(filtered.postingsRead).toBeLessThan(filtered.postingsTotal / 10);
-    expect(filtered.filterChecked).toBeGreaterThan(0);
+    expect(read(filtered)).toBeLessThan(filtered.postingsTotal / part[1]!);
+    expect(filtered.filterChecked + filtered.blockChecked).toBeGreaterThan(0);
     const two = await expectExact('notes', 'common usual', 10);
-    expect(two.postingsRead).toBeLessThan(two.postingsTotal / 2);
+    expect(read(two)).toBeLessThan(two.postingsTotal / part[2]!);
+    if (layout === 'blocks') expect(plain.blocksRead).toBeLessThan(plain.blocks / part[0]!);
+    else expect(plain.blocks).toBe(0);
   });
 
   it('answers a filter no record matches with nothing, and one matching a single record with that record', async () => {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { analyze, indexNextGeneration } from '../store/keywordIndex.js';
+import { dropBlocks } from '../store/postingsBlockStore.js';
 import {
   clearAnalyzerRunDrop,
   getAnalyzerRun,
@@ -257,6 +258,8 @@ export class PostingsRebuilder {
       );
       if (!rowCount) break;
     }
+    while (!this.closed && (await dropBlocks(this.opts.pool, key, this.opts.dropBatch ?? 20_000)) > 0);
+    if (this.closed) return;
     await withTransaction(this.opts.pool, async (client) => {
       await client.query('DELETE FROM kdb_bm25_terms WHERE entity = $1', [key]);
       await clearAnalyzerRunDrop(client, run.id);

@@ -53,6 +53,8 @@ export interface IngestOptions {
    * sooner at KeywordIndexWriter's term and byte bounds.
    */
   postingsBatch?: number;
+  /** Chunks of at least this many records have their postings written as blocks (KeywordIndexWriter's blocksMinDocs). */
+  blocksMinDocs?: number;
   /** Ids per embed job. Default 2048 (one full provider request). */
   jobSize?: number;
   /** Most records one request may carry. Default MAX_REQUEST_RECORDS. */
@@ -195,7 +197,7 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
       const pending = space ? new RecordIds(1024) : null;
       const hits = space ? new RecordIds(1024) : null;
       let cachedTexts = 0;
-      const keywords = await KeywordIndexWriter.open(client, opts.entity.name, { batchDocs: opts.postingsBatch ?? POSTINGS_BATCH_DOCS });
+      const keywords = await KeywordIndexWriter.open(client, opts.entity.name, { batchDocs: opts.postingsBatch ?? POSTINGS_BATCH_DOCS, ...(opts.blocksMinDocs !== undefined ? { blocksMinDocs: opts.blocksMinDocs } : {}) });
       // The next chunk is read, validated and prepared while this one's statements run: the
       // process's CPU and the server's overlap instead of taking turns
       // (docs/decisions/ingest-chunks-overlapped.md).
@@ -213,7 +215,7 @@ export async function ingestRecords(opts: IngestOptions): Promise<IngestResult> 
         return c;
       };
       for (let seq = 0; current; seq++) {
-        const writing = writeRecordChunk(client, opts.entity, take(), space);
+        const writing = writeRecordChunk(client, opts.entity, take(), space, keywords);
         // On a failure below the transaction rolls back at once: the next chunk's reading uses no
         // connection, its own failure is handled here, and the body's reader is stopped after it
         // (source.return below).

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { analyzerOf, type Analyzer } from '../content/analyzers.js';
 import { reuseFor } from '../util/reuseFor.js';
 import { BM25_B, BM25_K1, bm25Idf } from './bm25Statistics.js';
+import { blockTopK } from './blockTopK.js';
 import { byScoreThenId, keywordTopK, readStatsAndHeads } from './keywordTopK.js';
 import type { RankedHit } from './rrf.js';
 import type { Timings } from './Timings.js';
@@ -39,6 +40,16 @@ export interface KeywordPruning {
   lookedUp: number;
   lookupScans: number;
   filterChecked: number;
+  /** Blocks of the query terms (postings of bulk ingests, sql/000018), their metadata read whole. */
+  blocks: number;
+  /** Blocks whose postings were read (blockTopK). */
+  blocksRead: number;
+  /** Postings in the blocks read. */
+  blockPostingsRead: number;
+  /** Documents of the blocks scored exactly. */
+  blockCandidates: number;
+  /** Block documents checked to still count (not deleted or changed since; `where`). */
+  blockChecked: number;
   proved: true;
 }
 
@@ -154,17 +165,21 @@ export class KeywordRetriever {
     const bm25: Bm25Explain = { k1: BM25_K1, b: BM25_B, documents: n, avgDocLength: avgdl, terms: stats.map((s) => ({ ...s, analyzer: g.analyzer })) };
     const present = stats.filter((s) => s.df > 0);
     if (present.length === 0 || avgdl === 0) return { hits: [], queries: [], bm25 };
-    const top = await keywordTopK(this.pool, {
-      entities: g.keys,
-      terms: present,
-      k,
-      k1: BM25_K1,
-      b: BM25_B,
-      avgdl,
-      firstRound: first.heads,
-      firstRoundQuery: first.query,
-      where,
-    });
+    // A document's postings are rows or blocks, never both: the top k is the merge of each layout's.
+    const [top, blocks] = await Promise.all([
+      keywordTopK(this.pool, {
+        entities: g.keys,
+        terms: present,
+        k,
+        k1: BM25_K1,
+        b: BM25_B,
+        avgdl,
+        firstRound: first.heads,
+        firstRoundQuery: first.query,
+        where,
+      }),
+      blockTopK(this.pool, { entities: g.keys, terms: present, k, k1: BM25_K1, b: BM25_B, avgdl, where }),
+    ]);
     const pruning: KeywordPruning = {
       rounds: top.rounds,
       depth: top.depth,
@@ -178,11 +193,17 @@ export class KeywordRetriever {
       lookedUp: top.lookedUp,
       lookupScans: top.lookupScans,
       filterChecked: top.filterChecked,
+      blocks: blocks.blocks,
+      blocksRead: blocks.blocksRead,
+      blockPostingsRead: blocks.blockPostingsRead,
+      blockCandidates: blocks.candidates,
+      blockChecked: blocks.verified,
       proved: true,
     };
     // Postings name their key; answers name the entity.
     const nameOf = new Map(g.keys.map((key, i) => [key, g.names[i]!]));
-    return { hits: top.hits.map((r, i) => ({ id: r.id, entity: nameOf.get(r.entity) ?? r.entity, rank: i + 1, score: r.score })), queries: top.queries, bm25, pruning };
+    const hits = [...top.hits, ...blocks.hits].sort(byScoreThenId).slice(0, k);
+    return { hits: hits.map((r, i) => ({ id: r.id, entity: nameOf.get(r.entity) ?? r.entity, rank: i + 1, score: r.score })), queries: [...top.queries, ...blocks.queries], bm25, pruning };
   }
 }
 
@@ -215,9 +236,14 @@ function merge(parts: readonly KeywordRetrieval[], k: number): KeywordRetrieval 
           lookedUp: a.lookedUp + p.pruning!.lookedUp,
           lookupScans: a.lookupScans + p.pruning!.lookupScans,
           filterChecked: a.filterChecked + p.pruning!.filterChecked,
+          blocks: a.blocks + p.pruning!.blocks,
+          blocksRead: a.blocksRead + p.pruning!.blocksRead,
+          blockPostingsRead: a.blockPostingsRead + p.pruning!.blockPostingsRead,
+          blockCandidates: a.blockCandidates + p.pruning!.blockCandidates,
+          blockChecked: a.blockChecked + p.pruning!.blockChecked,
           proved: true,
         }),
-        { rounds: 0, depth: 0, candidates: 0, postingsRead: 0, postingsTotal: 0, groups: 0, groupsPruned: 0, termsNonEssential: 0, termsReadWhole: 0, lookedUp: 0, lookupScans: 0, filterChecked: 0, proved: true },
+        { rounds: 0, depth: 0, candidates: 0, postingsRead: 0, postingsTotal: 0, groups: 0, groupsPruned: 0, termsNonEssential: 0, termsReadWhole: 0, lookedUp: 0, lookupScans: 0, filterChecked: 0, blocks: 0, blocksRead: 0, blockPostingsRead: 0, blockCandidates: 0, blockChecked: 0, proved: true },
       )
     : undefined;
   return { hits, queries, ...(bm25 ? { bm25 } : {}), ...(pruning ? { pruning } : {}) };

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { copyText } from './copyText.js';
+import { writeBlocks } from './postingsBlockStore.js';
 import { ownString } from '../util/ownString.js';
 
 /** What the postings of one document are made of (keywordIndex's AnalyzedDoc is one). */
@@ -9,6 +10,8 @@ export interface PostingsDoc {
   tf: ReadonlyMap<string, number>;
   /** Number of terms of the document. */
   length: number;
+  /** The document's number when its postings go into blocks (kdb_search.doc_no); absent for postings as rows. */
+  docNo?: number | undefined;
 }
 
 /**
@@ -49,6 +52,7 @@ const DOC_BYTES = 96;
 export class PostingsBuffer {
   private ids: string[] = [];
   private lengths: number[] = [];
+  private docNos: number[] = [];
   private slots = new Map<string, number>();
   private termList: string[] = [];
   /** Per slot: the pool offset of its first chunk, and of its last. */
@@ -86,6 +90,7 @@ export class PostingsBuffer {
     for (const doc of docs) {
       const index = this.ids.push(doc.id) - 1;
       this.lengths.push(doc.length);
+      if (doc.docNo !== undefined) this.docNos.push(doc.docNo);
       for (const [term, n] of doc.tf) this.append(this.slotOf(term), index, n);
     }
   }
@@ -143,15 +148,12 @@ export class PostingsBuffer {
     page[i + 2] = used + 2;
   }
 
-  /**
-   * Writes the buffered postings with `client` (inside the transaction that
-   * wrote the documents) and empties the buffer. The table's statement
-   * trigger then adds each term's document frequency once for the batch.
-   */
-  async write(client: pg.ClientBase): Promise<void> {
-    const { entity, ids, lengths, termList: terms, heads, pages } = this;
+  /** Empties the buffer, handing over what it held. */
+  private take() {
+    const { ids, lengths, docNos, termList: terms, heads, pages } = this;
     this.ids = [];
     this.lengths = [];
+    this.docNos = [];
     this.slots = new Map();
     this.termList = [];
     this.heads = new Int32Array(1024);
@@ -160,17 +162,44 @@ export class PostingsBuffer {
     this.free = 0;
     this.pageInts = 0;
     this.termChars = 0;
+    /** Each term's (document index, tf) pairs, in the order added. */
+    function* pairsOf(slot: number): Generator<[number, number]> {
+      for (let at = heads[slot]!; at !== -1; ) {
+        const page = pages[Math.floor(at / PAGE_INTS)]!;
+        const i = at % PAGE_INTS;
+        const end = i + HEADER + page[i + 2]!;
+        for (let j = i + HEADER; j < end; j += 2) yield [page[j]!, page[j + 1]!];
+        at = page[i]!;
+      }
+    }
+    return { ids, lengths, docNos, terms, pairsOf };
+  }
+
+  /**
+   * Writes the buffered postings with `client` (inside the transaction that
+   * wrote the documents) and empties the buffer. The table's statement
+   * trigger then adds each term's document frequency once for the batch.
+   * Documents with a docNo go into kdb_postings_blocks (every document of
+   * the buffer has one, or none has), the others into kdb_postings.
+   */
+  async write(client: pg.ClientBase): Promise<void> {
+    const { entity } = this;
+    const { ids, lengths, docNos, terms, pairsOf } = this.take();
     if (ids.length === 0) return;
+    if (docNos.length) {
+      if (docNos.length !== ids.length) throw new Error(`postings of ${ids.length} documents, ${docNos.length} of them numbered: a buffer holds blocks or rows, not both`);
+      function* postings(slot: number): Generator<[number, number, number, string]> {
+        for (const [doc, tf] of pairsOf(slot)) yield [docNos[doc]!, tf, lengths[doc]!, ids[doc]!];
+      }
+      await writeBlocks(client, entity, (function* () {
+        for (let slot = 0; slot < terms.length; slot++) yield [terms[slot]!, postings(slot)] as const;
+      })());
+      return;
+    }
     function* rows() {
       for (let slot = 0; slot < terms.length; slot++) {
         const term = terms[slot]!;
-        for (let at = heads[slot]!; at !== -1; ) {
-          const page = pages[Math.floor(at / PAGE_INTS)]!;
-          const i = at % PAGE_INTS;
-          const end = i + HEADER + page[i + 2]!;
-          for (let j = i + HEADER; j < end; j += 2) yield [entity, term, ids[page[j]!]!, page[j + 1]!, lengths[page[j]!]!];
-          at = page[i]!;
-        }
+        for (const [doc, tf] of pairsOf(slot)) yield [entity, term, ids[doc]!, tf, lengths[doc]!];
       }
     }
     await copyText(client, 'kdb_postings', ['entity', 'term', 'record_id', 'tf', 'doc_len'], rows());

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { analyzedFrequencies, type Analyzer } from '../content/analyzers.js';
 import { NotFoundError } from '../errors.js';
 import { PostingsBuffer } from './PostingsBuffer.js';
+import { leaveBlocks, reserveDocNumbers } from './postingsBlockStore.js';
 
 /**
  * The keyword index: every write of postings and of document lengths goes
@@ -50,7 +51,7 @@ export interface KeywordDoc {
   content: string;
 }
 
-export type AnalyzedDoc = KeywordDoc & { tf: Map<string, number>; length: number };
+export type AnalyzedDoc = KeywordDoc & { tf: Map<string, number>; length: number; docNo?: number | undefined };
 
 /** Terms of a document under `analyzer` (default simple), computed once: its length goes into kdb_search.doc_len, its postings into kdb_postings. */
 export function analyze(doc: KeywordDoc, analyzer: Analyzer = 'simple'): AnalyzedDoc {
@@ -116,6 +117,27 @@ export interface KeywordIndexWriterOptions {
   batchBytes?: number;
   /** Distinct terms buffered (both generations) before they are written. Default POSTINGS_BATCH_TERMS. */
   batchTerms?: number;
+  /**
+   * A chunk of at least this many documents has its postings written as
+   * blocks (kdb_postings_blocks), a smaller one as rows. Default
+   * BLOCKS_MIN_DOCS.
+   */
+  blocksMinDocs?: number;
+}
+
+/**
+ * Default of KeywordIndexWriter's `blocksMinDocs`. Blocks pay off for
+ * batches: a chunk of a few documents would write about one block per
+ * posting, and a term's blocks are what a search reads first, so small
+ * writes (a single record, a short request) stay rows.
+ */
+export const BLOCKS_MIN_DOCS = 256;
+
+/** The block fields of new search rows (kdb_search.doc_no, doc_key, doc_terms). */
+export interface DocNumbers {
+  docNos: readonly number[];
+  docKey: string;
+  docTerms: readonly string[];
 }
 
 /**
@@ -127,6 +149,9 @@ export interface KeywordIndexWriterOptions {
  */
 export class KeywordIndexWriter {
   private readonly buffer: PostingsBuffer;
+  /** Postings of numbered documents (chunks of at least blocksMinDocs), written as blocks. */
+  private readonly blocks: PostingsBuffer;
+  private readonly blocksMinDocs: number;
   private readonly batchDocs: number;
   private readonly batchBytes: number;
   private readonly batchTerms: number;
@@ -138,6 +163,8 @@ export class KeywordIndexWriter {
     opts: KeywordIndexWriterOptions,
   ) {
     this.buffer = new PostingsBuffer(targets.current.key);
+    this.blocks = new PostingsBuffer(targets.current.key);
+    this.blocksMinDocs = opts.blocksMinDocs ?? BLOCKS_MIN_DOCS;
     this.nextBuffer = targets.next ? new PostingsBuffer(targets.next.key) : null;
     this.batchDocs = opts.batchDocs ?? POSTINGS_BATCH_DOCS;
     this.batchBytes = opts.batchBytes ?? POSTINGS_BATCH_BYTES;
@@ -154,18 +181,34 @@ export class KeywordIndexWriter {
     return analyze(doc, this.targets.current.analyzer);
   }
 
-  /** Buffers the postings of `docs` (from this.analyze); writes them with `client` once a batch is full. */
+  /**
+   * Numbers a chunk's documents (sets their docNo) when it is large enough
+   * for blocks: what their search rows must carry (insertSearchRows), in the
+   * same transaction. Null: the chunk's postings will be rows.
+   */
+  async number(client: pg.ClientBase, docs: readonly AnalyzedDoc[]): Promise<DocNumbers | null> {
+    if (docs.length < this.blocksMinDocs) return null;
+    const docNos = await reserveDocNumbers(client, docs.length);
+    docs.forEach((d, i) => (d.docNo = docNos[i]!));
+    return { docNos, docKey: this.targets.current.key, docTerms: docs.map((d) => [...d.tf.keys()].join(' ')) };
+  }
+
+  /** Buffers the postings of `docs` (from this.analyze, numbered by this.number or not); writes them with `client` once a batch is full. */
   async add(client: pg.ClientBase, docs: readonly AnalyzedDoc[]): Promise<void> {
-    this.buffer.add(docs);
+    const numbered = docs.filter((d) => d.docNo !== undefined);
+    this.blocks.add(numbered);
+    this.buffer.add(numbered.length === docs.length ? [] : docs.filter((d) => d.docNo === undefined));
     const next = this.targets.next;
     if (next) for (const d of docs) this.nextBuffer!.add([analyze(d, next.analyzer)]);
-    const [bytes, terms] = [this.buffer.bytes + (this.nextBuffer?.bytes ?? 0), this.buffer.terms + (this.nextBuffer?.terms ?? 0)];
-    if (this.buffer.documents >= this.batchDocs || bytes >= this.batchBytes || terms >= this.batchTerms) await this.flush(client);
+    const current = [this.buffer, this.blocks];
+    const [bytes, terms] = [current.reduce((x, b) => x + b.bytes, this.nextBuffer?.bytes ?? 0), current.reduce((x, b) => x + b.terms, this.nextBuffer?.terms ?? 0)];
+    if (this.buffer.documents + this.blocks.documents >= this.batchDocs || bytes >= this.batchBytes || terms >= this.batchTerms) await this.flush(client);
   }
 
   /** Writes whatever is buffered. */
   async flush(client: pg.ClientBase): Promise<void> {
     await this.buffer.write(client);
+    await this.blocks.write(client);
     if (this.targets.next) await writeNextGeneration(client, this.targets.next.key, this.nextBuffer!, { replace: false });
   }
 }
@@ -190,6 +233,8 @@ export async function indexKeywords(
   if (targets.next) await indexNextGeneration(client, targets.next.key, texts.map((d) => analyze(d, targets.next!.analyzer)), opts);
   if (opts.replace) {
     await client.query('DELETE FROM kdb_postings WHERE entity = $1 AND record_id = ANY($2::uuid[])', [targets.current.key, ids]);
+    // Postings in blocks are not removed but disowned: the new ones are rows.
+    await leaveBlocks(client, ids);
     await client.query(
       `WITH changed AS (
          UPDATE kdb_search s SET doc_len = t.len

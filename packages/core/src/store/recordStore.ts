@@ -63,10 +63,13 @@ export async function writeRecordChunk(
   chunk: PreparedChunk,
   /** The active space, locked shared: rows whose text is cached get their vector now (insertSearchRows). */
   cached?: VectorSpaceRef | null,
+  /** Numbers the documents when their postings go into blocks. */
+  keywords?: Pick<KeywordIndexWriter, 'number'>,
 ): Promise<{ ids: string[]; docs: AnalyzedDoc[] } & InsertedSearchRows> {
   const { ids } = chunk;
   await client.query(INSERT_RECORDS, [ids, entity.name, chunk.data]);
-  const inserted = await insertSearchRows(client, entity.name, { ids, contents: chunk.contents, hashes: chunk.hashes, lengths: chunk.docs.map((d) => d.length) }, cached);
+  const blocks = keywords ? await keywords.number(client, chunk.docs) : null;
+  const inserted = await insertSearchRows(client, entity.name, { ids, contents: chunk.contents, hashes: chunk.hashes, lengths: chunk.docs.map((d) => d.length), blocks }, cached);
   return { ids, docs: chunk.docs, ...inserted };
 }
 

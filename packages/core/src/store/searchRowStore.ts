@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { lockSpaceShared, vectorTable } from './embeddingSpaceStore.js';
 import { withTransaction } from './withTransaction.js';
+import type { DocNumbers } from './keywordIndex.js';
 
 /**
  * The search rows (`kdb_search`, one per record: composed text, its hash,
@@ -72,6 +73,8 @@ export interface NewSearchRows {
   hashes: readonly string[];
   /** Terms of each text (the keyword index's document length). */
   lengths: readonly number[];
+  /** Set when the rows' postings go into blocks (KeywordIndexWriter.number). */
+  blocks?: DocNumbers | null;
 }
 
 /** What insertSearchRows wrote: the rows left pending (they need embed jobs) and the cache entries that gave the others their vector. */
@@ -96,11 +99,14 @@ export interface InsertedSearchRows {
  * the hot segment. The other rows are inserted `pending`.
  */
 export async function insertSearchRows(client: pg.ClientBase, entity: string, rows: NewSearchRows, cached?: VectorSpaceRef | null): Promise<InsertedSearchRows> {
-  const values = [rows.ids, entity, rows.contents, rows.hashes, rows.lengths];
+  const b = rows.blocks ?? null;
+  const values = [rows.ids, entity, rows.contents, rows.hashes, rows.lengths, b?.docNos ?? null, b?.docKey ?? null, b?.docTerms ?? null];
   if (!cached) {
     await client.query(
-      `INSERT INTO kdb_search (record_id, entity, content, content_hash, doc_len)
-       SELECT id, $2, content, hash, len FROM unnest($1::uuid[], $3::text[], $4::text[], $5::int[]) AS t(id, content, hash, len)`,
+      `INSERT INTO kdb_search (record_id, entity, content, content_hash, doc_len, doc_no, doc_key, doc_terms)
+       SELECT t.id, $2, t.content, t.hash, t.len, d.no, CASE WHEN d.no IS NOT NULL THEN $7::text END, d.terms
+         FROM unnest($1::uuid[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY AS t(id, content, hash, len, i)
+         LEFT JOIN unnest($6::bigint[], $8::text[]) WITH ORDINALITY AS d(no, terms, i) ON d.i = t.i`,
       values,
     );
     return { pending: [...rows.ids], cachedTexts: 0 };
@@ -112,13 +118,15 @@ export async function insertSearchRows(client: pg.ClientBase, entity: string, ro
        INSERT INTO ${vectorTable(cached.id)} (record_id, chunk, entity, embedded_hash, embedding, vector_seq, updated_at)
        SELECT t.id, 0, $2, c.text_hash, c.embedding, nextval('kdb_vector_seq'), clock_timestamp()
          FROM unnest($1::uuid[], $3::text[], $4::text[]) AS t(id, content, hash)
-         JOIN LATERAL (SELECT text_hash, embedding FROM kdb_embedding_cache WHERE model_key = $6 AND text_hash = t.hash LIMIT 1) c ON true
+         JOIN LATERAL (SELECT text_hash, embedding FROM kdb_embedding_cache WHERE model_key = $9 AND text_hash = t.hash LIMIT 1) c ON true
         WHERE t.content <> ''
        RETURNING record_id, embedded_hash),
      s AS (
-       INSERT INTO kdb_search (record_id, entity, content, content_hash, doc_len, status)
-       SELECT t.id, $2, t.content, t.hash, t.len, CASE WHEN w.record_id IS NULL THEN 'pending' ELSE 'ready' END
-         FROM unnest($1::uuid[], $3::text[], $4::text[], $5::int[]) AS t(id, content, hash, len)
+       INSERT INTO kdb_search (record_id, entity, content, content_hash, doc_len, status, doc_no, doc_key, doc_terms)
+       SELECT t.id, $2, t.content, t.hash, t.len, CASE WHEN w.record_id IS NULL THEN 'pending' ELSE 'ready' END,
+              d.no, CASE WHEN d.no IS NOT NULL THEN $7::text END, d.terms
+         FROM unnest($1::uuid[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY AS t(id, content, hash, len, i)
+         LEFT JOIN unnest($6::bigint[], $8::text[]) WITH ORDINALITY AS d(no, terms, i) ON d.i = t.i
          LEFT JOIN w ON w.record_id = t.id
        RETURNING record_id, status)
      SELECT (SELECT array_agg(record_id) FROM s WHERE status = 'pending') AS pending,
