@@ -275,7 +275,7 @@ async function measure(n: number, slot: number, bytesPerRecord: number): Promise
     const apiAfter = processMemory(apiPid).rss;
     const workerAfter = Math.max(...workerPids.map((p) => processMemory(p).rss));
     const bytes = await postgresBytes(db);
-    const postings = Number((await db.query('SELECT count(*) AS c FROM kdb_postings')).rows[0].c);
+    const postings = Number((await db.query("SELECT (SELECT count(*) FROM kdb_postings) + (SELECT coalesce(sum(n), 0) FROM kdb_postings_blocks) AS c")).rows[0].c);
 
     log(`${n}: raw baseline: binary COPY of the same vectors + HNSW build…`);
     const raw = await rawCopyBuild(url, { vectorTable: 'kdb_vectors_1', dimensions: DIMENSIONS, m: HNSW_BUILD.m, efConstruction: HNSW_BUILD.efConstruction, buildMemory: rawBuildMemory(n), expectedBytes: n * (DIMENSIONS * 4 + 32) });

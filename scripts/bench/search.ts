@@ -7,7 +7,7 @@
 import os from 'node:os';
 import pg from 'pg';
 import pgvector from 'pgvector';
-import { BM25_B, BM25_K1, bm25Idf, createPool, efSearchFor, HashProvider, HNSW_BUILD, keywordTopK, listVectorSegments, readResultVersions, readStatsAndHeads, SearchEngine, sealedUpTo, tokenize, vectorSql } from '@kameleondb/core';
+import { BM25_B, BM25_K1, bm25Idf, createPool, efSearchFor, HashProvider, HNSW_BUILD, keywordTopKAllLayouts, listVectorSegments, readResultVersions, readStatsAndHeads, SearchEngine, sealedUpTo, tokenize, vectorSql } from '@kameleondb/core';
 import { dbUrl, deleteRedisKeys, dropDatabase, freshDatabase, getJson, machine, now, p50p95, percentile, REDIS, startStack, stop, waitCompacted, writeSection } from './harness.js';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -148,7 +148,7 @@ async function rawFullSum(q: string) {
   const present = await termsOf(q);
   return raw.query(
     `SELECT p.record_id, sum(q.idf * (p.tf * ($3::float8 + 1)) / (p.tf + $3::float8 * (1 - $4::float8 + $4::float8 * p.doc_len / $5::float8))) AS score
-       FROM unnest($1::text[], $2::float8[]) AS q(term, idf) JOIN kdb_postings p ON p.entity = 'bench' AND p.term = q.term
+       FROM unnest($1::text[], $2::float8[]) AS q(term, idf) JOIN kdb_postings_of('bench', $1::text[]) p ON p.term = q.term
       GROUP BY p.record_id ORDER BY score DESC, p.record_id LIMIT 40`,
     [present.map((p) => p.term), present.map((p) => p.idf), BM25_K1, BM25_B, avgdl],
   );
@@ -158,7 +158,7 @@ const rawKeyword = async (q: string) => {
   const first = await readStatsAndHeads(raw, { entities: ['bench'], terms: [...new Set(tokenize(q))], k: 40 });
   const present = [...first.df].filter(([, d]) => d > 0).map(([term, d]) => ({ term, df: d, idf: bm25Idf(first.documents, d) }));
   if (!present.length) return null;
-  return keywordTopK(raw, { entities: ['bench'], terms: present, k: 40, k1: BM25_K1, b: BM25_B, avgdl: first.totalLength / first.documents, firstRound: first.heads });
+  return keywordTopKAllLayouts(raw, { entities: ['bench'], terms: present, k: 40, k1: BM25_K1, b: BM25_B, avgdl: first.totalLength / first.documents, firstRound: first.heads });
 };
 const rawVector = (q: string) => raw.query({ name: 'raw_vector', text: VECTOR, values: [pgvector.toSql(Array.from(provider.embedOne(q))), ['bench']] });
 

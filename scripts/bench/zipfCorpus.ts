@@ -132,13 +132,13 @@ export interface FullSumRequest {
   where?: Record<string, string> | undefined;
 }
 
-/** The reference: BM25 summed over every posting of the terms, best first, ties by id. */
+/** The reference: BM25 summed over every live posting of the terms in both layouts (kdb_postings_of decodes the blocks in SQL), best first, ties by id. */
 export async function fullBm25Sum(db: pg.Pool | pg.ClientBase, r: FullSumRequest): Promise<{ id: string; score: number }[]> {
   const values: unknown[] = [r.terms, r.idfs, r.k1, r.b, r.avgdl, r.limit, r.entity];
   if (r.where) values.push(JSON.stringify(r.where));
   const text = `
   SELECT p.record_id AS id, sum(q.idf * (p.tf * ($3::float8 + 1)) / (p.tf + $3::float8 * (1 - $4::float8 + $4::float8 * p.doc_len / $5::float8))) AS score
-    FROM unnest($1::text[], $2::float8[]) AS q(term, idf) JOIN kdb_postings p ON p.entity = $7 AND p.term = q.term
+    FROM unnest($1::text[], $2::float8[]) AS q(term, idf) JOIN kdb_postings_of($7, $1::text[]) p ON p.term = q.term
     ${r.where ? 'JOIN kdb_records r ON r.id = p.record_id AND r.data @> $8::jsonb' : ''}
    GROUP BY p.record_id ORDER BY score DESC, p.record_id LIMIT $6`;
   return (await db.query<{ id: string; score: string | number }>({ text, values })).rows.map((x) => ({ id: x.id, score: Number(x.score) }));

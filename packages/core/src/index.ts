@@ -90,4 +90,6 @@ export { SegmentManager, HNSW_BUILD, DEFAULT_SEGMENT_POLICY, type SegmentManager
 export type { SegmentPolicy, SegmentWork } from './segments/planSegmentWork.js';
 export { hnswRowsInMemory } from './segments/hnswRowsInMemory.js';
 export { listVectorSegments, sealedUpTo, segmentsFor, vectorIndexStatus, type VectorSegment, type HotSegment, type VectorIndexStatus } from './segments/vectorSegmentStore.js';
+export { keywordTopKAllLayouts, type KeywordTopKAllLayouts } from './search/keywordTopKAllLayouts.js';
+export { blockTopK, type BlockTopK } from './search/blockTopK.js';
 export { keywordTopK, readStatsAndHeads, type KeywordTopK, type KeywordHit, type KeywordTerm, type HeadRow, type StatsAndHeads } from './search/keywordTopK.js';

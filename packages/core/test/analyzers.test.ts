@@ -113,6 +113,8 @@ describe('analyzers per entity', () => {
     const texts = Array.from({ length: 300 }, (_, i) => `${CORPUS[i % CORPUS.length]} note ${i % 7}`);
     const ids = await add(entity, 'simple', texts);
     const mine = () => docs.filter((d) => d.entity === 'notes');
+    // The ingest wrote blocks: the rebuild, its switch and the drop are tested over them.
+    expect((await db.pool.query("SELECT 1 FROM kdb_postings_blocks WHERE entity = 'notes' LIMIT 1")).rowCount).toBe(1);
 
     // A cancelled change: the new postings go, the entity keeps simple.
     const first = await updateEntity(db.pool, 'notes', { analyzer: 'german' });
@@ -179,7 +181,11 @@ describe('analyzers per entity', () => {
   });
 
   async function leftover(key: string): Promise<number> {
-    const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM kdb_postings WHERE entity = $1', [key]);
+    // Both layouts: the 300-record ingests write blocks, the smaller ones and PATCHes rows.
+    const { rows } = await db.pool.query<{ n: number }>(
+      'SELECT ((SELECT count(*) FROM kdb_postings WHERE entity = $1) + (SELECT count(*) FROM kdb_postings_blocks WHERE entity = $1))::int AS n',
+      [key],
+    );
     return rows[0]!.n;
   }
 });

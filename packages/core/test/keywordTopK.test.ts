@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BM25_B, BM25_K1, createEntity, deleteRecord, keywordTopK, patchRecord, readStatsAndHeads, tokenize, type Entity } from '@kameleondb/core';
-import { ingestTestRecords } from '../../../test-support/ingestTestRecords.js';
+import { ingestTestRecords as ingestRecordsAs } from '../../../test-support/ingestTestRecords.js';
+
+// keywordTopK reads the row layout: every ingest here writes rows (KeywordRetriever.test.ts runs both layouts).
+const ingestTestRecords = (pool: Parameters<typeof ingestRecordsAs>[0], entity: Parameters<typeof ingestRecordsAs>[1], records: Parameters<typeof ingestRecordsAs>[2]) =>
+  ingestRecordsAs(pool, entity, records, { blocksMinDocs: Number.MAX_SAFE_INTEGER });
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 
 /**

@@ -1,12 +1,13 @@
 import pg from 'pg';
 import pgvector from 'pgvector';
-import { BM25_B, BM25_K1, bm25Idf, DEFAULT_EF_SEARCH, HashProvider, keywordTopK, listVectorSegments, readStatsAndHeads, SearchEngine, tokenize, vectorSql } from '@kameleondb/core';
+import { BM25_B, BM25_K1, bm25Idf, DEFAULT_EF_SEARCH, HashProvider, keywordTopKAllLayouts, listVectorSegments, readStatsAndHeads, SearchEngine, tokenize, vectorSql } from '@kameleondb/core';
 import { fullBm25Sum } from '../zipfCorpus.js';
 
 /**
  * The retrievers' statements straight to Postgres, as bench:search runs them
  * (no HTTP, JSON, fusion or fetch of the rows): the keyword top-k statements
- * (statistics with the first round, then keywordTopK's rounds), the vector
+ * (statistics with the first round, then keywordTopKAllLayouts: the rows'
+ * rounds beside the blocks'), the vector
  * union over the segments, both in parallel for hybrid (window 40), and the
  * full BM25 sum over every posting of the query terms as the reference.
  */
@@ -25,7 +26,7 @@ export async function rawStatements(url: string, entity: string, spaceId = 1) {
   const keyword = async (q: string, k = 10, where?: Record<string, string>) => {
     const { first, present, avgdl } = await stats(q, k);
     if (!present.length) return null;
-    return keywordTopK(pool, { entities: [entity], terms: present, k, k1: BM25_K1, b: BM25_B, avgdl, firstRound: first.heads, firstRoundQuery: first.query, where });
+    return keywordTopKAllLayouts(pool, { entities: [entity], terms: present, k, k1: BM25_K1, b: BM25_B, avgdl, firstRound: first.heads, firstRoundQuery: first.query, where });
   };
   // The reference gets its statistics read once per query, not timed.
   const statsOf = new Map<string, { terms: string[]; idfs: number[]; avgdl: number }>();

@@ -2,8 +2,8 @@ import type pg from 'pg';
 import { analyzerOf, type Analyzer } from '../content/analyzers.js';
 import { reuseFor } from '../util/reuseFor.js';
 import { BM25_B, BM25_K1, bm25Idf } from './bm25Statistics.js';
-import { blockTopK } from './blockTopK.js';
-import { byScoreThenId, keywordTopK, readStatsAndHeads } from './keywordTopK.js';
+import { byScoreThenId, readStatsAndHeads } from './keywordTopK.js';
+import { keywordTopKAllLayouts } from './keywordTopKAllLayouts.js';
 import type { RankedHit } from './rrf.js';
 import type { Timings } from './Timings.js';
 
@@ -165,21 +165,17 @@ export class KeywordRetriever {
     const bm25: Bm25Explain = { k1: BM25_K1, b: BM25_B, documents: n, avgDocLength: avgdl, terms: stats.map((s) => ({ ...s, analyzer: g.analyzer })) };
     const present = stats.filter((s) => s.df > 0);
     if (present.length === 0 || avgdl === 0) return { hits: [], queries: [], bm25 };
-    // A document's postings are rows or blocks, never both: the top k is the merge of each layout's.
-    const [top, blocks] = await Promise.all([
-      keywordTopK(this.pool, {
-        entities: g.keys,
-        terms: present,
-        k,
-        k1: BM25_K1,
-        b: BM25_B,
-        avgdl,
-        firstRound: first.heads,
-        firstRoundQuery: first.query,
-        where,
-      }),
-      blockTopK(this.pool, { entities: g.keys, terms: present, k, k1: BM25_K1, b: BM25_B, avgdl, where }),
-    ]);
+    const { hits: found, rows: top, blocks } = await keywordTopKAllLayouts(this.pool, {
+      entities: g.keys,
+      terms: present,
+      k,
+      k1: BM25_K1,
+      b: BM25_B,
+      avgdl,
+      firstRound: first.heads,
+      firstRoundQuery: first.query,
+      where,
+    });
     const pruning: KeywordPruning = {
       rounds: top.rounds,
       depth: top.depth,
@@ -202,8 +198,7 @@ export class KeywordRetriever {
     };
     // Postings name their key; answers name the entity.
     const nameOf = new Map(g.keys.map((key, i) => [key, g.names[i]!]));
-    const hits = [...top.hits, ...blocks.hits].sort(byScoreThenId).slice(0, k);
-    return { hits: hits.map((r, i) => ({ id: r.id, entity: nameOf.get(r.entity) ?? r.entity, rank: i + 1, score: r.score })), queries: [...top.queries, ...blocks.queries], bm25, pruning };
+    return { hits: found.map((r, i) => ({ id: r.id, entity: nameOf.get(r.entity) ?? r.entity, rank: i + 1, score: r.score })), queries: [...top.queries, ...blocks.queries], bm25, pruning };
   }
 }
 
