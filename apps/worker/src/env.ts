@@ -25,6 +25,10 @@ const schema = z
   KDB_PLANNER_PAGE_SIZE: z.coerce.number().int().min(1).max(100_000).optional(),
   /** Rows a run's planner may enqueue ahead of the workers. Default 16 pages. */
   KDB_PLANNER_MAX_OUTSTANDING: z.coerce.number().int().min(1).optional(),
+  /** Lease of a worker's in-flight claim on a text it embeds: another worker waiting for that text embeds it itself this long after the holder died. */
+  KDB_EMBED_CLAIM_LEASE_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** Longest wait for a text another live worker is embedding; past it the waiter embeds the text itself. */
+  KDB_EMBED_CLAIM_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
   /** Rows per write transaction in reindex batches (a cancel lands between them). */
   KDB_RUN_WRITE_CHUNK: z.coerce.number().int().min(1).default(DEFAULTS.runWriteChunk),
   /** Cache entries unused for longer than this are evicted (30d, 12h…). Default: never. */

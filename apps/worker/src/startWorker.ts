@@ -8,6 +8,7 @@ import {
   createPool,
   createProvider,
   createRedis,
+  EmbedClaims,
   redisTargetOf,
   createWorkerProvider,
   migrate,
@@ -96,6 +97,8 @@ export async function startWorker(env: WorkerEnv, logger: Logger = createLogger(
       onSwept: (n) => metrics.swept.inc(n),
     },
   });
+  // One set of claims for the process's embed loops, on its shared connection.
+  const claims = new EmbedClaims(redis, prefix, { leaseMs: env.KDB_EMBED_CLAIM_LEASE_MS, maxWaitMs: env.KDB_EMBED_CLAIM_WAIT_MS, logger });
   const workers = await Promise.all(
     Array.from({ length: env.KDB_WORKER_CONCURRENCY }, () =>
       startEmbedWorker({
@@ -110,6 +113,7 @@ export async function startWorker(env: WorkerEnv, logger: Logger = createLogger(
         cancelWatcher,
         cacheStats,
         runWriteChunk: env.KDB_RUN_WRITE_CHUNK,
+        claims,
         onBatch: observeBatch(metrics),
         maxBatchIds: env.KDB_BATCH_MAX_IDS ?? provider.limits.maxInputs,
       }),

@@ -52,6 +52,7 @@ export { startReindex, startReindexIn, runConflict, getRun, type StartReindexDep
 export { startReindexPlanner } from './reindex/startReindexPlanner.js';
 export { dryRunReindex, type DryRunReport } from './reindex/dryRunReindex.js';
 export { CacheStats } from './cache/CacheStats.js';
+export { EmbedClaims, CLAIMS_PER_ROUND_TRIP, type EmbedClaimsOptions, type ClaimWait } from './cache/EmbedClaims.js';
 export { cacheSummary, clearCache, type CacheSummary } from './cache/cacheAdmin.js';
 export { parseDuration } from './util/parseDuration.js';
 export { TimeoutError } from './util/withTimeout.js';

@@ -14,6 +14,7 @@ import { SpaceProviders } from '../spaces/SpaceProviders.js';
 import { KdbError } from '../errors.js';
 import { isConnectionLoss } from '../store/isConnectionLoss.js';
 import type { CacheStats } from '../cache/CacheStats.js';
+import { EmbedClaims } from '../cache/EmbedClaims.js';
 import type { CancelWatcher } from '../reindex/CancelWatcher.js';
 import type { ReindexRunStore } from '../reindex/ReindexRunStore.js';
 import { embedBatch, type EmbedBatchResult, type Outcome } from './embedBatch.js';
@@ -47,6 +48,11 @@ export interface EmbedWorkerOptions {
   cacheStats?: CacheStats;
   /** Rows per write transaction in batches holding reindex jobs, so a cancel lands between them. Default 256. */
   runWriteChunk?: number;
+  /**
+   * In-flight claims on texts, shared by every worker (EmbedClaims), or `false` for none.
+   * Default: claims with EmbedClaims' defaults on a Redis connection of this worker's own.
+   */
+  claims?: EmbedClaims | false;
 }
 
 export interface EmbedWorker {
@@ -89,6 +95,8 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
   });
   worker.on('error', (err) => log.error({ err }, 'embed worker connection error'));
   await worker.waitUntilReady();
+  const claimsConnection = opts.claims === undefined ? createRedis(opts.redis) : undefined;
+  const claims = claimsConnection ? new EmbedClaims(claimsConnection, opts.prefix ?? DEFAULTS.queuePrefix, { logger: log }) : opts.claims || undefined;
   // Manual fetching does not run the stalled-job check by itself: it is what
   // brings back the jobs of a worker that died (SIGKILL, OOM) mid-batch.
   void worker.startStalledCheckTimer();
@@ -259,6 +267,7 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
         ids,
         forceIds,
         signal: abort.signal,
+        ...(claims ? { claims } : {}),
         ...(beforeWrite ? { beforeWrite, writeChunkSize: opts.runWriteChunk ?? DEFAULTS.runWriteChunk } : {}),
       });
       clearInterval(renew);
@@ -338,6 +347,7 @@ export async function startEmbedWorker(opts: EmbedWorkerOptions): Promise<EmbedW
       // The blocking fetch returns within drainDelay (1 s); the batch in hand finishes first.
       await loop;
       await worker.close();
+      await claimsConnection?.quit().catch(() => undefined);
       log.info({ workerId, totals }, 'embed worker stopped');
     },
   };

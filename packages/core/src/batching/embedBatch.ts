@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import type { EmbedClaims } from '../cache/EmbedClaims.js';
 import type { EmbeddingProvider } from '../embedding/EmbeddingProvider.js';
 import { ProviderError } from '../errors.js';
 import { insertCacheEntries, touchCachedHashes, type CacheEntry } from '../cache/embeddingCache.js';
@@ -40,6 +42,8 @@ export interface EmbedBatchOptions {
   writeChunkSize?: number;
   /** Called before each row write with the ids about to be written; returns those still wanted (cancellation). */
   beforeWrite?: (ids: string[]) => Promise<string[]>;
+  /** In-flight claims shared with other batches, so a text two of them hold at once is embedded once. Default none: every miss is embedded. */
+  claims?: EmbedClaims;
 }
 
 export const EMPTY_TEXT_ERROR = 'nothing to embed: the embed fields of this record are empty';
@@ -47,15 +51,20 @@ export const EMPTY_TEXT_ERROR = 'nothing to embed: the embed fields of this reco
 /**
  * The batching core, for one coalesced set of ids:
  * 1. load the rows still needing work; 2. dedupe identical texts; 3. one cache
- * lookup; 4. provider calls for misses only, in provider-sized requests;
- * 5. one transaction inserting the new cache entries, then one guarded row
- * update (in chunks when `writeChunkSize` is set, so a cancel takes effect
- * between them).
+ * lookup; 4. with `claims`, the misses claimed (EmbedClaims); 5. provider
+ * calls for the misses it claimed, in provider-sized requests, and one
+ * transaction inserting their cache entries; then the wait for the misses
+ * other batches hold, and the same for those that came free without an
+ * entry; 6. one guarded row update (in chunks when `writeChunkSize` is set,
+ * so a cancel takes effect between them). Its own texts come before the
+ * wait: two batches each holding a text the other waits for would otherwise
+ * both wait to the end of `maxWaitMs`.
  *
- * Crash safety: nothing is written before step 5. A process dying before the
- * cache commit leaves rows pending and its jobs active; BullMQ hands the
- * stalled jobs to another worker, which redoes the batch. Dying between the
- * cache commit and the row update leaves cache entries the redo then hits.
+ * Crash safety: only cache entries are written before step 6. A process dying
+ * before a cache commit leaves rows pending and its jobs active; BullMQ hands
+ * the stalled jobs to another worker, which redoes the batch, and its claims
+ * end with their lease. Dying between the cache commit and the row update
+ * leaves cache entries the redo then hits.
  * Retryable provider errors propagate so the jobs are retried; a permanent
  * one is bisected down to the inputs causing it, and just those rows fail.
  */
@@ -91,18 +100,14 @@ export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchRes
 
   const hashes = [...byHash.keys()];
   const hits = await touchCachedHashes(pool, modelKey, hashes);
-  result.cached = hits.size;
-  const misses = hashes.filter((h) => !hits.has(h));
-  result.misses = misses.length;
 
-  const entries: CacheEntry[] = [];
   const failures: { hashes: Set<string>; message: string }[] = [];
   /**
    * A permanent error on a request of several inputs is bisected until the
    * inputs it comes from are isolated: only those rows fail, with the
    * provider's message; every other text of the batch is embedded.
    */
-  const embedChunk = async (chunk: string[]): Promise<void> => {
+  const embedChunk = async (chunk: string[], entries: CacheEntry[]): Promise<void> => {
     opts.signal?.throwIfAborted();
     result.requests += 1;
     try {
@@ -119,19 +124,56 @@ export async function embedBatch(opts: EmbedBatchOptions): Promise<EmbedBatchRes
         return;
       }
       const half = Math.ceil(chunk.length / 2);
-      await embedChunk(chunk.slice(0, half));
-      await embedChunk(chunk.slice(half));
+      await embedChunk(chunk.slice(0, half), entries);
+      await embedChunk(chunk.slice(half), entries);
     }
   };
-  try {
-    for (let i = 0; i < misses.length; i += provider.limits.maxInputs) await embedChunk(misses.slice(i, i + provider.limits.maxInputs));
-  } catch (err) {
-    // Keep what earlier requests produced: the retry then finds it cached.
-    if (entries.length) await withTransaction(pool, (c) => insertCacheEntries(c, modelKey, entries));
-    throw err;
-  }
+  /** Embeds `todo` and commits the entries, also those of the requests before one that threw: the retry then finds them cached. */
+  const embedAndCache = async (todo: readonly string[]): Promise<void> => {
+    const entries: CacheEntry[] = [];
+    try {
+      for (let i = 0; i < todo.length; i += provider.limits.maxInputs) await embedChunk(todo.slice(i, i + provider.limits.maxInputs), entries);
+    } finally {
+      if (entries.length) await withTransaction(pool, (c) => insertCacheEntries(c, modelKey, entries));
+    }
+  };
 
-  if (entries.length) await withTransaction(pool, (c) => insertCacheEntries(c, modelKey, entries));
+  const claims = opts.claims;
+  const token = randomUUID();
+  /** Texts this batch holds claims on, released once their entries are committed or the batch failed. */
+  const held: string[] = [];
+  let own = hashes.filter((h) => !hits.has(h));
+  let others: string[] = [];
+  if (claims && own.length) {
+    ({ mine: own, theirs: others } = await claims.claim(modelKey, own, token));
+    // Another batch may have committed a text and released its claim between the lookup and the claim.
+    const late = own.length ? await touchCachedHashes(pool, modelKey, own) : new Set<string>();
+    for (const h of late) hits.add(h);
+    own = own.filter((h) => !late.has(h));
+    held.push(...own);
+    if (late.size) await claims.release(modelKey, [...late], token);
+  }
+  const renew = claims ? setInterval(() => void claims.renew(modelKey, held, token), Math.floor(claims.leaseMs / 3)) : undefined;
+  const release = async () => {
+    if (claims && held.length) await claims.release(modelKey, held.splice(0), token);
+  };
+  try {
+    await embedAndCache(own);
+    await release();
+    if (claims && others.length) {
+      const waited = await claims.waitFor(modelKey, others, token, (h) => touchCachedHashes(pool, modelKey, h), opts.signal);
+      for (const h of waited.cached) hits.add(h);
+      held.push(...waited.claimed);
+      await embedAndCache([...waited.claimed, ...waited.unclaimed]);
+    }
+  } finally {
+    clearInterval(renew);
+    await release();
+  }
+  result.cached = hits.size;
+  const misses = hashes.filter((h) => !hits.has(h));
+  result.misses = misses.length;
+
   const failedHash = (h: string) => failures.some((f) => f.hashes.has(h));
   const writable = rows.filter((r) => r.content !== '' && !failedHash(r.content_hash));
   const hashOf = new Map(writable.map((r) => [r.record_id, r.content_hash]));
