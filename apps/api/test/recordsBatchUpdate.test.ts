@@ -76,7 +76,7 @@ describe('batch update', () => {
     expect((await call('GET', `/v1/entities/Item/records/${ids[2]}`)).body.data).toEqual({ sku: 'sku-2', title: 'plain item 2', qty: -2 });
     // The keyword index follows at the commit: the new words find the changed records, the old ones no longer do.
     expect(await keyword('shiny')).toHaveLength(100);
-    expect((await db.pool.query(`SELECT count(*)::int AS n FROM kdb_postings p WHERE p.entity = 'Item' AND p.term = 'plain'`)).rows[0].n).toBe(2500);
+    expect((await db.pool.query(`SELECT count(*)::int AS n FROM kdb_postings_of('Item', '{plain}')`)).rows[0].n).toBe(2500);
   });
 
   it('answers 404 for an unknown entity before reading the body, even a broken gzip one', async () => {
