@@ -49,6 +49,46 @@ describe('API process killed in the middle of an ingest', () => {
     expect(records).toBe(0);
   });
 
+  it('killed after its first postings blocks were written: no block, posting or term statistic of it is left', async () => {
+    const api = await startApiProcess({ KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_AUTH: 'disabled' });
+    children.push(api);
+    const json = { 'content-type': 'application/json' };
+    await fetch(`${api.url}/v1/entities`, { method: 'POST', headers: json, body: JSON.stringify({ name: 'blocky', fields: { t: 'text' }, embedFields: ['t'] }) });
+    const count = async (c: pg.Client) =>
+      (
+        await c.query(`SELECT (SELECT count(*) FROM kdb_records WHERE entity = 'blocky')::int AS records, (SELECT count(*) FROM kdb_postings_blocks WHERE entity = 'blocky')::int AS blocks,
+                              (SELECT count(*) FROM kdb_postings WHERE entity = 'blocky')::int AS rows, (SELECT count(*) FROM kdb_bm25_terms WHERE entity = 'blocky')::int AS terms,
+                              (SELECT count(*) FROM kdb_search WHERE doc_no IS NOT NULL AND entity = 'blocky')::int AS numbered`)
+      ).rows[0] as Record<string, number>;
+    // 120,000 records: the first postings batch (50,000 documents) is written as blocks well before the last record is read.
+    const body = Array.from({ length: 120_000 }, (_, i) => JSON.stringify({ t: `blocky ${i} w${i % 977} v${i % 13}` })).join('\n');
+    const request = fetch(`${api.url}/v1/entities/blocky/records`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body }).catch((e: unknown) => e);
+    const watcher = new pg.Client({ connectionString: db.url });
+    await watcher.connect();
+    const deadline = Date.now() + 120_000;
+    // The API's transaction is past its first COPY into kdb_postings_blocks once it runs the next statement.
+    let sawCopy = false;
+    for (;;) {
+      const { rows } = await watcher.query<{ query: string }>(
+        `SELECT query FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kameleondb-api' AND backend_xid IS NOT NULL`,
+      );
+      if (rows.some((r) => r.query.startsWith('COPY kdb_postings_blocks'))) sawCopy = true;
+      else if (sawCopy) break;
+      if (Date.now() > deadline) throw new Error('never saw the ingest write its postings blocks');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    api.kill('SIGKILL');
+    expect(await api.exited).toBe('SIGKILL');
+    expect(await request).toBeInstanceOf(Error);
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await watcher.query(`SELECT count(*)::int AS live FROM pg_stat_activity WHERE application_name = 'kameleondb-api' AND datname = current_database()`);
+      if (rows[0].live === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await count(watcher)).toEqual({ records: 0, blocks: 0, rows: 0, terms: 0, numbered: 0 });
+    await watcher.end();
+  });
+
   it('a retry with the same Idempotency-Key after the API died gives one copy, whether or not the first attempt committed', async () => {
     const env = { KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_AUTH: 'disabled' };
     const json = { 'content-type': 'application/json' };
