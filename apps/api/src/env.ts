@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkRedisEnv, DEFAULT_RESULT_CACHE_ENTRIES, DEFAULTS, MAX_REQUEST_RECORDS, parseEnv, pipelineEnvShape } from '@kameleondb/core';
+import { BLOCKS_MIN_DOCS, checkRedisEnv, DEFAULT_RESULT_CACHE_ENTRIES, DEFAULTS, MAX_REQUEST_RECORDS, parseEnv, pipelineEnvShape } from '@kameleondb/core';
 import { sizeInBytes } from './sizeInBytes.js';
 import { searchDatabaseUrls, replicaMaxLag } from './replicaEnv.js';
 
@@ -23,6 +23,8 @@ const schema = z
     KDB_MAX_RECORDS_PER_REQUEST: z.coerce.number().int().min(1).max(100_000_000).default(MAX_REQUEST_RECORDS),
     /** `off`: every ingested row waits for an embed job, even when its text is cached (the ingest transaction then writes no vectors). */
     KDB_INGEST_CACHED_VECTORS: z.enum(['on', 'off']).default('on'),
+    /** Ingest chunks of at least this many records write their keyword postings as blocks, smaller ones as rows. */
+    KDB_POSTINGS_BLOCKS_MIN_RECORDS: z.coerce.number().int().min(1).max(1_000_000_000).default(BLOCKS_MIN_DOCS),
     /** Ids per embed job. */
     KDB_JOB_SIZE: z.coerce.number().int().min(1).max(100_000).default(DEFAULTS.jobSize),
     /** How long `?wait=true` waits before answering with what is still pending, in ms. */

@@ -69,6 +69,7 @@ export async function startApi(env: ApiEnv): Promise<RunningApi> {
     prefix: env.KDB_QUEUE_PREFIX,
     jobSize: env.KDB_JOB_SIZE,
     ingestCachedVectors: env.KDB_INGEST_CACHED_VECTORS === 'on',
+    blocksMinDocs: env.KDB_POSTINGS_BLOCKS_MIN_RECORDS,
     maxRecordsPerRequest: env.KDB_MAX_RECORDS_PER_REQUEST,
     efSearch: env.KDB_EF_SEARCH,
     pricePerMillionTokens: env.KDB_PRICE_PER_MILLION_TOKENS,

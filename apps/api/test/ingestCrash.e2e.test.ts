@@ -49,6 +49,27 @@ describe('API process killed in the middle of an ingest', () => {
     expect(records).toBe(0);
   });
 
+  it('KDB_POSTINGS_BLOCKS_MIN_RECORDS decides the layout: chunks below it write rows, at or above it blocks', async () => {
+    const json = { 'content-type': 'application/json' };
+    const layout = async (min: string | undefined, entity: string) => {
+      const api = await startApiProcess({ KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_AUTH: 'disabled', ...(min ? { KDB_POSTINGS_BLOCKS_MIN_RECORDS: min } : {}) });
+      children.push(api);
+      await fetch(`${api.url}/v1/entities`, { method: 'POST', headers: json, body: JSON.stringify({ name: entity, fields: { t: 'text' }, embedFields: ['t'] }) });
+      const r = await fetch(`${api.url}/v1/entities/${entity}/records`, { method: 'POST', headers: json, body: JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ t: `layout ${i}` }))) });
+      expect(r.ok).toBe(true);
+      api.kill('SIGTERM');
+      await api.exited;
+      const { rows } = await db.pool.query(
+        `SELECT (SELECT count(*) FROM kdb_postings WHERE entity = $1)::int AS rows, (SELECT coalesce(sum(n), 0) FROM kdb_postings_blocks WHERE entity = $1)::int AS blocked`,
+        [entity],
+      );
+      return rows[0];
+    };
+    // Three postings a record: the composed text is `t: layout <i>`.
+    expect(await layout(undefined, 'deflayout')).toEqual({ rows: 0, blocked: 3000 });
+    expect(await layout('1001', 'rowlayout')).toEqual({ rows: 3000, blocked: 0 });
+  });
+
   it('killed after its first postings blocks were written: no block, posting or term statistic of it is left', async () => {
     const api = await startApiProcess({ KDB_DATABASE_URL: db.url, KDB_REDIS_URL: redisUrl(), KDB_QUEUE_PREFIX: prefix, KDB_AUTH: 'disabled' });
     children.push(api);

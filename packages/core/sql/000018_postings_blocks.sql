@@ -8,7 +8,7 @@
 -- 128 documents, the body packing each posting as three big-endian int4
 -- (doc_no - first_doc, tf, doc_len), in doc_no order. The row carries the
 -- block's (tf, doc_len) frontier: for each tf of the block not outweighed,
--- the least length at which it occurs, flattened, tf descending. BM25 rises
+-- the least length at which it occurs, as pairs of big-endian int4, tf descending. BM25 rises
 -- with tf and falls with length, so the best of these is the block's best
 -- weight at whatever average length (search/blockTopK.ts). Every other document keeps one row per
 -- posting in kdb_postings: a document is in exactly one of the two.
@@ -37,7 +37,7 @@ CREATE TABLE kdb_postings_blocks (
   first_doc  bigint NOT NULL,
   last_doc   bigint NOT NULL,
   n          int NOT NULL,
-  frontier   int[] NOT NULL,
+  frontier   bytea NOT NULL,
   -- The least record id of the block's documents: of ranges whose bound only
   -- ties the k-th score, those whose ids all sort after the k-th's are skipped.
   min_id     uuid NOT NULL,

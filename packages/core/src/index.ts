@@ -94,3 +94,4 @@ export { listVectorSegments, sealedUpTo, segmentsFor, vectorIndexStatus, type Ve
 export { keywordTopKAllLayouts, type KeywordTopKAllLayouts } from './search/keywordTopKAllLayouts.js';
 export { blockTopK, type BlockTopK } from './search/blockTopK.js';
 export { keywordTopK, readStatsAndHeads, type KeywordTopK, type KeywordHit, type KeywordTerm, type HeadRow, type StatsAndHeads } from './search/keywordTopK.js';
+export { BLOCKS_MIN_DOCS } from './store/keywordIndex.js';

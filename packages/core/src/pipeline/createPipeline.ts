@@ -50,6 +50,8 @@ export interface PipelineOptions {
   jobSize?: number;
   /** Cached texts get their vectors in the ingest transaction (IngestOptions.cachedVectors). Default true. */
   ingestCachedVectors?: boolean;
+  /** Ingest chunks of at least this many records write their postings as blocks (IngestOptions.blocksMinDocs). Default BLOCKS_MIN_DOCS (256). */
+  blocksMinDocs?: number;
   /** Most records one ingest or batch update may carry. Default MAX_REQUEST_RECORDS (1,000,000). */
   maxRecordsPerRequest?: number;
   /** `hnsw.ef_search` of vector search: a number (the pool's sessions use SearchEngine.sessionSql of it) or `auto` (efSearchFor the largest segment searched). Default `auto`. */
@@ -302,6 +304,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
           maxRecords: o.maxRecordsPerRequest,
           idempotencyKey: i.idempotencyKey,
           cachedVectors: o.ingestCachedVectors ?? true,
+          ...(o.blocksMinDocs !== undefined ? { blocksMinDocs: o.blocksMinDocs } : {}),
           cacheStats,
           background,
         });
