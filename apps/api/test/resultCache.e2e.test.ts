@@ -98,6 +98,15 @@ describe('result cache across two real API processes and a worker', () => {
     const after = await find(call2, q);
     expect(after.body.cached).toBe(false);
     expect(after.body.results[0]).toMatchObject({ id: ids.pad, content: expect.stringContaining('caliper') });
+    // The worker's vector write for the new text is a write to the entity too: once it has
+    // landed, a search fills the cache and the next one is served from it.
+    for (let i = 0; ; i++) {
+      const rec = await call1<{ embedding: { status: string } }>('GET', `/v1/entities/parts/records/${ids.pad}`);
+      if (rec.body.embedding.status === 'ready') break;
+      if (i > 200) throw new Error(`record ${ids.pad} never became ready after its PATCH`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await find(call2, q);
     expect((await find(call2, q)).body.cached).toBe(true);
 
     expect((await call1('DELETE', `/v1/entities/parts/records/${ids.disc}`)).status).toBe(204);
