@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { blockKey, liveBlockDocs, readBlockBodies, readBlockHeads, type BlockPostings } from '../store/postingsBlockStore.js';
 import { byScoreThenId, type KeywordHit } from './keywordTopK.js';
+import { bm25Query } from './bm25Statistics.js';
 
 export interface BlockTopKOptions {
   /** Postings keys searched, as one collection. Required. */
@@ -60,12 +61,8 @@ const MAX_READ = 1024;
  * with the terms' document frequency.
  */
 export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOptions): Promise<BlockTopK> {
-  const { k, k1, b, avgdl } = opts;
-  const terms = opts.terms.map((t) => t.term);
-  const idfs = opts.terms.map((t) => t.idf);
-  const T = terms.length;
-  const termIndex = new Map(terms.map((t, i) => [t, i]));
-  const weight = (ti: number, tf: number, len: number) => (idfs[ti]! * (tf * (k1 + 1))) / (tf + k1 * (1 - b + (b * len) / avgdl));
+  const { k } = opts;
+  const { terms, T, termIndex, weight } = bm25Query(opts);
   const where = opts.where ? JSON.stringify(opts.where) : undefined;
   const { heads, query: headsQuery } = await readBlockHeads(db, opts.entities, terms);
   const queries = [headsQuery];

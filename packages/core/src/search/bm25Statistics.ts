@@ -9,6 +9,16 @@ export const BM25_B = 0.75;
 export const bm25Idf = (documents: number, df: number): number => Math.log(1 + (documents - df + 0.5) / (df + 0.5));
 
 /**
+ * The BM25 weight of a posting of query term `ti` (tf, document length),
+ * given the query terms' idfs: one expression for both postings layouts,
+ * so a document gets the same bits whichever layout holds it.
+ */
+export const bm25Weight =
+  (idfs: readonly number[], k1: number, b: number, avgdl: number) =>
+  (ti: number, tf: number, len: number): number =>
+    (idfs[ti]! * (tf * (k1 + 1))) / (tf + k1 * (1 - b + (b * len) / avgdl));
+
+/**
  * The one home of the BM25 statistics SQL: three common table expressions,
  * `st` (one row: n, the documents, and len, their total length, over the
  * entity names `names`), `d` (term, df for each query term of `terms` some
@@ -67,4 +77,11 @@ export async function readBm25Statistics(db: pg.Pool | pg.ClientBase, scope: Sta
   const df = new Map(terms.map((t) => [t, 0]));
   for (const r of rows) if (r.term !== null) df.set(r.term, Number(r.df));
   return { documents: Number(rows[0]?.n ?? 0), totalLength: Number(rows[0]?.len ?? 0), df, stale: Number(rows[0]?.cur ?? 0) !== scope.keys.length };
+}
+
+/** What a top-k search over query terms works with: the terms and idfs in summing order, each term's index, and its weight function. */
+export function bm25Query(opts: { terms: readonly { term: string; idf: number }[]; k1: number; b: number; avgdl: number }) {
+  const terms = opts.terms.map((t) => t.term);
+  const idfs = opts.terms.map((t) => t.idf);
+  return { terms, idfs, T: terms.length, termIndex: new Map(terms.map((t, i) => [t, i])), weight: bm25Weight(idfs, opts.k1, opts.b, opts.avgdl) };
 }

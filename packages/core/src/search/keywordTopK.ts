@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { bm25StatisticsCtes, type Bm25Statistics, type StatisticsScope } from './bm25Statistics.js';
+import { bm25Query, bm25StatisticsCtes, type Bm25Statistics, type StatisticsScope } from './bm25Statistics.js';
 
 export interface KeywordTerm {
   term: string;
@@ -293,11 +293,7 @@ interface Seen {
  */
 export async function keywordTopK(db: pg.Pool | pg.ClientBase, opts: KeywordTopKOptions): Promise<KeywordTopK> {
   const { k, k1, b, avgdl } = opts;
-  const terms = opts.terms.map((t) => t.term);
-  const idfs = opts.terms.map((t) => t.idf);
-  const T = terms.length;
-  const termIndex = new Map(terms.map((t, i) => [t, i]));
-  const weight = (ti: number, tf: number, len: number) => (idfs[ti]! * (tf * (k1 + 1))) / (tf + k1 * (1 - b + (b * len) / avgdl));
+  const { terms, idfs, T, termIndex, weight } = bm25Query(opts);
   const frontierWeight = (g: Group) => weight(g.ti, g.frontier!.tf, g.frontier!.doc_len);
   const fullReadDf = opts.fullReadDf ?? DEFAULT_FULL_READ_DF;
   const whereJson = opts.where ? JSON.stringify(opts.where) : undefined;
