@@ -35,7 +35,8 @@ const DOC_BYTES = 96;
 
 /**
  * Postings of analyzed documents, grouped by term as documents are added,
- * then written by one COPY into kdb_postings. Grouped by term, the postings
+ * then written by one COPY: into kdb_postings_blocks when the documents are
+ * numbered (each term's run cut into blocks), else into kdb_postings. Grouped by term, the postings
  * of one term go to the same pages of the impact index (entity, term, …) one
  * after another instead of to random pages (docs/decisions/postings-grouped-by-term.md).
  * Grouping as documents arrive keeps the event loop free: the COPY's lines
