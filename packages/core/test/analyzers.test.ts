@@ -156,6 +156,20 @@ describe('analyzers per entity', () => {
     await check('refunds', ['notes']);
   });
 
+  it('an ingest large enough for blocks during a rebuild: the next generation gets rows of its own, exact after the switch', async () => {
+    const entity = await createEntity(db.pool, { name: 'bulk', fields: { text: 'text' }, embedFields: ['text'] });
+    await add(entity, 'simple', Array.from({ length: 300 }, (_, i) => `${CORPUS[i % CORPUS.length]} bulk ${i % 5}`));
+    const change = await updateEntity(db.pool, 'bulk', { analyzer: 'english' });
+    // Written while the change runs (no rebuilder yet): current postings as blocks, the next generation's beside them.
+    await add(entity, 'simple', Array.from({ length: 300 }, (_, i) => `refunds running late ${i % 9} bulk`));
+    const r = new PostingsRebuilder({ pool: db.pool, batchSize: 200, dropGraceMs: 0, pollMs: 50 });
+    r.start();
+    await waitFor(async () => (await getAnalyzerRun(db.pool, change.analyzerRun!.id)).state === 'completed' && (await leftover('bulk')) === 0);
+    await r.close();
+    for (const d of docs) if (d.entity === 'bulk') d.analyzer = 'english';
+    for (const q of ['refunds', 'running late', 'bulk', 'delivery']) await check(q, ['bulk']);
+  });
+
   it('mid-rebuild, a search reads only the serving postings, also in the lookups of common terms', async () => {
     const entity = await createEntity(db.pool, { name: 'orders', fields: { text: 'text' }, embedFields: ['text'] });
     let seed = 3;

@@ -199,7 +199,8 @@ export class KeywordIndexWriter {
     this.blocks.add(numbered);
     this.buffer.add(numbered.length === docs.length ? [] : docs.filter((d) => d.docNo === undefined));
     const next = this.targets.next;
-    if (next) for (const d of docs) this.nextBuffer!.add([analyze(d, next.analyzer)]);
+    // The next generation's postings are rows: its documents must not carry this one's numbers (blocks live under the current key alone).
+    if (next) for (const d of docs) this.nextBuffer!.add([analyze({ id: d.id, content: d.content }, next.analyzer)]);
     const current = [this.buffer, this.blocks];
     const [bytes, terms] = [current.reduce((x, b) => x + b.bytes, this.nextBuffer?.bytes ?? 0), current.reduce((x, b) => x + b.terms, this.nextBuffer?.terms ?? 0)];
     if (this.buffer.documents + this.blocks.documents >= this.batchDocs || bytes >= this.batchBytes || terms >= this.batchTerms) await this.flush(client);
