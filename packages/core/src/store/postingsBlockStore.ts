@@ -10,9 +10,9 @@ import copyStreams from 'pg-copy-streams';
  */
 
 /** Postings a block holds at most. */
-export const BLOCK_POSTINGS = 128;
+const BLOCK_POSTINGS = 128;
 /** Bytes a posting takes in a body: doc_no − first_doc, tf, doc_len, each a big-endian int4. */
-export const POSTING_BYTES = 12;
+const POSTING_BYTES = 12;
 const MAX_OFFSET = 2_147_483_647;
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
@@ -211,7 +211,7 @@ export interface BlockPostings {
   lens: Int32Array;
 }
 
-export function decodeBody(first: number, body: Buffer): BlockPostings {
+function decodeBody(first: number, body: Buffer): BlockPostings {
   const n = body.length / POSTING_BYTES;
   const docs = new Float64Array(n);
   const tfs = new Int32Array(n);
