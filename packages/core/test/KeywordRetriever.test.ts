@@ -141,6 +141,25 @@ describe.each([
     else expect(plain.blocks).toBe(0);
   });
 
+  it('reads a common term only under the documents that hold the rarer terms, not under every posting of the rarest', async () => {
+    // "rare" in every 100th document, "mid" in every 10th and in a tenth of the rare ones,
+    // "common" in all: the top 5 hold all three. A block of "common" spans 128 documents,
+    // among them a "mid" and often a "rare" in different documents, so a bound summing
+    // each term's best over a range would read nearly every block of "common".
+    const spread = await createEntity(db.pool, { name: 'spread', fields: { body: 'text', team: 'text' }, embedFields: ['body'] });
+    const filler = (i: number) => Array.from({ length: 8 }, (_, j) => `f${(i * 7 + j) % 50}`);
+    await ingestTestRecords(db.pool, spread, Array.from({ length: 8000 }, (_, i) => {
+      const words = ['common', ...filler(i)];
+      if (i % 100 === 7) words.push('rare');
+      if (i % 10 === 0 || i % 1000 === 7) words.push('mid', ...(i % 1000 === 7 ? ['mid'] : []));
+      return { body: words.join(' '), team: i % 2 ? 'odd' : 'even' };
+    }));
+    const p = await expectExact('spread', 'common mid rare', 5);
+    await expectExact('spread', 'common mid rare', 20);
+    await expectExact('spread', 'common mid rare', 5, { team: 'odd' });
+    if (layout === 'blocks') expect(p.blockPostingsRead).toBeLessThan(p.postingsTotal / 2);
+  });
+
   it('answers a filter no record matches with nothing, and one matching a single record with that record', async () => {
     const none = await engine.search({ q: 'common usual', entities: ['notes'], mode: 'keyword', limit: 10, where: { team: 'nobody' } });
     expect(none.results).toEqual([]);

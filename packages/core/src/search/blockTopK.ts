@@ -44,21 +44,26 @@ const MAX_READ = 1024;
  * Exact BM25 top-k over the postings blocks (sql/000018): Block-Max
  * pruning on doc-number ranges.
  *
- * Every block's metadata (doc range, n, max tf, min length) is read first,
- * from the primary key's INCLUDE columns. The doc-number axis is cut at every
- * block boundary into ranges; a range's bound is, summed over the query
- * terms, the best weight any block of that term covering the range can give
- * (its max tf at its min length while unread; the best of its postings in
- * the range once read). Rounds read the bodies of the unread blocks over
- * the ranges of highest bound, score every document of a range once all its
- * blocks are read (exactly: a document's postings for a term are in that
- * term's blocks over its number), and check the candidates that can reach the
- * top k against kdb_search (a number whose document was deleted or changed
- * text is dead) and `where`. The search stops when no unread range's bound
- * reaches the k-th checked score less a rounding margin, so a document
- * whose score ties the k-th within rounding is always scored and its id
- * decides. Work grows with the blocks that can still reach the top k, not
- * with the terms' document frequency.
+ * Every block's metadata (doc range, n, (tf, length) frontier, least id) is
+ * read first. The doc-number axis is cut at every block boundary into
+ * ranges; a range's bound sums, over the query terms, the best weight any
+ * block of that term over the range can give (its frontier's best while
+ * unread; the best of its postings in the range once read), except that the
+ * terms whose blocks over the range are all read are summed per document:
+ * the best posting of a rare term and of a mid one are mostly in different
+ * documents, and a bound of their sum read nearly every block of the common
+ * terms under them. Rounds take the ranges of highest bound and read, for
+ * each, the unread block of greatest bound over it (a rare term's first:
+ * its block spans many ranges and usually takes most below the k-th score),
+ * score every document of a range once all its blocks are read (exactly: a
+ * document's postings for a term are in that term's blocks over its number),
+ * and check the candidates that can reach the top k against kdb_search (a
+ * number whose document was deleted or changed text is dead) and `where`.
+ * The search stops when no range's bound reaches the k-th checked score less
+ * a rounding margin, so a document whose score ties the k-th within rounding
+ * is always scored and its id decides. Work grows with the blocks that can
+ * still reach the top k, not with the terms' document frequency; the heads
+ * are read whole.
  */
 export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOptions): Promise<BlockTopK> {
   const { k } = opts;
@@ -118,16 +123,75 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
   const bodies = new Array<BlockPostings | null | undefined>(B);
   const bestIn = new Array<Float64Array | undefined>(B);
   const scratch = new Float64Array(T);
+  // A range's bound: per term, the best weight its blocks over the range can give
+  // (unread: the block's best; read: the best of its postings in the range). Where
+  // every block of a term over the range is read, its weights are known per document,
+  // so the bound is the best over the range's documents of those exact weights plus
+  // the other terms' bests: two terms' best postings are mostly in different documents.
+  // Summed in query-term order with each part no less than the document's, so its
+  // float value is no less than any document's score.
+  const exact = new Uint8Array(T);
+  const readOver = new Int32Array(R);
+  const cachedAt = new Int32Array(R).fill(-1);
+  const cached = new Float64Array(R);
+  const partial = new Map<number, Float64Array>();
+  // Per range, the least score its best document seen can have (the weights known so
+  // far): only to size a round's reads (below), never to prune, since a document may be
+  // dead or filtered out.
+  const rangeKnown = new Float64Array(R).fill(-Infinity);
   const rangeBound = (r: number) => {
     scratch.fill(0);
+    exact.fill(1);
+    let someRead = false;
     for (let c = coverCount[r]!; c < coverCount[r + 1]!; c++) {
       const i = cover[c]!;
-      const w = bodies[i] === undefined ? blockUb[i]! : bestIn[i]![r - spanLo[i]!]!;
-      if (w > scratch[blockTerm[i]!]!) scratch[blockTerm[i]!] = w;
+      const ti = blockTerm[i]!;
+      let w: number;
+      if (bodies[i] === undefined) {
+        exact[ti] = 0;
+        w = blockUb[i]!;
+      } else {
+        someRead = true;
+        w = bestIn[i]![r - spanLo[i]!]!;
+      }
+      if (w > scratch[ti]!) scratch[ti] = w;
     }
-    let x = 0;
-    for (let ti = 0; ti < T; ti++) x += scratch[ti]!;
-    return x;
+    let base = 0;
+    for (let ti = 0; ti < T; ti++) base += exact[ti] ? 0 : scratch[ti]!;
+    if (!someRead || exact.every((e) => !e)) {
+      let x = 0;
+      for (let ti = 0; ti < T; ti++) x += scratch[ti]!;
+      return x;
+    }
+    if (cachedAt[r] === readOver[r]) return cached[r]!;
+    const lo = points[r]!;
+    const hi = points[r + 1]!;
+    partial.clear();
+    for (let c = coverCount[r]!; c < coverCount[r + 1]!; c++) {
+      const i = cover[c]!;
+      const p = bodies[i];
+      const ti = blockTerm[i]!;
+      if (!p || !exact[ti]) continue;
+      for (let j = lowerBound(p.docs, lo); j < p.docs.length && p.docs[j]! < hi; j++) {
+        let w = partial.get(p.docs[j]!);
+        if (!w) partial.set(p.docs[j]!, (w = new Float64Array(T)));
+        w[ti] = weight(ti, p.tfs[j]!, p.lens[j]!);
+      }
+    }
+    let best = base;
+    for (const w of partial.values()) {
+      let x = 0;
+      let known = 0;
+      for (let ti = 0; ti < T; ti++) {
+        x += exact[ti] ? w[ti]! : scratch[ti]!;
+        if (exact[ti]) known += w[ti]!;
+      }
+      if (x > best) best = x;
+      if (known > rangeKnown[r]!) rangeKnown[r] = known;
+    }
+    cachedAt[r] = readOver[r]!;
+    cached[r] = best;
+    return best;
   };
   const complete = (r: number) => {
     for (let c = coverCount[r]!; c < coverCount[r + 1]!; c++) if (bodies[cover[c]!] === undefined) return false;
@@ -226,6 +290,7 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
       let score = 0;
       for (let ti = 0; ti < T; ti++) score += d.w[ti]!;
       candidates++;
+      if (score > rangeKnown[r]!) rangeKnown[r] = score;
       if (score >= theta - tol(theta)) unverified.push({ docNo, key: d.key, score });
     }
   };
@@ -269,11 +334,17 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
   let budget = FIRST_READ;
   for (;;) {
     rounds++;
-    const selected: number[] = [];
+    const reread: number[] = [];
     const toRead = new Set<number>();
+    // The k-th best of the least scores seen: ranges below it are unlikely to hold the top k,
+    // so a round does not read their blocks before the ranges above it are scored and checked.
+    // Each round still reads a quarter of its budget, so that with `where` (most of the
+    // documents seen filtered out) the rounds stay few.
+    const likely = kthLargest(rangeKnown, k);
     while (toRead.size < budget) {
       const ub = topBound();
       if (ub === -Infinity || ub < theta - tol(theta)) break;
+      if (toRead.size >= budget / 4 && ub < likely - tol(likely)) break;
       const r = pop();
       if (beaten(ub, r)) {
         parked.push(r);
@@ -283,8 +354,16 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
         scoreRange(r);
         continue;
       }
-      selected.push(r);
-      for (let c = coverCount[r]!; c < coverCount[r + 1]!; c++) if (bodies[cover[c]!] === undefined) toRead.add(cover[c]!);
+      // One block per range and round, the one of greatest bound: a rarer term's block
+      // spans many ranges, and once read it usually takes most of them below the k-th
+      // score, before the commoner terms' blocks under them are read at all.
+      let pick = -1;
+      for (let c = coverCount[r]!; c < coverCount[r + 1]!; c++) {
+        const i = cover[c]!;
+        if (bodies[i] === undefined && (pick < 0 || blockUb[i]! > blockUb[pick]!)) pick = i;
+      }
+      reread.push(r);
+      toRead.add(pick);
     }
     if (toRead.size) {
       const list = [...toRead];
@@ -296,9 +375,13 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
         const p = got.get(blockKey(heads[i]!)) ?? null;
         bodies[i] = p;
         bestIn[i] = bestPerRange(p, spanLo[i]!, spanHi[i]!, points, (tf, len) => weight(blockTerm[i]!, tf, len));
+        for (let r = spanLo[i]!; r <= spanHi[i]!; r++) readOver[r]!++;
       }
     }
-    for (const r of selected) scoreRange(r);
+    for (const r of reread) {
+      if (complete(r)) scoreRange(r);
+      else push(rangeBound(r), r);
+    }
     await verify();
     const ub = topBound();
     if (ub === -Infinity || ub < theta - tol(theta)) {
@@ -310,6 +393,13 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
     budget = Math.min(MAX_READ, budget * 2);
   }
   return { hits: live.slice(0, k), rounds, blocks: B, blocksRead, blockPostingsRead, candidates, verified, queries };
+}
+
+/** The k-th largest of `xs` (-Infinity when fewer than k are finite). */
+function kthLargest(xs: Float64Array, k: number): number {
+  const finite = xs.filter((x) => x > -Infinity);
+  if (finite.length < k) return -Infinity;
+  return finite.sort()[finite.length - k]!;
 }
 
 /** The first index of `docs` (ascending) at or after `x`. */
