@@ -141,6 +141,27 @@ describe.each([
     else expect(plain.blocks).toBe(0);
   });
 
+  it('opens only the groups of block heads that can reach the top k: a term in 20,000 documents, alone and with where', async () => {
+    // One batch: "common" in every document (about 157 blocks, 5 groups of heads), once or
+    // twice, but 6 times in every 97th short one of the first 2,000: the best documents sit
+    // under one group.
+    const wide = await createEntity(db.pool, { name: 'wide', fields: { body: 'text', team: 'text' }, embedFields: ['body'] });
+    const best = (i: number) => i < 2000 && i % 97 === 0;
+    await ingestTestRecords(db.pool, wide, Array.from({ length: 20_000 }, (_, i) => ({
+      body: [...Array<string>(best(i) ? 6 : 1 + (i % 2)).fill('common'), ...Array.from({ length: best(i) ? 3 : 3 + ((i * 104729) % 17) }, (_, j) => `w${(i + j) % 97}`)].join(' '),
+      team: i % 2 ? 'many' : 'few',
+    })));
+    const plain = await expectExact('wide', 'common', 10);
+    const filtered = await expectExact('wide', 'common', 10, { team: 'few' });
+    const two = await expectExact('wide', 'common w5', 10);
+    if (layout === 'blocks') {
+      expect(plain.blockGroups).toBeGreaterThanOrEqual(5);
+      for (const p of [plain, filtered]) expect(p.blockGroupsOpened).toBeLessThan(p.blockGroups);
+      expect(plain.blocks).toBeLessThan(157);
+      expect(two.blockGroups).toBeGreaterThan(plain.blockGroups);
+    } else expect(plain.blockGroups).toBe(0);
+  });
+
   it('reads a common term only under the documents that hold the rarer terms, not under every posting of the rarest', async () => {
     // "rare" in every 100th document, "mid" in every 10th and in a tenth of the rare ones,
     // "common" in all: the top 5 hold all three. A block of "common" spans 128 documents,

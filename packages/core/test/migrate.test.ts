@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate, SchemaError } from '@kameleondb/core';
 import { loadMigrations, pendingMigrations } from '../src/store/migrate.js';
+import { readGroupBlocks, readGroupHeads } from '../src/store/postingsBlockStore.js';
 import { createEmptyDatabase } from '../../../test-support/testDatabase.js';
 import { adminUrl } from '../../../test-support/urls.js';
 
@@ -119,6 +120,38 @@ describe('migrate', () => {
       ['kdb_vectors_1', 'btree (entity, vector_seq)'],
       ['kdb_vectors_2', 'btree (entity, vector_seq)'],
     ]);
+    await c.end();
+  });
+
+  it('groups the postings blocks written before 000019 by 32 per term, their heads as search reads them', async () => {
+    const { db, c } = await databaseBefore(19, 3);
+    // 70 blocks of "a" (documents 10i .. 10i+4, 5 postings each) and one of "b".
+    await c.query(`INSERT INTO kdb_postings_blocks (entity, term, first_doc, last_doc, n, frontier, min_id, body)
+                   SELECT 'notes', 'a', 10 * g, 10 * g + 4, 5, int4send(g % 4 + 1) || int4send(20 + g), ('00000000-0000-4000-8000-' || lpad(to_hex(1000 - g), 12, '0'))::uuid, '\\x00'::bytea
+                     FROM generate_series(0, 69) g
+                   UNION ALL SELECT 'notes', 'b', 3, 3, 1, int4send(2) || int4send(9), '00000000-0000-4000-8000-000000000001', '\\x00'::bytea`);
+    await migrate({ connectionString: db.url });
+    const { rows } = await c.query('SELECT term, first_doc::int, last_doc::int, blocks, n, min_id FROM kdb_postings_groups ORDER BY term, first_doc');
+    expect(rows).toEqual([
+      { term: 'a', first_doc: 0, last_doc: 314, blocks: 32, n: 160, min_id: '00000000-0000-4000-8000-0000000003c9' },
+      { term: 'a', first_doc: 320, last_doc: 634, blocks: 32, n: 160, min_id: '00000000-0000-4000-8000-0000000003a9' },
+      { term: 'a', first_doc: 640, last_doc: 694, blocks: 6, n: 30, min_id: '00000000-0000-4000-8000-0000000003a3' },
+      { term: 'b', first_doc: 3, last_doc: 3, blocks: 1, n: 1, min_id: '00000000-0000-4000-8000-000000000001' },
+    ]);
+    // Search reads a group's blocks back from its heads: every block, with its own frontier and id.
+    const pool = new pg.Pool({ connectionString: db.url });
+    const { blocks } = await readGroupBlocks(pool, [{ entity: 'notes', term: 'a', first: 640 }]);
+    expect([...blocks.values()][0]!.map((h) => [h.first, h.last, h.n, [...h.frontier], h.min_id])).toEqual(
+      Array.from({ length: 6 }, (_, j) => 64 + j).map((g) => [10 * g, 10 * g + 4, 5, [(g % 4) + 1, 20 + g], `00000000-0000-4000-8000-${(1000 - g).toString(16).padStart(12, '0')}`]),
+    );
+    const { groups } = await readGroupHeads(pool, ['notes'], ['a', 'b']);
+    expect(groups.map((g) => [g.term, g.first, g.blocks, Math.max(...g.frontier.filter((_, i) => i % 2 === 0))])).toEqual([
+      ['a', 0, 32, 4],
+      ['a', 320, 32, 4],
+      ['a', 640, 6, 4],
+      ['b', 3, 1, 2],
+    ]);
+    await pool.end();
     await c.end();
   });
 

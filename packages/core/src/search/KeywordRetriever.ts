@@ -40,7 +40,11 @@ export interface KeywordPruning {
   lookedUp: number;
   lookupScans: number;
   filterChecked: number;
-  /** Blocks of the query terms (postings of bulk ingests, sql/000018), their metadata read whole. */
+  /** Groups of block heads of the query terms (postings of bulk ingests, sql/000018/000019), all read. */
+  blockGroups: number;
+  /** Groups opened: their blocks' heads read. */
+  blockGroupsOpened: number;
+  /** Blocks whose heads were read. */
   blocks: number;
   /** Blocks whose postings were read (blockTopK). */
   blocksRead: number;
@@ -189,6 +193,8 @@ export class KeywordRetriever {
       lookedUp: top.lookedUp,
       lookupScans: top.lookupScans,
       filterChecked: top.filterChecked,
+      blockGroups: blocks.groups,
+      blockGroupsOpened: blocks.groupsOpened,
       blocks: blocks.blocks,
       blocksRead: blocks.blocksRead,
       blockPostingsRead: blocks.blockPostingsRead,
@@ -231,6 +237,8 @@ function merge(parts: readonly KeywordRetrieval[], k: number): KeywordRetrieval 
           lookedUp: a.lookedUp + p.pruning!.lookedUp,
           lookupScans: a.lookupScans + p.pruning!.lookupScans,
           filterChecked: a.filterChecked + p.pruning!.filterChecked,
+          blockGroups: a.blockGroups + p.pruning!.blockGroups,
+          blockGroupsOpened: a.blockGroupsOpened + p.pruning!.blockGroupsOpened,
           blocks: a.blocks + p.pruning!.blocks,
           blocksRead: a.blocksRead + p.pruning!.blocksRead,
           blockPostingsRead: a.blockPostingsRead + p.pruning!.blockPostingsRead,
@@ -238,7 +246,7 @@ function merge(parts: readonly KeywordRetrieval[], k: number): KeywordRetrieval 
           blockChecked: a.blockChecked + p.pruning!.blockChecked,
           proved: true,
         }),
-        { rounds: 0, depth: 0, candidates: 0, postingsRead: 0, postingsTotal: 0, groups: 0, groupsPruned: 0, termsNonEssential: 0, termsReadWhole: 0, lookedUp: 0, lookupScans: 0, filterChecked: 0, blocks: 0, blocksRead: 0, blockPostingsRead: 0, blockCandidates: 0, blockChecked: 0, proved: true },
+        { rounds: 0, depth: 0, candidates: 0, postingsRead: 0, postingsTotal: 0, groups: 0, groupsPruned: 0, termsNonEssential: 0, termsReadWhole: 0, lookedUp: 0, lookupScans: 0, filterChecked: 0, blockGroups: 0, blockGroupsOpened: 0, blocks: 0, blocksRead: 0, blockPostingsRead: 0, blockCandidates: 0, blockChecked: 0, proved: true },
       )
     : undefined;
   return { hits, queries, ...(bm25 ? { bm25 } : {}), ...(pruning ? { pruning } : {}) };

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { blockKey, liveBlockDocs, readBlockBodies, readBlockHeads, type BlockPostings } from '../store/postingsBlockStore.js';
+import { blockKey, liveBlockDocs, readBlockBodies, readGroupBlocks, readGroupHeads, type BlockHead, type BlockPostings } from '../store/postingsBlockStore.js';
 import { byScoreThenId, type KeywordHit } from './keywordTopK.js';
 import { bm25Query } from './bm25Statistics.js';
 
@@ -20,7 +20,11 @@ export interface BlockTopK {
   /** Exact top k of the documents in blocks: score descending, then id ascending. */
   hits: KeywordHit[];
   rounds: number;
-  /** Blocks of the query terms (their metadata is read whole). */
+  /** Groups of block heads of the query terms (sql/000019), all read. */
+  groups: number;
+  /** Groups opened: their blocks' heads read. */
+  groupsOpened: number;
+  /** Blocks whose heads were read (in the groups opened, or a group's only block). */
   blocks: number;
   /** Blocks whose postings were read. */
   blocksRead: number;
@@ -36,64 +40,91 @@ export interface BlockTopK {
 /** As keywordTopK's: bounds are compared with a relative margin, so rounding alone never drops a document. */
 const TOLERANCE = 1e-9;
 const tol = (x: number) => TOLERANCE * Math.max(1, Math.abs(x));
-/** Blocks read in the first round; each next round reads up to twice as many. */
+/** Blocks read or groups opened in the first round; each next round up to twice as many. */
 const FIRST_READ = 8;
 const MAX_READ = 1024;
 
 /**
- * Exact BM25 top-k over the postings blocks (sql/000018): Block-Max
- * pruning on doc-number ranges.
+ * Exact BM25 top-k over the postings blocks (sql/000018, sql/000019):
+ * Block-Max pruning on doc-number ranges, over a two-level tree of heads.
  *
- * Every block's metadata (doc range, n, (tf, length) frontier, least id) is
- * read first. The doc-number axis is cut at every block boundary into
- * ranges; a range's bound sums, over the query terms, the best weight any
- * block of that term over the range can give (its frontier's best while
- * unread; the best of its postings in the range once read), except that the
- * terms whose blocks over the range are all read are summed per document:
- * the best posting of a rare term and of a mid one are mostly in different
- * documents, and a bound of their sum read nearly every block of the common
- * terms under them. Rounds take the ranges of highest bound and read, for
- * each, the unread block of greatest bound over it (a rare term's first:
- * its block spans many ranges and usually takes most below the k-th score),
- * score every document of a range once all its blocks are read (exactly: a
- * document's postings for a term are in that term's blocks over its number),
- * and check the candidates that can reach the top k against kdb_search (a
- * number whose document was deleted or changed text is dead) and `where`.
- * The search stops when no range's bound reaches the k-th checked score less
- * a rounding margin, so a document whose score ties the k-th within rounding
- * is always scored and its id decides. Work grows with the blocks that can
- * still reach the top k, not with the terms' document frequency; the heads
- * are read whole.
+ * The query terms' groups are read first (a group is the head of up to 32
+ * blocks of one term: their span, (tf, length) frontier and least id). The
+ * doc-number axis is cut at every known boundary into ranges; a range's bound
+ * sums, over the query terms, the best weight any item of that term over the
+ * range can give (an unopened group's or unread block's frontier best; a read
+ * block's best posting in the range), except that the terms whose blocks over
+ * the range are all read are summed per document: the best posting of a rare
+ * term and of a mid one are mostly in different documents, and a bound of
+ * their sum read nearly every block of the common terms under them. Rounds
+ * take the ranges of highest bound and, for each, open or read the item of
+ * greatest bound over it (a rare term's first: it spans many ranges and
+ * usually takes most below the k-th score). Opening groups cuts the axis
+ * anew at their blocks' boundaries; a range already scored is never cut
+ * (an item over part of it would have been over it). A range whose blocks
+ * are all read is scored, every document exactly (a document's postings for
+ * a term are in that term's blocks over its number), and the candidates that
+ * can reach the top k are checked against kdb_search (a number whose document
+ * was deleted or changed text is dead) and `where`. The search stops when no
+ * range's bound reaches the k-th checked score less a rounding margin, so a
+ * document whose score ties the k-th within rounding is always scored and its
+ * id decides. Work grows with the groups of the query terms (a 32nd of their
+ * blocks) and the items that can still reach the top k, not with the terms'
+ * document frequency.
  */
 export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOptions): Promise<BlockTopK> {
   const { k } = opts;
   const { terms, T, termIndex, weight } = bm25Query(opts);
   const where = opts.where ? JSON.stringify(opts.where) : undefined;
-  const { heads, query: headsQuery } = await readBlockHeads(db, opts.entities, terms);
-  const queries = [headsQuery];
-  const empty: BlockTopK = { hits: [], rounds: 0, blocks: 0, blocksRead: 0, blockPostingsRead: 0, candidates: 0, verified: 0, queries };
-  if (heads.length === 0 || k <= 0) return empty;
+  const { groups, query: groupsQuery } = await readGroupHeads(db, opts.entities, terms);
+  const queries = [groupsQuery];
+  const empty: BlockTopK = { hits: [], rounds: 0, groups: groups.length, groupsOpened: 0, blocks: 0, blocksRead: 0, blockPostingsRead: 0, candidates: 0, verified: 0, queries };
+  if (groups.length === 0 || k <= 0) return empty;
 
-  const B = heads.length;
-  const blockTerm = new Int32Array(B);
-  const blockUb = new Float64Array(B);
-  heads.forEach((h, i) => {
-    const ti = (blockTerm[i] = termIndex.get(h.term)!);
+  // Items: groups not opened, and blocks. A group of one block is that block.
+  const heads: BlockHead[] = [];
+  const itemTerm: number[] = [];
+  const itemUb: number[] = [];
+  const isGroup: boolean[] = [];
+  const alive: boolean[] = [];
+  const bodies: (BlockPostings | null | undefined)[] = [];
+  /** Per read block, the weight of each of its postings. */
+  const wts: (Float64Array | undefined)[] = [];
+  let blocks = 0;
+  const addItem = (h: BlockHead, group: boolean) => {
+    const ti = termIndex.get(h.term)!;
     let best = 0;
     for (let j = 0; j < h.frontier.length; j += 2) best = Math.max(best, weight(ti, h.frontier[j]!, h.frontier[j + 1]!));
-    blockUb[i] = best;
-  });
-  // Range r is [points[r], points[r+1]).
-  const all = new Float64Array(2 * B);
-  heads.forEach((h, i) => {
-    all[2 * i] = h.first;
-    all[2 * i + 1] = h.last + 1;
-  });
-  all.sort();
-  const pts: number[] = [];
-  for (const x of all) if (pts.length === 0 || pts[pts.length - 1] !== x) pts.push(x);
-  const points = Float64Array.from(pts);
-  const R = points.length - 1;
+    heads.push(h);
+    itemTerm.push(ti);
+    itemUb.push(best);
+    isGroup.push(group);
+    alive.push(true);
+    bodies.push(undefined);
+    wts.push(undefined);
+    if (!group) blocks++;
+  };
+  for (const g of groups) addItem(g, g.blocks > 1);
+
+  // The ranges over the live items, rebuilt when groups are opened: range r is [points[r], points[r+1]).
+  let points = new Float64Array(0);
+  let R = 0;
+  let coverCount = new Int32Array(1);
+  let cover = new Int32Array(0);
+  const spanLo: number[] = [];
+  const spanHi: number[] = [];
+  const bestIn: (Float64Array | undefined)[] = [];
+  let readOver = new Int32Array(0);
+  let cachedAt = new Int32Array(0);
+  let cached = new Float64Array(0);
+  // Per range, the least score its best document seen can have (the weights known so
+  // far): only to size a round's reads (below), never to prune, since a document may be
+  // dead or filtered out.
+  let rangeKnown = new Float64Array(0);
+  // The least record id a range's documents can have: the least of its items'.
+  let rangeMinId: string[] = [];
+  /** Starts of the ranges scored: such a range is never cut again, nor scored twice. */
+  const done = new Set<number>();
   const rangeOf = (doc: number) => {
     // The last point ≤ doc.
     let lo = 0;
@@ -105,90 +136,104 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
     }
     return lo;
   };
-  // Per block its first and last range; per range the blocks over it (CSR).
-  const spanLo = new Int32Array(B);
-  const spanHi = new Int32Array(B);
-  const coverCount = new Int32Array(R + 1);
-  heads.forEach((h, i) => {
-    spanLo[i] = rangeOf(h.first);
-    spanHi[i] = rangeOf(h.last + 1) - 1;
-    for (let r = spanLo[i]!; r <= spanHi[i]!; r++) coverCount[r + 1]!++;
-  });
-  for (let r = 0; r < R; r++) coverCount[r + 1]! += coverCount[r]!;
-  const cover = new Int32Array(coverCount[R]!);
-  const fill = coverCount.slice(0, R);
-  for (let i = 0; i < B; i++) for (let r = spanLo[i]!; r <= spanHi[i]!; r++) cover[fill[r]!++] = i;
 
-  // Read blocks: their postings and, per range of their span, their best weight there.
-  const bodies = new Array<BlockPostings | null | undefined>(B);
-  const bestIn = new Array<Float64Array | undefined>(B);
   const scratch = new Float64Array(T);
-  // A range's bound: per term, the best weight its blocks over the range can give
-  // (unread: the block's best; read: the best of its postings in the range). Where
-  // every block of a term over the range is read, its weights are known per document,
-  // so the bound is the best over the range's documents of those exact weights plus
-  // the other terms' bests: two terms' best postings are mostly in different documents.
-  // Summed in query-term order with each part no less than the document's, so its
-  // float value is no less than any document's score.
+  // A range's bound: per term, the best weight its items over the range can give
+  // (unopened or unread: the frontier's best; read: the best of its postings in the
+  // range). Where every block of a term over the range is read, its weights are known
+  // per document, so the bound is the best over the range's documents of those exact
+  // weights plus the other terms' bests. Summed in query-term order with each part no
+  // less than the document's, so its float value is no less than any document's score.
   const exact = new Uint8Array(T);
-  const readOver = new Int32Array(R);
-  const cachedAt = new Int32Array(R).fill(-1);
-  const cached = new Float64Array(R);
-  const partial = new Map<number, Float64Array>();
-  // Per range, the least score its best document seen can have (the weights known so
-  // far): only to size a round's reads (below), never to prune, since a document may be
-  // dead or filtered out.
-  const rangeKnown = new Float64Array(R).fill(-Infinity);
+  // The documents of a range in its read blocks, merged in doc order (a document's
+  // posting for a term is in one block): cursors per block, reused.
+  let curI = new Int32Array(64);
+  let curJ = new Int32Array(64);
+  let curEnd = new Int32Array(64);
+  const sums = new Float64Array(T);
+  /** Calls `each` for every document of range r in its read blocks (of the terms where `use`, if given), with sums[ti] its weight per term (0 where absent). */
+  const eachDoc = (r: number, use: Uint8Array | null, each: (doc: number, key: string) => void) => {
+    const lo = points[r]!;
+    const hi = points[r + 1]!;
+    let m = 0;
+    for (let c = coverCount[r]!; c < coverCount[r + 1]!; c++) {
+      const i = cover[c]!;
+      const p = bodies[i];
+      if (!p || (use && !use[itemTerm[i]!])) continue;
+      const j = lowerBound(p.docs, lo);
+      const e = lowerBound(p.docs, hi);
+      if (j === e) continue;
+      if (m === curI.length) {
+        const grow = (a: Int32Array) => {
+          const b = new Int32Array(2 * a.length);
+          b.set(a);
+          return b;
+        };
+        [curI, curJ, curEnd] = [grow(curI), grow(curJ), grow(curEnd)];
+      }
+      curI[m] = i;
+      curJ[m] = j;
+      curEnd[m] = e;
+      m++;
+    }
+    while (m > 0) {
+      let d = Infinity;
+      for (let q = 0; q < m; q++) d = Math.min(d, bodies[curI[q]!]!.docs[curJ[q]!]!);
+      sums.fill(0);
+      let key = '';
+      for (let q = 0; q < m; ) {
+        const i = curI[q]!;
+        if (bodies[i]!.docs[curJ[q]!] !== d) {
+          q++;
+          continue;
+        }
+        sums[itemTerm[i]!] = wts[i]![curJ[q]!]!;
+        key = heads[i]!.entity;
+        if (++curJ[q]! === curEnd[q]) {
+          m--;
+          curI[q] = curI[m]!;
+          curJ[q] = curJ[m]!;
+          curEnd[q] = curEnd[m]!;
+        } else q++;
+      }
+      each(d, key);
+    }
+  };
   const rangeBound = (r: number) => {
     scratch.fill(0);
     exact.fill(1);
     let someRead = false;
     for (let c = coverCount[r]!; c < coverCount[r + 1]!; c++) {
       const i = cover[c]!;
-      const ti = blockTerm[i]!;
-      let w: number;
+      const ti = itemTerm[i]!;
+      let x: number;
       if (bodies[i] === undefined) {
         exact[ti] = 0;
-        w = blockUb[i]!;
+        x = itemUb[i]!;
       } else {
         someRead = true;
-        w = bestIn[i]![r - spanLo[i]!]!;
+        x = bestIn[i]![r - spanLo[i]!]!;
       }
-      if (w > scratch[ti]!) scratch[ti] = w;
+      if (x > scratch[ti]!) scratch[ti] = x;
     }
-    let base = 0;
-    for (let ti = 0; ti < T; ti++) base += exact[ti] ? 0 : scratch[ti]!;
     if (!someRead || exact.every((e) => !e)) {
       let x = 0;
       for (let ti = 0; ti < T; ti++) x += scratch[ti]!;
       return x;
     }
     if (cachedAt[r] === readOver[r]) return cached[r]!;
-    const lo = points[r]!;
-    const hi = points[r + 1]!;
-    partial.clear();
-    for (let c = coverCount[r]!; c < coverCount[r + 1]!; c++) {
-      const i = cover[c]!;
-      const p = bodies[i];
-      const ti = blockTerm[i]!;
-      if (!p || !exact[ti]) continue;
-      for (let j = lowerBound(p.docs, lo); j < p.docs.length && p.docs[j]! < hi; j++) {
-        let w = partial.get(p.docs[j]!);
-        if (!w) partial.set(p.docs[j]!, (w = new Float64Array(T)));
-        w[ti] = weight(ti, p.tfs[j]!, p.lens[j]!);
-      }
-    }
-    let best = base;
-    for (const w of partial.values()) {
+    let best = 0;
+    for (let ti = 0; ti < T; ti++) best += exact[ti] ? 0 : scratch[ti]!;
+    eachDoc(r, exact, () => {
       let x = 0;
       let known = 0;
       for (let ti = 0; ti < T; ti++) {
-        x += exact[ti] ? w[ti]! : scratch[ti]!;
-        if (exact[ti]) known += w[ti]!;
+        x += exact[ti] ? sums[ti]! : scratch[ti]!;
+        if (exact[ti]) known += sums[ti]!;
       }
       if (x > best) best = x;
       if (known > rangeKnown[r]!) rangeKnown[r] = known;
-    }
+    });
     cachedAt[r] = readOver[r]!;
     cached[r] = best;
     return best;
@@ -198,21 +243,10 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
     return true;
   };
 
-  // The least record id a range's documents can have: the least of its blocks'.
-  const rangeMinId: string[] = new Array<string>(R);
-  for (let r = 0; r < R; r++) {
-    let m = '';
-    for (let c = coverCount[r]!; c < coverCount[r + 1]!; c++) {
-      const id = heads[cover[c]!]!.min_id;
-      if (m === '' || id < m) m = id;
-    }
-    rangeMinId[r] = m;
-  }
-
   // Max-heap of (bound, range), equal bounds by least id first (ties go to the smaller id);
-  // bounds only fall as blocks are read, so a stale top is pushed again with its new bound.
-  const heapUb: number[] = [];
-  const heapR: number[] = [];
+  // bounds only fall as items are read, so a stale top is pushed again with its new bound.
+  let heapUb: number[] = [];
+  let heapR: number[] = [];
   const above = (i: number, j: number) => heapUb[i]! > heapUb[j]! || (heapUb[i] === heapUb[j] && rangeMinId[heapR[i]!]! < rangeMinId[heapR[j]!]!);
   const swap = (i: number, j: number) => {
     [heapUb[i], heapUb[j]] = [heapUb[j]!, heapUb[i]!];
@@ -259,7 +293,76 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
     }
     return -Infinity;
   };
-  for (let r = 0; r < R; r++) if (coverCount[r + 1]! > coverCount[r]!) push(rangeBound(r), r);
+  // Ranges set aside for tying the k-th with greater ids only: checked again against the final k-th.
+  let parked: number[] = [];
+
+  const rebuild = () => {
+    // The ranges' bounds so far, by range: a range cut anew lies in one of them (opening a
+    // group keeps its ends), so its bound there still bounds it, and the heap refines it
+    // when it comes to the top; worked out anew only for the ranges taken out this round.
+    const before = points;
+    const carried = new Float64Array(R).fill(Infinity);
+    for (let j = 0; j < heapR.length; j++) carried[heapR[j]!] = Math.min(carried[heapR[j]!]!, heapUb[j]!);
+    const knownBefore = rangeKnown;
+    const act: number[] = [];
+    for (let i = 0; i < heads.length; i++) if (alive[i]) act.push(i);
+    const all = new Float64Array(2 * act.length);
+    act.forEach((i, j) => {
+      all[2 * j] = heads[i]!.first;
+      all[2 * j + 1] = heads[i]!.last + 1;
+    });
+    all.sort();
+    const pts: number[] = [];
+    for (const x of all) if (pts.length === 0 || pts[pts.length - 1] !== x) pts.push(x);
+    points = Float64Array.from(pts);
+    R = Math.max(0, points.length - 1);
+    coverCount = new Int32Array(R + 1);
+    for (const i of act) {
+      spanLo[i] = rangeOf(heads[i]!.first);
+      spanHi[i] = rangeOf(heads[i]!.last + 1) - 1;
+      for (let r = spanLo[i]!; r <= spanHi[i]!; r++) coverCount[r + 1]!++;
+    }
+    for (let r = 0; r < R; r++) coverCount[r + 1]! += coverCount[r]!;
+    cover = new Int32Array(coverCount[R]!);
+    const fill = coverCount.slice(0, R);
+    for (const i of act) for (let r = spanLo[i]!; r <= spanHi[i]!; r++) cover[fill[r]!++] = i;
+    readOver = new Int32Array(R);
+    cachedAt = new Int32Array(R).fill(-1);
+    cached = new Float64Array(R);
+    rangeKnown = new Float64Array(R).fill(-Infinity);
+    for (const i of act) {
+      if (bodies[i] === undefined) continue;
+      bestIn[i] = bestPerRange(bodies[i]!, wts[i]!, spanLo[i]!, spanHi[i]!, points);
+      for (let r = spanLo[i]!; r <= spanHi[i]!; r++) readOver[r]!++;
+    }
+    rangeMinId = new Array<string>(R);
+    for (let r = 0; r < R; r++) {
+      let m = '';
+      for (let c = coverCount[r]!; c < coverCount[r + 1]!; c++) {
+        const id = heads[cover[c]!]!.min_id;
+        if (m === '' || id < m) m = id;
+      }
+      rangeMinId[r] = m;
+    }
+    heapUb = [];
+    heapR = [];
+    parked = [];
+    for (let r = 0; r < R; r++) {
+      if (coverCount[r + 1]! === coverCount[r]! || done.has(points[r]!)) continue;
+      // Scored before the round's check, as when no group was opened.
+      if (complete(r)) {
+        scoreRange(r);
+        continue;
+      }
+      const o = lastAtOrBelow(before, points[r]!);
+      const ub = o >= 0 && o < carried.length ? carried[o]! : Infinity;
+      if (ub === Infinity) push(rangeBound(r), r);
+      else {
+        push(ub, r);
+        if (before[o] === points[r] && before[o + 1] === points[r + 1]) rangeKnown[r] = knownBefore[o]!;
+      }
+    }
+  };
 
   // Documents scored, waiting for their check; and those checked live, with their record id.
   let unverified: { docNo: number; key: string; score: number }[] = [];
@@ -269,30 +372,25 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
   let verified = 0;
   let blocksRead = 0;
   let blockPostingsRead = 0;
+  let groupsOpened = 0;
   let rounds = 0;
+  // The k best scores of the documents scored (their ranges are not rebuilt, so rangeKnown forgets them).
+  const scoredBest: number[] = [];
   const scoreRange = (r: number) => {
-    const lo = points[r]!;
-    const hi = points[r + 1]!;
-    const docs = new Map<number, { key: string; w: Float64Array }>();
-    for (let c = coverCount[r]!; c < coverCount[r + 1]!; c++) {
-      const i = cover[c]!;
-      const p = bodies[i];
-      if (!p) continue;
-      const ti = blockTerm[i]!;
-      for (let j = lowerBound(p.docs, lo); j < p.docs.length && p.docs[j]! < hi; j++) {
-        let d = docs.get(p.docs[j]!);
-        if (!d) docs.set(p.docs[j]!, (d = { key: heads[i]!.entity, w: new Float64Array(T) }));
-        d.w[ti] = weight(ti, p.tfs[j]!, p.lens[j]!);
-      }
-    }
-    for (const [docNo, d] of docs) {
+    done.add(points[r]!);
+    eachDoc(r, null, (docNo, key) => {
       // Summed in query-term order, as keywordTopK does: equal documents get bit-equal scores.
       let score = 0;
-      for (let ti = 0; ti < T; ti++) score += d.w[ti]!;
+      for (let ti = 0; ti < T; ti++) score += sums[ti]!;
       candidates++;
       if (score > rangeKnown[r]!) rangeKnown[r] = score;
-      if (score >= theta - tol(theta)) unverified.push({ docNo, key: d.key, score });
-    }
+      if (scoredBest.length < k || score > scoredBest[scoredBest.length - 1]!) {
+        scoredBest.push(score);
+        scoredBest.sort((x, y) => y - x);
+        if (scoredBest.length > k) scoredBest.pop();
+      }
+      if (score >= theta - tol(theta)) unverified.push({ docNo, key, score });
+    });
   };
   const verify = async () => {
     let batch = Math.max(64, 2 * k);
@@ -328,23 +426,24 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
     // A float sum of weights no greater than the bound's, in the same order, is no greater than it.
     return kth !== undefined && ub - kth.score <= 1e-12 && rangeMinId[r]! > kth.id;
   };
-  // Ranges set aside for tying the k-th with greater ids only: checked again against the final k-th.
-  let parked: number[] = [];
 
+  rebuild();
   let budget = FIRST_READ;
   for (;;) {
     rounds++;
     const reread: number[] = [];
     const toRead = new Set<number>();
+    const toOpen = new Set<number>();
+    let readsBeforeOpen = 0;
     // The k-th best of the least scores seen: ranges below it are unlikely to hold the top k,
-    // so a round does not read their blocks before the ranges above it are scored and checked.
-    // Each round still reads a quarter of its budget, so that with `where` (most of the
+    // so a round does not read under them before the ranges above it are scored and checked.
+    // Each round still takes a quarter of its budget, so that with `where` (most of the
     // documents seen filtered out) the rounds stay few.
-    const likely = kthLargest(rangeKnown, k);
-    while (toRead.size < budget) {
+    const likely = kthLargest(k, rangeKnown, scoredBest);
+    while (toRead.size + toOpen.size < budget) {
       const ub = topBound();
       if (ub === -Infinity || ub < theta - tol(theta)) break;
-      if (toRead.size >= budget / 4 && ub < likely - tol(likely)) break;
+      if (toRead.size + toOpen.size >= budget / 4 && ub < likely - tol(likely)) break;
       const r = pop();
       if (beaten(ub, r)) {
         parked.push(r);
@@ -354,33 +453,56 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
         scoreRange(r);
         continue;
       }
-      // One block per range and round, the one of greatest bound: a rarer term's block
-      // spans many ranges, and once read it usually takes most of them below the k-th
-      // score, before the commoner terms' blocks under them are read at all.
       let pick = -1;
       for (let c = coverCount[r]!; c < coverCount[r + 1]!; c++) {
         const i = cover[c]!;
-        if (bodies[i] === undefined && (pick < 0 || blockUb[i]! > blockUb[pick]!)) pick = i;
+        if (bodies[i] === undefined && (pick < 0 || itemUb[i]! > itemUb[pick]!)) pick = i;
       }
+      if (isGroup[pick]) {
+        // A quarter of the budget in groups: the blocks of the first may settle the k-th.
+        if (toOpen.size >= Math.max(1, budget / 4) && !toOpen.has(pick)) {
+          push(ub, r);
+          break;
+        }
+        if (toOpen.size === 0) readsBeforeOpen = toRead.size;
+        toOpen.add(pick);
+      } else toRead.add(pick);
       reread.push(r);
-      toRead.add(pick);
     }
-    if (toRead.size) {
-      const list = [...toRead];
-      const { bodies: got, query } = await readBlockBodies(db, list.map((i) => heads[i]!));
-      queries.push(query);
-      blocksRead += list.length;
-      for (const i of list) {
+    const opening = [...toOpen];
+    // Of a round that opens groups, only the blocks picked before the first group are read:
+    // those a group reveals may bound higher than the blocks picked after it.
+    const reading = [...toRead].slice(0, opening.length ? readsBeforeOpen : toRead.size);
+    const [opened, got] = await Promise.all([
+      opening.length ? readGroupBlocks(db, opening.map((i) => heads[i]!)) : undefined,
+      reading.length ? readBlockBodies(db, reading.map((i) => heads[i]!)) : undefined,
+    ]);
+    if (got) {
+      queries.push(got.query);
+      blocksRead += reading.length;
+      for (const i of reading) {
         blockPostingsRead += heads[i]!.n;
-        const p = got.get(blockKey(heads[i]!)) ?? null;
-        bodies[i] = p;
-        bestIn[i] = bestPerRange(p, spanLo[i]!, spanHi[i]!, points, (tf, len) => weight(blockTerm[i]!, tf, len));
+        const body = (bodies[i] = got.bodies.get(blockKey(heads[i]!)) ?? null);
+        const ws = (wts[i] = new Float64Array(body ? body.docs.length : 0));
+        for (let j = 0; j < ws.length; j++) ws[j] = weight(itemTerm[i]!, body!.tfs[j]!, body!.lens[j]!);
+        if (opened) continue;
+        bestIn[i] = bestPerRange(bodies[i]!, wts[i]!, spanLo[i]!, spanHi[i]!, points);
         for (let r = spanLo[i]!; r <= spanHi[i]!; r++) readOver[r]!++;
       }
     }
-    for (const r of reread) {
-      if (complete(r)) scoreRange(r);
-      else push(rangeBound(r), r);
+    if (opened) {
+      queries.push(opened.query);
+      groupsOpened += opening.length;
+      for (const i of opening) {
+        alive[i] = false;
+        for (const h of opened.blocks.get(blockKey(heads[i]!)) ?? []) addItem(h, false);
+      }
+      rebuild();
+    } else {
+      for (const r of reread) {
+        if (complete(r)) scoreRange(r);
+        else push(rangeBound(r), r);
+      }
     }
     await verify();
     const ub = topBound();
@@ -390,16 +512,42 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
       parked = parked.filter((r) => beaten(rangeBound(r), r));
       for (const r of back) push(rangeBound(r), r);
     }
-    budget = Math.min(MAX_READ, budget * 2);
+    // Opening groups reads heads only: the reads of blocks set the pace.
+    if (reading.length) budget = Math.min(MAX_READ, budget * 2);
   }
-  return { hits: live.slice(0, k), rounds, blocks: B, blocksRead, blockPostingsRead, candidates, verified, queries };
+  return { hits: live.slice(0, k), rounds, groups: groups.length, groupsOpened, blocks, blocksRead, blockPostingsRead, candidates, verified, queries };
 }
 
-/** The k-th largest of `xs` (-Infinity when fewer than k are finite). */
-function kthLargest(xs: Float64Array, k: number): number {
-  const finite = xs.filter((x) => x > -Infinity);
-  if (finite.length < k) return -Infinity;
-  return finite.sort()[finite.length - k]!;
+/** The k-th largest of the lists' values together (-Infinity when fewer than k are finite). */
+function kthLargest(k: number, ...lists: ArrayLike<number>[]): number {
+  // The k best so far, descending (k is a search's limit: small).
+  const top: number[] = [];
+  for (const xs of lists) {
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i]!;
+      if (x === -Infinity || (top.length === k && x <= top[k - 1]!)) continue;
+      let at = top.length < k ? top.length : k - 1;
+      while (at > 0 && top[at - 1]! < x) {
+        if (at < top.length) top[at] = top[at - 1]!;
+        else top.push(top[at - 1]!);
+        at--;
+      }
+      top[at] = x;
+    }
+  }
+  return top.length < k ? -Infinity : top[k - 1]!;
+}
+
+/** The last index of `xs` (ascending) whose value is at most `x`, or -1. */
+function lastAtOrBelow(xs: Float64Array, x: number): number {
+  let lo = -1;
+  let hi = xs.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (xs[mid]! <= x) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 /** The first index of `docs` (ascending) at or after `x`. */
@@ -415,14 +563,13 @@ function lowerBound(docs: Float64Array, x: number): number {
 }
 
 /** Per range of a read block's span, the best weight of its postings there (0: none). */
-function bestPerRange(p: BlockPostings | null, lo: number, hi: number, points: Float64Array, w: (tf: number, len: number) => number): Float64Array {
+function bestPerRange(p: BlockPostings | null, w: Float64Array, lo: number, hi: number, points: Float64Array): Float64Array {
   const out = new Float64Array(hi - lo + 1);
   if (!p) return out;
   let r = lo;
   for (let j = 0; j < p.docs.length; j++) {
     while (r < hi && p.docs[j]! >= points[r + 1]!) r++;
-    const x = w(p.tfs[j]!, p.lens[j]!);
-    if (x > out[r - lo]!) out[r - lo] = x;
+    if (w[j]! > out[r - lo]!) out[r - lo] = w[j]!;
   }
   return out;
 }

@@ -192,9 +192,9 @@ export class PostingsBuffer {
       function* postings(slot: number): Generator<[number, number, number, string]> {
         for (const [doc, tf] of pairsOf(slot)) yield [docNos[doc]!, tf, lengths[doc]!, ids[doc]!];
       }
-      await writeBlocks(client, entity, (function* () {
+      await writeBlocks(client, entity, function* () {
         for (let slot = 0; slot < terms.length; slot++) yield [terms[slot]!, postings(slot)] as const;
-      })());
+      });
       return;
     }
     function* rows() {

@@ -4,13 +4,21 @@ import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 
 /**
- * The one home of kdb_postings_blocks' SQL (sql/000018_postings_blocks.sql):
- * writing a batch's blocks, reading a term's block metadata and bodies, and
+ * The one home of the SQL of kdb_postings_blocks and kdb_postings_groups
+ * (sql/000018, sql/000019): writing a batch's blocks and their groups,
+ * reading a term's groups, a group's block heads and blocks' bodies, and
  * checking that candidates still hold their numbers.
  */
 
 /** Postings a block holds at most. */
 const BLOCK_POSTINGS = 128;
+/**
+ * Blocks a group's heads hold at most (sql/000019). A common term's first
+ * read is its groups, and each group search opens reads its heads: 32 keeps
+ * both small for a term in every one of a million records (about 240 groups,
+ * a few opened).
+ */
+const GROUP_BLOCKS = 32;
 /** Bytes a posting takes in a body: doc_no − first_doc, tf, doc_len, each a big-endian int4. */
 const POSTING_BYTES = 12;
 const MAX_OFFSET = 2_147_483_647;
@@ -80,6 +88,59 @@ function encodeRow(entity: Buffer, r: BlockRow): Buffer {
   return out;
 }
 
+/** A block's head as search reads it (the packing of HEADS_SQL and of a group's heads). */
+function headBytes(r: Pick<BlockRow, 'first' | 'last' | 'n' | 'frontier' | 'minId'>): Buffer {
+  const frontier = frontierBytes(r.frontier);
+  const out = Buffer.allocUnsafe(24 + frontier.length + 16);
+  out.writeBigInt64BE(BigInt(r.first), 0);
+  out.writeBigInt64BE(BigInt(r.last), 8);
+  out.writeInt32BE(r.n, 16);
+  out.writeInt32BE(frontier.length, 20);
+  frontier.copy(out, 24);
+  Buffer.from(r.minId.replace(/-/g, ''), 'hex').copy(out, 24 + frontier.length);
+  return out;
+}
+
+/** A group row in binary COPY form (9 fields): the head of `blocks` (consecutive blocks of one term) and their heads. */
+function encodeGroup(entity: Buffer, term: string, blocks: readonly BlockRow[]): Buffer {
+  const t = Buffer.from(term, 'utf8');
+  const tfs: number[] = [];
+  const lens: number[] = [];
+  let minId = blocks[0]!.minId;
+  let n = 0;
+  for (const b of blocks) {
+    for (let i = 0; i < b.frontier.length; i += 2) {
+      tfs.push(b.frontier[i]!);
+      lens.push(b.frontier[i + 1]!);
+    }
+    if (b.minId < minId) minId = b.minId;
+    n += b.n;
+  }
+  const frontier = frontierBytes(frontierOf(tfs, lens));
+  const heads = Buffer.concat(blocks.map(headBytes));
+  const out = Buffer.allocUnsafe(2 + (4 + entity.length) + (4 + t.length) + 12 * 2 + 8 * 2 + (4 + frontier.length) + 20 + (4 + heads.length));
+  let o = out.writeInt16BE(9, 0);
+  o = out.writeInt32BE(entity.length, o);
+  o += entity.copy(out, o);
+  o = out.writeInt32BE(t.length, o);
+  o += t.copy(out, o);
+  o = out.writeInt32BE(8, o);
+  o = out.writeBigInt64BE(BigInt(blocks[0]!.first), o);
+  o = out.writeInt32BE(8, o);
+  o = out.writeBigInt64BE(BigInt(Math.max(...blocks.map((b) => b.last))), o);
+  o = out.writeInt32BE(4, o);
+  o = out.writeInt32BE(blocks.length, o);
+  o = out.writeInt32BE(4, o);
+  o = out.writeInt32BE(n, o);
+  o = out.writeInt32BE(frontier.length, o);
+  o += frontier.copy(out, o);
+  o = out.writeInt32BE(16, o);
+  o += Buffer.from(minId.replace(/-/g, ''), 'hex').copy(out, o);
+  o = out.writeInt32BE(heads.length, o);
+  heads.copy(out, o);
+  return out;
+}
+
 /** Cuts one term's postings (doc_no, tf, doc_len, record id; doc_no ascending) into blocks. */
 function* blocksOf(term: string, postings: Iterable<readonly [number, number, number, string]>): Generator<BlockRow> {
   let body = Buffer.allocUnsafe(BLOCK_POSTINGS * POSTING_BYTES);
@@ -115,19 +176,21 @@ function* blocksOf(term: string, postings: Iterable<readonly [number, number, nu
 }
 
 /**
- * Writes blocks of postings under `key`: per term, its postings (doc_no,
- * tf, doc_len, record id) in doc_no order, cut into blocks of up to BLOCK_POSTINGS. One binary COPY, encoded
- * as the stream asks for it (a batch's bodies are never all in memory at
- * once); the table's trigger adds the document frequencies.
+ * Writes blocks of postings under `key`, with their groups: per term, its
+ * postings (doc_no, tf, doc_len, record id) in doc_no order, cut into blocks
+ * of up to BLOCK_POSTINGS, GROUP_BLOCKS blocks a group. `terms` is walked
+ * twice, groups first, each pass one binary COPY encoded as the stream asks
+ * for it, so neither a batch's bodies nor its groups are ever all in memory
+ * at once (a batch of ever-new terms has a group per term). The blocks
+ * table's trigger adds the document frequencies.
  */
-export async function writeBlocks(client: pg.ClientBase, key: string, terms: Iterable<readonly [string, Iterable<readonly [number, number, number, string]>]>): Promise<void> {
+export async function writeBlocks(client: pg.ClientBase, key: string, terms: () => Iterable<readonly [string, Iterable<readonly [number, number, number, string]>]>): Promise<void> {
   const entity = Buffer.from(key, 'utf8');
-  function* chunks(): Generator<Buffer> {
+  function* chunks(rowsOf: (term: string, blocks: Iterable<BlockRow>) => Iterable<Buffer>): Generator<Buffer> {
     let parts: Buffer[] = [SIGNATURE, Buffer.alloc(8)];
     let size = 0;
-    for (const [term, postings] of terms) {
-      for (const row of blocksOf(term, postings)) {
-        const b = encodeRow(entity, row);
+    for (const [term, postings] of terms()) {
+      for (const b of rowsOf(term, blocksOf(term, postings))) {
         parts.push(b);
         size += b.length;
         if (size > 1 << 18) {
@@ -137,18 +200,30 @@ export async function writeBlocks(client: pg.ClientBase, key: string, terms: Ite
         }
       }
     }
-    const trailer = Buffer.allocUnsafe(2);
-    trailer.writeInt16BE(-1, 0);
-    parts.push(trailer);
+    parts.push(Buffer.from([0xff, 0xff]));
     yield Buffer.concat(parts);
   }
-  const stream = client.query(
-    copyStreams.from('COPY kdb_postings_blocks (entity, term, first_doc, last_doc, n, frontier, min_id, body) FROM STDIN (FORMAT binary)'),
-  );
-  await pipeline(Readable.from(chunks()), stream);
+  function* groupRows(term: string, blocks: Iterable<BlockRow>): Generator<Buffer> {
+    let group: BlockRow[] = [];
+    for (const row of blocks) {
+      group.push({ ...row, body: EMPTY });
+      if (group.length === GROUP_BLOCKS) {
+        yield encodeGroup(entity, term, group);
+        group = [];
+      }
+    }
+    if (group.length) yield encodeGroup(entity, term, group);
+  }
+  function* blockRows(_term: string, blocks: Iterable<BlockRow>): Generator<Buffer> {
+    for (const row of blocks) yield encodeRow(entity, row);
+  }
+  const copy = (sql: string, rows: typeof groupRows) => pipeline(Readable.from(chunks(rows)), client.query(copyStreams.from(sql)));
+  await copy('COPY kdb_postings_groups (entity, term, first_doc, last_doc, blocks, n, frontier, min_id, heads) FROM STDIN (FORMAT binary)', groupRows);
+  await copy('COPY kdb_postings_blocks (entity, term, first_doc, last_doc, n, frontier, min_id, body) FROM STDIN (FORMAT binary)', blockRows);
 }
+const EMPTY = Buffer.alloc(0);
 
-/** A block's metadata, as search reads it (the index's INCLUDE columns: no body, no table visit). */
+/** A block's metadata, as search reads it (from its group's heads: no body). */
 export interface BlockHead {
   entity: string;
   term: string;
@@ -161,16 +236,23 @@ export interface BlockHead {
   min_id: string;
 }
 
+/** A group's head (sql/000019): the span, postings, frontier and least id of up to GROUP_BLOCKS blocks of one term. */
+export interface GroupHead extends BlockHead {
+  /** Blocks in the group: a group of one is that block's head. */
+  blocks: number;
+}
+
 /**
- * One row per (key, term): its blocks' metadata packed into one bytea, in
- * first_doc order, each as first_doc, last_doc (int8), n, the frontier's
- * byte length (int4), the frontier, min_id (16 bytes). Parsing thousands of
- * rows of arrays and uuids cost the client ten times what the index scan did.
+ * One row per (key, term): its groups' heads packed into one bytea, in
+ * first_doc order, each as first_doc, last_doc (int8), blocks, n, the
+ * frontier's byte length (int4), the frontier, min_id (16 bytes), from the
+ * primary key's INCLUDE columns. Parsing thousands of rows of arrays and
+ * uuids cost the client ten times what the index scan did.
  */
-const HEADS_SQL = `
+const GROUPS_SQL = `
   SELECT entity, term,
-         string_agg(int8send(first_doc) || int8send(last_doc) || int4send(n) || int4send(length(frontier)) || frontier || uuid_send(min_id), ''::bytea ORDER BY first_doc) AS packed
-    FROM kdb_postings_blocks WHERE entity = ANY($1::text[]) AND term = ANY($2::text[])
+         string_agg(int8send(first_doc) || int8send(last_doc) || int4send(blocks) || int4send(n) || int4send(length(frontier)) || frontier || uuid_send(min_id), ''::bytea ORDER BY first_doc) AS packed
+    FROM kdb_postings_groups WHERE entity = ANY($1::text[]) AND term = ANY($2::text[])
    GROUP BY entity, term`;
 
 const hex = (b: Buffer, at: number) => {
@@ -178,25 +260,59 @@ const hex = (b: Buffer, at: number) => {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 };
 
-/** The metadata of every block of `terms` under `keys`. */
-export async function readBlockHeads(db: pg.Pool | pg.ClientBase, keys: readonly string[], terms: readonly string[]): Promise<{ heads: BlockHead[]; query: { text: string; values: unknown[] } }> {
-  const query = { text: HEADS_SQL, values: [keys, terms] as unknown[] };
-  const { rows } = await db.query<{ entity: string; term: string; packed: Buffer }>({ name: 'kdb_block_heads', ...query });
-  const heads: BlockHead[] = [];
+function frontierAt(p: Buffer, at: number, bytes: number): Int32Array {
+  const out = new Int32Array(bytes / 4);
+  for (let i = 0; i < out.length; i++) out[i] = p.readInt32BE(at + 4 * i);
+  return out;
+}
+
+/** The heads of every group of `terms` under `keys`. */
+export async function readGroupHeads(db: pg.Pool | pg.ClientBase, keys: readonly string[], terms: readonly string[]): Promise<{ groups: GroupHead[]; query: { text: string; values: unknown[] } }> {
+  const query = { text: GROUPS_SQL, values: [keys, terms] as unknown[] };
+  const { rows } = await db.query<{ entity: string; term: string; packed: Buffer }>({ name: 'kdb_block_groups', ...query });
+  const groups: GroupHead[] = [];
   for (const { entity, term, packed: p } of rows) {
     for (let o = 0; o < p.length; ) {
-      const first = Number(p.readBigInt64BE(o));
-      const last = Number(p.readBigInt64BE(o + 8));
-      const n = p.readInt32BE(o + 16);
-      const fl = p.readInt32BE(o + 20);
-      const frontier = new Int32Array(fl / 4);
-      for (let i = 0; i < frontier.length; i++) frontier[i] = p.readInt32BE(o + 24 + 4 * i);
-      o += 24 + fl;
-      heads.push({ entity, term, first, last, n, frontier, min_id: hex(p, o) });
-      o += 16;
+      const fl = p.readInt32BE(o + 24);
+      groups.push({
+        entity,
+        term,
+        first: Number(p.readBigInt64BE(o)),
+        last: Number(p.readBigInt64BE(o + 8)),
+        blocks: p.readInt32BE(o + 16),
+        n: p.readInt32BE(o + 20),
+        frontier: frontierAt(p, o + 28, fl),
+        min_id: hex(p, o + 28 + fl),
+      });
+      o += 28 + fl + 16;
     }
   }
-  return { heads, query };
+  return { groups, query };
+}
+
+const GROUP_BLOCKS_SQL = `
+  SELECT g.entity, g.term, g.first_doc::float8 AS first, g.heads
+    FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(entity, term, first_doc)
+    JOIN kdb_postings_groups g ON g.entity = k.entity AND g.term = k.term AND g.first_doc = k.first_doc`;
+
+/** The block heads of the given groups, by blockKey of the group. A group gone meanwhile (an analyzer's old generation dropped) is absent. */
+export async function readGroupBlocks(
+  db: pg.Pool | pg.ClientBase,
+  groups: readonly { entity: string; term: string; first: number }[],
+): Promise<{ blocks: Map<string, BlockHead[]>; query: { text: string; values: unknown[] } }> {
+  const query = { text: GROUP_BLOCKS_SQL, values: [groups.map((g) => g.entity), groups.map((g) => g.term), groups.map((g) => g.first)] as unknown[] };
+  const { rows } = await db.query<{ entity: string; term: string; first: number; heads: Buffer }>({ name: 'kdb_block_group_heads', ...query });
+  const blocks = new Map<string, BlockHead[]>();
+  for (const { entity, term, first, heads: p } of rows) {
+    const out: BlockHead[] = [];
+    for (let o = 0; o < p.length; ) {
+      const fl = p.readInt32BE(o + 20);
+      out.push({ entity, term, first: Number(p.readBigInt64BE(o)), last: Number(p.readBigInt64BE(o + 8)), n: p.readInt32BE(o + 16), frontier: frontierAt(p, o + 24, fl), min_id: hex(p, o + 24 + fl) });
+      o += 24 + fl + 16;
+    }
+    blocks.set(blockKey({ entity, term, first }), out);
+  }
+  return { blocks, query };
 }
 
 const BODIES_SQL = `
@@ -286,6 +402,9 @@ export async function leaveBlocks(client: pg.ClientBase, ids: readonly string[])
 
 /** Deletes up to `limit` blocks of `key` (an analyzer's dropped generation); returns how many. No statistics change: the key's are dropped with it. */
 export async function dropBlocks(db: pg.Pool | pg.ClientBase, key: string, limit: number): Promise<number> {
+  // Groups first: a group whose blocks are gone reads as empty, a block without its group is never found.
+  const groups = await db.query('DELETE FROM kdb_postings_groups WHERE ctid = ANY(ARRAY(SELECT ctid FROM kdb_postings_groups WHERE entity = $1 LIMIT $2))', [key, limit]);
+  if (groups.rowCount) return groups.rowCount;
   const { rowCount } = await db.query('DELETE FROM kdb_postings_blocks WHERE ctid = ANY(ARRAY(SELECT ctid FROM kdb_postings_blocks WHERE entity = $1 LIMIT $2))', [key, limit]);
   return rowCount ?? 0;
 }
