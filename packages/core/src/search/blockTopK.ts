@@ -125,6 +125,8 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
   let rangeMinId: string[] = [];
   /** Starts of the ranges scored: such a range is never cut again, nor scored twice. */
   const done = new Set<number>();
+  /** The ends of the groups opened, kept as cut points even if a group's blocks are gone (an analyzer's old generation dropped meanwhile): a range scored is never merged with one that is not. */
+  const opened: number[] = [];
   const rangeOf = (doc: number) => {
     // The last point ≤ doc.
     let lo = 0;
@@ -306,11 +308,12 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
     const knownBefore = rangeKnown;
     const act: number[] = [];
     for (let i = 0; i < heads.length; i++) if (alive[i]) act.push(i);
-    const all = new Float64Array(2 * act.length);
+    const all = new Float64Array(2 * act.length + opened.length);
     act.forEach((i, j) => {
       all[2 * j] = heads[i]!.first;
       all[2 * j + 1] = heads[i]!.last + 1;
     });
+    all.set(opened, 2 * act.length);
     all.sort();
     const pts: number[] = [];
     for (const x of all) if (pts.length === 0 || pts[pts.length - 1] !== x) pts.push(x);
@@ -473,7 +476,7 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
     // Of a round that opens groups, only the blocks picked before the first group are read:
     // those a group reveals may bound higher than the blocks picked after it.
     const reading = [...toRead].slice(0, opening.length ? readsBeforeOpen : toRead.size);
-    const [opened, got] = await Promise.all([
+    const [revealed, got] = await Promise.all([
       opening.length ? readGroupBlocks(db, opening.map((i) => heads[i]!)) : undefined,
       reading.length ? readBlockBodies(db, reading.map((i) => heads[i]!)) : undefined,
     ]);
@@ -485,17 +488,18 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
         const body = (bodies[i] = got.bodies.get(blockKey(heads[i]!)) ?? null);
         const ws = (wts[i] = new Float64Array(body ? body.docs.length : 0));
         for (let j = 0; j < ws.length; j++) ws[j] = weight(itemTerm[i]!, body!.tfs[j]!, body!.lens[j]!);
-        if (opened) continue;
+        if (revealed) continue;
         bestIn[i] = bestPerRange(bodies[i]!, wts[i]!, spanLo[i]!, spanHi[i]!, points);
         for (let r = spanLo[i]!; r <= spanHi[i]!; r++) readOver[r]!++;
       }
     }
-    if (opened) {
-      queries.push(opened.query);
+    if (revealed) {
+      queries.push(revealed.query);
       groupsOpened += opening.length;
       for (const i of opening) {
         alive[i] = false;
-        for (const h of opened.blocks.get(blockKey(heads[i]!)) ?? []) addItem(h, false);
+        opened.push(heads[i]!.first, heads[i]!.last + 1);
+        for (const h of revealed.blocks.get(blockKey(heads[i]!)) ?? []) addItem(h, false);
       }
       rebuild();
     } else {
