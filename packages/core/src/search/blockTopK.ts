@@ -127,17 +127,8 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
   const done = new Set<number>();
   /** The ends of the groups opened, kept as cut points even if a group's blocks are gone (an analyzer's old generation dropped meanwhile): a range scored is never merged with one that is not. */
   const opened: number[] = [];
-  const rangeOf = (doc: number) => {
-    // The last point ≤ doc.
-    let lo = 0;
-    let hi = points.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (points[mid]! <= doc) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  };
+  /** The range holding `doc`: the last point at or below it (every item's span starts at a point). */
+  const rangeOf = (doc: number) => lastAtOrBelow(points, doc);
 
   const scratch = new Float64Array(T);
   // A range's bound: per term, the best weight its items over the range can give
