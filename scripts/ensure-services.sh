@@ -21,12 +21,14 @@ fi
 # --- PostgreSQL settings for vector search and bulk loads ---------------------
 # HNSW scans read thousands of index pages per query: the index must fit in
 # shared_buffers (Debian's default, 128MB, holds none of a 100k-vector index;
-# ~2 KB per 384-dim vector at m=32). Set once, with one restart, when lower.
+# ~2 KB per 384-dim vector at m=24 or 32, so bench:scale's 1M vectors want
+# ~2 GB, and 4GB leaves room for the postings read beside them: a 24 GB
+# machine's sixth). Set once, with one restart, when lower.
 # A 100k-record ingest writes more WAL than the default max_wal_size (1GB)
 # lets pass between checkpoints (~540 MB): each checkpoint in a load makes
 # the next change of every page log a full page image. 8GB keeps a load
 # between two checkpoints (docs/decisions/max-wal-size.md). It only needs a reload.
-PG_SHARED_BUFFERS_MB=${KDB_PG_SHARED_BUFFERS_MB:-1024}
+PG_SHARED_BUFFERS_MB=${KDB_PG_SHARED_BUFFERS_MB:-4096}
 PG_MAX_WAL_SIZE=${KDB_PG_MAX_WAL_SIZE:-8GB}
 if ! [[ "$PG_MAX_WAL_SIZE" =~ ^[1-9][0-9]*(MB|GB|TB)$ ]]; then
   log "KDB_PG_MAX_WAL_SIZE must be a size in MB, GB or TB such as 8GB or 4096MB; got '$PG_MAX_WAL_SIZE'"
