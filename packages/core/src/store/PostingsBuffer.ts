@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { copyText } from './copyText.js';
-import { writeBlocks } from './postingsBlockStore.js';
+import { writeBlocks, type TermPostings } from './postingsBlockStore.js';
 import { ownString } from '../util/ownString.js';
 
 /** What the postings of one document are made of (keywordIndex's AnalyzedDoc is one). */
@@ -163,15 +163,20 @@ export class PostingsBuffer {
     this.free = 0;
     this.pageInts = 0;
     this.termChars = 0;
-    /** Each term's (document index, tf) pairs, in the order added. */
-    function* pairsOf(slot: number): Generator<[number, number]> {
+    /** Fills `docs` and `tfs` with a term's (document index, tf) pairs, in the order added; returns their count. */
+    function pairsOf(slot: number, docs: Int32Array, tfs: Int32Array): number {
+      let k = 0;
       for (let at = heads[slot]!; at !== -1; ) {
         const page = pages[Math.floor(at / PAGE_INTS)]!;
         const i = at % PAGE_INTS;
         const end = i + HEADER + page[i + 2]!;
-        for (let j = i + HEADER; j < end; j += 2) yield [page[j]!, page[j + 1]!];
+        for (let j = i + HEADER; j < end; j += 2, k++) {
+          docs[k] = page[j]!;
+          tfs[k] = page[j + 1]!;
+        }
         at = page[i]!;
       }
+      return k;
     }
     return { ids, lengths, docNos, terms, pairsOf };
   }
@@ -187,20 +192,33 @@ export class PostingsBuffer {
     const { entity } = this;
     const { ids, lengths, docNos, terms, pairsOf } = this.take();
     if (ids.length === 0) return;
+    // A term is in a document once: its pairs fit arrays of one slot per document, reused term after term.
+    const docs = new Int32Array(ids.length);
+    const tfs = new Int32Array(ids.length);
     if (docNos.length) {
       if (docNos.length !== ids.length) throw new Error(`postings of ${ids.length} documents, ${docNos.length} of them numbered: a buffer holds blocks or rows, not both`);
-      function* postings(slot: number): Generator<[number, number, number, string]> {
-        for (const [doc, tf] of pairsOf(slot)) yield [docNos[doc]!, tf, lengths[doc]!, ids[doc]!];
-      }
+      const run: TermPostings = { term: '', n: 0, docNo: new Float64Array(ids.length), tf: tfs, len: new Int32Array(ids.length), id: new Array<string>(ids.length) };
+      const runIds = run.id as string[];
       await writeBlocks(client, entity, function* () {
-        for (let slot = 0; slot < terms.length; slot++) yield [terms[slot]!, postings(slot)] as const;
+        for (let slot = 0; slot < terms.length; slot++) {
+          run.term = terms[slot]!;
+          run.n = pairsOf(slot, docs, tfs);
+          for (let i = 0; i < run.n; i++) {
+            const doc = docs[i]!;
+            run.docNo[i] = docNos[doc]!;
+            run.len[i] = lengths[doc]!;
+            runIds[i] = ids[doc]!;
+          }
+          yield run;
+        }
       });
       return;
     }
     function* rows() {
       for (let slot = 0; slot < terms.length; slot++) {
         const term = terms[slot]!;
-        for (const [doc, tf] of pairsOf(slot)) yield [entity, term, ids[doc]!, tf, lengths[doc]!];
+        const n = pairsOf(slot, docs, tfs);
+        for (let i = 0; i < n; i++) yield [entity, term, ids[docs[i]!]!, tfs[i]!, lengths[docs[i]!]!];
       }
     }
     await copyText(client, 'kdb_postings', ['entity', 'term', 'record_id', 'tf', 'doc_len'], rows());

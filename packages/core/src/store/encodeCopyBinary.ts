@@ -1,16 +1,9 @@
+import { CopyBinaryWriter } from './CopyBinaryWriter.js';
+
 /** A value of a binary COPY row: text, a vector (pgvector's binary layout) or NULL. */
 export type CopyValue = string | Float32Array | readonly number[] | null;
 
-const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
-
-function vectorBytes(v: Float32Array | readonly number[]): Buffer {
-  // pgvector's vector_recv: int16 dim, int16 unused, dim x float4, big-endian.
-  const buf = Buffer.allocUnsafe(4 + 4 * v.length);
-  buf.writeInt16BE(v.length, 0);
-  buf.writeInt16BE(0, 2);
-  for (let i = 0; i < v.length; i++) buf.writeFloatBE(v[i]!, 4 + 4 * i);
-  return buf;
-}
+const valueBytes = (v: CopyValue) => (v === null ? 4 : typeof v === 'string' ? CopyBinaryWriter.textBytes(v) : 8 + 4 * v.length);
 
 /**
  * Encodes rows in PostgreSQL's binary COPY format. Vectors travel as float4
@@ -18,25 +11,16 @@ function vectorBytes(v: Float32Array | readonly number[]): Buffer {
  * parse.
  */
 export function encodeCopyBinary(rows: readonly (readonly CopyValue[])[]): Buffer {
-  const chunks: Buffer[] = [SIGNATURE, Buffer.alloc(8)];
+  const w = new CopyBinaryWriter();
   for (const row of rows) {
-    const head = Buffer.allocUnsafe(2);
-    head.writeInt16BE(row.length, 0);
-    chunks.push(head);
-    for (const value of row) {
-      const len = Buffer.allocUnsafe(4);
-      if (value === null) {
-        len.writeInt32BE(-1, 0);
-        chunks.push(len);
-        continue;
-      }
-      const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : vectorBytes(value);
-      len.writeInt32BE(bytes.length, 0);
-      chunks.push(len, bytes);
+    let bytes = 0;
+    for (const v of row) bytes += valueBytes(v);
+    w.row(row.length, bytes);
+    for (const v of row) {
+      if (v === null) w.null();
+      else if (typeof v === 'string') w.text(v);
+      else w.vector(v);
     }
   }
-  const trailer = Buffer.allocUnsafe(2);
-  trailer.writeInt16BE(-1, 0);
-  chunks.push(trailer);
-  return Buffer.concat(chunks);
+  return Buffer.concat(w.end());
 }

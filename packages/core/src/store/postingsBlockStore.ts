@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
+import { CopyBinaryWriter, putInt64, putUuid } from './CopyBinaryWriter.js';
 
 /**
  * The one home of the SQL of kdb_postings_blocks and kdb_postings_groups
@@ -23,205 +24,179 @@ const GROUP_BLOCKS = 32;
 const POSTING_BYTES = 12;
 const MAX_OFFSET = 2_147_483_647;
 
-const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
-
-/** One block's row: its key (entity, term, first_doc), metadata and body. */
-interface BlockRow {
+/**
+ * One term's postings as writeBlocks asks for them: the first `n` entries of
+ * parallel arrays, in doc_no order. The arrays are the caller's and may be
+ * refilled for the next term once this one is written.
+ */
+export interface TermPostings {
   term: string;
-  first: number;
-  last: number;
   n: number;
-  /** (tf, doc_len) pairs no other posting of the block outweighs, tf descending (sql/000018). */
-  frontier: number[];
-  minId: string;
-  body: Buffer;
+  docNo: Float64Array;
+  tf: Int32Array;
+  len: Int32Array;
+  /** Each posting's record id. */
+  id: readonly string[];
 }
 
-/** A frontier as stored: its (tf, doc_len) pairs as big-endian int4s. */
-function frontierBytes(xs: readonly number[]): Buffer {
-  const out = Buffer.allocUnsafe(4 * xs.length);
-  xs.forEach((x, i) => out.writeInt32BE(x, 4 * i));
-  return out;
+/** The end of the block that starts at posting `from`: BLOCK_POSTINGS postings at most, their doc numbers within MAX_OFFSET of its first. */
+function blockEnd(p: TermPostings, from: number): number {
+  const first = p.docNo[from]!;
+  let e = from + 1;
+  for (; e < p.n; e++) {
+    if (p.docNo[e]! < p.docNo[e - 1]!) throw new Error(`postings of "${p.term}" out of doc_no order (${p.docNo[e]} after ${p.docNo[e - 1]})`);
+    if (e - from === BLOCK_POSTINGS || p.docNo[e]! - first > MAX_OFFSET) break;
+  }
+  return e;
 }
 
-/** The (tf, length) frontier of a block's postings: per tf, the least length, kept only where no higher tf has a length as small. */
-function frontierOf(tfs: readonly number[], lens: readonly number[]): number[] {
-  const least = new Map<number, number>();
-  tfs.forEach((tf, i) => {
-    const l = least.get(tf);
-    if (l === undefined || lens[i]! < l) least.set(tf, lens[i]!);
-  });
-  const out: number[] = [];
+const order: number[] = [];
+
+/**
+ * Writes at `out[at…]` the (tf, length) frontier of the pairs (tf[i], len[i])
+ * for i in [from, to): per tf the least length, tf descending, kept only
+ * where no higher tf has a length as small. Returns the ints written.
+ */
+function frontierInto(tf: ArrayLike<number>, len: ArrayLike<number>, from: number, to: number, out: Int32Array, at: number): number {
+  if (to - from === 1) {
+    out[at] = tf[from]!;
+    out[at + 1] = len[from]!;
+    return 2;
+  }
+  order.length = 0;
+  for (let i = from; i < to; i++) order.push(i);
+  order.sort((a, b) => tf[b]! - tf[a]! || len[a]! - len[b]!);
   let best = Infinity;
-  for (const tf of [...least.keys()].sort((a, b) => b - a)) {
-    const len = least.get(tf)!;
-    if (len < best) {
-      out.push(tf, len);
-      best = len;
+  let o = at;
+  for (const i of order) {
+    if (len[i]! < best) {
+      out[o++] = tf[i]!;
+      out[o++] = len[i]!;
+      best = len[i]!;
     }
   }
-  return out;
+  return o - at;
 }
 
-/** A block row in binary COPY form (8 fields). */
-function encodeRow(entity: Buffer, r: BlockRow): Buffer {
-  const term = Buffer.from(r.term, 'utf8');
-  const frontier = frontierBytes(r.frontier);
-  const out = Buffer.allocUnsafe(2 + (4 + entity.length) + (4 + term.length) + 12 * 2 + 8 + (4 + frontier.length) + 20 + 4 + r.body.length);
-  let o = out.writeInt16BE(8, 0);
-  o = out.writeInt32BE(entity.length, o);
-  o += entity.copy(out, o);
-  o = out.writeInt32BE(term.length, o);
-  o += term.copy(out, o);
-  o = out.writeInt32BE(8, o);
-  o = out.writeBigInt64BE(BigInt(r.first), o);
-  o = out.writeInt32BE(8, o);
-  o = out.writeBigInt64BE(BigInt(r.last), o);
-  o = out.writeInt32BE(4, o);
-  o = out.writeInt32BE(r.n, o);
-  o = out.writeInt32BE(frontier.length, o);
-  o += frontier.copy(out, o);
-  o = out.writeInt32BE(16, o);
-  o += Buffer.from(r.minId.replace(/-/g, ''), 'hex').copy(out, o);
-  o = out.writeInt32BE(r.body.length, o);
-  r.body.copy(out, o);
-  return out;
+function leastId(ids: readonly string[], from: number, to: number): string {
+  let least = ids[from]!;
+  for (let i = from + 1; i < to; i++) if (ids[i]! < least) least = ids[i]!;
+  return least;
 }
 
-/** A block's head as search reads it (the packing of HEADS_SQL and of a group's heads). */
-function headBytes(r: Pick<BlockRow, 'first' | 'last' | 'n' | 'frontier' | 'minId'>): Buffer {
-  const frontier = frontierBytes(r.frontier);
-  const out = Buffer.allocUnsafe(24 + frontier.length + 16);
-  out.writeBigInt64BE(BigInt(r.first), 0);
-  out.writeBigInt64BE(BigInt(r.last), 8);
-  out.writeInt32BE(r.n, 16);
-  out.writeInt32BE(frontier.length, 20);
-  frontier.copy(out, 24);
-  Buffer.from(r.minId.replace(/-/g, ''), 'hex').copy(out, 24 + frontier.length);
-  return out;
-}
+/** Bytes of a block's head as search reads it (the packing of a group's heads): first, last (int8), n, the frontier's bytes (int4), the frontier, min_id. */
+const headBytes = (frontierInts: number) => 24 + 4 * frontierInts + 16;
 
-/** A group row in binary COPY form (9 fields): the head of `blocks` (consecutive blocks of one term) and their heads. */
-function encodeGroup(entity: Buffer, term: string, blocks: readonly BlockRow[]): Buffer {
-  const t = Buffer.from(term, 'utf8');
-  const tfs: number[] = [];
-  const lens: number[] = [];
-  let minId = blocks[0]!.minId;
-  let n = 0;
-  for (const b of blocks) {
-    for (let i = 0; i < b.frontier.length; i += 2) {
-      tfs.push(b.frontier[i]!);
-      lens.push(b.frontier[i + 1]!);
+/** Scratch of one group's blocks: where each starts and ends, its frontier's place in `frontiers`, its least id. */
+const group = {
+  start: new Int32Array(GROUP_BLOCKS),
+  end: new Int32Array(GROUP_BLOCKS),
+  frontierAt: new Int32Array(GROUP_BLOCKS),
+  frontierInts: new Int32Array(GROUP_BLOCKS),
+  minId: new Array<string>(GROUP_BLOCKS),
+  frontiers: new Int32Array(GROUP_BLOCKS * BLOCK_POSTINGS * 2),
+  tfs: new Int32Array(GROUP_BLOCKS * BLOCK_POSTINGS),
+  lens: new Int32Array(GROUP_BLOCKS * BLOCK_POSTINGS),
+  frontier: new Int32Array(GROUP_BLOCKS * BLOCK_POSTINGS * 2),
+};
+
+/** One term's group rows (9 fields): per GROUP_BLOCKS consecutive blocks, their span, count, postings, frontier, least id and heads. */
+function writeGroups(w: CopyBinaryWriter, entityBytes: number, key: string, p: TermPostings): void {
+  const g = group;
+  const termBytes = CopyBinaryWriter.textBytes(p.term);
+  for (let s = 0; s < p.n; ) {
+    let k = 0;
+    let ints = 0;
+    let heads = 0;
+    for (; k < GROUP_BLOCKS && s < p.n; k++) {
+      const e = blockEnd(p, s);
+      g.start[k] = s;
+      g.end[k] = e;
+      g.frontierAt[k] = ints;
+      g.frontierInts[k] = frontierInto(p.tf, p.len, s, e, g.frontiers, ints);
+      g.minId[k] = leastId(p.id, s, e);
+      heads += headBytes(g.frontierInts[k]!);
+      ints += g.frontierInts[k]!;
+      s = e;
     }
-    if (b.minId < minId) minId = b.minId;
-    n += b.n;
+    for (let i = 0; i < ints / 2; i++) {
+      g.tfs[i] = g.frontiers[2 * i]!;
+      g.lens[i] = g.frontiers[2 * i + 1]!;
+    }
+    const fi = frontierInto(g.tfs, g.lens, 0, ints / 2, g.frontier, 0);
+    const first = g.start[0]!;
+    const end = g.end[k - 1]!;
+    w.row(9, entityBytes + termBytes + 12 * 2 + 8 * 2 + 4 + 4 * fi + 20 + 4 + heads)
+      .text(key)
+      .text(p.term)
+      .int8(p.docNo[first]!)
+      .int8(p.docNo[end - 1]!)
+      .int4(k)
+      .int4(end - first)
+      .int4s(g.frontier, 0, fi)
+      .uuid(leastId(g.minId, 0, k));
+    const { buf, at } = w.field(heads);
+    let o = at;
+    for (let b = 0; b < k; b++) {
+      o = putInt64(buf, p.docNo[g.start[b]!]!, o);
+      o = putInt64(buf, p.docNo[g.end[b]! - 1]!, o);
+      o = buf.writeInt32BE(g.end[b]! - g.start[b]!, o);
+      o = buf.writeInt32BE(4 * g.frontierInts[b]!, o);
+      for (let i = g.frontierAt[b]!; i < g.frontierAt[b]! + g.frontierInts[b]!; i++) o = buf.writeInt32BE(g.frontiers[i]!, o);
+      o = putUuid(buf, g.minId[b]!, o);
+    }
   }
-  const frontier = frontierBytes(frontierOf(tfs, lens));
-  const heads = Buffer.concat(blocks.map(headBytes));
-  const out = Buffer.allocUnsafe(2 + (4 + entity.length) + (4 + t.length) + 12 * 2 + 8 * 2 + (4 + frontier.length) + 20 + (4 + heads.length));
-  let o = out.writeInt16BE(9, 0);
-  o = out.writeInt32BE(entity.length, o);
-  o += entity.copy(out, o);
-  o = out.writeInt32BE(t.length, o);
-  o += t.copy(out, o);
-  o = out.writeInt32BE(8, o);
-  o = out.writeBigInt64BE(BigInt(blocks[0]!.first), o);
-  o = out.writeInt32BE(8, o);
-  o = out.writeBigInt64BE(BigInt(Math.max(...blocks.map((b) => b.last))), o);
-  o = out.writeInt32BE(4, o);
-  o = out.writeInt32BE(blocks.length, o);
-  o = out.writeInt32BE(4, o);
-  o = out.writeInt32BE(n, o);
-  o = out.writeInt32BE(frontier.length, o);
-  o += frontier.copy(out, o);
-  o = out.writeInt32BE(16, o);
-  o += Buffer.from(minId.replace(/-/g, ''), 'hex').copy(out, o);
-  o = out.writeInt32BE(heads.length, o);
-  heads.copy(out, o);
-  return out;
 }
 
-/** Cuts one term's postings (doc_no, tf, doc_len, record id; doc_no ascending) into blocks. */
-function* blocksOf(term: string, postings: Iterable<readonly [number, number, number, string]>): Generator<BlockRow> {
-  let body = Buffer.allocUnsafe(BLOCK_POSTINGS * POSTING_BYTES);
-  let n = 0;
-  let first = 0;
-  let last = 0;
-  let tfs: number[] = [];
-  let lens: number[] = [];
-  let minId = '';
-  const cut = (): BlockRow => {
-    const row = { term, first, last, n, frontier: frontierOf(tfs, lens), minId, body: body.subarray(0, n * POSTING_BYTES) };
-    body = Buffer.allocUnsafe(BLOCK_POSTINGS * POSTING_BYTES);
-    n = 0;
-    tfs = [];
-    lens = [];
-    return row;
-  };
-  for (const [docNo, tf, len, id] of postings) {
-    if (n > 0 && (n === BLOCK_POSTINGS || docNo - first > MAX_OFFSET)) yield cut();
-    if (n === 0) first = docNo;
-    if (docNo < last && n > 0) throw new Error(`postings of "${term}" out of doc_no order (${docNo} after ${last})`);
-    const o = n * POSTING_BYTES;
-    body.writeInt32BE(docNo - first, o);
-    body.writeInt32BE(tf, o + 4);
-    body.writeInt32BE(len, o + 8);
-    last = docNo;
-    tfs.push(tf);
-    lens.push(len);
-    if (n === 0 || id < minId) minId = id;
-    n++;
+/** One term's block rows (8 fields): span, postings, frontier, least id and body (per posting doc_no − first_doc, tf, doc_len). */
+function writeBlockRows(w: CopyBinaryWriter, entityBytes: number, key: string, p: TermPostings): void {
+  const g = group;
+  const termBytes = CopyBinaryWriter.textBytes(p.term);
+  for (let s = 0; s < p.n; ) {
+    const e = blockEnd(p, s);
+    const fi = frontierInto(p.tf, p.len, s, e, g.frontier, 0);
+    const first = p.docNo[s]!;
+    w.row(8, entityBytes + termBytes + 12 * 2 + 8 + 4 + 4 * fi + 20 + 4 + (e - s) * POSTING_BYTES)
+      .text(key)
+      .text(p.term)
+      .int8(first)
+      .int8(p.docNo[e - 1]!)
+      .int4(e - s)
+      .int4s(g.frontier, 0, fi)
+      .uuid(leastId(p.id, s, e));
+    const { buf, at } = w.field((e - s) * POSTING_BYTES);
+    for (let i = s, o = at; i < e; i++) {
+      o = buf.writeInt32BE(p.docNo[i]! - first, o);
+      o = buf.writeInt32BE(p.tf[i]!, o);
+      o = buf.writeInt32BE(p.len[i]!, o);
+    }
+    s = e;
   }
-  if (n > 0) yield cut();
 }
 
 /**
  * Writes blocks of postings under `key`, with their groups: per term, its
- * postings (doc_no, tf, doc_len, record id) in doc_no order, cut into blocks
- * of up to BLOCK_POSTINGS, GROUP_BLOCKS blocks a group. `terms` is walked
- * twice, groups first, each pass one binary COPY encoded as the stream asks
- * for it, so neither a batch's bodies nor its groups are ever all in memory
- * at once (a batch of ever-new terms has a group per term). The blocks
- * table's trigger adds the document frequencies.
+ * postings in doc_no order, cut into blocks of up to BLOCK_POSTINGS,
+ * GROUP_BLOCKS blocks a group. `terms` is walked twice, groups first, each
+ * pass one binary COPY encoded as the stream asks for it, so neither a
+ * batch's bodies nor its groups are ever all in memory at once (a batch of
+ * ever-new terms has a group per term). The blocks table's trigger adds the
+ * document frequencies.
  */
-export async function writeBlocks(client: pg.ClientBase, key: string, terms: () => Iterable<readonly [string, Iterable<readonly [number, number, number, string]>]>): Promise<void> {
-  const entity = Buffer.from(key, 'utf8');
-  function* chunks(rowsOf: (term: string, blocks: Iterable<BlockRow>) => Iterable<Buffer>): Generator<Buffer> {
-    let parts: Buffer[] = [SIGNATURE, Buffer.alloc(8)];
-    let size = 0;
-    for (const [term, postings] of terms()) {
-      for (const b of rowsOf(term, blocksOf(term, postings))) {
-        parts.push(b);
-        size += b.length;
-        if (size > 1 << 18) {
-          yield Buffer.concat(parts);
-          parts = [];
-          size = 0;
-        }
-      }
+export async function writeBlocks(client: pg.ClientBase, key: string, terms: () => Iterable<TermPostings>): Promise<void> {
+  const entityBytes = CopyBinaryWriter.textBytes(key);
+  function* chunks(write: typeof writeGroups): Generator<Buffer> {
+    const w = new CopyBinaryWriter();
+    for (const p of terms()) {
+      write(w, entityBytes, key, p);
+      yield* w.take();
     }
-    parts.push(Buffer.from([0xff, 0xff]));
-    yield Buffer.concat(parts);
+    yield* w.end();
   }
-  function* groupRows(term: string, blocks: Iterable<BlockRow>): Generator<Buffer> {
-    let group: BlockRow[] = [];
-    for (const row of blocks) {
-      group.push({ ...row, body: EMPTY });
-      if (group.length === GROUP_BLOCKS) {
-        yield encodeGroup(entity, term, group);
-        group = [];
-      }
-    }
-    if (group.length) yield encodeGroup(entity, term, group);
-  }
-  function* blockRows(_term: string, blocks: Iterable<BlockRow>): Generator<Buffer> {
-    for (const row of blocks) yield encodeRow(entity, row);
-  }
-  const copy = (sql: string, rows: typeof groupRows) => pipeline(Readable.from(chunks(rows)), client.query(copyStreams.from(sql)));
-  await copy('COPY kdb_postings_groups (entity, term, first_doc, last_doc, blocks, n, frontier, min_id, heads) FROM STDIN (FORMAT binary)', groupRows);
-  await copy('COPY kdb_postings_blocks (entity, term, first_doc, last_doc, n, frontier, min_id, body) FROM STDIN (FORMAT binary)', blockRows);
+  const copy = (sql: string, write: typeof writeGroups) => pipeline(Readable.from(chunks(write)), client.query(copyStreams.from(sql)));
+  await copy('COPY kdb_postings_groups (entity, term, first_doc, last_doc, blocks, n, frontier, min_id, heads) FROM STDIN (FORMAT binary)', writeGroups);
+  await copy('COPY kdb_postings_blocks (entity, term, first_doc, last_doc, n, frontier, min_id, body) FROM STDIN (FORMAT binary)', writeBlockRows);
 }
-const EMPTY = Buffer.alloc(0);
 
 /** A block's metadata, as search reads it (from its group's heads: no body). */
 export interface BlockHead {
