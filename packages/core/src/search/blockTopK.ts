@@ -121,8 +121,20 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
   // far): only to size a round's reads (below), never to prune, since a document may be
   // dead or filtered out.
   let rangeKnown = new Float64Array(0);
-  // The least record id a range's documents can have: the least of its items'.
-  let rangeMinId: string[] = [];
+  // The least record id a range's documents can have: the least of its items'. Worked out
+  // when first asked (only ties of bounds and of the k-th ask), not for every range of a rebuild.
+  let rangeMinIds: (string | undefined)[] = [];
+  const rangeMinId = (r: number): string => {
+    let m = rangeMinIds[r];
+    if (m !== undefined) return m;
+    m = '';
+    for (let c = coverCount[r]!; c < coverCount[r + 1]!; c++) {
+      const id = heads[cover[c]!]!.min_id;
+      if (m === '' || id < m) m = id;
+    }
+    rangeMinIds[r] = m;
+    return m;
+  };
   /** Starts of the ranges scored: such a range is never cut again, nor scored twice. */
   const done = new Set<number>();
   /** The ends of the groups opened, kept as cut points even if a group's blocks are gone (an analyzer's old generation dropped meanwhile): a range scored is never merged with one that is not. */
@@ -240,7 +252,7 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
   // bounds only fall as items are read, so a stale top is pushed again with its new bound.
   let heapUb: number[] = [];
   let heapR: number[] = [];
-  const above = (i: number, j: number) => heapUb[i]! > heapUb[j]! || (heapUb[i] === heapUb[j] && rangeMinId[heapR[i]!]! < rangeMinId[heapR[j]!]!);
+  const above = (i: number, j: number) => heapUb[i]! > heapUb[j]! || (heapUb[i] === heapUb[j] && rangeMinId(heapR[i]!) < rangeMinId(heapR[j]!));
   const swap = (i: number, j: number) => {
     [heapUb[i], heapUb[j]] = [heapUb[j]!, heapUb[i]!];
     [heapR[i], heapR[j]] = [heapR[j]!, heapR[i]!];
@@ -306,9 +318,9 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
     });
     all.set(opened, 2 * act.length);
     all.sort();
-    const pts: number[] = [];
-    for (const x of all) if (pts.length === 0 || pts[pts.length - 1] !== x) pts.push(x);
-    points = Float64Array.from(pts);
+    let m = 0;
+    for (let j = 0; j < all.length; j++) if (m === 0 || all[m - 1] !== all[j]) all[m++] = all[j]!;
+    points = all.subarray(0, m);
     R = Math.max(0, points.length - 1);
     coverCount = new Int32Array(R + 1);
     for (const i of act) {
@@ -329,15 +341,7 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
       bestIn[i] = bestPerRange(bodies[i]!, wts[i]!, spanLo[i]!, spanHi[i]!, points);
       for (let r = spanLo[i]!; r <= spanHi[i]!; r++) readOver[r]!++;
     }
-    rangeMinId = new Array<string>(R);
-    for (let r = 0; r < R; r++) {
-      let m = '';
-      for (let c = coverCount[r]!; c < coverCount[r + 1]!; c++) {
-        const id = heads[cover[c]!]!.min_id;
-        if (m === '' || id < m) m = id;
-      }
-      rangeMinId[r] = m;
-    }
+    rangeMinIds = new Array<string | undefined>(R);
     heapUb = [];
     heapR = [];
     parked = [];
@@ -418,7 +422,7 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
     if (ub < theta - tol(theta)) return true;
     const kth = live.length >= k ? live[k - 1]! : undefined;
     // A float sum of weights no greater than the bound's, in the same order, is no greater than it.
-    return kth !== undefined && ub - kth.score <= 1e-12 && rangeMinId[r]! > kth.id;
+    return kth !== undefined && ub - kth.score <= 1e-12 && rangeMinId(r) > kth.id;
   };
 
   rebuild();
