@@ -55,7 +55,7 @@ async function measure(n: number): Promise<SizeResult> {
       const first = await readStatsAndHeads(pool, { entities: ['scale'], terms: [...new Set(tokenize(q))], k: K });
       const present = [...first.df].filter(([, d]) => d > 0).map(([term, d]) => ({ term, df: d, idf: bm25Idf(first.documents, d) }));
       const avgdl = first.totalLength / first.documents;
-      const top = await keywordTopKAllLayouts(pool, { entities: ['scale'], terms: present, k: K, k1: BM25_K1, b: BM25_B, avgdl, firstRound: first.heads, firstRoundQuery: first.query, where });
+      const top = await keywordTopKAllLayouts(pool, { entities: ['scale'], terms: present, k: K, k1: BM25_K1, b: BM25_B, avgdl, firstRound: first.heads, firstRoundQuery: first.query, firstGroups: { groups: first.groups, query: first.query }, where });
       return { top, present, avgdl, total: present.reduce((s, p) => s + p.df, 0) };
     };
     // The reference: statistics read once up front (not timed), then one full-sum statement.

@@ -158,7 +158,7 @@ const rawKeyword = async (q: string) => {
   const first = await readStatsAndHeads(raw, { entities: ['bench'], terms: [...new Set(tokenize(q))], k: 40 });
   const present = [...first.df].filter(([, d]) => d > 0).map(([term, d]) => ({ term, df: d, idf: bm25Idf(first.documents, d) }));
   if (!present.length) return null;
-  return keywordTopKAllLayouts(raw, { entities: ['bench'], terms: present, k: 40, k1: BM25_K1, b: BM25_B, avgdl: first.totalLength / first.documents, firstRound: first.heads });
+  return keywordTopKAllLayouts(raw, { entities: ['bench'], terms: present, k: 40, k1: BM25_K1, b: BM25_B, avgdl: first.totalLength / first.documents, firstRound: first.heads, firstGroups: { groups: first.groups, query: first.query } });
 };
 const rawVector = (q: string) => raw.query({ name: 'raw_vector', text: VECTOR, values: [pgvector.toSql(Array.from(provider.embedOne(q))), ['bench']] });
 

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEntity, createPool, deleteRecord, HashProvider, patchRecord, SearchEngine, type Entity } from '@kameleondb/core';
 import type pg from 'pg';
+import { KeywordRetriever } from '../src/search/KeywordRetriever.js';
+import { Timings } from '../src/search/Timings.js';
 import { ingestTestRecords as ingestRecordsAs } from '../../../test-support/ingestTestRecords.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/testDatabase.js';
 
@@ -160,6 +162,32 @@ describe.each([
       expect(plain.blocks).toBeLessThan(157);
       expect(two.blockGroups).toBeGreaterThan(plain.blockGroups);
     } else expect(plain.blockGroups).toBe(0);
+  });
+
+  it('starts the blocks\' search from the groups read with the statistics: no statement of their own', async () => {
+    const fold = await createEntity(db.pool, { name: 'fold', fields: { body: 'text' }, embedFields: ['body'] });
+    await ingestTestRecords(db.pool, fold, Array.from({ length: 600 }, (_, i) => ({ body: `alpha beta w${i % 13} ${'alpha '.repeat(i % 3)}` })));
+    const texts: string[] = [];
+    const spy = new Proxy(pool, {
+      get(target, prop) {
+        if (prop === 'query') {
+          return (q: string | { text: string }, ...rest: unknown[]) => {
+            texts.push(typeof q === 'string' ? q : q.text);
+            return (target.query as (...a: unknown[]) => unknown)(q, ...rest);
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const got = await new KeywordRetriever(spy).retrieve({ q: 'alpha w3', entities: ['fold'], k: 10, where: undefined, timings: new Timings() });
+    const want = (await fullSum('fold', ['alpha', 'w3'])).slice(0, 10);
+    expect(got.hits.map((h) => h.id)).toEqual(want.map((w) => w.id));
+    const groupReads = texts.filter((t) => t.includes('FROM kdb_postings_groups'));
+    expect(groupReads).toHaveLength(1);
+    expect(groupReads[0]).toContain('FROM kdb_bm25_terms');
+    if (layout === 'blocks') expect(got.pruning!.blockGroups).toBeGreaterThan(0);
+    else expect(got.pruning!.blockGroups).toBe(0);
   });
 
   it('reads a common term only under the documents that hold the rarer terms, not under every posting of the rarest', async () => {

@@ -26,7 +26,7 @@ export async function rawStatements(url: string, entity: string, spaceId = 1) {
   const keyword = async (q: string, k = 10, where?: Record<string, string>) => {
     const { first, present, avgdl } = await stats(q, k);
     if (!present.length) return null;
-    return keywordTopKAllLayouts(pool, { entities: [entity], terms: present, k, k1: BM25_K1, b: BM25_B, avgdl, firstRound: first.heads, firstRoundQuery: first.query, where });
+    return keywordTopKAllLayouts(pool, { entities: [entity], terms: present, k, k1: BM25_K1, b: BM25_B, avgdl, firstRound: first.heads, firstRoundQuery: first.query, firstGroups: { groups: first.groups, query: first.query }, where });
   };
   // The reference gets its statistics read once per query, not timed.
   const statsOf = new Map<string, { terms: string[]; idfs: number[]; avgdl: number }>();

@@ -178,6 +178,7 @@ export class KeywordRetriever {
       avgdl,
       firstRound: first.heads,
       firstRoundQuery: first.query,
+      firstGroups: { groups: first.groups, query: first.query },
       where,
     });
     const pruning: KeywordPruning = {
@@ -204,7 +205,9 @@ export class KeywordRetriever {
     };
     // Postings name their key; answers name the entity.
     const nameOf = new Map(g.keys.map((key, i) => [key, g.names[i]!]));
-    return { hits: found.map((r, i) => ({ id: r.id, entity: nameOf.get(r.entity) ?? r.entity, rank: i + 1, score: r.score })), queries: [...top.queries, ...blocks.queries], bm25, pruning };
+    // The blocks' first read is the statistics' statement (firstGroups): listed once.
+    const queries = [...new Set([...top.queries, ...blocks.queries])];
+    return { hits: found.map((r, i) => ({ id: r.id, entity: nameOf.get(r.entity) ?? r.entity, rank: i + 1, score: r.score })), queries, bm25, pruning };
   }
 }
 

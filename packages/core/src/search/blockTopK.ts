@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { blockKey, liveBlockDocs, readBlockBodies, readGroupBlocks, readGroupHeads, type BlockHead, type BlockPostings } from '../store/postingsBlockStore.js';
+import { blockKey, liveBlockDocs, readBlockBodies, readGroupBlocks, readGroupHeads, type BlockHead, type BlockPostings, type GroupHead } from '../store/postingsBlockStore.js';
 import { byScoreThenId, type KeywordHit } from './keywordTopK.js';
 import { bm25Query } from './bm25Statistics.js';
 
@@ -14,6 +14,12 @@ export interface BlockTopKOptions {
   avgdl: number;
   /** Equality filter on record fields: only records whose data contains it count. */
   where?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The groups already read with the statistics (readStatsAndHeads, over
+   * these `entities`, for at least these `terms`), and their statement: the
+   * search starts from them instead of reading them again.
+   */
+  firstGroups?: { groups: readonly GroupHead[]; query: { text: string; values: unknown[] } } | undefined;
 }
 
 export interface BlockTopK {
@@ -76,7 +82,9 @@ export async function blockTopK(db: pg.Pool | pg.ClientBase, opts: BlockTopKOpti
   const { k } = opts;
   const { terms, T, termIndex, weight } = bm25Query(opts);
   const where = opts.where ? JSON.stringify(opts.where) : undefined;
-  const { groups, query: groupsQuery } = await readGroupHeads(db, opts.entities, terms);
+  const { groups, query: groupsQuery } = opts.firstGroups
+    ? { groups: opts.firstGroups.groups.filter((g) => termIndex.has(g.term)), query: opts.firstGroups.query }
+    : await readGroupHeads(db, opts.entities, terms);
   const queries = [groupsQuery];
   const empty: BlockTopK = { hits: [], rounds: 0, groups: groups.length, groupsOpened: 0, blocks: 0, blocksRead: 0, blockPostingsRead: 0, candidates: 0, verified: 0, queries };
   if (groups.length === 0 || k <= 0) return empty;

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { bm25Query, bm25StatisticsCtes, type Bm25Statistics, type StatisticsScope } from './bm25Statistics.js';
+import { groupsOf, unpackGroups, type GroupHead } from '../store/postingsBlockStore.js';
 
 export interface KeywordTerm {
   term: string;
@@ -104,14 +105,18 @@ const DEFAULT_FULL_READ_DF = 1024;
 const STATS_HEADS_SQL = `
   WITH ${bm25StatisticsCtes({ names: '$5', keys: '$1', terms: '$2', checkNames: '$6', checkKeys: '$1' })},
        q AS (SELECT term, CASE WHEN df <= $3 THEN $3 + 1 ELSE $4 + 1 END AS lim FROM d WHERE df > 0)
-  SELECT NULL::text AS entity, d.term, d.df AS tf, NULL::uuid AS id, NULL::int AS doc_len, st.n, st.len, ck.cur
+  SELECT NULL::text AS entity, d.term, d.df AS tf, NULL::uuid AS id, NULL::int AS doc_len, st.n, st.len, ck.cur, NULL::bytea AS packed
     FROM st CROSS JOIN ck LEFT JOIN d ON true
   UNION ALL
-  SELECT heads.*, NULL, NULL, NULL FROM (${headsOf('q')}) heads`;
+  SELECT heads.*, NULL, NULL, NULL, NULL FROM (${headsOf('q')}) heads
+  UNION ALL
+  SELECT g.entity, g.term, NULL, NULL, NULL, NULL, NULL, NULL, g.packed FROM (${groupsOf('$1', '$2')}) g`;
 
 export interface StatsAndHeads extends Bm25Statistics {
   /** keywordTopK's first round for these terms at this k. */
   heads: HeadRow[];
+  /** blockTopK's first read: the heads of the terms' groups of postings blocks (every term asked, df 0 or not). */
+  groups: GroupHead[];
   query: { text: string; values: unknown[] };
 }
 
@@ -127,14 +132,16 @@ export async function readStatsAndHeads(
 ): Promise<StatsAndHeads> {
   const scope = 'scope' in opts ? opts.scope : { names: opts.entities, keys: opts.entities, keyNames: opts.entities };
   const query = { text: STATS_HEADS_SQL, values: [scope.keys, opts.terms, opts.fullReadDf ?? DEFAULT_FULL_READ_DF, firstDepth(opts.k), scope.names, scope.keyNames] as unknown[] };
-  const { rows } = await db.query<HeadRow & { id: string | null; n: number | null; len: number | null; cur: number | null }>({ name: 'kdb_keyword_stats_heads', ...query });
+  const { rows } = await db.query<HeadRow & { id: string | null; n: number | null; len: number | null; cur: number | null; packed: Buffer | null }>({ name: 'kdb_keyword_stats_heads', ...query });
   let documents = 0;
   let totalLength = 0;
   let stale = false;
   const df = new Map(opts.terms.map((t) => [t, 0]));
   const heads: HeadRow[] = [];
+  const packed: { entity: string; term: string; packed: Buffer }[] = [];
   for (const r of rows) {
     if (r.id !== null) heads.push(r);
+    else if (r.packed !== null) packed.push({ entity: r.entity, term: r.term, packed: r.packed });
     else {
       documents = Number(r.n);
       totalLength = Number(r.len);
@@ -142,7 +149,7 @@ export async function readStatsAndHeads(
       if (r.term !== null) df.set(r.term, r.tf);
     }
   }
-  return { documents, totalLength, df, stale, heads, query };
+  return { documents, totalLength, df, stale, heads, groups: unpackGroups(packed), query };
 }
 
 /**

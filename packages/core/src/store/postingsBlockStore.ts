@@ -222,13 +222,17 @@ export interface GroupHead extends BlockHead {
  * first_doc order, each as first_doc, last_doc (int8), blocks, n, the
  * frontier's byte length (int4), the frontier, min_id (16 bytes), from the
  * primary key's INCLUDE columns. Parsing thousands of rows of arrays and
- * uuids cost the client ten times what the index scan did.
+ * uuids cost the client ten times what the index scan did. `keys` and
+ * `terms` are the statement's placeholders of the two arrays: the keyword
+ * retriever's first statement reads the groups with the statistics
+ * (readStatsAndHeads), blockTopK alone reads them by GROUPS_SQL.
  */
-const GROUPS_SQL = `
+export const groupsOf = (keys: string, terms: string) => `
   SELECT entity, term,
          string_agg(int8send(first_doc) || int8send(last_doc) || int4send(blocks) || int4send(n) || int4send(length(frontier)) || frontier || uuid_send(min_id), ''::bytea ORDER BY first_doc) AS packed
-    FROM kdb_postings_groups WHERE entity = ANY($1::text[]) AND term = ANY($2::text[])
+    FROM kdb_postings_groups WHERE entity = ANY(${keys}::text[]) AND term = ANY(${terms}::text[])
    GROUP BY entity, term`;
+const GROUPS_SQL = groupsOf('$1', '$2');
 
 const hex = (b: Buffer, at: number) => {
   const h = b.toString('hex', at, at + 16);
@@ -241,10 +245,8 @@ function frontierAt(p: Buffer, at: number, bytes: number): Int32Array {
   return out;
 }
 
-/** The heads of every group of `terms` under `keys`. */
-export async function readGroupHeads(db: pg.Pool | pg.ClientBase, keys: readonly string[], terms: readonly string[]): Promise<{ groups: GroupHead[]; query: { text: string; values: unknown[] } }> {
-  const query = { text: GROUPS_SQL, values: [keys, terms] as unknown[] };
-  const { rows } = await db.query<{ entity: string; term: string; packed: Buffer }>({ name: 'kdb_block_groups', ...query });
+/** The group heads of rows of groupsOf: (entity, term, packed). */
+export function unpackGroups(rows: readonly { entity: string; term: string; packed: Buffer }[]): GroupHead[] {
   const groups: GroupHead[] = [];
   for (const { entity, term, packed: p } of rows) {
     for (let o = 0; o < p.length; ) {
@@ -262,7 +264,14 @@ export async function readGroupHeads(db: pg.Pool | pg.ClientBase, keys: readonly
       o += 28 + fl + 16;
     }
   }
-  return { groups, query };
+  return groups;
+}
+
+/** The heads of every group of `terms` under `keys`. */
+export async function readGroupHeads(db: pg.Pool | pg.ClientBase, keys: readonly string[], terms: readonly string[]): Promise<{ groups: GroupHead[]; query: { text: string; values: unknown[] } }> {
+  const query = { text: GROUPS_SQL, values: [keys, terms] as unknown[] };
+  const { rows } = await db.query<{ entity: string; term: string; packed: Buffer }>({ name: 'kdb_block_groups', ...query });
+  return { groups: unpackGroups(rows), query };
 }
 
 const GROUP_BLOCKS_SQL = `
