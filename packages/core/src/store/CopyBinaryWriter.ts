@@ -17,8 +17,9 @@ for (let i = 0; i < 16; i++) {
 
 /**
  * Writes a uuid's 16 bytes from its canonical text (8-4-4-4-12 hex digits) at
- * `at`; returns the offset after it. Parsed by hand: Buffer's hex decoding of
- * its five parts was a quarter of a postings batch's encoding.
+ * `at`; returns the offset after it. Parsed by hand: Buffer's hex decoding,
+ * five calls a uuid, was a large part of encoding a batch of postings blocks
+ * (docs/decisions/copy-binary-writer.md).
  */
 export function putUuid(buf: Buffer, id: string, at: number): number {
   let bad = id.length !== 36;
